@@ -1,0 +1,197 @@
+/*
+ * ca/ — the CA's identity and issuance: load the key (file or pkcs11: URL),
+ * create or import the CA, check a CSR against ALB's limits and a profile,
+ * build and sign a certificate, record it in the store before it is returned.
+ *
+ * Every function returns CA_OK or a negative enum ca_err and fills *err
+ * (may be NULL) with a sentence for the caller; refusals name the rule.
+ */
+#ifndef MTLSCA_CA_CA_H
+#define MTLSCA_CA_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "store/store.h"
+
+struct ca;
+struct ca_csr;
+
+/* Caps on untrusted input. */
+#define CA_CSR_MAX		(16 * 1024)	/* PEM or DER bytes */
+#define CA_SAN_MAX		32
+#define CA_NAME_MAX		256		/* one RDN value or SAN */
+
+enum ca_key_type {
+	CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_RSA4096,
+	CA_KEY_ECDSA_P256, CA_KEY_ECDSA_P384, CA_KEY_ECDSA_P521,
+};
+/* "rsa2048", ..., "ecdsa-p521"; CA_EINVAL otherwise. */
+int ca_key_type_parse(const char *name, enum ca_key_type *out);
+
+/* Where the CA lives. key is a file path or a pkcs11: URL. */
+struct ca_paths {
+	const char	*cert;		/* PEM certificate */
+	const char	*key;		/* PEM private key (mode 0600) or pkcs11: */
+};
+
+struct ca_init_options {
+	const char		*subject;	/* RFC 4514 DN; NULL = runbook's */
+	enum ca_key_type	 key_type;	/* default CA_KEY_RSA2048 */
+	unsigned		 days;		/* default 1024 */
+};
+
+/*
+ * Create a root CA: key (mode 0600) and self-signed certificate with the
+ * runbook's v3_ca profile (basicConstraints critical CA:TRUE, SKI, keyUsage
+ * digitalSignature keyCertSign cRLSign). Never overwrites: CA_EEXIST if
+ * either file exists.
+ */
+int ca_init(const struct ca_paths *paths, const struct ca_init_options *opt,
+    struct ca_error *err);
+
+/*
+ * Adopt an existing CA: check the certificate is a CA (basicConstraints
+ * CA:TRUE), that the key matches it, and copy both to paths (key 0600).
+ */
+int ca_import(const struct ca_paths *paths, const char *cert_file,
+    const char *key_file, struct ca_error *err);
+
+/*
+ * Load the CA. Refuses a key file whose mode gives any access to group or
+ * others (CA_EPOLICY), a key that does not match the certificate, a
+ * certificate that is not a CA. *out: free with ca_free().
+ */
+int ca_open(const struct ca_paths *paths, struct ca **out,
+    struct ca_error *err);
+void ca_free(struct ca *ca);
+
+/* Borrowed views of the CA certificate, valid until ca_free(). */
+const uint8_t *ca_cert_der(const struct ca *ca, size_t *len);
+const char *ca_cert_pem(const struct ca *ca);		/* NUL-terminated */
+const uint8_t *ca_subject_der(const struct ca *ca, size_t *len);
+const uint8_t *ca_ski(const struct ca *ca, size_t *len);
+int64_t ca_not_after(const struct ca *ca);
+
+/*
+ * The AlgorithmIdentifier DER the CA signs with (sha256WithRSAEncryption;
+ * ecdsa-with-SHA256/384/512 matched to the curve), and a signature over tbs
+ * with that algorithm. *sig owns a malloc'd buffer. Used by crl/ to sign the
+ * TBSCertList it encodes.
+ */
+const uint8_t *ca_sig_alg_der(const struct ca *ca, size_t *len);
+int ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err);
+
+/* ---- profiles (filled from the config by cmd/) ---- */
+
+#define CA_PROFILE_RDN_MAX	12
+
+struct ca_profile {
+	char		name[STORE_PROFILE_MAX];
+	unsigned	days;		/* default validity, 365 */
+	unsigned	max_days;	/* cap on a requested validity */
+	bool		server_auth;	/* EKU serverAuth (runbook: yes) */
+	bool		client_auth;	/* EKU clientAuth (runbook: yes) */
+	bool		allow_dns, allow_email, allow_uri, allow_ip;
+	unsigned	max_sans;
+	/* Subject policy: RDN short names ("CN", "O", "OU", "C", "ST", "L",
+	   "emailAddress"...). Only allowed ones are copied; required ones must
+	   be present. */
+	char		subject_allowed[CA_PROFILE_RDN_MAX][16];
+	size_t		n_allowed;
+	char		subject_required[CA_PROFILE_RDN_MAX][16];
+	size_t		n_required;
+};
+
+/* The default "client" profile: the runbook's client_ext.cnf. */
+void ca_profile_default(struct ca_profile *p);
+
+/* ---- CSRs ---- */
+
+/*
+ * Parse a PKCS#10 request (PEM or DER, at most CA_CSR_MAX bytes): strict DER
+ * (re-export must give the same bytes), self-signature verified before any
+ * field is read, then ALB's limits: RSA 2048-8192 or ECDSA P-256/384/521;
+ * signature SHA-256/384/512 with RSA (PKCS#1 v1.5 or PSS) or ECDSA.
+ * CA_EMALF or CA_EPOLICY with the rule's sentence. Free with ca_csr_free().
+ */
+int ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
+    struct ca_error *err);
+void ca_csr_free(struct ca_csr *csr);
+/* The CSR's subject as RFC 4514 text and its first CN ("" if none);
+   borrowed until ca_csr_free(). */
+const char *ca_csr_subject(const struct ca_csr *csr);
+const char *ca_csr_cn(const struct ca_csr *csr);
+
+/* ---- issuance ---- */
+
+struct ca_issued {
+	uint8_t		 serial[SERIAL_MAX + 1];
+	size_t		 serial_len;
+	uint8_t		*der;		/* owned */
+	size_t		 der_len;
+	char		*pem;		/* owned, NUL-terminated */
+	char		*subject;	/* owned, RFC 4514 */
+	int64_t		 not_before;
+	int64_t		 not_after;
+	char		 profile[STORE_PROFILE_MAX];
+};
+void ca_issued_clear(struct ca_issued *iss);
+
+/*
+ * Build and sign a certificate for csr under profile (no store access):
+ * fresh 16-byte serial (top bits 01), subject filtered by the profile,
+ * allowed SANs only, CA:FALSE, keyUsage digitalSignature (+keyEncipherment
+ * for RSA keys only, RFC 5480), EKU per profile, SKI, AKI keyid.
+ * days = 0 takes the profile's default; notAfter is capped at the CA's.
+ * now is the notBefore (tests pin it). CA_EPOLICY with a sentence when the
+ * request breaks the profile. Thread-safe for one struct ca.
+ */
+int ca_issue(struct ca *ca, const struct ca_csr *csr,
+    const struct ca_profile *profile, unsigned days, int64_t now,
+    struct ca_issued *out, struct ca_error *err);
+
+/* The store record for an issued certificate (borrows iss's buffers). */
+void ca_issued_record(const struct ca_issued *iss, int64_t issued_at,
+    struct cert_record *rec);
+
+/*
+ * ca_issue, then record it with one store write transaction; on a serial
+ * collision draw a new serial and sign again. The certificate exists for the
+ * caller only once the store has committed it.
+ */
+int ca_sign(struct ca *ca, struct store *st, const struct ca_csr *csr,
+    const struct ca_profile *profile, unsigned days, struct ca_issued *out,
+    struct ca_error *err);
+
+/* ---- OpenSSL index.txt import ---- */
+
+/* One line of an OpenSSL CA database (index.txt). */
+struct ca_index_line {
+	char		status;		/* 'V', 'R' or 'E' */
+	int64_t		not_after;
+	int64_t		revoked_at;	/* 'R' only */
+	int		reason;		/* RFC 5280 code, 'R' only */
+	uint8_t		serial[SERIAL_MAX + 1];
+	size_t		serial_len;
+	const char	*subject;	/* OpenSSL's /C=../CN=.. form, borrowed */
+};
+/*
+ * Parse index.txt text (bounded: at most 10 million lines); call cb per line.
+ * CA_EMALF naming the line number on anything unexpected. The callback's
+ * non-zero return stops and is returned.
+ */
+int ca_openssl_index_parse(const char *text, size_t len,
+    int (*cb)(const struct ca_index_line *line, void *ctx), void *ctx,
+    struct ca_error *err);
+
+/* ---- RFC 5280 CRLReason names ---- */
+/* "keyCompromise" -> 1 ...; CA_EINVAL for unknown names. Case-insensitive. */
+int ca_reason_parse(const char *name, int *code);
+/* 1 -> "keyCompromise"; NULL for a value that is not a reason. */
+const char *ca_reason_name(int code);
+
+#endif

@@ -1,0 +1,360 @@
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+serial_parse(const char *text, uint8_t *out, size_t *len, struct ca_error *err)
+{
+	uint8_t	 raw[64];
+	size_t	 nibbles = 0, n, skip = 0, o = 0;
+	const char *p = text;
+
+	if (text == NULL || *text == '\0')
+		return ca_error_set(err, CA_EMALF, "empty serial number");
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	/* Count the hex digits first so that an odd count pads on the left. */
+	for (const char *q = p; *q != '\0'; q++) {
+		if (*q == ':')
+			continue;
+		if (hexval((unsigned char)*q) < 0)
+			return ca_error_set(err, CA_EMALF,
+			    "serial number '%.64s': '%c' is not a hex digit",
+			    text, *q);
+		if (++nibbles > 2 * sizeof(raw))
+			return ca_error_set(err, CA_EMALF,
+			    "serial number is longer than 20 octets "
+			    "(RFC 5280 section 4.1.2.2)");
+	}
+	if (nibbles == 0)
+		return ca_error_set(err, CA_EMALF, "empty serial number");
+	n = (nibbles + 1) / 2;
+	memset(raw, 0, sizeof(raw));
+	{
+		size_t i = (nibbles % 2) ? 1 : 0;	/* nibble index in raw */
+		for (const char *q = p; *q != '\0'; q++, i++) {
+			if (*q == ':') {
+				i--;
+				continue;
+			}
+			raw[i / 2] |= (uint8_t)(hexval((unsigned char)*q) <<
+			    ((i % 2) ? 0 : 4));
+		}
+	}
+	while (skip < n && raw[skip] == 0)
+		skip++;
+	if (skip == n)
+		return ca_error_set(err, CA_EMALF,
+		    "serial number zero is not allowed (RFC 5280 section "
+		    "4.1.2.2: serials are positive)");
+	if (raw[skip] & 0x80)
+		out[o++] = 0;
+	/* 20 octets of value; a sign pad in front is tolerated (RFC 5280 asks
+	 * relying parties to handle such serials gracefully). */
+	if (n - skip > SERIAL_MAX)
+		return ca_error_set(err, CA_EMALF,
+		    "serial number is longer than 20 octets "
+		    "(RFC 5280 section 4.1.2.2)");
+	memcpy(out + o, raw + skip, n - skip);
+	*len = o + n - skip;
+	return CA_OK;
+}
+
+void
+serial_format(const uint8_t *serial, size_t len, char *out)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i = 0, o = 0;
+
+	if (len > 1 && serial[0] == 0)
+		i = 1;
+	for (; i < len && i < SERIAL_MAX + 1; i++) {
+		out[o++] = digits[serial[i] >> 4];
+		out[o++] = digits[serial[i] & 0xf];
+	}
+	out[o] = '\0';
+}
+
+int
+parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (text == NULL || *text == '\0')
+		return CA_EINVAL;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return CA_EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return CA_EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v < min || v > max)
+		return CA_EINVAL;
+	*out = v;
+	return CA_OK;
+}
+
+int
+parse_duration(const char *text, int64_t *seconds)
+{
+	char		 digits[32];
+	size_t		 n;
+	uint64_t	 v, unit = 1;
+	const uint64_t	 limit = 100ULL * 366 * 86400;
+
+	if (text == NULL)
+		return CA_EINVAL;
+	n = strlen(text);
+	if (n == 0 || n >= sizeof(digits))
+		return CA_EINVAL;
+	memcpy(digits, text, n + 1);
+	switch (digits[n - 1]) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: n++; break;
+	}
+	digits[n - 1] = '\0';
+	if (parse_u64(digits, 0, limit, &v) != CA_OK || v > limit / unit)
+		return CA_EINVAL;
+	*seconds = (int64_t)(v * unit);
+	return CA_OK;
+}
+
+int64_t
+time_now(void)
+{
+	const char	*fake = getenv("MTLSCA_FAKE_NOW");
+	int64_t		 t;
+
+	if (fake != NULL && time_parse(fake, &t) == CA_OK)
+		return t;
+	return (int64_t)time(NULL);
+}
+
+void
+time_format(int64_t t, char out[21])
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 21, "invalid-time");
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t		era;
+	unsigned	yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int
+time_parse(const char *text, int64_t *out)
+{
+	unsigned	y, mo, d, h, mi, s;
+	char		sep, z;
+	int		used = 0;
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+
+	if (text == NULL || strlen(text) != 20)
+		return CA_EINVAL;
+	if (sscanf(text, "%4u-%2u-%2u%c%2u:%2u:%2u%c%n", &y, &mo, &d, &sep,
+	    &h, &mi, &s, &z, &used) != 8 || used != 20)
+		return CA_EINVAL;
+	if ((sep != 'T' && sep != ' ') || z != 'Z' || mo < 1 || mo > 12 ||
+	    d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 59)
+		return CA_EINVAL;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	return CA_OK;
+}
+
+int
+file_read(const char *path, size_t max, uint8_t **out, size_t *len,
+    struct ca_error *err)
+{
+	struct stat	 st;
+	uint8_t		*buf = NULL;
+	size_t		 got = 0;
+	int		 fd, rc = CA_OK;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return ca_error_set(err, errno == ENOENT ? CA_ENOENT : CA_EIO,
+		    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = ca_error_set(err, CA_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = ca_error_set(err, CA_EIO, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = ca_error_set(err, CA_ETOOBIG,
+		    "%s: %lld bytes, over the limit of %zu", path,
+		    (long long)st.st_size, max);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = ca_error_set(err, CA_EIO, "%s: short read", path);
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char	*copy = strdup(path);
+	int	 fd, rc = 0;
+
+	if (copy == NULL)
+		return -1;
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = -1;
+	else {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int
+file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+    int excl, struct ca_error *err)
+{
+	char		 tmp[4096];
+	const uint8_t	*p = buf;
+	size_t		 done = 0;
+	int		 fd = -1, rc = CA_OK;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= (int)sizeof(tmp))
+		return ca_error_set(err, CA_EINVAL, "path too long: %s", path);
+	if (excl && access(path, F_OK) == 0)
+		return ca_error_set(err, CA_EEXIST, "%s already exists", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0)
+		return ca_error_set(err, CA_EIO, "%s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) != 0)
+		goto fail;
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (excl) {
+		/* link() refuses an existing target: no window between check and use. */
+		if (link(tmp, path) != 0) {
+			rc = ca_error_set(err, errno == EEXIST ? CA_EEXIST : CA_EIO,
+			    "%s: %s", path, strerror(errno));
+			unlink(tmp);
+			return rc;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) != 0)
+		goto fail;
+	if (fsync_dir_of(path) != 0)
+		return ca_error_set(err, CA_EIO, "fsync of the directory of %s: %s",
+		    path, strerror(errno));
+	return CA_OK;
+fail:
+	rc = ca_error_set(err, errno == ENOSPC ? CA_ESPACE : CA_EIO,
+	    "writing %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+int
+dir_make(const char *path, mode_t mode, struct ca_error *err)
+{
+	char	buf[4096];
+	size_t	n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return ca_error_set(err, CA_EINVAL, "bad directory path");
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return ca_error_set(err, CA_EIO, "mkdir %s: %s", buf,
+			    strerror(errno));
+		buf[i] = path[i];
+	}
+	return CA_OK;
+}
+
+int
+path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	return (n < 0 || (size_t)n >= size) ? CA_ETOOBIG : CA_OK;
+}

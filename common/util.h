@@ -1,0 +1,77 @@
+/*
+ * Small helpers every layer needs: serial numbers as text, bounded number
+ * parsing, durations, times, and files written atomically.
+ */
+#ifndef MTLSCA_COMMON_UTIL_H
+#define MTLSCA_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* RFC 5280 §4.1.2.2: serials are at most 20 octets. */
+#define SERIAL_MAX	20
+/* Upper-case hex of SERIAL_MAX bytes, plus NUL. */
+#define SERIAL_HEX_MAX	(2 * SERIAL_MAX + 1)
+
+/*
+ * Parse a serial typed by a person or sent by ALB: hex digits, either case,
+ * optional ':' separators, optional "0x" prefix. Stores the DER INTEGER
+ * content bytes (minimal, with a 0x00 pad when the top bit is set) in out[],
+ * which must hold SERIAL_MAX + 1 bytes; *len gets their count.
+ * CA_EMALF with a sentence on anything else (empty, odd characters, zero,
+ * longer than 20 octets).
+ */
+int serial_parse(const char *text, uint8_t *out, size_t *len,
+    struct ca_error *err);
+
+/*
+ * Format DER INTEGER content bytes as upper-case hex without separators and
+ * without the 0x00 sign pad: the form of X-Amzn-Mtls-Clientcert-Serial-Number.
+ * out must hold SERIAL_HEX_MAX + 2 bytes.
+ */
+void serial_format(const uint8_t *serial, size_t len, char *out);
+
+/* Decimal unsigned integer in [min, max]; no sign, no spaces, no junk. */
+int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Duration: an integer followed by an optional unit s, m, h, d or w
+ * ("90", "15m", "24h", "7d"). Result in seconds, at most 100 years.
+ */
+int parse_duration(const char *text, int64_t *seconds);
+
+/* Current time in seconds since the epoch; MTLSCA_FAKE_NOW overrides (tests). */
+int64_t time_now(void);
+
+/* RFC 3339 UTC ("2026-11-29T03:41:29Z") into out[21]. */
+void time_format(int64_t t, char out[21]);
+
+/* Parse RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (or with a space for T). */
+int time_parse(const char *text, int64_t *out);
+
+/*
+ * Read a whole file of at most max bytes. On success *out owns a buffer of
+ * *len bytes plus a NUL terminator (not counted); free with free().
+ * CA_ENOENT, CA_EIO, CA_ETOOBIG, with a sentence naming the path.
+ */
+int file_read(const char *path, size_t max, uint8_t **out, size_t *len,
+    struct ca_error *err);
+
+/*
+ * Replace path atomically: write path.tmp.PID with mode, fsync, rename over
+ * path, fsync the directory. Readers see the old or the new file, never a
+ * part. With excl, refuse (CA_EEXIST) when path exists.
+ */
+int file_write_atomic(const char *path, const void *buf, size_t len,
+    mode_t mode, int excl, struct ca_error *err);
+
+/* mkdir -p with mode for each created level. */
+int dir_make(const char *path, mode_t mode, struct ca_error *err);
+
+/* snprintf into a fixed buffer; CA_ETOOBIG when it does not fit. */
+int path_join(char *out, size_t size, const char *dir, const char *name);
+
+#endif

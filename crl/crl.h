@@ -1,0 +1,99 @@
+/*
+ * crl/ — revocation and CRLs: write revocations (the revoked index holds each
+ * entry's final DER, so the module that knows the CRL format encodes it),
+ * build the CRL in one pass with our own DER writer, sign it through the CA,
+ * verify it, write crl.der and crl.pem atomically, and check any CRL against
+ * ALB's limits. (The schedule and the publishers join this module later.)
+ *
+ * Every function returns CA_OK or a negative enum ca_err and fills *err.
+ */
+#ifndef MTLSCA_CRL_CRL_H
+#define MTLSCA_CRL_CRL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "common/err.h"
+#include "store/store.h"
+
+/* ALB's documented limits. */
+#define CRL_ALB_MAX_BYTES	(50u * 1000 * 1000)
+#define CRL_ALB_MAX_ENTRIES	500000u
+
+/*
+ * The revoked-list entry DER for rec (SEQUENCE { serial, revocationDate,
+ * [reasonCode extension unless unspecified] }); matches
+ * store_entry_encoder. Times: UTCTime before 2050, GeneralizedTime after.
+ */
+int crl_entry_encode(const struct cert_record *rec, uint8_t *buf, size_t cap,
+    size_t *len);
+
+/*
+ * Revoke serial with reason at revoked_at (0 = now). force: allow a serial
+ * the store never saw. *outcome: enum store_revoke_outcome. rec_out may be
+ * NULL.
+ */
+int crl_revoke(struct store *st, const uint8_t *serial, size_t serial_len,
+    int reason, int64_t revoked_at, bool force, int *outcome,
+    struct cert_record *rec_out, struct ca_error *err);
+
+struct crl_options {
+	int64_t		now;		/* thisUpdate; 0 = time_now() */
+	int64_t		validity;	/* seconds; default 7 days */
+	int64_t		keep_expired;	/* keep entries this long past notAfter;
+					   < 0: one validity (the default);
+					   INT64_MAX: keep all */
+	uint64_t	warn_entries;	/* default 250000 */
+	uint64_t	max_entries;	/* default 500000 */
+};
+void crl_options_default(struct crl_options *o);
+
+struct crl_result {
+	uint64_t	 number;	/* cRLNumber */
+	uint64_t	 entries;
+	int64_t		 this_update, next_update;
+	uint8_t		*der;		/* owned */
+	size_t		 der_len;
+	char		*pem;		/* owned, NUL-terminated */
+	size_t		 pem_len;
+	bool		 warned;	/* over warn_entries; message in warning */
+	char		 warning[256];
+};
+void crl_result_clear(struct crl_result *r);
+
+/*
+ * Build a CRL: take the next cRLNumber (committed before anything is
+ * written), scan the revoked index in one read snapshot, encode the
+ * TBSCertList in one pass, sign through ca_sign_tbs, and verify the result
+ * (signature against the CA certificate, structure re-parsed) before it is
+ * returned. CA_ETOOBIG over max_entries, with the limit named.
+ */
+int crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
+    struct crl_result *out, struct ca_error *err);
+
+/* Write <dir>/crl.der and <dir>/crl.pem atomically (creates dir). */
+int crl_write_files(const char *dir, const struct crl_result *r,
+    struct ca_error *err);
+
+struct crl_check_report {
+	bool		pem;		/* input was PEM */
+	uint64_t	number;		/* 0 if absent */
+	bool		has_number;
+	uint64_t	entries;
+	int64_t		this_update, next_update;
+	bool		signature_ok;	/* only when a CA was given */
+	char		problems[1024];	/* "; "-separated, empty when none */
+};
+/*
+ * ALB's checks on any CRL file's bytes: PEM (ALB takes PEM only), exactly
+ * one CRL, <= 50 MB, no negative serials, entries <= 500,000, strict DER;
+ * with ca (may be NULL): issuer bytes equal the CA's subject, AKI equals its
+ * SKI, signature verifies. CA_OK if it passes, CA_EPOLICY or CA_EMALF with
+ * the problems in report and err otherwise.
+ */
+int crl_check(const uint8_t *buf, size_t len, struct ca *ca,
+    struct crl_check_report *report, struct ca_error *err);
+
+#endif

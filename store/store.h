@@ -1,0 +1,232 @@
+/*
+ * store/ — the only module that talks to LMDB. It owns the record formats and
+ * every transaction, and knows nothing of X.509 beyond the bytes it is handed.
+ *
+ * Databases (one LMDB environment in <data_dir>/db):
+ *   certs    serial (DER INTEGER content bytes) -> versioned cert record
+ *   expiry   be64(not_after) || serial -> "" (certificates by expiry)
+ *   revoked  be64(not_after) || serial -> the CRL entry's final DER
+ *            (keyed by expiry so that entries past a cut-off form a prefix
+ *            range a CRL build skips with one cursor seek)
+ *   meta     name -> value (schema version, counters, small blobs)
+ *   tokens, audit: used by the service (see below)
+ *
+ * All functions return CA_OK or a negative enum ca_err and, on failure, fill
+ * *err (which may be NULL) with a sentence. MDB_MAP_FULL becomes CA_ESPACE.
+ */
+#ifndef MTLSCA_STORE_STORE_H
+#define MTLSCA_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+struct store;
+struct store_txn;
+
+#define STORE_PROFILE_MAX	32
+/* not_after of a certificate the store never saw (revoked with --force). */
+#define STORE_NOT_AFTER_UNKNOWN	INT64_MAX
+
+struct store_options {
+	const char	*dir;		/* the LMDB environment directory */
+	uint64_t	 map_size;	/* bytes; 0 = default 1 GiB */
+	unsigned	 max_readers;	/* 0 = default 512 */
+	bool		 read_only;
+};
+
+enum cert_status {
+	CERT_STATUS_VALID = 0,		/* issued, not revoked (may be past notAfter) */
+	CERT_STATUS_REVOKED = 1,
+};
+
+/*
+ * A certificate as the store keeps it. subject and der are owned by the
+ * record when it comes from the store (free with cert_record_clear());
+ * when handed to the store they are only read.
+ */
+struct cert_record {
+	uint8_t		 serial[SERIAL_MAX + 1];
+	size_t		 serial_len;
+	uint8_t		 status;		/* enum cert_status */
+	uint8_t		 reason;		/* RFC 5280 CRLReason, if revoked */
+	int64_t		 not_before;
+	int64_t		 not_after;		/* or STORE_NOT_AFTER_UNKNOWN */
+	int64_t		 issued_at;
+	int64_t		 revoked_at;		/* 0 unless revoked */
+	char		 profile[STORE_PROFILE_MAX];	/* "" for imported */
+	char		*subject;		/* RFC 4514 text, may be NULL */
+	uint8_t		*der;			/* the certificate, may be NULL */
+	size_t		 der_len;
+};
+
+/* Free what the record owns and zero it. NULL-safe. */
+void cert_record_clear(struct cert_record *rec);
+
+/*
+ * Record encoding (exposed for unit tests and fuzzing). encode: *out owns a
+ * malloc'd buffer. decode: a bounded reader; CA_EMALF on truncated, oversized
+ * or unknown-version input; on success *rec owns copies.
+ */
+int store_record_encode(const struct cert_record *rec, uint8_t **out,
+    size_t *len);
+int store_record_decode(const uint8_t *buf, size_t len, struct cert_record *rec);
+
+int store_open(const struct store_options *opt, struct store **out,
+    struct ca_error *err);
+void store_close(struct store *st);
+
+/* ---- single operations, each its own transaction ---- */
+
+/* CA_EEXIST when the serial is taken (MDB_NOOVERWRITE). */
+int store_cert_put(struct store *st, const struct cert_record *rec,
+    struct ca_error *err);
+/* CA_ENOENT when unknown. On success *out owns its fields. */
+int store_cert_get(struct store *st, const uint8_t *serial, size_t len,
+    struct cert_record *out, struct ca_error *err);
+
+/*
+ * Visit certificates in serial order, in one read snapshot, starting after
+ * `after` (NULL: from the first). The record is borrowed for the call. The
+ * callback returns 0 to go on, 1 to stop, or a negative ca_err to abort
+ * (returned as is).
+ */
+typedef int (*store_cert_cb)(const struct cert_record *rec, void *ctx);
+int store_cert_foreach(struct store *st, const uint8_t *after,
+    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err);
+
+/*
+ * Revocation. The CRL entry's DER depends on the final revocation time and
+ * reason, which only the transaction knows (a second revocation keeps the
+ * first time), so the caller passes an encoder that the store calls inside
+ * the transaction with the updated record. It must be pure and fast.
+ */
+typedef int (*store_entry_encoder)(const struct cert_record *rec,
+    uint8_t *buf, size_t cap, size_t *len);
+#define STORE_ENTRY_MAX	128
+
+enum store_revoke_outcome {
+	STORE_REVOKE_NEW = 0,		/* newly revoked */
+	STORE_REVOKE_RAISED = 1,	/* already revoked; reason raised to keyCompromise */
+	STORE_REVOKE_ALREADY = 2,	/* already revoked; nothing changed */
+};
+
+struct store_revocation {
+	const uint8_t	*serial;
+	size_t		 serial_len;
+	int64_t		 revoked_at;
+	uint8_t		 reason;
+	bool		 force;		/* revoke a serial the store never saw */
+	int64_t		 not_after;	/* with force: STORE_NOT_AFTER_UNKNOWN
+					   unless known */
+};
+
+/*
+ * One write transaction: mark the record revoked, put its entry in the
+ * revoked index, bump meta "revocation_generation", update the entry
+ * counters. Revoking twice changes nothing (STORE_REVOKE_ALREADY) except that
+ * a reason of keyCompromise (1) replaces another one (STORE_REVOKE_RAISED).
+ * CA_ENOENT for an unknown serial without force. *outcome and, if rec_out is
+ * not NULL, the final record (owned) are filled on success.
+ */
+int store_cert_revoke(struct store *st, const struct store_revocation *rv,
+    store_entry_encoder enc, int *outcome, struct cert_record *rec_out,
+    struct ca_error *err);
+
+/* ---- write batches: several operations, one commit ---- */
+
+int store_txn_begin(struct store *st, struct store_txn **out,
+    struct ca_error *err);
+int store_txn_cert_put(struct store_txn *txn, const struct cert_record *rec,
+    struct ca_error *err);
+int store_txn_cert_revoke(struct store_txn *txn,
+    const struct store_revocation *rv, store_entry_encoder enc, int *outcome,
+    struct ca_error *err);
+/* Commit and free txn, whatever the result. */
+int store_txn_commit(struct store_txn *txn, struct ca_error *err);
+/* Abort and free. NULL-safe. */
+void store_txn_abort(struct store_txn *txn);
+
+/* ---- the revoked index, for CRL builds ---- */
+
+struct store_revoked_visitor {
+	/* Called once first with upper bounds (all entries, expired included). */
+	int (*begin)(void *ctx, uint64_t max_entries, uint64_t max_bytes);
+	/* Called per entry with not_after >= min_not_after, in key order. The
+	   bytes are borrowed for the call. */
+	int (*entry)(void *ctx, const uint8_t *der, size_t len);
+	void *ctx;
+};
+int store_revoked_scan(struct store *st, int64_t min_not_after,
+    const struct store_revoked_visitor *v, struct ca_error *err);
+
+/* ---- meta ---- */
+
+/* Read a counter; absent counters read as 0. */
+int store_counter_get(struct store *st, const char *name, uint64_t *out,
+    struct ca_error *err);
+/* Add one in its own write transaction and return the new value; with LMDB's
+   single writer two processes never get the same value. */
+int store_counter_next(struct store *st, const char *name, uint64_t *out,
+    struct ca_error *err);
+/* Small named blobs (≤ 4 KiB). get: CA_ENOENT if absent; *out owns a
+   malloc'd copy. */
+int store_meta_put(struct store *st, const char *name, const void *val,
+    size_t len, struct ca_error *err);
+int store_meta_get(struct store *st, const char *name, uint8_t **out,
+    size_t *len, struct ca_error *err);
+
+/* ---- enrollment tokens (the service) ---- */
+
+/* One-time tokens are stored by the SHA-256 of the token, never in clear. */
+#define STORE_TOKEN_HASH_LEN	32
+#define STORE_CN_MAX		256
+
+struct store_token {
+	char		profile[STORE_PROFILE_MAX];
+	char		cn[STORE_CN_MAX];	/* "" = any CN */
+	int64_t		created_at;
+	int64_t		expires_at;
+	uint32_t	uses_left;
+};
+/* CA_EEXIST if the hash is taken. */
+int store_token_put(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, struct ca_error *err);
+int store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    struct store_token *out, struct ca_error *err);
+/*
+ * Inside a write batch (with the certificate's store_txn_cert_put, so both
+ * commit or neither): check the token is known (CA_EAUTH), unexpired and has
+ * uses left (CA_EAUTH, with a sentence), and take one use. *out gets the
+ * token as it was before the use.
+ */
+int store_txn_token_use(struct store_txn *txn,
+    const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now,
+    struct store_token *out, struct ca_error *err);
+
+/* ---- audit log (append-only, key = be64 sequence) ---- */
+
+struct store_audit {
+	uint64_t	 seq;
+	int64_t		 at;
+	const char	*who;		/* "token:ab12..", "cert:SHA256..", "cli:root" */
+	const char	*action;	/* "issue", "revoke", "crl", "token-create" */
+	const char	*detail;	/* free text, e.g. the serial */
+};
+int store_txn_audit_append(struct store_txn *txn, int64_t at, const char *who,
+    const char *action, const char *detail, struct ca_error *err);
+int store_audit_append(struct store *st, int64_t at, const char *who,
+    const char *action, const char *detail, struct ca_error *err);
+/* Visit entries in order from seq `from`; strings borrowed for the call. */
+int store_audit_foreach(struct store *st, uint64_t from,
+    int (*cb)(const struct store_audit *a, void *ctx), void *ctx,
+    struct ca_error *err);
+
+/* Well-known counter names. */
+#define STORE_COUNTER_REVGEN	"revocation_generation"
+#define STORE_COUNTER_CRL	"crl_number"
+
+#endif
