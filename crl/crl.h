@@ -96,4 +96,8 @@ struct crl_check_report {
 int crl_check(const uint8_t *buf, size_t len, struct ca *ca,
     struct crl_check_report *report, struct ca_error *err);
 
+/* The CRL schedule (serve) and the publishers (dir, S3, ALB). */
+#include "crl/schedule.h"
+#include "crl/publish.h"
+
 #endif
