@@ -68,14 +68,15 @@ serial_parse(const char *text, uint8_t *out, size_t *len, struct ca_error *err)
 		return ca_error_set(err, CA_EMALF,
 		    "serial number zero is not allowed (RFC 5280 section "
 		    "4.1.2.2: serials are positive)");
-	if (raw[skip] & 0x80)
-		out[o++] = 0;
 	/* 20 octets of value; a sign pad in front is tolerated (RFC 5280 asks
 	 * relying parties to handle such serials gracefully). */
 	if (n - skip > SERIAL_MAX)
 		return ca_error_set(err, CA_EMALF,
 		    "serial number is longer than 20 octets "
 		    "(RFC 5280 section 4.1.2.2)");
+	/* Output only on success (STYLE.md). */
+	if (raw[skip] & 0x80)
+		out[o++] = 0;
 	memcpy(out + o, raw + skip, n - skip);
 	*len = o + n - skip;
 	return CA_OK;
@@ -182,24 +183,49 @@ days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* n decimal digits at text[at..], nothing else (no sign, no space). */
+static int
+digits_at(const char *text, size_t at, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (size_t i = at; i < at + n; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(text[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 int
 time_parse(const char *text, int64_t *out)
 {
-	unsigned	y, mo, d, h, mi, s;
-	char		sep, z;
-	int		used = 0;
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
+	unsigned	y, mo, d, h, mi, s, mdays;
+	static const unsigned days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
 	    31, 30, 31 };
 
-	if (text == NULL || strlen(text) != 20)
+	/* Exactly "YYYY-MM-DDTHH:MM:SSZ": sscanf's %u would also take signs
+	   and spaces, which are not RFC 3339. */
+	if (text == NULL || strlen(text) != 20 ||
+	    digits_at(text, 0, 4, &y) != 0 || text[4] != '-' ||
+	    digits_at(text, 5, 2, &mo) != 0 || text[7] != '-' ||
+	    digits_at(text, 8, 2, &d) != 0 ||
+	    (text[10] != 'T' && text[10] != ' ') ||
+	    digits_at(text, 11, 2, &h) != 0 || text[13] != ':' ||
+	    digits_at(text, 14, 2, &mi) != 0 || text[16] != ':' ||
+	    digits_at(text, 17, 2, &s) != 0 || text[19] != 'Z')
 		return CA_EINVAL;
-	if (sscanf(text, "%4u-%2u-%2u%c%2u:%2u:%2u%c%n", &y, &mo, &d, &sep,
-	    &h, &mi, &s, &z, &used) != 8 || used != 20)
+	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59)
 		return CA_EINVAL;
-	if ((sep != 'T' && sep != ' ') || z != 'Z' || mo < 1 || mo > 12 ||
-	    d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 59)
+	mdays = days[mo - 1];
+	/* February 29 only in leap years (Gregorian rule). */
+	if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		mdays = 29;
+	if (d < 1 || d > mdays)
 		return CA_EINVAL;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	*out = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+	    (int64_t)mi * 60 + s;
 	return CA_OK;
 }
 
@@ -333,8 +359,9 @@ fail:
 int
 dir_make(const char *path, mode_t mode, struct ca_error *err)
 {
-	char	buf[4096];
-	size_t	n = strlen(path);
+	char		buf[4096];
+	struct stat	st;
+	size_t		n = strlen(path);
 
 	if (n == 0 || n >= sizeof(buf))
 		return ca_error_set(err, CA_EINVAL, "bad directory path");
@@ -348,6 +375,9 @@ dir_make(const char *path, mode_t mode, struct ca_error *err)
 			    strerror(errno));
 		buf[i] = path[i];
 	}
+	/* mkdir's EEXIST does not say the existing thing is a directory. */
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return ca_error_set(err, CA_EIO, "%s is not a directory", path);
 	return CA_OK;
 }
 

@@ -1,0 +1,1273 @@
+/*
+ * The LMDB environment and every transaction of mtlsca.
+ *
+ * One environment per process (LMDB forbids opening the same file twice in
+ * one process), shared by the CLI and a running server across processes.
+ * LMDB's single writer makes counters strictly increasing and serials unique
+ * across all of them. Commits are synchronous (never MDB_NOSYNC): a client
+ * never holds a certificate that a crash could make the store forget.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <lmdb.h>
+
+#include "store/store_int.h"
+
+#define STORE_SCHEMA_VERSION	1
+#define STORE_MAP_DEFAULT	(1ULL << 30)
+#define STORE_READERS_DEFAULT	512
+#define STORE_META_MAX		4096
+#define STORE_META_NAME_MAX	128
+/* How long a thread that must adopt a grown map waits for the other
+   threads' transactions to end before it gives up. */
+#define STORE_RESIZE_WAIT_S	10
+
+/* Private meta names. */
+#define META_SCHEMA		"schema_version"
+#define META_REVOKED_ENTRIES	"revoked_entries"
+#define META_REVOKED_BYTES	"revoked_bytes"
+#define META_AUDIT_SEQ		"audit_seq"
+
+struct store {
+	MDB_env		*env;
+	MDB_dbi		 certs, expiry, revoked, meta, tokens, audit;
+	int		 read_only;
+	char		*dir;
+	/*
+	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
+	 * run while this process has no transaction open: count them, and let
+	 * a resizer hold new ones back until the others are done.
+	 */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	unsigned	 active;
+	int		 resizing;
+};
+
+struct store_txn {
+	struct store	*st;
+	MDB_txn		*txn;
+};
+
+/* ---- errors ---- */
+
+static int
+store_fail(struct store *st, int mrc, struct ca_error *err, const char *what)
+{
+	const char	*dir = st != NULL ? st->dir : "?";
+	MDB_envinfo	 info;
+
+	switch (mrc) {
+	case MDB_SUCCESS:
+		return CA_OK;
+	case MDB_MAP_FULL:
+		memset(&info, 0, sizeof(info));
+		if (st != NULL)
+			mdb_env_info(st->env, &info);
+		return ca_error_set(err, CA_ESPACE,
+		    "%s: the store at %s is full (its map size is %zu bytes): "
+		    "raise store.map_size in the configuration", what, dir,
+		    info.me_mapsize);
+	case MDB_TXN_FULL:
+		return ca_error_set(err, CA_ESPACE,
+		    "%s: too many changes for one transaction of the store at "
+		    "%s: split the batch", what, dir);
+	case MDB_READERS_FULL:
+		return ca_error_set(err, CA_EIO,
+		    "%s: too many readers of the store at %s at once: raise "
+		    "store.max_readers in the configuration", what, dir);
+	case MDB_NOTFOUND:
+		return ca_error_set(err, CA_ENOENT, "%s: not found", what);
+	case MDB_KEYEXIST:
+		return ca_error_set(err, CA_EEXIST, "%s: already in the store",
+		    what);
+	case ENOMEM:
+		return ca_error_set(err, CA_ENOMEM, "%s: out of memory", what);
+	case ENOSPC:
+		return ca_error_set(err, CA_ESPACE,
+		    "%s: no space left on the disk of the store at %s", what,
+		    dir);
+	case EACCES:
+	case EROFS:
+		return ca_error_set(err, CA_EIO,
+		    "%s: the store at %s is not writable (%s)", what, dir,
+		    mdb_strerror(mrc));
+	default:
+		return ca_error_set(err, CA_EIO, "%s: store at %s: %s", what,
+		    dir, mdb_strerror(mrc));
+	}
+}
+
+static int
+write_not_allowed(struct store *st, struct ca_error *err)
+{
+	return ca_error_set(err, CA_EINVAL,
+	    "the store at %s was opened read-only", st->dir);
+}
+
+/* ---- transactions, and adopting a map another process grew ---- */
+
+static void
+txn_enter(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	while (st->resizing)
+		pthread_cond_wait(&st->cond, &st->lock);
+	st->active++;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void
+txn_leave(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	assert(st->active > 0);
+	st->active--;
+	if (st->active == 0)
+		pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static int
+adopt_mapsize(struct store *st, struct ca_error *err)
+{
+	struct timespec	 until;
+	int		 rc = CA_OK, mrc, waited = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STORE_RESIZE_WAIT_S;
+	pthread_mutex_lock(&st->lock);
+	if (st->resizing) {
+		/* Another thread is adopting the new size: wait, then retry. */
+		while (st->resizing && waited == 0)
+			waited = pthread_cond_timedwait(&st->cond, &st->lock,
+			    &until);
+		goto out;
+	}
+	st->resizing = 1;
+	while (st->active > 0 && waited == 0)
+		waited = pthread_cond_timedwait(&st->cond, &st->lock, &until);
+	if (st->active > 0)
+		rc = ca_error_set(err, CA_EIO,
+		    "another process grew the store at %s and this process "
+		    "could not adopt the new size: a transaction stayed open "
+		    "for %d seconds", st->dir, STORE_RESIZE_WAIT_S);
+	else if ((mrc = mdb_env_set_mapsize(st->env, 0)) != MDB_SUCCESS)
+		rc = store_fail(st, mrc, err, "adopting the new map size");
+	st->resizing = 0;
+	pthread_cond_broadcast(&st->cond);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+static int
+txn_begin(struct store *st, unsigned flags, MDB_txn **out,
+    struct ca_error *err)
+{
+	int mrc, rc;
+
+	for (int tries = 0;; tries++) {
+		txn_enter(st);
+		mrc = mdb_txn_begin(st->env, NULL, flags, out);
+		if (mrc == MDB_SUCCESS)
+			return CA_OK;
+		txn_leave(st);
+		if (mrc != MDB_MAP_RESIZED || tries >= 3)
+			return store_fail(st, mrc, err,
+			    "starting a transaction");
+		if ((rc = adopt_mapsize(st, err)) != CA_OK)
+			return rc;
+	}
+}
+
+/* Abort (or end a read) and release the slot. NULL-safe. */
+static void
+txn_end(struct store *st, MDB_txn *txn)
+{
+	if (txn == NULL)
+		return;
+	mdb_txn_abort(txn);
+	txn_leave(st);
+}
+
+static int
+txn_commit(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	int mrc = mdb_txn_commit(txn);	/* frees txn, even on failure */
+
+	txn_leave(st);
+	return store_fail(st, mrc, err, "committing to the store");
+}
+
+/* ---- small helpers over a transaction ---- */
+
+static int
+meta_name_ok(const char *name)
+{
+	size_t n;
+
+	if (name == NULL)
+		return 0;
+	n = strnlen(name, STORE_META_NAME_MAX + 1);
+	return n > 0 && n <= STORE_META_NAME_MAX;
+}
+
+static int
+counter_read(struct store *st, MDB_txn *txn, const char *name, uint64_t *out,
+    struct ca_error *err)
+{
+	MDB_val	k = { strlen(name), (void *)name }, v;
+	int	mrc;
+
+	mrc = mdb_get(txn, st->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND) {
+		*out = 0;
+		return CA_OK;
+	}
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "reading a counter");
+	if (v.mv_size != 8)
+		return ca_error_set(err, CA_EMALF,
+		    "the store's counter \"%s\" is %zu bytes long instead of 8: "
+		    "the store is damaged", name, v.mv_size);
+	*out = store_be64_get(v.mv_data);
+	return CA_OK;
+}
+
+static int
+counter_write(struct store *st, MDB_txn *txn, const char *name, uint64_t val,
+    struct ca_error *err)
+{
+	uint8_t	buf[8];
+	MDB_val	k = { strlen(name), (void *)name }, v = { 8, buf };
+
+	store_be64_put(buf, val);
+	return store_fail(st, mdb_put(txn, st->meta, &k, &v, 0), err,
+	    "writing a counter");
+}
+
+static int
+counter_add(struct store *st, MDB_txn *txn, const char *name, int64_t delta,
+    uint64_t *out, struct ca_error *err)
+{
+	uint64_t	v;
+	int		rc;
+
+	if ((rc = counter_read(st, txn, name, &v, err)) != CA_OK)
+		return rc;
+	if ((delta > 0 && v > UINT64_MAX - (uint64_t)delta) ||
+	    (delta < 0 && v < (uint64_t)-delta))
+		return ca_error_set(err, CA_EIO,
+		    "the store's counter \"%s\" would leave its range: the "
+		    "store is damaged", name);
+	v += (uint64_t)delta;
+	if ((rc = counter_write(st, txn, name, v, err)) != CA_OK)
+		return rc;
+	if (out != NULL)
+		*out = v;
+	return CA_OK;
+}
+
+static void
+fmt_serial(const uint8_t *serial, size_t len, char out[SERIAL_HEX_MAX + 2])
+{
+	if (len < 1 || len > SERIAL_MAX + 1)
+		snprintf(out, SERIAL_HEX_MAX + 2, "(invalid)");
+	else
+		serial_format(serial, len, out);
+}
+
+static int
+serial_ok(const uint8_t *serial, size_t len)
+{
+	return serial != NULL && len >= 1 && len <= SERIAL_MAX + 1;
+}
+
+/* Read and decode the record of serial; CA_ENOENT if absent. */
+static int
+record_get(struct store *st, MDB_txn *txn, const uint8_t *serial, size_t len,
+    struct cert_record *out, struct ca_error *err)
+{
+	char	hex[SERIAL_HEX_MAX + 2];
+	MDB_val	k = { len, (void *)serial }, v;
+	int	mrc;
+
+	fmt_serial(serial, len, hex);
+	mrc = mdb_get(txn, st->certs, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return ca_error_set(err, CA_ENOENT,
+		    "serial %s is not in the store", hex);
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "reading a certificate");
+	if (store_record_decode(v.mv_data, v.mv_size, out) != CA_OK)
+		return ca_error_set(err, CA_EMALF,
+		    "the store's record of serial %s is damaged or of an "
+		    "unknown version", hex);
+	if (out->serial_len != len || memcmp(out->serial, serial, len) != 0) {
+		cert_record_clear(out);
+		return ca_error_set(err, CA_EMALF,
+		    "the store's record of serial %s names another serial: the "
+		    "store is damaged", hex);
+	}
+	return CA_OK;
+}
+
+static int
+record_put(struct store *st, MDB_txn *txn, const struct cert_record *rec,
+    unsigned flags, struct ca_error *err)
+{
+	char	 hex[SERIAL_HEX_MAX + 2];
+	uint8_t	*buf = NULL;
+	size_t	 len;
+	MDB_val	 k, v;
+	int	 rc, mrc;
+
+	fmt_serial(rec->serial, rec->serial_len, hex);
+	if ((rc = store_record_encode(rec, &buf, &len)) != CA_OK) {
+		rc = rc == CA_ENOMEM ? ca_error_set(err, rc, "out of memory") :
+		    ca_error_set(err, rc, "certificate record of serial %s "
+		    "breaks a bound of the store (serial 1..21 bytes, profile "
+		    "under 32 bytes, subject up to 4096 bytes, certificate up "
+		    "to 64 KiB, a valid CRL reason)", hex);
+		goto out;
+	}
+	k.mv_size = rec->serial_len;
+	k.mv_data = (void *)rec->serial;
+	v.mv_size = len;
+	v.mv_data = buf;
+	mrc = mdb_put(txn, st->certs, &k, &v, flags);
+	if (mrc == MDB_KEYEXIST)
+		rc = ca_error_set(err, CA_EEXIST,
+		    "serial %s is already in the store (serial numbers are "
+		    "unique, RFC 5280 section 4.1.2.2)", hex);
+	else
+		rc = store_fail(st, mrc, err, "recording a certificate");
+out:
+	free(buf);
+	return rc;
+}
+
+static int
+index_put(struct store *st, MDB_txn *txn, MDB_dbi dbi, int64_t not_after,
+    const uint8_t *serial, size_t serial_len, const void *val, size_t len,
+    unsigned flags, struct ca_error *err)
+{
+	uint8_t	key[STORE_INDEX_KEY_MAX];
+	MDB_val	k, v = { len, (void *)val };
+
+	k.mv_data = key;
+	k.mv_size = store_index_key(key, not_after, serial, serial_len);
+	return store_fail(st, mdb_put(txn, dbi, &k, &v, flags), err,
+	    "writing an index of the store");
+}
+
+/* ---- open and close ---- */
+
+static int
+open_dbis(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	static const char *names[] = { "certs", "expiry", "revoked", "meta",
+	    "tokens", "audit" };
+	MDB_dbi		*dbis[] = { &st->certs, &st->expiry, &st->revoked,
+	    &st->meta, &st->tokens, &st->audit };
+	unsigned	 flags = st->read_only ? 0 : MDB_CREATE;
+	int		 mrc;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		mrc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+		if (mrc == MDB_NOTFOUND)
+			return ca_error_set(err, CA_ENOENT,
+			    "no store at %s (it has no \"%s\" database): run "
+			    "`mtlsca init` first", st->dir, names[i]);
+		if (mrc != MDB_SUCCESS)
+			return store_fail(st, mrc, err, "opening the store");
+	}
+	return CA_OK;
+}
+
+static int
+check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	uint64_t	v;
+	int		rc;
+
+	if ((rc = counter_read(st, txn, META_SCHEMA, &v, err)) != CA_OK)
+		return rc;
+	if (v == 0) {
+		if (st->read_only)
+			return ca_error_set(err, CA_ENOENT,
+			    "no store at %s (it was never initialised): run "
+			    "`mtlsca init` first", st->dir);
+		return counter_write(st, txn, META_SCHEMA,
+		    STORE_SCHEMA_VERSION, err);
+	}
+	if (v != STORE_SCHEMA_VERSION)
+		return ca_error_set(err, CA_EINVAL,
+		    "the store at %s has schema version %llu but this mtlsca "
+		    "understands version %d only: use the mtlsca release that "
+		    "wrote it", st->dir, (unsigned long long)v,
+		    STORE_SCHEMA_VERSION);
+	return CA_OK;
+}
+
+int
+store_open(const struct store_options *opt, struct store **out,
+    struct ca_error *err)
+{
+	struct store	*st = NULL;
+	MDB_txn		*txn = NULL;
+	char		 path[4096];
+	struct stat	 sb;
+	int		 rc, mrc, dead;
+
+	if (opt == NULL || opt->dir == NULL || opt->dir[0] == '\0' ||
+	    out == NULL)
+		return ca_error_set(err, CA_EINVAL, "no store directory given");
+	if (path_join(path, sizeof(path), opt->dir, "data.mdb") != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "store path too long: %s",
+		    opt->dir);
+	if (opt->read_only && stat(path, &sb) != 0)
+		return ca_error_set(err, CA_ENOENT,
+		    "no store at %s: run `mtlsca init` first", opt->dir);
+	if (!opt->read_only && (rc = dir_make(opt->dir, 0700, err)) != CA_OK)
+		return rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->dir = strdup(opt->dir)) == NULL) {
+		if (st != NULL)
+			free(st);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	st->read_only = opt->read_only;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+
+	if ((mrc = mdb_env_create(&st->env)) != MDB_SUCCESS) {
+		st->env = NULL;
+		rc = store_fail(st, mrc, err, "creating the LMDB environment");
+		goto out;
+	}
+	/* certs, expiry, revoked, meta, tokens, audit */
+	if ((mrc = mdb_env_set_maxdbs(st->env, 6)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_set_maxreaders(st->env, opt->max_readers != 0 ?
+	    opt->max_readers : STORE_READERS_DEFAULT)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_set_mapsize(st->env, opt->map_size != 0 ?
+	    (size_t)opt->map_size : (size_t)STORE_MAP_DEFAULT)) !=
+	    MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "configuring the store");
+		goto out;
+	}
+	/* MDB_NOTLS: read transactions are not tied to a thread, and the
+	   reader table is sized by max_readers, not by the thread count. */
+	mrc = mdb_env_open(st->env, opt->dir,
+	    MDB_NOTLS | (opt->read_only ? MDB_RDONLY : 0), 0600);
+	if (mrc == ENOENT) {
+		rc = ca_error_set(err, CA_ENOENT,
+		    "no store at %s: run `mtlsca init` first", opt->dir);
+		goto out;
+	}
+	if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH) {
+		rc = ca_error_set(err, CA_EINVAL,
+		    "%s is not an LMDB store this mtlsca can read (%s)", path,
+		    mdb_strerror(mrc));
+		goto out;
+	}
+	if (mrc != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "opening the store");
+		goto out;
+	}
+	/* Free the reader slots of processes that died holding one (a crashed
+	   CLI must not pin old pages forever). */
+	if ((mrc = mdb_reader_check(st->env, &dead)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "checking the store's readers");
+		goto out;
+	}
+
+	if ((rc = txn_begin(st, opt->read_only ? MDB_RDONLY : 0, &txn,
+	    err)) != CA_OK)
+		goto out;
+	if ((rc = open_dbis(st, txn, err)) != CA_OK ||
+	    (rc = check_schema(st, txn, err)) != CA_OK)
+		goto out;
+	/* Committing (even a read transaction) keeps the DBI handles. */
+	rc = txn_commit(st, txn, err);
+	txn = NULL;
+	if (rc != CA_OK)
+		goto out;
+	*out = st;
+	st = NULL;
+out:
+	txn_end(st, txn);
+	store_close(st);
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	free(st->dir);
+	free(st);
+}
+
+/* ---- batches ---- */
+
+int
+store_txn_begin(struct store *st, struct store_txn **out, struct ca_error *err)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	if (st == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "no store");
+	if (st->read_only)
+		return write_not_allowed(st, err);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	t->st = st;
+	if ((rc = txn_begin(st, 0, &t->txn, err)) != CA_OK) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return CA_OK;
+}
+
+int
+store_txn_commit(struct store_txn *txn, struct ca_error *err)
+{
+	int rc;
+
+	if (txn == NULL)
+		return ca_error_set(err, CA_EINVAL, "no transaction");
+	rc = txn_commit(txn->st, txn->txn, err);
+	free(txn);
+	return rc;
+}
+
+void
+store_txn_abort(struct store_txn *txn)
+{
+	if (txn == NULL)
+		return;
+	txn_end(txn->st, txn->txn);
+	free(txn);
+}
+
+int
+store_txn_cert_put(struct store_txn *txn, const struct cert_record *rec,
+    struct ca_error *err)
+{
+	struct store	*st;
+	int		 rc;
+
+	if (txn == NULL || rec == NULL)
+		return ca_error_set(err, CA_EINVAL, "no record");
+	st = txn->st;
+	/*
+	 * A revoked certificate enters through store_cert_revoke, which also
+	 * writes its CRL entry: a revoked record without one would silently
+	 * drop out of every CRL.
+	 */
+	if (rec->status != CERT_STATUS_VALID || rec->revoked_at != 0)
+		return ca_error_set(err, CA_EINVAL,
+		    "store_cert_put records valid certificates only: record it "
+		    "valid, then revoke it in the same batch so that its CRL "
+		    "entry is written");
+	if ((rc = record_put(st, txn->txn, rec, MDB_NOOVERWRITE, err)) !=
+	    CA_OK)
+		return rc;
+	return index_put(st, txn->txn, st->expiry, rec->not_after,
+	    rec->serial, rec->serial_len, "", 0, 0, err);
+}
+
+/* The work of both store_cert_revoke and store_txn_cert_revoke. */
+static int
+txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
+    store_entry_encoder enc, int *outcome, struct cert_record *rec_out,
+    struct ca_error *err)
+{
+	struct store		*st;
+	struct cert_record	 rec;
+	struct ca_error		 e2;
+	char			 hex[SERIAL_HEX_MAX + 2];
+	uint8_t			 entry[STORE_ENTRY_MAX], ikey[STORE_INDEX_KEY_MAX];
+	size_t			 elen = 0;
+	MDB_val			 k, v;
+	unsigned		 pflags;
+	int			 rc, mrc, result, fresh = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	if (txn == NULL || rv == NULL || enc == NULL || outcome == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad revocation request");
+	st = txn->st;
+	if (!serial_ok(rv->serial, rv->serial_len))
+		return ca_error_set(err, CA_EINVAL,
+		    "a serial number has 1 to 21 content octets (RFC 5280 "
+		    "section 4.1.2.2)");
+	fmt_serial(rv->serial, rv->serial_len, hex);
+	if (rv->reason > 10 || rv->reason == 7 || rv->reason == 8)
+		return ca_error_set(err, CA_EINVAL,
+		    "revocation reason %u of serial %s is not one a CRL "
+		    "entry may carry (RFC 5280 section 5.3.1)", rv->reason,
+		    hex);
+
+	rc = record_get(st, txn->txn, rv->serial, rv->serial_len, &rec, &e2);
+	if (rc == CA_ENOENT && rv->force) {
+		/* A certificate the store never saw (issued elsewhere, or
+		   lost): remember it so that it stays revoked. */
+		memset(&rec, 0, sizeof(rec));
+		memcpy(rec.serial, rv->serial, rv->serial_len);
+		rec.serial_len = rv->serial_len;
+		/* A zeroed not_after would key the entry as expired in 1970
+		   and drop it from every CRL at once: unknown instead. */
+		rec.not_after = rv->not_after > 0 ? rv->not_after :
+		    STORE_NOT_AFTER_UNKNOWN;
+		fresh = 1;
+	} else if (rc == CA_ENOENT) {
+		rc = ca_error_set(err, CA_ENOENT,
+		    "serial %s is not in the store (force the revocation to "
+		    "revoke a certificate the store never recorded)", hex);
+		goto out;
+	} else if (rc != CA_OK) {
+		if (err != NULL)
+			*err = e2;
+		goto out;
+	}
+
+	if (rec.status == CERT_STATUS_REVOKED) {
+		/* RFC 5280 §5.3.1: a key compromise discovered later must be
+		   told to relying parties; the revocation date stays the
+		   first one (the certificate was not valid since then). */
+		if (rv->reason != 1 || rec.reason == 1) {
+			result = STORE_REVOKE_ALREADY;
+			goto done;
+		}
+		rec.reason = rv->reason;
+		result = STORE_REVOKE_RAISED;
+	} else {
+		rec.status = CERT_STATUS_REVOKED;
+		rec.reason = rv->reason;
+		rec.revoked_at = rv->revoked_at;
+		result = STORE_REVOKE_NEW;
+	}
+
+	if ((rc = enc(&rec, entry, sizeof(entry), &elen)) != 0) {
+		rc = ca_error_set(err, rc < 0 ? rc : CA_EINVAL,
+		    "could not encode the CRL entry of serial %s", hex);
+		goto out;
+	}
+	if (elen == 0 || elen > sizeof(entry)) {
+		rc = ca_error_set(err, CA_EINVAL,
+		    "the CRL entry of serial %s is %zu bytes (1..%d allowed)",
+		    hex, elen, STORE_ENTRY_MAX);
+		goto out;
+	}
+
+	k.mv_data = ikey;
+	k.mv_size = store_index_key(ikey, rec.not_after, rec.serial,
+	    rec.serial_len);
+	if (result == STORE_REVOKE_RAISED) {
+		/* Replace the entry in place; the byte total follows. */
+		if ((mrc = mdb_get(txn->txn, st->revoked, &k, &v)) !=
+		    MDB_SUCCESS) {
+			rc = mrc == MDB_NOTFOUND ? ca_error_set(err, CA_EIO,
+			    "serial %s is marked revoked but has no CRL entry: "
+			    "the store is damaged", hex) :
+			    store_fail(st, mrc, err, "reading a CRL entry");
+			goto out;
+		}
+		if ((rc = counter_add(st, txn->txn, META_REVOKED_BYTES,
+		    -(int64_t)v.mv_size, NULL, err)) != CA_OK)
+			goto out;
+		pflags = 0;
+	} else {
+		if ((rc = counter_add(st, txn->txn, META_REVOKED_ENTRIES, 1,
+		    NULL, err)) != CA_OK)
+			goto out;
+		pflags = MDB_NOOVERWRITE;
+	}
+	if ((rc = counter_add(st, txn->txn, META_REVOKED_BYTES,
+	    (int64_t)elen, NULL, err)) != CA_OK)
+		goto out;
+	v.mv_size = elen;
+	v.mv_data = entry;
+	if ((mrc = mdb_put(txn->txn, st->revoked, &k, &v, pflags)) !=
+	    MDB_SUCCESS) {
+		rc = mrc == MDB_KEYEXIST ? ca_error_set(err, CA_EIO,
+		    "serial %s is not marked revoked but has a CRL entry: the "
+		    "store is damaged", hex) :
+		    store_fail(st, mrc, err, "writing a CRL entry");
+		goto out;
+	}
+	if ((rc = record_put(st, txn->txn, &rec, fresh ? MDB_NOOVERWRITE : 0,
+	    err)) != CA_OK)
+		goto out;
+	if (fresh && (rc = index_put(st, txn->txn, st->expiry, rec.not_after,
+	    rec.serial, rec.serial_len, "", 0, 0, err)) != CA_OK)
+		goto out;
+	if ((rc = counter_add(st, txn->txn, STORE_COUNTER_REVGEN, 1, NULL,
+	    err)) != CA_OK)
+		goto out;
+done:
+	*outcome = result;
+	if (rec_out != NULL) {
+		*rec_out = rec;
+		memset(&rec, 0, sizeof(rec));
+	}
+	rc = CA_OK;
+out:
+	cert_record_clear(&rec);
+	return rc;
+}
+
+int
+store_txn_cert_revoke(struct store_txn *txn, const struct store_revocation *rv,
+    store_entry_encoder enc, int *outcome, struct ca_error *err)
+{
+	return txn_revoke(txn, rv, enc, outcome, NULL, err);
+}
+
+/* ---- single operations: one batch each ---- */
+
+int
+store_cert_put(struct store *st, const struct cert_record *rec,
+    struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	int			 rc;
+
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = store_txn_cert_put(txn, rec, err)) != CA_OK) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	return store_txn_commit(txn, err);
+}
+
+int
+store_cert_revoke(struct store *st, const struct store_revocation *rv,
+    store_entry_encoder enc, int *outcome, struct cert_record *rec_out,
+    struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	struct cert_record	 rec;
+	int			 rc, result;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = txn_revoke(txn, rv, enc, &result,
+	    rec_out != NULL ? &rec : NULL, err)) != CA_OK) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = store_txn_commit(txn, err)) != CA_OK) {
+		cert_record_clear(&rec);
+		return rc;
+	}
+	if (outcome != NULL)
+		*outcome = result;
+	if (rec_out != NULL)
+		*rec_out = rec;
+	return CA_OK;
+}
+
+int
+store_cert_get(struct store *st, const uint8_t *serial, size_t len,
+    struct cert_record *out, struct ca_error *err)
+{
+	MDB_txn	*txn = NULL;
+	int	 rc;
+
+	if (st == NULL || out == NULL || !serial_ok(serial, len))
+		return ca_error_set(err, CA_EINVAL,
+		    "a serial number has 1 to 21 content octets (RFC 5280 "
+		    "section 4.1.2.2)");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	rc = record_get(st, txn, serial, len, out, err);
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
+    store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	MDB_txn			*txn = NULL;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v;
+	struct cert_record	 rec;
+	char			 hex[SERIAL_HEX_MAX + 2];
+	MDB_cursor_op		 op = MDB_FIRST;
+	int			 rc, mrc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (st == NULL || cb == NULL ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	if ((mrc = mdb_cursor_open(txn, st->certs, &cur)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "listing certificates");
+		goto out;
+	}
+	if (after != NULL) {
+		k.mv_size = after_len;
+		k.mv_data = (void *)after;
+		op = MDB_SET_RANGE;
+	}
+	for (;;) {
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "listing certificates");
+			goto out;
+		}
+		/* MDB_SET_RANGE lands on `after` itself when it exists. */
+		if (after != NULL && k.mv_size == after_len &&
+		    memcmp(k.mv_data, after, after_len) == 0)
+			continue;
+		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
+			fmt_serial(k.mv_data, k.mv_size, hex);
+			rc = ca_error_set(err, CA_EMALF,
+			    "the store's record of serial %s is damaged or of "
+			    "an unknown version", hex);
+			goto out;
+		}
+		rc = cb(&rec, ctx);
+		cert_record_clear(&rec);
+		if (rc < 0) {
+			ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			goto out;
+		}
+		if (rc > 0)
+			break;
+	}
+	rc = CA_OK;
+out:
+	cert_record_clear(&rec);
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}
+
+/* ---- the revoked index ---- */
+
+int
+store_revoked_scan(struct store *st, int64_t min_not_after,
+    const struct store_revoked_visitor *vis, struct ca_error *err)
+{
+	MDB_txn		*txn = NULL;
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	uint8_t		 start[8];
+	uint64_t	 entries, bytes;
+	MDB_cursor_op	 op = MDB_SET_RANGE;
+	int		 rc, mrc;
+
+	if (st == NULL || vis == NULL || vis->entry == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad revoked-index scan");
+	/* One snapshot for the counters and the entries: the bounds handed
+	   to begin() hold for everything entry() will see. */
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = counter_read(st, txn, META_REVOKED_ENTRIES, &entries,
+	    err)) != CA_OK ||
+	    (rc = counter_read(st, txn, META_REVOKED_BYTES, &bytes, err)) !=
+	    CA_OK)
+		goto out;
+	if (vis->begin != NULL && (rc = vis->begin(vis->ctx, entries,
+	    bytes)) != 0) {
+		if (rc < 0)
+			ca_error_set(err, rc, "building the revocation list: %s",
+			    ca_strerror(rc));
+		else
+			rc = CA_OK;
+		goto out;
+	}
+	if ((mrc = mdb_cursor_open(txn, st->revoked, &cur)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "reading revoked certificates");
+		goto out;
+	}
+	/* Keys are be64(not_after) || serial, so entries that expired before
+	   the cut-off are one prefix, skipped by one seek. */
+	if (min_not_after <= 0)
+		op = MDB_FIRST;
+	store_be64_put(start, (uint64_t)min_not_after);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	for (;;) {
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err,
+			    "reading revoked certificates");
+			goto out;
+		}
+		if ((rc = vis->entry(vis->ctx, v.mv_data, v.mv_size)) != 0) {
+			if (rc < 0) {
+				ca_error_set(err, rc,
+				    "building the revocation list: %s",
+				    ca_strerror(rc));
+				goto out;
+			}
+			break;
+		}
+	}
+	rc = CA_OK;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}
+
+/* ---- meta ---- */
+
+int
+store_counter_get(struct store *st, const char *name, uint64_t *out,
+    struct ca_error *err)
+{
+	MDB_txn		*txn = NULL;
+	uint64_t	 v;
+	int		 rc;
+
+	if (st == NULL || out == NULL || !meta_name_ok(name))
+		return ca_error_set(err, CA_EINVAL, "bad counter name");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = counter_read(st, txn, name, &v, err)) == CA_OK)
+		*out = v;
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_counter_next(struct store *st, const char *name, uint64_t *out,
+    struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	uint64_t		 v;
+	int			 rc;
+
+	if (st == NULL || out == NULL || !meta_name_ok(name) ||
+	    strcmp(name, META_SCHEMA) == 0)
+		return ca_error_set(err, CA_EINVAL, "bad counter name");
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = counter_add(st, txn->txn, name, 1, &v, err)) != CA_OK) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	/* The value counts only once it is durable. */
+	if ((rc = store_txn_commit(txn, err)) == CA_OK)
+		*out = v;
+	return rc;
+}
+
+int
+store_meta_put(struct store *st, const char *name, const void *val,
+    size_t len, struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	MDB_val			 k, v;
+	int			 rc;
+
+	if (st == NULL || !meta_name_ok(name) || (val == NULL && len > 0))
+		return ca_error_set(err, CA_EINVAL, "bad store meta name");
+	if (strcmp(name, META_SCHEMA) == 0)
+		return ca_error_set(err, CA_EINVAL,
+		    "the store's schema version is not a setting");
+	if (len > STORE_META_MAX)
+		return ca_error_set(err, CA_ETOOBIG,
+		    "store meta value \"%s\" of %zu bytes is over the limit of "
+		    "%d", name, len, STORE_META_MAX);
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	k.mv_size = strlen(name);
+	k.mv_data = (void *)name;
+	v.mv_size = len;
+	v.mv_data = (void *)(len > 0 ? val : "");
+	if ((rc = store_fail(st, mdb_put(txn->txn, st->meta, &k, &v, 0), err,
+	    "writing store meta")) != CA_OK) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	return store_txn_commit(txn, err);
+}
+
+int
+store_meta_get(struct store *st, const char *name, uint8_t **out, size_t *len,
+    struct ca_error *err)
+{
+	MDB_txn	*txn = NULL;
+	MDB_val	 k, v;
+	uint8_t	*buf;
+	int	 rc, mrc;
+
+	if (st == NULL || out == NULL || len == NULL || !meta_name_ok(name))
+		return ca_error_set(err, CA_EINVAL, "bad store meta name");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	k.mv_size = strlen(name);
+	k.mv_data = (void *)name;
+	mrc = mdb_get(txn, st->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		rc = ca_error_set(err, CA_ENOENT,
+		    "the store has no \"%s\" value", name);
+	else if (mrc != MDB_SUCCESS)
+		rc = store_fail(st, mrc, err, "reading store meta");
+	else if ((buf = malloc(v.mv_size + 1)) == NULL)
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+	else {
+		/* NUL after the value (not counted) so text can be used as
+		   is. */
+		if (v.mv_size > 0)
+			memcpy(buf, v.mv_data, v.mv_size);
+		buf[v.mv_size] = '\0';
+		*out = buf;
+		*len = v.mv_size;
+	}
+	txn_end(st, txn);
+	return rc;
+}
+
+/* ---- tokens ---- */
+
+int
+store_token_put(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	uint8_t			 buf[STORE_TOKEN_ENC_MAX];
+	MDB_val			 k, v;
+	int			 rc, mrc;
+
+	if (st == NULL || hash == NULL || tok == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad token");
+	if (store_token_encode(tok, buf, &v.mv_size) != CA_OK)
+		return ca_error_set(err, CA_EINVAL,
+		    "token profile must be under %d bytes and CN under %d",
+		    STORE_PROFILE_MAX, STORE_CN_MAX);
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	k.mv_size = STORE_TOKEN_HASH_LEN;
+	k.mv_data = (void *)hash;
+	v.mv_data = buf;
+	mrc = mdb_put(txn->txn, st->tokens, &k, &v, MDB_NOOVERWRITE);
+	if (mrc != MDB_SUCCESS) {
+		rc = mrc == MDB_KEYEXIST ? ca_error_set(err, CA_EEXIST,
+		    "an enrollment token with this hash already exists") :
+		    store_fail(st, mrc, err, "recording a token");
+		store_txn_abort(txn);
+		return rc;
+	}
+	return store_txn_commit(txn, err);
+}
+
+static int
+token_read(struct store *st, MDB_txn *txn,
+    const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_token *out,
+    int unknown_code, struct ca_error *err)
+{
+	MDB_val	k = { STORE_TOKEN_HASH_LEN, (void *)hash }, v;
+	int	mrc;
+
+	mrc = mdb_get(txn, st->tokens, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return ca_error_set(err, unknown_code,
+		    "unknown enrollment token");
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "reading a token");
+	if (store_token_decode(v.mv_data, v.mv_size, out) != CA_OK)
+		return ca_error_set(err, CA_EMALF,
+		    "the store's record of an enrollment token is damaged");
+	return CA_OK;
+}
+
+int
+store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    struct store_token *out, struct ca_error *err)
+{
+	MDB_txn	*txn = NULL;
+	int	 rc;
+
+	if (st == NULL || hash == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad token");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	rc = token_read(st, txn, hash, out, CA_ENOENT, err);
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_txn_token_use(struct store_txn *txn,
+    const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now,
+    struct store_token *out, struct ca_error *err)
+{
+	struct store_token	 tok, used;
+	uint8_t			 buf[STORE_TOKEN_ENC_MAX];
+	MDB_val			 k, v;
+	int			 rc;
+
+	if (txn == NULL || hash == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad token");
+	if ((rc = token_read(txn->st, txn->txn, hash, &tok, CA_EAUTH, err)) !=
+	    CA_OK)
+		return rc;
+	if (now >= tok.expires_at)
+		return ca_error_set(err, CA_EAUTH,
+		    "enrollment token has expired");
+	if (tok.uses_left == 0)
+		return ca_error_set(err, CA_EAUTH,
+		    "enrollment token has already been used");
+	used = tok;
+	used.uses_left--;
+	if ((rc = store_token_encode(&used, buf, &v.mv_size)) != CA_OK)
+		return ca_error_set(err, rc, "re-encoding a token");
+	k.mv_size = STORE_TOKEN_HASH_LEN;
+	k.mv_data = (void *)hash;
+	v.mv_data = buf;
+	if ((rc = store_fail(txn->st, mdb_put(txn->txn, txn->st->tokens, &k,
+	    &v, 0), err, "using a token")) != CA_OK)
+		return rc;
+	if (out != NULL)
+		*out = tok;
+	return CA_OK;
+}
+
+/* ---- audit ---- */
+
+int
+store_txn_audit_append(struct store_txn *txn, int64_t at, const char *who,
+    const char *action, const char *detail, struct ca_error *err)
+{
+	struct store	*st;
+	uint8_t		*buf = NULL, key[8];
+	uint64_t	 seq;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if (txn == NULL)
+		return ca_error_set(err, CA_EINVAL, "no transaction");
+	st = txn->st;
+	if ((rc = store_audit_encode(at, who, action, detail, &buf,
+	    &v.mv_size)) != CA_OK) {
+		rc = rc == CA_ENOMEM ? ca_error_set(err, rc, "out of memory") :
+		    ca_error_set(err, rc, "audit entry: who is at most %d "
+		    "bytes and action at most %d", STORE_AUDIT_WHO_MAX,
+		    STORE_AUDIT_ACTION_MAX);
+		goto out;
+	}
+	if ((rc = counter_add(st, txn->txn, META_AUDIT_SEQ, 1, &seq, err)) !=
+	    CA_OK)
+		goto out;
+	store_be64_put(key, seq);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	v.mv_data = buf;
+	/* MDB_APPEND: keys only grow, so the page split is the cheap one. */
+	rc = store_fail(st, mdb_put(txn->txn, st->audit, &k, &v,
+	    MDB_APPEND | MDB_NOOVERWRITE), err, "appending to the audit log");
+out:
+	free(buf);
+	return rc;
+}
+
+int
+store_audit_append(struct store *st, int64_t at, const char *who,
+    const char *action, const char *detail, struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	int			 rc;
+
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = store_txn_audit_append(txn, at, who, action, detail,
+	    err)) != CA_OK) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	return store_txn_commit(txn, err);
+}
+
+int
+store_audit_foreach(struct store *st, uint64_t from,
+    int (*cb)(const struct store_audit *a, void *ctx), void *ctx,
+    struct ca_error *err)
+{
+	MDB_txn			*txn = NULL;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v;
+	struct store_audit	 a;
+	uint8_t			 start[8];
+	MDB_cursor_op		 op = MDB_SET_RANGE;
+	int			 rc, mrc;
+
+	if (st == NULL || cb == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad audit listing");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	if ((mrc = mdb_cursor_open(txn, st->audit, &cur)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "reading the audit log");
+		goto out;
+	}
+	store_be64_put(start, from);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	for (;;) {
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "reading the audit log");
+			goto out;
+		}
+		if (k.mv_size != 8 ||
+		    store_audit_decode(v.mv_data, v.mv_size, &a) != CA_OK) {
+			rc = ca_error_set(err, CA_EMALF,
+			    "an entry of the store's audit log is damaged");
+			goto out;
+		}
+		a.seq = store_be64_get(k.mv_data);
+		if ((rc = cb(&a, ctx)) != 0) {
+			if (rc < 0) {
+				ca_error_set(err, rc,
+				    "reading the audit log: %s",
+				    ca_strerror(rc));
+				goto out;
+			}
+			break;
+		}
+	}
+	rc = CA_OK;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}

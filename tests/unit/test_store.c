@@ -1,0 +1,1531 @@
+/*
+ * Unit tests of store/: the record encoding (round trips and hostile input),
+ * certificates, revocation, the revoked index, counters (also across
+ * processes), meta, tokens, the audit log, and the store's limits.
+ *
+ * MTLSCA_STORE_BENCH_N=1000000 makes test_scan_many time a scan of that
+ * many revoked entries (default 20000; the test never fails on time).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "store/store.h"
+
+struct fx {
+	char		 dir[64];
+	char		 db[96];
+	struct store	*st;
+};
+
+static int
+fx_setup(void **state)
+{
+	struct fx		*f = calloc(1, sizeof(*f));
+	struct store_options	 o = { 0 };
+	struct ca_error		 e;
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mtlsca-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
+	o.dir = f->db;
+	if (store_open(&o, &f->st, &e) != CA_OK) {
+		fprintf(stderr, "store_open: %s\n", e.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx	*f = *state;
+	char		 cmd[128];
+	int		 rc;
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	rc = system(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* 16-byte serial whose byte order follows n. */
+static void
+mk_serial(uint32_t n, uint8_t *out, size_t *len)
+{
+	memset(out, 0x5a, 16);
+	out[0] = 0x41;
+	out[12] = (uint8_t)(n >> 24);
+	out[13] = (uint8_t)(n >> 16);
+	out[14] = (uint8_t)(n >> 8);
+	out[15] = (uint8_t)n;
+	*len = 16;
+}
+
+static void
+mk_record(struct cert_record *r, uint32_t n, int64_t not_after)
+{
+	memset(r, 0, sizeof(*r));
+	mk_serial(n, r->serial, &r->serial_len);
+	r->not_before = not_after - 86400;
+	r->not_after = not_after;
+	r->issued_at = not_after - 86400;
+	snprintf(r->profile, sizeof(r->profile), "client");
+	r->subject = "CN=test,O=mtlsca";
+	r->der = (uint8_t *)"\x30\x03\x02\x01\x01";
+	r->der_len = 5;
+}
+
+/* A stand-in for the CRL entry encoder: serial, reason, revoked_at. */
+static int
+test_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
+{
+	size_t n = 1 + rec->serial_len + 1 + 8;
+
+	if (n > cap)
+		return CA_ETOOBIG;
+	buf[0] = (uint8_t)rec->serial_len;
+	memcpy(buf + 1, rec->serial, rec->serial_len);
+	buf[1 + rec->serial_len] = rec->reason;
+	for (int i = 0; i < 8; i++)
+		buf[2 + rec->serial_len + i] =
+		    (uint8_t)((uint64_t)rec->revoked_at >> (56 - 8 * i));
+	*len = n;
+	return 0;
+}
+
+static int
+bad_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
+{
+	(void)rec;
+	(void)buf;
+	*len = cap + 1;
+	return 0;
+}
+
+/* ---- record encoding ---- */
+
+static void
+assert_records_equal(const struct cert_record *a, const struct cert_record *b)
+{
+	assert_int_equal(a->serial_len, b->serial_len);
+	assert_memory_equal(a->serial, b->serial, a->serial_len);
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->reason, b->reason);
+	assert_true(a->not_before == b->not_before);
+	assert_true(a->not_after == b->not_after);
+	assert_true(a->issued_at == b->issued_at);
+	assert_true(a->revoked_at == b->revoked_at);
+	assert_string_equal(a->profile, b->profile);
+	if (a->subject == NULL)
+		assert_null(b->subject);
+	else {
+		assert_non_null(b->subject);
+		assert_string_equal(a->subject, b->subject);
+	}
+	assert_int_equal(a->der_len, b->der_len);
+	if (a->der_len > 0)
+		assert_memory_equal(a->der, b->der, a->der_len);
+}
+
+static void
+round_trip(const struct cert_record *r)
+{
+	struct cert_record	 back;
+	uint8_t			*buf = NULL;
+	size_t			 len = 0;
+
+	assert_int_equal(store_record_encode(r, &buf, &len), CA_OK);
+	assert_int_equal(buf[0], 1);		/* version */
+	assert_int_equal(store_record_decode(buf, len, &back), CA_OK);
+	assert_records_equal(r, &back);
+	cert_record_clear(&back);
+	free(buf);
+}
+
+static void
+test_record_round_trip(void **state)
+{
+	struct cert_record	 r;
+	char			*subj;
+	uint8_t			*der;
+
+	(void)state;
+	mk_record(&r, 7, 2000000000);
+	round_trip(&r);
+
+	r.subject = NULL;			/* absent ... */
+	r.der = NULL;
+	r.der_len = 0;
+	r.profile[0] = '\0';
+	r.status = CERT_STATUS_REVOKED;
+	r.reason = 10;
+	r.revoked_at = -5;			/* times are signed */
+	r.not_after = STORE_NOT_AFTER_UNKNOWN;
+	r.not_before = INT64_MIN;
+	round_trip(&r);
+	r.subject = "";				/* ... and empty differ */
+	round_trip(&r);
+
+	/* Every bound at its maximum. */
+	subj = malloc(4097);
+	der = malloc(65536);
+	assert_non_null(subj);
+	assert_non_null(der);
+	memset(subj, 'S', 4096);
+	subj[4096] = '\0';
+	for (size_t i = 0; i < 65536; i++)
+		der[i] = (uint8_t)i;
+	mk_record(&r, 1, 1);
+	r.serial_len = SERIAL_MAX + 1;
+	memset(r.serial, 0xee, r.serial_len);
+	r.serial[0] = 0;
+	memset(r.profile, 'p', STORE_PROFILE_MAX - 1);
+	r.profile[STORE_PROFILE_MAX - 1] = '\0';
+	r.subject = subj;
+	r.der = der;
+	r.der_len = 65536;
+	round_trip(&r);
+	r.serial_len = 1;
+	round_trip(&r);
+	free(subj);
+	free(der);
+}
+
+static void
+test_record_encode_bounds(void **state)
+{
+	struct cert_record	 r;
+	uint8_t			*buf = NULL;
+	size_t			 len = 0;
+	char			*subj = malloc(4098);
+	static uint8_t		 der[65537];
+
+	(void)state;
+	assert_non_null(subj);
+	memset(subj, 'S', 4097);
+	subj[4097] = '\0';
+#define REFUSED() do {							\
+	assert_int_equal(store_record_encode(&r, &buf, &len), CA_EINVAL); \
+	assert_null(buf);						\
+	mk_record(&r, 1, 1);						\
+} while (0)
+	mk_record(&r, 1, 1);
+	r.serial_len = 0; REFUSED();
+	r.serial_len = SERIAL_MAX + 2; REFUSED();
+	r.status = 2; REFUSED();
+	r.reason = 7; REFUSED();
+	r.reason = 11; REFUSED();
+	memset(r.profile, 'p', STORE_PROFILE_MAX); REFUSED();
+	r.subject = subj; REFUSED();
+	r.der = der; r.der_len = sizeof(der); REFUSED();
+	r.der = NULL; r.der_len = 3; REFUSED();
+#undef REFUSED
+	free(subj);
+}
+
+/* Decoding must refuse with CA_EMALF and leave *rec untouched. */
+static void
+decode_refused(const uint8_t *buf, size_t len)
+{
+	struct cert_record	r;
+	uint8_t			*copy;
+
+	memset(&r, 0x77, sizeof(r));
+	/* An exact-size heap copy, so that ASan sees any over-read. */
+	copy = malloc(len > 0 ? len : 1);
+	assert_non_null(copy);
+	if (len > 0)
+		memcpy(copy, buf, len);
+	assert_int_equal(store_record_decode(copy, len, &r), CA_EMALF);
+	assert_int_equal(r.serial_len, (size_t)0x7777777777777777ULL);
+	free(copy);
+}
+
+static void
+test_record_corrupt(void **state)
+{
+	struct cert_record	 r, back;
+	uint8_t			*buf = NULL, *mod;
+	size_t			 len = 0, off;
+	int			 rc;
+
+	(void)state;
+	mk_record(&r, 9, 1234567);
+	assert_int_equal(store_record_encode(&r, &buf, &len), CA_OK);
+	mod = malloc(len + 8);
+	assert_non_null(mod);
+
+	/* Every truncation, including the empty input. */
+	for (size_t n = 0; n < len; n++)
+		decode_refused(buf, n);
+	assert_int_equal(store_record_decode(NULL, 0, &back), CA_EMALF);
+
+	/* Trailing garbage, one byte or more. */
+	memcpy(mod, buf, len);
+	mod[len] = 0;
+	decode_refused(mod, len + 1);
+	memset(mod + len, 0xff, 8);
+	decode_refused(mod, len + 8);
+
+	/* Unknown versions. */
+	memcpy(mod, buf, len);
+	mod[0] = 0;
+	decode_refused(mod, len);
+	mod[0] = 2;
+	decode_refused(mod, len);
+
+	/* Serial length 0 and 22. */
+	memcpy(mod, buf, len);
+	mod[1] = 0;
+	decode_refused(mod, len);
+	mod[1] = 22;
+	decode_refused(mod, len);
+
+	/* Status and reason out of range. */
+	off = 2 + r.serial_len;
+	memcpy(mod, buf, len);
+	mod[off] = 2;
+	decode_refused(mod, len);
+	memcpy(mod, buf, len);
+	mod[off + 1] = 7;
+	decode_refused(mod, len);
+	mod[off + 1] = 11;
+	decode_refused(mod, len);
+
+	/* Profile: length 32 (no room for the NUL) and an embedded NUL. */
+	off = 2 + r.serial_len + 2 + 32;
+	assert_int_equal(buf[off], strlen("client"));
+	memcpy(mod, buf, len);
+	mod[off] = 32;
+	decode_refused(mod, len);
+	memcpy(mod, buf, len);
+	mod[off + 2] = '\0';
+	decode_refused(mod, len);
+
+	/* Flags: unknown bit; subject bytes without the subject flag. */
+	off += 1 + strlen("client");
+	memcpy(mod, buf, len);
+	mod[off] |= 0x02;
+	decode_refused(mod, len);
+	mod[off] = 0;
+	decode_refused(mod, len);
+
+	/* Subject: embedded NUL; length over 4096; length 0xffffffff. */
+	memcpy(mod, buf, len);
+	mod[off + 5 + 3] = '\0';
+	decode_refused(mod, len);
+	memcpy(mod, buf, len);
+	mod[off + 1] = 0;
+	mod[off + 2] = 0;
+	mod[off + 3] = 0x10;
+	mod[off + 4] = 0x01;			/* 4097 */
+	decode_refused(mod, len);
+	memset(mod + off + 1, 0xff, 4);
+	decode_refused(mod, len);
+
+	/* DER length over 64 KiB, and one byte longer than the input. */
+	off = len - r.der_len - 4;
+	memcpy(mod, buf, len);
+	mod[off] = 0;
+	mod[off + 1] = 1;
+	mod[off + 2] = 0;
+	mod[off + 3] = 1;			/* 65537 */
+	decode_refused(mod, len);
+	memcpy(mod, buf, len);
+	mod[off + 3] = (uint8_t)(r.der_len + 1);
+	decode_refused(mod, len);
+	memset(mod + off, 0xff, 4);
+	decode_refused(mod, len);
+
+	/* Every single-byte change is either refused or decodes to a sane
+	   record; never a crash or an over-read. */
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(mod, buf, len);
+			mod[i] ^= (uint8_t)(1u << bit);
+			rc = store_record_decode(mod, len, &back);
+			assert_true(rc == CA_OK || rc == CA_EMALF);
+			if (rc == CA_OK) {
+				assert_true(back.serial_len >= 1 &&
+				    back.serial_len <= SERIAL_MAX + 1);
+				cert_record_clear(&back);
+			}
+		}
+	}
+	free(mod);
+	free(buf);
+
+	cert_record_clear(NULL);
+}
+
+/* tests/data/record/: accept-* must decode, reject-* must not. */
+static void
+test_record_corpus(void **state)
+{
+	const char		*data = getenv("MTLSCA_TEST_DATA");
+	char			 dir[512], path[1024];
+	DIR			*d;
+	struct dirent		*de;
+	struct cert_record	 r;
+	uint8_t			*buf = NULL;
+	size_t			 len, accepted = 0, rejected = 0;
+	int			 rc;
+
+	(void)state;
+	if (data == NULL)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/record", data);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		int accept = strncmp(de->d_name, "accept-", 7) == 0;
+
+		if (!accept && strncmp(de->d_name, "reject-", 7) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		assert_int_equal(file_read(path, 1 << 20, &buf, &len, NULL),
+		    CA_OK);
+		rc = store_record_decode(buf, len, &r);
+		if (rc != (accept ? CA_OK : CA_EMALF))
+			fail_msg("%s: decode returned %d", de->d_name, rc);
+		if (rc == CA_OK)
+			cert_record_clear(&r);
+		free(buf);
+		accept ? accepted++ : rejected++;
+	}
+	closedir(d);
+	assert_true(accepted >= 3 && rejected >= 3);
+}
+
+/* ---- certificates ---- */
+
+static void
+test_put_get(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r, got, other;
+	struct ca_error		 e;
+	uint8_t			 s[SERIAL_MAX + 1];
+	size_t			 slen;
+
+	mk_record(&r, 1, 2000000000);
+	assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &got,
+	    &e), CA_OK);
+	assert_records_equal(&r, &got);
+	cert_record_clear(&got);
+	assert_null(got.subject);
+
+	/* Same serial again: refused, the first record is kept. */
+	mk_record(&other, 1, 2100000000);
+	other.subject = "CN=impostor";
+	ca_error_clear(&e);
+	assert_int_equal(store_cert_put(f->st, &other, &e), CA_EEXIST);
+	assert_int_equal(e.code, CA_EEXIST);
+	assert_non_null(strstr(e.msg, "already in the store"));
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &got,
+	    &e), CA_OK);
+	assert_string_equal(got.subject, "CN=test,O=mtlsca");
+	cert_record_clear(&got);
+
+	/* Unknown serial. */
+	mk_serial(2, s, &slen);
+	ca_error_clear(&e);
+	assert_int_equal(store_cert_get(f->st, s, slen, &got, &e), CA_ENOENT);
+	assert_non_null(strstr(e.msg, "not in the store"));
+	assert_int_equal(store_cert_get(f->st, s, 0, &got, &e), CA_EINVAL);
+
+	/* A revoked record cannot slip in without its CRL entry. */
+	mk_record(&other, 3, 1);
+	other.status = CERT_STATUS_REVOKED;
+	assert_int_equal(store_cert_put(f->st, &other, &e), CA_EINVAL);
+	/* Out-of-bounds records are refused with a sentence. */
+	mk_record(&other, 4, 1);
+	other.reason = 7;
+	assert_int_equal(store_cert_put(f->st, &other, &e), CA_EINVAL);
+	assert_non_null(strstr(e.msg, "bound"));
+}
+
+struct collect {
+	uint32_t	seen[64];
+	size_t		n;
+	size_t		stop_after;
+	int		fail_at;
+};
+
+static int
+collect_cb(const struct cert_record *rec, void *ctx)
+{
+	struct collect *c = ctx;
+
+	assert_int_equal(rec->serial_len, 16);
+	assert_string_equal(rec->subject, "CN=test,O=mtlsca");
+	c->seen[c->n++] = ((uint32_t)rec->serial[12] << 24) |
+	    ((uint32_t)rec->serial[13] << 16) | ((uint32_t)rec->serial[14] << 8) |
+	    rec->serial[15];
+	if (c->fail_at != 0 && c->n == (size_t)c->fail_at)
+		return CA_EIO;
+	return c->stop_after != 0 && c->n == c->stop_after ? 1 : 0;
+}
+
+static void
+test_foreach(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r;
+	struct collect		 c;
+	struct ca_error		 e;
+	static const uint32_t	 order[] = { 5, 1, 9, 3, 7 };
+	uint8_t			 after[SERIAL_MAX + 1];
+	size_t			 alen;
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_cert_foreach(f->st, NULL, 0, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 0);
+
+	for (size_t i = 0; i < 5; i++) {
+		/* Expiry order differs from serial order on purpose. */
+		mk_record(&r, order[i], 3000000000 - order[i]);
+		assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	}
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_cert_foreach(f->st, NULL, 0, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(c.seen[i], 2 * i + 1);
+
+	/* after: an existing serial is skipped itself. */
+	memset(&c, 0, sizeof(c));
+	mk_serial(3, after, &alen);
+	assert_int_equal(store_cert_foreach(f->st, after, alen, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seen[0], 5);
+	assert_int_equal(c.seen[1], 7);
+	assert_int_equal(c.seen[2], 9);
+	/* after: a serial that is not there. */
+	memset(&c, 0, sizeof(c));
+	mk_serial(4, after, &alen);
+	assert_int_equal(store_cert_foreach(f->st, after, alen, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seen[0], 5);
+	/* after the last one. */
+	memset(&c, 0, sizeof(c));
+	mk_serial(9, after, &alen);
+	assert_int_equal(store_cert_foreach(f->st, after, alen, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 0);
+
+	/* 1 stops, a negative code aborts and is returned. */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	assert_int_equal(store_cert_foreach(f->st, NULL, 0, collect_cb, &c,
+	    &e), CA_OK);
+	assert_int_equal(c.n, 2);
+	memset(&c, 0, sizeof(c));
+	c.fail_at = 3;
+	assert_int_equal(store_cert_foreach(f->st, NULL, 0, collect_cb, &c,
+	    &e), CA_EIO);
+	assert_int_equal(c.n, 3);
+}
+
+/* ---- revocation and the revoked index ---- */
+
+struct scan {
+	uint64_t	max_entries, max_bytes;
+	int		begun;
+	size_t		n;
+	size_t		bytes;
+	uint8_t		last[STORE_ENTRY_MAX];
+	size_t		last_len;
+	uint32_t	ids[64];
+	uint64_t	xor;
+};
+
+static int
+scan_begin(void *ctx, uint64_t max_entries, uint64_t max_bytes)
+{
+	struct scan *s = ctx;
+
+	s->begun++;
+	s->max_entries = max_entries;
+	s->max_bytes = max_bytes;
+	return 0;
+}
+
+static int
+scan_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct scan *s = ctx;
+
+	assert_int_equal(s->begun, 1);
+	assert_true(len <= STORE_ENTRY_MAX);
+	if (s->n < 64 && len == 1 + 16 + 1 + 8)
+		s->ids[s->n] = ((uint32_t)der[13] << 24) |
+		    ((uint32_t)der[14] << 16) | ((uint32_t)der[15] << 8) |
+		    der[16];
+	memcpy(s->last, der, len);
+	s->last_len = len;
+	s->n++;
+	s->bytes += len;
+	return 0;
+}
+
+static void
+do_scan(struct store *st, int64_t min, struct scan *s)
+{
+	struct store_revoked_visitor	v = { scan_begin, scan_entry, s };
+	struct ca_error			e;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(store_revoked_scan(st, min, &v, &e), CA_OK);
+	assert_int_equal(s->begun, 1);
+}
+
+static uint64_t
+counter(struct store *st, const char *name)
+{
+	uint64_t	v = 99999;
+	struct ca_error	e;
+
+	assert_int_equal(store_counter_get(st, name, &v, &e), CA_OK);
+	return v;
+}
+
+static void
+test_revoke(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r, got;
+	struct store_revocation	 rv;
+	struct ca_error		 e;
+	struct scan		 s;
+	uint8_t			 serial[SERIAL_MAX + 1];
+	size_t			 slen;
+	int			 outcome = -1;
+
+	mk_record(&r, 1, 2000000000);
+	assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 0);
+
+	/* New revocation. */
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = r.serial;
+	rv.serial_len = r.serial_len;
+	rv.revoked_at = 1700000000;
+	rv.reason = 4;				/* superseded */
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    &got, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_NEW);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_int_equal(got.reason, 4);
+	assert_true(got.revoked_at == 1700000000);
+	assert_string_equal(got.subject, "CN=test,O=mtlsca");
+	cert_record_clear(&got);
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &got,
+	    &e), CA_OK);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_int_equal(got.reason, 4);
+	assert_true(got.revoked_at == 1700000000);
+	assert_int_equal(got.der_len, 5);
+	cert_record_clear(&got);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 1);
+	do_scan(f->st, 0, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.max_entries, 1);
+	assert_int_equal(s.max_bytes, 26);
+	assert_int_equal(s.last[17], 4);
+
+	/* Again, same or weaker reason: nothing changes. */
+	rv.revoked_at = 1800000000;
+	rv.reason = 5;
+	outcome = -1;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_ALREADY);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 1);
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &got,
+	    &e), CA_OK);
+	assert_int_equal(got.reason, 4);
+	assert_true(got.revoked_at == 1700000000);
+	cert_record_clear(&got);
+
+	/* Raised to keyCompromise: reason replaced, time kept, entry
+	   re-encoded, generation bumped, still one entry. */
+	rv.reason = 1;
+	outcome = -1;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    &got, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_RAISED);
+	assert_int_equal(got.reason, 1);
+	assert_true(got.revoked_at == 1700000000);
+	cert_record_clear(&got);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 2);
+	do_scan(f->st, 0, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.max_entries, 1);
+	assert_int_equal(s.max_bytes, 26);
+	assert_int_equal(s.last[17], 1);
+	/* The entry carries the first revocation time. */
+	assert_int_equal(s.last[18 + 4], (1700000000 >> 24) & 0xff);
+	assert_int_equal(s.last[18 + 7], 1700000000 & 0xff);
+
+	/* keyCompromise again: already. */
+	outcome = -1;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_ALREADY);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 2);
+
+	/* Unknown serial without force: ENOENT, nothing written. */
+	mk_serial(77, serial, &slen);
+	rv.serial = serial;
+	rv.serial_len = slen;
+	ca_error_clear(&e);
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_ENOENT);
+	assert_int_equal(e.code, CA_ENOENT);
+	assert_non_null(strstr(e.msg, "not in the store"));
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 2);
+
+	/* With force: a minimal record, revoked, not_after unknown (sorts
+	   last). */
+	rv.force = true;
+	rv.not_after = STORE_NOT_AFTER_UNKNOWN;
+	rv.reason = 0;
+	rv.revoked_at = 1750000000;
+	outcome = -1;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_NEW);
+	assert_int_equal(store_cert_get(f->st, serial, slen, &got, &e), CA_OK);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_true(got.not_after == STORE_NOT_AFTER_UNKNOWN);
+	assert_true(got.revoked_at == 1750000000);
+	assert_null(got.subject);
+	assert_null(got.der);
+	cert_record_clear(&got);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 3);
+	do_scan(f->st, 0, &s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], 1);
+	assert_int_equal(s.ids[1], 77);
+	assert_int_equal(s.max_entries, 2);
+	assert_int_equal(s.max_bytes, 52);
+	/* Forced again: already. */
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(outcome, STORE_REVOKE_ALREADY);
+
+	/* Forced with not_after left at 0: kept as unknown, never dropped
+	   from a CRL as if it had expired in 1970. */
+	mk_serial(79, serial, &slen);
+	rv.not_after = 0;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    &got, &e), CA_OK);
+	assert_true(got.not_after == STORE_NOT_AFTER_UNKNOWN);
+	cert_record_clear(&got);
+	do_scan(f->st, 2000000001, &s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[1], 79);
+
+	/* Bad requests change nothing. */
+	mk_serial(78, serial, &slen);
+	rv.reason = 7;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_EINVAL);
+	rv.reason = 0;
+	assert_int_equal(store_cert_revoke(f->st, &rv, bad_enc, &outcome,
+	    NULL, &e), CA_EINVAL);
+	assert_int_equal(store_cert_get(f->st, serial, slen, &got, &e),
+	    CA_ENOENT);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 4);
+	do_scan(f->st, 0, &s);
+	assert_int_equal(s.max_entries, 3);
+}
+
+static void
+test_scan_min_not_after(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r;
+	struct store_revocation	 rv;
+	struct store_txn	*txn = NULL;
+	struct ca_error		 e;
+	struct scan		 s;
+	int			 outcome;
+
+	/* Ten certificates expiring at 1000 * i, revoked in one batch, in an
+	   order unlike their expiry. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	for (uint32_t i = 1; i <= 10; i++) {
+		uint32_t id = 11 - i;
+
+		mk_record(&r, id, 1000 * (int64_t)i);
+		assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
+		memset(&rv, 0, sizeof(rv));
+		rv.serial = r.serial;
+		rv.serial_len = r.serial_len;
+		rv.revoked_at = 500;
+		assert_int_equal(store_txn_cert_revoke(txn, &rv, test_enc,
+		    &outcome, &e), CA_OK);
+		assert_int_equal(outcome, STORE_REVOKE_NEW);
+	}
+	/* One more, not revoked. */
+	mk_record(&r, 50, 99999);
+	assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), 10);
+
+	do_scan(f->st, 0, &s);
+	assert_int_equal(s.n, 10);
+	for (size_t i = 0; i < 10; i++)		/* expiry order */
+		assert_int_equal(s.ids[i], 10 - i);
+	do_scan(f->st, INT64_MIN, &s);
+	assert_int_equal(s.n, 10);
+	/* Entries that expired before the cut-off are skipped; the bounds
+	   still count them. */
+	do_scan(f->st, 5000, &s);
+	assert_int_equal(s.n, 6);
+	assert_int_equal(s.ids[0], 6);
+	assert_int_equal(s.max_entries, 10);
+	assert_int_equal(s.max_bytes, 260);
+	assert_int_equal(s.bytes, 156);
+	do_scan(f->st, 5001, &s);
+	assert_int_equal(s.n, 5);
+	do_scan(f->st, 10001, &s);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.max_entries, 10);
+}
+
+static int
+begin_fail(void *ctx, uint64_t a, uint64_t b)
+{
+	(void)ctx;
+	(void)a;
+	(void)b;
+	return CA_ENOMEM;
+}
+
+static int
+entry_stop(void *ctx, const uint8_t *der, size_t len)
+{
+	(*(int *)ctx)++;
+	(void)der;
+	(void)len;
+	return 1;
+}
+
+static void
+test_scan_callbacks(void **state)
+{
+	struct fx			*f = *state;
+	struct cert_record		 r;
+	struct store_revocation		 rv = { 0 };
+	struct ca_error			 e;
+	int				 outcome, calls = 0;
+	struct store_revoked_visitor	 v1 = { begin_fail, entry_stop, &calls };
+	struct store_revoked_visitor	 v2 = { NULL, entry_stop, &calls };
+
+	for (uint32_t i = 1; i <= 3; i++) {
+		mk_record(&r, i, 1000);
+		assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+		rv.serial = r.serial;
+		rv.serial_len = r.serial_len;
+		assert_int_equal(store_cert_revoke(f->st, &rv, test_enc,
+		    &outcome, NULL, &e), CA_OK);
+	}
+	assert_int_equal(store_revoked_scan(f->st, 0, &v1, &e), CA_ENOMEM);
+	assert_int_equal(calls, 0);
+	assert_int_equal(store_revoked_scan(f->st, 0, &v2, &e), CA_OK);
+	assert_int_equal(calls, 1);
+}
+
+/* Revoked entries are a scan of borrowed bytes; time a large one. */
+static int
+count_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct scan *s = ctx;
+
+	s->n++;
+	s->bytes += len;
+	s->xor ^= der[len - 1];
+	return 0;
+}
+
+static void
+test_scan_many(void **state)
+{
+	struct fx			*f = *state;
+	struct store_revocation		 rv;
+	struct store_txn		*txn = NULL;
+	struct ca_error			 e;
+	struct scan			 s;
+	struct store_revoked_visitor	 v = { scan_begin, count_entry, &s };
+	struct timespec			 t0, t1;
+	uint8_t				 serial[SERIAL_MAX + 1];
+	const char			*env = getenv("MTLSCA_STORE_BENCH_N");
+	uint64_t			 n = 20000;
+	double				 best = 1e9;
+	int				 outcome;
+
+	if (env != NULL)
+		assert_int_equal(parse_u64(env, 1, 10000000, &n), CA_OK);
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = serial;
+	rv.force = true;
+	rv.reason = 1;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 50000 == 0)
+			assert_int_equal(store_txn_begin(f->st, &txn, &e),
+			    CA_OK);
+		mk_serial((uint32_t)i, serial, &rv.serial_len);
+		rv.not_after = 2000000000 + (int64_t)(i % 1000);
+		rv.revoked_at = 1700000000 + (int64_t)i;
+		if (store_txn_cert_revoke(txn, &rv, test_enc, &outcome, &e) !=
+		    CA_OK)
+			fail_msg("revoke %llu: %s", (unsigned long long)i,
+			    e.msg);
+		if (i % 50000 == 49999 || i == n - 1) {
+			if (store_txn_commit(txn, &e) != CA_OK)
+				fail_msg("commit: %s", e.msg);
+			txn = NULL;
+		}
+	}
+	for (int run = 0; run < 3; run++) {
+		memset(&s, 0, sizeof(s));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(store_revoked_scan(f->st, 0, &v, &e), CA_OK);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(s.n, n);
+		assert_int_equal(s.max_entries, n);
+		assert_int_equal(s.max_bytes, 26 * n);
+		assert_int_equal(s.bytes, 26 * n);
+		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (ms < best)
+			best = ms;
+	}
+	print_message("revoked scan: %llu entries in %.1f ms (best of 3)\n",
+	    (unsigned long long)n, best);
+	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), n);
+}
+
+/* ---- counters and meta ---- */
+
+static void
+test_counters(void **state)
+{
+	struct fx	*f = *state;
+	struct ca_error	 e;
+	uint64_t	 prev = 0, v;
+
+	assert_int_equal(counter(f->st, STORE_COUNTER_CRL), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(store_counter_next(f->st, STORE_COUNTER_CRL,
+		    &v, &e), CA_OK);
+		assert_true(v == prev + 1);
+		prev = v;
+	}
+	assert_int_equal(counter(f->st, STORE_COUNTER_CRL), 20);
+	assert_int_equal(counter(f->st, "other"), 0);
+	assert_int_equal(store_counter_next(f->st, "", &v, &e), CA_EINVAL);
+	assert_int_equal(store_counter_next(f->st, "schema_version", &v, &e),
+	    CA_EINVAL);
+	/* A meta blob of the wrong size is not a counter. */
+	assert_int_equal(store_meta_put(f->st, "blob", "abc", 3, &e), CA_OK);
+	assert_int_equal(store_counter_get(f->st, "blob", &v, &e), CA_EMALF);
+}
+
+#define FORK_N	200
+
+static int
+child_counts(const char *db, int fd)
+{
+	struct store_options	 o = { .dir = db };
+	struct store		*st = NULL;
+	struct ca_error		 e;
+	uint64_t		 vals[FORK_N];
+
+	/* One environment per process, opened after fork(). */
+	if (store_open(&o, &st, &e) != CA_OK)
+		return 2;
+	for (int i = 0; i < FORK_N; i++) {
+		if (store_counter_next(st, "fork", &vals[i], &e) != CA_OK)
+			return 3;
+		if (i > 0 && vals[i] <= vals[i - 1])
+			return 4;
+	}
+	store_close(st);
+	if (write(fd, vals, sizeof(vals)) != (ssize_t)sizeof(vals))
+		return 5;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+test_counter_processes(void **state)
+{
+	struct fx	*f = *state;
+	uint64_t	 all[2 * FORK_N];
+	int		 fds[2][2], status;
+	pid_t		 pid[2];
+	struct ca_error	 e;
+	uint64_t	 v;
+
+	/* The parent keeps its own environment open meanwhile. */
+	assert_int_equal(store_counter_next(f->st, "fork", &v, &e), CA_OK);
+	assert_int_equal(v, 1);
+	for (int c = 0; c < 2; c++) {
+		assert_int_equal(pipe(fds[c]), 0);
+		pid[c] = fork();
+		assert_true(pid[c] >= 0);
+		if (pid[c] == 0) {
+			close(fds[c][0]);
+			_exit(child_counts(f->db, fds[c][1]));
+		}
+		close(fds[c][1]);
+	}
+	for (int c = 0; c < 2; c++) {
+		size_t got = 0;
+		uint8_t *p = (uint8_t *)(all + c * FORK_N);
+
+		while (got < FORK_N * sizeof(uint64_t)) {
+			ssize_t r = read(fds[c][0], p + got,
+			    FORK_N * sizeof(uint64_t) - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			assert_true(r > 0);
+			got += (size_t)r;
+		}
+		close(fds[c][0]);
+		assert_int_equal(waitpid(pid[c], &status, 0), pid[c]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	qsort(all, 2 * FORK_N, sizeof(all[0]), cmp_u64);
+	for (int i = 0; i < 2 * FORK_N; i++)
+		assert_int_equal(all[i], i + 2);	/* distinct, no gap */
+	assert_int_equal(counter(f->st, "fork"), 2 * FORK_N + 1);
+}
+
+/* Threads of one process share the environment (MDB_NOTLS): readers and
+   writers interleave, counters stay distinct. */
+#define THREAD_N	4
+#define THREAD_OPS	100
+
+struct thr {
+	struct store	*st;
+	uint64_t	 vals[THREAD_OPS];
+	int		 rc;
+};
+
+static void *
+thread_main(void *arg)
+{
+	struct thr		*t = arg;
+	struct cert_record	 r;
+	struct ca_error		 e;
+	uint8_t			 s[SERIAL_MAX + 1];
+	size_t			 slen;
+
+	mk_serial(1, s, &slen);
+	for (int i = 0; i < THREAD_OPS; i++) {
+		if (store_counter_next(t->st, "threads", &t->vals[i], &e) !=
+		    CA_OK || store_cert_get(t->st, s, slen, &r, &e) != CA_OK) {
+			t->rc = -1;
+			return NULL;
+		}
+		cert_record_clear(&r);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct fx		*f = *state;
+	struct thr		 t[THREAD_N];
+	pthread_t		 tid[THREAD_N];
+	struct cert_record	 r;
+	struct ca_error		 e;
+	uint64_t		 all[THREAD_N * THREAD_OPS];
+
+	mk_record(&r, 1, 1000);
+	assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < THREAD_N; i++) {
+		t[i].st = f->st;
+		assert_int_equal(pthread_create(&tid[i], NULL, thread_main,
+		    &t[i]), 0);
+	}
+	for (int i = 0; i < THREAD_N; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(t[i].rc, 0);
+		for (int j = 0; j < THREAD_OPS; j++) {
+			if (j > 0)
+				assert_true(t[i].vals[j] > t[i].vals[j - 1]);
+			all[i * THREAD_OPS + j] = t[i].vals[j];
+		}
+	}
+	qsort(all, THREAD_N * THREAD_OPS, sizeof(all[0]), cmp_u64);
+	for (int i = 0; i < THREAD_N * THREAD_OPS; i++)
+		assert_int_equal(all[i], i + 1);
+}
+
+static void
+test_meta(void **state)
+{
+	struct fx	*f = *state;
+	struct ca_error	 e;
+	uint8_t		*val = NULL, big[4097];
+	size_t		 len = 0;
+
+	ca_error_clear(&e);
+	assert_int_equal(store_meta_get(f->st, "alb_revocation_id", &val, &len,
+	    &e), CA_ENOENT);
+	assert_int_equal(e.code, CA_ENOENT);
+	assert_int_equal(store_meta_put(f->st, "alb_revocation_id", "123", 3,
+	    &e), CA_OK);
+	assert_int_equal(store_meta_get(f->st, "alb_revocation_id", &val, &len,
+	    &e), CA_OK);
+	assert_int_equal(len, 3);
+	assert_string_equal((char *)val, "123");
+	free(val);
+	assert_int_equal(store_meta_put(f->st, "alb_revocation_id", "45", 2,
+	    &e), CA_OK);
+	assert_int_equal(store_meta_get(f->st, "alb_revocation_id", &val, &len,
+	    &e), CA_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(val, "45", 2);
+	free(val);
+	assert_int_equal(store_meta_put(f->st, "empty", NULL, 0, &e), CA_OK);
+	assert_int_equal(store_meta_get(f->st, "empty", &val, &len, &e), CA_OK);
+	assert_int_equal(len, 0);
+	free(val);
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(store_meta_put(f->st, "big", big, 4096, &e), CA_OK);
+	assert_int_equal(store_meta_put(f->st, "big", big, 4097, &e),
+	    CA_ETOOBIG);
+	assert_int_equal(store_meta_put(f->st, "schema_version", "x", 1, &e),
+	    CA_EINVAL);
+	assert_int_equal(store_meta_put(f->st, "", "x", 1, &e), CA_EINVAL);
+}
+
+/* ---- tokens ---- */
+
+static void
+test_tokens(void **state)
+{
+	struct fx		*f = *state;
+	struct store_token	 tok, got;
+	struct store_txn	*txn = NULL;
+	struct cert_record	 r, cr;
+	struct ca_error		 e;
+	uint8_t			 h[STORE_TOKEN_HASH_LEN], h2[STORE_TOKEN_HASH_LEN];
+
+	memset(h, 0xab, sizeof(h));
+	memset(h2, 0xcd, sizeof(h2));
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "client");
+	snprintf(tok.cn, sizeof(tok.cn), "alice");
+	tok.created_at = 1000;
+	tok.expires_at = 2000;
+	tok.uses_left = 2;
+	assert_int_equal(store_token_put(f->st, h, &tok, &e), CA_OK);
+	assert_int_equal(store_token_put(f->st, h, &tok, &e), CA_EEXIST);
+	assert_int_equal(store_token_get(f->st, h, &got, &e), CA_OK);
+	assert_string_equal(got.profile, "client");
+	assert_string_equal(got.cn, "alice");
+	assert_true(got.created_at == 1000 && got.expires_at == 2000);
+	assert_int_equal(got.uses_left, 2);
+	assert_int_equal(store_token_get(f->st, h2, &got, &e), CA_ENOENT);
+
+	/* Use within a batch that also records a certificate; abort: both
+	   vanish, the token keeps its uses. */
+	mk_record(&r, 1, 5000);
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_use(txn, h, 1500, &got, &e), CA_OK);
+	assert_int_equal(got.uses_left, 2);	/* as it was before */
+	assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
+	store_txn_abort(txn);
+	assert_int_equal(store_token_get(f->st, h, &got, &e), CA_OK);
+	assert_int_equal(got.uses_left, 2);
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &cr,
+	    &e), CA_ENOENT);
+
+	/* Commit: one use taken, certificate recorded. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_use(txn, h, 1500, &got, &e), CA_OK);
+	assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
+	assert_int_equal(store_txn_audit_append(txn, 1500, "token:abab",
+	    "issue", "serial 41", &e), CA_OK);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	assert_int_equal(store_token_get(f->st, h, &got, &e), CA_OK);
+	assert_int_equal(got.uses_left, 1);
+	assert_int_equal(store_cert_get(f->st, r.serial, r.serial_len, &cr,
+	    &e), CA_OK);
+	cert_record_clear(&cr);
+
+	/* Last use, then used up. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_use(txn, h, 1999, &got, &e), CA_OK);
+	assert_int_equal(got.uses_left, 1);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	ca_error_clear(&e);
+	assert_int_equal(store_txn_token_use(txn, h, 1999, &got, &e),
+	    CA_EAUTH);
+	assert_string_equal(e.msg, "enrollment token has already been used");
+	store_txn_abort(txn);
+
+	/* Expired (at expires_at exactly), and unknown. */
+	tok.uses_left = 5;
+	assert_int_equal(store_token_put(f->st, h2, &tok, &e), CA_OK);
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	ca_error_clear(&e);
+	assert_int_equal(store_txn_token_use(txn, h2, 2000, &got, &e),
+	    CA_EAUTH);
+	assert_string_equal(e.msg, "enrollment token has expired");
+	memset(h2, 0x01, sizeof(h2));
+	ca_error_clear(&e);
+	assert_int_equal(store_txn_token_use(txn, h2, 1000, &got, &e),
+	    CA_EAUTH);
+	assert_int_equal(e.code, CA_EAUTH);
+	store_txn_abort(txn);
+	store_txn_abort(NULL);
+
+	/* Bounds. */
+	memset(tok.profile, 'p', sizeof(tok.profile));
+	assert_int_equal(store_token_put(f->st, h2, &tok, &e), CA_EINVAL);
+}
+
+/* ---- audit ---- */
+
+struct audit_seen {
+	uint64_t	seq[16];
+	char		action[16][16];
+	char		detail0[8192];
+	size_t		n;
+};
+
+static int
+audit_cb(const struct store_audit *a, void *ctx)
+{
+	struct audit_seen *s = ctx;
+
+	if (s->n == 0)
+		snprintf(s->detail0, sizeof(s->detail0), "%s", a->detail);
+	s->seq[s->n] = a->seq;
+	snprintf(s->action[s->n], sizeof(s->action[0]), "%s", a->action);
+	assert_true(a->at == (int64_t)(100 + a->seq));
+	assert_string_equal(a->who, a->seq == 2 ? "" : "cli:root");
+	s->n++;
+	return 0;
+}
+
+static void
+test_audit(void **state)
+{
+	struct fx		*f = *state;
+	struct audit_seen	 s;
+	struct ca_error		 e;
+	char			 who[600], *detail;
+
+	assert_int_equal(store_audit_append(f->st, 101, "cli:root", "init",
+	    "hello", &e), CA_OK);
+	assert_int_equal(store_audit_append(f->st, 102, NULL, "revoke", NULL,
+	    &e), CA_OK);
+	assert_int_equal(store_audit_append(f->st, 103, "cli:root", "crl",
+	    "7", &e), CA_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_audit_foreach(f->st, 0, audit_cb, &s, &e),
+	    CA_OK);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.seq[0], 1);
+	assert_int_equal(s.seq[2], 3);
+	assert_string_equal(s.action[0], "init");
+	assert_string_equal(s.action[1], "revoke");
+	assert_string_equal(s.detail0, "hello");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_audit_foreach(f->st, 2, audit_cb, &s, &e),
+	    CA_OK);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.seq[0], 2);
+
+	/* who over its bound is refused; a long detail is cut. */
+	memset(who, 'w', sizeof(who) - 1);
+	who[sizeof(who) - 1] = '\0';
+	assert_int_equal(store_audit_append(f->st, 104, who, "x", "", &e),
+	    CA_EINVAL);
+	detail = malloc(10000);
+	assert_non_null(detail);
+	memset(detail, 'd', 9999);
+	detail[9999] = '\0';
+	assert_int_equal(store_audit_append(f->st, 104, "cli:root", "x",
+	    detail, &e), CA_OK);
+	free(detail);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_audit_foreach(f->st, 4, audit_cb, &s, &e),
+	    CA_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(strlen(s.detail0), 4096);
+}
+
+/* ---- opening, limits, other processes ---- */
+
+static void
+test_map_full(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	static uint8_t		 der[8192];
+	char			 db[128];
+	int			 rc = CA_OK;
+	uint32_t		 i;
+
+	snprintf(db, sizeof(db), "%s/tiny", f->dir);
+	o.dir = db;
+	o.map_size = 64 * 1024;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1; i < 100 && rc == CA_OK; i++) {
+		mk_record(&r, i, 1000);
+		r.der = der;
+		r.der_len = sizeof(der);
+		ca_error_clear(&e);
+		rc = store_cert_put(st, &r, &e);
+	}
+	assert_int_equal(rc, CA_ESPACE);
+	assert_true(i > 2);
+	assert_non_null(strstr(e.msg, "store.map_size"));
+	/* What was committed before is intact. */
+	mk_record(&r, 1, 1000);
+	assert_int_equal(store_cert_get(st, r.serial, r.serial_len, &got, &e),
+	    CA_OK);
+	assert_int_equal(got.der_len, sizeof(der));
+	cert_record_clear(&got);
+	store_close(st);
+
+	/* Reopened with room, the store takes more. */
+	o.map_size = 4 * 1024 * 1024;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	mk_record(&r, 1000, 1000);
+	r.der = der;
+	r.der_len = sizeof(der);
+	assert_int_equal(store_cert_put(st, &r, &e), CA_OK);
+	store_close(st);
+}
+
+static void
+test_open_read_only(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	struct stat		 sb;
+	char			 db[128];
+	uint64_t		 v;
+
+	/* Missing store. */
+	snprintf(db, sizeof(db), "%s/none", f->dir);
+	o.dir = db;
+	o.read_only = true;
+	ca_error_clear(&e);
+	assert_int_equal(store_open(&o, &st, &e), CA_ENOENT);
+	assert_null(st);
+	assert_non_null(strstr(e.msg, "mtlsca init"));
+	assert_non_null(strstr(e.msg, db));
+	assert_int_not_equal(stat(db, &sb), 0);	/* not created */
+
+	/* Created 0700 by a writer... */
+	o.read_only = false;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	assert_int_equal(stat(db, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	mk_record(&r, 1, 1000);
+	assert_int_equal(store_cert_put(st, &r, &e), CA_OK);
+	store_close(st);
+
+	/* ... then read-only: reads work, writes are refused. */
+	o.read_only = true;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	assert_int_equal(store_cert_get(st, r.serial, r.serial_len, &got, &e),
+	    CA_OK);
+	cert_record_clear(&got);
+	ca_error_clear(&e);
+	mk_record(&r, 2, 1000);
+	assert_int_equal(store_cert_put(st, &r, &e), CA_EINVAL);
+	assert_non_null(strstr(e.msg, "read-only"));
+	assert_int_equal(store_counter_next(st, "x", &v, &e), CA_EINVAL);
+	store_close(st);
+	store_close(NULL);
+
+	assert_int_equal(store_open(NULL, &st, &e), CA_EINVAL);
+}
+
+static void
+test_schema_version(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { .dir = f->db };
+	struct store		*st = NULL;
+	struct ca_error		 e;
+	MDB_env			*env = NULL;
+	MDB_txn			*txn = NULL;
+	MDB_dbi			 meta;
+	MDB_val			 k = { 14, "schema_version" }, v;
+	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+
+	/* The fixture wrote version 1. */
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->db, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_int_equal(v.mv_size, 8);
+	assert_memory_equal(v.mv_data, val, 8);
+	/* A future version. */
+	val[7] = 2;
+	v.mv_size = 8;
+	v.mv_data = val;
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	ca_error_clear(&e);
+	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
+	assert_null(st);
+	assert_non_null(strstr(e.msg, "schema version 2"));
+	o.read_only = true;
+	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
+	assert_null(st);
+}
+
+/*
+ * Another process grows the map beyond this one's: the next transaction
+ * here gets MDB_MAP_RESIZED, which the store must absorb.
+ */
+static void
+test_map_resized(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	static uint8_t		 der[16384];
+	char			 db[128];
+	int			 status;
+	pid_t			 pid;
+	uint32_t		 last = 0;
+
+	snprintf(db, sizeof(db), "%s/grow", f->dir);
+	o.dir = db;
+	o.map_size = 256 * 1024;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_options	 co = { .dir = db,
+		    .map_size = 16 * 1024 * 1024 };
+		struct store		*cst = NULL;
+		struct cert_record	 cr;
+
+		if (store_open(&co, &cst, &e) != CA_OK)
+			_exit(2);
+		for (uint32_t i = 1; i <= 200; i++) {
+			mk_record(&cr, i, 1000);
+			cr.der = der;
+			cr.der_len = sizeof(der);
+			if (store_cert_put(cst, &cr, &e) != CA_OK)
+				_exit(3);
+		}
+		store_close(cst);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	last = 200;
+	/* 200 * 16 KiB lie far beyond this process's 256 KiB map. */
+	mk_record(&r, last, 1000);
+	if (store_cert_get(st, r.serial, r.serial_len, &got, &e) != CA_OK)
+		fail_msg("after another process grew the map: %s", e.msg);
+	assert_int_equal(got.der_len, sizeof(der));
+	cert_record_clear(&got);
+	mk_record(&r, 201, 1000);
+	assert_int_equal(store_cert_put(st, &r, &e), CA_OK);
+	store_close(st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_record_encode_bounds),
+		cmocka_unit_test(test_record_corrupt),
+		cmocka_unit_test(test_record_corpus),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+		T(test_put_get),
+		T(test_foreach),
+		T(test_revoke),
+		T(test_scan_min_not_after),
+		T(test_scan_callbacks),
+		T(test_scan_many),
+		T(test_counters),
+		T(test_counter_processes),
+		T(test_threads),
+		T(test_meta),
+		T(test_tokens),
+		T(test_audit),
+		T(test_map_full),
+		T(test_open_read_only),
+		T(test_schema_version),
+		T(test_map_resized),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
