@@ -48,6 +48,9 @@ struct config {
 	/* ca: paths default to <data_dir>/ca.pem and <data_dir>/private/ca.key */
 	char		ca_cert[CONFIG_PATH_MAX];
 	char		ca_key[CONFIG_PATH_MAX];	/* path or pkcs11: URL */
+	unsigned	ca_paths_explicit;		/* 1: cert set, 2: key set
+							   in the file (else they
+							   follow data_dir) */
 	char		ca_subject[CONFIG_STR_MAX];	/* for init */
 	enum ca_key_type ca_key_type;			/* for init */
 	unsigned	ca_days;			/* for init, 1024 */
@@ -103,6 +106,13 @@ void config_defaults(struct config *cfg);
  * refused too (a typo must not silently fall back to a default).
  */
 int config_load(const char *path, struct config *cfg, struct ca_error *err);
+
+/*
+ * Override data_dir (--data-dir); the CA paths the file did not set follow
+ * it. CA_EINVAL on an empty or too long path.
+ */
+int config_set_data_dir(struct config *cfg, const char *dir,
+    struct ca_error *err);
 
 /* The profile called name, or NULL. */
 const struct ca_profile *config_profile(const struct config *cfg,

@@ -1,0 +1,358 @@
+/*
+ * What the subcommands share: the usage texts (one table, so that --help,
+ * `mtlsca help CMD` and the man page have one source to be compared with),
+ * opening the CA and the store from the configuration, messages, and reading
+ * an existing certificate into a store record (for `import --certs`).
+ */
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "cmd/cmd_int.h"
+#include "common/util.h"
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} usages[] = {
+	{ "init",
+	"usage: mtlsca init [--subject DN] [--key-type TYPE] [--days N]\n"
+	"\n"
+	"Create the CA: a private key (<data_dir>/private/ca.key, mode 0600, in a\n"
+	"0700 directory), a self-signed root certificate (<data_dir>/ca.pem) and the\n"
+	"store (<data_dir>/db). Never overwrites an existing CA.\n"
+	"\n"
+	"  --subject DN      RFC 4514 subject, e.g. \"CN=Example CA,O=Example\"\n"
+	"                    (default: ca.subject, else \"CN=mtlsca demo CA\")\n"
+	"  --key-type TYPE   rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384 or\n"
+	"                    ecdsa-p521 (default: ca.key_type, else rsa2048)\n"
+	"  --days N          validity in days (default: ca.days, else 1024)\n" },
+	{ "import",
+	"usage: mtlsca import --ca-cert FILE --ca-key FILE [--openssl-index FILE]\n"
+	"                     [--certs DIR]\n"
+	"\n"
+	"Adopt an existing CA (e.g. one made with openssl) without reissuing\n"
+	"anything: copy its certificate and key (which must be mode 0600) into the\n"
+	"data directory and record its history in the store, all or nothing.\n"
+	"\n"
+	"  --ca-cert FILE        the CA certificate (PEM)\n"
+	"  --ca-key FILE         its private key (PEM)\n"
+	"  --openssl-index FILE  an `openssl ca` database (index.txt): V and E lines\n"
+	"                        become valid records, R lines revoked ones with\n"
+	"                        their time and reason\n"
+	"  --certs DIR           every *.pem certificate in DIR that this CA issued\n"
+	"                        is attached to its record (or recorded if the\n"
+	"                        index lacks it)\n" },
+	{ "sign",
+	"usage: mtlsca sign --csr FILE [--profile NAME] [--days N] [--out FILE]\n"
+	"\n"
+	"Sign a PKCS#10 request (PEM or DER) with a profile. The certificate is\n"
+	"written only after the store has recorded it.\n"
+	"\n"
+	"  --csr FILE        the request\n"
+	"  --profile NAME    the profile (default: the first one, \"client\")\n"
+	"  --days N          validity in days (default: the profile's days; at\n"
+	"                    most its max_days)\n"
+	"  --out FILE        write the PEM certificate to FILE (default: stdout)\n" },
+	{ "list",
+	"usage: mtlsca list [--status valid|revoked|expired] [--json]\n"
+	"\n"
+	"List the certificates the store knows: serial (upper-case hex), status,\n"
+	"notAfter and subject. \"expired\" is a valid certificate past notAfter.\n"
+	"\n"
+	"  --status S        only certificates with this status\n"
+	"  --json            one JSON array instead of a table\n" },
+	{ "show",
+	"usage: mtlsca show SERIAL [--pem] [--json]\n"
+	"\n"
+	"Show one certificate. SERIAL is hex, either case, colons allowed.\n"
+	"\n"
+	"  --pem             print the certificate itself (PEM)\n"
+	"  --json            print the record as JSON\n" },
+	{ "revoke",
+	"usage: mtlsca revoke SERIAL [--reason R] [--time T] [--force]\n"
+	"       mtlsca revoke --file FILE [--reason R] [--time T] [--force]\n"
+	"                     [--dry-run]\n"
+	"\n"
+	"Revoke certificates by serial. Revoking again changes nothing, except\n"
+	"that keyCompromise replaces another reason.\n"
+	"\n"
+	"  --reason R        RFC 5280 reason: unspecified (default), keyCompromise,\n"
+	"                    cACompromise, affiliationChanged, superseded,\n"
+	"                    cessationOfOperation, certificateHold,\n"
+	"                    privilegeWithdrawn, aACompromise\n"
+	"  --time T          revocation time, RFC 3339 UTC\n"
+	"                    (\"2026-01-31T12:00:00Z\"; default: now)\n"
+	"  --force           revoke serials the store never saw (imported from\n"
+	"                    elsewhere); they stay on the CRL\n"
+	"  --file FILE       one serial per line; blank lines and # comments are\n"
+	"                    allowed; every line is checked before any is revoked\n"
+	"  --dry-run         with --file: say what would happen, write nothing\n" },
+	{ "crl",
+	"usage: mtlsca crl [--out PATH] [--pem]\n"
+	"       mtlsca crl --check FILE\n"
+	"\n"
+	"Build and sign a new CRL (the next cRLNumber) and write\n"
+	"<data_dir>/public/crl.der and crl.pem. Or check a CRL file as the load\n"
+	"balancer would (PEM, one CRL, size, entries, strict DER, and with the CA\n"
+	"present: issuer, AKI and signature); exit 1 when it fails.\n"
+	"\n"
+	"  --out PATH        also write the CRL to PATH (DER, or PEM with --pem)\n"
+	"  --pem             PEM for --out\n"
+	"  --check FILE      check FILE instead of building a CRL\n" },
+	{ NULL, NULL },
+};
+
+const char *
+cmd_usage(const char *name)
+{
+	for (size_t i = 0; usages[i].name != NULL; i++)
+		if (strcmp(usages[i].name, name) == 0)
+			return usages[i].text;
+	return NULL;
+}
+
+int
+cmd_usage_print(const char *name, bool error)
+{
+	const char *text = cmd_usage(name);
+
+	if (text == NULL)
+		text = "";
+	if (error) {
+		fputs(text, stderr);
+		return CMD_USAGE;
+	}
+	fputs(text, stdout);
+	return CMD_OK;
+}
+
+int
+cmd_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mtlsca: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CMD_FAIL;
+}
+
+int
+cmd_fail_err(const struct ca_error *err)
+{
+	return cmd_fail("%s", err->msg[0] != '\0' ? err->msg :
+	    ca_strerror(err->code));
+}
+
+int
+cmd_ca_open(const struct config *cfg, struct ca **out, struct ca_error *err)
+{
+	struct ca_paths	paths;
+	struct stat	sb;
+
+	/* Say what to do, not only that a file is missing. */
+	if (stat(cfg->ca_cert, &sb) != 0)
+		return ca_error_set(err, CA_ENOENT, "no CA certificate at %s: "
+		    "create a CA with 'mtlsca init' or adopt one with 'mtlsca "
+		    "import' (data directory %s)", cfg->ca_cert, cfg->data_dir);
+	paths.cert = cfg->ca_cert;
+	paths.key = cfg->ca_key;
+	return ca_open(&paths, out, err);
+}
+
+int
+cmd_store_open(const struct config *cfg, bool read_only, struct store **out,
+    struct ca_error *err)
+{
+	struct store_options	opt;
+	char			db[CONFIG_PATH_MAX];
+	struct stat		sb;
+
+	if (config_path(cfg, "db", db, sizeof(db)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
+	if (read_only && stat(db, &sb) != 0)
+		return ca_error_set(err, CA_ENOENT, "no store at %s: create a "
+		    "CA with 'mtlsca init' or adopt one with 'mtlsca import'",
+		    db);
+	memset(&opt, 0, sizeof(opt));
+	opt.dir = db;
+	opt.map_size = cfg->map_size;
+	opt.max_readers = cfg->max_readers;
+	opt.read_only = read_only;
+	return store_open(&opt, out, err);
+}
+
+void
+cmd_who(char *out, size_t size)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(out, size, "cli:%s", pw != NULL ? pw->pw_name : "?");
+}
+
+void
+cmd_audit_note(struct store *st, const char *action, const char *detail)
+{
+	struct ca_error	err;
+	char		who[96];
+
+	cmd_who(who, sizeof(who));
+	if (store_audit_append(st, time_now(), who, action, detail, &err) !=
+	    CA_OK)
+		fprintf(stderr, "mtlsca: warning: %s done, but not in the "
+		    "audit log: %s\n", action, err.msg);
+}
+
+void
+cmd_time(int64_t t, char out[21])
+{
+	if (t == STORE_NOT_AFTER_UNKNOWN || t == 0)
+		snprintf(out, 21, "-");
+	else
+		time_format(t, out);
+}
+
+const char *
+cmd_status_word(const struct cert_record *rec, int64_t now)
+{
+	if (rec->status == CERT_STATUS_REVOKED)
+		return "revoked";
+	if (rec->not_after != STORE_NOT_AFTER_UNKNOWN && rec->not_after < now)
+		return "expired";
+	return "valid";
+}
+
+/* ---- existing certificates ---- */
+
+static int
+gnutls_fail(struct ca_error *err, int code, int grc, const char *what)
+{
+	return ca_error_set(err, code, "%s: %s", what, gnutls_strerror(grc));
+}
+
+/* A PEM file has "-----BEGIN" somewhere; DER starts with a SEQUENCE. */
+static bool
+is_pem(const uint8_t *buf, size_t len)
+{
+	static const char tag[] = "-----BEGIN";
+
+	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
+		if (memcmp(buf + i, tag, sizeof(tag) - 1) == 0)
+			return true;
+	return false;
+}
+
+int
+cmd_cert_load(const uint8_t *buf, size_t len, struct ca *ca,
+    struct cert_record *rec, struct ca_error *err)
+{
+	gnutls_x509_crt_t	 crt = NULL, issuer = NULL;
+	gnutls_datum_t		 in = { (unsigned char *)buf, (unsigned)len };
+	gnutls_datum_t		 der = { NULL, 0 }, dn = { NULL, 0 };
+	struct cert_record	 r;
+	uint8_t			 serial[SERIAL_MAX + 2];
+	size_t			 slen = sizeof(serial);
+	unsigned		 verify = 0;
+	int			 grc, rc;
+
+	memset(&r, 0, sizeof(r));
+	if (len > 1024 * 1024)
+		return ca_error_set(err, CA_ETOOBIG, "certificate over 1 MiB");
+	if ((grc = gnutls_x509_crt_init(&crt)) < 0) {
+		rc = gnutls_fail(err, CA_ENOMEM, grc, "certificate");
+		goto out;
+	}
+	grc = gnutls_x509_crt_import(crt, &in, is_pem(buf, len) ?
+	    GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+	if (grc < 0) {
+		rc = gnutls_fail(err, CA_EMALF, grc, "not an X.509 certificate");
+		goto out;
+	}
+	if (ca != NULL) {
+		size_t		 cl;
+		const uint8_t	*cd = ca_cert_der(ca, &cl);
+		gnutls_datum_t	 cdat = { (unsigned char *)cd, (unsigned)cl };
+
+		if ((grc = gnutls_x509_crt_init(&issuer)) < 0 ||
+		    (grc = gnutls_x509_crt_import(issuer, &cdat,
+		    GNUTLS_X509_FMT_DER)) < 0) {
+			rc = gnutls_fail(err, CA_ECRYPTO, grc, "CA certificate");
+			goto out;
+		}
+		/* RFC 5280 §6.1.3 (a)(1) and (a)(4): the signature verifies
+		 * with the CA's key and the issuer names the CA. Validity
+		 * times are not checked: expired certificates are history to
+		 * import too. */
+		if (!gnutls_x509_crt_check_issuer(crt, issuer)) {
+			rc = ca_error_set(err, CA_EPOLICY, "its issuer is not "
+			    "this CA");
+			goto out;
+		}
+		grc = gnutls_x509_crt_verify(crt, &issuer, 1,
+		    GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+		    GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS, &verify);
+		if (grc < 0 || (verify & GNUTLS_CERT_SIGNATURE_FAILURE) ||
+		    (verify & ~(unsigned)(GNUTLS_CERT_EXPIRED |
+		    GNUTLS_CERT_NOT_ACTIVATED)) != 0) {
+			rc = ca_error_set(err, CA_EPOLICY, "its signature does "
+			    "not verify with this CA's key");
+			goto out;
+		}
+	}
+	if ((grc = gnutls_x509_crt_get_serial(crt, serial, &slen)) < 0 ||
+	    slen == 0 || slen > SERIAL_MAX + 1) {
+		rc = ca_error_set(err, CA_EMALF, "serial number unreadable or "
+		    "longer than 20 octets (RFC 5280 section 4.1.2.2)");
+		goto out;
+	}
+	if (serial[0] & 0x80) {
+		rc = ca_error_set(err, CA_EMALF, "negative serial number (RFC "
+		    "5280 section 4.1.2.2; the load balancer refuses them)");
+		goto out;
+	}
+	memcpy(r.serial, serial, slen);
+	r.serial_len = slen;
+	r.status = CERT_STATUS_VALID;
+	r.not_before = (int64_t)gnutls_x509_crt_get_activation_time(crt);
+	r.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	if ((grc = gnutls_x509_crt_get_dn3(crt, &dn, 0)) < 0) {
+		rc = gnutls_fail(err, CA_EMALF, grc, "subject");
+		goto out;
+	}
+	if ((r.subject = strndup((const char *)dn.data, dn.size)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((grc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER,
+	    &der)) < 0) {
+		rc = gnutls_fail(err, CA_ECRYPTO, grc, "certificate export");
+		goto out;
+	}
+	if ((r.der = malloc(der.size)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(r.der, der.data, der.size);
+	r.der_len = der.size;
+	*rec = r;
+	memset(&r, 0, sizeof(r));
+	rc = CA_OK;
+out:
+	cert_record_clear(&r);
+	gnutls_free(der.data);
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(issuer);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}

@@ -1,0 +1,187 @@
+/*
+ * mtlsca crl: build, sign and write a new CRL (the next cRLNumber; DER and
+ * PEM from the same bytes, each replaced atomically), or check any CRL file
+ * the way the load balancer would before someone uploads it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
+#include "crl/crl.h"
+
+/* Read a little more than ALB's cap so that crl_check can name it. */
+#define CRL_CHECK_READ_MAX	(CRL_ALB_MAX_BYTES + 1024 * 1024)
+
+static int
+crl_check_file(struct config *cfg, const char *path)
+{
+	struct crl_check_report	 rep;
+	struct ca_error		 err, cerr;
+	struct ca		*ca = NULL;
+	struct stat		 sb;
+	uint8_t			*buf = NULL;
+	size_t			 len;
+	char			 t1[21], t2[21];
+	int			 rc, status = CMD_FAIL;
+
+	memset(&rep, 0, sizeof(rep));
+	ca_error_clear(&err);
+	ca_error_clear(&cerr);
+	if (file_read(path, CRL_CHECK_READ_MAX, &buf, &len, &err) != CA_OK) {
+		if (err.code == CA_ETOOBIG)
+			return cmd_fail("%s: over the load balancer's limit of "
+			    "50 MB per CRL file", path);
+		return cmd_fail_err(&err);
+	}
+	/* With a CA at hand the check covers issuer, AKI and signature. */
+	if (stat(cfg->ca_cert, &sb) == 0 && cmd_ca_open(cfg, &ca, &cerr) !=
+	    CA_OK)
+		fprintf(stderr, "mtlsca: warning: not checking the signature: "
+		    "%s\n", cerr.msg);
+	rc = crl_check(buf, len, ca, &rep, &err);
+	cmd_time(rep.this_update, t1);
+	cmd_time(rep.next_update, t2);
+	printf("file:        %s (%zu bytes)\n", path, len);
+	printf("format:      %s\n", rep.pem ? "PEM" :
+	    "DER (the load balancer takes PEM only)");
+	if (rep.has_number)
+		printf("number:      %llu\n", (unsigned long long)rep.number);
+	else
+		printf("number:      none\n");
+	printf("entries:     %llu\n", (unsigned long long)rep.entries);
+	printf("thisUpdate:  %s\n", t1);
+	printf("nextUpdate:  %s\n", t2);
+	if (ca != NULL)
+		printf("signature:   %s (CA %s)\n", rep.signature_ok ?
+		    "verified" : "NOT verified", cfg->ca_cert);
+	else
+		printf("signature:   not checked (no CA at %s)\n",
+		    cfg->ca_cert);
+	if (rc == CA_OK && rep.problems[0] == '\0') {
+		printf("result:      OK, the load balancer would accept it\n");
+		status = CMD_OK;
+	} else {
+		printf("result:      FAILED: %s\n", rep.problems[0] != '\0' ?
+		    rep.problems : err.msg);
+		status = cmd_fail("%s: %s", path, err.msg[0] != '\0' ?
+		    err.msg : rep.problems);
+	}
+	ca_free(ca);
+	free(buf);
+	return status;
+}
+
+int
+cmd_crl(int argc, char **argv, struct config *cfg)
+{
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "pem", no_argument, NULL, 'p' },
+		{ "check", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct crl_options	 opt;
+	struct crl_result	 res;
+	struct ca_error		 err;
+	struct store		*st = NULL;
+	struct ca		*ca = NULL;
+	const char		*out_path = NULL, *check = NULL;
+	char			 pub[CONFIG_PATH_MAX], t1[21], t2[21];
+	char			 detail[128];
+	bool			 pem = false;
+	int			 ch, status = CMD_FAIL;
+
+	memset(&res, 0, sizeof(res));
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'p':
+			pem = true;
+			break;
+		case 'c':
+			check = optarg;
+			break;
+		case 'h':
+			return cmd_usage_print("crl", false);
+		default:
+			cmd_fail("crl: unknown option or missing value: %s",
+			    argv[optind - 1]);
+			return cmd_usage_print("crl", true);
+		}
+	}
+	if (optind != argc) {
+		cmd_fail("crl: unexpected argument '%s'", argv[optind]);
+		return cmd_usage_print("crl", true);
+	}
+	if (check != NULL) {
+		if (out_path != NULL || pem) {
+			cmd_fail("crl: --check does not build a CRL: no --out "
+			    "or --pem with it");
+			return cmd_usage_print("crl", true);
+		}
+		return crl_check_file(cfg, check);
+	}
+	if (pem && out_path == NULL) {
+		cmd_fail("crl: --pem chooses the format of --out PATH "
+		    "(public/crl.pem is always written)");
+		return cmd_usage_print("crl", true);
+	}
+	ca_error_clear(&err);
+	if (config_path(cfg, "public", pub, sizeof(pub)) != CA_OK) {
+		status = cmd_fail("data_dir %s: path too long", cfg->data_dir);
+		goto out;
+	}
+	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
+	    cmd_store_open(cfg, false, &st, &err) != CA_OK) {
+		status = cmd_fail_err(&err);
+		goto out;
+	}
+	crl_options_default(&opt);
+	opt.validity = cfg->crl_validity;
+	opt.keep_expired = cfg->crl_keep_expired;
+	opt.warn_entries = cfg->crl_warn_entries;
+	opt.max_entries = cfg->crl_max_entries;
+	if (crl_build(ca, st, &opt, &res, &err) != CA_OK) {
+		status = cmd_fail("building the CRL: %s", err.msg);
+		goto out;
+	}
+	if (crl_write_files(pub, &res, &err) != CA_OK) {
+		status = cmd_fail("CRL %llu was built but not written: %s",
+		    (unsigned long long)res.number, err.msg);
+		goto out;
+	}
+	if (out_path != NULL && file_write_atomic(out_path,
+	    pem ? (const void *)res.pem : (const void *)res.der,
+	    pem ? res.pem_len : res.der_len, 0644, 0, &err) != CA_OK) {
+		status = cmd_fail("CRL %llu: %s", (unsigned long long)res.number,
+		    err.msg);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "number=%llu entries=%llu",
+	    (unsigned long long)res.number, (unsigned long long)res.entries);
+	cmd_audit_note(st, "crl", detail);
+	cmd_time(res.this_update, t1);
+	cmd_time(res.next_update, t2);
+	printf("CRL number %llu: %llu entr%s, thisUpdate %s, nextUpdate %s\n",
+	    (unsigned long long)res.number, (unsigned long long)res.entries,
+	    res.entries == 1 ? "y" : "ies", t1, t2);
+	printf("wrote %s/crl.der and %s/crl.pem%s%s\n", pub, pub,
+	    out_path != NULL ? " and " : "", out_path != NULL ? out_path : "");
+	if (res.warned)
+		fprintf(stderr, "mtlsca: warning: %s\n", res.warning);
+	status = CMD_OK;
+out:
+	crl_result_clear(&res);
+	ca_free(ca);
+	store_close(st);
+	return status;
+}

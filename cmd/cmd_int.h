@@ -1,0 +1,79 @@
+/*
+ * cmd/ internals shared by the subcommands: opening the CA and the store the
+ * configuration names, messages in one form ("mtlsca: <sentence>" on
+ * stderr), and loading an existing certificate into a store record. Not a
+ * public header: nothing outside cmd/ includes it.
+ */
+#ifndef MTLSCA_CMD_CMD_INT_H
+#define MTLSCA_CMD_CMD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "cmd/config.h"
+#include "common/err.h"
+#include "store/store.h"
+
+/* Exit statuses (cmd/cmd.h). */
+#define CMD_OK		0
+#define CMD_FAIL	1
+#define CMD_USAGE	2
+
+/* "mtlsca: <printf>" and a newline on stderr; returns CMD_FAIL. */
+int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "mtlsca: <err->msg>" on stderr; returns CMD_FAIL. */
+int cmd_fail_err(const struct ca_error *err);
+
+/*
+ * Open the CA the configuration names. A missing certificate gets a
+ * sentence that says to run `mtlsca init` or `mtlsca import`.
+ */
+int cmd_ca_open(const struct config *cfg, struct ca **out,
+    struct ca_error *err);
+
+/*
+ * Open <data_dir>/db. read_only: never create it (CA_ENOENT with a sentence
+ * when absent).
+ */
+int cmd_store_open(const struct config *cfg, bool read_only,
+    struct store **out, struct ca_error *err);
+
+/* The usage text of a subcommand (also what `--help` prints); NULL if
+ * the command is not one of ours. */
+const char *cmd_usage(const char *name);
+
+/* Print the usage of name: to stdout (help, returns CMD_OK) or to stderr
+ * (a usage error, returns CMD_USAGE). */
+int cmd_usage_print(const char *name, bool error);
+
+/*
+ * Read a certificate (PEM or DER, the first one of a PEM file) into a store
+ * record: serial, validity, subject (RFC 4514) and DER. With ca, require
+ * that the CA issued it (issuer name and signature, RFC 5280 §6.1.3);
+ * CA_EPOLICY otherwise. rec owns its fields on success
+ * (cert_record_clear()).
+ */
+int cmd_cert_load(const uint8_t *buf, size_t len, struct ca *ca,
+    struct cert_record *rec, struct ca_error *err);
+
+/* Who runs the command, for the audit log: "cli:<login name>". */
+void cmd_who(char *out, size_t size);
+
+/*
+ * Append an audit entry (action "issue", "revoke", "crl"...) in its own
+ * transaction. The action already happened: a failure here is a warning on
+ * stderr, not a failure of the command.
+ */
+void cmd_audit_note(struct store *st, const char *action,
+    const char *detail);
+
+/* "2026-11-29T03:41:29Z", or "-" for STORE_NOT_AFTER_UNKNOWN / 0. */
+void cmd_time(int64_t t, char out[21]);
+
+/* The status word list/show print: "valid", "revoked" or "expired". */
+const char *cmd_status_word(const struct cert_record *rec, int64_t now);
+
+#endif

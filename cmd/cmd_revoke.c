@@ -1,0 +1,444 @@
+/*
+ * mtlsca revoke: by serial, or a file of serials. Revoking is idempotent:
+ * a second revocation keeps the first time and may only raise the reason
+ * to keyCompromise (the store decides, inside its write transaction). The
+ * outcome is printed plainly, so that an operator re-running a list after
+ * an incident sees what actually changed.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
+#include "crl/crl.h"
+
+/* A revocation list file: 16 MiB is over 300,000 serials. */
+#define REVOKE_FILE_MAX		(16u * 1024 * 1024)
+
+struct serial_item {
+	uint8_t		serial[SERIAL_MAX + 1];
+	size_t		len;
+	unsigned long	line;
+};
+
+static const char *
+outcome_word(int outcome)
+{
+	return outcome == STORE_REVOKE_NEW ? "revoked" :
+	    outcome == STORE_REVOKE_RAISED ? "raised" : "already";
+}
+
+static const char *
+reason_word(int code)
+{
+	const char *n = ca_reason_name(code);
+
+	return n != NULL ? n : "unspecified";
+}
+
+/* Print what happened to one serial; rec is the final record. */
+static void
+print_outcome(const char *hex, int outcome, const struct cert_record *rec,
+    bool known)
+{
+	char t[21];
+
+	cmd_time(rec->revoked_at, t);
+	switch (outcome) {
+	case STORE_REVOKE_NEW:
+		printf("%s: revoked on %s (%s)%s\n", hex, t,
+		    reason_word(rec->reason), known ? "" :
+		    "; the store did not know this serial (--force)");
+		break;
+	case STORE_REVOKE_RAISED:
+		printf("%s: reason raised to keyCompromise (revoked on %s)\n",
+		    hex, t);
+		break;
+	default:
+		printf("%s: already revoked on %s (%s); nothing changed\n", hex,
+		    t, reason_word(rec->reason));
+		break;
+	}
+}
+
+static int
+parse_reason(const char *text, int *code)
+{
+	if (ca_reason_parse(text, code) != CA_OK) {
+		cmd_fail("--reason %s: expected an RFC 5280 reason: "
+		    "unspecified, keyCompromise, cACompromise, "
+		    "affiliationChanged, superseded, cessationOfOperation, "
+		    "certificateHold, privilegeWithdrawn or aACompromise", text);
+		return -1;
+	}
+	/* RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs. */
+	if (*code == 8) {
+		cmd_fail("--reason removeFromCRL is only for delta CRLs (RFC "
+		    "5280 section 5.3.1), which mtlsca does not issue");
+		return -1;
+	}
+	return 0;
+}
+
+/* One serial, one transaction (crl_revoke). */
+static int
+revoke_one(struct config *cfg, const char *text, int reason, int64_t at,
+    bool force)
+{
+	struct ca_error		 err;
+	struct store		*st = NULL;
+	struct cert_record	 rec, before;
+	uint8_t			 serial[SERIAL_MAX + 1];
+	size_t			 len;
+	char			 hex[SERIAL_HEX_MAX + 2], detail[160];
+	bool			 known = true;
+	int			 outcome, status = CMD_FAIL;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&before, 0, sizeof(before));
+	ca_error_clear(&err);
+	if (serial_parse(text, serial, &len, &err) != CA_OK) {
+		cmd_fail_err(&err);
+		return CMD_USAGE;
+	}
+	serial_format(serial, len, hex);
+	if (cmd_store_open(cfg, false, &st, &err) != CA_OK) {
+		status = cmd_fail_err(&err);
+		goto out;
+	}
+	if (force) {
+		int grc = store_cert_get(st, serial, len, &before, &err);
+
+		if (grc == CA_ENOENT)
+			known = false;
+		else if (grc != CA_OK) {
+			status = cmd_fail_err(&err);
+			goto out;
+		}
+	}
+	if (crl_revoke(st, serial, len, reason, at, force, &outcome, &rec,
+	    &err) != CA_OK) {
+		if (err.code == CA_ENOENT)
+			status = cmd_fail("serial %s is not in the store: "
+			    "nothing revoked (--force revokes it anyway, for "
+			    "a certificate this CA issued elsewhere)", hex);
+		else
+			status = cmd_fail("%s: %s", hex, err.msg);
+		goto out;
+	}
+	print_outcome(hex, outcome, &rec, known);
+	snprintf(detail, sizeof(detail), "serial=%s reason=%s outcome=%s%s",
+	    hex, reason_word(rec.reason), outcome_word(outcome),
+	    known ? "" : " forced");
+	cmd_audit_note(st, "revoke", detail);
+	status = CMD_OK;
+out:
+	cert_record_clear(&before);
+	cert_record_clear(&rec);
+	store_close(st);
+	return status;
+}
+
+/* Parse the file: every line checked before anything is written. */
+static int
+read_serials(const char *path, struct serial_item **out, size_t *n)
+{
+	struct ca_error		 err;
+	struct serial_item	*items = NULL;
+	uint8_t			*buf = NULL;
+	size_t			 len, cap = 0, count = 0;
+	char			*p, *line, *next;
+	unsigned long		 lineno = 0;
+	int			 rc = -1;
+
+	ca_error_clear(&err);
+	if (file_read(path, REVOKE_FILE_MAX, &buf, &len, &err) != CA_OK) {
+		cmd_fail_err(&err);
+		return -1;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		cmd_fail("%s: a NUL byte; expected one serial per line", path);
+		goto out;
+	}
+	for (line = (char *)buf; line != NULL; line = next) {
+		char *end;
+
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		while (isspace((unsigned char)*line))
+			line++;
+		end = line + strlen(line);
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*line == '\0')
+			continue;
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct serial_item *ni = realloc(items,
+			    ncap * sizeof(*ni));
+
+			if (ni == NULL) {
+				cmd_fail("out of memory");
+				goto out;
+			}
+			items = ni;
+			cap = ncap;
+		}
+		if (serial_parse(line, items[count].serial, &items[count].len,
+		    &err) != CA_OK) {
+			cmd_fail("%s:%lu: %s; nothing was revoked", path, lineno,
+			    err.msg);
+			goto out;
+		}
+		items[count++].line = lineno;
+	}
+	if (count == 0) {
+		cmd_fail("%s: no serial numbers in it", path);
+		goto out;
+	}
+	*out = items;
+	*n = count;
+	items = NULL;
+	rc = 0;
+out:
+	free(items);
+	free(buf);
+	return rc;
+}
+
+/*
+ * A file of serials: one write batch, so the list is revoked entirely or
+ * not at all (an unknown serial without --force stops everything).
+ */
+static int
+revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
+    bool force, bool dry_run)
+{
+	struct ca_error		 err;
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct serial_item	*items = NULL;
+	struct cert_record	*recs = NULL;
+	int			*outcomes = NULL;
+	bool			*known = NULL;
+	char			 hex[SERIAL_HEX_MAX + 2], t[21];
+	char			 who[96], detail[CONFIG_PATH_MAX + 128];
+	size_t			 n = 0, unknown = 0, counts[3] = { 0, 0, 0 };
+	int			 status = CMD_FAIL;
+
+	if (read_serials(path, &items, &n) != 0)
+		return CMD_FAIL;
+	ca_error_clear(&err);
+	if ((recs = calloc(n, sizeof(*recs))) == NULL ||
+	    (outcomes = calloc(n, sizeof(*outcomes))) == NULL ||
+	    (known = calloc(n, sizeof(*known))) == NULL) {
+		status = cmd_fail("out of memory");
+		goto out;
+	}
+	if (cmd_store_open(cfg, dry_run, &st, &err) != CA_OK) {
+		status = cmd_fail_err(&err);
+		goto out;
+	}
+	/* Look every serial up first: the report, and the refusal of
+	 * unknown serials before anything is written. */
+	for (size_t i = 0; i < n; i++) {
+		int grc = store_cert_get(st, items[i].serial, items[i].len,
+		    &recs[i], &err);
+
+		if (grc == CA_OK)
+			known[i] = true;
+		else if (grc == CA_ENOENT)
+			unknown++;
+		else {
+			status = cmd_fail_err(&err);
+			goto out;
+		}
+	}
+	if (unknown > 0 && !force) {
+		for (size_t i = 0; i < n; i++)
+			if (!known[i]) {
+				serial_format(items[i].serial, items[i].len,
+				    hex);
+				fprintf(stderr, "mtlsca: %s:%lu: serial %s is "
+				    "not in the store\n", path, items[i].line,
+				    hex);
+			}
+		status = cmd_fail("%zu unknown serial(s) in %s: nothing %s "
+		    "revoked (--force revokes them anyway)", unknown, path,
+		    dry_run ? "would be" : "was");
+		goto out;
+	}
+	if (dry_run) {
+		for (size_t i = 0; i < n; i++) {
+			serial_format(items[i].serial, items[i].len, hex);
+			cmd_time(recs[i].revoked_at, t);
+			if (!known[i])
+				printf("%s: would be revoked (%s); the store "
+				    "does not know it (--force)\n", hex,
+				    reason_word(reason));
+			else if (recs[i].status != CERT_STATUS_REVOKED)
+				printf("%s: would be revoked (%s)\n", hex,
+				    reason_word(reason));
+			else if (reason == 1 && recs[i].reason != 1)
+				printf("%s: already revoked on %s (%s); reason "
+				    "would be raised to keyCompromise\n", hex,
+				    t, reason_word(recs[i].reason));
+			else
+				printf("%s: already revoked on %s (%s); nothing "
+				    "would change\n", hex, t,
+				    reason_word(recs[i].reason));
+		}
+		printf("dry run: %zu serial(s) checked, nothing written\n", n);
+		status = CMD_OK;
+		goto out;
+	}
+	if (at == 0)
+		at = time_now();
+	cmd_who(who, sizeof(who));
+	if (store_txn_begin(st, &txn, &err) != CA_OK) {
+		status = cmd_fail_err(&err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_revocation rv;
+
+		memset(&rv, 0, sizeof(rv));
+		rv.serial = items[i].serial;
+		rv.serial_len = items[i].len;
+		rv.revoked_at = at;
+		rv.reason = (uint8_t)reason;
+		rv.force = force;
+		rv.not_after = STORE_NOT_AFTER_UNKNOWN;
+		serial_format(items[i].serial, items[i].len, hex);
+		snprintf(detail, sizeof(detail), "serial=%s reason=%s file=%s",
+		    hex, reason_word(reason), path);
+		if (store_txn_cert_revoke(txn, &rv, crl_entry_encode,
+		    &outcomes[i], &err) != CA_OK ||
+		    store_txn_audit_append(txn, at, who, "revoke", detail,
+		    &err) != CA_OK) {
+			status = cmd_fail("%s:%lu: %s: %s; nothing was revoked",
+			    path, items[i].line, hex, err.msg);
+			goto out;
+		}
+	}
+	if (store_txn_commit(txn, &err) != CA_OK) {
+		txn = NULL;
+		status = cmd_fail("%s; nothing was revoked", err.msg);
+		goto out;
+	}
+	txn = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct cert_record shown = recs[i];
+
+		serial_format(items[i].serial, items[i].len, hex);
+		/* The time and reason as the transaction left them. */
+		if (outcomes[i] == STORE_REVOKE_NEW) {
+			shown.revoked_at = at;
+			shown.reason = (uint8_t)reason;
+		} else if (outcomes[i] == STORE_REVOKE_RAISED)
+			shown.reason = 1;
+		else if (shown.status != CERT_STATUS_REVOKED) {
+			/* Listed twice: revoked by its first line. */
+			shown.revoked_at = at;
+			shown.reason = (uint8_t)reason;
+		}
+		print_outcome(hex, outcomes[i], &shown, known[i]);
+		if (outcomes[i] >= 0 && outcomes[i] <= 2)
+			counts[outcomes[i]]++;
+	}
+	printf("%zu revoked, %zu reason(s) raised, %zu already revoked\n",
+	    counts[STORE_REVOKE_NEW], counts[STORE_REVOKE_RAISED],
+	    counts[STORE_REVOKE_ALREADY]);
+	status = CMD_OK;
+out:
+	store_txn_abort(txn);
+	if (recs != NULL)
+		for (size_t i = 0; i < n; i++)
+			cert_record_clear(&recs[i]);
+	free(recs);
+	free(outcomes);
+	free(known);
+	free(items);
+	store_close(st);
+	return status;
+}
+
+int
+cmd_revoke(int argc, char **argv, struct config *cfg)
+{
+	static const struct option longopts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "time", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*file = NULL;
+	int64_t		 at = 0;
+	int		 reason = 0, ch;
+	bool		 force = false, dry_run = false;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			if (parse_reason(optarg, &reason) != 0)
+				return CMD_USAGE;
+			break;
+		case 't':
+			if (time_parse(optarg, &at) != CA_OK || at <= 0) {
+				cmd_fail("--time %s: expected an RFC 3339 UTC "
+				    "time such as 2026-01-31T12:00:00Z",
+				    optarg);
+				return CMD_USAGE;
+			}
+			if (at > time_now() + 300) {
+				cmd_fail("--time %s is in the future: a "
+				    "revocation date says when it happened "
+				    "(RFC 5280 section 5.1.2.6)", optarg);
+				return CMD_USAGE;
+			}
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'h':
+			return cmd_usage_print("revoke", false);
+		default:
+			cmd_fail("revoke: unknown option or missing value: %s",
+			    argv[optind - 1]);
+			return cmd_usage_print("revoke", true);
+		}
+	}
+	if (file != NULL) {
+		if (optind != argc) {
+			cmd_fail("revoke: give SERIAL or --file, not both");
+			return cmd_usage_print("revoke", true);
+		}
+		return revoke_file(cfg, file, reason, at, force, dry_run);
+	}
+	if (dry_run) {
+		cmd_fail("revoke: --dry-run goes with --file");
+		return cmd_usage_print("revoke", true);
+	}
+	if (argc - optind != 1) {
+		cmd_fail("revoke: expected one SERIAL (or --file FILE)");
+		return cmd_usage_print("revoke", true);
+	}
+	return revoke_one(cfg, argv[optind], reason, at, force);
+}
