@@ -1,14 +1,150 @@
-/* Placeholder until the issue that builds `mtlsca publish` lands. */
+/*
+ * mtlsca publish: run every configured publisher once on the current CRL
+ * (the public directory's crl.pem, as `mtlsca crl` writes it). The exit
+ * status says whether every publisher succeeded.
+ *
+ * Also the wiring `serve` uses: cmd_publishers_open() turns the config's
+ * publishers into crl/'s publisher set.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
+#include "crl/crl.h"
+
+static void
+log_stderr(void *ctx, enum crl_publish_log level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "mtlsca: publish: %s%s\n",
+	    level == CRL_PUBLISH_ERR ? "error: " :
+	    level == CRL_PUBLISH_WARN ? "warning: " : "", msg);
+}
+
+void
+cmd_publishers_conf(const struct config *cfg, struct crl_publisher_conf *out,
+    size_t *n)
+{
+	for (size_t i = 0; i < cfg->n_publishers; i++) {
+		const struct config_publisher *c = &cfg->publishers[i];
+		struct crl_publisher_conf *o = &out[i];
+
+		memset(o, 0, sizeof(*o));
+		o->type = c->type == PUBLISHER_DIR ? CRL_PUBLISHER_DIR :
+		    c->type == PUBLISHER_S3 ? CRL_PUBLISHER_S3 :
+		    CRL_PUBLISHER_ALB;
+		snprintf(o->name, sizeof(o->name), "%s", c->name);
+		snprintf(o->path, sizeof(o->path), "%s", c->path);
+		snprintf(o->bucket, sizeof(o->bucket), "%s", c->bucket);
+		snprintf(o->prefix, sizeof(o->prefix), "%s", c->prefix);
+		snprintf(o->region, sizeof(o->region), "%s", c->region);
+		snprintf(o->endpoint, sizeof(o->endpoint), "%s", c->endpoint);
+		snprintf(o->imds_endpoint, sizeof(o->imds_endpoint), "%s",
+		    c->imds_endpoint);
+		snprintf(o->trust_store_arn, sizeof(o->trust_store_arn), "%s",
+		    c->trust_store_arn);
+		snprintf(o->s3_publisher, sizeof(o->s3_publisher), "%s",
+		    c->s3_publisher);
+	}
+	*n = cfg->n_publishers;
+}
+
+int
+cmd_publishers_open(const struct config *cfg, struct ca *ca,
+    struct store *st, struct crl_publishers **out, struct ca_error *err)
+{
+	struct crl_publisher_conf	 conf[CONFIG_PUBLISHERS_MAX];
+	struct crl_publish_options	 opt;
+	size_t				 n;
+
+	cmd_publishers_conf(cfg, conf, &n);
+	memset(&opt, 0, sizeof(opt));
+	opt.max_entries = cfg->crl_max_entries;
+	opt.log = log_stderr;
+	return crl_publishers_new(ca, st, conf, n, &opt, out, err);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mtlsca publish [--crl FILE]\n"
+	    "  Publish the current CRL (default: the public directory's "
+	    "crl.pem)\n  through every configured publisher; exit 0 only "
+	    "when all succeed.\n");
+}
 
 int
 cmd_publish(int argc, char **argv, struct config *cfg)
 {
-	(void)argc;
-	(void)argv;
-	(void)cfg;
-	fprintf(stderr, "mtlsca: 'publish' is not available in this build yet\n");
-	return 1;
+	static const struct option longopts[] = {
+		{ "crl", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct store		*st = NULL;
+	struct ca		*ca = NULL;
+	struct crl_publishers	*pubs = NULL;
+	struct crl_result	 crl;
+	struct ca_error		 err;
+	char			 pub[CONFIG_PATH_MAX];
+	char			 crlpath[CONFIG_PATH_MAX + 16];
+	const char		*file = NULL;
+	int			 ch, status = 1;
+
+	memset(&crl, 0, sizeof(crl));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (cfg->n_publishers == 0) {
+		fprintf(stderr, "mtlsca: publish: no publishers in the "
+		    "configuration (%s)\n", cfg->source);
+		return 1;
+	}
+	if (config_path(cfg, "public", pub, sizeof(pub)) != CA_OK) {
+		fprintf(stderr, "mtlsca: publish: data_dir path too long\n");
+		return 1;
+	}
+	if (file == NULL) {
+		snprintf(crlpath, sizeof(crlpath), "%s/crl.pem", pub);
+		file = crlpath;
+	}
+	if (cmd_store_open(cfg, false, &st, &err) != CA_OK ||
+	    cmd_ca_open(cfg, &ca, &err) != CA_OK ||
+	    crl_publish_load(file, &crl, &err) != CA_OK ||
+	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
+		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
+		goto out;
+	}
+	if (crl_publishers_run(pubs, &crl, &err) != CA_OK) {
+		fprintf(stderr, "mtlsca: publish: CRL %llu: %s\n",
+		    (unsigned long long)crl.number, err.msg);
+		goto out;
+	}
+	printf("CRL %llu (%llu entries) published by %zu publisher(s)\n",
+	    (unsigned long long)crl.number, (unsigned long long)crl.entries,
+	    cfg->n_publishers);
+	status = 0;
+out:
+	crl_publishers_free(pubs);
+	crl_result_clear(&crl);
+	ca_free(ca);
+	store_close(st);
+	return status;
 }

@@ -1,14 +1,81 @@
-/* Placeholder until the issue that builds `mtlsca status` lands. */
+/*
+ * mtlsca status: the CRL counter and, per publisher, what the store records
+ * (last success, last error, CRL number published, RevocationId, entries ALB
+ * reported, revoke-to-published latency). Works while `serve` runs: the
+ * state is in the shared LMDB store.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
+#include "crl/crl.h"
 
 int
 cmd_status(int argc, char **argv, struct config *cfg)
 {
-	(void)argc;
-	(void)argv;
-	(void)cfg;
-	fprintf(stderr, "mtlsca: 'status' is not available in this build yet\n");
-	return 1;
+	static const struct option longopts[] = {
+		{ "metrics", no_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct crl_publisher_conf conf[CONFIG_PUBLISHERS_MAX];
+	struct store		*st = NULL;
+	struct ca_error		 err;
+	char			*text = NULL;
+	size_t			 n, len;
+	uint64_t		 number = 0, revgen = 0;
+	bool			 metrics = false;
+	int			 ch, status = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "mh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			metrics = true;
+			break;
+		case 'h':
+			printf("usage: mtlsca status [--metrics]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: mtlsca status [--metrics]\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: mtlsca status [--metrics]\n");
+		return 2;
+	}
+	cmd_publishers_conf(cfg, conf, &n);
+	if (cmd_store_open(cfg, true, &st, &err) != CA_OK ||
+	    store_counter_get(st, STORE_COUNTER_CRL, &number, &err) != CA_OK ||
+	    store_counter_get(st, STORE_COUNTER_REVGEN, &revgen, &err) !=
+	    CA_OK) {
+		fprintf(stderr, "mtlsca: status: %s\n", err.msg);
+		goto out;
+	}
+	if (metrics) {
+		if (crl_publish_metrics(st, conf, n, &text, &len, &err) !=
+		    CA_OK) {
+			fprintf(stderr, "mtlsca: status: %s\n", err.msg);
+			goto out;
+		}
+		fwrite(text, 1, len, stdout);
+		status = 0;
+		goto out;
+	}
+	printf("CRL number:          %llu\nrevocation generation: %llu\n",
+	    (unsigned long long)number, (unsigned long long)revgen);
+	if (crl_publish_status_text(st, conf, n, &text, &len, &err) != CA_OK) {
+		fprintf(stderr, "mtlsca: status: %s\n", err.msg);
+		goto out;
+	}
+	fwrite(text, 1, len, stdout);
+	status = 0;
+out:
+	free(text);
+	store_close(st);
+	return status;
 }

@@ -1,5 +1,173 @@
-/* Part of crl/'s public interface; include "crl/crl.h". */
+/*
+ * Part of crl/'s public interface; include "crl/crl.h".
+ *
+ * Publishers: where each new CRL goes after it is built (by `serve`) or when
+ * `mtlsca publish` is run once.
+ *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically.
+ *   s3   PUT the PEM CRL under a new key per CRL, PREFIX/crl/<number>.pem,
+ *        plus PREFIX/crl/latest.pem, PREFIX/crl/latest.der, and the CA
+ *        bundle PREFIX/ca.pem when it changed.
+ *   alb  ALB copies a CRL only when AddTrustStoreRevocations is called, so a
+ *        refresh is: (the s3 publisher's PUT) -> Add with the new key ->
+ *        record the new RevocationId -> Remove the ids this CA added before.
+ *        On TooManyTrustStoreRevocationEntries: remove first, then add (a
+ *        logged gap). At start, Describe reconciles the recorded ids with
+ *        the trust store. When the CA bundle changed: ModifyTrustStore.
+ *
+ * Before anything is uploaded, the gate re-parses the CRL and checks it as
+ * ALB would (crl_check) against the CA certificate of the bundle, plus: its
+ * number is above the last one this publisher published, and its entries fit
+ * the configured quota. A CRL that fails is not published; the last good one
+ * stays; the reason is logged and recorded.
+ *
+ * Each publisher's state (last success, last error, CRL number published,
+ * RevocationIds, entries ALB reported, revoke-to-published latency) lives in
+ * the store's meta blob "publisher/<name>", so `mtlsca status` and /metrics
+ * in another process see it.
+ */
 #ifndef MTLSCA_CRL_PUBLISH_H
 #define MTLSCA_CRL_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct ca;
+struct store;
+struct crl_result;
+struct crl_schedule;
+struct crl_publishers;
+
+enum crl_publisher_type {
+	CRL_PUBLISHER_DIR,
+	CRL_PUBLISHER_S3,
+	CRL_PUBLISHER_ALB,
+};
+
+#define CRL_PUBLISHER_NAME_MAX	64
+/* ALB allows 30 revocation lists per trust store. */
+#define CRL_PUBLISH_IDS_MAX	30
+
+/* One publisher, as cmd/ converts it from the configuration. */
+struct crl_publisher_conf {
+	enum crl_publisher_type	 type;
+	char	name[CRL_PUBLISHER_NAME_MAX];
+	/* dir */
+	char	path[1024];
+	/* s3 */
+	char	bucket[256];
+	char	prefix[256];		/* no leading or trailing '/' needed */
+	/* s3 and alb */
+	char	region[64];
+	char	endpoint[512];		/* "" = AWS's endpoint for the region */
+	char	imds_endpoint[512];	/* "" = http://169.254.169.254 */
+	/* alb */
+	char	trust_store_arn[512];
+	char	s3_publisher[CRL_PUBLISHER_NAME_MAX];
+};
+
+/* Log levels of the callback. */
+enum crl_publish_log { CRL_PUBLISH_INFO, CRL_PUBLISH_WARN, CRL_PUBLISH_ERR };
+
+struct crl_publish_options {
+	uint64_t	 max_entries;	/* ALB quota per trust store; 0 = 500000 */
+	unsigned	 max_attempts;	/* per AWS request; 0 = 4 */
+	unsigned	 base_delay_ms;	/* backoff base; 0 = 200 */
+	long		 timeout_s;	/* per AWS request attempt; 0 = 30 */
+	/* Log lines (never with a secret in them); NULL = stderr. */
+	void		(*log)(void *ctx, enum crl_publish_log level,
+			    const char *msg);
+	void		*log_ctx;
+};
+
+/*
+ * Check the list (names unique, alb's s3_publisher names an s3 publisher
+ * listed before it, required fields present) and prepare the publishers. ca
+ * and st are borrowed and must outlive *out. CA_EINVAL with a sentence
+ * naming the publisher.
+ */
+int crl_publishers_new(struct ca *ca, struct store *st,
+    const struct crl_publisher_conf *conf, size_t n,
+    const struct crl_publish_options *opt, struct crl_publishers **out,
+    struct ca_error *err);
+void crl_publishers_free(struct crl_publishers *p);
+
+/*
+ * Reconcile every alb publisher's recorded RevocationIds with what
+ * DescribeTrustStoreRevocations reports (ids gone from the trust store are
+ * forgotten, stale ones this CA added are removed). Done once at start;
+ * crl_publishers_run() calls it on first use.
+ */
+int crl_publishers_reconcile(struct crl_publishers *p, struct ca_error *err);
+
+/*
+ * Publish crl through every publisher in order. All are tried; CA_OK only
+ * when every one succeeded (or already had this CRL), else the first error,
+ * with err naming the publishers that failed.
+ */
+int crl_publishers_run(struct crl_publishers *p, const struct crl_result *crl,
+    struct ca_error *err);
+
+/*
+ * For `serve`: reconcile, then add one crl_publish_fn per publisher to the
+ * schedule, in order (before crl_schedule_start()).
+ */
+int crl_publishers_attach(struct crl_publishers *p, struct crl_schedule *s,
+    struct ca_error *err);
+
+/*
+ * Load a CRL file (PEM, as `mtlsca crl` writes it) into a crl_result for
+ * crl_publishers_run(): pem and der bytes, number, entries, times. Only
+ * parsing here; the gate checks it. Free with crl_result_clear().
+ */
+int crl_publish_load(const char *pem_path, struct crl_result *out,
+    struct ca_error *err);
+
+/* ---- state, shared through the store ---- */
+
+struct crl_publisher_state {
+	char		 name[CRL_PUBLISHER_NAME_MAX];
+	char		 type[8];		/* "dir", "s3", "alb" */
+	int64_t		 last_attempt;		/* 0 = never */
+	int64_t		 last_success;		/* 0 = never */
+	uint64_t	 published_number;	/* CRL number; 0 = none */
+	uint64_t	 successes, failures;
+	char		 last_error[256];	/* "" after a success */
+	char		 object_key[512];	/* s3: key of the last CRL */
+	char		 bundle_sha256[65];	/* CA bundle last sent */
+	/* alb: ids this CA added, oldest first; the last is current. */
+	uint64_t	 revocation_ids[CRL_PUBLISH_IDS_MAX];
+	size_t		 n_ids;
+	uint64_t	 alb_entries;		/* NumberOfRevokedEntries */
+	int64_t		 newest_revocation;	/* newest revocationDate seen */
+	int64_t		 latency;		/* revoke-to-published, s; -1 */
+};
+
+/* The state of publisher name; a never-run publisher reads as zeros
+ * (CA_OK) with latency -1. */
+int crl_publisher_state_get(struct store *st, const char *name,
+    struct crl_publisher_state *out, struct ca_error *err);
+
+/*
+ * Prometheus text lines for these publishers (from the store, so any process
+ * can render them): mtlsca_publisher_{up, last_success_timestamp_seconds,
+ * last_attempt_timestamp_seconds, crl_number, failures_total,
+ * alb_revocation_id, alb_revoked_entries, latency_seconds}, with HELP/TYPE.
+ * *out owns a NUL-terminated malloc'd buffer of *len bytes.
+ */
+int crl_publish_metrics(struct store *st, const struct crl_publisher_conf *conf,
+    size_t n, char **out, size_t *len, struct ca_error *err);
+
+/* The same for a publisher set (what `serve` holds); thread-safe with the
+ * schedule thread publishing (it only reads the store). */
+int crl_publishers_metrics(struct crl_publishers *p, char **out, size_t *len,
+    struct ca_error *err);
+
+/* Human-readable status, one block per publisher (`mtlsca status`). */
+int crl_publish_status_text(struct store *st,
+    const struct crl_publisher_conf *conf, size_t n, char **out, size_t *len,
+    struct ca_error *err);
 
 #endif

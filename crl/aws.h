@@ -1,0 +1,123 @@
+/*
+ * A small AWS client (internal to crl/): HTTP through libcurl (GnuTLS build),
+ * requests signed with crl/sigv4, credentials from the environment, the
+ * shared credentials file or the EC2 instance role (IMDSv2), retries with
+ * exponential backoff and jitter on 5xx and transport errors (never on other
+ * 4xx). S3 object PUT/GET (path-style) and ELBv2 Query API calls with their
+ * XML answers parsed by libxml2.
+ *
+ * No secret reaches an error message or a log line: errors name the
+ * credential source ("environment", "shared file", "instance role") only.
+ */
+#ifndef MTLSCA_CRL_AWS_H
+#define MTLSCA_CRL_AWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "crl/sigv4.h"
+
+struct aws_client;
+
+struct aws_client_options {
+	const char	*imds_endpoint;	/* NULL/"" = http://169.254.169.254 */
+	unsigned	 max_attempts;	/* 0 = 4 */
+	unsigned	 base_delay_ms;	/* 0 = 200 */
+	unsigned	 max_delay_ms;	/* 0 = 5000 */
+	long		 timeout_s;	/* per attempt; 0 = 30 */
+	long		 connect_timeout_s;	/* 0 = 5 */
+	int64_t		 refresh_margin;	/* instance-role credentials are
+					   renewed this long before they
+					   expire; 0 = 300 s */
+};
+
+int aws_client_new(const struct aws_client_options *opt,
+    struct aws_client **out, struct ca_error *err);
+void aws_client_free(struct aws_client *c);
+
+#define AWS_KEY_MAX	128
+#define AWS_SECRET_MAX	128
+#define AWS_TOKEN_MAX	4096
+
+struct aws_credentials {
+	char	 access_key[AWS_KEY_MAX];
+	char	 secret_key[AWS_SECRET_MAX];
+	char	 session_token[AWS_TOKEN_MAX];	/* "" when none */
+	int64_t	 expires;			/* 0 = does not expire */
+	char	 source[32];	/* "environment", "shared file", "instance role" */
+};
+
+/*
+ * The credentials chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN; then the shared credentials file
+ * (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials; profile
+ * AWS_PROFILE, default "default"); then IMDSv2 (token PUT, role GET,
+ * credentials GET). Instance-role credentials are cached in the client and
+ * renewed refresh_margin before they expire. CA_EAUTH when no source has
+ * any. The copy in *out must be wiped by the caller (aws_credentials_wipe).
+ */
+int aws_credentials_get(struct aws_client *c, struct aws_credentials *out,
+    struct ca_error *err);
+void aws_credentials_wipe(struct aws_credentials *cr);
+
+/* How many times the client fetched instance-role credentials (tests). */
+unsigned aws_client_imds_fetches(const struct aws_client *c);
+
+struct aws_response {
+	long		 status;	/* HTTP status of the last attempt; 0 if
+					   none got an answer */
+	unsigned	 attempts;
+	struct awsbuf	 body;
+	char		 error_code[128];	/* AWS error code, if any */
+	char		 error_message[512];
+	char		 version_id[256];	/* S3 x-amz-version-id */
+	char		 etag[128];
+};
+void aws_response_clear(struct aws_response *r);
+
+/*
+ * PUT s3://bucket/key through endpoint ("" = https://s3.REGION.amazonaws.com),
+ * path-style, with x-amz-content-sha256 = SHA-256 of the body. CA_OK on 2xx;
+ * CA_EAUTH on 403 (wrong key, signature mismatch), CA_EIO otherwise, with the
+ * S3 error code and message in err.
+ */
+int aws_s3_put(struct aws_client *c, const char *endpoint, const char *region,
+    const char *bucket, const char *key, const void *body, size_t len,
+    const char *content_type, struct aws_response *resp, struct ca_error *err);
+/* GET; CA_ENOENT on 404. The object is in resp->body. */
+int aws_s3_get(struct aws_client *c, const char *endpoint, const char *region,
+    const char *bucket, const char *key, struct aws_response *resp,
+    struct ca_error *err);
+
+/*
+ * An ELBv2 Query API call: POST / with a form body Action=...&Version=
+ * 2015-12-01&params, SigV4 service "elasticloadbalancing". endpoint "" =
+ * https://elasticloadbalancing.REGION.amazonaws.com. On an AWS error the
+ * code and message are in resp and err (CA_EAUTH for 403, CA_EPOLICY for a
+ * 4xx refusal, CA_EIO for the rest).
+ */
+int aws_elbv2_call(struct aws_client *c, const char *endpoint,
+    const char *region, const char *action, const struct sigv4_kv *params,
+    size_t n_params, struct aws_response *resp, struct ca_error *err);
+
+/* A TrustStoreRevocations member of an ELBv2 answer. */
+struct aws_revocation {
+	uint64_t	id;
+	uint64_t	entries;
+};
+/*
+ * Parse the TrustStoreRevocations members of an Add or Describe answer into
+ * out[max]; *n gets the count; next_marker (may be NULL) the NextMarker or
+ * "". CA_EMALF on XML that is not an answer; CA_ETOOBIG over max.
+ */
+int aws_elbv2_parse_revocations(const char *xml, size_t len,
+    struct aws_revocation *out, size_t max, size_t *n, char *next_marker,
+    size_t marker_size, struct ca_error *err);
+
+/* Parse an IMDS credentials document (exposed for tests). */
+int aws_imds_parse(const char *json, size_t len, struct aws_credentials *out,
+    struct ca_error *err);
+
+#endif

@@ -1,0 +1,889 @@
+/*
+ * Publishers: the set, the gate every CRL passes before any upload, the dir
+ * publisher, the state kept in the store, and its status and metrics.
+ * S3 and ALB are in publish_aws.c.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "common/util.h"
+#include "crl/publish_int.h"
+
+#define STATE_PREFIX	"publisher/"
+
+void
+pub_log(struct crl_publishers *set, enum crl_publish_log level,
+    const char *fmt, ...)
+{
+	char	 msg[768];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (set != NULL && set->opt.log != NULL)
+		set->opt.log(set->opt.log_ctx, level, msg);
+	else
+		fprintf(stderr, "mtlsca: publish: %s%s\n",
+		    level == CRL_PUBLISH_ERR ? "error: " :
+		    level == CRL_PUBLISH_WARN ? "warning: " : "", msg);
+}
+
+static const char *
+type_name(enum crl_publisher_type t)
+{
+	switch (t) {
+	case CRL_PUBLISHER_DIR: return "dir";
+	case CRL_PUBLISHER_S3: return "s3";
+	case CRL_PUBLISHER_ALB: return "alb";
+	}
+	return "?";
+}
+
+/* ---- state: "key=value" lines in meta "publisher/<name>" ---- */
+
+int
+pub_state_put(struct store *st, const struct crl_publisher_state *s,
+    struct ca_error *err)
+{
+	struct awsbuf	 b = { 0 };
+	char		 key[CRL_PUBLISHER_NAME_MAX + 16];
+	char		 errl[sizeof(s->last_error)];
+	int		 rc;
+
+	/* One line per field: no newline may hide in the error text. */
+	snprintf(errl, sizeof(errl), "%s", s->last_error);
+	for (char *q = errl; *q != '\0'; q++)
+		if (*q == '\n' || *q == '\r')
+			*q = ' ';
+	rc = awsbuf_printf(&b, "type=%s\nlast_attempt=%" PRId64
+	    "\nlast_success=%" PRId64 "\npublished_number=%" PRIu64
+	    "\nsuccesses=%" PRIu64 "\nfailures=%" PRIu64 "\nlast_error=%s"
+	    "\nobject_key=%s\nbundle_sha256=%s\nalb_entries=%" PRIu64
+	    "\nnewest_revocation=%" PRId64 "\nlatency=%" PRId64 "\nids=",
+	    s->type, s->last_attempt, s->last_success, s->published_number,
+	    s->successes, s->failures, errl, s->object_key, s->bundle_sha256,
+	    s->alb_entries, s->newest_revocation, s->latency);
+	for (size_t i = 0; rc == CA_OK && i < s->n_ids; i++)
+		rc = awsbuf_printf(&b, "%s%" PRIu64, i ? "," : "",
+		    s->revocation_ids[i]);
+	if (rc == CA_OK)
+		rc = awsbuf_puts(&b, "\n");
+	if (rc != CA_OK) {
+		rc = ca_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	snprintf(key, sizeof(key), STATE_PREFIX "%s", s->name);
+	rc = store_meta_put(st, key, b.data, b.len, err);
+out:
+	awsbuf_free(&b);
+	return rc;
+}
+
+static void
+state_field(struct crl_publisher_state *s, const char *k, const char *v)
+{
+	uint64_t	 u;
+	int64_t		 i;
+
+	if (strcmp(k, "type") == 0)
+		snprintf(s->type, sizeof(s->type), "%s", v);
+	else if (strcmp(k, "last_error") == 0)
+		snprintf(s->last_error, sizeof(s->last_error), "%s", v);
+	else if (strcmp(k, "object_key") == 0)
+		snprintf(s->object_key, sizeof(s->object_key), "%s", v);
+	else if (strcmp(k, "bundle_sha256") == 0)
+		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s", v);
+	else if (strcmp(k, "ids") == 0) {
+		char tmp[1024], *tok, *save = NULL;
+		snprintf(tmp, sizeof(tmp), "%s", v);
+		s->n_ids = 0;
+		for (tok = strtok_r(tmp, ",", &save); tok != NULL &&
+		    s->n_ids < CRL_PUBLISH_IDS_MAX;
+		    tok = strtok_r(NULL, ",", &save))
+			if (parse_u64(tok, 0, UINT64_MAX, &u) == CA_OK)
+				s->revocation_ids[s->n_ids++] = u;
+	} else {
+		bool neg = v[0] == '-';
+		if (parse_u64(neg ? v + 1 : v, 0, INT64_MAX, &u) != CA_OK)
+			return;
+		i = neg ? -(int64_t)u : (int64_t)u;
+		if (strcmp(k, "last_attempt") == 0)
+			s->last_attempt = i;
+		else if (strcmp(k, "last_success") == 0)
+			s->last_success = i;
+		else if (strcmp(k, "published_number") == 0)
+			s->published_number = u;
+		else if (strcmp(k, "successes") == 0)
+			s->successes = u;
+		else if (strcmp(k, "failures") == 0)
+			s->failures = u;
+		else if (strcmp(k, "alb_entries") == 0)
+			s->alb_entries = u;
+		else if (strcmp(k, "newest_revocation") == 0)
+			s->newest_revocation = i;
+		else if (strcmp(k, "latency") == 0)
+			s->latency = i;
+	}
+}
+
+int
+crl_publisher_state_get(struct store *st, const char *name,
+    struct crl_publisher_state *out, struct ca_error *err)
+{
+	struct crl_publisher_state s;
+	char		 key[CRL_PUBLISHER_NAME_MAX + 16];
+	uint8_t		*buf = NULL;
+	size_t		 len;
+	char		*line, *save = NULL;
+	int		 rc;
+
+	memset(&s, 0, sizeof(s));
+	s.latency = -1;
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	snprintf(key, sizeof(key), STATE_PREFIX "%s", name);
+	rc = store_meta_get(st, key, &buf, &len, err);
+	if (rc == CA_ENOENT) {
+		ca_error_clear(err);
+		*out = s;
+		return CA_OK;
+	}
+	if (rc != CA_OK)
+		return rc;
+	{
+		char *text = malloc(len + 1);
+		if (text == NULL) {
+			free(buf);
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		}
+		memcpy(text, buf, len);
+		text[len] = '\0';
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			char *eq = strchr(line, '=');
+			if (eq == NULL)
+				continue;
+			*eq = '\0';
+			state_field(&s, line, eq + 1);
+		}
+		free(text);
+	}
+	free(buf);
+	*out = s;
+	return CA_OK;
+}
+
+/* ---- the set ---- */
+
+static int
+check_conf(const struct crl_publisher_conf *conf, size_t n, size_t i,
+    struct ca_error *err)
+{
+	const struct crl_publisher_conf *c = &conf[i];
+
+	if (c->name[0] == '\0')
+		return ca_error_set(err, CA_EINVAL, "publisher %zu has no "
+		    "name", i + 1);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(conf[j].name, c->name) == 0)
+			return ca_error_set(err, CA_EINVAL, "publisher '%s' is "
+			    "listed twice: names must be unique", c->name);
+	switch (c->type) {
+	case CRL_PUBLISHER_DIR:
+		if (c->path[0] == '\0')
+			return ca_error_set(err, CA_EINVAL, "dir publisher "
+			    "'%s' needs a path", c->name);
+		break;
+	case CRL_PUBLISHER_S3:
+		if (c->bucket[0] == '\0' || c->region[0] == '\0')
+			return ca_error_set(err, CA_EINVAL, "s3 publisher "
+			    "'%s' needs a bucket and a region", c->name);
+		break;
+	case CRL_PUBLISHER_ALB:
+		if (c->trust_store_arn[0] == '\0' || c->region[0] == '\0' ||
+		    c->s3_publisher[0] == '\0')
+			return ca_error_set(err, CA_EINVAL, "alb publisher "
+			    "'%s' needs trust_store_arn, region and "
+			    "s3_publisher", c->name);
+		for (size_t j = 0; j < i; j++)
+			if (conf[j].type == CRL_PUBLISHER_S3 &&
+			    strcmp(conf[j].name, c->s3_publisher) == 0)
+				return CA_OK;
+		return ca_error_set(err, CA_EINVAL, "alb publisher '%s': "
+		    "s3_publisher '%s' must name an s3 publisher listed "
+		    "before it (ALB reads the CRL that publisher wrote)",
+		    c->name, c->s3_publisher);
+	default:
+		return ca_error_set(err, CA_EINVAL, "publisher '%s' has an "
+		    "unknown type", c->name);
+	}
+	(void)n;
+	return CA_OK;
+}
+
+int
+crl_publishers_new(struct ca *ca, struct store *st,
+    const struct crl_publisher_conf *conf, size_t n,
+    const struct crl_publish_options *opt, struct crl_publishers **out,
+    struct ca_error *err)
+{
+	struct crl_publishers	*set = NULL;
+	const char		*pem;
+	int			 rc;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL ||
+	    (n > 0 && (set->pub = calloc(n, sizeof(*set->pub))) == NULL)) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	set->ca = ca;
+	set->st = st;
+	if (opt != NULL)
+		set->opt = *opt;
+	if (set->opt.max_entries == 0)
+		set->opt.max_entries = CRL_ALB_MAX_ENTRIES;
+	pem = ca_cert_pem(ca);
+	set->bundle_len = strlen(pem);
+	if ((set->bundle = strdup(pem)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = sigv4_sha256_hex(set->bundle, set->bundle_len,
+	    set->bundle_sha256)) != CA_OK) {
+		rc = ca_error_set(err, rc, "cannot hash the CA bundle");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct publisher *p = &set->pub[i];
+		struct aws_client_options ao;
+
+		if ((rc = check_conf(conf, n, i, err)) != CA_OK)
+			goto fail;
+		p->conf = conf[i];
+		p->set = set;
+		set->n = i + 1;
+		if (p->conf.type == CRL_PUBLISHER_DIR)
+			continue;
+		memset(&ao, 0, sizeof(ao));
+		ao.imds_endpoint = p->conf.imds_endpoint;
+		ao.max_attempts = set->opt.max_attempts;
+		ao.base_delay_ms = set->opt.base_delay_ms;
+		ao.timeout_s = set->opt.timeout_s;
+		if ((rc = aws_client_new(&ao, &p->aws, err)) != CA_OK)
+			goto fail;
+		if (p->conf.type == CRL_PUBLISHER_S3) {
+			const char *pre = p->conf.prefix;
+			size_t l;
+			while (*pre == '/')
+				pre++;
+			l = strlen(pre);
+			while (l > 0 && pre[l - 1] == '/')
+				l--;
+			snprintf(p->prefix, sizeof(p->prefix), "%.*s%s",
+			    (int)l, pre, l ? "/" : "");
+		} else {
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(set->pub[j].conf.name,
+				    p->conf.s3_publisher) == 0)
+					p->s3 = &set->pub[j];
+		}
+	}
+	*out = set;
+	return CA_OK;
+fail:
+	crl_publishers_free(set);
+	return rc;
+}
+
+void
+crl_publishers_free(struct crl_publishers *set)
+{
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		aws_client_free(set->pub[i].aws);
+	free(set->pub);
+	free(set->bundle);
+	free(set);
+}
+
+/* ---- the gate ---- */
+
+/*
+ * ALB's rules and ours, on the bytes about to be uploaded: crl_check (PEM
+ * only, one CRL, <= 50 MB, strict DER, no negative serial, <= 500,000
+ * entries, issuer, AKI, signature) and, independently, against the CA
+ * certificate of the bundle we publish: signature, issuer bytes equal its
+ * subject (RFC 5280 section 6.3.3 (b)), AKI equals its SKI (section
+ * 4.2.1.1), and the cRLNumber matches what we were told.
+ */
+static int
+gate(struct crl_publishers *set, const struct crl_result *crl,
+    struct gate_facts *facts, struct ca_error *err)
+{
+	struct crl_check_report	 rep;
+	gnutls_x509_crl_t	 x = NULL;
+	gnutls_x509_crt_t	*certs = NULL;
+	unsigned		 ncerts = 0, status = 0;
+	gnutls_datum_t		 d, issuer = { NULL, 0 }, subject = { NULL, 0 };
+	gnutls_x509_crl_iter_t	 iter = NULL;
+	uint8_t			 aki[64], ski[64];
+	size_t			 aki_len = sizeof(aki), ski_len = sizeof(ski);
+	const char		*p, *begin = "-----BEGIN X509 CRL-----";
+	struct ca_error		 e2;
+	int			 rc, r;
+
+	memset(facts, 0, sizeof(*facts));
+	if (crl->pem == NULL || crl->pem_len == 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: no PEM CRL (ALB "
+		    "takes PEM only)");
+		goto out;
+	}
+	if (crl->pem_len > CRL_ALB_MAX_BYTES) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL is %zu "
+		    "bytes; ALB takes at most 50 MB per file", crl->pem_len);
+		goto out;
+	}
+	if (strncmp(crl->pem, begin, strlen(begin)) != 0 ||
+	    (p = strstr(crl->pem + 1, "-----BEGIN")) != NULL) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the file must be "
+		    "exactly one PEM CRL and nothing else (ALB: one CRL per "
+		    "file)");
+		goto out;
+	}
+	memset(&rep, 0, sizeof(rep));
+	if ((rc = crl_check((const uint8_t *)crl->pem, crl->pem_len, set->ca,
+	    &rep, &e2)) != CA_OK) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: %s", e2.msg);
+		goto out;
+	}
+	if (!rep.has_number || rep.number != crl->number) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the file's cRLNumber "
+		    "(%" PRIu64 ") is not the CRL being published (%" PRIu64
+		    ")", rep.number, crl->number);
+		goto out;
+	}
+	if (rep.entries > set->opt.max_entries) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: %" PRIu64 " entries "
+		    "exceed the configured ALB quota of %" PRIu64,
+		    rep.entries, set->opt.max_entries);
+		goto out;
+	}
+	/* Against the bundle, independently of crl_check. */
+	d.data = (unsigned char *)set->bundle;
+	d.size = (unsigned)set->bundle_len;
+	if (gnutls_x509_crt_list_import2(&certs, &ncerts, &d,
+	    GNUTLS_X509_FMT_PEM, GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED) < 0 ||
+	    ncerts == 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CA bundle does "
+		    "not parse as PEM certificates");
+		goto out;
+	}
+	d.data = (unsigned char *)crl->pem;
+	d.size = (unsigned)crl->pem_len;
+	if (gnutls_x509_crl_init(&x) < 0 ||
+	    gnutls_x509_crl_import(x, &d, GNUTLS_X509_FMT_PEM) < 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL does not "
+		    "parse");
+		goto out;
+	}
+	if (gnutls_x509_crl_verify(x, certs, ncerts, 0, &status) < 0 ||
+	    status != 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL's signature "
+		    "does not verify with the CA certificate of the bundle");
+		goto out;
+	}
+	if (gnutls_x509_crl_get_raw_issuer_dn(x, &issuer) < 0 ||
+	    gnutls_x509_crt_get_raw_dn(certs[0], &subject) < 0 ||
+	    issuer.size != subject.size ||
+	    memcmp(issuer.data, subject.data, issuer.size) != 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL's issuer "
+		    "bytes differ from the CA certificate's subject (RFC 5280 "
+		    "section 6.3.3)");
+		goto out;
+	}
+	if (gnutls_x509_crl_get_authority_key_id(x, aki, &aki_len, NULL) <
+	    0 || gnutls_x509_crt_get_subject_key_id(certs[0], ski, &ski_len,
+	    NULL) < 0 || aki_len != ski_len || memcmp(aki, ski, aki_len) != 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL's authority "
+		    "key identifier is not the CA certificate's subject key "
+		    "identifier (RFC 5280 section 4.2.1.1)");
+		goto out;
+	}
+	/* The newest revocation, for revoke-to-published latency; and no
+	 * negative serial (ALB refuses them). */
+	for (;;) {
+		unsigned char serial[64];
+		size_t slen = sizeof(serial);
+		time_t t;
+		r = gnutls_x509_crl_iter_crt_serial(x, &iter, serial, &slen,
+		    &t);
+		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (r < 0) {
+			rc = ca_error_set(err, CA_EPOLICY, "gate: a revoked "
+			    "entry does not parse");
+			goto out;
+		}
+		if (slen > 0 && (serial[0] & 0x80)) {
+			rc = ca_error_set(err, CA_EPOLICY, "gate: a revoked "
+			    "serial is negative; ALB does not support them");
+			goto out;
+		}
+		if ((int64_t)t > facts->newest_revocation)
+			facts->newest_revocation = (int64_t)t;
+	}
+	rc = CA_OK;
+out:
+	gnutls_x509_crl_iter_deinit(iter);
+	gnutls_free(issuer.data);
+	gnutls_free(subject.data);
+	if (x != NULL)
+		gnutls_x509_crl_deinit(x);
+	for (unsigned i = 0; i < ncerts; i++)
+		gnutls_x509_crt_deinit(certs[i]);
+	gnutls_free(certs);
+	return rc;
+}
+
+/* ---- dir ---- */
+
+static int
+pub_dir_run(struct publisher *p, const struct crl_result *crl,
+    struct ca_error *err)
+{
+	char	 path[1100];
+	int	 rc;
+
+	if ((rc = dir_make(p->conf.path, 0755, err)) != CA_OK)
+		return rc;
+	/* Each file replaced by rename: readers see old or new, whole.
+	 * The DER first, the PEM (what ALB-style readers take) last. */
+	if (path_join(path, sizeof(path), p->conf.path, "ca.pem") != CA_OK ||
+	    (rc = file_write_atomic(path, p->set->bundle, p->set->bundle_len,
+	    0644, 0, err)) != CA_OK)
+		return rc != CA_OK ? rc : ca_error_set(err, CA_ETOOBIG,
+		    "path too long");
+	if (path_join(path, sizeof(path), p->conf.path, "crl.der") != CA_OK ||
+	    (rc = file_write_atomic(path, crl->der, crl->der_len, 0644, 0,
+	    err)) != CA_OK)
+		return rc != CA_OK ? rc : ca_error_set(err, CA_ETOOBIG,
+		    "path too long");
+	if (path_join(path, sizeof(path), p->conf.path, "crl.pem") != CA_OK ||
+	    (rc = file_write_atomic(path, crl->pem, crl->pem_len, 0644, 0,
+	    err)) != CA_OK)
+		return rc != CA_OK ? rc : ca_error_set(err, CA_ETOOBIG,
+		    "path too long");
+	return CA_OK;
+}
+
+/* ---- running ---- */
+
+static int
+reconcile_one(struct publisher *p, struct ca_error *err)
+{
+	struct crl_publisher_state s;
+	int	 rc;
+
+	if (p->conf.type != CRL_PUBLISHER_ALB || p->reconciled)
+		return CA_OK;
+	if ((rc = crl_publisher_state_get(p->set->st, p->conf.name, &s,
+	    err)) != CA_OK)
+		return rc;
+	if ((rc = pub_alb_reconcile(p, &s, err)) != CA_OK)
+		return rc;
+	p->reconciled = true;
+	return pub_state_put(p->set->st, &s, err);
+}
+
+int
+crl_publishers_reconcile(struct crl_publishers *set, struct ca_error *err)
+{
+	struct ca_error	 e2;
+	int		 first = CA_OK, rc;
+
+	for (size_t i = 0; i < set->n; i++) {
+		if ((rc = reconcile_one(&set->pub[i], &e2)) == CA_OK)
+			continue;
+		pub_log(set, CRL_PUBLISH_WARN, "%s: reconcile: %s",
+		    set->pub[i].conf.name, e2.msg);
+		if (first == CA_OK) {
+			first = rc;
+			ca_error_set(err, rc, "%s: %s", set->pub[i].conf.name,
+			    e2.msg);
+		}
+	}
+	return first;
+}
+
+static int
+run_one(struct publisher *p, const struct crl_result *crl,
+    struct ca_error *err)
+{
+	struct crl_publishers		*set = p->set;
+	struct crl_publisher_state	 s;
+	struct gate_facts		 facts;
+	struct ca_error			 e2;
+	int64_t				 now = time_now();
+	int				 rc;
+
+	ca_error_clear(&e2);
+	memset(&facts, 0, sizeof(facts));
+	/* ALB: reconcile once per process before the books are read. A
+	 * failure is not fatal: add/remove below still keep them. */
+	if (p->conf.type == CRL_PUBLISHER_ALB && !p->reconciled &&
+	    reconcile_one(p, &e2) != CA_OK) {
+		pub_log(set, CRL_PUBLISH_WARN, "%s: reconcile: %s",
+		    p->conf.name, e2.msg);
+		ca_error_clear(&e2);
+	}
+	if ((rc = crl_publisher_state_get(set->st, p->conf.name, &s, err)) !=
+	    CA_OK)
+		return rc;
+	snprintf(s.type, sizeof(s.type), "%s", type_name(p->conf.type));
+	if (crl->number == s.published_number && s.published_number != 0) {
+		pub_log(set, CRL_PUBLISH_INFO, "%s: CRL %" PRIu64 " is "
+		    "already published", p->conf.name, crl->number);
+		if (p->conf.type == CRL_PUBLISHER_S3 && s.object_key[0]) {
+			p->put_number = crl->number;
+			snprintf(p->put_key, sizeof(p->put_key), "%s",
+			    s.object_key);
+		}
+		return CA_OK;
+	}
+	s.last_attempt = now;
+	if ((rc = gate(set, crl, &facts, &e2)) != CA_OK)
+		goto done;
+	if (crl->number < s.published_number) {
+		rc = ca_error_set(&e2, CA_EPOLICY, "gate: CRL number %" PRIu64
+		    " is not greater than %" PRIu64 ", the last one "
+		    "published", crl->number, s.published_number);
+		goto done;
+	}
+	switch (p->conf.type) {
+	case CRL_PUBLISHER_DIR:
+		rc = pub_dir_run(p, crl, &e2);
+		break;
+	case CRL_PUBLISHER_S3:
+		rc = pub_s3_run(p, crl, &s, &e2);
+		break;
+	case CRL_PUBLISHER_ALB:
+		rc = pub_alb_run(p, crl, &s, &e2);
+		break;
+	}
+done:
+	if (rc == CA_OK) {
+		s.last_success = time_now();
+		s.published_number = crl->number;
+		s.successes++;
+		s.last_error[0] = '\0';
+		if (facts.newest_revocation > s.newest_revocation) {
+			s.latency = s.last_success - facts.newest_revocation;
+			s.newest_revocation = facts.newest_revocation;
+		}
+		pub_log(set, CRL_PUBLISH_INFO, "%s: published CRL %" PRIu64
+		    " (%" PRIu64 " entries)", p->conf.name, crl->number,
+		    crl->entries);
+	} else {
+		s.failures++;
+		snprintf(s.last_error, sizeof(s.last_error), "%s", e2.msg);
+		pub_log(set, CRL_PUBLISH_ERR, "%s: CRL %" PRIu64 " not "
+		    "published: %s", p->conf.name, crl->number, e2.msg);
+		ca_error_set(err, rc, "%s", e2.msg);
+	}
+	{
+		struct ca_error e3;
+		if (pub_state_put(set->st, &s, &e3) != CA_OK)
+			pub_log(set, CRL_PUBLISH_ERR, "%s: cannot record the "
+			    "state: %s", p->conf.name, e3.msg);
+	}
+	return rc;
+}
+
+int
+crl_publishers_run(struct crl_publishers *set, const struct crl_result *crl,
+    struct ca_error *err)
+{
+	struct ca_error	 e2;
+	char		 failed[200] = "";
+	char		 first_msg[256] = "";
+	int		 first = CA_OK, rc;
+
+	for (size_t i = 0; i < set->n; i++) {
+		if ((rc = run_one(&set->pub[i], crl, &e2)) == CA_OK)
+			continue;
+		if (first == CA_OK) {
+			first = rc;
+			snprintf(first_msg, sizeof(first_msg), "%s", e2.msg);
+		}
+		if (strlen(failed) + strlen(set->pub[i].conf.name) + 3 <
+		    sizeof(failed))
+			snprintf(failed + strlen(failed),
+			    sizeof(failed) - strlen(failed), "%s%s",
+			    failed[0] ? ", " : "", set->pub[i].conf.name);
+	}
+	if (first != CA_OK)
+		ca_error_set(err, first, "publisher(s) %s failed: %s", failed,
+		    first_msg);
+	return first;
+}
+
+static int
+schedule_cb(const struct crl_result *crl, void *ctx, struct ca_error *err)
+{
+	return run_one(ctx, crl, err);
+}
+
+int
+crl_publishers_attach(struct crl_publishers *set, struct crl_schedule *s,
+    struct ca_error *err)
+{
+	int	 rc;
+
+	/* A trust store unreachable at start is logged, not fatal: the
+	 * service keeps serving CRLs, and the next publish tries again. */
+	(void)crl_publishers_reconcile(set, NULL);
+	for (size_t i = 0; i < set->n; i++)
+		if ((rc = crl_schedule_add_publisher(s, set->pub[i].conf.name,
+		    schedule_cb, &set->pub[i], err)) != CA_OK)
+			return rc;
+	return CA_OK;
+}
+
+int
+crl_publish_load(const char *pem_path, struct crl_result *out,
+    struct ca_error *err)
+{
+	struct crl_result	 r;
+	gnutls_x509_crl_t	 x = NULL;
+	gnutls_datum_t		 d, der = { NULL, 0 };
+	uint8_t			*buf = NULL;
+	size_t			 len;
+	uint8_t			 num[32];
+	size_t			 nlen = sizeof(num);
+	int			 n, rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = file_read(pem_path, CRL_ALB_MAX_BYTES + 1, &buf, &len,
+	    err)) != CA_OK)
+		goto out;
+	d.data = buf;
+	d.size = (unsigned)len;
+	if (gnutls_pem_base64_decode2("X509 CRL", &d, &der) < 0 ||
+	    gnutls_x509_crl_init(&x) < 0 ||
+	    gnutls_x509_crl_import(x, &der, GNUTLS_X509_FMT_DER) < 0) {
+		rc = ca_error_set(err, CA_EMALF, "%s is not a PEM CRL",
+		    pem_path);
+		goto out;
+	}
+	if (gnutls_x509_crl_get_number(x, num, &nlen, NULL) < 0 || nlen > 8 ||
+	    nlen == 0) {
+		rc = ca_error_set(err, CA_EMALF, "%s: the CRL has no usable "
+		    "cRLNumber (RFC 5280 section 5.2.3)", pem_path);
+		goto out;
+	}
+	for (size_t i = 0; i < nlen; i++)
+		r.number = (r.number << 8) | num[i];
+	if ((n = gnutls_x509_crl_get_crt_count(x)) < 0)
+		n = 0;
+	r.entries = (uint64_t)n;
+	r.this_update = gnutls_x509_crl_get_this_update(x);
+	r.next_update = gnutls_x509_crl_get_next_update(x);
+	if ((r.der = malloc(der.size)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(r.der, der.data, der.size);
+	r.der_len = der.size;
+	r.pem = (char *)buf;
+	r.pem_len = len;
+	buf = NULL;
+	*out = r;
+	memset(&r, 0, sizeof(r));
+	rc = CA_OK;
+out:
+	if (x != NULL)
+		gnutls_x509_crl_deinit(x);
+	gnutls_free(der.data);
+	free(buf);
+	free(r.der);
+	return rc;
+}
+
+/* ---- status and metrics ---- */
+
+static void
+fmt_time(int64_t t, char out[21])
+{
+	if (t == 0)
+		snprintf(out, 21, "never");
+	else
+		time_format(t, out);
+}
+
+int
+crl_publish_status_text(struct store *st,
+    const struct crl_publisher_conf *conf, size_t n, char **out, size_t *len,
+    struct ca_error *err)
+{
+	struct awsbuf	 b = { 0 };
+	int		 rc = CA_OK;
+
+	if (n == 0)
+		rc = awsbuf_puts(&b, "publishers: none configured\n");
+	for (size_t i = 0; i < n && rc == CA_OK; i++) {
+		struct crl_publisher_state s;
+		char ts[21], ta[21];
+		if ((rc = crl_publisher_state_get(st, conf[i].name, &s, err)) !=
+		    CA_OK)
+			goto out;
+		fmt_time(s.last_success, ts);
+		fmt_time(s.last_attempt, ta);
+		rc = awsbuf_printf(&b, "publisher %s (%s)\n"
+		    "  status:           %s\n"
+		    "  last success:     %s\n"
+		    "  last attempt:     %s\n"
+		    "  CRL published:    %" PRIu64 "\n"
+		    "  successes:        %" PRIu64 "\n"
+		    "  failures:         %" PRIu64 "\n"
+		    "  last error:       %s\n",
+		    conf[i].name, type_name(conf[i].type),
+		    s.last_attempt == 0 ? "never run" :
+		    s.last_error[0] ? "FAILING" : "ok", ts, ta,
+		    s.published_number, s.successes, s.failures,
+		    s.last_error[0] ? s.last_error : "-");
+		if (rc == CA_OK && s.latency >= 0)
+			rc = awsbuf_printf(&b, "  revoke-to-published: %" PRId64
+			    " s\n", s.latency);
+		if (rc == CA_OK && conf[i].type == CRL_PUBLISHER_S3)
+			rc = awsbuf_printf(&b, "  object:           %s\n",
+			    s.object_key[0] ? s.object_key : "-");
+		if (rc == CA_OK && conf[i].type == CRL_PUBLISHER_ALB) {
+			rc = awsbuf_printf(&b, "  trust store:      %s\n"
+			    "  revocation id:    ", conf[i].trust_store_arn);
+			if (rc == CA_OK && s.n_ids == 0)
+				rc = awsbuf_puts(&b, "-");
+			for (size_t k = 0; rc == CA_OK && k < s.n_ids; k++)
+				rc = awsbuf_printf(&b, "%s%" PRIu64,
+				    k ? " (stale: " : "",
+				    s.revocation_ids[s.n_ids - 1 - k]);
+			if (rc == CA_OK && s.n_ids > 1)
+				rc = awsbuf_puts(&b, ")");
+			if (rc == CA_OK)
+				rc = awsbuf_printf(&b, "\n  ALB entries:      %"
+				    PRIu64 "\n", s.alb_entries);
+		}
+	}
+	if (rc != CA_OK) {
+		rc = ca_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	*len = b.len;
+	*out = awsbuf_take(&b);
+	if (*out == NULL)
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+out:
+	awsbuf_free(&b);
+	return rc;
+}
+
+int
+crl_publish_metrics(struct store *st, const struct crl_publisher_conf *conf,
+    size_t n, char **out, size_t *len, struct ca_error *err)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "mtlsca_publisher_up", "gauge",
+		  "1 if the publisher's last attempt succeeded" },
+		{ "mtlsca_publisher_last_success_timestamp_seconds", "gauge",
+		  "Time of the last successful publish" },
+		{ "mtlsca_publisher_last_attempt_timestamp_seconds", "gauge",
+		  "Time of the last publish attempt" },
+		{ "mtlsca_publisher_crl_number", "gauge",
+		  "CRL number last published" },
+		{ "mtlsca_publisher_failures_total", "counter",
+		  "Failed publish attempts" },
+		{ "mtlsca_publisher_alb_revocation_id", "gauge",
+		  "Current ALB RevocationId of this CA's CRL" },
+		{ "mtlsca_publisher_alb_revoked_entries", "gauge",
+		  "NumberOfRevokedEntries ALB reported" },
+		{ "mtlsca_publisher_latency_seconds", "gauge",
+		  "Newest revocation to its CRL being published" },
+	};
+	struct crl_publisher_state	*s = NULL;
+	struct awsbuf			 b = { 0 };
+	int				 rc = CA_OK;
+
+	if (n > 0 && (s = calloc(n, sizeof(*s))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = crl_publisher_state_get(st, conf[i].name, &s[i],
+		    err)) != CA_OK)
+			goto out;
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]) && rc == CA_OK; k++) {
+		rc = awsbuf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n",
+		    m[k].name, m[k].help, m[k].name, m[k].type);
+		for (size_t i = 0; i < n && rc == CA_OK; i++) {
+			int64_t v;
+			bool alb = conf[i].type == CRL_PUBLISHER_ALB;
+			switch (k) {
+			case 0: v = s[i].last_attempt != 0 &&
+				    s[i].last_error[0] == '\0'; break;
+			case 1: v = s[i].last_success; break;
+			case 2: v = s[i].last_attempt; break;
+			case 3: v = (int64_t)s[i].published_number; break;
+			case 4: v = (int64_t)s[i].failures; break;
+			case 5: if (!alb || s[i].n_ids == 0) continue;
+				v = (int64_t)s[i].revocation_ids[s[i].n_ids -
+				    1]; break;
+			case 6: if (!alb) continue;
+				v = (int64_t)s[i].alb_entries; break;
+			default: if (s[i].latency < 0) continue;
+				v = s[i].latency; break;
+			}
+			/* Names are config identifiers; quote-safe anyway. */
+			rc = awsbuf_printf(&b, "%s{publisher=\"", m[k].name);
+			for (const char *q = conf[i].name; rc == CA_OK && *q;
+			    q++)
+				rc = (*q == '"' || *q == '\\' || *q == '\n') ?
+				    awsbuf_puts(&b, "_") : awsbuf_add(&b, q, 1);
+			if (rc == CA_OK)
+				rc = awsbuf_printf(&b, "\",type=\"%s\"} %" PRId64
+				    "\n", type_name(conf[i].type), v);
+		}
+	}
+	if (rc != CA_OK) {
+		rc = ca_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	*len = b.len;
+	if ((*out = awsbuf_take(&b)) == NULL)
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+out:
+	awsbuf_free(&b);
+	free(s);
+	return rc;
+}
+
+int
+crl_publishers_metrics(struct crl_publishers *set, char **out, size_t *len,
+    struct ca_error *err)
+{
+	struct crl_publisher_conf	*conf = NULL;
+	int				 rc;
+
+	if (set->n > 0 && (conf = calloc(set->n, sizeof(*conf))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < set->n; i++)
+		conf[i] = set->pub[i].conf;
+	rc = crl_publish_metrics(set->st, conf, set->n, out, len, err);
+	free(conf);
+	return rc;
+}

@@ -1,0 +1,408 @@
+/*
+ * The s3 and alb publishers.
+ *
+ * ALB copies a CRL from S3 only when AddTrustStoreRevocations is called
+ * (overwriting the object changes nothing), so every CRL gets its own key
+ * and a refresh is Add(new key) -> record the new RevocationId -> Remove the
+ * ids this CA added before. Both lists count against the trust store's quota
+ * (500,000 entries, 30 lists) while one replaces the other.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "crl/publish_int.h"
+
+/* ---- s3 ---- */
+
+static int
+s3_put(struct publisher *p, const char *key, const void *body, size_t len,
+    const char *ctype, char *version, size_t vsize, struct ca_error *err)
+{
+	struct aws_response	 r;
+	int			 rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = aws_s3_put(p->aws, p->conf.endpoint, p->conf.region,
+	    p->conf.bucket, key, body, len, ctype, &r, err);
+	if (rc == CA_OK && version != NULL)
+		snprintf(version, vsize, "%s", r.version_id);
+	if (r.attempts > 1)
+		pub_log(p->set, rc == CA_OK ? CRL_PUBLISH_INFO :
+		    CRL_PUBLISH_WARN, "%s: PUT %s took %u attempts",
+		    p->conf.name, key, r.attempts);
+	aws_response_clear(&r);
+	return rc;
+}
+
+int
+pub_s3_run(struct publisher *p, const struct crl_result *crl,
+    struct crl_publisher_state *s, struct ca_error *err)
+{
+	struct crl_publishers	*set = p->set;
+	char			 key[300], version[256];
+	int			 rc;
+
+	/* A new key per CRL: the one ALB is told to copy. */
+	snprintf(key, sizeof(key), "%scrl/%" PRIu64 ".pem", p->prefix,
+	    crl->number);
+	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,
+	    "application/x-pem-file", version, sizeof(version), err)) !=
+	    CA_OK)
+		return rc;
+	p->put_number = crl->number;
+	snprintf(p->put_key, sizeof(p->put_key), "%s", key);
+	snprintf(s->object_key, sizeof(s->object_key), "%s", key);
+	{
+		char k2[300];
+		snprintf(k2, sizeof(k2), "%scrl/latest.pem", p->prefix);
+		if ((rc = s3_put(p, k2, crl->pem, crl->pem_len,
+		    "application/x-pem-file", NULL, 0, err)) != CA_OK)
+			return rc;
+		snprintf(k2, sizeof(k2), "%scrl/latest.der", p->prefix);
+		if ((rc = s3_put(p, k2, crl->der, crl->der_len,
+		    "application/pkix-crl", NULL, 0, err)) != CA_OK)
+			return rc;
+	}
+	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
+		char k3[300];
+		snprintf(k3, sizeof(k3), "%sca.pem", p->prefix);
+		if ((rc = s3_put(p, k3, set->bundle, set->bundle_len,
+		    "application/x-pem-file", NULL, 0, err)) != CA_OK)
+			return rc;
+		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s",
+		    set->bundle_sha256);
+		pub_log(set, CRL_PUBLISH_INFO, "%s: CA bundle uploaded to %s",
+		    p->conf.name, k3);
+	}
+	return CA_OK;
+}
+
+/* ---- alb ---- */
+
+static int
+alb_call(struct publisher *p, const char *action, const struct sigv4_kv *kv,
+    size_t n, struct aws_response *r, struct ca_error *err)
+{
+	int	 rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = aws_elbv2_call(p->aws, p->conf.endpoint, p->conf.region, action,
+	    kv, n, r, err);
+	if (r->attempts > 1)
+		pub_log(p->set, CRL_PUBLISH_INFO, "%s: %s took %u attempts",
+		    p->conf.name, action, r->attempts);
+	return rc;
+}
+
+static void
+ids_drop(struct crl_publisher_state *s, uint64_t id)
+{
+	size_t	 o = 0;
+
+	for (size_t i = 0; i < s->n_ids; i++)
+		if (s->revocation_ids[i] != id)
+			s->revocation_ids[o++] = s->revocation_ids[i];
+	s->n_ids = o;
+}
+
+static void
+ids_push(struct crl_publisher_state *s, uint64_t id)
+{
+	if (s->n_ids == CRL_PUBLISH_IDS_MAX) {
+		memmove(s->revocation_ids, s->revocation_ids + 1,
+		    (CRL_PUBLISH_IDS_MAX - 1) * sizeof(s->revocation_ids[0]));
+		s->n_ids--;
+	}
+	s->revocation_ids[s->n_ids++] = id;
+}
+
+/*
+ * Remove one id. CA_OK when gone (RevocationIdNotFound counts as gone);
+ * the state forgets it then.
+ */
+static int
+alb_remove(struct publisher *p, struct crl_publisher_state *s, uint64_t id,
+    struct ca_error *err)
+{
+	struct aws_response	 r;
+	struct sigv4_kv		 kv[2];
+	char			 ids[24];
+	int			 rc;
+
+	snprintf(ids, sizeof(ids), "%" PRIu64, id);
+	kv[0].name = "TrustStoreArn";
+	kv[0].value = p->conf.trust_store_arn;
+	kv[1].name = "RevocationIds.member.1";
+	kv[1].value = ids;
+	rc = alb_call(p, "RemoveTrustStoreRevocations", kv, 2, &r, err);
+	if (rc != CA_OK && strcmp(r.error_code, "RevocationIdNotFound") == 0) {
+		pub_log(p->set, CRL_PUBLISH_INFO, "%s: RevocationId %s was "
+		    "already gone", p->conf.name, ids);
+		ca_error_clear(err);
+		rc = CA_OK;
+	}
+	if (rc == CA_OK)
+		ids_drop(s, id);
+	aws_response_clear(&r);
+	return rc;
+}
+
+/* Add s3://bucket/key; *id and *entries from ALB's answer. */
+static int
+alb_add(struct publisher *p, const char *bucket, const char *key,
+    const char *version, uint64_t *id, uint64_t *entries, bool *too_many,
+    struct ca_error *err)
+{
+	struct aws_response	 r;
+	struct aws_revocation	 rev[2];
+	struct sigv4_kv		 kv[5];
+	size_t			 n = 0, nrev = 0;
+	int			 rc;
+
+	*too_many = false;
+	kv[n].name = "TrustStoreArn";
+	kv[n++].value = p->conf.trust_store_arn;
+	kv[n].name = "RevocationContents.member.1.S3Bucket";
+	kv[n++].value = bucket;
+	kv[n].name = "RevocationContents.member.1.S3Key";
+	kv[n++].value = key;
+	kv[n].name = "RevocationContents.member.1.RevocationType";
+	kv[n++].value = "CRL";
+	if (version != NULL && version[0] != '\0') {
+		kv[n].name = "RevocationContents.member.1.S3ObjectVersion";
+		kv[n++].value = version;
+	}
+	if ((rc = alb_call(p, "AddTrustStoreRevocations", kv, n, &r, err)) !=
+	    CA_OK) {
+		*too_many = strcmp(r.error_code,
+		    "TooManyTrustStoreRevocationEntries") == 0;
+		goto out;
+	}
+	if ((rc = aws_elbv2_parse_revocations(r.body.data, r.body.len, rev, 2,
+	    &nrev, NULL, 0, err)) != CA_OK)
+		goto out;
+	if (nrev != 1) {
+		rc = ca_error_set(err, CA_EMALF, "AddTrustStoreRevocations "
+		    "answered %zu revocations for one CRL", nrev);
+		goto out;
+	}
+	*id = rev[0].id;
+	*entries = rev[0].entries;
+out:
+	aws_response_clear(&r);
+	return rc;
+}
+
+static int
+alb_modify(struct publisher *p, struct crl_publisher_state *s,
+    struct ca_error *err)
+{
+	struct aws_response	 r;
+	struct sigv4_kv		 kv[3];
+	char			 key[300];
+	int			 rc;
+
+	snprintf(key, sizeof(key), "%sca.pem", p->s3->prefix);
+	kv[0].name = "TrustStoreArn";
+	kv[0].value = p->conf.trust_store_arn;
+	kv[1].name = "CaCertificatesBundleS3Bucket";
+	kv[1].value = p->s3->conf.bucket;
+	kv[2].name = "CaCertificatesBundleS3Key";
+	kv[2].value = key;
+	rc = alb_call(p, "ModifyTrustStore", kv, 3, &r, err);
+	aws_response_clear(&r);
+	if (rc == CA_OK) {
+		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s",
+		    p->set->bundle_sha256);
+		pub_log(p->set, CRL_PUBLISH_INFO, "%s: trust store CA bundle "
+		    "replaced (ModifyTrustStore)", p->conf.name);
+	}
+	return rc;
+}
+
+int
+pub_alb_run(struct publisher *p, const struct crl_result *crl,
+    struct crl_publisher_state *s, struct ca_error *err)
+{
+	struct crl_publishers	*set = p->set;
+	struct crl_publisher_state s3s;
+	uint64_t		 old[CRL_PUBLISH_IDS_MAX];
+	size_t			 n_old;
+	uint64_t		 id = 0, entries = 0;
+	bool			 too_many = false, removed_first = false;
+	struct ca_error		 e2;
+	int			 rc;
+
+	if (p->s3->put_number != crl->number) {
+		return ca_error_set(err, CA_EIO, "s3 publisher '%s' did not "
+		    "put CRL %" PRIu64 ", so the trust store keeps its current "
+		    "CRL", p->s3->conf.name, crl->number);
+	}
+	/* The bundle ALB would read must be the one in S3 now. */
+	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
+		if ((rc = crl_publisher_state_get(set->st, p->s3->conf.name,
+		    &s3s, err)) != CA_OK)
+			return rc;
+		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
+			return ca_error_set(err, CA_EIO, "the CA bundle is not "
+			    "in S3 yet; ModifyTrustStore not called");
+		if ((rc = alb_modify(p, s, err)) != CA_OK)
+			return rc;
+	}
+	n_old = s->n_ids;
+	memcpy(old, s->revocation_ids, n_old * sizeof(old[0]));
+
+	/* Both lists count while one replaces the other: if they cannot fit
+	 * together, go straight to remove-then-add. */
+	if (n_old > 0 && crl->entries + s->alb_entries > set->opt.max_entries)
+		too_many = true;
+	else {
+		rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL, &id,
+		    &entries, &too_many, &e2);
+		if (rc != CA_OK && !too_many)
+			return ca_error_set(err, rc, "%s", e2.msg);
+	}
+	if (too_many) {
+		int64_t gap_start = time_now();
+		char when[21];
+
+		time_format(gap_start, when);
+		pub_log(set, CRL_PUBLISH_WARN, "%s: the trust store cannot hold "
+		    "the old and the new CRL together (%" PRIu64 " + %" PRIu64
+		    " entries): removing the old list first; this CA has no "
+		    "CRL in the trust store from %s until the add completes",
+		    p->conf.name, s->alb_entries, crl->entries, when);
+		for (size_t i = 0; i < n_old; i++) {
+			if ((rc = alb_remove(p, s, old[i], &e2)) != CA_OK) {
+				pub_state_put(set->st, s, NULL);
+				return ca_error_set(err, rc, "removing the old "
+				    "list before the add: %s", e2.msg);
+			}
+		}
+		s->alb_entries = 0;
+		pub_state_put(set->st, s, NULL);
+		removed_first = true;
+		if ((rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL,
+		    &id, &entries, &too_many, &e2)) != CA_OK) {
+			pub_log(set, CRL_PUBLISH_ERR, "%s: the trust store now "
+			    "holds no CRL of this CA: %s", p->conf.name,
+			    e2.msg);
+			return ca_error_set(err, rc, "%s (the old list was "
+			    "removed first: the trust store holds no CRL of "
+			    "this CA)", e2.msg);
+		}
+		pub_log(set, CRL_PUBLISH_WARN, "%s: gap closed after %" PRId64
+		    " s", p->conf.name, time_now() - gap_start);
+	}
+	/* Record the new id before touching the old ones: a crash now leaves
+	 * every id this CA added in the store, for the next reconcile. */
+	ids_push(s, id);
+	s->alb_entries = entries;
+	if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK)
+		pub_log(set, CRL_PUBLISH_ERR, "%s: RevocationId %" PRIu64
+		    " not recorded: %s", p->conf.name, id, e2.msg);
+	pub_log(set, CRL_PUBLISH_INFO, "%s: AddTrustStoreRevocations: "
+	    "RevocationId %" PRIu64 ", %" PRIu64 " entries", p->conf.name, id,
+	    entries);
+	if (!removed_first) {
+		for (size_t i = 0; i < n_old; i++) {
+			if (old[i] == id)
+				continue;
+			if (alb_remove(p, s, old[i], &e2) != CA_OK)
+				/* The new list is in force; the stale one
+				 * stays recorded and is removed next time. */
+				pub_log(set, CRL_PUBLISH_WARN, "%s: old "
+				    "RevocationId %" PRIu64 " not removed yet: "
+				    "%s", p->conf.name, old[i], e2.msg);
+		}
+	}
+	return CA_OK;
+}
+
+int
+pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
+    struct ca_error *err)
+{
+	struct aws_revocation	*all = NULL;
+	size_t			 n_all = 0, cap = 0;
+	char			 marker[256] = "";
+	int			 rc = CA_OK;
+
+	/* Every list of the trust store, page by page. */
+	for (int page = 0; page < 100; page++) {
+		struct aws_response	 r;
+		struct aws_revocation	 rev[400];
+		struct sigv4_kv		 kv[3];
+		size_t			 n = 0, nr = 0;
+
+		kv[n].name = "TrustStoreArn";
+		kv[n++].value = p->conf.trust_store_arn;
+		kv[n].name = "PageSize";
+		kv[n++].value = "400";
+		if (marker[0] != '\0') {
+			kv[n].name = "Marker";
+			kv[n++].value = marker;
+		}
+		rc = alb_call(p, "DescribeTrustStoreRevocations", kv, n, &r,
+		    err);
+		if (rc == CA_OK)
+			rc = aws_elbv2_parse_revocations(r.body.data,
+			    r.body.len, rev, 400, &nr, marker, sizeof(marker),
+			    err);
+		aws_response_clear(&r);
+		if (rc != CA_OK)
+			goto out;
+		if (n_all + nr > cap) {
+			struct aws_revocation *na;
+			cap = (n_all + nr) * 2;
+			if ((na = realloc(all, cap * sizeof(*all))) == NULL) {
+				rc = ca_error_set(err, CA_ENOMEM,
+				    "out of memory");
+				goto out;
+			}
+			all = na;
+		}
+		if (nr > 0)
+			memcpy(all + n_all, rev, nr * sizeof(rev[0]));
+		n_all += nr;
+		if (marker[0] == '\0')
+			break;
+	}
+	/* Recorded ids the trust store no longer holds are forgotten. */
+	for (size_t i = 0; i < s->n_ids;) {
+		bool present = false;
+		for (size_t k = 0; k < n_all; k++)
+			if (all[k].id == s->revocation_ids[i]) {
+				present = true;
+				if (i == s->n_ids - 1)
+					s->alb_entries = all[k].entries;
+			}
+		if (present) {
+			i++;
+			continue;
+		}
+		pub_log(p->set, CRL_PUBLISH_WARN, "%s: reconcile: RevocationId "
+		    "%" PRIu64 " is no longer in the trust store", p->conf.name,
+		    s->revocation_ids[i]);
+		ids_drop(s, s->revocation_ids[i]);
+		if (s->n_ids == 0)
+			s->alb_entries = 0;
+	}
+	/* Stale lists this CA added (a removal that failed earlier). */
+	while (s->n_ids > 1) {
+		uint64_t id = s->revocation_ids[0];
+		if ((rc = alb_remove(p, s, id, err)) != CA_OK)
+			goto out;
+		pub_log(p->set, CRL_PUBLISH_INFO, "%s: reconcile: removed "
+		    "stale RevocationId %" PRIu64, p->conf.name, id);
+	}
+	pub_log(p->set, CRL_PUBLISH_INFO, "%s: reconciled with the trust store "
+	    "(%zu lists in it, %zu of them this CA's)", p->conf.name, n_all,
+	    s->n_ids);
+out:
+	free(all);
+	return rc;
+}

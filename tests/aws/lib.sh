@@ -1,0 +1,102 @@
+# Helpers for the publishing end-to-end tests (sourced). Every server runs
+# on a free 127.0.0.1 port chosen by the server itself (reported in a port
+# file) and is killed by the EXIT trap that aws_setup installs.
+PY=/usr/bin/python3
+AWS_DIR="${MTLSCA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/aws"
+AWS_PIDS=()
+
+aws_cleanup() {
+	local p
+	for p in "${AWS_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${AWS_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${KEEP_TMP:-}" ]; then
+		echo "kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+
+# aws_setup: a temp dir $T and the trap.
+aws_setup() {
+	T=$(mktemp -d /tmp/mtlsca-pub-XXXXXX)
+	trap aws_cleanup EXIT
+	trap "exit 1" INT TERM
+	$PY -c 'import swift, botocore, cryptography' || {
+		echo "SKIP: /usr/bin/python3 lacks python3-swift/botocore/cryptography"
+		exit 77
+	}
+}
+
+wait_port() {
+	local f=$1 i
+	for i in $(seq 1 200); do
+		if [ -s "$f" ]; then
+			cat "$f"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "server did not start ($f)" >&2
+	return 1
+}
+
+# start_swift: S3 on $S3_EP, bucket "crls" (versioned) made with botocore.
+start_swift() {
+	mkdir -p "$T/swift"
+	$PY "$AWS_DIR/swift_s3.py" --dir "$T/swift" --port-file "$T/s3.port" \
+		>"$T/swift.log" 2>&1 &
+	AWS_PIDS+=($!)
+	SWIFT_PID=$!
+	S3_PORT=$(wait_port "$T/s3.port") || { cat "$T/swift.log"; exit 1; }
+	S3_EP="http://127.0.0.1:$S3_PORT"
+	s3cli mb crls --versioning
+}
+
+s3cli() {
+	AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
+		$PY "$AWS_DIR/s3cli.py" "$S3_EP" "$@"
+}
+
+# start_elbv2 [extra args]: the ELBv2 stand-in on $ELB_EP for trust store
+# $ARN, accepting the keys in ELB_CREDS ("AK,SK[,TOKEN]" words; default
+# test:tester/testing without a token).
+ARN="arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/mtlsca-ts/0123456789abcdef"
+start_elbv2() {
+	rm -f "$T/elb.port"
+	$PY "$AWS_DIR/elbv2.py" --s3-endpoint "$S3_EP" --trust-store "$ARN" \
+		$(for c in ${ELB_CREDS:-test:tester,testing}; do echo --cred "$c"; done) \
+		--port-file "$T/elb.port" "$@" >"$T/elb.log" 2>&1 &
+	AWS_PIDS+=($!)
+	ELB_PID=$!
+	ELB_PORT=$(wait_port "$T/elb.port") || { cat "$T/elb.log"; exit 1; }
+	ELB_EP="http://127.0.0.1:$ELB_PORT"
+}
+
+start_imds() {
+	$PY "$AWS_DIR/imds.py" --access-key ASIAROLE --secret-key rolesecret \
+		--token roletoken --port-file "$T/imds.port" "$@" \
+		>"$T/imds.log" 2>&1 &
+	AWS_PIDS+=($!)
+	IMDS_PORT=$(wait_port "$T/imds.port") || { cat "$T/imds.log"; exit 1; }
+	IMDS_EP="http://127.0.0.1:$IMDS_PORT"
+}
+
+# elb_state PYEXPR: evaluate PYEXPR with s = the stand-in's state and
+# r = this trust store's revocation lists.
+elb_state() {
+	$PY -c "
+import json, urllib.request
+s = json.load(urllib.request.urlopen('$ELB_EP/_state'))
+r = s['trust_stores']['$ARN']['revocations']
+ts = s['trust_stores']['$ARN']
+print($1)"
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}

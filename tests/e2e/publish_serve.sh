@@ -1,0 +1,66 @@
+#!/bin/bash
+# `serve` with s3 + alb publishers: at start the CRL is published; revoke a
+# serial from another process; within one publish cycle the new PEM is in
+# S3 under a new key, the trust store holds exactly one list for this CA
+# with the right entry count, and the old RevocationId is gone.
+set -u
+. "${MTLSCA_SRC:-$(dirname "$0")/../..}/tests/aws/lib.sh"
+M=${MTLSCA:?path of the mtlsca binary}
+aws_setup
+start_swift
+start_elbv2
+HTTP_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HTTPS_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+cat >"$T/ca.conf" <<CONF
+data_dir = "$T/data";
+crl = { refresh = "1h"; debounce = "1s"; };
+http = { listen = "127.0.0.1"; http_port = $HTTP_PORT; https_port = $HTTPS_PORT; };
+publishers = (
+	{ type = "s3"; name = "bucket"; bucket = "crls"; prefix = "svc";
+	  region = "us-east-1"; endpoint = "$S3_EP";
+	  imds_endpoint = "http://127.0.0.1:9"; },
+	{ type = "alb"; name = "alb"; trust_store_arn = "$ARN";
+	  region = "us-east-1"; endpoint = "$ELB_EP"; s3 = "bucket";
+	  imds_endpoint = "http://127.0.0.1:9"; }
+);
+CONF
+export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
+export AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+unset AWS_SESSION_TOKEN AWS_PROFILE
+mt() { "$M" --config "$T/ca.conf" "$@"; }
+mt init --key-type ecdsa-p256 >/dev/null || fail "init"
+mt serve >"$T/serve.log" 2>&1 &
+SERVE_PID=$!
+AWS_PIDS+=($SERVE_PID)
+
+# wait_for PYEXPR SECONDS: until the stand-in's state makes PYEXPR true.
+wait_for() {
+	local i
+	for i in $(seq 1 $(( $2 * 5 ))); do
+		[ "$(elb_state "$1" 2>/dev/null)" = True ] && return 0
+		kill -0 $SERVE_PID 2>/dev/null || { cat "$T/serve.log"; fail "serve died"; }
+		sleep 0.2
+	done
+	return 1
+}
+wait_for "len(r) == 1" 30 || { cat "$T/serve.log"; fail "the first CRL was not published"; }
+ID1=$(elb_state "r[0]['id']")
+E1=$(elb_state "r[0]['entries']")
+
+t0=$(date +%s)
+mt revoke --force 4A00000000000000000000000000CC01 >/dev/null || fail "revoke"
+wait_for "len(r) == 1 and r[0]['id'] != $ID1" 30 || { cat "$T/serve.log"; elb_state r; fail "no new list after the revocation"; }
+t1=$(date +%s)
+echo "revocation to ALB list swap: $((t1 - t0)) s"
+[ "$(elb_state "r[0]['entries']")" = $((E1 + 1)) ] || fail "entry count"
+[ "$(elb_state "[i['id'] for i in r].count($ID1)")" = 0 ] || fail "old id still there"
+KEY=$(elb_state "r[0]['key']")
+s3cli get crls "$KEY" "$T/got.pem" || fail "no $KEY in S3"
+openssl crl -in "$T/got.pem" -noout -text | grep -q "4A00000000000000000000000000CC01" || fail "the serial is not on the CRL in S3"
+case "$KEY" in svc/crl/*.pem) ;; *) fail "unexpected key $KEY" ;; esac
+
+mt status >"$T/status" || fail "status while serving"
+cat "$T/status"
+grep -q "revocation id:    $(elb_state "r[0]['id']")" "$T/status" || fail "status lacks the new RevocationId"
+echo PASS

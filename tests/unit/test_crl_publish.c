@@ -1,0 +1,560 @@
+/*
+ * Publishers end to end inside one process, with the real CA, store and CRL
+ * code, against Swift's S3 API and the ELBv2 stand-in (tests/aws/): the
+ * dir copy, a new S3 key per CRL, the Add -> record -> Remove swap, the
+ * gate's refusals, S3 down, the quota paths, reconcile, status and metrics.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crl/crl.h"
+
+#define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
+
+static char		 tmp[256];
+static pid_t		 pids[2];
+static char		 s3_ep[64], elb_ep[64];
+static struct store	*st;
+static struct ca	*ca;
+static struct ca	*other_ca;
+
+static const char *
+aws_dir(void)
+{
+	static char d[1024];
+	const char *data = getenv("MTLSCA_TEST_DATA");
+
+	snprintf(d, sizeof(d), "%s/../aws", data ? data : "tests/data");
+	return d;
+}
+
+static int
+start(char *const argv[], const char *portfile, char *ep, size_t size)
+{
+	pid_t pid = fork();
+	int port = 0;
+
+	if (pid == 0) {
+		/* Die with the test, even when it aborts. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int fd = open("/dev/null", 1);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (pids[i] == 0) {
+			pids[i] = pid;
+			break;
+		}
+	for (int i = 0; i < 150 && port == 0; i++) {
+		FILE *f = fopen(portfile, "r");
+		if (f != NULL) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+		if (port == 0)
+			usleep(100000);
+	}
+	snprintf(ep, size, "http://127.0.0.1:%d", port);
+	return port > 0 ? 0 : -1;
+}
+
+static void
+stop_all(void)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGTERM);
+			waitpid(pids[i], NULL, 0);
+			pids[i] = 0;
+		}
+}
+
+static int
+make_ca(const char *name, struct ca **out)
+{
+	struct ca_paths		 p;
+	struct ca_init_options	 o;
+	char			 cert[300], key[300], subj[64];
+
+	snprintf(cert, sizeof(cert), "%s/%s.pem", tmp, name);
+	snprintf(key, sizeof(key), "%s/%s.key", tmp, name);
+	snprintf(subj, sizeof(subj), "CN=%s,O=mtlsca test", name);
+	p.cert = cert;
+	p.key = key;
+	memset(&o, 0, sizeof(o));
+	o.subject = subj;
+	o.key_type = CA_KEY_ECDSA_P256;
+	o.days = 365;
+	if (ca_init(&p, &o, NULL) != CA_OK)
+		return -1;
+	return ca_open(&p, out, NULL) == CA_OK ? 0 : -1;
+}
+
+static int
+setup(void **state)
+{
+	char			 script[4096], data[300], pf[300], db[300];
+	struct store_options	 so;
+	(void)state;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/mtlsca-pubt-XXXXXX");
+	if (mkdtemp(tmp) == NULL)
+		return -1;
+	atexit(stop_all);
+	snprintf(script, sizeof(script), "%s/swift_s3.py", aws_dir());
+	snprintf(data, sizeof(data), "%s/swift", tmp);
+	snprintf(pf, sizeof(pf), "%s/s3.port", tmp);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--dir", data,
+		    "--port-file", pf, NULL };
+		if (start(argv, pf, s3_ep, sizeof(s3_ep)) != 0)
+			return -1;
+	}
+	snprintf(script, sizeof(script), "%s/elbv2.py", aws_dir());
+	snprintf(pf, sizeof(pf), "%s/elb.port", tmp);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--s3-endpoint",
+		    s3_ep, "--trust-store", ARN, "--cred",
+		    "test:tester,testing", "--port-file", pf, NULL };
+		if (start(argv, pf, elb_ep, sizeof(elb_ep)) != 0)
+			return -1;
+	}
+	snprintf(script, sizeof(script), "/usr/bin/python3 %s/s3cli.py %s mb "
+	    "crls", aws_dir(), s3_ep);
+	if (system(script) != 0)
+		return -1;
+	setenv("AWS_ACCESS_KEY_ID", "test:tester", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	if (make_ca("ca", &ca) != 0 || make_ca("other", &other_ca) != 0)
+		return -1;
+	snprintf(db, sizeof(db), "%s/db", tmp);
+	mkdir(db, 0700);
+	memset(&so, 0, sizeof(so));
+	so.dir = db;
+	so.map_size = 64 << 20;
+	return store_open(&so, &st, NULL) == CA_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+	(void)state;
+
+	stop_all();
+	store_close(st);
+	ca_free(ca);
+	ca_free(other_ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+revoke_tag(uint8_t tag)
+{
+	uint8_t serial[16];
+	int outcome;
+
+	memset(serial, 0x40 | tag, sizeof(serial));
+	serial[15] = tag;
+	assert_int_equal(crl_revoke(st, serial, sizeof(serial), 1, 0, true,
+	    &outcome, NULL, NULL), CA_OK);
+}
+
+static void
+build(struct ca *by, struct crl_result *r)
+{
+	struct crl_options o;
+
+	crl_options_default(&o);
+	assert_int_equal(crl_build(by, st, &o, r, NULL), CA_OK);
+}
+
+static void
+confs(struct crl_publisher_conf c[3], const char *s3_endpoint)
+{
+	memset(c, 0, 3 * sizeof(*c));
+	c[0].type = CRL_PUBLISHER_DIR;
+	snprintf(c[0].name, sizeof(c[0].name), "www");
+	snprintf(c[0].path, sizeof(c[0].path), "%s/www", tmp);
+	c[1].type = CRL_PUBLISHER_S3;
+	snprintf(c[1].name, sizeof(c[1].name), "bucket");
+	snprintf(c[1].bucket, sizeof(c[1].bucket), "crls");
+	snprintf(c[1].prefix, sizeof(c[1].prefix), "/prod/");
+	snprintf(c[1].region, sizeof(c[1].region), "us-east-1");
+	snprintf(c[1].endpoint, sizeof(c[1].endpoint), "%s", s3_endpoint);
+	snprintf(c[1].imds_endpoint, sizeof(c[1].imds_endpoint),
+	    "http://127.0.0.1:9");
+	c[2].type = CRL_PUBLISHER_ALB;
+	snprintf(c[2].name, sizeof(c[2].name), "alb");
+	snprintf(c[2].trust_store_arn, sizeof(c[2].trust_store_arn), ARN);
+	snprintf(c[2].region, sizeof(c[2].region), "us-east-1");
+	snprintf(c[2].endpoint, sizeof(c[2].endpoint), "%s", elb_ep);
+	snprintf(c[2].s3_publisher, sizeof(c[2].s3_publisher), "bucket");
+	snprintf(c[2].imds_endpoint, sizeof(c[2].imds_endpoint),
+	    "http://127.0.0.1:9");
+}
+
+static struct crl_publishers *
+pubs(const char *s3_endpoint, uint64_t quota)
+{
+	struct crl_publisher_conf	 c[3];
+	struct crl_publish_options	 o;
+	struct crl_publishers		*p = NULL;
+
+	confs(c, s3_endpoint);
+	memset(&o, 0, sizeof(o));
+	o.max_entries = quota;
+	o.max_attempts = 2;
+	o.base_delay_ms = 20;
+	assert_int_equal(crl_publishers_new(ca, st, c, 3, &o, &p, NULL),
+	    CA_OK);
+	return p;
+}
+
+/* Evaluate a Python expression over the stand-in's state. */
+static long
+elb(const char *expr)
+{
+	char	 cmd[1024];
+	FILE	*f;
+	long	 v = -999;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import json,urllib."
+	    "request as u; s=json.load(u.urlopen('%s/_state')); ts=s["
+	    "'trust_stores']['%s']; r=ts['revocations']; print(int(%s))\"",
+	    elb_ep, ARN, expr);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &v), 1);
+	pclose(f);
+	return v;
+}
+
+static bool
+s3_has(const char *key, const char *want, size_t len)
+{
+	char	 cmd[4096], out[300];
+	uint8_t	*buf = NULL;
+	size_t	 n = 0;
+	bool	 ok;
+
+	snprintf(out, sizeof(out), "%s/got", tmp);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/s3cli.py %s get crls "
+	    "%s %s", aws_dir(), s3_ep, key, out);
+	if (system(cmd) != 0)
+		return false;
+	if (want == NULL)
+		return true;
+	ok = file_read(out, 1 << 20, &buf, &n, NULL) == CA_OK && n == len &&
+	    memcmp(buf, want, len) == 0;
+	free(buf);
+	return ok;
+}
+
+static void
+t_invalid_conf(void **state)
+{
+	struct crl_publisher_conf	 c[3];
+	struct crl_publishers		*p = NULL;
+	struct ca_error			 err;
+	(void)state;
+
+	confs(c, s3_ep);
+	snprintf(c[2].s3_publisher, sizeof(c[2].s3_publisher), "nope");
+	assert_int_equal(crl_publishers_new(ca, st, c, 3, NULL, &p, &err),
+	    CA_EINVAL);
+	assert_non_null(strstr(err.msg, "s3_publisher"));
+	confs(c, s3_ep);
+	snprintf(c[1].name, sizeof(c[1].name), "www");
+	assert_int_equal(crl_publishers_new(ca, st, c, 3, NULL, &p, &err),
+	    CA_EINVAL);
+	assert_null(p);
+}
+
+static void
+t_publish_and_swap(void **state)
+{
+	struct crl_publishers		*p;
+	struct crl_result		 r1, r2;
+	struct crl_publisher_state	 s;
+	char				 key[64], path[300];
+	uint8_t				*buf = NULL;
+	size_t				 n;
+	long				 first_id;
+	(void)state;
+
+	revoke_tag(1);
+	build(ca, &r1);
+	p = pubs(s3_ep, 0);
+	assert_int_equal(crl_publishers_run(p, &r1, NULL), CA_OK);
+	/* dir: the three files, byte for byte. */
+	snprintf(path, sizeof(path), "%s/www/crl.der", tmp);
+	assert_int_equal(file_read(path, 1 << 20, &buf, &n, NULL), CA_OK);
+	assert_int_equal(n, r1.der_len);
+	assert_memory_equal(buf, r1.der, n);
+	free(buf);
+	snprintf(path, sizeof(path), "%s/www/ca.pem", tmp);
+	assert_int_equal(access(path, R_OK), 0);
+	/* s3: the new key, latest, and the bundle. */
+	snprintf(key, sizeof(key), "prod/crl/%llu.pem",
+	    (unsigned long long)r1.number);
+	assert_true(s3_has(key, r1.pem, r1.pem_len));
+	assert_true(s3_has("prod/crl/latest.pem", r1.pem, r1.pem_len));
+	assert_true(s3_has("prod/crl/latest.der", (char *)r1.der, r1.der_len));
+	assert_true(s3_has("prod/ca.pem", ca_cert_pem(ca),
+	    strlen(ca_cert_pem(ca))));
+	/* alb: one list, one entry, bundle set once. */
+	assert_int_equal(elb("len(r)"), 1);
+	assert_int_equal(elb("r[0]['entries']"), 1);
+	assert_int_equal(elb("ts['modify_count']"), 1);
+	first_id = elb("r[0]['id']");
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 1);
+	assert_int_equal(s.revocation_ids[0], (uint64_t)first_id);
+	assert_int_equal(s.alb_entries, 1);
+	assert_int_equal(s.published_number, r1.number);
+	assert_true(s.latency >= 0);
+
+	/* Same CRL again: already published, nothing sent. */
+	assert_int_equal(crl_publishers_run(p, &r1, NULL), CA_OK);
+	/* Describe (reconcile), Modify, Add; nothing more. */
+	assert_int_equal(elb("len(s['calls'])"), 3);
+
+	/* Two more revocations: a new key, a new list, the old id gone. */
+	revoke_tag(2);
+	revoke_tag(3);
+	build(ca, &r2);
+	assert_int_equal(crl_publishers_run(p, &r2, NULL), CA_OK);
+	snprintf(key, sizeof(key), "prod/crl/%llu.pem",
+	    (unsigned long long)r2.number);
+	assert_true(s3_has(key, r2.pem, r2.pem_len));
+	assert_int_equal(elb("len(r)"), 1);
+	assert_int_equal(elb("r[0]['entries']"), 3);
+	assert_true(elb("r[0]['id']") != first_id);
+	assert_int_equal(elb("ts['modify_count']"), 1);
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 1);
+	assert_int_equal(s.alb_entries, 3);
+	crl_publishers_free(p);
+
+	/* The gate: an older CRL is refused and changes nothing. */
+	p = pubs(s3_ep, 0);
+	{
+		struct ca_error err;
+		assert_int_not_equal(crl_publishers_run(p, &r1, &err), CA_OK);
+		assert_non_null(strstr(err.msg, "not greater"));
+	}
+	assert_int_equal(elb("r[0]['entries']"), 3);
+	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	    CA_OK);
+	assert_non_null(strstr(s.last_error, "not greater"));
+	assert_int_equal(s.published_number, r2.number);
+	crl_publishers_free(p);
+	crl_result_clear(&r1);
+	crl_result_clear(&r2);
+}
+
+static void
+t_gate_refusals(void **state)
+{
+	struct crl_publishers	*p;
+	struct crl_result	 r, bad;
+	struct ca_error		 err;
+	long			 id;
+	(void)state;
+
+	revoke_tag(4);
+	id = elb("r[0]['id']");
+	/* Signed by another CA: not the bundle's. */
+	build(other_ca, &r);
+	p = pubs(s3_ep, 0);
+	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_non_null(strstr(err.msg, "gate"));
+	crl_result_clear(&r);
+	/* A flipped signature byte. */
+	build(ca, &r);
+	memset(&bad, 0, sizeof(bad));
+	bad = r;
+	bad.pem = strdup(r.pem);
+	bad.pem[bad.pem_len - 30] ^= 0x01;
+	assert_int_not_equal(crl_publishers_run(p, &bad, &err), CA_OK);
+	assert_non_null(strstr(err.msg, "gate"));
+	free(bad.pem);
+	/* Two CRLs in one file. */
+	bad.pem = malloc(2 * r.pem_len + 1);
+	memcpy(bad.pem, r.pem, r.pem_len);
+	memcpy(bad.pem + r.pem_len, r.pem, r.pem_len);
+	bad.pem_len = 2 * r.pem_len;
+	bad.pem[bad.pem_len] = '\0';
+	assert_int_not_equal(crl_publishers_run(p, &bad, &err), CA_OK);
+	assert_non_null(strstr(err.msg, "one PEM CRL"));
+	free(bad.pem);
+	/* Nothing reached ALB. */
+	assert_int_equal(elb("r[0]['id']"), id);
+	/* The good one goes through. */
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb("r[0]['entries']"), 4);
+	crl_publishers_free(p);
+	crl_result_clear(&r);
+}
+
+static void
+t_s3_down(void **state)
+{
+	struct crl_publishers		*p;
+	struct crl_result		 r;
+	struct crl_publisher_state	 s;
+	struct ca_error			 err;
+	long				 id;
+	(void)state;
+
+	revoke_tag(5);
+	build(ca, &r);
+	id = elb("r[0]['id']");
+	p = pubs("http://127.0.0.1:9", 0);
+	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_non_null(strstr(err.msg, "bucket"));
+	assert_non_null(strstr(err.msg, "alb"));
+	assert_int_equal(elb("r[0]['id']"), id);	/* last good stays */
+	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	    CA_OK);
+	assert_non_null(strstr(s.last_error, "after 2 attempts"));
+	crl_publishers_free(p);
+	/* S3 back: the same CRL now goes out. */
+	p = pubs(s3_ep, 0);
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb("r[0]['entries']"), 5);
+	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	    CA_OK);
+	assert_string_equal(s.last_error, "");
+	crl_publishers_free(p);
+	crl_result_clear(&r);
+}
+
+static void
+t_quota(void **state)
+{
+	struct crl_publishers		*p;
+	struct crl_result		 r;
+	struct crl_publisher_state	 s;
+	char				 cmd[512];
+	(void)state;
+
+	/* ALB refuses the add: remove first, then add. */
+	revoke_tag(6);
+	build(ca, &r);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import urllib."
+	    "request as u; u.urlopen(u.Request('%s/_fault?action="
+	    "AddTrustStoreRevocations&status=400&count=1&code="
+	    "TooManyTrustStoreRevocationEntries', data=b'')).read()\"",
+	    elb_ep);
+	assert_int_equal(system(cmd), 0);
+	p = pubs(s3_ep, 0);
+	assert_int_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_equal(elb("len(r)"), 1);
+	assert_int_equal(elb("r[0]['entries']"), 6);
+	crl_publishers_free(p);
+	crl_result_clear(&r);
+	/* Our own quota: 7 + 6 > 10, so remove first without asking. */
+	revoke_tag(7);
+	build(ca, &r);
+	p = pubs(s3_ep, 10);
+	assert_int_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_equal(elb("len(r)"), 1);
+	assert_int_equal(elb("r[0]['entries']"), 7);
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 1);
+	crl_publishers_free(p);
+	crl_result_clear(&r);
+	/* Over the quota alone: the gate refuses. */
+	revoke_tag(8);
+	build(ca, &r);
+	p = pubs(s3_ep, 5);
+	assert_int_not_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_equal(elb("r[0]['entries']"), 7);
+	crl_publishers_free(p);
+	crl_result_clear(&r);
+}
+
+static void
+t_reconcile_status_metrics(void **state)
+{
+	struct crl_publisher_conf	 c[3];
+	struct crl_publishers		*p;
+	struct crl_publisher_state	 s;
+	char				*text = NULL, cmd[1024];
+	size_t				 len;
+	(void)state;
+
+	/* Someone removes our list behind our back. */
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import urllib."
+	    "request as u; u.urlopen(u.Request('%s/_drop', data=b'')).read()"
+	    "\"", elb_ep);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(elb("len(r)"), 0);
+	p = pubs(s3_ep, 0);
+	assert_int_equal(crl_publishers_reconcile(p, NULL), CA_OK);
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 0);
+	crl_publishers_free(p);
+
+	confs(c, s3_ep);
+	assert_int_equal(crl_publish_status_text(st, c, 3, &text, &len, NULL),
+	    CA_OK);
+	assert_non_null(strstr(text, "publisher alb (alb)"));
+	assert_non_null(strstr(text, "publisher bucket (s3)"));
+	assert_non_null(strstr(text, "exceed the configured ALB quota"));
+	free(text);
+	assert_int_equal(crl_publish_metrics(st, c, 3, &text, &len, NULL),
+	    CA_OK);
+	assert_non_null(strstr(text, "# TYPE mtlsca_publisher_up gauge"));
+	/* The last attempt (CRL 8, over the quota of 5) failed. */
+	assert_non_null(strstr(text,
+	    "mtlsca_publisher_up{publisher=\"www\",type=\"dir\"} 0"));
+	{
+		const char *f = strstr(text, "mtlsca_publisher_failures_total{"
+		    "publisher=\"www\",type=\"dir\"} ");
+		unsigned long nf = 0;
+		assert_non_null(f);
+		assert_int_equal(sscanf(strchr(f, '}') + 2, "%lu", &nf), 1);
+		/* An older CRL, three bad files, one over the quota. */
+		assert_int_equal(nf, 5);
+	}
+	assert_non_null(strstr(text, "mtlsca_publisher_crl_number{publisher="
+	    "\"bucket\",type=\"s3\"}"));
+	assert_non_null(strstr(text, "mtlsca_publisher_alb_revoked_entries"));
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_invalid_conf),
+		cmocka_unit_test(t_publish_and_swap),
+		cmocka_unit_test(t_gate_refusals),
+		cmocka_unit_test(t_s3_down),
+		cmocka_unit_test(t_quota),
+		cmocka_unit_test(t_reconcile_status_metrics),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

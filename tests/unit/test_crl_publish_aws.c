@@ -1,0 +1,541 @@
+/*
+ * The AWS client against real peers on 127.0.0.1: OpenStack Swift's S3 API
+ * (tests/aws/swift_s3.py), the ELBv2 stand-in that checks every signature
+ * with botocore (tests/aws/elbv2.py) and the IMDSv2 stand-in
+ * (tests/aws/imds.py). The servers are started here on free ports and
+ * killed at the end. The group setup fails when /usr/bin/python3 lacks
+ * the Debian modules (python3-swift, python3-botocore, python3-cryptography).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crl/aws.h"
+
+#define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
+
+static char	tmpdir[256];
+static pid_t	pids[3];
+static int	s3_port, elb_port, imds_port;
+static char	s3_ep[64], elb_ep[64], imds_ep[64];
+
+static const char *
+aws_dir(void)
+{
+	static char d[1024];
+	const char *data = getenv("MTLSCA_TEST_DATA");
+
+	snprintf(d, sizeof(d), "%s/../aws", data ? data : "tests/data");
+	return d;
+}
+
+static pid_t
+spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		/* Die with the test, even when it aborts. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		FILE *f = freopen(log, "w", stdout);
+		(void)f;
+		dup2(fileno(stdout), 2);
+		setpgid(0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int
+wait_port(const char *file)
+{
+	for (int i = 0; i < 150; i++) {
+		FILE *f = fopen(file, "r");
+		int port = 0;
+		if (f != NULL) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+			if (port > 0)
+				return port;
+		}
+		usleep(100000);
+	}
+	return 0;
+}
+
+static void
+stop_all(void)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGTERM);
+			waitpid(pids[i], NULL, 0);
+			pids[i] = 0;
+		}
+}
+
+static int
+setup(void **state)
+{
+	char	 script[4096], pf[300], log[300], arg[300], data[300];
+	(void)state;
+
+	if (access("/usr/bin/python3", X_OK) != 0 ||
+	    system("/usr/bin/python3 -c 'import swift, botocore, cryptography'"
+	    " 2>/dev/null") != 0)
+		return -1;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mtlsca-aws-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	atexit(stop_all);
+
+	snprintf(script, sizeof(script), "%s/swift_s3.py", aws_dir());
+	snprintf(data, sizeof(data), "%s/swift", tmpdir);
+	snprintf(pf, sizeof(pf), "%s/s3.port", tmpdir);
+	snprintf(log, sizeof(log), "%s/swift.log", tmpdir);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--dir", data,
+		    "--port-file", pf, NULL };
+		pids[0] = spawn(argv, log);
+	}
+	if ((s3_port = wait_port(pf)) == 0)
+		return -1;
+	snprintf(s3_ep, sizeof(s3_ep), "http://127.0.0.1:%d", s3_port);
+
+	snprintf(script, sizeof(script), "%s/elbv2.py", aws_dir());
+	snprintf(pf, sizeof(pf), "%s/elb.port", tmpdir);
+	snprintf(log, sizeof(log), "%s/elb.log", tmpdir);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--s3-endpoint",
+		    s3_ep, "--trust-store", ARN, "--cred", "test:tester,testing",
+		    "--cred", "ASIAROLE,rolesecret,roletoken", "--port-file",
+		    pf, NULL };
+		pids[1] = spawn(argv, log);
+	}
+	if ((elb_port = wait_port(pf)) == 0)
+		return -1;
+	snprintf(elb_ep, sizeof(elb_ep), "http://127.0.0.1:%d", elb_port);
+
+	snprintf(script, sizeof(script), "%s/imds.py", aws_dir());
+	snprintf(pf, sizeof(pf), "%s/imds.port", tmpdir);
+	snprintf(log, sizeof(log), "%s/imds.log", tmpdir);
+	snprintf(arg, sizeof(arg), "roletoken");
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--access-key",
+		    "ASIAROLE", "--secret-key", "rolesecret", "--token", arg,
+		    "--expires", "3600", "--port-file", pf, NULL };
+		pids[2] = spawn(argv, log);
+	}
+	if ((imds_port = wait_port(pf)) == 0)
+		return -1;
+	snprintf(imds_ep, sizeof(imds_ep), "http://127.0.0.1:%d", imds_port);
+
+	/* The bucket, made with botocore (independent of our client). */
+	snprintf(script, sizeof(script), "/usr/bin/python3 %s/s3cli.py %s mb "
+	    "crls --versioning", aws_dir(), s3_ep);
+	if (system(script) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+	(void)state;
+
+	stop_all();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (tmpdir[0] != '\0' && system(cmd) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+env_creds(const char *ak, const char *sk, const char *token)
+{
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+	unsetenv("AWS_PROFILE");
+	if (ak != NULL) {
+		setenv("AWS_ACCESS_KEY_ID", ak, 1);
+		setenv("AWS_SECRET_ACCESS_KEY", sk, 1);
+	} else {
+		unsetenv("AWS_ACCESS_KEY_ID");
+		unsetenv("AWS_SECRET_ACCESS_KEY");
+	}
+	if (token != NULL)
+		setenv("AWS_SESSION_TOKEN", token, 1);
+	else
+		unsetenv("AWS_SESSION_TOKEN");
+}
+
+static struct aws_client *
+client(unsigned attempts, const char *imds)
+{
+	struct aws_client_options o;
+	struct aws_client *c = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.max_attempts = attempts;
+	o.base_delay_ms = 50;
+	o.max_delay_ms = 200;
+	o.timeout_s = 10;
+	o.imds_endpoint = imds;
+	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
+	return c;
+}
+
+static void
+t_s3_put_get(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	const char		*body = "-----BEGIN X509 CRL-----\nAAAA\n"
+	    "-----END X509 CRL-----\n";
+	(void)state;
+
+	env_creds("test:tester", "testing", NULL);
+	c = client(2, imds_ep);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(aws_s3_put(c, s3_ep, "us-east-1", "crls",
+	    "pfx/crl/7.pem", body, strlen(body), "application/x-pem-file", &r,
+	    &err), CA_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 1);
+	aws_response_clear(&r);
+	assert_int_equal(aws_s3_get(c, s3_ep, "us-east-1", "crls",
+	    "pfx/crl/7.pem", &r, &err), CA_OK);
+	assert_int_equal(r.body.len, strlen(body));
+	assert_memory_equal(r.body.data, body, strlen(body));
+	aws_response_clear(&r);
+	/* Keys with characters SigV4 must encode. */
+	assert_int_equal(aws_s3_put(c, s3_ep, "us-east-1", "crls",
+	    "odd key/a+b=c$d.pem", "x", 1, "text/plain", &r, &err), CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(aws_s3_get(c, s3_ep, "us-east-1", "crls",
+	    "odd key/a+b=c$d.pem", &r, &err), CA_OK);
+	assert_int_equal(r.body.len, 1);
+	aws_response_clear(&r);
+	assert_int_equal(aws_s3_get(c, s3_ep, "us-east-1", "crls",
+	    "absent.pem", &r, &err), CA_ENOENT);
+	aws_response_clear(&r);
+	aws_client_free(c);
+}
+
+/* A wrong secret fails loudly, once (no retry on 4xx), secret unsaid. */
+static void
+t_s3_wrong_secret(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	(void)state;
+
+	env_creds("test:tester", "not-the-secret", NULL);
+	c = client(4, imds_ep);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(aws_s3_put(c, s3_ep, "us-east-1", "crls", "w.pem",
+	    "x", 1, "text/plain", &r, &err), CA_EAUTH);
+	assert_int_equal(r.status, 403);
+	assert_int_equal(r.attempts, 1);
+	assert_string_equal(r.error_code, "SignatureDoesNotMatch");
+	assert_non_null(strstr(err.msg, "SignatureDoesNotMatch"));
+	assert_null(strstr(err.msg, "not-the-secret"));
+	aws_response_clear(&r);
+	aws_client_free(c);
+}
+
+/* Nobody listening: retried with backoff, then CA_EIO. */
+static void
+t_s3_down(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	struct timespec		 a, b;
+	double			 ms;
+	(void)state;
+
+	env_creds("test:tester", "testing", NULL);
+	c = client(3, imds_ep);
+	memset(&r, 0, sizeof(r));
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	/* Port 9 (discard) is closed on the test machine. */
+	assert_int_equal(aws_s3_put(c, "http://127.0.0.1:9", "us-east-1",
+	    "crls", "x.pem", "x", 1, "text/plain", &r, &err), CA_EIO);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	assert_int_equal(r.attempts, 3);
+	/* Two waits of at least 25 and 50 ms (half of 50 and 100). */
+	assert_true(ms >= 75.0);
+	assert_non_null(strstr(err.msg, "after 3 attempts"));
+	aws_response_clear(&r);
+	aws_client_free(c);
+}
+
+static void
+fault(const char *action, int status, int count, const char *code)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import urllib."
+	    "request as u; u.urlopen(u.Request('%s/_fault?action=%s&status=%d"
+	    "&count=%d%s%s', data=b'', method='POST')).read()\"", elb_ep,
+	    action, status, count, code ? "&code=" : "", code ? code : "");
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+describe(struct aws_client *c, struct aws_response *r, int want)
+{
+	struct sigv4_kv	 kv[1] = { { "TrustStoreArn", ARN } };
+	struct ca_error	 err;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(aws_elbv2_call(c, elb_ep, "us-east-1",
+	    "DescribeTrustStoreRevocations", kv, 1, r, &err), want);
+}
+
+static void
+t_elbv2_retries(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	struct aws_revocation	 rev[4];
+	size_t			 n = 9;
+	(void)state;
+
+	env_creds("test:tester", "testing", NULL);
+	c = client(4, imds_ep);
+	/* Two 500s, then the real answer: three attempts. */
+	fault("DescribeTrustStoreRevocations", 500, 2, NULL);
+	describe(c, &r, CA_OK);
+	assert_int_equal(r.attempts, 3);
+	assert_int_equal(aws_elbv2_parse_revocations(r.body.data, r.body.len,
+	    rev, 4, &n, NULL, 0, NULL), CA_OK);
+	assert_int_equal(n, 0);
+	aws_response_clear(&r);
+	/* A 400 is not retried, and its code reaches the caller. */
+	fault("DescribeTrustStoreRevocations", 400, 1, "Throttling");
+	describe(c, &r, CA_EPOLICY);
+	assert_int_equal(r.attempts, 1);
+	assert_string_equal(r.error_code, "Throttling");
+	aws_response_clear(&r);
+	/* Four 503s exhaust four attempts: the 5xx is the answer. */
+	fault("DescribeTrustStoreRevocations", 503, 4, NULL);
+	describe(c, &r, CA_EIO);
+	assert_int_equal(r.attempts, 4);
+	assert_int_equal(r.status, 503);
+	aws_response_clear(&r);
+	aws_client_free(c);
+}
+
+static void
+t_elbv2_errors(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	struct sigv4_kv		 kv[4] = {
+		{ "TrustStoreArn", ARN },
+		{ "RevocationContents.member.1.S3Bucket", "crls" },
+		{ "RevocationContents.member.1.S3Key", "odd key/a+b=c$d.pem" },
+		{ "RevocationContents.member.1.RevocationType", "CRL" },
+	};
+	(void)state;
+
+	env_creds("test:tester", "testing", NULL);
+	c = client(2, imds_ep);
+	memset(&r, 0, sizeof(r));
+	/* The object is "x": not a PEM CRL. */
+	assert_int_equal(aws_elbv2_call(c, elb_ep, "us-east-1",
+	    "AddTrustStoreRevocations", kv, 4, &r, &err), CA_EPOLICY);
+	assert_string_equal(r.error_code, "InvalidRevocationContent");
+	assert_non_null(strstr(err.msg, "InvalidRevocationContent"));
+	assert_non_null(strstr(err.msg, "not exactly one PEM"));
+	aws_response_clear(&r);
+	/* Signature checked by botocore: a wrong secret is refused. */
+	env_creds("test:tester", "wrong", NULL);
+	describe(c, &r, CA_EAUTH);
+	assert_string_equal(r.error_code, "SignatureDoesNotMatch");
+	aws_response_clear(&r);
+	aws_client_free(c);
+}
+
+static int
+imds_count(const char *what)
+{
+	char	 cmd[512];
+	FILE	*p;
+	int	 n = -1;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import json,urllib."
+	    "request as u; print(json.load(u.urlopen('%s/_state'))['%s'])\"",
+	    imds_ep, what);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+static void
+t_imds_chain(void **state)
+{
+	struct aws_client	*c;
+	struct aws_credentials	 cr;
+	struct aws_response	 r;
+	struct aws_client_options o;
+	int			 before;
+	(void)state;
+
+	env_creds(NULL, NULL, NULL);
+	before = imds_count("creds_get");
+	c = client(2, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "instance role");
+	assert_string_equal(cr.access_key, "ASIAROLE");
+	assert_string_equal(cr.session_token, "roletoken");
+	assert_true(cr.expires > time(NULL) + 3000);
+	aws_credentials_wipe(&cr);
+	/* The ELBv2 stand-in wants the session token with these keys. */
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	/* Cached: one fetch for both. */
+	assert_int_equal(aws_client_imds_fetches(c), 1);
+	assert_int_equal(imds_count("creds_get"), before + 1);
+	aws_client_free(c);
+
+	/* Renewed before expiry: a margin above the lifetime renews every
+	 * time. */
+	memset(&o, 0, sizeof(o));
+	o.imds_endpoint = imds_ep;
+	o.refresh_margin = 7200;
+	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(aws_client_imds_fetches(c), 2);
+	assert_true(imds_count("token_put") >= 3);
+	aws_client_free(c);
+
+	/* No metadata service: CA_EAUTH naming the chain. */
+	c = client(1, "http://127.0.0.1:9");
+	{
+		struct ca_error err;
+		assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+		assert_non_null(strstr(err.msg, "metadata service"));
+	}
+	aws_client_free(c);
+}
+
+static void
+t_shared_file(void **state)
+{
+	struct aws_client	*c;
+	struct aws_credentials	 cr;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	char			 path[300];
+	FILE			*f;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/credentials", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "[default]\naws_access_key_id = nobody\n"
+	    "aws_secret_access_key = nothing\n\n[ci]\n"
+	    "aws_access_key_id = test:tester\naws_secret_access_key = "
+	    "testing\n");
+	fclose(f);
+	env_creds(NULL, NULL, NULL);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_PROFILE", "ci", 1);
+	c = client(1, "http://127.0.0.1:9");
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	assert_string_equal(cr.source, "shared file");
+	assert_string_equal(cr.access_key, "test:tester");
+	aws_credentials_wipe(&cr);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	/* The environment comes first. */
+	setenv("AWS_ACCESS_KEY_ID", "envkey", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	assert_string_equal(cr.source, "environment");
+	assert_string_equal(cr.access_key, "envkey");
+	aws_credentials_wipe(&cr);
+	/* A profile that is not in the file falls through to IMDS. */
+	env_creds(NULL, NULL, NULL);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_PROFILE", "absent", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	aws_client_free(c);
+	unsetenv("AWS_PROFILE");
+}
+
+static void
+t_parsers(void **state)
+{
+	const char *xml = "<AddTrustStoreRevocationsResponse xmlns=\"x\">"
+	    "<AddTrustStoreRevocationsResult><TrustStoreRevocations><member>"
+	    "<TrustStoreArn>a</TrustStoreArn><RevocationId>42</RevocationId>"
+	    "<RevocationType>CRL</RevocationType><NumberOfRevokedEntries>7"
+	    "</NumberOfRevokedEntries></member></TrustStoreRevocations>"
+	    "</AddTrustStoreRevocationsResult></AddTrustStoreRevocationsResponse>";
+	struct aws_revocation	 rev[1];
+	struct aws_credentials	 cr;
+	size_t			 n;
+	const char		*good = "{ \"Code\" : \"Success\", \"AccessKeyId\""
+	    ": \"AK\", \"SecretAccessKey\": \"S\\/K\", \"Token\": \"T\", "
+	    "\"Expiration\": \"2030-01-02T03:04:05Z\" }";
+	(void)state;
+
+	assert_int_equal(aws_elbv2_parse_revocations(xml, strlen(xml), rev, 1,
+	    &n, NULL, 0, NULL), CA_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(rev[0].id, 42);
+	assert_int_equal(rev[0].entries, 7);
+	assert_int_equal(aws_elbv2_parse_revocations("<a>", 3, rev, 1, &n,
+	    NULL, 0, NULL), CA_EMALF);
+	assert_int_equal(aws_imds_parse(good, strlen(good), &cr, NULL), CA_OK);
+	assert_string_equal(cr.secret_key, "S/K");
+	assert_int_equal(cr.expires, 1893553445);
+	assert_int_equal(aws_imds_parse("{\"Code\":\"Failure\"}", 18, &cr,
+	    NULL), CA_EAUTH);
+	assert_int_equal(aws_imds_parse("{\"Code\":\"Success\","
+	    "\"AccessKeyId\":\"A\"}", 34, &cr, NULL), CA_EAUTH);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_parsers),
+		cmocka_unit_test(t_s3_put_get),
+		cmocka_unit_test(t_s3_wrong_secret),
+		cmocka_unit_test(t_s3_down),
+		cmocka_unit_test(t_elbv2_retries),
+		cmocka_unit_test(t_elbv2_errors),
+		cmocka_unit_test(t_imds_chain),
+		cmocka_unit_test(t_shared_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
