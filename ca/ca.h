@@ -38,7 +38,7 @@ struct ca_paths {
 };
 
 struct ca_init_options {
-	const char		*subject;	/* RFC 4514 DN; NULL = runbook's */
+	const char		*subject;	/* RFC 4514 DN; NULL = "CN=mtlsca demo CA" */
 	enum ca_key_type	 key_type;	/* default CA_KEY_RSA2048 */
 	unsigned		 days;		/* default 1024 */
 };
@@ -193,5 +193,46 @@ int ca_openssl_index_parse(const char *text, size_t len,
 int ca_reason_parse(const char *name, int *code);
 /* 1 -> "keyCompromise"; NULL for a value that is not a reason. */
 const char *ca_reason_name(int code);
+
+/* ---- the service's own TLS (ca/server.c; added for `mtlsca serve`) ---- */
+
+/*
+ * Issue the certificate the service's HTTPS listener presents: a fresh
+ * ECDSA P-256 key, CN = names[0], SANs = names (IP literals as iPAddress,
+ * the rest as dNSName), CA:FALSE, keyUsage digitalSignature, EKU serverAuth,
+ * SKI, AKI; days (0 = 365, at most 825) capped at the CA's notAfter.
+ * Recorded in the store (profile "server") before it is returned. On
+ * success *cert_pem and *key_pem own malloc'd NUL-terminated PEM (wipe the
+ * key with gnutls_memset before free()).
+ */
+int ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
+    size_t n_names, unsigned days, char **cert_pem, char **key_pem,
+    struct ca_error *err);
+
+/*
+ * Whether cert_pem can go on serving: signed by this CA, valid at now and
+ * for min_left more seconds, and naming every one of names. CA_OK, or
+ * CA_EPOLICY / CA_EMALF with the reason.
+ */
+int ca_server_cert_check(struct ca *ca, const char *cert_pem,
+    const char *const *names, size_t n_names, int64_t now, int64_t min_left,
+    struct ca_error *err);
+
+/* What the service needs to know about a TLS client's certificate. */
+struct ca_peer {
+	uint8_t		serial[SERIAL_MAX + 1];
+	size_t		serial_len;
+	uint8_t		fingerprint[32];	/* SHA-256 of the DER */
+	char		subject[1024];		/* RFC 4514, as ca_csr_subject */
+	int64_t		not_after;
+};
+
+/*
+ * Check a client certificate (DER) for mTLS: signed by this CA and valid at
+ * now. CA_EAUTH with the reason otherwise. Whether it is revoked is the
+ * store's to say (look the serial up).
+ */
+int ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
+    struct ca_peer *out, struct ca_error *err);
 
 #endif

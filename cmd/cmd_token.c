@@ -1,7 +1,218 @@
-/* Placeholder until the issue that builds `mtlsca token` lands. */
+/*
+ * `mtlsca token`: enrollment tokens.
+ *   token hash [TOKEN]      SHA-256 hex of TOKEN (or of stdin's first line),
+ *                           for the configuration's static tokens and
+ *                           admin token hashes
+ *   token generate          a new random token and its hash (static tokens)
+ *   token create --profile P [--cn CN] [--ttl 24h] [--uses 1]
+ *                           a one-time token, kept in the store by its hash
+ * A token is printed once and never stored or logged in clear.
+ */
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
 
 #include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "common/util.h"
+#include "store/store.h"
+
+#ifdef MTLSCA_HAVE_HTTP
+#include "http/http.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: mtlsca token hash [TOKEN]\n"
+	    "       mtlsca token generate\n"
+	    "       mtlsca token create --profile P [--cn CN] [--ttl 24h] "
+	    "[--uses 1]\n");
+}
+
+static int
+token_hash(int argc, char **argv)
+{
+	char	line[1024];
+	uint8_t	h[HTTP_HASH_LEN];
+	char	hex[2 * HTTP_HASH_LEN + 1];
+	size_t	n;
+
+	if (argc > 3) {
+		usage();
+		return 2;
+	}
+	if (argc == 3) {
+		snprintf(line, sizeof(line), "%s", argv[2]);
+	} else {
+		if (fgets(line, sizeof(line), stdin) == NULL) {
+			fprintf(stderr, "mtlsca: token hash: no token on "
+			    "standard input\n");
+			return 1;
+		}
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+	}
+	if (line[0] == '\0') {
+		fprintf(stderr, "mtlsca: token hash: empty token\n");
+		return 1;
+	}
+	http_token_hash(line, h);
+	gnutls_memset(line, 0, sizeof(line));
+	http_hex(h, sizeof(h), hex);
+	printf("%s\n", hex);
+	return 0;
+}
+
+static int
+token_generate(void)
+{
+	char		tok[HTTP_TOKEN_TEXT_MAX], hex[2 * HTTP_HASH_LEN + 1];
+	uint8_t		h[HTTP_HASH_LEN];
+	struct ca_error	err;
+
+	ca_error_clear(&err);
+	if (http_token_generate(tok, &err) != CA_OK) {
+		fprintf(stderr, "mtlsca: token generate: %s\n", err.msg);
+		return 1;
+	}
+	http_token_hash(tok, h);
+	http_hex(h, sizeof(h), hex);
+	printf("token:  %s\nsha256: %s\n", tok, hex);
+	gnutls_memset(tok, 0, sizeof(tok));
+	return 0;
+}
+
+static int
+token_create(int argc, char **argv, struct config *cfg)
+{
+	struct store_options	 so;
+	struct store_token	 tok;
+	struct store		*st = NULL;
+	struct ca_error		 err;
+	struct passwd		*pw;
+	const char		*profile = NULL, *cn = "";
+	char			 db[CONFIG_PATH_MAX], text[HTTP_TOKEN_TEXT_MAX];
+	char			 who[96], detail[STORE_CN_MAX + 128], exp[21];
+	char			 hex[2 * HTTP_HASH_LEN + 1];
+	uint8_t			 h[HTTP_HASH_LEN];
+	int64_t			 ttl = 86400, now = time_now();
+	uint64_t		 uses = 1;
+	int			 ret = 1;
+
+	ca_error_clear(&err);
+	for (int i = 2; i < argc; i += 2) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (v == NULL) {
+			usage();
+			return 2;
+		}
+		if (strcmp(a, "--profile") == 0) {
+			profile = v;
+		} else if (strcmp(a, "--cn") == 0) {
+			cn = v;
+		} else if (strcmp(a, "--ttl") == 0) {
+			if (parse_duration(v, &ttl) != CA_OK || ttl <= 0) {
+				fprintf(stderr, "mtlsca: token create: --ttl "
+				    "takes a duration like 30m, 24h or 7d\n");
+				return 2;
+			}
+		} else if (strcmp(a, "--uses") == 0) {
+			if (parse_u64(v, 1, UINT32_MAX, &uses) != CA_OK) {
+				fprintf(stderr, "mtlsca: token create: --uses "
+				    "takes a whole number from 1\n");
+				return 2;
+			}
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (profile == NULL) {
+		if (cfg->n_profiles == 0) {
+			usage();
+			return 2;
+		}
+		profile = cfg->profiles[0].name;
+	}
+	if (config_profile(cfg, profile) == NULL) {
+		fprintf(stderr, "mtlsca: token create: no profile '%s' in the "
+		    "configuration\n", profile);
+		return 1;
+	}
+	if (strlen(cn) >= STORE_CN_MAX) {
+		fprintf(stderr, "mtlsca: token create: --cn is longer than "
+		    "%d bytes\n", STORE_CN_MAX - 1);
+		return 1;
+	}
+	if (config_path(cfg, "db", db, sizeof(db)) != 0) {
+		fprintf(stderr, "mtlsca: data_dir path too long\n");
+		return 1;
+	}
+	memset(&so, 0, sizeof(so));
+	so.dir = db;
+	so.map_size = cfg->map_size;
+	so.max_readers = cfg->max_readers;
+	if (store_open(&so, &st, &err) != CA_OK)
+		goto out;
+	if (http_token_generate(text, &err) != CA_OK)
+		goto out;
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "%s", profile);
+	snprintf(tok.cn, sizeof(tok.cn), "%s", cn);
+	tok.created_at = now;
+	tok.expires_at = now + ttl;
+	tok.uses_left = (uint32_t)uses;
+	http_token_hash(text, h);
+	if (store_token_put(st, h, &tok, &err) != CA_OK)
+		goto out;
+	pw = getpwuid(getuid());
+	snprintf(who, sizeof(who), "cli:%s", pw ? pw->pw_name : "?");
+	http_hex(h, 4, hex);
+	time_format(tok.expires_at, exp);
+	snprintf(detail, sizeof(detail), "token=%s profile=%s cn=%s uses=%llu "
+	    "expires=%s", hex, profile, cn[0] ? cn : "*",
+	    (unsigned long long)uses, exp);
+	if (store_audit_append(st, now, who, "token-create", detail, &err) !=
+	    CA_OK)
+		goto out;
+	printf("%s\n", text);
+	fprintf(stderr, "mtlsca: token for profile %s%s%s, %llu use%s, "
+	    "expires %s\n", profile, cn[0] ? ", CN " : "", cn,
+	    (unsigned long long)uses, uses == 1 ? "" : "s", exp);
+	ret = 0;
+out:
+	if (ret != 0)
+		fprintf(stderr, "mtlsca: token create: %s\n", err.msg);
+	gnutls_memset(text, 0, sizeof(text));
+	store_close(st);
+	return ret;
+}
+
+int
+cmd_token(int argc, char **argv, struct config *cfg)
+{
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[1], "hash") == 0)
+		return token_hash(argc, argv);
+	if (strcmp(argv[1], "generate") == 0 && argc == 2)
+		return token_generate();
+	if (strcmp(argv[1], "create") == 0)
+		return token_create(argc, argv, cfg);
+	usage();
+	return 2;
+}
+
+#else
 
 int
 cmd_token(int argc, char **argv, struct config *cfg)
@@ -9,6 +220,8 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	(void)argc;
 	(void)argv;
 	(void)cfg;
-	fprintf(stderr, "mtlsca: 'token' is not available in this build yet\n");
+	fprintf(stderr, "mtlsca: token: this build has no HTTP server\n");
 	return 1;
 }
+
+#endif

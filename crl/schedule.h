@@ -1,5 +1,127 @@
-/* Part of crl/'s public interface; include "crl/crl.h". */
+/*
+ * Part of crl/'s public interface; include "crl/crl.h".
+ *
+ * The CRL schedule of `mtlsca serve`: one thread that keeps the CRL fresh.
+ * It builds a CRL at start when the one in the public directory is missing,
+ * does not verify, is older than `refresh` or predates a revocation; then
+ * every `refresh`, and within `debounce` of any revocation, including one
+ * made by another process on the same store (it polls the store's
+ * STORE_COUNTER_REVGEN, a read transaction of microseconds).
+ *
+ * After each new CRL it writes crl.der and crl.pem into the public directory,
+ * swaps the in-memory copy that crl_schedule_current() hands out, then runs
+ * the publishers in the order they were added. Adding a publisher (S3, ALB,
+ * a directory...) is one call to crl_schedule_add_publisher() before
+ * crl_schedule_start().
+ */
 #ifndef MTLSCA_CRL_SCHEDULE_H
 #define MTLSCA_CRL_SCHEDULE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct ca;
+struct store;
+struct crl_result;
+struct crl_schedule;
+
+#define CRL_SCHEDULE_PUBLISHERS_MAX	16
+
+struct crl_schedule_options {
+	/* CRL build options (validity, keep_expired, limits); now is ignored. */
+	int64_t		 validity;	/* seconds; 0 = 7 days */
+	int64_t		 keep_expired;	/* as crl_options.keep_expired */
+	uint64_t	 warn_entries;	/* 0 = default */
+	uint64_t	 max_entries;	/* 0 = default */
+	int64_t		 refresh;	/* seconds between CRLs; 0 = 1 h */
+	int64_t		 debounce_ms;	/* after a revocation; 0 = 2000 */
+	unsigned	 poll_ms;	/* revocation counter poll; 0 = 250 */
+	const char	*public_dir;	/* crl.der/crl.pem go here; NULL = none */
+};
+
+/*
+ * A publisher: called on the schedule thread with each new CRL, after the
+ * files are written. Returns CA_OK or an error with a sentence in err; a
+ * failing publisher is logged and recorded in the status, the others still
+ * run, and the next CRL tries again.
+ */
+typedef int (*crl_publish_fn)(const struct crl_result *crl, void *ctx,
+    struct ca_error *err);
+
+/*
+ * An immutable copy of the current CRL, shared by reference with the HTTP
+ * handlers. Take one with crl_schedule_current(), give it back with
+ * crl_snapshot_release().
+ */
+struct crl_snapshot {
+	atomic_int	 refs;
+	uint8_t		*der;
+	size_t		 der_len;
+	char		*pem;
+	size_t		 pem_len;
+	uint64_t	 number;
+	uint64_t	 entries;
+	int64_t		 this_update;
+	int64_t		 next_update;
+};
+
+struct crl_schedule_status {
+	bool		 have_crl;
+	uint64_t	 number;
+	uint64_t	 entries;
+	size_t		 der_len;
+	int64_t		 this_update;
+	int64_t		 next_update;
+	int64_t		 last_success;	/* time of the last good build, 0 = none */
+	int64_t		 last_attempt;
+	uint64_t	 builds;	/* successful builds since start */
+	uint64_t	 failures;	/* failed builds since start */
+	uint64_t	 publish_failures;
+	bool		 pending;	/* a revocation waits for its CRL */
+	char		 last_error[256];	/* "" when the last build was good */
+};
+
+/*
+ * ca and st are borrowed and must outlive the schedule. *out: free with
+ * crl_schedule_free().
+ */
+int crl_schedule_new(struct ca *ca, struct store *st,
+    const struct crl_schedule_options *opt, struct crl_schedule **out,
+    struct ca_error *err);
+
+/* Before crl_schedule_start() only. name is copied. CA_ETOOBIG when full. */
+int crl_schedule_add_publisher(struct crl_schedule *s, const char *name,
+    crl_publish_fn fn, void *ctx, struct ca_error *err);
+
+/*
+ * Load the CRL in the public directory, or build one when it is missing,
+ * invalid or stale (synchronously, so that the service starts with a CRL),
+ * then start the thread.
+ */
+int crl_schedule_start(struct crl_schedule *s, struct ca_error *err);
+
+/* A revocation was just written by this process: rebuild after debounce. */
+void crl_schedule_notify(struct crl_schedule *s);
+
+/*
+ * Build, write and publish a CRL now, on the caller's thread (serialised
+ * with the schedule thread). *out (may be NULL) gets the status after it.
+ */
+int crl_schedule_run(struct crl_schedule *s, struct crl_schedule_status *out,
+    struct ca_error *err);
+
+/* The current CRL, or NULL before the first one. */
+struct crl_snapshot *crl_schedule_current(struct crl_schedule *s);
+void crl_snapshot_release(struct crl_snapshot *snap);
+
+void crl_schedule_status(struct crl_schedule *s,
+    struct crl_schedule_status *out);
+
+/* Stop the thread (waits for a build in progress) and free. NULL-safe. */
+void crl_schedule_free(struct crl_schedule *s);
 
 #endif

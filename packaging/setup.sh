@@ -21,7 +21,8 @@ libxml2-dev libcmocka-dev"
 # The end-to-end tests' independent checkers and peers, the benchmarks,
 # and clang for the fuzz targets.
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
-lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev"
+lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev
+softhsm2"
 
 if [ "${MTLSCA_SETUP_NO_APT:-}" != 1 ]; then
 	if [ "$(id -u)" -eq 0 ]; then

@@ -1,0 +1,391 @@
+/*
+ * The service's own side of X.509: the certificate its HTTPS listener
+ * presents (issued by this CA for the configured names, so that
+ * `curl --cacert ca.pem https://localhost:8443/` works out of the box), and
+ * the check of a certificate a TLS client presents (mTLS admin and renew).
+ * http/ never builds or verifies a certificate itself: it comes here.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "ca/ca.h"
+#include "ca/ca_int.h"
+#include "common/util.h"
+
+#define SERVER_DAYS_MAX		825	/* CA/B-style cap on a server cert */
+
+/* A name is an IP address (iPAddress SAN) if inet_pton takes it. */
+static int
+name_ip(const char *name, uint8_t ip[16], size_t *len)
+{
+	if (inet_pton(AF_INET, name, ip) == 1) {
+		*len = 4;
+		return 1;
+	}
+	if (inet_pton(AF_INET6, name, ip) == 1) {
+		*len = 16;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+names_check(const char *const *names, size_t n, struct ca_error *err)
+{
+	if (n == 0 || n > CA_SAN_MAX)
+		return ca_error_set(err, CA_EINVAL, "a server certificate "
+		    "needs 1 to %d names", CA_SAN_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = names[i] ? strlen(names[i]) : 0;
+
+		if (l == 0 || l >= CA_NAME_MAX)
+			return ca_error_set(err, CA_EINVAL, "server name %zu "
+			    "is empty or longer than %d bytes", i,
+			    CA_NAME_MAX - 1);
+		for (size_t j = 0; j < l; j++) {
+			char c = names[i][j];
+
+			/* RFC 1035 §2.3.1 letters, digits, hyphen, dots; ':'
+			   for IPv6 literals; '*' for a wildcard label. */
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			    c == ':' || c == '*'))
+				return ca_error_set(err, CA_EINVAL, "server "
+				    "name '%.64s' is not a DNS name or an IP "
+				    "address", names[i]);
+		}
+	}
+	return CA_OK;
+}
+
+static int
+pem_dup(const gnutls_datum_t *d, char **out)
+{
+	char *s = malloc(d->size + 1);
+
+	if (s == NULL)
+		return CA_ENOMEM;
+	memcpy(s, d->data, d->size);
+	s[d->size] = '\0';
+	*out = s;
+	return CA_OK;
+}
+
+int
+ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
+    size_t n_names, unsigned days, char **cert_pem, char **key_pem,
+    struct ca_error *err)
+{
+	gnutls_x509_privkey_t	 xkey = NULL;
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 kpem = { NULL, 0 }, cpem = { NULL, 0 };
+	gnutls_datum_t		 der = { NULL, 0 };
+	struct ca_signer	*signer;
+	struct cert_record	 rec;
+	uint8_t			 serial[16], ski[64], ip[16];
+	size_t			 ski_len = sizeof(ski), ca_ski_len, iplen;
+	const uint8_t		*caski;
+	char			 subject[CA_NAME_MAX + 8];
+	char			*outc = NULL, *outk = NULL;
+	int64_t			 now = time_now(), nb, na;
+	int			 rc;
+
+	if (ca == NULL || st == NULL || cert_pem == NULL || key_pem == NULL)
+		return ca_error_set(err, CA_EINVAL, "ca_issue_server: missing "
+		    "argument");
+	if ((rc = names_check(names, n_names, err)) != CA_OK)
+		return rc;
+	if (days == 0)
+		days = 365;
+	if (days > SERVER_DAYS_MAX)
+		days = SERVER_DAYS_MAX;
+	if ((rc = gnutls_x509_privkey_init(&xkey)) < 0 ||
+	    (rc = gnutls_x509_crt_init(&crt)) < 0) {
+		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+		goto out;
+	}
+	/* P-256: every TLS 1.2/1.3 client takes it, and handshakes are cheap. */
+	if ((rc = gnutls_x509_privkey_generate2(xkey, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0)) <
+	    0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key generation");
+		goto out;
+	}
+	if ((rc = gnutls_x509_privkey_export2_pkcs8(xkey, GNUTLS_X509_FMT_PEM,
+	    NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key export");
+		goto out;
+	}
+	if ((rc = ca_serial_new(serial, err)) != CA_OK)
+		goto out;
+	/* Backdate a minute for clients whose clocks lag a little. */
+	nb = now - 60;
+	na = now + (int64_t)days * 86400;
+	if (na > ca_not_after(ca))
+		na = ca_not_after(ca);
+	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
+	    (rc = gnutls_x509_crt_set_key(crt, xkey)) < 0 ||
+	    (rc = gnutls_x509_crt_set_activation_time(crt, (time_t)nb)) < 0 ||
+	    (rc = gnutls_x509_crt_set_expiration_time(crt, (time_t)na)) < 0 ||
+	    (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
+	    0, names[0], (unsigned)strlen(names[0]))) < 0 ||
+	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+	    /* RFC 5480 §3: an ECDSA key signs; no keyEncipherment. */
+	    (rc = gnutls_x509_crt_set_key_usage(crt,
+	    GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt,
+	    GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "building the server "
+		    "certificate");
+		goto out;
+	}
+	/* RFC 6125 §6.4.4: clients match the SANs, the CN is a label. */
+	for (size_t i = 0; i < n_names; i++) {
+		if (name_ip(names[i], ip, &iplen))
+			rc = gnutls_x509_crt_set_subject_alt_name(crt,
+			    GNUTLS_SAN_IPADDRESS, ip, (unsigned)iplen,
+			    GNUTLS_FSAN_APPEND);
+		else
+			rc = gnutls_x509_crt_set_subject_alt_name(crt,
+			    GNUTLS_SAN_DNSNAME, names[i],
+			    (unsigned)strlen(names[i]), GNUTLS_FSAN_APPEND);
+		if (rc < 0) {
+			rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server SAN");
+			goto out;
+		}
+	}
+	if ((rc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, ski,
+	    &ski_len)) < 0 ||
+	    (rc = gnutls_x509_crt_set_subject_key_id(crt, ski, ski_len)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server SKI");
+		goto out;
+	}
+	if ((caski = ca_ski(ca, &ca_ski_len)) != NULL && ca_ski_len > 0 &&
+	    (rc = gnutls_x509_crt_set_authority_key_id(crt, caski,
+	    ca_ski_len)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server AKI");
+		goto out;
+	}
+	signer = ca_signer_acquire(ca);
+	rc = gnutls_x509_crt_privkey_sign(crt, signer->crt, signer->key,
+	    ca->dig, 0);
+	ca_signer_release(signer);
+	if (rc < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "signing the server "
+		    "certificate");
+		goto out;
+	}
+	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der)) < 0 ||
+	    (rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cpem)) <
+	    0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server certificate "
+		    "export");
+		goto out;
+	}
+	/* The store knows every certificate this CA signs (DESIGN.md). */
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.serial, serial, sizeof(serial));
+	rec.serial_len = sizeof(serial);
+	rec.status = CERT_STATUS_VALID;
+	rec.not_before = nb;
+	rec.not_after = na;
+	rec.issued_at = now;
+	snprintf(rec.profile, sizeof(rec.profile), "server");
+	snprintf(subject, sizeof(subject), "CN=%s", names[0]);
+	rec.subject = subject;
+	rec.der = der.data;
+	rec.der_len = der.size;
+	if ((rc = store_cert_put(st, &rec, err)) != CA_OK)
+		goto out;
+	if (pem_dup(&cpem, &outc) != CA_OK || pem_dup(&kpem, &outk) != CA_OK) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	*cert_pem = outc;
+	*key_pem = outk;
+	outc = outk = NULL;
+	rc = CA_OK;
+out:
+	free(outc);
+	if (outk != NULL) {
+		gnutls_memset(outk, 0, strlen(outk));
+		free(outk);
+	}
+	if (kpem.data != NULL) {
+		gnutls_memset(kpem.data, 0, kpem.size);
+		gnutls_free(kpem.data);
+	}
+	gnutls_free(cpem.data);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(xkey);
+	return rc;
+}
+
+static int
+ca_crt_import(const struct ca *ca, gnutls_x509_crt_t *out,
+    struct ca_error *err)
+{
+	gnutls_datum_t	d;
+	int		rc;
+
+	d.data = ca->der;
+	d.size = (unsigned)ca->der_len;
+	if ((rc = gnutls_x509_crt_init(out)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	if ((rc = gnutls_x509_crt_import(*out, &d, GNUTLS_X509_FMT_DER)) < 0) {
+		gnutls_x509_crt_deinit(*out);
+		*out = NULL;
+		return ca_gnutls_err(err, CA_ECRYPTO, rc, "CA certificate");
+	}
+	return CA_OK;
+}
+
+/* Signed by this CA and inside its validity at now. */
+static int
+crt_check_issued(const struct ca *ca, gnutls_x509_crt_t crt, int64_t now,
+    const char *what, struct ca_error *err)
+{
+	gnutls_x509_crt_t	cacrt = NULL;
+	unsigned		status = 0;
+	int			rc;
+
+	if ((rc = ca_crt_import(ca, &cacrt, err)) != CA_OK)
+		return rc;
+	/* Time is checked below against our clock (MTLSCA_FAKE_NOW too). */
+	rc = gnutls_x509_crt_verify(crt, &cacrt, 1,
+	    GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+	    GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS, &status);
+	gnutls_x509_crt_deinit(cacrt);
+	if (rc < 0 || status != 0)
+		return ca_error_set(err, CA_EAUTH, "%s is not signed by this "
+		    "CA", what);
+	if (now < (int64_t)gnutls_x509_crt_get_activation_time(crt))
+		return ca_error_set(err, CA_EAUTH, "%s is not valid yet", what);
+	if (now > (int64_t)gnutls_x509_crt_get_expiration_time(crt))
+		return ca_error_set(err, CA_EAUTH, "%s has expired", what);
+	return CA_OK;
+}
+
+int
+ca_server_cert_check(struct ca *ca, const char *cert_pem,
+    const char *const *names, size_t n_names, int64_t now, int64_t min_left,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	gnutls_datum_t		d;
+	uint8_t			ip[16];
+	size_t			iplen;
+	int			rc;
+
+	if (ca == NULL || cert_pem == NULL)
+		return ca_error_set(err, CA_EINVAL, "no certificate");
+	d.data = (unsigned char *)cert_pem;
+	d.size = (unsigned)strlen(cert_pem);
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		rc = ca_error_set(err, CA_EMALF, "server certificate: %s",
+		    gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = crt_check_issued(ca, crt, now, "the server certificate",
+	    err)) != CA_OK) {
+		rc = ca_error_set(err, CA_EPOLICY, "%s", err ? err->msg : "");
+		goto out;
+	}
+	if ((int64_t)gnutls_x509_crt_get_expiration_time(crt) - now <
+	    min_left) {
+		rc = ca_error_set(err, CA_EPOLICY, "the server certificate "
+		    "expires soon");
+		goto out;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		unsigned ok;
+
+		if (name_ip(names[i], ip, &iplen))
+			ok = gnutls_x509_crt_check_ip(crt, ip, (unsigned)iplen,
+			    0);
+		else
+			ok = gnutls_x509_crt_check_hostname2(crt, names[i],
+			    GNUTLS_VERIFY_DO_NOT_ALLOW_WILDCARDS);
+		if (!ok) {
+			rc = ca_error_set(err, CA_EPOLICY, "the server "
+			    "certificate does not name %s", names[i]);
+			goto out;
+		}
+	}
+	rc = CA_OK;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int
+ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
+    struct ca_peer *out, struct ca_error *err)
+{
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 d, dn = { NULL, 0 };
+	struct ca_peer		 p;
+	size_t			 n;
+	int			 rc;
+
+	if (ca == NULL || der == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "no certificate");
+	memset(&p, 0, sizeof(p));
+	d.data = (unsigned char *)der;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER)) < 0) {
+		rc = ca_error_set(err, CA_EAUTH, "the client certificate "
+		    "does not parse: %s", gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = crt_check_issued(ca, crt, now, "the client certificate",
+	    err)) != CA_OK)
+		goto out;
+	n = sizeof(p.serial);
+	if ((rc = gnutls_x509_crt_get_serial(crt, p.serial, &n)) < 0 ||
+	    n == 0 || n > SERIAL_MAX + 1) {
+		rc = ca_error_set(err, CA_EAUTH, "the client certificate's "
+		    "serial is unusable");
+		goto out;
+	}
+	p.serial_len = n;
+	if ((rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len,
+	    p.fingerprint)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "fingerprint");
+		goto out;
+	}
+	if ((rc = gnutls_x509_crt_get_dn3(crt, &dn, 0)) < 0 &&
+	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		rc = ca_error_set(err, CA_EAUTH, "client certificate subject: "
+		    "%s", gnutls_strerror(rc));
+		goto out;
+	}
+	if (dn.size >= sizeof(p.subject)) {
+		rc = ca_error_set(err, CA_EAUTH, "client certificate subject "
+		    "longer than %zu bytes", sizeof(p.subject) - 1);
+		goto out;
+	}
+	if (dn.size > 0)
+		memcpy(p.subject, dn.data, dn.size);
+	p.subject[dn.size] = '\0';
+	p.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	*out = p;
+	rc = CA_OK;
+out:
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}

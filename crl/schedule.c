@@ -1,0 +1,535 @@
+/*
+ * The CRL schedule thread (see crl/schedule.h).
+ *
+ * Why a poll of the revocation counter rather than a notification only:
+ * `mtlsca revoke` runs in another process and shares nothing with the
+ * service but the LMDB file. Reading one meta counter is a read
+ * transaction of a few microseconds (an MVCC snapshot, never blocked by
+ * writers), so a 250 ms poll costs nothing and bounds the delay.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+
+#include "ca/ca.h"
+#include "common/util.h"
+#include "crl/crl.h"
+#include "store/store.h"
+
+/* Which revocation generation the last CRL built by a schedule covers. */
+#define META_SCHEDULE_REVGEN	"crl_schedule_revgen"
+/* After a failed build, try again this soon (or at refresh, if sooner). */
+#define RETRY_S			30
+
+struct publisher {
+	char		 name[64];
+	crl_publish_fn	 fn;
+	void		*ctx;
+};
+
+struct crl_schedule {
+	struct ca		*ca;
+	struct store		*st;
+	struct crl_schedule_options opt;
+	char			*public_dir;
+
+	struct publisher	 pubs[CRL_SCHEDULE_PUBLISHERS_MAX];
+	size_t			 n_pubs;
+
+	pthread_mutex_t		 build_mu;	/* one build at a time */
+
+	pthread_mutex_t		 mu;		/* guards what follows */
+	pthread_cond_t		 cond;
+	pthread_t		 thread;
+	bool			 running;
+	bool			 stop;
+	bool			 notified;
+	struct crl_snapshot	*cur;
+	struct crl_schedule_status status;
+	uint64_t		 seen_revgen;	/* covered by the current CRL */
+	int64_t			 next_retry;	/* after a failure, 0 = none */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+snapshot_free(struct crl_snapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	free(snap->der);
+	free(snap->pem);
+	free(snap);
+}
+
+void
+crl_snapshot_release(struct crl_snapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	if (atomic_fetch_sub(&snap->refs, 1) == 1)
+		snapshot_free(snap);
+}
+
+struct crl_snapshot *
+crl_schedule_current(struct crl_schedule *s)
+{
+	struct crl_snapshot *snap;
+
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_lock(&s->mu);
+	if ((snap = s->cur) != NULL)
+		atomic_fetch_add(&snap->refs, 1);
+	pthread_mutex_unlock(&s->mu);
+	return snap;
+}
+
+/* Install snap as the current CRL (takes the caller's reference). */
+static void
+snapshot_install(struct crl_schedule *s, struct crl_snapshot *snap)
+{
+	struct crl_snapshot *old;
+
+	pthread_mutex_lock(&s->mu);
+	old = s->cur;
+	s->cur = snap;
+	s->status.have_crl = true;
+	s->status.number = snap->number;
+	s->status.entries = snap->entries;
+	s->status.der_len = snap->der_len;
+	s->status.this_update = snap->this_update;
+	s->status.next_update = snap->next_update;
+	pthread_mutex_unlock(&s->mu);
+	crl_snapshot_release(old);
+}
+
+static int
+snapshot_new(const uint8_t *der, size_t der_len, const char *pem,
+    size_t pem_len, struct crl_snapshot **out)
+{
+	struct crl_snapshot *snap;
+
+	if ((snap = calloc(1, sizeof(*snap))) == NULL)
+		return CA_ENOMEM;
+	atomic_init(&snap->refs, 1);
+	snap->der = malloc(der_len ? der_len : 1);
+	snap->pem = malloc(pem_len + 1);
+	if (snap->der == NULL || snap->pem == NULL) {
+		snapshot_free(snap);
+		return CA_ENOMEM;
+	}
+	memcpy(snap->der, der, der_len);
+	snap->der_len = der_len;
+	memcpy(snap->pem, pem, pem_len);
+	snap->pem[pem_len] = '\0';
+	snap->pem_len = pem_len;
+	*out = snap;
+	return CA_OK;
+}
+
+int
+crl_schedule_new(struct ca *ca, struct store *st,
+    const struct crl_schedule_options *opt, struct crl_schedule **out,
+    struct ca_error *err)
+{
+	struct crl_schedule *s;
+
+	if (ca == NULL || st == NULL || opt == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "crl_schedule_new: "
+		    "missing argument");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	s->ca = ca;
+	s->st = st;
+	s->opt = *opt;
+	if (s->opt.validity <= 0)
+		s->opt.validity = 7 * 86400;
+	if (s->opt.refresh <= 0)
+		s->opt.refresh = 3600;
+	if (s->opt.debounce_ms <= 0)
+		s->opt.debounce_ms = 2000;
+	if (s->opt.poll_ms == 0)
+		s->opt.poll_ms = 250;
+	/*
+	 * A refresh at or past the validity would let relying parties hold
+	 * an expired CRL; RFC 5280 §5.1.2.5 nextUpdate is a promise.
+	 */
+	if (s->opt.refresh * 2 > s->opt.validity) {
+		long long refresh = s->opt.refresh, validity = s->opt.validity;
+
+		free(s);
+		return ca_error_set(err, CA_EINVAL, "crl refresh (%lld s) "
+		    "must be at most half of the CRL validity (%lld s), so "
+		    "that a new CRL is out well before the old one expires",
+		    refresh, validity);
+	}
+	if (opt->public_dir != NULL &&
+	    (s->public_dir = strdup(opt->public_dir)) == NULL) {
+		free(s);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	s->opt.public_dir = s->public_dir;
+	pthread_mutex_init(&s->build_mu, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	{
+		pthread_condattr_t ca_attr;
+
+		pthread_condattr_init(&ca_attr);
+		pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cond, &ca_attr);
+		pthread_condattr_destroy(&ca_attr);
+	}
+	*out = s;
+	return CA_OK;
+}
+
+int
+crl_schedule_add_publisher(struct crl_schedule *s, const char *name,
+    crl_publish_fn fn, void *ctx, struct ca_error *err)
+{
+	struct publisher *p;
+
+	if (s == NULL || fn == NULL)
+		return ca_error_set(err, CA_EINVAL, "no publisher");
+	if (s->running)
+		return ca_error_set(err, CA_EINVAL, "publishers are added "
+		    "before the CRL schedule starts");
+	if (s->n_pubs >= CRL_SCHEDULE_PUBLISHERS_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "at most %d CRL "
+		    "publishers", CRL_SCHEDULE_PUBLISHERS_MAX);
+	p = &s->pubs[s->n_pubs++];
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "publisher");
+	p->fn = fn;
+	p->ctx = ctx;
+	return CA_OK;
+}
+
+static void
+meta_revgen_put(struct crl_schedule *s, uint64_t gen)
+{
+	uint8_t b[8];
+
+	for (int i = 7; i >= 0; i--, gen >>= 8)
+		b[i] = (uint8_t)gen;
+	(void)store_meta_put(s->st, META_SCHEDULE_REVGEN, b, sizeof(b), NULL);
+}
+
+static bool
+meta_revgen_get(struct crl_schedule *s, uint64_t *gen)
+{
+	uint8_t	*b = NULL;
+	size_t	 len;
+	bool	 ok = false;
+
+	if (store_meta_get(s->st, META_SCHEDULE_REVGEN, &b, &len, NULL) ==
+	    CA_OK && len == 8) {
+		*gen = 0;
+		for (size_t i = 0; i < 8; i++)
+			*gen = (*gen << 8) | b[i];
+		ok = true;
+	}
+	free(b);
+	return ok;
+}
+
+/*
+ * Build, write, swap, publish. Serialised by build_mu. The revocation
+ * generation is read before the build: a revocation that lands during the
+ * build bumps it again and causes one more CRL, never a missed one.
+ */
+static int
+build_once(struct crl_schedule *s, struct ca_error *err)
+{
+	struct crl_options	 o;
+	struct crl_result	 r;
+	struct crl_snapshot	*snap = NULL;
+	struct ca_error		 perr;
+	uint64_t		 gen = 0;
+	int64_t			 now = time_now();
+	int			 rc;
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&s->build_mu);
+	if ((rc = store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, err)) !=
+	    CA_OK)
+		goto out;
+	crl_options_default(&o);
+	o.now = now;
+	o.validity = s->opt.validity;
+	o.keep_expired = s->opt.keep_expired;
+	if (s->opt.warn_entries)
+		o.warn_entries = s->opt.warn_entries;
+	if (s->opt.max_entries)
+		o.max_entries = s->opt.max_entries;
+	if ((rc = crl_build(s->ca, s->st, &o, &r, err)) != CA_OK)
+		goto out;
+	if (r.warned)
+		fprintf(stderr, "mtlsca: crl: %s\n", r.warning);
+	if (s->public_dir != NULL &&
+	    (rc = crl_write_files(s->public_dir, &r, err)) != CA_OK)
+		goto out;
+	if ((rc = snapshot_new(r.der, r.der_len, r.pem, r.pem_len, &snap)) !=
+	    CA_OK) {
+		ca_error_set(err, rc, "out of memory");
+		goto out;
+	}
+	snap->number = r.number;
+	snap->entries = r.entries;
+	snap->this_update = r.this_update;
+	snap->next_update = r.next_update;
+	snapshot_install(s, snap);
+	snap = NULL;
+	meta_revgen_put(s, gen);
+	pthread_mutex_lock(&s->mu);
+	s->seen_revgen = gen;
+	s->status.last_success = now;
+	s->status.builds++;
+	s->status.last_error[0] = '\0';
+	s->next_retry = 0;
+	pthread_mutex_unlock(&s->mu);
+
+	for (size_t i = 0; i < s->n_pubs; i++) {
+		ca_error_clear(&perr);
+		if (s->pubs[i].fn(&r, s->pubs[i].ctx, &perr) == CA_OK)
+			continue;
+		fprintf(stderr, "mtlsca: crl: publisher %s failed: %s\n",
+		    s->pubs[i].name, perr.msg);
+		pthread_mutex_lock(&s->mu);
+		s->status.publish_failures++;
+		snprintf(s->status.last_error, sizeof(s->status.last_error),
+		    "publisher %.40s: %.200s", s->pubs[i].name, perr.msg);
+		pthread_mutex_unlock(&s->mu);
+	}
+out:
+	pthread_mutex_lock(&s->mu);
+	s->status.last_attempt = now;
+	if (rc != CA_OK) {
+		s->status.failures++;
+		snprintf(s->status.last_error, sizeof(s->status.last_error),
+		    "%s", err ? err->msg : ca_strerror(rc));
+		s->next_retry = now + (s->opt.refresh < RETRY_S ?
+		    s->opt.refresh : RETRY_S);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->build_mu);
+	crl_result_clear(&r);
+	return rc;
+}
+
+/*
+ * At start: adopt the CRL already in the public directory when it verifies
+ * against this CA, covers the current revocation generation and is younger
+ * than refresh. Returns true when adopted.
+ */
+static bool
+load_existing(struct crl_schedule *s)
+{
+	struct crl_check_report	 rep;
+	struct crl_snapshot	*snap = NULL;
+	gnutls_datum_t		 der = { NULL, 0 };
+	gnutls_datum_t		 pemd;
+	uint8_t			*pem = NULL;
+	size_t			 pem_len;
+	char			 path[4096];
+	uint64_t		 gen = 0, done = 0;
+	int64_t			 now = time_now();
+	bool			 ok = false;
+
+	if (s->public_dir == NULL ||
+	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
+		goto out;
+	if (file_read(path, CRL_ALB_MAX_BYTES, &pem, &pem_len, NULL) != CA_OK)
+		goto out;
+	memset(&rep, 0, sizeof(rep));
+	if (crl_check(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
+	    !rep.signature_ok || !rep.has_number)
+		goto out;
+	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=
+	    CA_OK || !meta_revgen_get(s, &done) || done != gen)
+		goto out;
+	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
+		goto out;
+	pemd.data = pem;
+	pemd.size = (unsigned)pem_len;
+	if (gnutls_pem_base64_decode2("X509 CRL", &pemd, &der) < 0)
+		goto out;
+	if (snapshot_new(der.data, der.size, (const char *)pem, pem_len,
+	    &snap) != CA_OK)
+		goto out;
+	snap->number = rep.number;
+	snap->entries = rep.entries;
+	snap->this_update = rep.this_update;
+	snap->next_update = rep.next_update;
+	snapshot_install(s, snap);
+	pthread_mutex_lock(&s->mu);
+	s->seen_revgen = gen;
+	s->status.last_success = rep.this_update;
+	pthread_mutex_unlock(&s->mu);
+	ok = true;
+out:
+	gnutls_free(der.data);
+	free(pem);
+	return ok;
+}
+
+/* Is a build due now? Called with s->mu held. */
+static bool
+due_locked(struct crl_schedule *s, int64_t now, int64_t now_ms,
+    int64_t *pending_since_ms, uint64_t gen)
+{
+	if (gen != s->seen_revgen || s->notified) {
+		if (*pending_since_ms == 0)
+			*pending_since_ms = now_ms;
+		s->notified = false;
+		s->status.pending = true;
+	}
+	if (s->next_retry != 0)
+		return now >= s->next_retry;
+	if (*pending_since_ms != 0 &&
+	    now_ms - *pending_since_ms >= s->opt.debounce_ms)
+		return true;
+	if (!s->status.have_crl)
+		return true;
+	return now - s->status.this_update >= s->opt.refresh;
+}
+
+static void *
+schedule_main(void *arg)
+{
+	struct crl_schedule	*s = arg;
+	struct ca_error		 err;
+	struct timespec		 until;
+	int64_t			 pending_since = 0, now_ms;
+	uint64_t		 gen;
+	bool			 due;
+
+	for (;;) {
+		gen = 0;
+		if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen,
+		    NULL) != CA_OK)
+			gen = s->seen_revgen;
+		now_ms = mono_ms();
+		pthread_mutex_lock(&s->mu);
+		if (s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		due = due_locked(s, time_now(), now_ms, &pending_since, gen);
+		pthread_mutex_unlock(&s->mu);
+		if (due) {
+			ca_error_clear(&err);
+			if (build_once(s, &err) != CA_OK)
+				fprintf(stderr, "mtlsca: crl: building the CRL "
+				    "failed: %s\n", err.msg);
+			else
+				pending_since = 0;
+			pthread_mutex_lock(&s->mu);
+			s->status.pending = pending_since != 0;
+			pthread_mutex_unlock(&s->mu);
+			continue;
+		}
+		/* Sleep one poll period (or until woken by notify/stop). */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)s->opt.poll_ms * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&s->mu);
+		while (!s->stop && !s->notified) {
+			if (pthread_cond_timedwait(&s->cond, &s->mu, &until) ==
+			    ETIMEDOUT)
+				break;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return NULL;
+}
+
+int
+crl_schedule_start(struct crl_schedule *s, struct ca_error *err)
+{
+	int rc;
+
+	if (s == NULL)
+		return ca_error_set(err, CA_EINVAL, "no schedule");
+	if (s->running)
+		return CA_OK;
+	if (!load_existing(s) && (rc = build_once(s, err)) != CA_OK)
+		return rc;
+	s->stop = false;
+	if (pthread_create(&s->thread, NULL, schedule_main, s) != 0)
+		return ca_error_set(err, CA_EIO, "cannot start the CRL "
+		    "schedule thread");
+	s->running = true;
+	return CA_OK;
+}
+
+void
+crl_schedule_notify(struct crl_schedule *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->notified = true;
+	s->status.pending = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int
+crl_schedule_run(struct crl_schedule *s, struct crl_schedule_status *out,
+    struct ca_error *err)
+{
+	int rc;
+
+	if (s == NULL)
+		return ca_error_set(err, CA_EINVAL, "no schedule");
+	if ((rc = build_once(s, err)) != CA_OK)
+		return rc;
+	if (out != NULL)
+		crl_schedule_status(s, out);
+	return CA_OK;
+}
+
+void
+crl_schedule_status(struct crl_schedule *s, struct crl_schedule_status *out)
+{
+	if (s == NULL || out == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	*out = s->status;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+crl_schedule_free(struct crl_schedule *s)
+{
+	if (s == NULL)
+		return;
+	if (s->running) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		s->running = false;
+	}
+	crl_snapshot_release(s->cur);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->build_mu);
+	free(s->public_dir);
+	free(s);
+}

@@ -1,0 +1,113 @@
+/*
+ * http/ — the service behind `mtlsca serve`: an HTTPS listener (the JSON API
+ * and the public files) and an optional plain-HTTP listener (public files
+ * only: /crl, /crl.pem, /ca.pem, /healthz, /metrics). Thin: it parses,
+ * authorises, calls ca/ and crl/, and encodes the answer. Only this module
+ * maps enum ca_err to HTTP statuses, and only it includes <microhttpd.h>.
+ *
+ * Functions return CA_OK or a negative enum ca_err and fill *err.
+ */
+#ifndef MTLSCA_HTTP_HTTP_H
+#define MTLSCA_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "common/err.h"
+#include "crl/crl.h"
+#include "store/store.h"
+
+struct http_server;
+
+#define HTTP_HASH_LEN		32	/* SHA-256 of a token or certificate */
+#define HTTP_TOKEN_TEXT_MAX	64	/* a generated token, with its NUL */
+
+/* A static enrollment token from the configuration: its SHA-256. */
+struct http_static_token {
+	char	profile[STORE_PROFILE_MAX];
+	uint8_t	hash[HTTP_HASH_LEN];
+};
+
+enum http_threading {
+	/*
+	 * libmicrohttpd's internal thread pool (one epoll loop per thread)
+	 * with suspend/resume around the commit: the default, chosen by
+	 * measurement (see server.c).
+	 */
+	HTTP_THREADING_POOL = 0,
+	/* One thread per connection, blocking on its commit. */
+	HTTP_THREADING_PER_CONNECTION = 1,
+};
+
+/* As a port: bind any free port (read it back with http_server_port). */
+#define HTTP_PORT_EPHEMERAL	0x10000u
+
+struct http_options {
+	const char	*listen;		/* IP literal; NULL = 127.0.0.1 */
+	unsigned	 https_port;		/* 0 = no HTTPS listener */
+	unsigned	 http_port;		/* 0 = no plain-HTTP listener */
+	const char	*tls_cert_pem;		/* the server's chain (PEM) */
+	const char	*tls_key_pem;		/* its key (PEM) */
+	size_t		 body_max;		/* 0 = 64 KiB */
+	unsigned	 max_connections;	/* 0 = 256 */
+	unsigned	 per_ip_connections;	/* 0 = 64 */
+	unsigned	 timeout;		/* seconds; 0 = 30 */
+	unsigned	 threads;		/* 0 = number of cores */
+	enum http_threading threading;
+	unsigned	 batch_max;		/* certificates per commit; 0 = 256 */
+
+	/* Profiles; profiles[0] is the default. Copied. */
+	const struct ca_profile	*profiles;
+	size_t			 n_profiles;
+	/* Static per-profile enrollment tokens. Copied. */
+	const struct http_static_token *tokens;
+	size_t			 n_tokens;
+
+	/* Admins: by client certificate SHA-256 or RFC 4514 subject, or by
+	   the SHA-256 of an admin token. Copied. */
+	const uint8_t		(*admin_fingerprints)[HTTP_HASH_LEN];
+	size_t			 n_admin_fingerprints;
+	const char *const	*admin_subjects;
+	size_t			 n_admin_subjects;
+	const uint8_t		(*admin_token_hashes)[HTTP_HASH_LEN];
+	size_t			 n_admin_token_hashes;
+};
+
+/*
+ * Bind the listeners and start serving. ca, st and sched (may be NULL: no
+ * CRL endpoints) are borrowed and must outlive the server. *out: stop with
+ * http_server_stop().
+ */
+int http_server_start(const struct http_options *opt, struct ca *ca,
+    struct store *st, struct crl_schedule *sched, struct http_server **out,
+    struct ca_error *err);
+
+/* The port a listener is bound to (useful with port 0), or 0 if none. */
+unsigned http_server_port(const struct http_server *s, bool https);
+
+/*
+ * Stop accepting, let requests in flight finish (at most a few seconds),
+ * stop the listeners and the committer, and free. NULL-safe.
+ */
+void http_server_stop(struct http_server *s);
+
+/* The HTTP status for an enum ca_err (DESIGN: only http/ knows this). */
+unsigned http_status_for(int code);
+
+/* ---- tokens (shared with `mtlsca token` and the first start) ---- */
+
+/* SHA-256 of the token's bytes. */
+void http_token_hash(const char *token, uint8_t out[HTTP_HASH_LEN]);
+
+/* 32 random bytes as base64url without padding (43 characters). */
+int http_token_generate(char out[HTTP_TOKEN_TEXT_MAX], struct ca_error *err);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void http_hex(const uint8_t *in, size_t n, char *out);
+
+/* 64 hex digits (either case, optional ':' separators) into 32 bytes. */
+int http_hex32_parse(const char *text, uint8_t out[HTTP_HASH_LEN]);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * GET /metrics: the Prometheus text exposition format (version 0.0.4).
+ * Counters are atomics bumped on the request path; the CRL and CA figures
+ * are read when scraped.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "ca/ca.h"
+#include "common/util.h"
+#include "crl/crl.h"
+#include "http/http_int.h"
+
+static const unsigned status_slots[] = {
+	200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503, 507,
+};
+#define N_STATUS	(sizeof(status_slots) / sizeof(status_slots[0]))
+_Static_assert(N_STATUS < HTTP_STATUS_SLOTS, "status slots");
+
+/* Upper bounds in microseconds; the last bucket is +Inf. */
+static const int64_t bucket_us[HTTP_BUCKETS - 1] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000,
+};
+
+static const char *const route_names[ROUTE_COUNT] = {
+	[ROUTE_CRL] = "/crl",
+	[ROUTE_CRL_PEM] = "/crl.pem",
+	[ROUTE_CA_PEM] = "/ca.pem",
+	[ROUTE_HEALTHZ] = "/healthz",
+	[ROUTE_METRICS] = "/metrics",
+	[ROUTE_ENROLL] = "/v1/certificates",
+	[ROUTE_RENEW] = "/v1/certificates/renew",
+	[ROUTE_CERT_LIST] = "/v1/certificates (list)",
+	[ROUTE_CERT_GET] = "/v1/certificates/{serial}",
+	[ROUTE_CERT_REVOKE] = "/v1/certificates/{serial}/revoke",
+	[ROUTE_CRL_RUN] = "/v1/crl",
+	[ROUTE_CRL_STATUS] = "/v1/crl/status",
+	[ROUTE_UNKNOWN] = "other",
+};
+
+int
+http_metrics_init(struct http_server *s)
+{
+	s->metrics.issued = calloc(s->n_profiles, sizeof(*s->metrics.issued));
+	return s->metrics.issued == NULL ? CA_ENOMEM : CA_OK;
+}
+
+void
+http_metrics_free(struct http_server *s)
+{
+	free(s->metrics.issued);
+	s->metrics.issued = NULL;
+}
+
+void
+http_metrics_request(struct http_server *s, enum route route,
+    unsigned status, int64_t duration_us)
+{
+	struct http_metrics	*m = &s->metrics;
+	size_t			 slot = N_STATUS;
+
+	if ((unsigned)route >= ROUTE_COUNT)
+		route = ROUTE_UNKNOWN;
+	for (size_t i = 0; i < N_STATUS; i++)
+		if (status_slots[i] == status)
+			slot = i;
+	atomic_fetch_add(&m->requests[route][slot], 1);
+	for (size_t b = 0; b < HTTP_BUCKETS; b++)
+		if (b == HTTP_BUCKETS - 1 || duration_us <= bucket_us[b])
+			atomic_fetch_add(&m->buckets[route][b], 1);
+	atomic_fetch_add(&m->duration_count[route], 1);
+	atomic_fetch_add(&m->duration_us[route], (unsigned long long)
+	    (duration_us > 0 ? duration_us : 0));
+}
+
+void
+http_metrics_issued(struct http_server *s, const char *profile)
+{
+	for (size_t i = 0; i < s->n_profiles; i++)
+		if (strcmp(s->profiles[i].name, profile) == 0) {
+			atomic_fetch_add(&s->metrics.issued[i], 1);
+			return;
+		}
+}
+
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+static void
+bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t	 cap = b->cap * 2 + (size_t)n;
+			char	*np = realloc(b->p, cap);
+
+			if (np == NULL) {
+				b->oom = true;
+				return;
+			}
+			b->p = np;
+			b->cap = cap;
+		}
+	}
+}
+
+static void
+help(struct buf *b, const char *name, const char *type, const char *text)
+{
+	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+enum MHD_Result
+http_metrics_render(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
+{
+	struct http_metrics		*m = &s->metrics;
+	struct crl_schedule_status	 st;
+	struct buf			 b = { NULL, 0, 8192, false };
+	uint64_t			 revgen = 0;
+	int64_t				 now = time_now();
+
+	if ((b.p = malloc(b.cap)) == NULL)
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	memset(&st, 0, sizeof(st));
+	crl_schedule_status(s->sched, &st);
+	(void)store_counter_get(s->st, STORE_COUNTER_REVGEN, &revgen, NULL);
+
+	help(&b, "mtlsca_certificates_issued_total", "counter",
+	    "Certificates issued over HTTP (enrollments and renewals), by "
+	    "profile.");
+	for (size_t i = 0; i < s->n_profiles; i++)
+		bprintf(&b, "mtlsca_certificates_issued_total{profile=\"%s\"} "
+		    "%llu\n", s->profiles[i].name,
+		    (unsigned long long)atomic_load(&m->issued[i]));
+	help(&b, "mtlsca_certificates_renewed_total", "counter",
+	    "Certificates issued by renewal over mTLS.");
+	bprintf(&b, "mtlsca_certificates_renewed_total %llu\n",
+	    (unsigned long long)atomic_load(&m->renewed));
+	help(&b, "mtlsca_revocations_total", "counter",
+	    "Revocations made through this server's API.");
+	bprintf(&b, "mtlsca_revocations_total %llu\n",
+	    (unsigned long long)atomic_load(&m->revocations));
+	help(&b, "mtlsca_revocation_generation", "gauge",
+	    "The store's revocation counter (every revocation, CLI included).");
+	bprintf(&b, "mtlsca_revocation_generation %llu\n",
+	    (unsigned long long)revgen);
+	help(&b, "mtlsca_store_commits_total", "counter",
+	    "Write transactions that recorded issued certificates.");
+	bprintf(&b, "mtlsca_store_commits_total %llu\n",
+	    (unsigned long long)atomic_load(&m->commits));
+	help(&b, "mtlsca_store_committed_certificates_total", "counter",
+	    "Certificates recorded by those transactions.");
+	bprintf(&b, "mtlsca_store_committed_certificates_total %llu\n",
+	    (unsigned long long)atomic_load(&m->committed));
+
+	help(&b, "mtlsca_crl_number", "gauge", "cRLNumber of the current CRL.");
+	bprintf(&b, "mtlsca_crl_number %llu\n", (unsigned long long)st.number);
+	help(&b, "mtlsca_crl_entries", "gauge", "Entries in the current CRL.");
+	bprintf(&b, "mtlsca_crl_entries %llu\n",
+	    (unsigned long long)st.entries);
+	help(&b, "mtlsca_crl_bytes", "gauge", "Size of the current CRL (DER).");
+	bprintf(&b, "mtlsca_crl_bytes %zu\n", st.der_len);
+	help(&b, "mtlsca_crl_next_update_seconds", "gauge",
+	    "Seconds until the current CRL's nextUpdate (negative: expired).");
+	bprintf(&b, "mtlsca_crl_next_update_seconds %lld\n", st.have_crl ?
+	    (long long)(st.next_update - now) : 0LL);
+	help(&b, "mtlsca_crl_last_success_timestamp_seconds", "gauge",
+	    "When the last CRL was generated successfully (Unix time).");
+	bprintf(&b, "mtlsca_crl_last_success_timestamp_seconds %lld\n",
+	    (long long)st.last_success);
+	help(&b, "mtlsca_crl_failures_total", "counter",
+	    "Failed CRL builds since start.");
+	bprintf(&b, "mtlsca_crl_failures_total %llu\n",
+	    (unsigned long long)st.failures);
+	help(&b, "mtlsca_crl_publish_failures_total", "counter",
+	    "Failed CRL publications since start.");
+	bprintf(&b, "mtlsca_crl_publish_failures_total %llu\n",
+	    (unsigned long long)st.publish_failures);
+	help(&b, "mtlsca_ca_expiry_seconds", "gauge",
+	    "Seconds until the CA certificate's notAfter.");
+	bprintf(&b, "mtlsca_ca_expiry_seconds %lld\n",
+	    (long long)(ca_not_after(s->ca) - now));
+
+	help(&b, "mtlsca_http_requests_total", "counter",
+	    "HTTP requests by route and status.");
+	for (size_t rt = 0; rt < ROUTE_COUNT; rt++)
+		for (size_t i = 0; i <= N_STATUS; i++) {
+			unsigned long long n = atomic_load(&m->requests[rt][i]);
+			char code[8];
+
+			if (n == 0)
+				continue;
+			if (i < N_STATUS)
+				snprintf(code, sizeof(code), "%u",
+				    status_slots[i]);
+			else
+				snprintf(code, sizeof(code), "other");
+			bprintf(&b, "mtlsca_http_requests_total{route=\"%s\","
+			    "status=\"%s\"} %llu\n", route_names[rt], code, n);
+		}
+	help(&b, "mtlsca_http_request_duration_seconds", "histogram",
+	    "Time from the request's headers to its completion.");
+	for (size_t rt = 0; rt < ROUTE_COUNT; rt++) {
+		unsigned long long cnt = atomic_load(&m->duration_count[rt]);
+
+		if (cnt == 0)
+			continue;
+		for (size_t i = 0; i < HTTP_BUCKETS; i++) {
+			char le[16];
+
+			if (i == HTTP_BUCKETS - 1)
+				snprintf(le, sizeof(le), "+Inf");
+			else
+				snprintf(le, sizeof(le), "%g",
+				    (double)bucket_us[i] / 1e6);
+			bprintf(&b, "mtlsca_http_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%s\"} %llu\n", route_names[rt],
+			    le, (unsigned long long)
+			    atomic_load(&m->buckets[rt][i]));
+		}
+		bprintf(&b, "mtlsca_http_request_duration_seconds_sum"
+		    "{route=\"%s\"} %.6f\n", route_names[rt],
+		    (double)atomic_load(&m->duration_us[rt]) / 1e6);
+		bprintf(&b, "mtlsca_http_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n", route_names[rt], cnt);
+	}
+	if (b.oom) {
+		free(b.p);
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	}
+	return http_respond(r, c, 200, "text/plain; version=0.0.4", b.p, b.len,
+	    true);
+}

@@ -1,0 +1,834 @@
+/*
+ * The listeners, the request life cycle, routing, the JSON error shape and
+ * the public endpoints.
+ *
+ * Threading, chosen by measurement (tests/bench/http_bench.sh, 2 cores,
+ * P-256 CA, 32 keep-alive clients): libmicrohttpd's internal thread pool
+ * (one epoll loop per core) signs in the loop thread — bounded CPU work, the
+ * pool is sized to the cores — then suspends the connection while the
+ * committer batches certificates into one LMDB write transaction, and
+ * resumes it once the batch is durable. The loop thread never waits on an
+ * fsync, so one pool thread per core keeps the cores busy with signing
+ * while a commit is in flight. Thread-per-connection with the same
+ * committer (HTTP_THREADING_PER_CONNECTION, MTLSCA_HTTP_THREADING=connection)
+ * measured within a few percent at 32 clients but costs a thread and a stack
+ * per keep-alive client and has no upper bound but the connection limit;
+ * see the report in tests/bench/http_bench.sh's output.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "ca/ca.h"
+#include "common/util.h"
+#include "crl/crl.h"
+#include "http/http_int.h"
+
+#define DEFAULT_BODY_MAX	(64 * 1024)
+#define DEFAULT_CONNECTIONS	256
+#define DEFAULT_PER_IP		64
+#define DEFAULT_TIMEOUT		30
+#define STOP_GRACE_MS		10000
+/* Over the cap but below this, an announced body is drained, not stored. */
+#define DRAIN_MAX		(1024 * 1024)
+/* Headers and MHD's own buffers; bodies are collected outside it. */
+#define CONNECTION_MEMORY	(32 * 1024)
+/* RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). */
+#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+int64_t
+http_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- responses ---- */
+
+enum MHD_Result
+http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
+    const char *ctype, void *buf, size_t len, bool owned)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	if (owned)
+		resp = MHD_create_response_from_buffer_with_free_callback(len,
+		    buf, free);
+	else
+		resp = MHD_create_response_from_buffer(len, buf,
+		    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		if (owned)
+			free(buf);
+		return MHD_NO;
+	}
+	if (ctype != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    r->route == ROUTE_ENROLL ? "GET, POST" :
+		    r->route == ROUTE_RENEW || r->route == ROUTE_CERT_REVOKE ||
+		    r->route == ROUTE_CRL_RUN ? "POST" :
+		    r->route == ROUTE_CRL_STATUS ? "GET, POST" : "GET, HEAD");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"mtlsca\"");
+	r->status = status;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result
+http_respond_json(struct http_req *r, struct MHD_Connection *c,
+    unsigned status, json_t *obj)
+{
+	char	*text;
+	size_t	 len;
+
+	if (obj == NULL)
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(obj);
+	if (text == NULL)
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	len = strlen(text);
+	/* A trailing newline, for people reading curl's output. */
+	{
+		char *t = realloc(text, len + 2);
+
+		if (t != NULL) {
+			text = t;
+			text[len++] = '\n';
+			text[len] = '\0';
+		}
+	}
+	return http_respond(r, c, status, "application/json", text, len,
+	    true);
+}
+
+enum MHD_Result
+http_respond_error(struct http_req *r, struct MHD_Connection *c,
+    unsigned status, const char *code, const char *fmt, ...)
+{
+	static char	 oom[] = "{\"error\":\"no_memory\",\"message\":"
+	    "\"out of memory\"}\n";
+	char		 msg[512];
+	json_t		*obj;
+	char		*text;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	obj = json_pack("{s:s, s:s}", "error", code, "message", msg);
+	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return http_respond(r, c, 500, "application/json", oom,
+		    sizeof(oom) - 1, false);
+	{
+		size_t	 len = strlen(text);
+		char	*t = realloc(text, len + 2);
+
+		if (t != NULL) {
+			text = t;
+			text[len++] = '\n';
+			text[len] = '\0';
+		}
+		return http_respond(r, c, status, "application/json", text,
+		    len, true);
+	}
+}
+
+enum MHD_Result
+http_respond_caerr(struct http_req *r, struct MHD_Connection *c,
+    const struct ca_error *e)
+{
+	unsigned status = http_status_for(e->code);
+
+	/* Internal failures say what failed but never leak more. */
+	return http_respond_error(r, c, status, ca_errname(e->code), "%s",
+	    e->msg[0] != '\0' ? e->msg : ca_strerror(e->code));
+}
+
+/* ---- routing ---- */
+
+static bool
+serial_chars(const char *p, size_t n)
+{
+	if (n == 0 || n > SERIAL_HEX_MAX + 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		    (ch >= 'A' && ch <= 'F') || ch == ':'))
+			return false;
+	}
+	return true;
+}
+
+static enum route
+route_match(const char *url, char *serial, size_t serial_size)
+{
+	static const struct {
+		const char	*path;
+		enum route	 route;
+	} fixed[] = {
+		{ "/crl", ROUTE_CRL },
+		{ "/crl.pem", ROUTE_CRL_PEM },
+		{ "/ca.pem", ROUTE_CA_PEM },
+		{ "/healthz", ROUTE_HEALTHZ },
+		{ "/metrics", ROUTE_METRICS },
+		{ "/v1/certificates", ROUTE_ENROLL },
+		{ "/v1/certificates/renew", ROUTE_RENEW },
+		{ "/v1/crl", ROUTE_CRL_RUN },
+		{ "/v1/crl/status", ROUTE_CRL_STATUS },
+	};
+	static const char prefix[] = "/v1/certificates/";
+	const char	*rest, *slash;
+	size_t		 n;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(url, fixed[i].path) == 0)
+			return fixed[i].route;
+	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+		return ROUTE_UNKNOWN;
+	rest = url + sizeof(prefix) - 1;
+	slash = strchr(rest, '/');
+	n = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (!serial_chars(rest, n) || n >= serial_size)
+		return ROUTE_UNKNOWN;
+	memcpy(serial, rest, n);
+	serial[n] = '\0';
+	if (slash == NULL)
+		return ROUTE_CERT_GET;
+	if (strcmp(slash, "/revoke") == 0)
+		return ROUTE_CERT_REVOKE;
+	return ROUTE_UNKNOWN;
+}
+
+/* Does method fit route? GET also allows HEAD. */
+static bool
+method_ok(enum route route, const char *method, bool *is_get)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool post = strcmp(method, "POST") == 0;
+
+	*is_get = get;
+	switch (route) {
+	case ROUTE_ENROLL:
+		return get || post;	/* GET lists, POST enrolls */
+	case ROUTE_RENEW:
+	case ROUTE_CERT_REVOKE:
+		return post;
+	case ROUTE_CRL_RUN:
+		return get || post;	/* GET is not a route: see dispatch */
+	case ROUTE_UNKNOWN:
+		return true;
+	default:
+		return get;
+	}
+}
+
+/* ---- public endpoints ---- */
+
+static void
+snapshot_release_cb(void *cls)
+{
+	crl_snapshot_release(cls);
+}
+
+static enum MHD_Result
+serve_crl(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
+    bool pem)
+{
+	struct crl_snapshot	*snap = crl_schedule_current(s->sched);
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	if (snap == NULL)
+		return http_respond_error(r, c, 503, "no_crl", "no CRL has "
+		    "been generated yet");
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+	    pem ? snap->pem_len : snap->der_len,
+	    pem ? (void *)snap->pem : (void *)snap->der,
+	    snapshot_release_cb, snap);
+	if (resp == NULL) {
+		crl_snapshot_release(snap);
+		return MHD_NO;
+	}
+	/* RFC 5280 §4.2.1.13 / RFC 2585 §4.2: application/pkix-crl (DER). */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    pem ? "application/x-pem-file" : "application/pkix-crl");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-cache");
+	r->status = 200;
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * The ALB trust-store bundle: PEM only, no blank lines, no text before or
+ * after (DESIGN.md, "CA bundle"). Built from the CA's PEM with any "\r",
+ * blank line or text outside BEGIN/END removed.
+ */
+static char *
+ca_bundle(const char *pem)
+{
+	size_t	 n = strlen(pem);
+	char	*out = malloc(n + 2), *o = out;
+	bool	 inside = false;
+
+	if (out == NULL)
+		return NULL;
+	while (*pem != '\0') {
+		const char	*eol = strchr(pem, '\n');
+		size_t		 len = eol ? (size_t)(eol - pem) : strlen(pem);
+		size_t		 l = len;
+
+		while (l > 0 && (pem[l - 1] == '\r' || pem[l - 1] == ' '))
+			l--;
+		if (l >= 11 && strncmp(pem, "-----BEGIN ", 11) == 0)
+			inside = true;
+		if (inside && l > 0) {
+			memcpy(o, pem, l);
+			o += l;
+			*o++ = '\n';
+		}
+		if (l >= 9 && strncmp(pem, "-----END ", 9) == 0)
+			inside = false;
+		pem += len + (eol ? 1 : 0);
+	}
+	*o = '\0';
+	return out;
+}
+
+static enum MHD_Result
+serve_ca(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+{
+	char *b = ca_bundle(ca_cert_pem(s->ca));
+
+	if (b == NULL)
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	return http_respond(r, c, 200, "application/x-pem-file", b,
+	    strlen(b), true);
+}
+
+/*
+ * Healthy while a CRL exists and is younger than two thirds of its
+ * validity: past that, a refresh has been missed more than once and a
+ * relying party may soon hold an expired CRL.
+ */
+static enum MHD_Result
+serve_healthz(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
+{
+	struct crl_schedule_status	st;
+	int64_t				now = time_now(), limit;
+	char				nu[21];
+
+	memset(&st, 0, sizeof(st));
+	crl_schedule_status(s->sched, &st);
+	if (!st.have_crl)
+		return http_respond_error(r, c, 503, "no_crl", "no CRL has "
+		    "been generated%s%s", st.last_error[0] ? ": " : "",
+		    st.last_error);
+	limit = st.this_update + (st.next_update - st.this_update) * 2 / 3;
+	time_format(st.next_update, nu);
+	if (now > limit)
+		return http_respond_error(r, c, 503, "crl_stale", "CRL %llu is "
+		    "past two thirds of its validity without a refresh "
+		    "(nextUpdate %s)%s%s", (unsigned long long)st.number, nu,
+		    st.last_error[0] ? "; last error: " : "", st.last_error);
+	return http_respond_json(r, c, 200, json_pack("{s:s, s:I, s:s}",
+	    "status", "ok", "crl_number", (json_int_t)st.number,
+	    "crl_next_update", nu));
+}
+
+/* ---- the request life cycle ---- */
+
+/* The announced Content-Length, 0 when absent (chunked) or unparsable
+   (libmicrohttpd refuses those itself). */
+static uint64_t
+content_length(struct MHD_Connection *c)
+{
+	const char	*cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t	 n;
+
+	if (cl == NULL || parse_u64(cl, 0, UINT64_MAX, &n) != CA_OK)
+		return 0;
+	return n;
+}
+
+static enum MHD_Result
+dispatch(struct http_server *s, struct listener *l, struct http_req *r,
+    struct MHD_Connection *c, const char *method)
+{
+	bool is_get;
+
+	if (r->route == ROUTE_UNKNOWN)
+		return http_respond_error(r, c, 404, "not_found", "no such "
+		    "resource");
+	if (!method_ok(r->route, method, &is_get))
+		return http_respond_error(r, c, 405, "method_not_allowed",
+		    "%s is not allowed here", method);
+	switch (r->route) {
+	case ROUTE_CRL:
+		return serve_crl(s, r, c, false);
+	case ROUTE_CRL_PEM:
+		return serve_crl(s, r, c, true);
+	case ROUTE_CA_PEM:
+		return serve_ca(s, r, c);
+	case ROUTE_HEALTHZ:
+		return serve_healthz(s, r, c);
+	case ROUTE_METRICS:
+		return http_metrics_render(s, r, c);
+	default:
+		break;
+	}
+	/* Tokens and admin actions only over TLS. */
+	if (!l->https)
+		return http_respond_error(r, c, 404, "not_found", "the API is "
+		    "served over HTTPS only");
+	if (r->route == ROUTE_ENROLL && is_get) {
+		r->route = ROUTE_CERT_LIST;
+		return http_admin(s, r, c);
+	}
+	if (r->route == ROUTE_CRL_RUN && is_get)
+		return http_respond_error(r, c, 405, "method_not_allowed",
+		    "GET is not allowed here; see /v1/crl/status");
+	if (r->route == ROUTE_ENROLL || r->route == ROUTE_RENEW)
+		return http_enroll(s, r, c);
+	return http_admin(s, r, c);
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct listener		*l = cls;
+	struct http_server	*s = l->srv;
+	struct http_req		*r = *con_cls;
+	uint64_t		 cl;
+
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		r->srv = s;
+		r->https = l->https;
+		r->start_us = http_now_us();
+		r->route = route_match(url, r->serial, sizeof(r->serial));
+		*con_cls = r;
+		atomic_fetch_add(&s->inflight, 1);
+		/*
+		 * Refuse an announced oversize body before reading any of it
+		 * into memory. With "Expect: 100-continue", or a body too big
+		 * to be worth draining, the 413 is queued on this headers-only
+		 * call (libmicrohttpd then closes the connection). Otherwise
+		 * the body is read and dropped as it comes, so that the client,
+		 * still sending, gets the 413 rather than a connection reset.
+		 */
+		if ((cl = content_length(c)) > s->body_max) {
+			const char *ex = MHD_lookup_connection_value(c,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+			if (ex != NULL || cl > DRAIN_MAX)
+				return http_respond_error(r, c, 413, "too_big",
+				    "the request body is over the limit of %zu "
+				    "bytes", s->body_max);
+			r->too_big = true;
+		}
+		return MHD_YES;
+	}
+	if (r->status != 0) {
+		/* Already answered (413 on the headers): discard. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big) {
+		/* Announced over the cap: drained, never stored. */
+		if (*upload_data_size > 0) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return http_respond_error(r, c, 413, "too_big", "the request "
+		    "body is over the limit of %zu bytes", s->body_max);
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (n > s->body_max - r->body_len) {
+			/* A chunked body that overruns: drop the connection. */
+			r->too_big = true;
+			return MHD_NO;
+		}
+		if (r->body_len + n > r->body_cap) {
+			size_t	 cap = r->body_cap ? r->body_cap * 2 : 4096;
+			uint8_t	*b;
+
+			while (cap < r->body_len + n)
+				cap *= 2;
+			if (cap > s->body_max)
+				cap = s->body_max;
+			if ((b = realloc(r->body, cap + 1)) == NULL)
+				return MHD_NO;
+			r->body = b;
+			r->body_cap = cap;
+		}
+		memcpy(r->body + r->body_len, upload_data, n);
+		r->body_len += n;
+		return MHD_YES;
+	}
+	if (r->body != NULL)
+		r->body[r->body_len] = '\0';
+	if (r->phase != 0)
+		return http_enroll(s, r, c);	/* resumed after the commit */
+	return dispatch(s, l, r, c, method);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct listener		*l = cls;
+	struct http_req		*r = *con_cls;
+
+	if (r == NULL)
+		return;
+	http_metrics_request(l->srv, r->route, r->status,
+	    http_now_us() - r->start_us);
+	http_req_item_release(r);
+	ca_issued_clear(&r->iss);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&l->srv->inflight, 1);
+}
+
+static void
+log_cb(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	fprintf(stderr, "mtlsca: http: %s\n", msg);
+}
+
+static unsigned
+cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+static int
+listener_start(struct http_server *s, struct listener *l, bool https,
+    unsigned port, const struct http_options *opt, struct ca_error *err)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct sockaddr		*sa;
+	struct MHD_OptionItem	 ops[24];
+	const union MHD_DaemonInfo *di;
+	unsigned		 flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	unsigned		 threads = opt->threads ? opt->threads : cores();
+	size_t			 n = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (port == HTTP_PORT_EPHEMERAL)
+		port = 0;
+	else if (port > 65535)
+		return ca_error_set(err, CA_EINVAL, "port %u is not a TCP port",
+		    port);
+	if (inet_pton(AF_INET, s->listen, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		sa = (struct sockaddr *)&sin;
+	} else if (inet_pton(AF_INET6, s->listen, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)port);
+		sa = (struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		return ca_error_set(err, CA_EINVAL, "listen address '%s' is "
+		    "not an IPv4 or IPv6 address", s->listen);
+	}
+	l->srv = s;
+	l->https = https;
+	/* First, so that every message goes through it. */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+	    (intptr_t)log_cb, NULL };
+	if (s->threading == HTTP_THREADING_PER_CONNECTION) {
+		flags |= MHD_USE_THREAD_PER_CONNECTION |
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	} else {
+		flags |= MHD_USE_EPOLL_INTERNAL_THREAD |
+		    MHD_ALLOW_SUSPEND_RESUME;
+		/* The plain listener serves small files: one thread. */
+		if (https && threads > 1)
+			ops[n++] = (struct MHD_OptionItem){
+			    MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, sa };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+	    opt->max_connections ? opt->max_connections : DEFAULT_CONNECTIONS,
+	    NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    opt->per_ip_connections ? opt->per_ip_connections : DEFAULT_PER_IP,
+	    NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+	    opt->timeout ? opt->timeout : DEFAULT_TIMEOUT, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    CONNECTION_MEMORY, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+	    (intptr_t)completed_cb, l };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE,
+	    1, NULL };
+	/* SIGPIPE is ignored process-wide by `mtlsca serve`. */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
+	    1, NULL };
+	if (https) {
+		flags |= MHD_USE_TLS;
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    s->tls_key };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+		    0, s->tls_cert };
+		/*
+		 * A trust list makes libmicrohttpd send a CertificateRequest
+		 * naming our CA (GNUTLS_CERT_REQUEST: asked, not required);
+		 * whether a presented certificate is any good is decided per
+		 * request (auth.c), against the CA and the store.
+		 */
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST,
+		    0, (void *)ca_cert_pem(s->ca) };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+		    0, (void *)TLS_PRIORITIES };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	l->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb,
+	    l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (l->d == NULL)
+		return ca_error_set(err, CA_EIO, "cannot listen on %s port %u "
+		    "(%s): is the port in use?", s->listen, port,
+		    https ? "HTTPS" : "HTTP");
+	di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+	l->port = di != NULL ? di->port : port;
+	return CA_OK;
+}
+
+static int
+options_copy(struct http_server *s, const struct http_options *opt,
+    struct ca_error *err)
+{
+	snprintf(s->listen, sizeof(s->listen), "%s",
+	    opt->listen ? opt->listen : "127.0.0.1");
+	s->body_max = opt->body_max ? opt->body_max : DEFAULT_BODY_MAX;
+	s->threading = opt->threading;
+	if (opt->n_profiles == 0)
+		return ca_error_set(err, CA_EINVAL, "no certificate profile");
+	s->profiles = calloc(opt->n_profiles, sizeof(*s->profiles));
+	s->tokens = calloc(opt->n_tokens + 1, sizeof(*s->tokens));
+	s->admin_fps = calloc(opt->n_admin_fingerprints + 1,
+	    sizeof(*s->admin_fps));
+	s->admin_subjects = calloc(opt->n_admin_subjects + 1,
+	    sizeof(*s->admin_subjects));
+	s->admin_tokens = calloc(opt->n_admin_token_hashes + 1,
+	    sizeof(*s->admin_tokens));
+	if (s->profiles == NULL || s->tokens == NULL || s->admin_fps == NULL ||
+	    s->admin_subjects == NULL || s->admin_tokens == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	memcpy(s->profiles, opt->profiles,
+	    opt->n_profiles * sizeof(*s->profiles));
+	s->n_profiles = opt->n_profiles;
+	if (opt->n_tokens)
+		memcpy(s->tokens, opt->tokens,
+		    opt->n_tokens * sizeof(*s->tokens));
+	s->n_tokens = opt->n_tokens;
+	if (opt->n_admin_fingerprints)
+		memcpy(s->admin_fps, opt->admin_fingerprints,
+		    opt->n_admin_fingerprints * sizeof(*s->admin_fps));
+	s->n_admin_fps = opt->n_admin_fingerprints;
+	if (opt->n_admin_token_hashes)
+		memcpy(s->admin_tokens, opt->admin_token_hashes,
+		    opt->n_admin_token_hashes * sizeof(*s->admin_tokens));
+	s->n_admin_tokens = opt->n_admin_token_hashes;
+	for (size_t i = 0; i < opt->n_admin_subjects; i++) {
+		if ((s->admin_subjects[i] = strdup(opt->admin_subjects[i])) ==
+		    NULL)
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		s->n_admin_subjects = i + 1;
+	}
+	if (opt->https_port != 0) {
+		if (opt->tls_cert_pem == NULL || opt->tls_key_pem == NULL)
+			return ca_error_set(err, CA_EINVAL, "HTTPS needs a "
+			    "certificate and a key");
+		s->tls_cert = strdup(opt->tls_cert_pem);
+		s->tls_key = strdup(opt->tls_key_pem);
+		if (s->tls_cert == NULL || s->tls_key == NULL)
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	return CA_OK;
+}
+
+static void
+server_free(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	http_metrics_free(s);
+	for (size_t i = 0; i < s->n_admin_subjects; i++)
+		free(s->admin_subjects[i]);
+	free(s->admin_subjects);
+	free(s->profiles);
+	free(s->tokens);
+	free(s->admin_fps);
+	free(s->admin_tokens);
+	free(s->tls_cert);
+	if (s->tls_key != NULL) {
+		gnutls_memset(s->tls_key, 0, strlen(s->tls_key));
+		free(s->tls_key);
+	}
+	free(s);
+}
+
+int
+http_server_start(const struct http_options *opt, struct ca *ca,
+    struct store *st, struct crl_schedule *sched, struct http_server **out,
+    struct ca_error *err)
+{
+	struct http_server	*s;
+	int			 rc;
+
+	if (opt == NULL || ca == NULL || st == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "http_server_start: "
+		    "missing argument");
+	if (opt->https_port == 0 && opt->http_port == 0)
+		return ca_error_set(err, CA_EINVAL, "neither an HTTPS nor an "
+		    "HTTP port is configured");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	s->ca = ca;
+	s->st = st;
+	s->sched = sched;
+	atomic_init(&s->inflight, 0);
+	atomic_init(&s->enrolling, 0);
+	atomic_init(&s->stopping, false);
+	if ((rc = options_copy(s, opt, err)) != CA_OK)
+		goto fail;
+	if (http_metrics_init(s) != CA_OK) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	s->committer.batch_max = opt->batch_max ? opt->batch_max : 256;
+	s->committer.resume = s->threading == HTTP_THREADING_POOL;
+	if ((rc = http_committer_start(s, err)) != CA_OK)
+		goto fail;
+	if (opt->https_port != 0 && (rc = listener_start(s, &s->https, true,
+	    opt->https_port, opt, err)) != CA_OK)
+		goto fail;
+	if (opt->http_port != 0 && (rc = listener_start(s, &s->http, false,
+	    opt->http_port, opt, err)) != CA_OK)
+		goto fail;
+	*out = s;
+	return CA_OK;
+fail:
+	if (s->https.d != NULL)
+		MHD_stop_daemon(s->https.d);
+	if (s->http.d != NULL)
+		MHD_stop_daemon(s->http.d);
+	http_committer_stop(s);
+	server_free(s);
+	return rc;
+}
+
+unsigned
+http_server_port(const struct http_server *s, bool https)
+{
+	if (s == NULL)
+		return 0;
+	return https ? (s->https.d ? s->https.port : 0) :
+	    (s->http.d ? s->http.port : 0);
+}
+
+static void
+listener_quiesce(struct listener *l)
+{
+	MHD_socket fd;
+
+	if (l->d == NULL)
+		return;
+	if ((fd = MHD_quiesce_daemon(l->d)) != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+void
+http_server_stop(struct http_server *s)
+{
+	int64_t until;
+
+	if (s == NULL)
+		return;
+	/*
+	 * Order matters: a request that counted itself in flight before it
+	 * saw `stopping` is waited for; one that saw it does not suspend
+	 * (enroll.c waits on its commit instead), so no connection is left
+	 * suspended when the daemons stop (libmicrohttpd forbids that).
+	 */
+	atomic_store(&s->stopping, true);
+	listener_quiesce(&s->https);
+	listener_quiesce(&s->http);
+	until = http_now_us() + (int64_t)STOP_GRACE_MS * 1000;
+	while (atomic_load(&s->inflight) > 0 && http_now_us() < until) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	if (s->https.d != NULL)
+		MHD_stop_daemon(s->https.d);
+	if (s->http.d != NULL)
+		MHD_stop_daemon(s->http.d);
+	http_committer_stop(s);
+	server_free(s);
+}
+
+const struct ca_profile *
+http_profile(const struct http_server *s, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return &s->profiles[0];
+	for (size_t i = 0; i < s->n_profiles; i++)
+		if (strcmp(s->profiles[i].name, name) == 0)
+			return &s->profiles[i];
+	return NULL;
+}

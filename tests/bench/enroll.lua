@@ -1,0 +1,40 @@
+-- wrk script for tests/bench/http_bench.sh: POST the same CSR over and over
+-- (each request still gets a fresh serial and its own certificate).
+-- BENCH_CSR: path of a PEM CSR; BENCH_TOKEN: a static enrollment token.
+local f = assert(io.open(os.getenv("BENCH_CSR"), "r"))
+local csr = f:read("*a")
+f:close()
+
+wrk.method = "POST"
+wrk.body = csr
+wrk.headers["Content-Type"] = "application/x-pem-file"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+
+-- Each wrk thread has its own Lua state: count there, add up in done().
+local threads = {}
+
+function setup(thread)
+	table.insert(threads, thread)
+end
+
+n201 = 0
+nother = 0
+
+function response(status, headers, body)
+	if status == 201 then
+		n201 = n201 + 1
+	else
+		nother = nother + 1
+	end
+end
+
+function done(summary, latency, requests)
+	local ok, other = 0, 0
+	for _, t in ipairs(threads) do
+		ok = ok + t:get("n201")
+		other = other + t:get("nother")
+	end
+	io.write(string.format("status 201: %d\nstatus other: %d\n", ok, other))
+	io.write(string.format("p50_ms %.2f\np99_ms %.2f\n",
+	    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end

@@ -1,0 +1,1029 @@
+/*
+ * http/ unit tests: the helpers, then a real server on an ephemeral port
+ * (a P-256 CA in a temporary directory, a store, the CRL schedule) driven
+ * with libcurl over HTTPS: routing, the JSON errors, the body cap,
+ * enrollment in every body format, tokens (static, one-time, racing,
+ * CN-bound), admin by token and by client certificate, renewal, revocation
+ * reaching /crl, the audit log and the committer's batching.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+
+#include "ca/ca.h"
+#include "common/util.h"
+#include "crl/crl.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#define STATIC_TOKEN	"unit-static-token"
+#define ADMIN_TOKEN	"unit-admin-token"
+
+static char		 tmp[256];
+static char		 capath[300];
+static struct ca	*ca;
+static struct store	*st;
+static struct crl_schedule *sched;
+static struct http_server *srv;
+static unsigned		 port, plain_port;
+static const char	*data;
+
+/* ---- helpers ---- */
+
+struct resp {
+	long	 status;
+	char	*body;
+	size_t	 len;
+	char	 ctype[128];
+};
+
+static size_t
+write_cb(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp	*r = arg;
+	char		*b = realloc(r->body, r->len + sz * n + 1);
+
+	if (b == NULL)
+		return 0;
+	r->body = b;
+	memcpy(r->body + r->len, p, sz * n);
+	r->len += sz * n;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static void
+resp_clear(struct resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * One request. headers: NULL-terminated list. cert/key: client
+ * certificate files or NULL. https selects the listener.
+ */
+static void
+req(bool https, const char *method, const char *path, const char *const *hdrs,
+    const void *body, size_t body_len, const char *cert, const char *key,
+    struct resp *r)
+{
+	CURL			*c = curl_easy_init();
+	struct curl_slist	*hl = NULL;
+	char			 url[512];
+	char			*ct = NULL;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", https ? "https" :
+	    "http", https ? port : plain_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, capath);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+	}
+	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i++)
+		hl = curl_slist_append(hl, hdrs[i]);
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body ? body_len : 0));
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	CURLcode cc = curl_easy_perform(c);
+	if (cc != CURLE_OK)
+		fprintf(stderr, "curl %s %s: %s\n", method, path,
+		    curl_easy_strerror(cc));
+	assert_int_equal(cc, CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+	if (ct != NULL)
+		snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	uint8_t	*b = NULL;
+	size_t	 n = 0;
+
+	assert_int_equal(file_read(path, 1 << 20, &b, &n, NULL), CA_OK);
+	if (len)
+		*len = n;
+	return (char *)b;
+}
+
+static char *
+data_file(const char *rel, size_t *len)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", data, rel);
+	return slurp(p, len);
+}
+
+/* A fresh P-256 key and a CSR for subject dn; PEMs (malloc'd). */
+static void
+make_csr(const char *dn, char **csr_pem, char **key_pem)
+{
+	gnutls_x509_privkey_t	k;
+	gnutls_x509_crq_t	q;
+	gnutls_datum_t		d;
+
+	assert_int_equal(gnutls_x509_privkey_init(&k), 0);
+	assert_int_equal(gnutls_x509_crq_init(&q), 0);
+	assert_int_equal(gnutls_x509_privkey_generate(k, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+	assert_int_equal(gnutls_x509_crq_set_dn(q, dn, NULL), 0);
+	assert_int_equal(gnutls_x509_crq_set_key(q, k), 0);
+	assert_int_equal(gnutls_x509_crq_sign2(q, k, GNUTLS_DIG_SHA256, 0), 0);
+	assert_int_equal(gnutls_x509_crq_export2(q, GNUTLS_X509_FMT_PEM, &d),
+	    0);
+	*csr_pem = strndup((char *)d.data, d.size);
+	gnutls_free(d.data);
+	assert_int_equal(gnutls_x509_privkey_export2_pkcs8(k,
+	    GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d), 0);
+	*key_pem = strndup((char *)d.data, d.size);
+	gnutls_free(d.data);
+	gnutls_x509_crq_deinit(q);
+	gnutls_x509_privkey_deinit(k);
+}
+
+static json_t *
+json_of(const struct resp *r)
+{
+	json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
+
+	if (j == NULL)
+		fprintf(stderr, "not JSON (%ld): %s\n", r->status,
+		    r->body ? r->body : "");
+	assert_non_null(j);
+	return j;
+}
+
+static void
+assert_error(const struct resp *r, long status, const char *code)
+{
+	json_t *j;
+
+	if (r->status != status)
+		fprintf(stderr, "expected %ld, got %ld: %s\n", status,
+		    r->status, r->body ? r->body : "");
+	assert_int_equal(r->status, status);
+	assert_non_null(strstr(r->ctype, "application/json"));
+	j = json_of(r);
+	assert_string_equal(json_string_value(json_object_get(j, "error")),
+	    code);
+	assert_true(json_is_string(json_object_get(j, "message")));
+	assert_true(strlen(json_string_value(json_object_get(j, "message"))) >
+	    10);
+	json_decref(j);
+}
+
+/* The certificate verifies against the CA, and the store has it. */
+static void
+assert_issued(const char *pem, const char *serial_hex)
+{
+	gnutls_x509_crt_t	crt, cacrt;
+	gnutls_datum_t		d;
+	unsigned		status = 1;
+	size_t			calen;
+	const uint8_t		*cader = ca_cert_der(ca, &calen);
+	uint8_t			serial[SERIAL_MAX + 1];
+	size_t			slen;
+	struct cert_record	rec;
+
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	assert_int_equal(gnutls_x509_crt_init(&cacrt), 0);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)strlen(pem);
+	assert_int_equal(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM),
+	    0);
+	d.data = (unsigned char *)cader;
+	d.size = (unsigned)calen;
+	assert_int_equal(gnutls_x509_crt_import(cacrt, &d, GNUTLS_X509_FMT_DER),
+	    0);
+	assert_int_equal(gnutls_x509_crt_verify(crt, &cacrt, 1, 0, &status),
+	    0);
+	assert_int_equal(status, 0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(cacrt);
+	/* Durable before the response: the store already knows it. */
+	assert_int_equal(serial_parse(serial_hex, serial, &slen, NULL), CA_OK);
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(store_cert_get(st, serial, slen, &rec, NULL), CA_OK);
+	cert_record_clear(&rec);
+}
+
+static const char *const H_STATIC_PEM[] = {
+	"Authorization: Bearer " STATIC_TOKEN,
+	"Content-Type: application/x-pem-file", NULL };
+
+/* Enroll csr with the static token; returns the JSON (caller decrefs). */
+static json_t *
+enroll_ok(const char *csr)
+{
+	struct resp	 r;
+	json_t		*j;
+
+	req(true, "POST", "/v1/certificates", H_STATIC_PEM, csr, strlen(csr),
+	    NULL, NULL, &r);
+	if (r.status != 201)
+		fprintf(stderr, "enroll: %ld %s\n", r.status, r.body);
+	assert_int_equal(r.status, 201);
+	j = json_of(&r);
+	resp_clear(&r);
+	return j;
+}
+
+static void
+write_file(const char *name, const char *text, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", tmp, name);
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, 0,
+	    NULL), CA_OK);
+}
+
+/* ---- setup ---- */
+
+static int
+setup(void **state)
+{
+	struct ca_paths			 paths;
+	struct ca_init_options		 io;
+	struct store_options		 so;
+	struct crl_schedule_options	 cso;
+	struct http_options		 ho;
+	struct http_static_token	 tok;
+	struct ca_profile		 prof[2];
+	struct ca_error			 err;
+	uint8_t				 admin[1][HTTP_HASH_LEN];
+	const char			*names[] = { "localhost", "127.0.0.1" };
+	const char			*subjects[] = { "CN=unit-admin" };
+	char				 keypath[300], db[300], pub[300];
+	char				*cert = NULL, *key = NULL;
+
+	(void)state;
+	data = getenv("MTLSCA_TEST_DATA");
+	if (data == NULL)
+		data = "tests/data";
+	curl_global_init(CURL_GLOBAL_ALL);
+	snprintf(tmp, sizeof(tmp), "/tmp/mtlsca-test-http.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(capath, sizeof(capath), "%s/ca.pem", tmp);
+	snprintf(keypath, sizeof(keypath), "%s/ca.key", tmp);
+	snprintf(db, sizeof(db), "%s/db", tmp);
+	snprintf(pub, sizeof(pub), "%s/public", tmp);
+	paths.cert = capath;
+	paths.key = keypath;
+	memset(&io, 0, sizeof(io));
+	io.key_type = CA_KEY_ECDSA_P256;
+	io.subject = "CN=unit test CA";
+	ca_error_clear(&err);
+	if (ca_init(&paths, &io, &err) != CA_OK ||
+	    ca_open(&paths, &ca, &err) != CA_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	memset(&so, 0, sizeof(so));
+	so.dir = db;
+	if (store_open(&so, &st, &err) != CA_OK)
+		return -1;
+	memset(&cso, 0, sizeof(cso));
+	cso.refresh = 3600;
+	cso.debounce_ms = 300;
+	cso.poll_ms = 100;
+	cso.public_dir = pub;
+	if (crl_schedule_new(ca, st, &cso, &sched, &err) != CA_OK ||
+	    crl_schedule_start(sched, &err) != CA_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	if (ca_issue_server(ca, st, names, 2, 30, &cert, &key, &err) !=
+	    CA_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	ca_profile_default(&prof[0]);
+	ca_profile_default(&prof[1]);
+	snprintf(prof[1].name, sizeof(prof[1].name), "short");
+	prof[1].days = 7;
+	prof[1].max_days = 30;
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "client");
+	http_token_hash(STATIC_TOKEN, tok.hash);
+	http_token_hash(ADMIN_TOKEN, admin[0]);
+	memset(&ho, 0, sizeof(ho));
+	ho.https_port = HTTP_PORT_EPHEMERAL;
+	ho.http_port = HTTP_PORT_EPHEMERAL;
+	ho.tls_cert_pem = cert;
+	ho.tls_key_pem = key;
+	ho.threads = 2;
+	ho.threading = getenv("MTLSCA_HTTP_THREADING") &&
+	    strcmp(getenv("MTLSCA_HTTP_THREADING"), "connection") == 0 ?
+	    HTTP_THREADING_PER_CONNECTION : HTTP_THREADING_POOL;
+	ho.profiles = prof;
+	ho.n_profiles = 2;
+	ho.tokens = &tok;
+	ho.n_tokens = 1;
+	ho.admin_subjects = subjects;
+	ho.n_admin_subjects = 1;
+	ho.admin_token_hashes = (const uint8_t (*)[HTTP_HASH_LEN])admin;
+	ho.n_admin_token_hashes = 1;
+	if (http_server_start(&ho, ca, st, sched, &srv, &err) != CA_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	free(cert);
+	free(key);
+	port = http_server_port(srv, true);
+	plain_port = http_server_port(srv, false);
+	return port != 0 && plain_port != 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	http_server_stop(srv);
+	crl_schedule_free(sched);
+	store_close(st);
+	ca_free(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		return -1;
+	curl_global_cleanup();
+	return 0;
+}
+
+/* ---- helpers without a server ---- */
+
+static void
+test_status_map(void **state)
+{
+	(void)state;
+	assert_int_equal(http_status_for(CA_EMALF), 400);
+	assert_int_equal(http_status_for(CA_EAUTH), 401);
+	assert_int_equal(http_status_for(CA_EFORBIDDEN), 403);
+	assert_int_equal(http_status_for(CA_ENOENT), 404);
+	assert_int_equal(http_status_for(CA_EEXIST), 409);
+	assert_int_equal(http_status_for(CA_ETOOBIG), 413);
+	assert_int_equal(http_status_for(CA_EPOLICY), 422);
+	assert_int_equal(http_status_for(CA_ESPACE), 507);
+	assert_int_equal(http_status_for(CA_EIO), 500);
+	assert_int_equal(http_status_for(CA_ECRYPTO), 500);
+}
+
+static void
+test_tokens(void **state)
+{
+	char	t1[HTTP_TOKEN_TEXT_MAX], t2[HTTP_TOKEN_TEXT_MAX], hex[65];
+	uint8_t	h[HTTP_HASH_LEN], back[HTTP_HASH_LEN];
+
+	(void)state;
+	assert_int_equal(http_token_generate(t1, NULL), CA_OK);
+	assert_int_equal(http_token_generate(t2, NULL), CA_OK);
+	assert_int_equal(strlen(t1), 43);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789-_"), 43);
+	/* FIPS 180-2 appendix B.1 */
+	http_token_hash("abc", h);
+	http_hex(h, sizeof(h), hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396"
+	    "177a9cb410ff61f20015ad");
+	assert_int_equal(http_hex32_parse(hex, back), CA_OK);
+	assert_memory_equal(h, back, sizeof(h));
+	assert_int_equal(http_hex32_parse("abcd", back), CA_EMALF);
+	hex[10] = 'x';
+	assert_int_equal(http_hex32_parse(hex, back), CA_EMALF);
+}
+
+/* ---- public routes ---- */
+
+static void
+test_public(void **state)
+{
+	struct resp r;
+
+	(void)state;
+	req(false, "GET", "/ca.pem", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(strncmp(r.body, "-----BEGIN CERTIFICATE-----\n", 28) == 0);
+	assert_null(strstr(r.body, "\n\n"));
+	assert_null(strchr(r.body, '\r'));
+	assert_true(r.body[r.len - 1] == '\n');
+	resp_clear(&r);
+
+	req(false, "GET", "/crl", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.ctype, "application/pkix-crl");
+	assert_true(r.len > 50 && (uint8_t)r.body[0] == 0x30);
+	resp_clear(&r);
+
+	req(true, "GET", "/crl.pem", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(strncmp(r.body, "-----BEGIN X509 CRL-----", 24) == 0);
+	resp_clear(&r);
+
+	req(false, "GET", "/healthz", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"ok\""));
+	resp_clear(&r);
+
+	req(false, "GET", "/nope", NULL, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 404, "not_found");
+	resp_clear(&r);
+
+	req(true, "DELETE", "/crl", NULL, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 405, "method_not_allowed");
+	resp_clear(&r);
+
+	/* No tokens over plain HTTP. */
+	req(false, "POST", "/v1/certificates", H_STATIC_PEM, "x", 1, NULL,
+	    NULL, &r);
+	assert_error(&r, 404, "not_found");
+	resp_clear(&r);
+}
+
+/* ---- enrollment ---- */
+
+static void
+test_enroll_formats(void **state)
+{
+	static const char *const h_der[] = {
+		"Authorization: Bearer " STATIC_TOKEN,
+		"Content-Type: application/pkcs10", NULL };
+	static const char *const h_json[] = {
+		"Authorization: Bearer " STATIC_TOKEN,
+		"Content-Type: application/json", NULL };
+	static const char *const h_chain[] = {
+		"Authorization: Bearer " STATIC_TOKEN,
+		"Content-Type: text/plain",
+		"Accept: application/pem-certificate-chain", NULL };
+	struct resp	 r;
+	json_t		*j, *body;
+	char		*pem, *der, *text;
+	size_t		 derlen;
+
+	(void)state;
+	pem = data_file("csr/accept/ecdsa-p256.pem", NULL);
+	j = enroll_ok(pem);
+	assert_issued(json_string_value(json_object_get(j, "certificate")),
+	    json_string_value(json_object_get(j, "serial")));
+	assert_true(json_is_string(json_object_get(j, "ca")));
+	assert_true(json_is_string(json_object_get(j, "not_before")));
+	assert_true(json_is_string(json_object_get(j, "not_after")));
+	json_decref(j);
+
+	der = data_file("csr/accept/rsa-2048.der", &derlen);
+	req(true, "POST", "/v1/certificates", h_der, der, derlen, NULL, NULL,
+	    &r);
+	assert_int_equal(r.status, 201);
+	j = json_of(&r);
+	assert_issued(json_string_value(json_object_get(j, "certificate")),
+	    json_string_value(json_object_get(j, "serial")));
+	json_decref(j);
+	resp_clear(&r);
+
+	/* JSON with another profile: refused, the token is for "client". */
+	body = json_pack("{s:s, s:s, s:i}", "csr", pem, "profile", "short",
+	    "days", 3);
+	text = json_dumps(body, 0);
+	req(true, "POST", "/v1/certificates", h_json, text, strlen(text), NULL,
+	    NULL, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	free(text);
+	json_decref(body);
+
+	/* JSON, default profile, 3 days. */
+	body = json_pack("{s:s, s:i}", "csr", pem, "days", 3);
+	text = json_dumps(body, 0);
+	req(true, "POST", "/v1/certificates", h_json, text, strlen(text), NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 201);
+	j = json_of(&r);
+	{
+		int64_t nb, na;
+
+		assert_int_equal(time_parse(json_string_value(
+		    json_object_get(j, "not_before")), &nb), CA_OK);
+		assert_int_equal(time_parse(json_string_value(
+		    json_object_get(j, "not_after")), &na), CA_OK);
+		assert_true(na - nb <= 3 * 86400 + 3600);
+		assert_true(na - nb >= 3 * 86400 - 3600);
+	}
+	json_decref(j);
+	resp_clear(&r);
+	free(text);
+	json_decref(body);
+
+	req(true, "POST", "/v1/certificates", h_chain, pem, strlen(pem), NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.ctype, "application/pem-certificate-chain");
+	{
+		const char *second = strstr(r.body + 1, "-----BEGIN CERTIFICATE");
+
+		assert_true(strncmp(r.body, "-----BEGIN CERTIFICATE", 22) == 0);
+		assert_non_null(second);
+		assert_null(strstr(second + 1, "-----BEGIN CERTIFICATE"));
+	}
+	resp_clear(&r);
+	free(pem);
+	free(der);
+}
+
+static void
+test_enroll_refusals(void **state)
+{
+	static const char *const h_wrong[] = {
+		"Authorization: Bearer not-a-token",
+		"Content-Type: application/x-pem-file", NULL };
+	static const char *const h_none[] = {
+		"Content-Type: application/x-pem-file", NULL };
+	static const char *const h_xml[] = {
+		"Authorization: Bearer " STATIC_TOKEN,
+		"Content-Type: application/xml", NULL };
+	struct resp	 r;
+	char		*pem, *bad, *weak, *big;
+	json_t		*j;
+
+	(void)state;
+	pem = data_file("csr/accept/ecdsa-p256.pem", NULL);
+	req(true, "POST", "/v1/certificates", h_wrong, pem, strlen(pem), NULL,
+	    NULL, &r);
+	assert_error(&r, 401, "unauthorized");
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates", h_none, pem, strlen(pem), NULL,
+	    NULL, &r);
+	assert_error(&r, 401, "unauthorized");
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates", h_xml, pem, strlen(pem), NULL,
+	    NULL, &r);
+	assert_error(&r, 415, "unsupported_media_type");
+	resp_clear(&r);
+
+	bad = data_file("csr/reject/not-a-csr.pem", NULL);
+	req(true, "POST", "/v1/certificates", H_STATIC_PEM, bad, strlen(bad),
+	    NULL, NULL, &r);
+	assert_error(&r, 400, "malformed");
+	resp_clear(&r);
+
+	weak = data_file("csr/reject/rsa-1024.pem", NULL);
+	req(true, "POST", "/v1/certificates", H_STATIC_PEM, weak, strlen(weak),
+	    NULL, NULL, &r);
+	assert_error(&r, 422, "policy");
+	j = json_of(&r);
+	assert_non_null(strstr(json_string_value(json_object_get(j,
+	    "message")), "1024"));
+	assert_non_null(strstr(json_string_value(json_object_get(j,
+	    "message")), "2048"));
+	json_decref(j);
+	resp_clear(&r);
+
+	/* 70 KiB: refused on Content-Length, before the body is read. */
+	big = malloc(70 * 1024);
+	memset(big, 'A', 70 * 1024);
+	req(true, "POST", "/v1/certificates", H_STATIC_PEM, big, 70 * 1024,
+	    NULL, NULL, &r);
+	assert_error(&r, 413, "too_big");
+	resp_clear(&r);
+	free(big);
+	free(pem);
+	free(bad);
+	free(weak);
+}
+
+struct race {
+	const char	*csr;
+	const char	*hdr;
+	int		 created;
+	int		 refused;
+	pthread_mutex_t	 mu;
+};
+
+static void *
+race_main(void *arg)
+{
+	struct race		*rc = arg;
+	const char *const	 h[] = { rc->hdr,
+	    "Content-Type: application/x-pem-file", NULL };
+	struct resp		 r;
+
+	req(true, "POST", "/v1/certificates", h, rc->csr, strlen(rc->csr),
+	    NULL, NULL, &r);
+	pthread_mutex_lock(&rc->mu);
+	if (r.status == 201)
+		rc->created++;
+	else if (r.status == 401)
+		rc->refused++;
+	pthread_mutex_unlock(&rc->mu);
+	resp_clear(&r);
+	return NULL;
+}
+
+static void
+put_token(const char *text, const char *cn, uint32_t uses)
+{
+	struct store_token	tok;
+	uint8_t			h[HTTP_HASH_LEN];
+
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "client");
+	snprintf(tok.cn, sizeof(tok.cn), "%s", cn);
+	tok.created_at = time_now();
+	tok.expires_at = time_now() + 3600;
+	tok.uses_left = uses;
+	http_token_hash(text, h);
+	assert_int_equal(store_token_put(st, h, &tok, NULL), CA_OK);
+}
+
+static void
+test_one_time_tokens(void **state)
+{
+	const char *const h[] = { "Authorization: Bearer once-1",
+	    "Content-Type: application/x-pem-file", NULL };
+	const char *const hb[] = { "Authorization: Bearer bound-1",
+	    "Content-Type: application/x-pem-file", NULL };
+	struct race	 rc;
+	pthread_t	 th[8];
+	struct resp	 r;
+	char		*csr, *key, *csr2, *key2;
+	json_t		*j;
+
+	(void)state;
+	make_csr("CN=once", &csr, &key);
+	put_token("once-1", "", 1);
+	req(true, "POST", "/v1/certificates", h, csr, strlen(csr), NULL, NULL,
+	    &r);
+	assert_int_equal(r.status, 201);
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates", h, csr, strlen(csr), NULL, NULL,
+	    &r);
+	assert_error(&r, 401, "unauthorized");
+	j = json_of(&r);
+	assert_non_null(strstr(json_string_value(json_object_get(j,
+	    "message")), "used"));
+	json_decref(j);
+	resp_clear(&r);
+
+	/* Eight requests race for one use: exactly one wins. */
+	put_token("race-1", "", 1);
+	memset(&rc, 0, sizeof(rc));
+	rc.csr = csr;
+	rc.hdr = "Authorization: Bearer race-1";
+	pthread_mutex_init(&rc.mu, NULL);
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, race_main, &rc);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(rc.created, 1);
+	assert_int_equal(rc.refused, 7);
+	pthread_mutex_destroy(&rc.mu);
+
+	/* A token bound to a CN takes that CN only, and is not spent by a
+	   refusal. */
+	put_token("bound-1", "alice", 1);
+	req(true, "POST", "/v1/certificates", hb, csr, strlen(csr), NULL, NULL,
+	    &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	make_csr("CN=alice", &csr2, &key2);
+	req(true, "POST", "/v1/certificates", hb, csr2, strlen(csr2), NULL,
+	    NULL, &r);
+	assert_int_equal(r.status, 201);
+	resp_clear(&r);
+	free(csr);
+	free(key);
+	free(csr2);
+	free(key2);
+}
+
+struct load {
+	const char	*csr;
+	int		 ok;
+};
+
+static void *
+load_main(void *arg)
+{
+	struct load	*l = arg;
+	struct resp	 r;
+
+	for (int i = 0; i < 10; i++) {
+		req(true, "POST", "/v1/certificates", H_STATIC_PEM, l->csr,
+		    strlen(l->csr), NULL, NULL, &r);
+		l->ok += r.status == 201;
+		resp_clear(&r);
+	}
+	return NULL;
+}
+
+static void
+test_batching(void **state)
+{
+	struct load	 l[16];
+	pthread_t	 th[16];
+	struct resp	 r;
+	char		*csr, *key;
+	unsigned long long commits = 0, committed = 0;
+	const char	*p;
+
+	(void)state;
+	make_csr("CN=load", &csr, &key);
+	for (int i = 0; i < 16; i++) {
+		l[i].csr = csr;
+		l[i].ok = 0;
+		pthread_create(&th[i], NULL, load_main, &l[i]);
+	}
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(l[i].ok, 10);
+	}
+	req(false, "GET", "/metrics", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(p = strstr(r.body, "\nmtlsca_store_commits_total "));
+	commits = strtoull(p + 28, NULL, 10);
+	assert_non_null(p = strstr(r.body,
+	    "\nmtlsca_store_committed_certificates_total "));
+	committed = strtoull(p + 43, NULL, 10);
+	fprintf(stderr, "committer: %llu certificates in %llu commits\n",
+	    committed, commits);
+	assert_true(committed >= 160);
+	assert_true(commits <= committed);
+	assert_non_null(strstr(r.body, "mtlsca_certificates_issued_total"
+	    "{profile=\"client\"}"));
+	assert_non_null(strstr(r.body, "mtlsca_http_request_duration_seconds_"
+	    "bucket{route=\"/v1/certificates\",le=\"+Inf\"}"));
+	assert_non_null(strstr(r.body, "mtlsca_ca_expiry_seconds "));
+	assert_non_null(strstr(r.body, "mtlsca_crl_next_update_seconds "));
+	resp_clear(&r);
+	free(csr);
+	free(key);
+}
+
+/* Is serial (hex) in the CRL served at /crl? */
+static bool
+crl_lists(const char *hex)
+{
+	struct resp		r;
+	gnutls_x509_crl_t	crl;
+	gnutls_datum_t		d;
+	uint8_t			want[SERIAL_MAX + 1], got[SERIAL_MAX + 1];
+	size_t			wl, gl;
+	time_t			t;
+	bool			found = false;
+	int			n;
+
+	assert_int_equal(serial_parse(hex, want, &wl, NULL), CA_OK);
+	req(false, "GET", "/crl", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(gnutls_x509_crl_init(&crl), 0);
+	d.data = (unsigned char *)r.body;
+	d.size = (unsigned)r.len;
+	assert_int_equal(gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_DER),
+	    0);
+	n = gnutls_x509_crl_get_crt_count(crl);
+	for (int i = 0; i < n; i++) {
+		gl = sizeof(got);
+		assert_int_equal(gnutls_x509_crl_get_crt_serial(crl, i, got,
+		    &gl, &t), 0);
+		if (gl == wl && memcmp(got, want, wl) == 0)
+			found = true;
+	}
+	gnutls_x509_crl_deinit(crl);
+	resp_clear(&r);
+	return found;
+}
+
+static void
+test_admin_and_renew(void **state)
+{
+	static const char *const h_admin[] = {
+		"Authorization: Bearer " ADMIN_TOKEN, NULL };
+	static const char *const h_admin_json[] = {
+		"Authorization: Bearer " ADMIN_TOKEN,
+		"Content-Type: application/json", NULL };
+	static const char *const h_static[] = {
+		"Authorization: Bearer " STATIC_TOKEN, NULL };
+	static const char *const h_pem[] = {
+		"Content-Type: application/x-pem-file", NULL };
+	struct resp	 r;
+	json_t		*j, *u, *a;
+	char		*ucsr, *ukey, *acsr, *akey, *rcsr, *rkey;
+	char		 ucert[300], ukeyp[300], acert[300], akeyp[300];
+	char		 path[128], userial[64], rserial[64];
+	int64_t		 t0;
+
+	(void)state;
+	/* A user and an admin (by subject), both enrolled over the API. */
+	make_csr("CN=unit-user", &ucsr, &ukey);
+	make_csr("CN=unit-admin", &acsr, &akey);
+	u = enroll_ok(ucsr);
+	a = enroll_ok(acsr);
+	snprintf(userial, sizeof(userial), "%s",
+	    json_string_value(json_object_get(u, "serial")));
+	write_file("user.pem", json_string_value(json_object_get(u,
+	    "certificate")), ucert, sizeof(ucert));
+	write_file("user.key", ukey, ukeyp, sizeof(ukeyp));
+	write_file("admin.pem", json_string_value(json_object_get(a,
+	    "certificate")), acert, sizeof(acert));
+	write_file("admin.key", akey, akeyp, sizeof(akeyp));
+
+	/* Credentials: none 401, enrollment token 403, user cert 403. */
+	req(true, "GET", "/v1/certificates", NULL, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 401, "unauthorized");
+	resp_clear(&r);
+	req(true, "GET", "/v1/certificates", h_static, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	req(true, "GET", "/v1/certificates", NULL, NULL, 0, ucert, ukeyp, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+
+	/* Admin by certificate: list with a CN filter, then show. */
+	req(true, "GET", "/v1/certificates?cn=unit-user&limit=10", NULL, NULL,
+	    0, acert, akeyp, &r);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "certificates")),
+	    1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "certificates"), 0), "serial")), userial);
+	json_decref(j);
+	resp_clear(&r);
+	snprintf(path, sizeof(path), "/v1/certificates/%s", userial);
+	req(true, "GET", path, h_admin, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "status")),
+	    "valid");
+	assert_true(json_is_string(json_object_get(j, "certificate")));
+	json_decref(j);
+	resp_clear(&r);
+	req(true, "GET", "/v1/certificates/4000000000000000000000000000AAAA",
+	    h_admin, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 404, "not_found");
+	resp_clear(&r);
+
+	/* Renewal with the user's certificate: same subject only. */
+	make_csr("CN=unit-user", &rcsr, &rkey);
+	req(true, "POST", "/v1/certificates/renew", h_pem, rcsr, strlen(rcsr),
+	    ucert, ukeyp, &r);
+	assert_int_equal(r.status, 201);
+	j = json_of(&r);
+	snprintf(rserial, sizeof(rserial), "%s",
+	    json_string_value(json_object_get(j, "serial")));
+	assert_string_not_equal(rserial, userial);
+	assert_issued(json_string_value(json_object_get(j, "certificate")),
+	    rserial);
+	json_decref(j);
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates/renew", h_pem, acsr, strlen(acsr),
+	    ucert, ukeyp, &r);
+	assert_error(&r, 422, "policy");
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates/renew", h_pem, rcsr, strlen(rcsr),
+	    NULL, NULL, &r);
+	assert_error(&r, 401, "unauthorized");
+	resp_clear(&r);
+
+	/* Revoke by token; the CRL lists it within 3 s. */
+	snprintf(path, sizeof(path), "/v1/certificates/%s/revoke", userial);
+	t0 = time_now();
+	req(true, "POST", path, h_admin_json, "{\"reason\": \"keyCompromise\"}",
+	    27, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")),
+	    "keyCompromise");
+	json_decref(j);
+	resp_clear(&r);
+	while (!crl_lists(userial) && time_now() - t0 < 3)
+		usleep(100 * 1000);
+	assert_true(crl_lists(userial));
+	/* A revoked certificate neither renews nor administers. */
+	req(true, "POST", "/v1/certificates/renew", h_pem, rcsr, strlen(rcsr),
+	    ucert, ukeyp, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	req(true, "POST", path, h_admin_json, "{\"reason\": \"bogus\"}", 19,
+	    NULL, NULL, &r);
+	assert_error(&r, 400, "malformed");
+	resp_clear(&r);
+
+	/* Revoke by admin certificate; regenerate; status. */
+	snprintf(path, sizeof(path), "/v1/certificates/%s/revoke", rserial);
+	req(true, "POST", path, NULL, NULL, 0, acert, akeyp, &r);
+	assert_int_equal(r.status, 200);
+	resp_clear(&r);
+	req(true, "POST", "/v1/crl", NULL, NULL, 0, acert, akeyp, &r);
+	assert_int_equal(r.status, 200);
+	resp_clear(&r);
+	assert_true(crl_lists(rserial));
+	req(true, "GET", "/v1/crl/status", h_admin, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_true(json_integer_value(json_object_get(j, "entries")) >= 2);
+	json_decref(j);
+	resp_clear(&r);
+	req(true, "GET", "/v1/certificates?status=revoked", h_admin, NULL, 0,
+	    NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "certificates")),
+	    2);
+	json_decref(j);
+	resp_clear(&r);
+
+	json_decref(u);
+	json_decref(a);
+	free(ucsr);
+	free(ukey);
+	free(acsr);
+	free(akey);
+	free(rcsr);
+	free(rkey);
+}
+
+struct audit_count {
+	int issue, revoke, renew, crl;
+	bool token_in_clear;
+};
+
+static int
+audit_cb(const struct store_audit *a, void *arg)
+{
+	struct audit_count *ac = arg;
+
+	ac->issue += strcmp(a->action, "issue") == 0;
+	ac->revoke += strcmp(a->action, "revoke") == 0;
+	ac->renew += strcmp(a->action, "renew") == 0;
+	ac->crl += strcmp(a->action, "crl") == 0;
+	if (strstr(a->who, STATIC_TOKEN) || strstr(a->who, ADMIN_TOKEN))
+		ac->token_in_clear = true;
+	return 0;
+}
+
+static void
+test_audit(void **state)
+{
+	struct audit_count ac;
+
+	(void)state;
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(store_audit_foreach(st, 0, audit_cb, &ac, NULL),
+	    CA_OK);
+	assert_true(ac.issue >= 160);
+	assert_int_equal(ac.revoke, 2);
+	assert_int_equal(ac.renew, 1);
+	assert_int_equal(ac.crl, 1);
+	assert_false(ac.token_in_clear);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_map),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_public),
+		cmocka_unit_test(test_enroll_formats),
+		cmocka_unit_test(test_enroll_refusals),
+		cmocka_unit_test(test_one_time_tokens),
+		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_admin_and_renew),
+		cmocka_unit_test(test_audit),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
