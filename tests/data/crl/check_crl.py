@@ -13,7 +13,7 @@ import json
 import sys
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
+from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 
 def epoch(dt):
@@ -52,7 +52,7 @@ def main():
         h = "%X" % rc.serial_number
         try:
             r = rc.extensions.get_extension_for_oid(
-                ExtensionOID.CRL_REASON).value.reason.name
+                CRLEntryExtensionOID.CRL_REASON).value.reason.name
         except x509.ExtensionNotFound:
             r = None
         if r == "unspecified":
