@@ -18,21 +18,6 @@
 #define INDEX_LINES_MAX		10000000UL
 #define INDEX_FIELDS		6
 
-/* Days from 1970-01-01 (proleptic Gregorian), Howard Hinnant's. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era;
-	unsigned	yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int
 digits(const char *s, size_t n, unsigned *out)
 {

@@ -95,18 +95,6 @@ items_free(struct items *it)
 
 /* ---- OpenSSL's one-line subject to RFC 4514 ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Append value to out with RFC 4514 §2.4 escaping. */
 static void
 rfc4514_value(const char *v, size_t n, char *out, size_t *o, size_t cap)
@@ -149,9 +137,9 @@ subject_from_oneline(const char *in, char **out)
 		return CA_ENOMEM;
 	for (size_t i = 0; i < len; i++) {
 		if (in[i] == '\\' && i + 3 < len + 1 && in[i + 1] == 'x' &&
-		    hexval(in[i + 2]) >= 0 && hexval(in[i + 3]) >= 0) {
-			dec[o++] = (char)(hexval(in[i + 2]) << 4 |
-			    hexval(in[i + 3]));
+		    hex_digit(in[i + 2]) >= 0 && hex_digit(in[i + 3]) >= 0) {
+			dec[o++] = (char)(hex_digit(in[i + 2]) << 4 |
+			    hex_digit(in[i + 3]));
 			i += 3;
 		} else
 			dec[o++] = in[i];

@@ -11,8 +11,8 @@
 
 #include "common/util.h"
 
-static int
-hexval(int c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -38,7 +38,7 @@ serial_parse(const char *text, uint8_t *out, size_t *len, struct ca_error *err)
 	for (const char *q = p; *q != '\0'; q++) {
 		if (*q == ':')
 			continue;
-		if (hexval((unsigned char)*q) < 0)
+		if (hex_digit((unsigned char)*q) < 0)
 			return ca_error_set(err, CA_EMALF,
 			    "serial number '%.64s': '%c' is not a hex digit",
 			    text, *q);
@@ -58,7 +58,7 @@ serial_parse(const char *text, uint8_t *out, size_t *len, struct ca_error *err)
 				i--;
 				continue;
 			}
-			raw[i / 2] |= (uint8_t)(hexval((unsigned char)*q) <<
+			raw[i / 2] |= (uint8_t)(hex_digit((unsigned char)*q) <<
 			    ((i % 2) ? 0 : 4));
 		}
 	}
@@ -168,8 +168,7 @@ time_format(int64_t t, char out[21])
 		snprintf(out, 21, "invalid-time");
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's. */
-static int64_t
+int64_t
 days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	int64_t		era;

@@ -34,6 +34,13 @@ int serial_parse(const char *text, uint8_t *out, size_t *len,
  */
 void serial_format(const uint8_t *serial, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(int c);
+
+/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Howard Hinnant's
+   algorithm); callers validate the date first. */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
 /* Decimal unsigned integer in [min, max]; no sign, no spaces, no junk. */
 int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -6,22 +6,10 @@
  */
 #include <string.h>
 
+#include "common/util.h"
 #include "crl/der.h"
 
 /* ---- calendar (proleptic Gregorian, Howard Hinnant's algorithms) ---- */
-
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
 
 static void
 civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
