@@ -271,6 +271,16 @@ cert_revoke(struct http_server *s, struct http_req *r,
 	if (url_serial(r, serial, &len, &err) != CA_OK)
 		return http_respond_caerr(r, c, &err);
 	if (r->body_len > 0) {
+		const char *ct = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+		/* The body is JSON; a form or text body is a client mixup
+		   (curl -d sends application/x-www-form-urlencoded). */
+		if (ct != NULL && !http_ctype_is(ct, "application/json"))
+			return http_respond_error(r, c, 415,
+			    "unsupported_media_type", "the revocation body is "
+			    "application/json, like {\"reason\": "
+			    "\"keyCompromise\"}");
 		if ((body = json_loadb((const char *)r->body, r->body_len, 0,
 		    &jerr)) == NULL || !json_is_object(body)) {
 			json_decref(body);

@@ -102,16 +102,24 @@ http_peer(struct http_server *s, struct MHD_Connection *c,
 	return CA_OK;
 }
 
+bool
+http_admin_subject(const struct http_server *s, const char *subject)
+{
+	if (subject == NULL)
+		return false;
+	for (size_t i = 0; i < s->n_admin_subjects; i++)
+		if (strcmp(s->admin_subjects[i], subject) == 0)
+			return true;
+	return false;
+}
+
 static bool
 admin_cert(struct http_server *s, const struct ca_peer *p)
 {
 	for (size_t i = 0; i < s->n_admin_fps; i++)
 		if (http_hash_eq(s->admin_fps[i], p->fingerprint))
 			return true;
-	for (size_t i = 0; i < s->n_admin_subjects; i++)
-		if (strcmp(s->admin_subjects[i], p->subject) == 0)
-			return true;
-	return false;
+	return http_admin_subject(s, p->subject);
 }
 
 int

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -266,6 +265,7 @@ struct grant {
 	char		 profile[STORE_PROFILE_MAX];	/* "" = any (admin) */
 	char		 cn[STORE_CN_MAX];		/* "" = any */
 	bool		 one_time;
+	bool		 admin;				/* an admin token */
 	uint8_t		 hash[HTTP_HASH_LEN];
 	struct ca_peer	 peer;				/* renew */
 };
@@ -278,6 +278,11 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c, struct grant *g,
 	char			hex[2 * HTTP_HASH_LEN + 1];
 	int			rc, which = -1;
 
+	/*
+	 * Missing (or not a Bearer) credentials are 401, with the
+	 * WWW-Authenticate challenge; a token presented but refused —
+	 * unknown, expired, used up — is 403, as on the admin routes.
+	 */
 	if ((rc = http_bearer_hash(c, g->hash, err)) != CA_OK)
 		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH,
 		    "enrollment needs \"Authorization: Bearer TOKEN\"") : rc;
@@ -296,19 +301,20 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c, struct grant *g,
 		if (http_hash_eq(s->admin_tokens[i], g->hash))
 			which = (int)i;
 	if (which >= 0) {
+		g->admin = true;
 		snprintf(g->who, sizeof(g->who), "admin-token:%s", hex);
 		return CA_OK;
 	}
 	memset(&tok, 0, sizeof(tok));
 	if ((rc = store_token_get(s->st, g->hash, &tok, err)) != CA_OK)
-		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH,
+		return rc == CA_ENOENT ? ca_error_set(err, CA_EFORBIDDEN,
 		    "unknown enrollment token") : rc;
 	/* Checked again, atomically, when the use is committed. */
 	if (time_now() >= tok.expires_at)
-		return ca_error_set(err, CA_EAUTH, "enrollment token has "
+		return ca_error_set(err, CA_EFORBIDDEN, "enrollment token has "
 		    "expired");
 	if (tok.uses_left == 0)
-		return ca_error_set(err, CA_EAUTH, "enrollment token has "
+		return ca_error_set(err, CA_EFORBIDDEN, "enrollment token has "
 		    "already been used");
 	g->one_time = true;
 	snprintf(g->profile, sizeof(g->profile), "%s", tok.profile);
@@ -317,108 +323,15 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c, struct grant *g,
 	return CA_OK;
 }
 
-/* The request body: a CSR as PEM, DER or JSON; profile and days. */
-struct body {
-	const uint8_t	*csr;
-	size_t		 csr_len;
-	char		 profile[STORE_PROFILE_MAX];
-	unsigned	 days;
-	json_t		*json;		/* owns csr when JSON */
-};
-
-static bool
-ctype_is(const char *ct, const char *want)
-{
-	size_t n = strlen(want);
-
-	return strncasecmp(ct, want, n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
+/* The request body (parse.c), with the query's profile and days. */
 static int
-query_params(struct MHD_Connection *c, struct body *b, struct ca_error *err)
+body_parse(struct http_req *r, struct MHD_Connection *c,
+    struct http_body *b, struct ca_error *err)
 {
-	const char	*p = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "profile");
-	const char	*d = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "days");
-	uint64_t	 v;
-
-	if (p != NULL) {
-		if (strlen(p) >= sizeof(b->profile))
-			return ca_error_set(err, CA_EMALF, "profile name too "
-			    "long");
-		snprintf(b->profile, sizeof(b->profile), "%s", p);
-	}
-	if (d != NULL) {
-		if (parse_u64(d, 1, 100000, &v) != CA_OK)
-			return ca_error_set(err, CA_EMALF, "days must be a "
-			    "whole number from 1 to 100000");
-		b->days = (unsigned)v;
-	}
-	return CA_OK;
-}
-
-static int
-body_parse(struct http_server *s, struct http_req *r,
-    struct MHD_Connection *c, struct body *b, struct ca_error *err)
-{
-	const char	*ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	json_error_t	 jerr;
-	json_t		*v;
-	int		 rc;
-
-	(void)s;
-	memset(b, 0, sizeof(*b));
-	if (r->body_len == 0)
-		return ca_error_set(err, CA_EMALF, "the request has no body: "
-		    "send a PKCS#10 CSR (PEM, DER) or JSON {\"csr\": ...}");
-	if ((rc = query_params(c, b, err)) != CA_OK)
-		return rc;
-	if (ct == NULL) {
-		/* No type: tell PEM, JSON and DER apart by their first byte. */
-		ct = r->body[0] == '{' ? "application/json" :
-		    r->body[0] == 0x30 ? "application/pkcs10" : "text/plain";
-	}
-	if (ctype_is(ct, "application/x-pem-file") ||
-	    ctype_is(ct, "text/plain") || ctype_is(ct, "application/pkcs10") ||
-	    ctype_is(ct, "application/octet-stream")) {
-		b->csr = r->body;
-		b->csr_len = r->body_len;
-		return CA_OK;
-	}
-	if (!ctype_is(ct, "application/json"))
-		return ca_error_set(err, CA_EINVAL, "415");
-	if ((b->json = json_loadb((const char *)r->body, r->body_len,
-	    JSON_REJECT_DUPLICATES, &jerr)) == NULL)
-		return ca_error_set(err, CA_EMALF, "the body is not JSON: %s "
-		    "(line %d)", jerr.text, jerr.line);
-	if (!json_is_object(b->json))
-		return ca_error_set(err, CA_EMALF, "the JSON body must be an "
-		    "object");
-	v = json_object_get(b->json, "csr");
-	if (!json_is_string(v))
-		return ca_error_set(err, CA_EMALF, "JSON field \"csr\" (a PEM "
-		    "PKCS#10 request) is required");
-	b->csr = (const uint8_t *)json_string_value(v);
-	b->csr_len = json_string_length(v);
-	if ((v = json_object_get(b->json, "profile")) != NULL) {
-		if (!json_is_string(v) ||
-		    json_string_length(v) >= sizeof(b->profile))
-			return ca_error_set(err, CA_EMALF, "JSON field "
-			    "\"profile\" must be a profile name");
-		snprintf(b->profile, sizeof(b->profile), "%s",
-		    json_string_value(v));
-	}
-	if ((v = json_object_get(b->json, "days")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > 100000)
-			return ca_error_set(err, CA_EMALF, "JSON field \"days\" "
-			    "must be a whole number from 1 to 100000");
-		b->days = (unsigned)json_integer_value(v);
-	}
-	return CA_OK;
+	return http_body_parse(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE), MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "profile"), MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "days"), r->body, r->body_len, b, err);
 }
 
 static bool
@@ -531,6 +444,10 @@ finish(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	r->phase = 2;
 	if (it->rc == CA_OK)
 		return answer(s, r, c);
+	/* A token used up or expired by the time of the commit (a racing
+	   request took its last use): presented but refused, 403. */
+	if (it->rc == CA_EAUTH && it->use_token)
+		it->err.code = CA_EFORBIDDEN;
 	return http_respond_caerr(r, c, &it->err);
 }
 
@@ -543,7 +460,7 @@ http_enroll(struct http_server *s, struct http_req *r,
 	struct cert_record	 old;
 	struct ca_error		 err;
 	struct grant		 g;
-	struct body		 b;
+	struct http_body	 b;
 	enum MHD_Result		 ret;
 	int			 rc;
 
@@ -583,12 +500,10 @@ http_enroll(struct http_server *s, struct http_req *r,
 		ret = http_respond_caerr(r, c, &err);
 		goto out;
 	}
-	if ((rc = body_parse(s, r, c, &b, &err)) != CA_OK) {
-		if (rc == CA_EINVAL && strcmp(err.msg, "415") == 0)
+	if ((rc = body_parse(r, c, &b, &err)) != CA_OK) {
+		if (rc == CA_EINVAL)
 			ret = http_respond_error(r, c, 415,
-			    "unsupported_media_type", "send the CSR as "
-			    "application/x-pem-file, text/plain, "
-			    "application/pkcs10 or application/json");
+			    "unsupported_media_type", "%s", err.msg);
 		else
 			ret = http_respond_caerr(r, c, &err);
 		goto out;
@@ -647,6 +562,21 @@ http_enroll(struct http_server *s, struct http_req *r,
 		ret = http_respond_caerr(r, c, &err);
 		goto out;
 	}
+	/*
+	 * A certificate whose subject is a configured admin subject is an
+	 * admin credential (auth.c): only an admin may have one made. Checked
+	 * on the subject as issued (the profile filters the CSR's), the same
+	 * RFC 4514 text auth.c compares. Renewal keeps the subject of a
+	 * certificate its caller already holds, so it grants nothing new.
+	 */
+	if (r->route == ROUTE_ENROLL && !g.admin &&
+	    http_admin_subject(s, r->iss.subject)) {
+		ret = http_respond_error(r, c, 403, "forbidden", "the subject "
+		    "%.150s is an admin subject: only an admin may enroll it",
+		    r->iss.subject);
+		ca_issued_clear(&r->iss);
+		goto out;
+	}
 	r->item.use_token = g.one_time;
 	memcpy(r->item.token_hash, g.hash, sizeof(g.hash));
 	snprintf(r->item.who, sizeof(r->item.who), "%s", g.who);
@@ -669,6 +599,6 @@ out:
 	}
 	cert_record_clear(&old);
 	ca_csr_free(csr);
-	json_decref(b.json);
+	http_body_clear(&b);
 	return ret;
 }

@@ -30,14 +30,19 @@ enum route {
 	ROUTE_COUNT
 };
 
+/* A serial in a URL, with its NUL: up to 21 octets (20, and a leading 00
+   when the first has its top bit set) as "7F:0A:..", as `openssl x509
+   -text` prints them. serial_parse() decides whether it is a serial. */
+#define HTTP_SERIAL_TEXT_MAX	(3 * (SERIAL_MAX + 1))
+
 /* Statuses the metrics count separately; anything else goes to "other". */
 #define HTTP_STATUS_SLOTS	16
 #define HTTP_BUCKETS		14
 
 struct http_metrics {
 	atomic_ullong	 requests[ROUTE_COUNT][HTTP_STATUS_SLOTS];
-	atomic_ullong	 buckets[ROUTE_COUNT][HTTP_BUCKETS];	/* cumulative */
-	atomic_ullong	 duration_count[ROUTE_COUNT];
+	/* per bucket, not cumulative: the last is (5 s, +Inf) */
+	atomic_ullong	 buckets[ROUTE_COUNT][HTTP_BUCKETS];
 	atomic_ullong	 duration_us[ROUTE_COUNT];
 	atomic_ullong	*issued;	/* per profile, n_profiles */
 	atomic_ullong	 renewed;
@@ -86,7 +91,7 @@ struct http_req {
 	enum route		 route;
 	int64_t			 start_us;
 	unsigned		 status;
-	char			 serial[SERIAL_HEX_MAX + 8];	/* from the URL */
+	char			 serial[HTTP_SERIAL_TEXT_MAX];	/* from the URL */
 	uint8_t			*body;
 	size_t			 body_len, body_cap;
 	bool			 too_big;
@@ -136,6 +141,38 @@ struct http_server {
 	atomic_bool		 stopping;
 };
 
+/* ---- parse.c: request parsing without a socket (fuzzed) ---- */
+
+/* The route of a URL path; a serial in it is copied to serial (at most
+   serial_size bytes with the NUL, checked: hex digits and ':'). */
+enum route http_route_match(const char *url, char *serial,
+    size_t serial_size);
+
+/* Does Content-Type ct name the media type want (parameters ignored)? */
+bool http_ctype_is(const char *ct, const char *want);
+
+/* An enrollment body: the CSR (PEM or DER) with its profile and days. */
+struct http_body {
+	const uint8_t	*csr;		/* in the body, or in json */
+	size_t		 csr_len;
+	char		 profile[STORE_PROFILE_MAX];	/* "" = none asked */
+	unsigned	 days;		/* 0 = the profile's default */
+	json_t		*json;		/* owns csr when the body is JSON */
+};
+
+/*
+ * Parse an enrollment body of len (> 0 for success) bytes, with its
+ * Content-Type ct (NULL: guessed from the first byte) and the profile and
+ * days query parameters (NULL when absent). CA_EMALF (400) for a malformed
+ * body or parameter, CA_EINVAL (415) for an unsupported Content-Type, each
+ * with its sentence. *b borrows body; free with http_body_clear(), also
+ * after a failure.
+ */
+int http_body_parse(const char *ct, const char *q_profile, const char *q_days,
+    const uint8_t *body, size_t len, struct http_body *b,
+    struct ca_error *err);
+void http_body_clear(struct http_body *b);
+
 /* ---- server.c: responses ---- */
 int64_t http_now_us(void);
 enum MHD_Result http_respond(struct http_req *r, struct MHD_Connection *c,
@@ -160,6 +197,8 @@ bool http_hash_eq(const uint8_t *a, const uint8_t *b);
  */
 int http_peer(struct http_server *s, struct MHD_Connection *c,
     struct ca_peer *peer, struct cert_record *rec, struct ca_error *err);
+/* Is subject (RFC 4514, as ca_peer_check gives it) an admin subject? */
+bool http_admin_subject(const struct http_server *s, const char *subject);
 /* Admin by client certificate or admin token; who gets a label. */
 int http_auth_admin(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c, char *who, size_t who_size,

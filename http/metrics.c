@@ -69,11 +69,19 @@ http_metrics_request(struct http_server *s, enum route route,
 	for (size_t i = 0; i < N_STATUS; i++)
 		if (status_slots[i] == status)
 			slot = i;
+	size_t			 b;
+
 	atomic_fetch_add(&m->requests[route][slot], 1);
-	for (size_t b = 0; b < HTTP_BUCKETS; b++)
-		if (b == HTTP_BUCKETS - 1 || duration_us <= bucket_us[b])
-			atomic_fetch_add(&m->buckets[route][b], 1);
-	atomic_fetch_add(&m->duration_count[route], 1);
+	/*
+	 * One bucket per observation, made cumulative when rendered: with
+	 * cumulative counters bumped one by one, a scrape between two bumps
+	 * could read le="0.5" above le="1" (not monotonic) or +Inf apart from
+	 * _count, which Prometheus rejects.
+	 */
+	for (b = 0; b < HTTP_BUCKETS - 1; b++)
+		if (duration_us <= bucket_us[b])
+			break;
+	atomic_fetch_add(&m->buckets[route][b], 1);
 	atomic_fetch_add(&m->duration_us[route], (unsigned long long)
 	    (duration_us > 0 ? duration_us : 0));
 }
@@ -230,13 +238,17 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	help(&b, "mtlsca_http_request_duration_seconds", "histogram",
 	    "Time from the request's headers to its completion.");
 	for (size_t rt = 0; rt < ROUTE_COUNT; rt++) {
-		unsigned long long cnt = atomic_load(&m->duration_count[rt]);
+		unsigned long long per[HTTP_BUCKETS], cnt = 0, cum = 0;
 
+		/* One snapshot: cumulative, and +Inf is _count. */
+		for (size_t i = 0; i < HTTP_BUCKETS; i++)
+			cnt += per[i] = atomic_load(&m->buckets[rt][i]);
 		if (cnt == 0)
 			continue;
 		for (size_t i = 0; i < HTTP_BUCKETS; i++) {
 			char le[16];
 
+			cum += per[i];
 			if (i == HTTP_BUCKETS - 1)
 				snprintf(le, sizeof(le), "+Inf");
 			else
@@ -244,8 +256,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 				    (double)bucket_us[i] / 1e6);
 			bprintf(&b, "mtlsca_http_request_duration_seconds_bucket"
 			    "{route=\"%s\",le=\"%s\"} %llu\n", route_names[rt],
-			    le, (unsigned long long)
-			    atomic_load(&m->buckets[rt][i]));
+			    le, cum);
 		}
 		bprintf(&b, "mtlsca_http_request_duration_seconds_sum"
 		    "{route=\"%s\"} %.6f\n", route_names[rt],

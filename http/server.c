@@ -82,10 +82,9 @@ http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
 	    "no-store");
 	if (status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->route == ROUTE_ENROLL ? "GET, POST" :
+		    r->route == ROUTE_ENROLL ? "GET, HEAD, POST" :
 		    r->route == ROUTE_RENEW || r->route == ROUTE_CERT_REVOKE ||
-		    r->route == ROUTE_CRL_RUN ? "POST" :
-		    r->route == ROUTE_CRL_STATUS ? "GET, POST" : "GET, HEAD");
+		    r->route == ROUTE_CRL_RUN ? "POST" : "GET, HEAD");
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"mtlsca\"");
@@ -171,61 +170,6 @@ http_respond_caerr(struct http_req *r, struct MHD_Connection *c,
 }
 
 /* ---- routing ---- */
-
-static bool
-serial_chars(const char *p, size_t n)
-{
-	if (n == 0 || n > SERIAL_HEX_MAX + 4)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = p[i];
-
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-		    (ch >= 'A' && ch <= 'F') || ch == ':'))
-			return false;
-	}
-	return true;
-}
-
-static enum route
-route_match(const char *url, char *serial, size_t serial_size)
-{
-	static const struct {
-		const char	*path;
-		enum route	 route;
-	} fixed[] = {
-		{ "/crl", ROUTE_CRL },
-		{ "/crl.pem", ROUTE_CRL_PEM },
-		{ "/ca.pem", ROUTE_CA_PEM },
-		{ "/healthz", ROUTE_HEALTHZ },
-		{ "/metrics", ROUTE_METRICS },
-		{ "/v1/certificates", ROUTE_ENROLL },
-		{ "/v1/certificates/renew", ROUTE_RENEW },
-		{ "/v1/crl", ROUTE_CRL_RUN },
-		{ "/v1/crl/status", ROUTE_CRL_STATUS },
-	};
-	static const char prefix[] = "/v1/certificates/";
-	const char	*rest, *slash;
-	size_t		 n;
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (strcmp(url, fixed[i].path) == 0)
-			return fixed[i].route;
-	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
-		return ROUTE_UNKNOWN;
-	rest = url + sizeof(prefix) - 1;
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (!serial_chars(rest, n) || n >= serial_size)
-		return ROUTE_UNKNOWN;
-	memcpy(serial, rest, n);
-	serial[n] = '\0';
-	if (slash == NULL)
-		return ROUTE_CERT_GET;
-	if (strcmp(slash, "/revoke") == 0)
-		return ROUTE_CERT_REVOKE;
-	return ROUTE_UNKNOWN;
-}
 
 /* Does method fit route? GET also allows HEAD. */
 static bool
@@ -441,7 +385,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->srv = s;
 		r->https = l->https;
 		r->start_us = http_now_us();
-		r->route = route_match(url, r->serial, sizeof(r->serial));
+		r->route = http_route_match(url, r->serial, sizeof(r->serial));
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
 		/*

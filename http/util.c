@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "common/util.h"
 #include "http/http.h"
 
 void
@@ -60,18 +61,6 @@ http_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_hex32_parse(const char *text, uint8_t out[HTTP_HASH_LEN])
 {
@@ -84,7 +73,7 @@ http_hex32_parse(const char *text, uint8_t out[HTTP_HASH_LEN])
 	for (const char *p = text; *p != '\0'; p++) {
 		if (*p == ':')
 			continue;
-		if ((v = hexval(*p)) < 0 || n >= HTTP_HASH_LEN)
+		if ((v = hex_digit((unsigned char)*p)) < 0 || n >= HTTP_HASH_LEN)
 			return CA_EMALF;
 		if (hi < 0) {
 			hi = v;

@@ -65,8 +65,12 @@ ok "Accept: application/pem-certificate-chain"
 
 # ---- refusals ----
 code=$(enroll ec "wrong-token")
+hl_expect_error "$HL_TMP/ec.json" 403 "$code" forbidden
+code=$(hl_curl "$HL_TMP/ec.json" --cacert "$CA" -u user:pass \
+    -H "Content-Type: application/x-pem-file" \
+    --data-binary "@$HL_TMP/ec.csr" "$U/v1/certificates")
 hl_expect_error "$HL_TMP/ec.json" 401 "$code" unauthorized
-ok "wrong token: 401"
+ok "wrong token: 403; no bearer token: 401"
 
 ONCE=$(M token create --profile client --uses 1 2>/dev/null) ||
     fail "token create"
@@ -74,7 +78,7 @@ ONCE=$(M token create --profile client --uses 1 2>/dev/null) ||
 hl_csr once "/CN=once"
 [ "$(enroll once "$ONCE")" = 201 ] || fail "one-time token: $(cat "$HL_TMP/once.json")"
 code=$(enroll once "$ONCE")
-hl_expect_error "$HL_TMP/once.json" 401 "$code" unauthorized
+hl_expect_error "$HL_TMP/once.json" 403 "$code" forbidden
 grep -q "used" "$HL_TMP/once.json" || fail "no 'used' in $(cat "$HL_TMP/once.json")"
 ok "one-time token: first 201, second refused"
 
@@ -100,7 +104,15 @@ ok "RSA-1024: 422 ($(hl_json "$HL_TMP/weak.json" message))"
 head -c 71680 /dev/zero | tr '\0' 'A' >"$HL_TMP/big.csr"
 code=$(enroll big "$STATIC")
 hl_expect_error "$HL_TMP/big.json" 413 "$code" too_big
-ok "70 KiB body: 413"
+head -c 3000000 /dev/zero | tr '\0' 'A' >"$HL_TMP/huge.csr"
+code=$(enroll huge "$STATIC")
+hl_expect_error "$HL_TMP/huge.json" 413 "$code" too_big
+# A chunked body has no Content-Length: past the cap the connection closes.
+code=$(hl_curl "$HL_TMP/chunk.json" --cacert "$CA" -H "Authorization: Bearer $STATIC" \
+    -H "Content-Type: application/x-pem-file" -H "Transfer-Encoding: chunked" \
+    --data-binary "@$HL_TMP/big.csr" "$U/v1/certificates" 2>/dev/null)
+[ "$code" = 000 ] || fail "chunked overrun answered $code: $(cat "$HL_TMP/chunk.json")"
+ok "70 KiB and 3 MB bodies: 413; chunked overrun: connection closed"
 
 code=$(hl_curl "$HL_TMP/nf.json" --cacert "$CA" "$U/v1/nothing-here")
 hl_expect_error "$HL_TMP/nf.json" 404 "$code" not_found
@@ -129,12 +141,54 @@ for m in mtlsca_certificates_issued_total mtlsca_crl_number mtlsca_crl_entries \
     mtlsca_revocations_total; do
 	grep -q "^$m" "$HL_TMP/metrics.txt" || fail "metric $m missing"
 done
-ok "/ca.pem, /crl.pem (openssl verifies), /healthz, /metrics"
+# A small exposition-format parser (Prometheus text 0.0.4): HELP and TYPE
+# before samples, label syntax, histograms cumulative and ending in +Inf
+# equal to _count, with _sum.
+"$PY" - "$HL_TMP/metrics.txt" <<'PYEOF' || fail "/metrics is not a valid exposition"
+import re, sys
+types, helps, hist = {}, set(), {}
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\})? (\S+)$')
+for line in open(sys.argv[1]).read().split("\n")[:-1]:
+    if line.startswith("# HELP "):
+        helps.add(line.split()[2]); continue
+    if line.startswith("# TYPE "):
+        _, _, name, t = line.split()
+        assert name in helps and t in ("counter", "gauge", "histogram"), line
+        types[name] = t; continue
+    m = sample.match(line)
+    assert m, "bad line: " + line
+    name, labels, value = m.group(1), m.group(3) or "", float(m.group(4))
+    lab = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', labels))
+    base = re.sub(r'_(bucket|sum|count)$', '', name)
+    if name in types:
+        assert types[name] != "histogram", line
+        continue
+    assert types.get(base) == "histogram", "no TYPE for " + line
+    key = (base, tuple(sorted((k, v) for k, v in lab.items() if k != "le")))
+    h = hist.setdefault(key, {"b": []})
+    if name.endswith("_bucket"):
+        h["b"].append((float("inf") if lab["le"] == "+Inf" else float(lab["le"]), value))
+    else:
+        h[name[len(base) + 1:]] = value
+assert hist, "no histogram"
+for key, h in hist.items():
+    les = [b[0] for b in h["b"]]
+    vals = [b[1] for b in h["b"]]
+    assert les == sorted(les) and les[-1] == float("inf"), key
+    assert vals == sorted(vals), ("not cumulative", key, vals)
+    assert vals[-1] == h["count"] and "sum" in h, key
+PYEOF
+ok "/ca.pem, /crl.pem (openssl verifies), /healthz, /metrics (a valid exposition)"
 
 # ---- admin ----
+# An admin subject is an admin credential: an enrollment token cannot mint
+# one; the admin token can.
 hl_csr admin "/CN=e2e-admin"
-[ "$(enroll admin "$STATIC")" = 201 ] || fail "admin enroll"
+code=$(enroll admin "$STATIC")
+hl_expect_error "$HL_TMP/admin.json" 403 "$code" forbidden
+[ "$(enroll admin "$ADMIN")" = 201 ] || fail "admin enroll: $(cat "$HL_TMP/admin.json")"
 take_cert admin >/dev/null
+ok "admin subject: enrollment token 403, admin token 201"
 ADM=(--cert "$HL_TMP/admin.pem" --key "$HL_TMP/admin.key")
 USR=(--cert "$HL_TMP/ec.pem" --key "$HL_TMP/ec.key")
 
@@ -233,10 +287,10 @@ N2=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $ADMIN" \
     "$U/v1/certificates?limit=1000" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')
 [ "$N2" = "$COUNT" ] || fail "certificates: $COUNT before, $N2 after"
 code=$(enroll once "$ONCE")
-hl_expect_error "$HL_TMP/once.json" 401 "$code" unauthorized
+hl_expect_error "$HL_TMP/once.json" 403 "$code" forbidden
 [ "$(enroll two "$TWO")" = 201 ] || fail "two-use token, second use after restart"
 code=$(enroll two "$TWO")
-hl_expect_error "$HL_TMP/two.json" 401 "$code" unauthorized
+hl_expect_error "$HL_TMP/two.json" 403 "$code" forbidden
 [ "$(enroll ec "$STATIC")" = 201 ] || fail "static token after restart"
 ok "restart keeps the store ($N2 certificates), CRL number, tokens and their uses"
 hl_stop "$HL_PID"

@@ -4,7 +4,7 @@
 # revoked (CRL refreshed, nginx reloaded) the same client is refused.
 . "$(dirname "$0")/http_lib.sh"
 
-command -v nginx >/dev/null || { echo "SKIP: no nginx"; exit 0; }
+command -v nginx >/dev/null || { echo "FAIL: nginx is missing: run packaging/setup.sh" >&2; exit 1; }
 
 D="$HL_TMP/data"
 HP=$(free_port)

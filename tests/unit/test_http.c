@@ -6,6 +6,7 @@
  * CN-bound), admin by token and by client certificate, renewal, revocation
  * reaching /crl, the audit log and the committer's batching.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <time.h>
@@ -28,6 +30,7 @@
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http.h"
+#include "http/http_int.h"
 #include "store/store.h"
 
 #define STATIC_TOKEN	"unit-static-token"
@@ -49,7 +52,24 @@ struct resp {
 	char	*body;
 	size_t	 len;
 	char	 ctype[128];
+	char	 allow[64];	/* the Allow header, if any */
 };
+
+static size_t
+header_cb(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp	*r = arg;
+	size_t		 len = sz * n;
+
+	if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0) {
+		size_t l = len - 7;
+
+		while (l > 0 && (p[7 + l - 1] == '\r' || p[7 + l - 1] == '\n'))
+			l--;
+		snprintf(r->allow, sizeof(r->allow), "%.*s", (int)l, p + 7);
+	}
+	return len;
+}
 
 static size_t
 write_cb(char *p, size_t sz, size_t n, void *arg)
@@ -95,6 +115,8 @@ req(bool https, const char *method, const char *path, const char *const *hdrs,
 	curl_easy_setopt(c, CURLOPT_CAINFO, capath);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (cert != NULL) {
@@ -110,6 +132,8 @@ req(bool https, const char *method, const char *path, const char *const *hdrs,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)(body ? body_len : 0));
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
@@ -426,11 +450,124 @@ test_tokens(void **state)
 	assert_int_equal(http_hex32_parse(hex, back), CA_EMALF);
 }
 
+/* URL paths: routes, serial bounds, no prefix or suffix tricks. */
+static void
+test_route_match(void **state)
+{
+	static const struct {
+		const char	*url;
+		enum route	 want;
+		const char	*serial;
+	} t[] = {
+		{ "/crl", ROUTE_CRL, NULL },
+		{ "/crl/", ROUTE_UNKNOWN, NULL },
+		{ "/crl.pem", ROUTE_CRL_PEM, NULL },
+		{ "//crl", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates", ROUTE_ENROLL, NULL },
+		{ "/v1/certificates/", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates/renew", ROUTE_RENEW, NULL },
+		{ "/v1/certificates/7F:0A", ROUTE_CERT_GET, "7F:0A" },
+		{ "/v1/certificates/7f0a/revoke", ROUTE_CERT_REVOKE, "7f0a" },
+		{ "/v1/certificates/7f0a/revoke/", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates/7f0a/", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates//revoke", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates/7g/revoke", ROUTE_UNKNOWN, NULL },
+		{ "/v1/certificates/../crl", ROUTE_UNKNOWN, NULL },
+		/* A 16-octet serial as `openssl x509 -text` prints it (47
+		   characters); 21 octets with separators (62) fit, 63 do not. */
+		{ "/v1/certificates/7f:0a:3c:11:22:33:44:55:66:77:88:99:aa:bb:"
+		    "cc:dd", ROUTE_CERT_GET, "7f:0a:3c:11:22:33:44:55:66:77:88:"
+		    "99:aa:bb:cc:dd" },
+		{ "/v1/certificates/00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:"
+		    "0d:0e:0f:10:11:12:13/revoke", ROUTE_CERT_REVOKE,
+		    "00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:"
+		    "12:13" },
+		{ "/v1/certificates/00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:"
+		    "0d:0e:0f:10:11:12:13:", ROUTE_UNKNOWN, NULL },
+		{ "/v1/crl/status", ROUTE_CRL_STATUS, NULL },
+		{ "/V1/CRL", ROUTE_UNKNOWN, NULL },
+		{ "", ROUTE_UNKNOWN, NULL },
+	};
+	char serial[HTTP_SERIAL_TEXT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		serial[0] = '\0';
+		if (http_route_match(t[i].url, serial, sizeof(serial)) !=
+		    t[i].want)
+			fprintf(stderr, "route of '%s'\n", t[i].url);
+		assert_int_equal(http_route_match(t[i].url, serial,
+		    sizeof(serial)), t[i].want);
+		if (t[i].serial != NULL)
+			assert_string_equal(serial, t[i].serial);
+	}
+}
+
+/* Enrollment bodies: each refusal is 400 (EMALF) or 415 (EINVAL). */
+static void
+test_body_parse(void **state)
+{
+	static const struct {
+		const char	*ct, *prof, *days, *body;
+		int		 want;
+	} t[] = {
+		{ "application/x-pem-file", NULL, NULL, "-----BEGIN", CA_OK },
+		{ "Application/X-PEM-File; charset=us-ascii", NULL, NULL, "x",
+		    CA_OK },
+		{ "application/x-pem-filex", NULL, NULL, "x", CA_EINVAL },
+		{ "application/x-www-form-urlencoded", NULL, NULL, "csr=x",
+		    CA_EINVAL },
+		{ NULL, NULL, NULL, "{\"csr\": \"x\"}", CA_OK },
+		{ NULL, NULL, NULL, "", CA_EMALF },
+		{ "text/plain", NULL, "0", "x", CA_EMALF },
+		{ "text/plain", NULL, "100001", "x", CA_EMALF },
+		{ "text/plain", NULL, "18446744073709551617", "x", CA_EMALF },
+		{ "text/plain", NULL, "-1", "x", CA_EMALF },
+		{ "text/plain", NULL, " 5", "x", CA_EMALF },
+		{ "text/plain", "client", "30", "x", CA_OK },
+		{ "application/json", NULL, NULL, "{\"csr\": ", CA_EMALF },
+		{ "application/json", NULL, NULL, "[\"csr\"]", CA_EMALF },
+		{ "application/json", NULL, NULL, "{\"csr\": \"\"}", CA_EMALF },
+		{ "application/json", NULL, NULL, "{\"csr\": 5}", CA_EMALF },
+		{ "application/json", NULL, NULL,
+		    "{\"csr\": \"x\", \"csr\": \"y\"}", CA_EMALF },
+		{ "application/json", NULL, NULL,
+		    "{\"csr\": \"x\", \"days\": 1.5}", CA_EMALF },
+		{ "application/json", NULL, NULL,
+		    "{\"csr\": \"x\", \"days\": 100001}", CA_EMALF },
+		{ "application/json", NULL, NULL,
+		    "{\"csr\": \"x\", \"profile\": 7}", CA_EMALF },
+		{ "application/json", NULL, NULL,
+		    "{\"csr\": \"x\", \"days\": 9}", CA_OK },
+	};
+	struct http_body	b;
+	struct ca_error		err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc;
+
+		ca_error_clear(&err);
+		rc = http_body_parse(t[i].ct, t[i].prof, t[i].days,
+		    (const uint8_t *)t[i].body, strlen(t[i].body), &b, &err);
+		if (rc != t[i].want)
+			fprintf(stderr, "body %zu: %d (%s)\n", i, rc, err.msg);
+		assert_int_equal(rc, t[i].want);
+		if (rc != CA_OK)
+			assert_true(strlen(err.msg) > 10);
+		else
+			assert_true(b.csr != NULL && b.csr_len > 0);
+		http_body_clear(&b);
+	}
+}
+
 /* ---- public routes ---- */
 
 static void
 test_public(void **state)
 {
+	static const char *const h_admin[] = {
+		"Authorization: Bearer " ADMIN_TOKEN, NULL };
 	struct resp r;
 
 	(void)state;
@@ -464,6 +601,27 @@ test_public(void **state)
 
 	req(true, "DELETE", "/crl", NULL, NULL, 0, NULL, NULL, &r);
 	assert_error(&r, 405, "method_not_allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
+	resp_clear(&r);
+
+	/* RFC 9110 §15.5.6: Allow lists what the route takes — and only
+	   that (POST /v1/crl/status is a 405 itself). */
+	req(true, "POST", "/v1/crl/status", h_admin, "", 0, NULL, NULL, &r);
+	assert_error(&r, 405, "method_not_allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
+	resp_clear(&r);
+	req(true, "PUT", "/v1/certificates", h_admin, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 405, "method_not_allowed");
+	assert_string_equal(r.allow, "GET, HEAD, POST");
+	resp_clear(&r);
+	req(true, "GET", "/v1/crl", h_admin, NULL, 0, NULL, NULL, &r);
+	assert_error(&r, 405, "method_not_allowed");
+	assert_string_equal(r.allow, "POST");
+	resp_clear(&r);
+	/* HEAD is GET without the body. */
+	req(true, "HEAD", "/v1/crl/status", h_admin, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, 0);
 	resp_clear(&r);
 
 	/* No tokens over plain HTTP. */
@@ -570,6 +728,9 @@ test_enroll_refusals(void **state)
 		"Content-Type: application/x-pem-file", NULL };
 	static const char *const h_none[] = {
 		"Content-Type: application/x-pem-file", NULL };
+	static const char *const h_basic[] = {
+		"Authorization: Basic dXNlcjpwYXNz",
+		"Content-Type: application/x-pem-file", NULL };
 	static const char *const h_xml[] = {
 		"Authorization: Bearer " STATIC_TOKEN,
 		"Content-Type: application/xml", NULL };
@@ -579,11 +740,17 @@ test_enroll_refusals(void **state)
 
 	(void)state;
 	pem = data_file("csr/accept/ecdsa-p256.pem", NULL);
+	/* A token presented but refused is 403 (as on the admin routes);
+	   no credentials, or not a Bearer token, is 401. */
 	req(true, "POST", "/v1/certificates", h_wrong, pem, strlen(pem), NULL,
+	    NULL, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates", h_none, pem, strlen(pem), NULL,
 	    NULL, &r);
 	assert_error(&r, 401, "unauthorized");
 	resp_clear(&r);
-	req(true, "POST", "/v1/certificates", h_none, pem, strlen(pem), NULL,
+	req(true, "POST", "/v1/certificates", h_basic, pem, strlen(pem), NULL,
 	    NULL, &r);
 	assert_error(&r, 401, "unauthorized");
 	resp_clear(&r);
@@ -644,7 +811,7 @@ race_main(void *arg)
 	pthread_mutex_lock(&rc->mu);
 	if (r.status == 201)
 		rc->created++;
-	else if (r.status == 401)
+	else if (r.status == 403)
 		rc->refused++;
 	pthread_mutex_unlock(&rc->mu);
 	resp_clear(&r);
@@ -689,7 +856,7 @@ test_one_time_tokens(void **state)
 	resp_clear(&r);
 	req(true, "POST", "/v1/certificates", h, csr, strlen(csr), NULL, NULL,
 	    &r);
-	assert_error(&r, 401, "unauthorized");
+	assert_error(&r, 403, "forbidden");
 	j = json_of(&r);
 	assert_non_null(strstr(json_string_value(json_object_get(j,
 	    "message")), "used"));
@@ -837,6 +1004,12 @@ test_admin_and_renew(void **state)
 		"Authorization: Bearer " STATIC_TOKEN, NULL };
 	static const char *const h_pem[] = {
 		"Content-Type: application/x-pem-file", NULL };
+	static const char *const h_admin_pem[] = {
+		"Authorization: Bearer " ADMIN_TOKEN,
+		"Content-Type: application/x-pem-file", NULL };
+	static const char *const h_admin_form[] = {
+		"Authorization: Bearer " ADMIN_TOKEN,
+		"Content-Type: application/x-www-form-urlencoded", NULL };
 	struct resp	 r;
 	json_t		*j, *u, *a;
 	char		*ucsr, *ukey, *acsr, *akey, *rcsr, *rkey;
@@ -849,7 +1022,20 @@ test_admin_and_renew(void **state)
 	make_csr("CN=unit-user", &ucsr, &ukey);
 	make_csr("CN=unit-admin", &acsr, &akey);
 	u = enroll_ok(ucsr);
-	a = enroll_ok(acsr);
+	/*
+	 * An admin subject is an admin credential: an enrollment token must
+	 * not mint one (else every token holder is an admin). Only an admin
+	 * token enrolls it.
+	 */
+	req(true, "POST", "/v1/certificates", H_STATIC_PEM, acsr, strlen(acsr),
+	    NULL, NULL, &r);
+	assert_error(&r, 403, "forbidden");
+	resp_clear(&r);
+	req(true, "POST", "/v1/certificates", h_admin_pem, acsr, strlen(acsr),
+	    NULL, NULL, &r);
+	assert_int_equal(r.status, 201);
+	a = json_of(&r);
+	resp_clear(&r);
 	snprintf(userial, sizeof(userial), "%s",
 	    json_string_value(json_object_get(u, "serial")));
 	write_file("user.pem", json_string_value(json_object_get(u,
@@ -890,6 +1076,22 @@ test_admin_and_renew(void **state)
 	assert_true(json_is_string(json_object_get(j, "certificate")));
 	json_decref(j);
 	resp_clear(&r);
+	/* The serial as `openssl x509 -text` prints it: lower case, ':'. */
+	{
+		char	colon[HTTP_SERIAL_TEXT_MAX], *o = colon;
+
+		for (size_t i = 0; userial[i] != '\0'; i += 2) {
+			if (i > 0)
+				*o++ = ':';
+			*o++ = (char)tolower((unsigned char)userial[i]);
+			*o++ = (char)tolower((unsigned char)userial[i + 1]);
+		}
+		*o = '\0';
+		snprintf(path, sizeof(path), "/v1/certificates/%s", colon);
+		req(true, "GET", path, h_admin, NULL, 0, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		resp_clear(&r);
+	}
 	req(true, "GET", "/v1/certificates/4000000000000000000000000000AAAA",
 	    h_admin, NULL, 0, NULL, NULL, &r);
 	assert_error(&r, 404, "not_found");
@@ -917,8 +1119,13 @@ test_admin_and_renew(void **state)
 	assert_error(&r, 401, "unauthorized");
 	resp_clear(&r);
 
-	/* Revoke by token; the CRL lists it within 3 s. */
+	/* Revoke by token; the CRL lists it within 3 s. A form body (curl
+	   -d without a type) is refused, not read as no reason. */
 	snprintf(path, sizeof(path), "/v1/certificates/%s/revoke", userial);
+	req(true, "POST", path, h_admin_form, "{\"reason\": \"keyCompromise\"}",
+	    27, NULL, NULL, &r);
+	assert_error(&r, 415, "unsupported_media_type");
+	resp_clear(&r);
 	t0 = time_now();
 	req(true, "POST", path, h_admin_json, "{\"reason\": \"keyCompromise\"}",
 	    27, NULL, NULL, &r);
@@ -975,6 +1182,298 @@ test_admin_and_renew(void **state)
 	free(rkey);
 }
 
+/* ---- metrics: the Prometheus text format (0.0.4) ---- */
+
+struct series {
+	char	key[400];	/* name + labels other than le */
+	double	inf, count;
+	bool	have_inf, have_count, have_sum;
+};
+
+/*
+ * Check text as a Prometheus exposition: every sample's family has its
+ * # HELP and # TYPE first; names and label syntax; numeric values; for
+ * histograms, per series, le rising, counts cumulative, the last bucket
+ * +Inf, equal to _count, and a _sum. Returns NULL, or what is wrong (in
+ * why).
+ */
+static const char *
+exposition_check(const char *text, char *why, size_t wsz)
+{
+	char		 fam[64][96], ftype[64][16], helped[64][96];
+	size_t		 nf = 0, nh = 0, ns = 0;
+	struct series	 ser[48];
+	char		 cur[400] = "";
+	double		 prev_le = -1, prev_v = -1;
+	const char	*p = text;
+
+/* A diagnostic may be cut to fit why[]; that is fine for a test message. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#define BAD(...) do { snprintf(why, wsz, __VA_ARGS__); return why; } while (0)
+	while (*p != '\0') {
+		const char	*eol = strchr(p, '\n');
+		char		 line[512], name[96], labels[256] = "", key[400];
+		char		 le[128] = "", *q, *end;
+		size_t		 len, n;
+		double		 v;
+
+		if (eol == NULL)
+			BAD("no newline at the end");
+		len = (size_t)(eol - p);
+		if (len >= sizeof(line))
+			BAD("line too long");
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p = eol + 1;
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			if (sscanf(line + 7, "%95s", helped[nh]) != 1 || nh >= 63)
+				BAD("bad HELP: %s", line);
+			nh++;
+			continue;
+		}
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			if (nf >= 63 || sscanf(line + 7, "%95s %15s", fam[nf],
+			    ftype[nf]) != 2)
+				BAD("bad TYPE: %s", line);
+			if (strcmp(ftype[nf], "counter") && strcmp(ftype[nf],
+			    "gauge") && strcmp(ftype[nf], "histogram"))
+				BAD("unknown type: %s", line);
+			if (nh == 0 || strcmp(helped[nh - 1], fam[nf]) != 0)
+				BAD("TYPE without HELP: %s", line);
+			nf++;
+			continue;
+		}
+		if (line[0] == '#' || line[0] == '\0')
+			BAD("stray line: '%s'", line);
+		/* name{labels} value */
+		n = strspn(line, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+		if (n == 0 || n >= sizeof(name) || (line[0] >= '0' &&
+		    line[0] <= '9'))
+			BAD("bad metric name: %s", line);
+		memcpy(name, line, n);
+		name[n] = '\0';
+		q = line + n;
+		if (*q == '{') {
+			char	*l = labels;
+
+			q++;
+			while (*q != '}') {
+				char	lname[64], lval[128];
+				size_t	ln = strspn(q, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+				size_t	vl = 0;
+
+				if (ln == 0 || ln >= sizeof(lname) ||
+				    q[ln] != '=' || q[ln + 1] != '"')
+					BAD("bad label: %s", line);
+				memcpy(lname, q, ln);
+				lname[ln] = '\0';
+				q += ln + 2;
+				while (*q != '"') {
+					if (*q == '\0' || *q == '\n' ||
+					    vl + 2 >= sizeof(lval))
+						BAD("bad label value: %s", line);
+					if (*q == '\\') {
+						if (q[1] != '\\' && q[1] != '"' &&
+						    q[1] != 'n')
+							BAD("bad escape: %s",
+							    line);
+						lval[vl++] = *q++;
+					}
+					lval[vl++] = *q++;
+				}
+				lval[vl] = '\0';
+				q++;
+				if (strcmp(lname, "le") == 0)
+					snprintf(le, sizeof(le), "%s", lval);
+				else
+					l += snprintf(l, sizeof(labels) -
+					    (size_t)(l - labels), "%s=%s,",
+					    lname, lval);
+				if (*q == ',')
+					q++;
+				else if (*q != '}')
+					BAD("labels: %s", line);
+			}
+			q++;
+		}
+		if (*q != ' ')
+			BAD("no space before the value: %s", line);
+		v = strtod(q + 1, &end);
+		if (end == q + 1 || *end != '\0')
+			BAD("bad value: %s", line);
+		/* Its family, declared before. */
+		{
+			const char	*suf[] = { "_bucket", "_sum", "_count" };
+			const char	*type = NULL;
+			char		 base[96];
+			size_t		 bl = 0;
+
+			for (size_t i = 0; i < nf && type == NULL; i++)
+				if (strcmp(fam[i], name) == 0)
+					type = ftype[i];
+			for (size_t k = 0; k < 3 && type == NULL; k++) {
+				size_t sl = strlen(suf[k]);
+
+				bl = strlen(name);
+				if (bl <= sl || strcmp(name + bl - sl, suf[k]))
+					continue;
+				memcpy(base, name, bl - sl);
+				base[bl - sl] = '\0';
+				for (size_t i = 0; i < nf; i++)
+					if (strcmp(fam[i], base) == 0 &&
+					    strcmp(ftype[i], "histogram") == 0)
+						type = "histogram-part";
+			}
+			if (type == NULL)
+				BAD("sample before its # TYPE: %s", line);
+			if (strcmp(type, "counter") == 0 && v < 0)
+				BAD("negative counter: %s", line);
+			if (strcmp(type, "histogram-part") != 0)
+				continue;
+		}
+		/* A histogram's part. */
+		{
+			size_t		 nl = strlen(name);
+			const char	*kind = strrchr(name, '_');
+			struct series	*sp = NULL;
+
+			snprintf(key, sizeof(key), "%.*s|%s", (int)(nl -
+			    strlen(kind)), name, labels);
+			for (size_t i = 0; i < ns; i++)
+				if (strcmp(ser[i].key, key) == 0)
+					sp = &ser[i];
+			if (sp == NULL) {
+				if (ns >= 48)
+					BAD("too many series");
+				sp = &ser[ns++];
+				memset(sp, 0, sizeof(*sp));
+				snprintf(sp->key, sizeof(sp->key), "%s", key);
+			}
+			if (strcmp(kind, "_bucket") == 0) {
+				double lev;
+
+				if (le[0] == '\0')
+					BAD("bucket without le: %s", line);
+				if (strcmp(cur, key) != 0) {
+					snprintf(cur, sizeof(cur), "%s", key);
+					prev_le = -1;
+					prev_v = -1;
+				}
+				if (sp->have_inf)
+					BAD("bucket after +Inf: %s", line);
+				lev = strcmp(le, "+Inf") == 0 ? 1e300 :
+				    strtod(le, NULL);
+				if (lev <= prev_le)
+					BAD("le not rising: %s", line);
+				if (v < prev_v)
+					BAD("not cumulative (%g after %g): %s",
+					    v, prev_v, line);
+				prev_le = lev;
+				prev_v = v;
+				if (strcmp(le, "+Inf") == 0) {
+					sp->have_inf = true;
+					sp->inf = v;
+				}
+			} else if (strcmp(kind, "_count") == 0) {
+				sp->have_count = true;
+				sp->count = v;
+			} else {
+				sp->have_sum = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < ns; i++) {
+		if (!ser[i].have_inf || !ser[i].have_count || !ser[i].have_sum)
+			BAD("histogram %s lacks +Inf, _sum or _count",
+			    ser[i].key);
+		if (ser[i].inf != ser[i].count)
+			BAD("histogram %s: +Inf %g but _count %g", ser[i].key,
+			    ser[i].inf, ser[i].count);
+	}
+	if (nf == 0)
+		BAD("no metric at all");
+#undef BAD
+	return NULL;
+}
+
+static volatile bool hammer_stop;
+
+static void *
+hammer_main(void *arg)
+{
+	struct resp	 r;
+	CURL		*c = curl_easy_init();
+	char		 url[128];
+
+	(void)arg;
+	/* Over HTTPS, kept alive: its own threads, concurrent with the
+	   plain listener that renders /metrics. */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/healthz", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, capath);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	while (!hammer_stop) {
+		memset(&r, 0, sizeof(r));
+		(void)curl_easy_perform(c);
+		resp_clear(&r);
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/*
+ * /metrics is a valid exposition, also while requests complete during the
+ * scrape (a histogram read bucket by bucket must still be cumulative and
+ * +Inf must still be _count).
+ */
+static void
+test_metrics_exposition(void **state)
+{
+	pthread_t	 th[4];
+	struct resp	 r;
+	char		 why[512];
+	const char	*bad = NULL;
+
+	(void)state;
+	req(false, "GET", "/metrics", NULL, NULL, 0, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.ctype, "text/plain; version=0.0.4");
+	bad = exposition_check(r.body, why, sizeof(why));
+	if (bad != NULL)
+		fprintf(stderr, "metrics: %s\n", bad);
+	assert_null(bad);
+	/* The checker can fail: a hand-made broken histogram. */
+	assert_non_null(exposition_check("# HELP h x\n# TYPE h histogram\n"
+	    "h_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n"
+	    "h_count 1\n", why, sizeof(why)));
+	assert_non_null(exposition_check("# HELP h x\n# TYPE h histogram\n"
+	    "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\n"
+	    "h_count 1\n", why, sizeof(why)));
+	assert_non_null(exposition_check("g 1\n", why, sizeof(why)));
+	resp_clear(&r);
+
+	hammer_stop = false;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, hammer_main, NULL);
+	for (int i = 0; i < 500 && bad == NULL; i++) {
+		req(false, "GET", "/metrics", NULL, NULL, 0, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		if ((bad = exposition_check(r.body, why, sizeof(why))) != NULL)
+			fprintf(stderr, "metrics under load, scrape %d: %s\n",
+			    i, bad);
+		resp_clear(&r);
+	}
+	hammer_stop = true;
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_null(bad);
+}
+
 struct audit_count {
 	int issue, revoke, renew, crl;
 	bool token_in_clear;
@@ -1016,12 +1515,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_map),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_route_match),
+		cmocka_unit_test(test_body_parse),
 		cmocka_unit_test(test_public),
 		cmocka_unit_test(test_enroll_formats),
 		cmocka_unit_test(test_enroll_refusals),
 		cmocka_unit_test(test_one_time_tokens),
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_admin_and_renew),
+		cmocka_unit_test(test_metrics_exposition),
 		cmocka_unit_test(test_audit),
 	};
 
