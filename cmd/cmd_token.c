@@ -24,14 +24,16 @@
 #ifdef MTLSCA_HAVE_HTTP
 #include "http/http.h"
 
+static const char token_usage[] =
+    "usage: mtlsca token hash [TOKEN]\n"
+    "       mtlsca token generate\n"
+    "       mtlsca token create --profile P [--cn CN] [--ttl 24h] "
+    "[--uses 1]\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: mtlsca token hash [TOKEN]\n"
-	    "       mtlsca token generate\n"
-	    "       mtlsca token create --profile P [--cn CN] [--ttl 24h] "
-	    "[--uses 1]\n");
+	fputs(token_usage, stderr);
 }
 
 static int
@@ -201,6 +203,10 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	if (argc < 2) {
 		usage();
 		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(token_usage, stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "hash") == 0)
 		return token_hash(argc, argv);

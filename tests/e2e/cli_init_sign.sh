@@ -12,7 +12,7 @@ RUNBOOK=$(runbook_dir)
 run_ok "$MTLSCA" --help
 assert_contains "$OUT" "Commands:"
 HELP=$OUT
-for c in init import sign list show revoke crl; do
+for c in init import sign list show revoke crl serve token audit publish status; do
 	assert_contains "$HELP" "  $c " "mtlsca --help"
 	run_ok "$MTLSCA" help "$c"
 	assert_contains "$OUT" "usage: mtlsca $c" "mtlsca help $c"
