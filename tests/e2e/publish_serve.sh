@@ -30,7 +30,9 @@ export AWS_SHARED_CREDENTIALS_FILE=/nonexistent
 unset AWS_SESSION_TOKEN AWS_PROFILE
 mt() { "$M" --config "$T/ca.conf" "$@"; }
 mt init --key-type ecdsa-p256 >/dev/null || fail "init"
-mt serve >"$T/serve.log" 2>&1 &
+# Not through mt(): $! must be the server itself, so that the EXIT trap
+# kills it rather than a subshell that would leave it running.
+"$M" --config "$T/ca.conf" serve >"$T/serve.log" 2>&1 &
 SERVE_PID=$!
 AWS_PIDS+=($SERVE_PID)
 
