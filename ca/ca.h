@@ -88,6 +88,7 @@ int ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
 /* ---- profiles (filled from the config by cmd/) ---- */
 
 #define CA_PROFILE_RDN_MAX	12
+#define CA_PROFILE_DENY_MAX	32
 
 struct ca_profile {
 	char		name[STORE_PROFILE_MAX];
@@ -104,7 +105,19 @@ struct ca_profile {
 	size_t		n_allowed;
 	char		subject_required[CA_PROFILE_RDN_MAX][16];
 	size_t		n_required;
+	/* Names no certificate of this profile may carry, as CN, DNS SAN
+	   (case-insensitive) or IP SAN (compared as addresses). `serve` puts
+	   its own server names here, so that an enrollment token cannot buy a
+	   serverAuth certificate that impersonates the service itself. */
+	char		deny_names[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
+	size_t		n_deny;
 };
+
+/*
+ * Add name to p's deny list (no duplicate). CA_ETOOBIG when the list is
+ * full, CA_EINVAL when name is empty or longer than CA_NAME_MAX - 1.
+ */
+int ca_profile_deny(struct ca_profile *p, const char *name);
 
 /* The default "client" profile: the runbook's client_ext.cnf. */
 void ca_profile_default(struct ca_profile *p);

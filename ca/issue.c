@@ -3,6 +3,7 @@
  * allows copied from a checked CSR (STYLE.md "Untrusted input" 4), signed by
  * the CA, and recorded in the store before anyone sees it.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,90 @@ san_label(unsigned type)
 	}
 }
 
+int
+ca_profile_deny(struct ca_profile *p, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n >= CA_NAME_MAX)
+		return CA_EINVAL;
+	for (size_t i = 0; i < p->n_deny; i++)
+		if (strcasecmp(p->deny_names[i], name) == 0)
+			return CA_OK;
+	if (p->n_deny >= CA_PROFILE_DENY_MAX)
+		return CA_ETOOBIG;
+	memcpy(p->deny_names[p->n_deny++], name, n + 1);
+	return CA_OK;
+}
+
+/* The deny-list entry equal to a DNS name or CN (case-insensitive), or NULL. */
+static const char *
+denied_text(const struct ca_profile *p, const char *text)
+{
+	for (size_t i = 0; i < p->n_deny; i++)
+		if (strcasecmp(p->deny_names[i], text) == 0)
+			return p->deny_names[i];
+	return NULL;
+}
+
+/* The deny-list entry equal to a raw IP address (4 or 16 bytes), compared as
+   addresses so that "::1" and "0:0::1" are one name; or NULL. */
+static const char *
+denied_ip(const struct ca_profile *p, const uint8_t *ip, size_t len)
+{
+	uint8_t	a[16];
+
+	for (size_t i = 0; i < p->n_deny; i++) {
+		const char *d = p->deny_names[i];
+
+		if ((len == 4 && inet_pton(AF_INET, d, a) == 1 &&
+		    memcmp(a, ip, 4) == 0) || (len == 16 &&
+		    inet_pton(AF_INET6, d, a) == 1 && memcmp(a, ip, 16) == 0))
+			return d;
+	}
+	return NULL;
+}
+
+/*
+ * Refuse a request for one of the profile's denied names: the service's own
+ * names must not be obtainable with an enrollment token, since the profile's
+ * serverAuth EKU (the runbook's) would let that certificate impersonate the
+ * service to every client that trusts this CA. A CN counts too: TLS clients
+ * still fall back to the CN when a certificate has no DNS SAN.
+ */
+static int
+check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
+    struct ca_error *err)
+{
+	const char *hit;
+
+	if (p->n_deny == 0)
+		return CA_OK;
+	if (csr->cn != NULL && csr->cn[0] != '\0' &&
+	    (hit = denied_text(p, csr->cn)) != NULL)
+		return ca_error_set(err, CA_EPOLICY, "the CSR asks for CN=%.64s, "
+		    "a name of this CA's own service: profile %.32s refuses it "
+		    "so that no enrolled certificate can impersonate the "
+		    "service", hit, p->name);
+	for (size_t i = 0; i < csr->n_sans; i++) {
+		const struct ca_csr_san *s = &csr->sans[i];
+
+		hit = NULL;
+		if (s->type == GNUTLS_SAN_DNSNAME)
+			hit = denied_text(p, (const char *)s->data);
+		else if (s->type == GNUTLS_SAN_IPADDRESS)
+			hit = denied_ip(p, s->data, s->len);
+		if (hit != NULL)
+			return ca_error_set(err, CA_EPOLICY, "the CSR asks for "
+			    "%s %.64s, a name of this CA's own service: profile "
+			    "%.32s refuses it so that no enrolled certificate "
+			    "can impersonate the service", san_label(s->type),
+			    hit, p->name);
+	}
+	return CA_OK;
+}
+
+
 /* subjectAltName: the CSR's entries of the types the profile allows; any
  * other entry refuses the request rather than vanishing silently. Critical
  * only when the subject is empty (RFC 5280 §4.2.1.6). */
@@ -304,6 +389,8 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 	if (now >= ca->not_after)
 		return ca_error_set(err, CA_EPOLICY, "the CA certificate has "
 		    "expired: it can no longer issue");
+	if ((rc = check_denied_names(csr, profile, err)) != CA_OK)
+		return rc;
 	not_after = now + (int64_t)days * 86400;
 	if (not_after > ca->not_after)
 		not_after = ca->not_after;

@@ -462,6 +462,20 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
 		subjects[i] = cfg->admin_subjects[i];
 
+	/* No enrollment may obtain a certificate for the service's own names:
+	   with the runbook's serverAuth EKU it would impersonate this service
+	   to every client that trusts the CA (the CLI's `sign` is an admin
+	   act and keeps the profiles as configured). */
+	for (size_t p = 0; p < cfg->n_profiles; p++)
+		for (size_t i = 0; i < cfg->n_server_names; i++)
+			if (ca_profile_deny(&cfg->profiles[p],
+			    cfg->server_names[i]) != CA_OK) {
+				ca_error_set(&err, CA_EINVAL, "profile %s: "
+				    "cannot add server name %s to its deny list",
+				    cfg->profiles[p].name, cfg->server_names[i]);
+				goto fail;
+			}
+
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg->listen;
 	ho.https_port = cfg->https_port;

@@ -101,6 +101,14 @@ grep -q 1024 "$HL_TMP/weak.json" && grep -q 2048 "$HL_TMP/weak.json" ||
     fail "the 422 does not name the rule: $(cat "$HL_TMP/weak.json")"
 ok "RSA-1024: 422 ($(hl_json "$HL_TMP/weak.json" message))"
 
+# The service's own name cannot be enrolled (it would carry serverAuth).
+hl_csr impostor "/CN=localhost" ec
+code=$(enroll impostor "$STATIC")
+hl_expect_error "$HL_TMP/impostor.json" 422 "$code" policy
+grep -q impersonate "$HL_TMP/impostor.json" ||
+    fail "the 422 does not say why: $(cat "$HL_TMP/impostor.json")"
+ok "CN=localhost (a server name): 422 ($(hl_json "$HL_TMP/impostor.json" message))"
+
 head -c 71680 /dev/zero | tr '\0' 'A' >"$HL_TMP/big.csr"
 code=$(enroll big "$STATIC")
 hl_expect_error "$HL_TMP/big.json" 413 "$code" too_big

@@ -1074,6 +1074,39 @@ test_issue_sans(void **state)
 	    CA_EPOLICY);
 	assert_non_null(strstr(e.msg, "allows 4"));
 
+	/* The service's own names are refused, whichever way they are asked
+	   for: DNS SAN in another case, IP SAN, CN. */
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, "CLIENT.example.com"), CA_OK);
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "DNS CLIENT.example.com"));
+	assert_non_null(strstr(e.msg, "impersonate"));
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, "2001:db8::7"), CA_OK);
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "IP 2001:db8::7"));
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, "192.0.2.7"), CA_OK);
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_EPOLICY);
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, "sample-2"), CA_OK);
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "CN=sample-2"));
+	/* Names it does not ask for change nothing. */
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, "localhost"), CA_OK);
+	assert_int_equal(ca_profile_deny(&p, "127.0.0.1"), CA_OK);
+	assert_int_equal(ca_profile_deny(&p, "LOCALHOST"), CA_OK);
+	assert_int_equal(p.n_deny, 2);
+	assert_int_equal(ca_profile_deny(&p, ""), CA_EINVAL);
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_OK);
+	ca_issued_clear(&iss);
+
 	/* Nothing of the subject copied: the SANs name the holder and the
 	 * extension becomes critical (RFC 5280 4.2.1.6). */
 	ca_profile_default(&p);
