@@ -25,6 +25,12 @@
 
 /* ALB's quota of revocation entries per trust store (DESIGN.md). */
 #define ALB_MAX_ENTRIES		500000u
+/*
+ * crl.max_entries: ALB's quota is ALB's (its publisher's gate enforces it);
+ * nginx, HAProxy or Envoy reading crl.pem have none. 10M entries make a
+ * ~460 MB DER CRL, already more than any relying party should download.
+ */
+#define CRL_MAX_ENTRIES		10000000u
 
 /* RDN short names a profile may list; the same names ca/ understands. */
 static const char *const rdn_names[] = {
@@ -425,11 +431,11 @@ load_crl(struct loader *l, const config_setting_t *g)
 	    &c->crl_warn_entries)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "max_entries")) != NULL &&
-	    (rc = get_u64(l, s, 1, ALB_MAX_ENTRIES,
+	    (rc = get_u64(l, s, 1, CRL_MAX_ENTRIES,
 	    &c->crl_max_entries)) != CA_OK)
-		return bad(l, s, "expected 1 to %u (the load balancer accepts "
-		    "at most %u revocation entries per trust store)",
-		    ALB_MAX_ENTRIES, ALB_MAX_ENTRIES);
+		return bad(l, s, "expected 1 to %u (ALB accepts at most %u "
+		    "revocation entries per trust store, and its publisher "
+		    "refuses more)", CRL_MAX_ENTRIES, ALB_MAX_ENTRIES);
 	/*
 	 * A CRL is refreshed long before it expires, so that a publisher that
 	 * fails a few times in a row still has time to succeed before relying

@@ -86,7 +86,8 @@ printf 'crl = {\n\tvalidity = "7 days";\n};\n' | bad_conf 2 'expected a duration
 printf 'crl = {\n\tvalidity = "2d";\n\trefresh = "1d";\n};\n' | bad_conf 3 "refresh (1d) must be at most a third of crl.validity (2d)"
 printf 'crl = {\n\tdebounce = "1h";\n};\n' | bad_conf 2 "debounce (1h) must be shorter than crl.refresh (1h)"
 printf 'crl = {\n\tdebounce = "2h";\n};\n' | bad_conf 2 '"2h" is out of range: expected 0s to 1h'
-printf 'crl = {\n\tmax_entries = 600000;\n};\n' | bad_conf 2 "500000"
+printf 'crl = {\n\tmax_entries = 10000001;\n};\n' | bad_conf 2 "expected 1 to 10000000 (ALB accepts at most 500000"
+printf 'crl = {\n\tmax_entries = 0;\n};\n' | bad_conf 2 "expected 1 to 10000000"
 printf 'crl = { keep_expired = "sometimes"; };\n' | bad_conf 1 '"forever"'
 printf 'profiles = (\n\t{ name = "a"; },\n\t{ name = "b"; days = 900; }\n);\n' | bad_conf 3 "profiles[1].days: days (900) must not exceed max_days (825)"
 printf 'profiles = ( { days = 30; } );\n' | bad_conf 1 "needs a name"
@@ -108,6 +109,20 @@ printf 'publishers = ( { type = "dir"; name = "x"; } );\n' | bad_conf 1 "needs a
 printf 'publishers = ( { type = "dir"; name = "x"; path = "/p"; bucket = "b"; } );\n' | bad_conf 1 "bucket: unknown key"
 printf 'publishers = (\n\t{ type = "alb"; name = "a"; trust_store_arn = "arn:aws:x"; region = "r"; s3 = "up"; }\n);\n' | bad_conf 2 'does not name an s3 publisher listed before this one'
 printf 'publishers = (\n\t{ type = "s3"; name = "x"; bucket = "b"; region = "r"; },\n\t{ type = "s3"; name = "x"; bucket = "b"; region = "r"; }\n);\n' | bad_conf 3 "defined twice"
+
+note "crl.max_entries above ALB's quota (nginx, HAProxy have none)"
+# ALB's 500,000 is the alb publisher's business; `mtlsca crl` takes up to
+# 10,000,000 and refuses a CRL over the configured bound.
+printf 'data_dir = "%s";\ncrl = {\n\tmax_entries = 10000000;\n};\n' "$T/example-data" > big.conf
+run_ok "$MTLSCA" --config big.conf crl
+assert_contains "$OUT" "CRL number"
+printf 'data_dir = "%s";\ncrl = {\n\twarn_entries = 1;\n\tmax_entries = 1;\n};\n' "$T/example-data" > one.conf
+run_ok "$MTLSCA" --config one.conf revoke 4242 --force --reason superseded
+run_ok "$MTLSCA" --config one.conf revoke 4243 --force --reason superseded
+run_status 1 "$MTLSCA" --config one.conf crl
+assert_contains "$OUT" "over crl.max_entries (1)"
+run_ok "$MTLSCA" --config big.conf crl
+assert_contains "$OUT" "2 entries"
 
 note "a complete publishers list loads"
 cat > pubs.conf <<EOF

@@ -2,6 +2,8 @@
  * Benchmark helper for CRLs: fill a store with N revoked certificates
  * through the library (store_txn_* batches, crl_entry_encode), write the
  * same revocations as an OpenSSL index.txt, and time crl_build in process.
+ * tests/bench/crl_bench.sh times the real `mtlsca crl` on the filled store;
+ * `build` is for profiling crl_build alone (perf record fill_store build).
  *
  *   fill_store init DATA_DIR [ecdsa]
  *       Create DATA_DIR/ca.pem and DATA_DIR/private/ca.key (mtlsca's

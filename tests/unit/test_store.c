@@ -936,6 +936,125 @@ test_scan_many(void **state)
 	assert_int_equal(counter(f->st, STORE_COUNTER_REVGEN), n);
 }
 
+/*
+ * The scan hands the map pages it has read back to the kernel (they count
+ * in the process's RSS otherwise: the whole data file for a 1M-entry CRL).
+ * Resident kB of this process's mapping of path, from /proc/self/smaps.
+ */
+static long
+map_rss_kb(const char *path)
+{
+	FILE	*f = fopen("/proc/self/smaps", "r");
+	char	 line[4096];
+	long	 kb = -1, v;
+	unsigned long a, b;
+	int	 in = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strlen(line);
+		/* A mapping's line is "start-end perms ... path"; its fields
+		   follow as "Name: value" lines. */
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+			while (n > 0 && line[n - 1] == '\n')
+				line[--n] = '\0';
+			in = n >= strlen(path) &&
+			    strcmp(line + n - strlen(path), path) == 0;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb = kb < 0 ? v : kb + v;
+	}
+	fclose(f);
+	return kb;
+}
+
+struct rss_scan {
+	const char	*path;
+	uint64_t	 n;
+	long		 peak_kb;
+};
+
+static int
+rss_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct rss_scan *r = ctx;
+	long kb;
+
+	(void)der;
+	(void)len;
+	if (++r->n % 1024 == 0 && (kb = map_rss_kb(r->path)) > r->peak_kb)
+		r->peak_kb = kb;
+	return 0;
+}
+
+static void
+test_scan_rss(void **state)
+{
+	struct fx			*f = *state;
+	struct store_options		 o = { 0 };
+	struct store_revocation		 rv;
+	struct store_txn		*txn = NULL;
+	struct ca_error			 e;
+	struct rss_scan			 r;
+	struct store_revoked_visitor	 v = { NULL, rss_entry, &r };
+	struct stat			 sb;
+	char				 path[128];
+	uint8_t				 serial[SERIAL_MAX + 1];
+	const uint64_t			 n = 200000;
+	uint64_t			 x = 0x9e3779b97f4a7c15ULL;
+	long				 file_kb, after_kb;
+	int				 outcome;
+
+	/* Random expiry order, so that the revoked index's pages interleave
+	   with the certificate records' in the file, as in a real store. */
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = serial;
+	rv.force = true;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 20000 == 0)
+			assert_int_equal(store_txn_begin(f->st, &txn, &e),
+			    CA_OK);
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		mk_serial((uint32_t)i, serial, &rv.serial_len);
+		rv.not_after = 2000000000 + (int64_t)(x % 10000000);
+		rv.revoked_at = 1700000000;
+		if (store_txn_cert_revoke(txn, &rv, test_enc, &outcome, &e) !=
+		    CA_OK)
+			fail_msg("revoke: %s", e.msg);
+		if (i % 20000 == 19999) {
+			assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+			txn = NULL;
+		}
+	}
+	/* A fresh mapping: nothing of the file resident in it yet. */
+	store_close(f->st);
+	f->st = NULL;
+	o.dir = f->db;
+	assert_int_equal(store_open(&o, &f->st, &e), CA_OK);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->db);
+	assert_int_equal(stat(path, &sb), 0);
+	file_kb = (long)(sb.st_size / 1024);
+
+	memset(&r, 0, sizeof(r));
+	r.path = path;
+	assert_int_equal(store_revoked_scan(f->st, 0, &v, &e), CA_OK);
+	after_kb = map_rss_kb(path);
+	print_message("revoked scan of %llu entries: data file %ld kB, map "
+	    "resident at most %ld kB during the scan, %ld kB after\n",
+	    (unsigned long long)r.n, file_kb, r.peak_kb, after_kb);
+	assert_int_equal(r.n, n);
+	assert_true(r.peak_kb >= 0 && after_kb >= 0);
+	/* Without the drops, the whole revoked index and, through the
+	   kernel's fault-around, its neighbours stay resident (here 40 MB
+	   of a 90 MB file, against 22 MB at most and 0.4 MB after with
+	   them). */
+	assert_true(r.peak_kb < file_kb / 3);
+	assert_true(after_kb < file_kb / 16);
+}
+
 /* ---- counters and meta ---- */
 
 static void
@@ -1514,6 +1633,7 @@ main(void)
 		T(test_scan_min_not_after),
 		T(test_scan_callbacks),
 		T(test_scan_many),
+		T(test_scan_rss),
 		T(test_counters),
 		T(test_counter_processes),
 		T(test_threads),
