@@ -427,7 +427,7 @@ load_crl(struct loader *l, const config_setting_t *g)
 	    (rc = get_duration(l, s, 0, 3600, &c->crl_debounce)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "warn_entries")) != NULL &&
-	    (rc = get_u64(l, s, 1, ALB_MAX_ENTRIES,
+	    (rc = get_u64(l, s, 1, CRL_MAX_ENTRIES,
 	    &c->crl_warn_entries)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "max_entries")) != NULL &&

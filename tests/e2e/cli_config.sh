@@ -113,7 +113,7 @@ printf 'publishers = (\n\t{ type = "s3"; name = "x"; bucket = "b"; region = "r";
 note "crl.max_entries above ALB's quota (nginx, HAProxy have none)"
 # ALB's 500,000 is the alb publisher's business; `mtlsca crl` takes up to
 # 10,000,000 and refuses a CRL over the configured bound.
-printf 'data_dir = "%s";\ncrl = {\n\tmax_entries = 10000000;\n};\n' "$T/example-data" > big.conf
+printf 'data_dir = "%s";\ncrl = {\n\twarn_entries = 1000000;\n\tmax_entries = 10000000;\n};\n' "$T/example-data" > big.conf
 run_ok "$MTLSCA" --config big.conf crl
 assert_contains "$OUT" "CRL number"
 printf 'data_dir = "%s";\ncrl = {\n\twarn_entries = 1;\n\tmax_entries = 1;\n};\n' "$T/example-data" > one.conf
