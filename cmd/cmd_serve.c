@@ -320,7 +320,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 
 	ca_error_clear(&err);
 	memset(&boot, 0, sizeof(boot));
-	for (int i = 1; i < argc; i++) {
+	/* Every option takes a value: two arguments a step. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -352,7 +353,6 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			usage();
 			return 2;
 		}
-		i++;
 	}
 
 	/*

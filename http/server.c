@@ -474,6 +474,8 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&l->srv->inflight, 1);
 }
 
+/* libmicrohttpd hands us its own printf format. */
+__attribute__((format(printf, 2, 0)))
 static void
 log_cb(void *cls, const char *fmt, va_list ap)
 {

@@ -1208,7 +1208,9 @@ exposition_check(const char *text, char *why, size_t wsz)
 	const char	*p = text;
 
 /* A diagnostic may be cut to fit why[]; that is fine for a test message. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 #define BAD(...) do { snprintf(why, wsz, __VA_ARGS__); return why; } while (0)
 	while (*p != '\0') {
 		const char	*eol = strchr(p, '\n');
