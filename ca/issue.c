@@ -4,6 +4,7 @@
  * the CA, and recorded in the store before anyone sees it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,11 +138,19 @@ build_subject(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 			    p->subject_required[i], p->name);
 	}
 	*n_copied = 0;
-	for (size_t k = 0; k < csr->n_avas; k++) {
+	for (size_t k = 0, n_cn = 0; k < csr->n_avas; k++) {
 		const struct ca_csr_ava *a = &csr->avas[k];
 
 		if (!oid_in(a->oid, p->subject_allowed, p->n_allowed))
 			continue;
+		/* One holder per certificate: the first CN is the one a
+		   token binds (ca_csr_cn), the HTTP layer compares, and
+		   nginx's $ssl_client_s_dn_cn shows; a second would ride
+		   along unchecked. */
+		if (strcmp(a->oid, "2.5.4.3") == 0 && n_cn++ > 0)
+			return ca_error_set(err, CA_EPOLICY, "the CSR's subject "
+			    "has more than one CN: a certificate names one "
+			    "holder");
 		rc = gnutls_x509_crt_set_dn_by_oid(crt, a->oid, 0, a->value,
 		    (unsigned)strlen(a->value));
 		if (rc < 0)
@@ -184,12 +193,79 @@ ca_profile_deny(struct ca_profile *p, const char *name)
 	return CA_OK;
 }
 
-/* The deny-list entry equal to a DNS name or CN (case-insensitive), or NULL. */
+/* Length of a DNS name without one trailing dot: "host." and "host" name
+   the same node (RFC 1034 section 3.1). */
+static size_t
+dns_len(const char *s, size_t n)
+{
+	return n > 1 && s[n - 1] == '.' ? n - 1 : n;
+}
+
+/* Case-insensitive glob of one label: '*' matches any run of characters.
+   Iterative, with one backtrack point: a request full of stars costs
+   O(pn * sn), never exponential time. */
+static bool
+label_glob(const char *p, size_t pn, const char *s, size_t sn)
+{
+	size_t	pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+
+	while (si < sn) {
+		if (pi < pn && p[pi] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < pn && tolower((unsigned char)p[pi]) ==
+		    tolower((unsigned char)s[si])) {
+			pi++;
+			si++;
+		} else if (star != SIZE_MAX) {
+			pi = star + 1;
+			si = ++mark;
+		} else
+			return false;
+	}
+	while (pi < pn && p[pi] == '*')
+		pi++;
+	return pi == pn;
+}
+
+/*
+ * Whether a requested DNS name or CN would be matched, by a TLS client, to
+ * host: equal ignoring case and a trailing dot, or a wildcard in its
+ * leftmost label ("*.example.com", "f*.example.com") that covers host's
+ * leftmost label with the rest equal (RFC 6125 section 6.4.3).
+ */
+static bool
+name_covers(const char *req, const char *host)
+{
+	size_t		 rn = dns_len(req, strlen(req));
+	size_t		 hn = dns_len(host, strlen(host));
+	const char	*rdot = memchr(req, '.', rn);
+	const char	*hdot = memchr(host, '.', hn);
+
+	if (rn == hn && strncasecmp(req, host, rn) == 0)
+		return true;
+	if (memchr(req, '*', rdot != NULL ? (size_t)(rdot - req) : rn) == NULL)
+		return false;
+	/* a lone "*" (or "*."): refuse it against single-label names too */
+	if (rdot == NULL)
+		return hdot == NULL && label_glob(req, rn, host, hn);
+	if (hdot == NULL)
+		return false;
+	if (rn - (size_t)(rdot - req) != hn - (size_t)(hdot - host) ||
+	    strncasecmp(rdot, hdot, rn - (size_t)(rdot - req)) != 0)
+		return false;
+	return label_glob(req, (size_t)(rdot - req), host,
+	    (size_t)(hdot - host));
+}
+
+/* The deny-list entry a DNS name or CN would be matched to (either one a
+   wildcard covering the other), or NULL. */
 static const char *
 denied_text(const struct ca_profile *p, const char *text)
 {
 	for (size_t i = 0; i < p->n_deny; i++)
-		if (strcasecmp(p->deny_names[i], text) == 0)
+		if (name_covers(text, p->deny_names[i]) ||
+		    name_covers(p->deny_names[i], text))
 			return p->deny_names[i];
 	return NULL;
 }
@@ -227,26 +303,36 @@ check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
 
 	if (p->n_deny == 0)
 		return CA_OK;
-	if (csr->cn != NULL && csr->cn[0] != '\0' &&
-	    (hit = denied_text(p, csr->cn)) != NULL)
-		return ca_error_set(err, CA_EPOLICY, "the CSR asks for CN=%.64s, "
-		    "a name of this CA's own service: profile %.32s refuses it "
-		    "so that no enrolled certificate can impersonate the "
-		    "service", hit, p->name);
+	/* Every CN, not only the first: clients that fall back to the CN
+	   may look at any of them. */
+	for (size_t i = 0; i < csr->n_avas; i++)
+		if (strcmp(csr->avas[i].oid, "2.5.4.3") == 0 &&
+		    (hit = denied_text(p, csr->avas[i].value)) != NULL)
+			return ca_error_set(err, CA_EPOLICY, "the CSR asks for "
+			    "CN=%.64s, which names %.64s, a name of this CA's "
+			    "own service: profile %.32s refuses it so that no "
+			    "enrolled certificate can impersonate the service",
+			    csr->avas[i].value, hit, p->name);
 	for (size_t i = 0; i < csr->n_sans; i++) {
-		const struct ca_csr_san *s = &csr->sans[i];
+		const struct ca_csr_san	*s = &csr->sans[i];
+		const char		*asked = "";
 
 		hit = NULL;
-		if (s->type == GNUTLS_SAN_DNSNAME)
+		if (s->type == GNUTLS_SAN_DNSNAME) {
 			hit = denied_text(p, (const char *)s->data);
-		else if (s->type == GNUTLS_SAN_IPADDRESS)
+			/* say how a wildcard or trailing dot was asked */
+			if (hit != NULL && strcasecmp(hit,
+			    (const char *)s->data) != 0)
+				asked = (const char *)s->data;
+		} else if (s->type == GNUTLS_SAN_IPADDRESS)
 			hit = denied_ip(p, s->data, s->len);
 		if (hit != NULL)
 			return ca_error_set(err, CA_EPOLICY, "the CSR asks for "
-			    "%s %.64s, a name of this CA's own service: profile "
-			    "%.32s refuses it so that no enrolled certificate "
-			    "can impersonate the service", san_label(s->type),
-			    hit, p->name);
+			    "%s %.64s%s%.64s%s, a name of this CA's own "
+			    "service: profile %.32s refuses it so that no "
+			    "enrolled certificate can impersonate the service",
+			    san_label(s->type), hit, asked[0] ? " (as " : "",
+			    asked, asked[0] ? ")" : "", p->name);
 	}
 	return CA_OK;
 }
@@ -261,8 +347,10 @@ build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 {
 	gnutls_subject_alt_names_t	 sans = NULL;
 	gnutls_datum_t			 der = { NULL, 0 };
-	unsigned			 max = p->max_sans ? p->max_sans :
-					     CA_SAN_MAX;
+	/* max_sans 0 means no subjectAltName at all (ca.conf.example:
+	   "0 to 32"); ca_profile_default() sets CA_SAN_MAX. */
+	unsigned			 max = p->max_sans < CA_SAN_MAX ?
+					     p->max_sans : CA_SAN_MAX;
 	int				 rc;
 
 	if (csr->n_sans == 0) {

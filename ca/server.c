@@ -275,6 +275,46 @@ crt_check_issued(const struct ca *ca, gnutls_x509_crt_t crt, int64_t now,
 	return CA_OK;
 }
 
+/*
+ * Good for TLS client authentication: an end entity (not the CA itself,
+ * RFC 5280 section 4.2.1.9) whose extendedKeyUsage, when present, lists
+ * clientAuth (section 4.2.1.12). The service's own serverAuth-only
+ * certificate, or one of a server-only profile, must not log in.
+ */
+static int
+crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err)
+{
+	char		oid[128];
+	size_t		sz;
+	unsigned	crit = 0;
+	bool		any = false;
+	int		rc;
+
+	if (gnutls_x509_crt_get_basic_constraints(crt, &crit, NULL, NULL) > 0)
+		return ca_error_set(err, CA_EAUTH, "the client certificate is "
+		    "a CA certificate, not an end entity");
+	for (unsigned i = 0; ; i++) {
+		sz = sizeof(oid);
+		rc = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz,
+		    &crit);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc < 0)
+			return ca_error_set(err, CA_EAUTH, "the client "
+			    "certificate's extendedKeyUsage cannot be read: %s",
+			    gnutls_strerror(rc));
+		any = true;
+		if (strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT) == 0 ||
+		    strcmp(oid, GNUTLS_KP_ANY) == 0)
+			return CA_OK;
+	}
+	if (any)
+		return ca_error_set(err, CA_EAUTH, "the client certificate's "
+		    "extendedKeyUsage lacks clientAuth (RFC 5280 section "
+		    "4.2.1.12)");
+	return CA_OK;
+}
+
 int
 ca_server_cert_check(struct ca *ca, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
@@ -352,7 +392,8 @@ ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
 		goto out;
 	}
 	if ((rc = crt_check_issued(ca, crt, now, "the client certificate",
-	    err)) != CA_OK)
+	    err)) != CA_OK ||
+	    (rc = crt_check_client(crt, err)) != CA_OK)
 		goto out;
 	n = sizeof(p.serial);
 	if ((rc = gnutls_x509_crt_get_serial(crt, p.serial, &n)) < 0 ||

@@ -193,6 +193,40 @@ cmd_store_open(const struct config *cfg, bool read_only, struct store **out,
 	return store_open(&opt, out, err);
 }
 
+static int
+first_serial_cb(const struct cert_record *rec, void *ctx)
+{
+	serial_format(rec->serial, rec->serial_len, ctx);
+	return 1;
+}
+
+int
+cmd_store_refuse_records(const struct config *cfg, struct ca_error *err)
+{
+	struct store	*st = NULL;
+	char		 db[CONFIG_PATH_MAX], hex[SERIAL_HEX_MAX + 2] = "";
+	struct stat	 sb;
+	int		 rc;
+
+	if (config_path(cfg, "db", db, sizeof(db)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
+	if (stat(db, &sb) != 0)
+		return CA_OK;
+	if ((rc = cmd_store_open(cfg, false, &st, err)) != CA_OK)
+		return rc;
+	rc = store_cert_foreach(st, NULL, 0, first_serial_cb, hex, err);
+	store_close(st);
+	if (rc < 0)
+		return rc;
+	if (hex[0] != '\0')
+		return ca_error_set(err, CA_EEXIST, "the store %s already holds "
+		    "certificates (serial %s...) of another CA: a new CA would "
+		    "inherit their records and revocations; use another "
+		    "--data-dir", db, hex);
+	return CA_OK;
+}
+
 void
 cmd_who(char *out, size_t size)
 {

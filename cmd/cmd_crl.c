@@ -75,6 +75,24 @@ crl_check_file(struct config *cfg, const char *path)
 	return status;
 }
 
+/* "key" or "certificate" when path is the CA's own file (same inode), so
+   that a mistyped --out never replaces it; NULL otherwise. */
+static const char *
+ca_file_of(const struct config *cfg, const char *path)
+{
+	struct stat	o, c;
+
+	if (stat(path, &o) != 0)
+		return NULL;
+	if (stat(cfg->ca_key, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "key";
+	if (stat(cfg->ca_cert, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "certificate";
+	return NULL;
+}
+
 int
 cmd_crl(int argc, char **argv, struct config *cfg)
 {
@@ -90,7 +108,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	struct ca_error		 err;
 	struct store		*st = NULL;
 	struct ca		*ca = NULL;
-	const char		*out_path = NULL, *check = NULL;
+	const char		*out_path = NULL, *check = NULL, *what;
 	char			 pub[CONFIG_PATH_MAX], t1[21], t2[21];
 	char			 detail[128];
 	bool			 pem = false;
@@ -135,6 +153,9 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		    "(public/crl.pem is always written)");
 		return cmd_usage_print("crl", true);
 	}
+	if (out_path != NULL && (what = ca_file_of(cfg, out_path)) != NULL)
+		return cmd_fail("--out %s is the CA %s: refusing to overwrite "
+		    "the CA %s", out_path, what, what);
 	ca_error_clear(&err);
 	if (config_path(cfg, "public", pub, sizeof(pub)) != CA_OK) {
 		status = cmd_fail("data_dir %s: path too long", cfg->data_dir);

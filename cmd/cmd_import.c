@@ -95,24 +95,90 @@ items_free(struct items *it)
 
 /* ---- OpenSSL's one-line subject to RFC 4514 ---- */
 
-/* Append value to out with RFC 4514 §2.4 escaping. */
+/* Well-formed UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
+static bool
+utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t	c = s[i];
+		size_t		k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			k = 1, c &= 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			k = 2, c &= 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			k = 3, c &= 0x07;
+		else
+			return false;
+		if (k > n - i - 1)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (s[i + j] & 0x3f);
+		}
+		if ((k == 1 && c < 0x80) || (k == 2 && c < 0x800) ||
+		    (k == 3 && c < 0x10000) || c > 0x10ffff ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+/*
+ * Append value to out with RFC 4514 §2.4 escaping. Control characters, and
+ * every non-ASCII byte of a value that is not UTF-8 (a T61String, say), are
+ * written as hex pairs: the text stays printable and valid UTF-8 (list,
+ * show and JSON print it as is). out holds 3 bytes per input byte.
+ */
 static void
 rfc4514_value(const char *v, size_t n, char *out, size_t *o, size_t cap)
 {
+	bool utf8 = utf8_valid((const unsigned char *)v, n);
+
 	for (size_t i = 0; i < n && *o + 4 < cap; i++) {
 		unsigned char c = (unsigned char)v[i];
 
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+			*o += (size_t)snprintf(out + *o, cap - *o, "\\%02X", c);
+			continue;
+		}
 		if (c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' ||
 		    c == '>' || c == ';' || c == '=' ||
 		    (i == 0 && (c == '#' || c == ' ')) ||
 		    (i == n - 1 && c == ' '))
 			out[(*o)++] = '\\';
-		if (c == 0) {
-			*o += (size_t)snprintf(out + *o, cap - *o, "\\00");
-			continue;
-		}
 		out[(*o)++] = (char)c;
 	}
+}
+
+/* An attribute type (RFC 4514 §3): a keystring (ALPHA *(ALPHA / DIGIT /
+   "-")) or a numericoid. Anything else could smuggle RDNs into the text. */
+static bool
+attr_type_ok(const char *p, size_t n)
+{
+	bool	alpha = n > 0 && ((p[0] >= 'A' && p[0] <= 'Z') ||
+		    (p[0] >= 'a' && p[0] <= 'z'));
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			continue;
+		if (alpha && (c == '-' || (c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z')))
+			continue;
+		if (!alpha && c == '.' && i > 0 && i + 1 < n && p[i - 1] != '.')
+			continue;
+		return false;
+	}
+	return n > 0;
 }
 
 /*
@@ -193,7 +259,7 @@ subject_from_oneline(const char *in, char **out)
 					plus = NULL;
 				}
 			}
-			if (eq == NULL || eq == p)
+			if (eq == NULL || !attr_type_ok(p, (size_t)(eq - p)))
 				goto out;
 			memcpy(res + o, p, (size_t)(eq - p));
 			o += (size_t)(eq - p);
@@ -343,8 +409,12 @@ certs_load(const char *dir, struct ca *ca, struct items *it,
 		uint8_t			*buf = NULL;
 		size_t			 len;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		memset(&rec, 0, sizeof(rec));
+		if (path_join(path, sizeof(path), dir, names[i]) != CA_OK) {
+			rc = ca_error_set(err, CA_EINVAL, "--certs %s: path of "
+			    "%s is too long", dir, names[i]);
+			goto out;
+		}
 		if (file_read(path, CERT_FILE_MAX, &buf, &len, &cerr) != CA_OK) {
 			rc = ca_error_set(err, cerr.code, "%s", cerr.msg);
 			goto out;
@@ -420,6 +490,14 @@ out:
 	return rc;
 }
 
+/* An option given twice: which one was meant? Refuse rather than guess. */
+static int
+given_twice(const char *cmd, const char *opt)
+{
+	cmd_fail("%s: %s given twice", cmd, opt);
+	return cmd_usage_print(cmd, true);
+}
+
 int
 cmd_import(int argc, char **argv, struct config *cfg)
 {
@@ -457,15 +535,23 @@ cmd_import(int argc, char **argv, struct config *cfg)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			if (cert != NULL)
+				return given_twice("import", "--ca-cert");
 			cert = optarg;
 			break;
 		case 'k':
+			if (key != NULL)
+				return given_twice("import", "--ca-key");
 			key = optarg;
 			break;
 		case 'i':
+			if (index != NULL)
+				return given_twice("import", "--openssl-index");
 			index = optarg;
 			break;
 		case 'd':
+			if (certs != NULL)
+				return given_twice("import", "--certs");
 			certs = optarg;
 			break;
 		case 'h':
@@ -486,6 +572,9 @@ cmd_import(int argc, char **argv, struct config *cfg)
 		return cmd_fail("a CA already exists in %s (%s): import never "
 		    "overwrites one; use another --data-dir", cfg->data_dir,
 		    stat(cfg->ca_cert, &sb) == 0 ? cfg->ca_cert : cfg->ca_key);
+
+	if (cmd_store_refuse_records(cfg, &err) != CA_OK)
+		return cmd_fail_err(&err);
 
 	/* 1. Everything is read and checked before anything is written. The
 	 * source CA is opened where it is: same checks as ca_import (a CA,

@@ -19,6 +19,14 @@ static const char *const key_type_names[] = {
 	[CA_KEY_ECDSA_P521] = "ecdsa-p521",
 };
 
+/* An option given twice: which one was meant? Refuse rather than guess. */
+static int
+given_twice(const char *cmd, const char *opt)
+{
+	cmd_fail("%s: %s given twice", cmd, opt);
+	return cmd_usage_print(cmd, true);
+}
+
 int
 cmd_init(int argc, char **argv, struct config *cfg)
 {
@@ -41,6 +49,7 @@ cmd_init(int argc, char **argv, struct config *cfg)
 	size_t			 der_len;
 	uint64_t		 days = cfg->ca_days;
 	int			 ch, status = CMD_FAIL;
+	unsigned		 seen = 0;
 
 	memset(&rec, 0, sizeof(rec));
 	memset(&opt, 0, sizeof(opt));
@@ -52,9 +61,15 @@ cmd_init(int argc, char **argv, struct config *cfg)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
+			if (seen & 1)
+				return given_twice("init", "--subject");
+			seen |= 1;
 			subject = optarg;
 			break;
 		case 'k':
+			if (seen & 2)
+				return given_twice("init", "--key-type");
+			seen |= 2;
 			if (ca_key_type_parse(optarg, &opt.key_type) != CA_OK) {
 				cmd_fail("--key-type %s: expected rsa2048, "
 				    "rsa3072, rsa4096, ecdsa-p256, ecdsa-p384 "
@@ -63,6 +78,9 @@ cmd_init(int argc, char **argv, struct config *cfg)
 			}
 			break;
 		case 'd':
+			if (seen & 4)
+				return given_twice("init", "--days");
+			seen |= 4;
 			if (parse_u64(optarg, 1, 36500, &days) != CA_OK) {
 				cmd_fail("--days %s: expected a number of days "
 				    "from 1 to 36500", optarg);
@@ -87,6 +105,8 @@ cmd_init(int argc, char **argv, struct config *cfg)
 	paths.key = cfg->ca_key;
 	ca_error_clear(&err);
 
+	if (cmd_store_refuse_records(cfg, &err) != CA_OK)
+		return cmd_fail_err(&err);
 	if (ca_init(&paths, &opt, &err) != CA_OK) {
 		if (err.code == CA_EEXIST)
 			return cmd_fail("%s; init never overwrites a CA (remove "

@@ -41,6 +41,13 @@ int cmd_ca_open(const struct config *cfg, struct ca **out,
 int cmd_store_open(const struct config *cfg, bool read_only,
     struct store **out, struct ca_error *err);
 
+/*
+ * For init and import (and serve's first start): CA_OK when <data_dir>/db
+ * does not exist or holds no certificate; CA_EEXIST with a sentence when it
+ * holds another CA's, which a new CA must not inherit.
+ */
+int cmd_store_refuse_records(const struct config *cfg, struct ca_error *err);
+
 /* The usage text of a subcommand (also what `--help` prints); NULL if
  * the command is not one of ours. */
 const char *cmd_usage(const char *name);

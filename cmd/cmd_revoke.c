@@ -369,6 +369,14 @@ out:
 	return status;
 }
 
+/* An option given twice: which one was meant? Refuse rather than guess. */
+static int
+given_twice(const char *cmd, const char *opt)
+{
+	cmd_fail("%s: %s given twice", cmd, opt);
+	return cmd_usage_print(cmd, true);
+}
+
 int
 cmd_revoke(int argc, char **argv, struct config *cfg)
 {
@@ -384,6 +392,7 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 	const char	*file = NULL;
 	int64_t		 at = 0;
 	int		 reason = 0, ch;
+	unsigned	 seen = 0;
 	bool		 force = false, dry_run = false;
 
 	optind = 1;
@@ -391,10 +400,16 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
+			if (seen & 1)
+				return given_twice("revoke", "--reason");
+			seen |= 1;
 			if (parse_reason(optarg, &reason) != 0)
 				return CMD_USAGE;
 			break;
 		case 't':
+			if (seen & 2)
+				return given_twice("revoke", "--time");
+			seen |= 2;
 			if (time_parse(optarg, &at) != CA_OK || at <= 0) {
 				cmd_fail("--time %s: expected an RFC 3339 UTC "
 				    "time such as 2026-01-31T12:00:00Z",
@@ -412,6 +427,8 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 			force = true;
 			break;
 		case 'F':
+			if (file != NULL)
+				return given_twice("revoke", "--file");
 			file = optarg;
 			break;
 		case 'n':

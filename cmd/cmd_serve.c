@@ -5,6 +5,7 @@
  * ./mtlsca-data is created if there is none, HTTPS on 127.0.0.1:8443, plain
  * HTTP (public files) on 127.0.0.1:8080.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 
 #include "ca/ca.h"
 #include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
 #include "cmd/config.h"
 #include "common/util.h"
 #include "crl/crl.h"
@@ -69,6 +71,7 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 {
 	struct ca_paths		paths = { cfg->ca_cert, cfg->ca_key };
 	struct ca_init_options	io;
+	int			rc;
 	bool			have_cert = exists(cfg->ca_cert);
 	bool			have_key = strncmp(cfg->ca_key, "pkcs11:", 7) == 0
 	    || exists(cfg->ca_key);
@@ -81,6 +84,9 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 		    "restore the missing file or point the configuration at "
 		    "both", have_cert ? cfg->ca_cert : cfg->ca_key,
 		    have_cert ? cfg->ca_key : cfg->ca_cert);
+	/* A store left by another CA is not inherited (as `init`). */
+	if ((rc = cmd_store_refuse_records(cfg, err)) != CA_OK)
+		return rc;
 	memset(&io, 0, sizeof(io));
 	io.subject = cfg->ca_subject[0] ? cfg->ca_subject : NULL;
 	io.key_type = cfg->ca_key_type;
@@ -338,6 +344,18 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 				return 1;
 			}
 		} else if (strcmp(a, "--listen") == 0) {
+			uint8_t addr[16];
+
+			/* As http.listen in the file: an address, never a
+			   silently shortened one. */
+			if (strlen(v) >= sizeof(cfg->listen) ||
+			    (inet_pton(AF_INET, v, addr) != 1 &&
+			    inet_pton(AF_INET6, v, addr) != 1)) {
+				fprintf(stderr, "mtlsca: serve: --listen %s: "
+				    "expected an IPv4 or IPv6 address\n", v);
+				usage();
+				return 2;
+			}
 			snprintf(cfg->listen, sizeof(cfg->listen), "%s", v);
 		} else if (strcmp(a, "--https-port") == 0) {
 			if (port_arg(v, &cfg->https_port) != 0) {

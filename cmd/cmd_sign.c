@@ -8,9 +8,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
+
+/* An option given twice: which one was meant? Refuse rather than guess. */
+static int
+given_twice(const char *cmd, const char *opt)
+{
+	cmd_fail("%s: %s given twice", cmd, opt);
+	return cmd_usage_print(cmd, true);
+}
+
+/* "key" or "certificate" when path is the CA's own file (same inode), so
+   that a mistyped --out never replaces it; NULL otherwise. */
+static const char *
+ca_file_of(const struct config *cfg, const char *path)
+{
+	struct stat	o, c;
+
+	if (stat(path, &o) != 0)
+		return NULL;
+	if (stat(cfg->ca_key, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "key";
+	if (stat(cfg->ca_cert, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "certificate";
+	return NULL;
+}
 
 int
 cmd_sign(int argc, char **argv, struct config *cfg)
@@ -29,13 +56,13 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	struct ca		*ca = NULL;
 	struct ca_csr		*csr = NULL;
 	struct ca_issued	 iss;
-	const char		*csr_path = NULL, *out_path = NULL;
+	const char		*csr_path = NULL, *out_path = NULL, *what;
 	char			 serial[SERIAL_HEX_MAX + 2], expires[21];
 	char			 detail[512];
 	uint8_t			*buf = NULL;
 	size_t			 len;
 	uint64_t		 days = 0;
-	int			 ch, status = CMD_FAIL;
+	int			 ch, status = CMD_FAIL, profile_set = 0;
 
 	memset(&iss, 0, sizeof(iss));
 	optind = 1;
@@ -43,9 +70,13 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			if (csr_path != NULL)
+				return given_twice("sign", "--csr");
 			csr_path = optarg;
 			break;
 		case 'p':
+			if (profile_set++)
+				return given_twice("sign", "--profile");
 			if ((profile = config_profile(cfg, optarg)) == NULL) {
 				cmd_fail("--profile %s: no such profile in %s",
 				    optarg, cfg->source);
@@ -53,6 +84,8 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 			}
 			break;
 		case 'd':
+			if (days != 0)
+				return given_twice("sign", "--days");
 			if (parse_u64(optarg, 1, 36500, &days) != CA_OK) {
 				cmd_fail("--days %s: expected a number of days "
 				    "from 1 to 36500", optarg);
@@ -60,6 +93,8 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 			}
 			break;
 		case 'o':
+			if (out_path != NULL)
+				return given_twice("sign", "--out");
 			out_path = optarg;
 			break;
 		case 'h':
@@ -75,6 +110,9 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 		    "sign: --csr FILE is required");
 		return cmd_usage_print("sign", true);
 	}
+	if (out_path != NULL && (what = ca_file_of(cfg, out_path)) != NULL)
+		return cmd_fail("--out %s is the CA %s: refusing to overwrite "
+		    "the CA %s", out_path, what, what);
 	ca_error_clear(&err);
 	if (file_read(csr_path, CA_CSR_MAX, &buf, &len, &err) != CA_OK) {
 		if (err.code == CA_ETOOBIG)

@@ -48,7 +48,14 @@ token_hash(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	/* A longer token is refused, not cut: the hash of a prefix would
+	   never match the token a client sends. */
 	if (argc == 3) {
+		if (strlen(argv[2]) >= sizeof(line)) {
+			fprintf(stderr, "mtlsca: token hash: the token is "
+			    "longer than %zu bytes\n", sizeof(line) - 1);
+			return 1;
+		}
 		snprintf(line, sizeof(line), "%s", argv[2]);
 	} else {
 		if (fgets(line, sizeof(line), stdin) == NULL) {
@@ -57,6 +64,17 @@ token_hash(int argc, char **argv)
 			return 1;
 		}
 		n = strlen(line);
+		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+			int c = getc(stdin);
+
+			if (c != EOF && c != '\n' && c != '\r') {
+				gnutls_memset(line, 0, sizeof(line));
+				fprintf(stderr, "mtlsca: token hash: the token "
+				    "on standard input is longer than %zu "
+				    "bytes\n", sizeof(line) - 1);
+				return 1;
+			}
+		}
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 	}

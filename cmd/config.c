@@ -650,6 +650,18 @@ load_http(struct loader *l, const config_setting_t *g)
 		if (c->n_server_names == 0)
 			return bad(l, s, "needs at least one name (the HTTPS "
 			    "certificate's CN)");
+		/* What `serve` will put in its certificate (ca/server.c):
+		   RFC 1035 letters, digits, '-' and '.', ':' for IPv6, '*'
+		   for a wildcard label. Said here, with the line, rather
+		   than when serve starts. */
+		for (size_t i = 0; i < c->n_server_names; i++)
+			for (const char *q = c->server_names[i]; *q; q++)
+				if (!isalnum((unsigned char)*q) && *q != '-' &&
+				    *q != '.' && *q != ':' && *q != '*')
+					return bad(l, config_setting_get_elem(s,
+					    (unsigned)i), "\"%s\" is not a DNS "
+					    "name or an IP address",
+					    c->server_names[i]);
 	}
 	if ((s = config_setting_get_member(g, "tls_cert")) != NULL &&
 	    (rc = get_string(l, s, c->tls_cert, sizeof(c->tls_cert),

@@ -81,11 +81,12 @@ static int
 /*
  * Take "--config FILE", "--config=FILE", "--data-dir DIR" and
  * "--data-dir=DIR" out of argv (up to a "--"), so that every subcommand
- * accepts them in any position. Returns -1 on a missing value.
+ * accepts them in any position. Returns -1 on a missing value, -2 (with
+ * *twice naming it) on an option given twice: which one was meant?
  */
 static int
 global_options(int *argc, char **argv, const char **config,
-    const char **data_dir)
+    const char **data_dir, const char **twice)
 {
 	int	i, o = 0;
 	bool	done = false;
@@ -110,6 +111,10 @@ global_options(int *argc, char **argv, const char **config,
 			argv[o++] = argv[i];
 			continue;
 		}
+		if (*dst != NULL) {
+			*twice = dst == config ? "--config" : "--data-dir";
+			return -2;
+		}
 		if (a[n] == '=')
 			*dst = a + n + 1;
 		else if (i + 1 < *argc)
@@ -130,13 +135,21 @@ main(int argc, char **argv)
 	static struct config	 cfg;	/* large: not on the stack */
 	struct ca_error		 err;
 	const char		*config = NULL, *data_dir = NULL, *name;
+	const char		*twice = NULL;
 	int			(*fn)(int, char **, struct config *);
 	char			*help_argv[3];
 	int			 status;
 
 	/* A peer closing a socket must not kill the process (STYLE.md). */
 	signal(SIGPIPE, SIG_IGN);
-	if (global_options(&argc, argv, &config, &data_dir) != 0) {
+	switch (global_options(&argc, argv, &config, &data_dir, &twice)) {
+	case 0:
+		break;
+	case -2:
+		fprintf(stderr, "mtlsca: %s given twice\n%s", twice,
+		    main_usage);
+		return CMD_USAGE;
+	default:
 		fprintf(stderr, "mtlsca: --config and --data-dir need a value\n"
 		    "%s", main_usage);
 		return CMD_USAGE;

@@ -265,12 +265,23 @@ backoff_ms(const struct aws_client *c, unsigned attempt)
 static xmlDocPtr
 xml_parse(const char *buf, size_t len)
 {
+	xmlDocPtr	doc;
+
 	if (len == 0 || len > INT32_MAX)
 		return NULL;
 	/* No network, no entity substitution, no DTD loading. */
-	return xmlReadMemory(buf, (int)len, "aws.xml", NULL,
+	doc = xmlReadMemory(buf, (int)len, "aws.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
 	    XML_PARSE_NOWARNING);
+	/* S3 and ELBv2 never send a DTD. Without XML_PARSE_NOENT entities
+	   are not substituted in the tree, but xmlNodeGetContent still
+	   expands internal entity references: refuse any document with a
+	   DOCTYPE so that no entity shapes what is read. */
+	if (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL)) {
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	return doc;
 }
 
 static xmlNodePtr

@@ -110,8 +110,10 @@ read_extensions(const struct der_tlv *seq, struct crl_parsed *o, bool entry,
 		    !der_oid_ok(oid.p, oid.len))
 			return bad(o, "an extension has no valid extnID");
 		if (der_peek(&e) == DER_BOOLEAN) {
-			(void)der_read(&e, &crit);
-			if (crit.len != 1 || crit.p[0] != 0xff)
+			/* A peeked tag says nothing of the length: read it
+			   checked, or crit stays uninitialised. */
+			if (der_read(&e, &crit) != 0 || crit.len != 1 ||
+			    crit.p[0] != 0xff)
 				return bad(o, "an extension encodes critical "
 				    "as other than TRUE (DER, X.690 section "
 				    "11.5)");
@@ -183,13 +185,26 @@ crl_ext(struct crl_parsed *o, const struct der_tlv *oid, bool critical,
 		if (der_expect(&c, DER_SEQUENCE, &t) != 0 || c.left != 0)
 			return bad(o, "the authorityKeyIdentifier is not a "
 			    "SEQUENCE (RFC 5280 section 4.2.1.1)");
-		o->has_aki = true;
 		der_cur_init(&a, t.p, t.len);
 		if (der_peek(&a) == DER_CTX(0)) {
-			(void)der_read(&a, &k);
+			if (der_read(&a, &k) != 0)
+				return bad(o, "the authorityKeyIdentifier's "
+				    "keyIdentifier is truncated (RFC 5280 "
+				    "section 4.2.1.1)");
 			o->aki_keyid = k.p;
 			o->aki_len = k.len;
 		}
+		/* authorityCertIssuer [1] and authorityCertSerialNumber
+		   [2] may follow; each must at least be a whole TLV. */
+		while (a.left > 0)
+			if (der_read(&a, &k) != 0 ||
+			    (k.tag != DER_CTX_CONS(1) && k.tag != DER_CTX(2)))
+				return bad(o, "the authorityKeyIdentifier "
+				    "holds other than keyIdentifier, "
+				    "authorityCertIssuer and "
+				    "authorityCertSerialNumber (RFC 5280 "
+				    "section 4.2.1.1)");
+		o->has_aki = true;
 	}
 	return CA_OK;
 }
@@ -229,7 +244,8 @@ crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *o)
 	der_cur_init(&tbs, tbs_tlv.p, tbs_tlv.len);
 	o->version = 1;
 	if (der_peek(&tbs) == DER_INTEGER) {
-		(void)der_read(&tbs, &t);
+		if (der_read(&tbs, &t) != 0)
+			return bad(o, "the CRL version is truncated");
 		/* Version ::= INTEGER { v1(0), v2(1) }; v1 is encoded by
 		   omission (DEFAULT would be v1, X.690 §11.5). */
 		if (t.len != 1 || t.p[0] != 1)
@@ -257,7 +273,9 @@ crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *o)
 		o->has_next = true;
 	}
 	if (der_peek(&tbs) == DER_SEQUENCE) {
-		(void)der_read(&tbs, &t);
+		if (der_read(&tbs, &t) != 0)
+			return bad(o, "revokedCertificates is truncated (RFC "
+			    "5280 section 5.1.2.6)");
 		o->list_present = true;
 		der_cur_init(&list, t.p, t.len);
 		while (list.left > 0) {
@@ -292,7 +310,9 @@ crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *o)
 		}
 	}
 	if (der_peek(&tbs) == DER_CTX_CONS(0)) {
-		(void)der_read(&tbs, &t);
+		if (der_read(&tbs, &t) != 0)
+			return bad(o, "crlExtensions is truncated (RFC 5280 "
+			    "section 5.1.2.7)");
 		if (o->version != 2)
 			return bad(o, "a v1 CRL carries extensions (RFC 5280 "
 			    "section 5.1.2.1)");
@@ -522,6 +542,14 @@ crl_pem_decode(const uint8_t *buf, size_t len, uint8_t **out,
 	for (p = end + strlen(CRL_PEM_END); p < buf + len; p++)
 		if (!is_space(*p))
 			junk = true;
+	/* RFC 7468 section 3: each boundary is a line of its own (blanks
+	   may trail the label). A body glued to either line is not PEM,
+	   even when its base64 would decode. */
+	for (p = body; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	if (p == end || (*p != '\r' && *p != '\n') || end[-1] != '\n')
+		return ca_error_set(err, CA_EMALF, "the PEM boundaries are not "
+		    "lines of their own (RFC 7468 section 3)");
 	if ((der = malloc((size_t)(end - body) / 4 * 3 + 3)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	for (p = body; p < end; p++) {

@@ -99,6 +99,12 @@ printf 'profiles = ( { name = "a"; server_auth = false; client_auth = false; } )
 printf 'profiles = ( { name = "a"; allow_ip = "no"; } );\n' | bad_conf 1 "expected true or false"
 printf 'http = {\n\tlisten = "localhost";\n};\n' | bad_conf 2 "not an IPv4 or IPv6 address"
 printf 'http = { https_port = 70000; };\n' | bad_conf 1 "out of range"
+printf 'http = { server_names = ["ca.example.com", "bad name"]; };\n' | bad_conf 1 "http.server_names[1]: \"bad name\" is not a DNS name or an IP address"
+# serve --listen is checked as http.listen is: refused before anything starts.
+run_status 2 "$MTLSCA" --data-dir "$T/never" serve --listen localhost
+assert_contains "$OUT" "--listen localhost: expected an IPv4 or IPv6 address"
+run_status 2 "$MTLSCA" --data-dir "$T/never" serve --listen "127.0.0.1$(head -c 80 /dev/zero | tr '\0' 1)"
+[ ! -e "$T/never" ] || fail "a refused serve created the data directory"
 printf 'http = { tls_cert = "/x.pem"; };\n' | bad_conf 1 "tls_cert and tls_key go together"
 printf 'http = { server_names = []; };\n' | bad_conf 1 "at least one name"
 printf 'http = { max_connections = 10; per_ip_connections = 20; };\n' | bad_conf 1 "per_ip_connections (20) must not exceed"

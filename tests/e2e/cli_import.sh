@@ -103,6 +103,26 @@ assert_contains "$OUT" "1A2D"
 run_ok "$MTLSCA" --data-dir "$D4" show 1A2E
 assert_contains "$OUT" "revoked:     2024-01-02T03:04:05Z (superseded)"
 
+# Bytes OpenSSL wrote as \xHH come back as RFC 4514 hex pairs when they are
+# control characters or not UTF-8: never raw escape sequences for a terminal.
+D5="$T/data5"
+printf 'V\t%s\t\t%s\tunknown\t%s\n' 301231235959Z 1B01 '/CN=a\x1B[31mb' > ctl-index.txt
+printf 'V\t%s\t\t%s\tunknown\t%s\n' 301231235959Z 1B02 '/CN=x\xFFy' >> ctl-index.txt
+run_ok "$MTLSCA" --data-dir "$D5" import --ca-cert "$R/rootCA.pem" --ca-key "$R/rootCA.key" --openssl-index ctl-index.txt
+run_ok "$MTLSCA" --data-dir "$D5" show 1B01
+assert_contains "$OUT" 'subject:     CN=a\1B[31mb'
+printf '%s' "$OUT" | grep -q $'\x1b' && fail "show printed a raw ESC byte: $OUT"
+run_ok "$MTLSCA" --data-dir "$D5" show 1B02 --json
+assert_contains "$OUT" '"subject": "CN=x\\FFy"'
+# An attribute type is a name or an OID: anything else would smuggle RDNs
+# into the RFC 4514 text.
+D6="$T/data6"
+printf 'V\t%s\t\t%s\tunknown\t%s\n' 301231235959Z 1C01 '/CN,OU=evil=x' > type-index.txt
+run_status 1 "$MTLSCA" --data-dir "$D6" import --ca-cert "$R/rootCA.pem" --ca-key "$R/rootCA.key" --openssl-index type-index.txt
+assert_contains "$OUT" "entry 1: subject"
+assert_contains "$OUT" "nothing was imported"
+[ ! -e "$D6/ca.pem" ] || fail "a refused import left $D6/ca.pem"
+
 note "signing with the imported CA"
 make_csr newclient rsa:2048
 run_ok m sign --csr newclient.csr --out newclient.pem

@@ -27,6 +27,37 @@ run_status 2 "$MTLSCA" sign --no-such-option
 run_status 2 "$MTLSCA" init --key-type dsa1024
 assert_contains "$OUT" "mtlsca: --key-type dsa1024"
 
+# ---- argument edge cases: nothing silently dropped or cut ----
+# An option given twice is a mistake to point out, not "the last one wins".
+run_status 2 "$MTLSCA" --config a.conf --config b.conf list
+assert_contains "$OUT" "--config given twice"
+run_status 2 "$MTLSCA" --data-dir=a list --data-dir b
+assert_contains "$OUT" "--data-dir given twice"
+run_status 2 "$MTLSCA" sign --csr a.csr --csr b.csr
+assert_contains "$OUT" "sign: --csr given twice"
+run_status 2 "$MTLSCA" sign --csr a.csr --out a.pem --out b.pem
+assert_contains "$OUT" "sign: --out given twice"
+run_status 2 "$MTLSCA" init --days 10 --days 20
+assert_contains "$OUT" "init: --days given twice"
+run_status 2 "$MTLSCA" import --ca-cert a --ca-key b --ca-cert c
+assert_contains "$OUT" "import: --ca-cert given twice"
+run_status 2 "$MTLSCA" revoke 01 --reason keyCompromise --reason superseded
+assert_contains "$OUT" "revoke: --reason given twice"
+# "--" ends the options: what follows is an argument.
+run_status 2 "$MTLSCA" sign -- --csr a.csr
+assert_contains "$OUT" "unexpected argument"
+# A token hash of a prefix would never match: a token too long is refused.
+long=$(head -c 1500 /dev/zero | tr '\0' 'a')
+run_status 1 "$MTLSCA" token hash "$long"
+assert_contains "$OUT" "longer than"
+OUT=$(printf '%s\n' "$long" | "$MTLSCA" token hash 2>&1) && fail "token hash took a 1500-byte token on stdin: $OUT"
+assert_contains "$OUT" "longer than"
+t1023=$(head -c 1023 /dev/zero | tr '\0' 'b')
+run_ok "$MTLSCA" token hash "$t1023"
+h1=$OUT
+OUT=$(printf '%s\n' "$t1023" | "$MTLSCA" token hash 2>&1) || fail "token hash refused a 1023-byte token on stdin: $OUT"
+assert_eq "$h1" "$OUT" "token hash of the same 1023-byte token"
+
 # extensions: the "X509v3 extensions" block of `openssl x509 -text`, with
 # key identifier values masked (they differ by key), one line per
 # extension name + value.
@@ -213,6 +244,16 @@ EOF
 	run_ok mi sign --csr "mode-$kt.csr" --out "mode-$kt.pem"
 done
 
+# --out never replaces the CA's own files (a typo must not destroy the key).
+make_csr clobber rsa:2048
+cp "$T/data-rsa2048/private/ca.key" key.before
+run_status 1 "$MTLSCA" --data-dir "$T/data-rsa2048" sign --csr clobber.csr --out "$T/data-rsa2048/private/ca.key"
+assert_contains "$OUT" "refusing to overwrite the CA key"
+cmp -s key.before "$T/data-rsa2048/private/ca.key" || fail "sign --out replaced the CA key"
+run_status 1 "$MTLSCA" --data-dir "$T/data-rsa2048" crl --out "$T/data-rsa2048/ca.pem"
+assert_contains "$OUT" "refusing to overwrite the CA certificate"
+run_ok openssl x509 -in "$T/data-rsa2048/ca.pem" -noout
+
 # A CSR the profile cannot take: no CN (required), and garbage.
 openssl req -new -newkey rsa:2048 -nodes -keyout nocn.key -out nocn.csr -subj "/O=no cn" 2>/dev/null
 run_status 1 "$MTLSCA" --data-dir "$T/data-rsa2048" sign --csr nocn.csr
@@ -224,6 +265,17 @@ assert_contains "$OUT" "mtlsca: junk.csr:"
 openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -out weak.csr -subj "/CN=weak" 2>/dev/null
 run_status 1 "$MTLSCA" --data-dir "$T/data-rsa2048" sign --csr weak.csr
 assert_contains "$OUT" "2048"
+
+# A store that holds another CA's certificates is never adopted by a new CA
+# (its serials would land on the new CA's CRL): init and import refuse.
+cp -a "$T/data-rsa2048" "$T/orphan"
+rm "$T/orphan/ca.pem" "$T/orphan/private/ca.key"
+run_status 1 "$MTLSCA" --data-dir "$T/orphan" init
+assert_contains "$OUT" "already holds certificates"
+[ ! -e "$T/orphan/ca.pem" ] || fail "init over another CA's store wrote ca.pem"
+run_status 1 "$MTLSCA" --data-dir "$T/orphan" import --ca-cert "$T/data-ecdsa-p256/ca.pem" --ca-key "$T/data-ecdsa-p256/private/ca.key"
+assert_contains "$OUT" "already holds certificates"
+[ ! -e "$T/orphan/ca.pem" ] || fail "import over another CA's store wrote ca.pem"
 
 # Commands before init say what to do.
 run_status 1 "$MTLSCA" --data-dir "$T/nothing" list

@@ -1134,6 +1134,193 @@ test_issue_sans(void **state)
 	ca_csr_free(csr);
 }
 
+/*
+ * A P-256 CSR made here: each of cns as its own CN RDN, each of dns as a
+ * dNSName SAN (both NULL-terminated lists).
+ */
+static struct ca_csr *
+csr_make(const char *const *cns, const char *const *dns)
+{
+	gnutls_x509_privkey_t	 k;
+	gnutls_x509_crq_t	 q;
+	gnutls_datum_t		 d = { NULL, 0 };
+	struct ca_csr		*csr = NULL;
+	struct ca_error		 e;
+
+	assert_int_equal(gnutls_x509_privkey_init(&k), 0);
+	assert_int_equal(gnutls_x509_privkey_generate2(k, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0), 0);
+	assert_int_equal(gnutls_x509_crq_init(&q), 0);
+	for (size_t i = 0; cns != NULL && cns[i] != NULL; i++)
+		assert_int_equal(gnutls_x509_crq_set_dn_by_oid(q,
+		    GNUTLS_OID_X520_COMMON_NAME, 0, cns[i],
+		    (unsigned)strlen(cns[i])), 0);
+	for (size_t i = 0; dns != NULL && dns[i] != NULL; i++)
+		assert_int_equal(gnutls_x509_crq_set_subject_alt_name(q,
+		    GNUTLS_SAN_DNSNAME, dns[i], (unsigned)strlen(dns[i]),
+		    GNUTLS_FSAN_APPEND), 0);
+	assert_int_equal(gnutls_x509_crq_set_key(q, k), 0);
+	assert_int_equal(gnutls_x509_crq_sign2(q, k, GNUTLS_DIG_SHA256, 0), 0);
+	assert_int_equal(gnutls_x509_crq_export2(q, GNUTLS_X509_FMT_DER, &d),
+	    0);
+	if (ca_csr_parse(d.data, d.size, &csr, &e) != CA_OK)
+		fail_msg("csr_make: %s", e.msg);
+	gnutls_free(d.data);
+	gnutls_x509_crq_deinit(q);
+	gnutls_x509_privkey_deinit(k);
+	return csr;
+}
+
+/* ca_issue under a profile denying deny, for a CSR made of cns and dns. */
+static int
+issue_denied(const char *deny, const char *const *cns,
+    const char *const *dns, struct ca_error *e)
+{
+	struct ca_csr		*csr = csr_make(cns, dns);
+	struct ca_profile	 p;
+	struct ca_issued	 iss;
+	int			 rc;
+
+	memset(&iss, 0, sizeof(iss));
+	ca_profile_default(&p);
+	assert_int_equal(ca_profile_deny(&p, deny), CA_OK);
+	rc = ca_issue(g_p384.ca, csr, &p, 0, time_now(), &iss, e);
+	ca_issued_clear(&iss);
+	ca_csr_free(csr);
+	return rc;
+}
+
+/*
+ * The service's own names are refused however a client would be led to
+ * match them: any CN (not only the first), a wildcard DNS name covering
+ * the name (RFC 6125 section 6.4.3), a trailing dot, a denied wildcard.
+ */
+static void
+test_issue_deny_list_bypasses(void **state)
+{
+	const char *const	 alice[] = { "alice", NULL };
+	const char *const	 two_cn[] = { "alice", "ca.example.com", NULL };
+	const char *const	 wild_cn[] = { "*.EXAMPLE.com", NULL };
+	const char *const	 wild[] = { "*.example.com", NULL };
+	const char *const	 partial[] = { "c*.Example.COM", NULL };
+	const char *const	 dot[] = { "CA.example.com.", NULL };
+	const char *const	 star[] = { "*", NULL };
+	const char *const	 under[] = { "a.svc.example", NULL };
+	const char *const	 other[] = { "*.other.example.com",
+	    "ca.example.com.evil", "*.ca.example.com", "xca.example.com",
+	    NULL };
+	char			 stars[200];
+	const char *const	 many[] = { stars, NULL };
+	struct ca_error		 e;
+
+	(void)state;
+	assert_int_equal(issue_denied("ca.example.com", two_cn, NULL, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "CN=ca.example.com"));
+	assert_int_equal(issue_denied("ca.example.com", wild_cn, NULL, &e),
+	    CA_EPOLICY);
+	assert_int_equal(issue_denied("ca.example.com", alice, wild, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "(as *.example.com)"));
+	assert_int_equal(issue_denied("ca.example.com", alice, partial, &e),
+	    CA_EPOLICY);
+	assert_int_equal(issue_denied("ca.example.com", alice, dot, &e),
+	    CA_EPOLICY);
+	assert_int_equal(issue_denied("localhost", alice, star, &e),
+	    CA_EPOLICY);
+	assert_int_equal(issue_denied("*.svc.example", alice, under, &e),
+	    CA_EPOLICY);
+	/* and without a deny list, two CNs are one holder too many */
+	{
+		struct ca_csr		*csr = csr_make(two_cn, NULL);
+		struct ca_profile	 p;
+		struct ca_issued	 iss;
+
+		ca_profile_default(&p);
+		assert_int_equal(ca_issue(g_p384.ca, csr, &p, 0, time_now(),
+		    &iss, &e), CA_EPOLICY);
+		assert_non_null(strstr(e.msg, "more than one CN"));
+		ca_csr_free(csr);
+	}
+	/* names that no client would match to ca.example.com pass */
+	assert_int_equal(issue_denied("ca.example.com", alice, other, &e),
+	    CA_OK);
+	/* a label of stars is matched in bounded time */
+	for (size_t i = 0; i + 2 < sizeof(stars); i += 2) {
+		stars[i] = 'a';
+		stars[i + 1] = '*';
+	}
+	memcpy(stars + sizeof(stars) - 13, "b.example.com", 12);
+	stars[sizeof(stars) - 1] = '\0';
+	assert_int_equal(issue_denied(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	    "example.com", alice, many, &e), CA_OK);
+}
+
+/* max_sans = 0 (ca.conf.example: "0 to 32") allows no subjectAltName. */
+static void
+test_issue_max_sans_zero(void **state)
+{
+	struct ca_csr		*csr = csr_load("csr/accept/with-sans.pem");
+	struct ca_csr		*cn_only = csr_load("csr/accept/cn-only.pem");
+	struct ca_profile	 p;
+	struct ca_issued	 iss;
+	struct ca_error		 e;
+
+	(void)state;
+	ca_profile_default(&p);
+	p.max_sans = 0;
+	assert_int_equal(ca_issue(g_rsa.ca, csr, &p, 0, time_now(), &iss, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "allows 0"));
+	assert_int_equal(ca_issue(g_rsa.ca, cn_only, &p, 0, time_now(), &iss,
+	    &e), CA_OK);
+	ca_issued_clear(&iss);
+	ca_csr_free(csr);
+	ca_csr_free(cn_only);
+}
+
+/*
+ * mTLS client certificates: this CA's, valid, an end entity whose EKU
+ * lists clientAuth. A serverAuth-only certificate (the service's own, or
+ * a server-only profile's) and the CA certificate itself are refused.
+ */
+static void
+test_peer_check_needs_client_auth(void **state)
+{
+	struct ca_csr		*csr = csr_load("csr/accept/ecdsa-p256.pem");
+	struct ca_profile	 p;
+	struct ca_issued	 iss;
+	struct ca_peer		 peer;
+	struct ca_error		 e;
+	const uint8_t		*cder;
+	size_t			 clen;
+	int64_t			 now = time_now();
+
+	(void)state;
+	ca_profile_default(&p);
+	assert_int_equal(ca_issue(g_p384.ca, csr, &p, 0, now, &iss, &e),
+	    CA_OK);
+	assert_int_equal(ca_peer_check(g_p384.ca, iss.der, iss.der_len, now,
+	    &peer, &e), CA_OK);
+	assert_memory_equal(peer.serial, iss.serial, 16);
+	ca_issued_clear(&iss);
+
+	p.client_auth = false;
+	assert_int_equal(ca_issue(g_p384.ca, csr, &p, 0, now, &iss, &e),
+	    CA_OK);
+	assert_int_equal(ca_peer_check(g_p384.ca, iss.der, iss.der_len, now,
+	    &peer, &e), CA_EAUTH);
+	assert_non_null(strstr(e.msg, "clientAuth"));
+	ca_issued_clear(&iss);
+
+	cder = ca_cert_der(g_p384.ca, &clen);
+	assert_int_equal(ca_peer_check(g_p384.ca, cder, clen, now, &peer, &e),
+	    CA_EAUTH);
+	assert_non_null(strstr(e.msg, "CA certificate"));
+	ca_csr_free(csr);
+}
+
 static void
 test_issue_threads_distinct_serials(void **state)
 {
@@ -1513,6 +1700,9 @@ main(void)
 		cmocka_unit_test(test_issue_days_over_max),
 		cmocka_unit_test(test_issue_subject_filtering),
 		cmocka_unit_test(test_issue_sans),
+		cmocka_unit_test(test_issue_deny_list_bypasses),
+		cmocka_unit_test(test_issue_max_sans_zero),
+		cmocka_unit_test(test_peer_check_needs_client_auth),
 		cmocka_unit_test(test_issue_threads_distinct_serials),
 		cmocka_unit_test(test_sign_records_in_store),
 		cmocka_unit_test(test_index_runbook),

@@ -5,13 +5,16 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "crl/crl_int.h"
 #include "crl/der.h"
 
 /* A TLV with len content octets: header bytes as X.690 §8.1.3 says. */
@@ -248,6 +251,140 @@ test_oids(void **state)
 	assert_false(der_oid_ok((const uint8_t *)"\x55\x80\x01", 3));
 }
 
+/* Short-form TLV (content under 128 octets) at out; returns its length. */
+static size_t
+tlv(uint8_t *out, uint8_t tag, const uint8_t *c, size_t len)
+{
+	assert_true(len < 0x80);
+	out[0] = tag;
+	out[1] = (uint8_t)len;
+	memcpy(out + 2, c, len);
+	return 2 + len;
+}
+
+/*
+ * A v2 CertificateList (ecdsa-with-SHA256, empty issuer, no entries) whose
+ * crlExtensions hold one extension: ext is the content of its SEQUENCE.
+ */
+static size_t
+crl_with_ext(uint8_t *out, const uint8_t *ext, size_t ext_len)
+{
+	static const uint8_t head[] = { 0x02, 0x01, 0x01,
+	    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03,
+	    0x02, 0x30, 0x00,
+	    0x17, 0x0d, '2', '6', '0', '1', '0', '1', '0', '0', '0', '0', '0',
+	    '0', 'Z' };
+	static const uint8_t alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+	    0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+	uint8_t	a[128], b[128], tbs[256], cl[256];
+	size_t	n, m, t, c;
+
+	n = tlv(a, DER_SEQUENCE, ext, ext_len);		/* Extension */
+	m = tlv(b, DER_SEQUENCE, a, n);			/* Extensions */
+	n = tlv(a, DER_CTX_CONS(0), b, m);		/* [0] EXPLICIT */
+	memcpy(tbs, head, sizeof(head));
+	memcpy(tbs + sizeof(head), a, n);
+	t = tlv(cl, DER_SEQUENCE, tbs, sizeof(head) + n);
+	memcpy(cl + t, alg, sizeof(alg));
+	t += sizeof(alg);
+	t += tlv(cl + t, DER_BIT_STRING, (const uint8_t *)"", 1);
+	c = tlv(out, DER_SEQUENCE, cl, t);
+	return c;
+}
+
+/*
+ * Inner TLVs found with der_peek must still be read successfully: a
+ * truncated keyIdentifier or critical flag is malformed, not a pointer into
+ * uninitialised memory (RFC 5280 section 4.2.1.1; X.690 section 8.1.3).
+ */
+static void
+test_parse_truncated_inner(void **state)
+{
+	/* AKI extnValue: SEQUENCE { [0] claiming 5 octets, 1 present }. */
+	static const uint8_t aki_bad[] = { 0x06, 0x03, 0x55, 0x1d, 0x23,
+	    0x04, 0x05, 0x30, 0x03, 0x80, 0x05, 0x01 };
+	/* The same with a whole keyIdentifier. */
+	static const uint8_t aki_ok[] = { 0x06, 0x03, 0x55, 0x1d, 0x23,
+	    0x04, 0x05, 0x30, 0x03, 0x80, 0x01, 0x01 };
+	/* AKI with bytes after the keyIdentifier that are no TLV. */
+	static const uint8_t aki_trail[] = { 0x06, 0x03, 0x55, 0x1d, 0x23,
+	    0x04, 0x06, 0x30, 0x04, 0x80, 0x01, 0x01, 0x81 };
+	/* critical BOOLEAN claiming 5 octets inside a 3-octet span. */
+	static const uint8_t crit_bad[] = { 0x06, 0x03, 0x55, 0x1d, 0x14,
+	    0x01, 0x05, 0xff, 0x04, 0x03, 0x02, 0x01, 0x01 };
+	struct crl_parsed p;
+	uint8_t	der[512];
+	size_t	len;
+
+	(void)state;
+	len = crl_with_ext(der, aki_ok, sizeof(aki_ok));
+	assert_int_equal(crl_parse_der(der, len, &p), CA_OK);
+	assert_true(p.has_aki);
+	assert_int_equal(p.aki_len, 1);
+	assert_ptr_not_equal(p.aki_keyid, NULL);
+	assert_int_equal(p.aki_keyid[0], 0x01);
+
+	len = crl_with_ext(der, aki_bad, sizeof(aki_bad));
+	assert_int_equal(crl_parse_der(der, len, &p), CA_EMALF);
+	len = crl_with_ext(der, aki_trail, sizeof(aki_trail));
+	assert_int_equal(crl_parse_der(der, len, &p), CA_EMALF);
+	len = crl_with_ext(der, crit_bad, sizeof(crit_bad));
+	assert_int_equal(crl_parse_der(der, len, &p), CA_EMALF);
+}
+
+/*
+ * RFC 7468 section 3: the encapsulation boundaries are lines of their own.
+ * A body glued to the BEGIN or END line is not a PEM CRL, even when its
+ * base64 would decode.
+ */
+static void
+test_pem_boundaries_are_lines(void **state)
+{
+	static const uint8_t ext[] = { 0x06, 0x03, 0x55, 0x1d, 0x23,
+	    0x04, 0x05, 0x30, 0x03, 0x80, 0x01, 0x01 };
+	struct ca_error	 e;
+	uint8_t		 der[512], *out = NULL;
+	char		*pem = NULL, glued[1024];
+	size_t		 len, plen, olen;
+	unsigned	 blocks;
+	bool		 outside;
+	const size_t	 bl = strlen(CRL_PEM_BEGIN), el = strlen(CRL_PEM_END);
+
+	(void)state;
+	len = crl_with_ext(der, ext, sizeof(ext));
+	assert_int_equal(crl_pem_encode(der, len, &pem, &plen), CA_OK);
+	assert_true(plen + 8 < sizeof(glued));
+
+	/* As encoded, and with CRLF line ends and trailing blanks. */
+	assert_int_equal(crl_pem_decode((uint8_t *)pem, plen, &out, &olen,
+	    &blocks, &outside, &e), CA_OK);
+	assert_int_equal(olen, len);
+	assert_memory_equal(out, der, len);
+	assert_false(outside);
+	free(out);
+	out = NULL;
+	snprintf(glued, sizeof(glued), "%s \r\n%s", CRL_PEM_BEGIN,
+	    pem + bl + 1);
+	assert_int_equal(crl_pem_decode((uint8_t *)glued, strlen(glued), &out,
+	    &olen, &blocks, &outside, &e), CA_OK);
+	free(out);
+	out = NULL;
+
+	/* The body glued to the BEGIN line. */
+	snprintf(glued, sizeof(glued), "%s%s", CRL_PEM_BEGIN, pem + bl + 1);
+	assert_int_equal(crl_pem_decode((uint8_t *)glued, strlen(glued), &out,
+	    &olen, &blocks, &outside, &e), CA_EMALF);
+	assert_null(out);
+
+	/* The END line glued to the body. */
+	memcpy(glued, pem, plen + 1);
+	memmove(glued + plen - el - 2, glued + plen - el - 1, el + 2);
+	assert_int_equal(crl_pem_decode((uint8_t *)glued, strlen(glued), &out,
+	    &olen, &blocks, &outside, &e), CA_EMALF);
+	assert_null(out);
+	free(pem);
+}
+
 int
 main(void)
 {
@@ -258,6 +395,8 @@ main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_times_refused),
 		cmocka_unit_test(test_oids),
+		cmocka_unit_test(test_parse_truncated_inner),
+		cmocka_unit_test(test_pem_boundaries_are_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -515,6 +515,17 @@ t_parsers(void **state)
 	assert_int_equal(rev[0].entries, 7);
 	assert_int_equal(aws_elbv2_parse_revocations("<a>", 3, rev, 1, &n,
 	    NULL, 0, NULL), CA_EMALF);
+	/* AWS never sends a DTD: one is refused, so no entity (internal,
+	   external or nested) can shape what is read. */
+	{
+		const char *dtd = "<?xml version=\"1.0\"?>"
+		    "<!DOCTYPE r [<!ENTITY n \"42\">]>"
+		    "<r><TrustStoreRevocations><member><RevocationId>&n;"
+		    "</RevocationId></member></TrustStoreRevocations></r>";
+
+		assert_int_equal(aws_elbv2_parse_revocations(dtd, strlen(dtd),
+		    rev, 1, &n, NULL, 0, NULL), CA_EMALF);
+	}
 	assert_int_equal(aws_imds_parse(good, strlen(good), &cr, NULL), CA_OK);
 	assert_string_equal(cr.secret_key, "S/K");
 	assert_int_equal(cr.expires, 1893553445);
