@@ -97,7 +97,7 @@ struct ca_profile {
 	bool		server_auth;	/* EKU serverAuth (runbook: yes) */
 	bool		client_auth;	/* EKU clientAuth (runbook: yes) */
 	bool		allow_dns, allow_email, allow_uri, allow_ip;
-	unsigned	max_sans;
+	unsigned	max_sans;	/* 0 = no subjectAltName allowed */
 	/* Subject policy: RDN short names ("CN", "O", "OU", "C", "ST", "L",
 	   "emailAddress"...). Only allowed ones are copied; required ones must
 	   be present. */
