@@ -390,3 +390,21 @@ out:
 	gnutls_x509_crt_deinit(crt);
 	return rc;
 }
+
+/* "key" or "certificate" when path is the CA's own file (same inode), so
+   that a mistyped --out never replaces it; NULL otherwise. */
+const char *
+cmd_ca_file_of(const struct config *cfg, const char *path)
+{
+	struct stat	o, c;
+
+	if (stat(path, &o) != 0)
+		return NULL;
+	if (stat(cfg->ca_key, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "key";
+	if (stat(cfg->ca_cert, &c) == 0 && o.st_dev == c.st_dev &&
+	    o.st_ino == c.st_ino)
+		return "certificate";
+	return NULL;
+}

@@ -75,24 +75,6 @@ crl_check_file(struct config *cfg, const char *path)
 	return status;
 }
 
-/* "key" or "certificate" when path is the CA's own file (same inode), so
-   that a mistyped --out never replaces it; NULL otherwise. */
-static const char *
-ca_file_of(const struct config *cfg, const char *path)
-{
-	struct stat	o, c;
-
-	if (stat(path, &o) != 0)
-		return NULL;
-	if (stat(cfg->ca_key, &c) == 0 && o.st_dev == c.st_dev &&
-	    o.st_ino == c.st_ino)
-		return "key";
-	if (stat(cfg->ca_cert, &c) == 0 && o.st_dev == c.st_dev &&
-	    o.st_ino == c.st_ino)
-		return "certificate";
-	return NULL;
-}
-
 int
 cmd_crl(int argc, char **argv, struct config *cfg)
 {
@@ -153,7 +135,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		    "(public/crl.pem is always written)");
 		return cmd_usage_print("crl", true);
 	}
-	if (out_path != NULL && (what = ca_file_of(cfg, out_path)) != NULL)
+	if (out_path != NULL && (what = cmd_ca_file_of(cfg, out_path)) != NULL)
 		return cmd_fail("--out %s is the CA %s: refusing to overwrite "
 		    "the CA %s", out_path, what, what);
 	ca_error_clear(&err);

@@ -83,4 +83,8 @@ void cmd_time(int64_t t, char out[21]);
 /* The status word list/show print: "valid", "revoked" or "expired". */
 const char *cmd_status_word(const struct cert_record *rec, int64_t now);
 
+/* "key" or "certificate" when path is the CA's own file (same inode), so
+   that a mistyped --out never replaces it; NULL otherwise. */
+const char *cmd_ca_file_of(const struct config *cfg, const char *path);
+
 #endif
