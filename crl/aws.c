@@ -759,11 +759,36 @@ struct signed_call {
 	size_t			 n_extra;
 	const void		*body;
 	size_t			 body_len;
+	/* The call changes something each time it runs (ELBv2's
+	   AddTrustStoreRevocations): a transport failure or a 5xx may come
+	   after it ran, so only answers that say it did not run (throttling)
+	   are retried here; the caller settles the rest. */
+	bool			 not_idempotent;
 };
 
 /*
- * Sign and send, retrying 5xx answers and transport failures with backoff;
- * each attempt is signed afresh (new date, maybe renewed credentials).
+ * A refusal that says "not now, nothing done": HTTP 429, or a 400 whose AWS
+ * error code is one of the throttling codes (the Query APIs answer
+ * "Throttling" with 400; S3's "SlowDown" is a 503 and retried anyway).
+ */
+static bool
+throttled(struct aws_response *r)
+{
+	if (r->status == 429)
+		return true;
+	if (r->status != 400)
+		return false;
+	parse_error(r);
+	return strcmp(r->error_code, "Throttling") == 0 ||
+	    strcmp(r->error_code, "ThrottlingException") == 0 ||
+	    strcmp(r->error_code, "RequestLimitExceeded") == 0 ||
+	    strcmp(r->error_code, "TooManyRequestsException") == 0;
+}
+
+/*
+ * Sign and send, retrying throttling, 5xx answers and transport failures
+ * with backoff (only throttling for a call that is not idempotent); each
+ * attempt is signed afresh (new date, maybe renewed credentials).
  * CA_OK when an answer came (any status); the caller reads the status.
  */
 static int
@@ -861,13 +886,14 @@ signed_send(struct aws_client *c, const struct signed_call *sc,
 			    sc->body_len };
 			rc = http_once(c, &hr, resp, &e2);
 		}
-		if (rc == CA_OK && resp->status < 500)
-			break;
 		if (rc == CA_ENOMEM) {
 			ca_error_set(err, rc, "%s", e2.msg);
 			goto out;
 		}
-		if (resp->attempts >= c->opt.max_attempts) {
+		if (rc == CA_OK && resp->status < 500 && !throttled(resp))
+			break;
+		if (resp->attempts >= c->opt.max_attempts ||
+		    (sc->not_idempotent && !(rc == CA_OK && throttled(resp)))) {
 			if (rc != CA_OK)
 				ca_error_set(err, rc, "%s (after %u attempts)",
 				    e2.msg, resp->attempts);
@@ -1022,6 +1048,7 @@ aws_elbv2_call(struct aws_client *c, const char *endpoint, const char *region,
 	sc.n_extra = 1;
 	sc.body = form.data;
 	sc.body_len = form.len;
+	sc.not_idempotent = strcmp(action, "AddTrustStoreRevocations") == 0;
 	if ((rc = signed_send(c, &sc, resp, &e2)) != CA_OK) {
 		ca_error_set(err, rc, "%s: %s", what, e2.msg);
 		goto out;

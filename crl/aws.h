@@ -96,7 +96,11 @@ int aws_s3_get(struct aws_client *c, const char *endpoint, const char *region,
  * 2015-12-01&params, SigV4 service "elasticloadbalancing". endpoint "" =
  * https://elasticloadbalancing.REGION.amazonaws.com. On an AWS error the
  * code and message are in resp and err (CA_EAUTH for 403, CA_EPOLICY for a
- * 4xx refusal, CA_EIO for the rest).
+ * 4xx refusal, CA_EIO for the rest). Throttling, 5xx answers and transport
+ * failures are retried up to max_attempts, except that
+ * AddTrustStoreRevocations, which adds a list each time it runs, is retried
+ * only when throttled: after a 5xx or a transport failure (resp->status 0
+ * or >= 500) the caller cannot know whether it ran, and must look.
  */
 int aws_elbv2_call(struct aws_client *c, const char *endpoint,
     const char *region, const char *action, const struct sigv4_kv *params,

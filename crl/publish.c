@@ -50,6 +50,42 @@ type_name(enum crl_publisher_type t)
 
 /* ---- state: "key=value" lines in meta "publisher/<name>" ---- */
 
+/* "1,2,3\n" */
+static int
+ids_format(struct awsbuf *b, const uint64_t *ids, size_t n)
+{
+	int	 rc = CA_OK;
+
+	for (size_t i = 0; rc == CA_OK && i < n; i++)
+		rc = awsbuf_printf(b, "%s%" PRIu64, i ? "," : "", ids[i]);
+	return rc == CA_OK ? awsbuf_puts(b, "\n") : rc;
+}
+
+/* The inverse; at most max ids, the rest (and anything not a number) is
+   dropped. */
+static size_t
+ids_parse(const char *v, uint64_t *ids, size_t max)
+{
+	size_t	 n = 0;
+
+	while (*v != '\0' && n < max) {
+		char	 tok[24];
+		size_t	 len = strcspn(v, ",");
+		uint64_t u;
+
+		if (len < sizeof(tok)) {
+			memcpy(tok, v, len);
+			tok[len] = '\0';
+			if (parse_u64(tok, 0, UINT64_MAX, &u) == CA_OK)
+				ids[n++] = u;
+		}
+		v += len;
+		if (*v == ',')
+			v++;
+	}
+	return n;
+}
+
 int
 pub_state_put(struct store *st, const struct crl_publisher_state *s,
     struct ca_error *err)
@@ -72,11 +108,16 @@ pub_state_put(struct store *st, const struct crl_publisher_state *s,
 	    s->type, s->last_attempt, s->last_success, s->published_number,
 	    s->successes, s->failures, errl, s->object_key, s->bundle_sha256,
 	    s->alb_entries, s->newest_revocation, s->latency);
-	for (size_t i = 0; rc == CA_OK && i < s->n_ids; i++)
-		rc = awsbuf_printf(&b, "%s%" PRIu64, i ? "," : "",
-		    s->revocation_ids[i]);
 	if (rc == CA_OK)
-		rc = awsbuf_puts(&b, "\n");
+		rc = ids_format(&b, s->revocation_ids, s->n_ids);
+	if (rc == CA_OK && s->pending_number != 0) {
+		rc = awsbuf_printf(&b, "pending=%" PRIu64 ",%" PRIu64 ",%"
+		    PRId64 "\npending_known=", s->pending_number,
+		    s->pending_entries, s->pending_since);
+		if (rc == CA_OK)
+			rc = ids_format(&b, s->pending_known,
+			    s->n_pending_known);
+	}
 	if (rc != CA_OK) {
 		rc = ca_error_set(err, rc, "out of memory");
 		goto out;
@@ -102,15 +143,19 @@ state_field(struct crl_publisher_state *s, const char *k, const char *v)
 		snprintf(s->object_key, sizeof(s->object_key), "%s", v);
 	else if (strcmp(k, "bundle_sha256") == 0)
 		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s", v);
-	else if (strcmp(k, "ids") == 0) {
-		char tmp[1024], *tok, *save = NULL;
-		snprintf(tmp, sizeof(tmp), "%s", v);
-		s->n_ids = 0;
-		for (tok = strtok_r(tmp, ",", &save); tok != NULL &&
-		    s->n_ids < CRL_PUBLISH_IDS_MAX;
-		    tok = strtok_r(NULL, ",", &save))
-			if (parse_u64(tok, 0, UINT64_MAX, &u) == CA_OK)
-				s->revocation_ids[s->n_ids++] = u;
+	else if (strcmp(k, "ids") == 0)
+		s->n_ids = ids_parse(v, s->revocation_ids, CRL_PUBLISH_IDS_MAX);
+	else if (strcmp(k, "pending_known") == 0)
+		s->n_pending_known = ids_parse(v, s->pending_known,
+		    CRL_PUBLISH_KNOWN_MAX);
+	else if (strcmp(k, "pending") == 0) {
+		uint64_t f[3];
+		/* number,entries,since: all three, or nothing in doubt */
+		if (ids_parse(v, f, 3) == 3 && f[2] <= INT64_MAX) {
+			s->pending_number = f[0];
+			s->pending_entries = f[1];
+			s->pending_since = (int64_t)f[2];
+		}
 	} else {
 		bool neg = v[0] == '-';
 		if (parse_u64(neg ? v + 1 : v, 0, INT64_MAX, &u) != CA_OK)
@@ -572,17 +617,24 @@ static int
 reconcile_one(struct publisher *p, struct ca_error *err)
 {
 	struct crl_publisher_state s;
-	int	 rc;
+	struct ca_error	 e2;
+	int	 rc, rc2;
 
-	if (p->conf.type != CRL_PUBLISHER_ALB || p->reconciled)
+	if (p->conf.type != CRL_PUBLISHER_ALB)
 		return CA_OK;
 	if ((rc = crl_publisher_state_get(p->set->st, p->conf.name, &s,
 	    err)) != CA_OK)
 		return rc;
-	if ((rc = pub_alb_reconcile(p, &s, err)) != CA_OK)
-		return rc;
-	p->reconciled = true;
-	return pub_state_put(p->set->st, &s, err);
+	/* Once per process, and again while an add is in doubt. */
+	if (p->reconciled && s.pending_number == 0)
+		return CA_OK;
+	if ((rc = pub_alb_reconcile(p, &s, err)) == CA_OK)
+		p->reconciled = true;
+	/* What was learnt is kept even when a later step failed. */
+	if ((rc2 = pub_state_put(p->set->st, &s, &e2)) != CA_OK &&
+	    rc == CA_OK)
+		rc = ca_error_set(err, rc2, "%s", e2.msg);
+	return rc;
 }
 
 int
@@ -618,10 +670,11 @@ run_one(struct publisher *p, const struct crl_result *crl,
 
 	ca_error_clear(&e2);
 	memset(&facts, 0, sizeof(facts));
-	/* ALB: reconcile once per process before the books are read. A
-	 * failure is not fatal: add/remove below still keep them. */
-	if (p->conf.type == CRL_PUBLISHER_ALB && !p->reconciled &&
-	    reconcile_one(p, &e2) != CA_OK) {
+	/* ALB: reconcile before the books are read (once per process, and
+	 * while an add is in doubt). A failure is not fatal: add/remove below
+	 * still keep them, and an add in doubt stops the next one. */
+	if (p->conf.type == CRL_PUBLISHER_ALB && reconcile_one(p, &e2) !=
+	    CA_OK) {
 		pub_log(set, CRL_PUBLISH_WARN, "%s: reconcile: %s",
 		    p->conf.name, e2.msg);
 		ca_error_clear(&e2);
@@ -855,6 +908,16 @@ crl_publish_status_text(struct store *st,
 			if (rc == CA_OK)
 				rc = awsbuf_printf(&b, "\n  ALB entries:      %"
 				    PRIu64 "\n", s.alb_entries);
+			if (rc == CA_OK && s.pending_number != 0) {
+				char when[21];
+
+				time_format(s.pending_since, when);
+				rc = awsbuf_printf(&b, "  add in doubt:     "
+				    "CRL %" PRIu64 " (%" PRIu64 " entries), "
+				    "sent %s without an answer; the next "
+				    "publish settles it\n", s.pending_number,
+				    s.pending_entries, when);
+			}
 		}
 	}
 	if (rc != CA_OK) {

@@ -49,6 +49,9 @@ enum crl_publisher_type {
 #define CRL_PUBLISHER_NAME_MAX	64
 /* ALB allows 30 revocation lists per trust store. */
 #define CRL_PUBLISH_IDS_MAX	30
+/* Lists of a trust store remembered around an add in doubt (30 unless the
+   quota was raised). */
+#define CRL_PUBLISH_KNOWN_MAX	64
 
 /* One publisher, as cmd/ converts it from the configuration. */
 struct crl_publisher_conf {
@@ -143,6 +146,20 @@ struct crl_publisher_state {
 	uint64_t	 alb_entries;		/* NumberOfRevokedEntries */
 	int64_t		 newest_revocation;	/* newest revocationDate seen */
 	int64_t		 latency;		/* revoke-to-published, s; -1 */
+	/*
+	 * alb: an AddTrustStoreRevocations in doubt — sent, but its answer
+	 * never came back (a timeout, a 5xx, a crash of this process). ALB
+	 * may have added the list or not; the next look at the trust store
+	 * settles it (publish_aws.c). The CRL number and entry count sent,
+	 * when, and the ids the trust store held just before: a list that is
+	 * not among them and has that many entries is the add's.
+	 * pending_number 0 = nothing in doubt.
+	 */
+	uint64_t	 pending_number;
+	uint64_t	 pending_entries;
+	int64_t		 pending_since;
+	uint64_t	 pending_known[CRL_PUBLISH_KNOWN_MAX];
+	size_t		 n_pending_known;
 };
 
 /* The state of publisher name; a never-run publisher reads as zeros

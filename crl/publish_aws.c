@@ -6,6 +6,15 @@
  * and a refresh is Add(new key) -> record the new RevocationId -> Remove the
  * ids this CA added before. Both lists count against the trust store's quota
  * (500,000 entries, 30 lists) while one replaces the other.
+ *
+ * Add is the one call that is not idempotent: sent twice, it adds two lists.
+ * Its answer can be lost after ALB acted on it (a timeout, a 5xx, a crash of
+ * this process), and a list nobody recorded would hold quota forever and
+ * never be replaced. So before each Add the state records it as pending,
+ * with the ids the trust store holds at that moment; an Add without an
+ * answer is settled by looking (Describe): a new list with the entry count
+ * sent is this CA's and is adopted, no new list means it never ran and it
+ * is sent again. The aws client never retries Add itself (aws.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -223,107 +232,12 @@ alb_modify(struct publisher *p, struct crl_publisher_state *s,
 	return rc;
 }
 
-int
-pub_alb_run(struct publisher *p, const struct crl_result *crl,
-    struct crl_publisher_state *s, struct ca_error *err)
-{
-	struct crl_publishers	*set = p->set;
-	struct crl_publisher_state s3s;
-	uint64_t		 old[CRL_PUBLISH_IDS_MAX];
-	size_t			 n_old;
-	uint64_t		 id = 0, entries = 0;
-	bool			 too_many = false, removed_first = false;
-	struct ca_error		 e2;
-	int			 rc;
-
-	if (p->s3->put_number != crl->number) {
-		return ca_error_set(err, CA_EIO, "s3 publisher '%s' did not "
-		    "put CRL %" PRIu64 ", so the trust store keeps its current "
-		    "CRL", p->s3->conf.name, crl->number);
-	}
-	/* The bundle ALB would read must be the one in S3 now. */
-	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
-		if ((rc = crl_publisher_state_get(set->st, p->s3->conf.name,
-		    &s3s, err)) != CA_OK)
-			return rc;
-		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
-			return ca_error_set(err, CA_EIO, "the CA bundle is not "
-			    "in S3 yet; ModifyTrustStore not called");
-		if ((rc = alb_modify(p, s, err)) != CA_OK)
-			return rc;
-	}
-	n_old = s->n_ids;
-	memcpy(old, s->revocation_ids, n_old * sizeof(old[0]));
-
-	/* Both lists count while one replaces the other: if they cannot fit
-	 * together, go straight to remove-then-add. */
-	if (n_old > 0 && crl->entries + s->alb_entries > set->opt.max_entries)
-		too_many = true;
-	else {
-		rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL, &id,
-		    &entries, &too_many, &e2);
-		if (rc != CA_OK && !too_many)
-			return ca_error_set(err, rc, "%s", e2.msg);
-	}
-	if (too_many) {
-		int64_t gap_start = time_now();
-		char when[21];
-
-		time_format(gap_start, when);
-		pub_log(set, CRL_PUBLISH_WARN, "%s: the trust store cannot hold "
-		    "the old and the new CRL together (%" PRIu64 " + %" PRIu64
-		    " entries): removing the old list first; this CA has no "
-		    "CRL in the trust store from %s until the add completes",
-		    p->conf.name, s->alb_entries, crl->entries, when);
-		for (size_t i = 0; i < n_old; i++) {
-			if ((rc = alb_remove(p, s, old[i], &e2)) != CA_OK) {
-				pub_state_put(set->st, s, NULL);
-				return ca_error_set(err, rc, "removing the old "
-				    "list before the add: %s", e2.msg);
-			}
-		}
-		s->alb_entries = 0;
-		pub_state_put(set->st, s, NULL);
-		removed_first = true;
-		if ((rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL,
-		    &id, &entries, &too_many, &e2)) != CA_OK) {
-			pub_log(set, CRL_PUBLISH_ERR, "%s: the trust store now "
-			    "holds no CRL of this CA: %s", p->conf.name,
-			    e2.msg);
-			return ca_error_set(err, rc, "%s (the old list was "
-			    "removed first: the trust store holds no CRL of "
-			    "this CA)", e2.msg);
-		}
-		pub_log(set, CRL_PUBLISH_WARN, "%s: gap closed after %" PRId64
-		    " s", p->conf.name, time_now() - gap_start);
-	}
-	/* Record the new id before touching the old ones: a crash now leaves
-	 * every id this CA added in the store, for the next reconcile. */
-	ids_push(s, id);
-	s->alb_entries = entries;
-	if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK)
-		pub_log(set, CRL_PUBLISH_ERR, "%s: RevocationId %" PRIu64
-		    " not recorded: %s", p->conf.name, id, e2.msg);
-	pub_log(set, CRL_PUBLISH_INFO, "%s: AddTrustStoreRevocations: "
-	    "RevocationId %" PRIu64 ", %" PRIu64 " entries", p->conf.name, id,
-	    entries);
-	if (!removed_first) {
-		for (size_t i = 0; i < n_old; i++) {
-			if (old[i] == id)
-				continue;
-			if (alb_remove(p, s, old[i], &e2) != CA_OK)
-				/* The new list is in force; the stale one
-				 * stays recorded and is removed next time. */
-				pub_log(set, CRL_PUBLISH_WARN, "%s: old "
-				    "RevocationId %" PRIu64 " not removed yet: "
-				    "%s", p->conf.name, old[i], e2.msg);
-		}
-	}
-	return CA_OK;
-}
-
-int
-pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
+/*
+ * Every list of the trust store, page by page. *out owns a malloc'd array
+ * (NULL when *n is 0).
+ */
+static int
+alb_describe(struct publisher *p, struct aws_revocation **out, size_t *n_out,
     struct ca_error *err)
 {
 	struct aws_revocation	*all = NULL;
@@ -331,7 +245,6 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 	char			 marker[256] = "";
 	int			 rc = CA_OK;
 
-	/* Every list of the trust store, page by page. */
 	for (int page = 0; page < 100; page++) {
 		struct aws_response	 r;
 		struct aws_revocation	 rev[400];
@@ -371,6 +284,191 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 		if (marker[0] == '\0')
 			break;
 	}
+out:
+	if (rc != CA_OK) {
+		free(all);
+		all = NULL;
+		n_all = 0;
+	}
+	*out = all;
+	*n_out = n_all;
+	return rc;
+}
+
+static bool
+ids_has(const uint64_t *ids, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* An Add that got no answer, a 5xx or one that cannot be read (aws.h):
+   ALB may have made the list. A 4xx refusal is an answer: it did not. */
+static bool
+add_in_doubt(int rc)
+{
+	return rc == CA_EIO || rc == CA_EMALF;
+}
+
+static void
+pending_clear(struct crl_publisher_state *s)
+{
+	s->pending_number = s->pending_entries = 0;
+	s->pending_since = 0;
+	s->n_pending_known = 0;
+}
+
+/*
+ * Settle an add in doubt against the trust store as it is now (all): the
+ * lists that were not there before the add, are not already this CA's and
+ * have the entry count the add sent. One is the add's: *adopted gets it.
+ * None: the add never ran. Several: another writer added a list of the same
+ * size meanwhile; they cannot be told apart, so none is touched and the
+ * operator is told which ids to look at. Returns how many were found and
+ * clears the mark in *s; the caller stores the state (with the adopted id
+ * recorded in the same write, so that no crash can lose it).
+ */
+static size_t
+pending_settle(struct publisher *p, struct crl_publisher_state *s,
+    const struct aws_revocation *all, size_t n_all,
+    struct aws_revocation *adopted)
+{
+	char	 ids[200] = "";
+	size_t	 found = 0, len = 0;
+
+	memset(adopted, 0, sizeof(*adopted));
+	for (size_t k = 0; k < n_all; k++) {
+		if (ids_has(s->pending_known, s->n_pending_known, all[k].id) ||
+		    ids_has(s->revocation_ids, s->n_ids, all[k].id) ||
+		    all[k].entries != s->pending_entries)
+			continue;
+		if (found++ == 0)
+			*adopted = all[k];
+		if (len < sizeof(ids))
+			len += (size_t)snprintf(ids + len, sizeof(ids) - len,
+			    "%s%" PRIu64, len ? ", " : "", all[k].id);
+	}
+	if (found == 1)
+		pub_log(p->set, CRL_PUBLISH_WARN, "%s: the answer to the add of "
+		    "CRL %" PRIu64 " was lost, but ALB made the list: "
+		    "RevocationId %" PRIu64 " (%" PRIu64 " entries) is this "
+		    "CA's", p->conf.name, s->pending_number, adopted->id,
+		    adopted->entries);
+	else if (found == 0)
+		pub_log(p->set, CRL_PUBLISH_INFO, "%s: the add of CRL %" PRIu64
+		    " got no answer and did not run", p->conf.name,
+		    s->pending_number);
+	else {
+		memset(adopted, 0, sizeof(*adopted));
+		pub_log(p->set, CRL_PUBLISH_ERR, "%s: the answer to the add of "
+		    "CRL %" PRIu64 " was lost and %zu lists of %" PRIu64
+		    " entries appeared since (RevocationIds %s): one may be "
+		    "this CA's; check them with `aws elbv2 "
+		    "describe-trust-store-revocations` and remove the one "
+		    "that is not another CA's", p->conf.name,
+		    s->pending_number, found, s->pending_entries, ids);
+	}
+	pending_clear(s);
+	return found;
+}
+
+/*
+ * AddTrustStoreRevocations, made safe to retry: recorded as pending first
+ * (with the ids the trust store holds, from a Describe), settled by a
+ * Describe when no answer comes, sent again only when that shows it did not
+ * run. On CA_OK *id and *entries are the list now in the trust store and
+ * *s still says "in doubt" until the caller records the id (one write).
+ */
+static int
+alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
+    uint64_t number, uint64_t want_entries, uint64_t *id, uint64_t *entries,
+    bool *too_many, struct ca_error *err)
+{
+	struct crl_publishers	*set = p->set;
+	struct aws_revocation	*all = NULL, got;
+	size_t			 n_all = 0, found;
+	struct ca_error		 e2;
+	int			 rc;
+
+	*too_many = false;
+	if ((rc = alb_describe(p, &all, &n_all, err)) != CA_OK)
+		return rc;
+	for (unsigned attempt = 1;; attempt++) {
+		if (n_all > CRL_PUBLISH_KNOWN_MAX) {
+			rc = ca_error_set(err, CA_EPOLICY, "the trust store "
+			    "holds %zu lists, more than the %d this publisher "
+			    "can keep track of around an add", n_all,
+			    CRL_PUBLISH_KNOWN_MAX);
+			goto out;
+		}
+		s->pending_number = number;
+		s->pending_entries = want_entries;
+		s->pending_since = time_now();
+		s->n_pending_known = 0;
+		for (size_t k = 0; k < n_all; k++)
+			s->pending_known[s->n_pending_known++] = all[k].id;
+		if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK) {
+			pending_clear(s);
+			rc = ca_error_set(err, rc, "the add was not sent: it "
+			    "could not be recorded first: %s", e2.msg);
+			goto out;
+		}
+		rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL, id,
+		    entries, too_many, &e2);
+		if (rc == CA_OK)
+			goto out;
+		if (*too_many || !add_in_doubt(rc)) {
+			/* Refused: an answer that says it did not run. */
+			pending_clear(s);
+			pub_state_put(set->st, s, NULL);
+			ca_error_set(err, rc, "%s", e2.msg);
+			goto out;
+		}
+		/* No answer, or a 5xx: look. */
+		free(all);
+		if (alb_describe(p, &all, &n_all, NULL) != CA_OK) {
+			/* Stays pending: the next run settles it. */
+			rc = ca_error_set(err, rc, "%s (the trust store could "
+			    "not be read to see whether the add ran; the "
+			    "next publish looks again)", e2.msg);
+			goto out;
+		}
+		found = pending_settle(p, s, all, n_all, &got);
+		if (found == 1) {
+			*id = got.id;
+			*entries = got.entries;
+			s->pending_number = number;	/* until recorded */
+			rc = CA_OK;
+			goto out;
+		}
+		if (found > 1 || attempt >= 3) {
+			pub_state_put(set->st, s, NULL);
+			rc = ca_error_set(err, rc, "%s (%s)", e2.msg, found > 1 ?
+			    "whether the add ran cannot be told: see the log" :
+			    "the add did not run; gave up after 3 tries");
+			goto out;
+		}
+		pub_log(set, CRL_PUBLISH_WARN, "%s: sending "
+		    "AddTrustStoreRevocations again after: %s", p->conf.name,
+		    e2.msg);
+	}
+out:
+	free(all);
+	return rc;
+}
+
+int
+pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
+    struct ca_error *err)
+{
+	struct aws_revocation	*all = NULL, got;
+	size_t			 n_all = 0;
+	int			 rc;
+
+	if ((rc = alb_describe(p, &all, &n_all, err)) != CA_OK)
+		return rc;
 	/* Recorded ids the trust store no longer holds are forgotten. */
 	for (size_t i = 0; i < s->n_ids;) {
 		bool present = false;
@@ -391,6 +489,18 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 		if (s->n_ids == 0)
 			s->alb_entries = 0;
 	}
+	/* An add left in doubt by an earlier run: its list, if ALB made
+	   it, is the newest this CA has, and its CRL the one published. */
+	if (s->pending_number != 0) {
+		uint64_t number = s->pending_number;
+
+		if (pending_settle(p, s, all, n_all, &got) == 1) {
+			ids_push(s, got.id);
+			s->alb_entries = got.entries;
+			if (number > s->published_number)
+				s->published_number = number;
+		}
+	}
 	/* Stale lists this CA added (a removal that failed earlier). */
 	while (s->n_ids > 1) {
 		uint64_t id = s->revocation_ids[0];
@@ -405,4 +515,110 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 out:
 	free(all);
 	return rc;
+}
+
+int
+pub_alb_run(struct publisher *p, const struct crl_result *crl,
+    struct crl_publisher_state *s, struct ca_error *err)
+{
+	struct crl_publishers	*set = p->set;
+	struct crl_publisher_state s3s;
+	uint64_t		 old[CRL_PUBLISH_IDS_MAX];
+	size_t			 n_old;
+	uint64_t		 id = 0, entries = 0;
+	bool			 too_many = false, removed_first = false;
+	struct ca_error		 e2;
+	int			 rc;
+
+	if (p->s3->put_number != crl->number) {
+		return ca_error_set(err, CA_EIO, "s3 publisher '%s' did not "
+		    "put CRL %" PRIu64 ", so the trust store keeps its current "
+		    "CRL", p->s3->conf.name, crl->number);
+	}
+	/* The bundle ALB would read must be the one in S3 now. */
+	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
+		if ((rc = crl_publisher_state_get(set->st, p->s3->conf.name,
+		    &s3s, err)) != CA_OK)
+			return rc;
+		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
+			return ca_error_set(err, CA_EIO, "the CA bundle is not "
+			    "in S3 yet; ModifyTrustStore not called");
+		if ((rc = alb_modify(p, s, err)) != CA_OK)
+			return rc;
+	}
+	if (s->pending_number != 0)
+		return ca_error_set(err, CA_EIO, "the add of CRL %" PRIu64
+		    " is still in doubt (the trust store could not be read to "
+		    "settle it), so no other list is added",
+		    s->pending_number);
+	n_old = s->n_ids;
+	memcpy(old, s->revocation_ids, n_old * sizeof(old[0]));
+
+	/* Both lists count while one replaces the other: if they cannot fit
+	 * together, go straight to remove-then-add. */
+	if (n_old > 0 && crl->entries + s->alb_entries > set->opt.max_entries)
+		too_many = true;
+	else {
+		rc = alb_add_tracked(p, s, crl->number, crl->entries, &id,
+		    &entries, &too_many, &e2);
+		if (rc != CA_OK && !too_many)
+			return ca_error_set(err, rc, "%s", e2.msg);
+	}
+	if (too_many) {
+		int64_t gap_start = time_now();
+		char when[21];
+
+		time_format(gap_start, when);
+		pub_log(set, CRL_PUBLISH_WARN, "%s: the trust store cannot hold "
+		    "the old and the new CRL together (%" PRIu64 " + %" PRIu64
+		    " entries): removing the old list first; this CA has no "
+		    "CRL in the trust store from %s until the add completes",
+		    p->conf.name, s->alb_entries, crl->entries, when);
+		for (size_t i = 0; i < n_old; i++) {
+			if ((rc = alb_remove(p, s, old[i], &e2)) != CA_OK) {
+				pub_state_put(set->st, s, NULL);
+				return ca_error_set(err, rc, "removing the old "
+				    "list before the add: %s", e2.msg);
+			}
+		}
+		s->alb_entries = 0;
+		pub_state_put(set->st, s, NULL);
+		removed_first = true;
+		if ((rc = alb_add_tracked(p, s, crl->number, crl->entries,
+		    &id, &entries, &too_many, &e2)) != CA_OK) {
+			pub_log(set, CRL_PUBLISH_ERR, "%s: the trust store now "
+			    "holds no CRL of this CA: %s", p->conf.name,
+			    e2.msg);
+			return ca_error_set(err, rc, "%s (the old list was "
+			    "removed first: the trust store holds no CRL of "
+			    "this CA)", e2.msg);
+		}
+		pub_log(set, CRL_PUBLISH_WARN, "%s: gap closed after %" PRId64
+		    " s", p->conf.name, time_now() - gap_start);
+	}
+	/* Record the new id before touching the old ones: a crash now leaves
+	 * every id this CA added in the store, for the next reconcile. Until
+	 * this write the add stays "in doubt" in the store. */
+	ids_push(s, id);
+	s->alb_entries = entries;
+	pending_clear(s);
+	if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK)
+		pub_log(set, CRL_PUBLISH_ERR, "%s: RevocationId %" PRIu64
+		    " not recorded: %s", p->conf.name, id, e2.msg);
+	pub_log(set, CRL_PUBLISH_INFO, "%s: AddTrustStoreRevocations: "
+	    "RevocationId %" PRIu64 ", %" PRIu64 " entries", p->conf.name, id,
+	    entries);
+	if (!removed_first) {
+		for (size_t i = 0; i < n_old; i++) {
+			if (old[i] == id)
+				continue;
+			if (alb_remove(p, s, old[i], &e2) != CA_OK)
+				/* The new list is in force; the stale one
+				 * stays recorded and is removed next time. */
+				pub_log(set, CRL_PUBLISH_WARN, "%s: old "
+				    "RevocationId %" PRIu64 " not removed yet: "
+				    "%s", p->conf.name, old[i], e2.msg);
+		}
+	}
+	return CA_OK;
 }

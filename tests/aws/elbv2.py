@@ -19,8 +19,11 @@ and error codes (botocore's service-2.json).
 
 Test hooks (not AWS): GET /_state returns the state as JSON;
 POST /_fault?action=NAME&status=500&count=N makes the next N calls of NAME
-fail with that status (5xx: InternalFailure); POST /_drop[?id=N] removes
-lists as another admin would.
+fail with that status (5xx: InternalFailure); with &lost=1 the call is
+carried out first and only its answer is the failure (an answer lost on the
+way back: the caller cannot tell it from a call that never ran); &skip=K
+lets the next K calls through before the N failures begin;
+POST /_drop[?id=N] removes lists as another admin would.
 
 Usage: elbv2.py --s3-endpoint URL --trust-store ARN --cred AK,SK[,TOKEN]...
                 [--max-entries N] [--max-lists N] [--port-file FILE]
@@ -259,7 +262,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.faults[q["action"]] = (int(q.get("status", 500)),
                                                   int(q.get("count", 1)),
-                                                  q.get("code"))
+                                                  q.get("code"),
+                                                  q.get("lost") == "1",
+                                                  int(q.get("skip", 0)))
             self.send(200, "ok", "text/plain")
             return
         try:
@@ -272,21 +277,24 @@ class Handler(BaseHTTPRequestHandler):
             if params.get("Version") != "2015-12-01":
                 raise ApiError("InvalidAction", "Version must be 2015-12-01")
             action = params.get("Action", "")
+            fault = None
             with self.state.lock:
                 self.state.calls.append(action)
                 f = self.state.faults.get(action)
-                if f and f[1] > 0:
-                    self.state.faults[action] = (f[0], f[1] - 1, f[2])
-                    if f[0] >= 500:
-                        raise ApiError(f[2] or "InternalFailure",
-                                       "injected failure", f[0], "Receiver")
-                    raise ApiError(f[2] or "Throttling", "injected failure",
-                                   f[0])
+                if f and f[4] > 0:
+                    self.state.faults[action] = f[:4] + (f[4] - 1,)
+                elif f and f[1] > 0:
+                    self.state.faults[action] = (f[0], f[1] - 1) + f[2:]
+                    fault = f
+            if fault and not fault[3]:
+                self.raise_fault(fault)
             fn = getattr(self, "op_" + action, None)
             if fn is None:
                 raise ApiError("InvalidAction",
                                "Could not find operation %s" % action)
             result = fn(params)
+            if fault:
+                self.raise_fault(fault)     # done, but the answer is lost
             self.send(200, '<%sResponse xmlns="%s"><%sResult>%s</%sResult>'
                       '<ResponseMetadata><RequestId>%s</RequestId>'
                       '</ResponseMetadata></%sResponse>'
@@ -294,6 +302,13 @@ class Handler(BaseHTTPRequestHandler):
                          action))
         except ApiError as e:
             self.send_error_xml(e)
+
+    @staticmethod
+    def raise_fault(f):
+        if f[0] >= 500:
+            raise ApiError(f[2] or "InternalFailure", "injected failure",
+                           f[0], "Receiver")
+        raise ApiError(f[2] or "Throttling", "injected failure", f[0])
 
     def store(self, params):
         arn = params.get("TrustStoreArn")

@@ -274,6 +274,20 @@ s3_has(const char *key, const char *want, size_t len)
 	return ok;
 }
 
+/* POST /_fault?query to the ELBv2 stand-in (tests/aws/elbv2.py). */
+static void
+elb_fault(const char *query)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import urllib."
+	    "request as u; u.urlopen(u.Request('%s/_fault?%s', data=b''))."
+	    "read()\"", elb_ep, query);
+	assert_int_equal(system(cmd), 0);
+}
+
+#define ADDS	"sum(1 for c in s['calls'] if c == 'AddTrustStoreRevocations')"
+
 /*
  * Changes one base64 character of a PEM body, at `at` or the nearest one
  * before it, into another valid base64 character whose 6-bit value differs
@@ -364,8 +378,9 @@ t_publish_and_swap(void **state)
 
 	/* Same CRL again: already published, nothing sent. */
 	assert_int_equal(crl_publishers_run(p, &r1, NULL), CA_OK);
-	/* Describe (reconcile), Modify, Add; nothing more. */
-	assert_int_equal(elb("len(s['calls'])"), 3);
+	/* Describe (reconcile), Modify, Describe (before the add), Add;
+	   nothing more. */
+	assert_int_equal(elb("len(s['calls'])"), 4);
 
 	/* Two more revocations: a new key, a new list, the old id gone. */
 	revoke_tag(2);
@@ -632,6 +647,100 @@ fill(struct store *big, uint64_t n)
 	return newest;
 }
 
+/* The trust store holds exactly one list, this CA's current one, and
+   nothing is in doubt. */
+static void
+assert_one_list(uint64_t number)
+{
+	struct crl_publisher_state s;
+
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(elb("len(r)"), 1);
+	assert_int_equal(s.n_ids, 1);
+	assert_int_equal((long)s.revocation_ids[0], elb("r[0]['id']"));
+	assert_int_equal(s.pending_number, 0);
+	assert_int_equal(s.published_number, number);
+}
+
+/*
+ * AddTrustStoreRevocations is not idempotent. Its answer lost after ALB
+ * made the list: found and adopted in the same run, never sent twice; lost
+ * and the trust store unreadable right after: the run fails with the add
+ * in doubt, and the next run settles it — still one Add. An Add that failed
+ * without running is sent again; a throttled one is retried by the client.
+ */
+static void
+t_add_in_doubt(void **state)
+{
+	struct crl_publishers		*p;
+	struct crl_publisher_state	 s;
+	struct crl_result		 r;
+	struct ca_error			 err;
+	long				 adds;
+	(void)state;
+
+	p = pubs(s3_ep, 0);
+
+	revoke_tag(0x30);
+	build(ca, &r);
+	adds = elb(ADDS);
+	elb_fault("action=AddTrustStoreRevocations&status=500&lost=1");
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb(ADDS), adds + 1);
+	assert_one_list(r.number);
+	crl_result_clear(&r);
+
+	revoke_tag(0x31);
+	build(ca, &r);
+	adds = elb(ADDS);
+	elb_fault("action=AddTrustStoreRevocations&status=500&lost=1");
+	/* The snapshot before the add passes; both tries after it fail. */
+	elb_fault("action=DescribeTrustStoreRevocations&status=500&skip=1&"
+	    "count=2");
+	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_non_null(strstr(err.msg, "next publish looks again"));
+	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.pending_number, r.number);
+	assert_int_equal(s.pending_entries, r.entries);
+	assert_true(s.n_pending_known >= 1);
+	assert_int_equal(elb("len(r)"), 2);	/* the old and the unknown */
+	{
+		struct crl_publisher_conf	 c[3];
+		char				*text = NULL;
+		size_t				 len;
+
+		confs(c, s3_ep);
+		assert_int_equal(crl_publish_status_text(st, c, 3, &text, &len,
+		    NULL), CA_OK);
+		assert_non_null(strstr(text, "add in doubt:"));
+		free(text);
+	}
+	/* The next run: reconciled, adopted, the old list removed. */
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb(ADDS), adds + 1);
+	assert_one_list(r.number);
+	crl_result_clear(&r);
+
+	revoke_tag(0x32);
+	build(ca, &r);
+	adds = elb(ADDS);
+	elb_fault("action=AddTrustStoreRevocations&status=503");
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb(ADDS), adds + 2);	/* looked, then sent again */
+	assert_one_list(r.number);
+	crl_result_clear(&r);
+
+	revoke_tag(0x33);
+	build(ca, &r);
+	adds = elb(ADDS);
+	elb_fault("action=AddTrustStoreRevocations&status=400&code=Throttling");
+	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(elb(ADDS), adds + 2);
+	assert_one_list(r.number);
+	crl_result_clear(&r);
+	crl_publishers_free(p);
+}
+
 /*
  * A CRL of BIG_ENTRIES entries goes through the gate and the dir publisher;
  * the same CRL with one signature byte flipped does not; crl_publish_load
@@ -762,6 +871,7 @@ main(void)
 		cmocka_unit_test(t_s3_down),
 		cmocka_unit_test(t_quota),
 		cmocka_unit_test(t_reconcile_status_metrics),
+		cmocka_unit_test(t_add_in_doubt),
 		cmocka_unit_test(t_big_crl),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

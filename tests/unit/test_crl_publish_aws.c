@@ -331,10 +331,20 @@ t_elbv2_retries(void **state)
 	    rev, 4, &n, NULL, 0, NULL), CA_OK);
 	assert_int_equal(n, 0);
 	aws_response_clear(&r);
-	/* A 400 is not retried, and its code reaches the caller. */
-	fault("DescribeTrustStoreRevocations", 400, 1, "Throttling");
+	/* A 400 is not retried, and its code reaches the caller... */
+	fault("DescribeTrustStoreRevocations", 400, 1, "ValidationError");
 	describe(c, &r, CA_EPOLICY);
 	assert_int_equal(r.attempts, 1);
+	assert_string_equal(r.error_code, "ValidationError");
+	aws_response_clear(&r);
+	/* ...unless it says "throttled": nothing was done, try again. */
+	fault("DescribeTrustStoreRevocations", 400, 2, "Throttling");
+	describe(c, &r, CA_OK);
+	assert_int_equal(r.attempts, 3);
+	aws_response_clear(&r);
+	fault("DescribeTrustStoreRevocations", 400, 4, "Throttling");
+	describe(c, &r, CA_EPOLICY);
+	assert_int_equal(r.attempts, 4);
 	assert_string_equal(r.error_code, "Throttling");
 	aws_response_clear(&r);
 	/* Four 503s exhaust four attempts: the 5xx is the answer. */
