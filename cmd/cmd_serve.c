@@ -287,16 +287,6 @@ write_public_ca(const char *public_dir, struct ca *ca, struct ca_error *err)
 	    strlen(ca_cert_pem(ca)), 0644, 0, err);
 }
 
-static enum http_threading
-threading_from_env(void)
-{
-	const char *t = getenv("MTLSCA_HTTP_THREADING");
-
-	if (t != NULL && strcmp(t, "connection") == 0)
-		return HTTP_THREADING_PER_CONNECTION;
-	return HTTP_THREADING_POOL;
-}
-
 int
 cmd_serve(int argc, char **argv, struct config *cfg)
 {
@@ -505,7 +495,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.per_ip_connections = cfg->per_ip_connections;
 	ho.timeout = cfg->timeout;
 	ho.threads = cfg->threads;
-	ho.threading = threading_from_env();
+	ho.threading = cfg->thread_pool ? HTTP_THREADING_POOL :
+	    HTTP_THREADING_PER_CONNECTION;
 	ho.profiles = cfg->profiles;
 	ho.n_profiles = cfg->n_profiles;
 	ho.tokens = toks;

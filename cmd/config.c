@@ -614,8 +614,8 @@ load_http(struct loader *l, const config_setting_t *g)
 {
 	static const char *const keys[] = { "listen", "https_port",
 	    "http_port", "server_names", "tls_cert", "tls_key", "body_max",
-	    "max_connections", "per_ip_connections", "timeout", "threads",
-	    NULL };
+	    "max_connections", "per_ip_connections", "timeout", "threading",
+	    "threads", NULL };
 	struct config		*c = l->cfg;
 	config_setting_t	*s;
 	uint8_t			 addr[16];
@@ -693,6 +693,18 @@ load_http(struct loader *l, const config_setting_t *g)
 	if ((s = config_setting_get_member(g, "timeout")) != NULL &&
 	    (rc = get_uint(l, s, 1, 3600, &c->timeout)) != CA_OK)
 		return rc;
+	if ((s = config_setting_get_member(g, "threading")) != NULL) {
+		char mode[16];
+
+		if ((rc = get_string(l, s, mode, sizeof(mode), true)) != CA_OK)
+			return rc;
+		if (strcmp(mode, "connection") != 0 &&
+		    strcmp(mode, "pool") != 0)
+			return bad(l, s, "\"%s\" is not a threading mode: "
+			    "\"connection\" (a thread per connection) or "
+			    "\"pool\" (one event loop per thread)", mode);
+		c->thread_pool = strcmp(mode, "pool") == 0;
+	}
 	if ((s = config_setting_get_member(g, "threads")) != NULL &&
 	    (rc = get_uint(l, s, 0, 256, &c->threads)) != CA_OK)
 		return rc;

@@ -82,7 +82,8 @@ struct config {
 	unsigned	max_connections;		/* 256 */
 	unsigned	per_ip_connections;		/* 64 */
 	unsigned	timeout;			/* seconds, 30 */
-	unsigned	threads;			/* 0 = number of cores */
+	bool		thread_pool;			/* threading = "pool" */
+	unsigned	threads;			/* pool size; 0 = cores */
 
 	/* admins */
 	char		admin_fingerprints[CONFIG_LIST_MAX][65];	/* SHA-256 hex */

@@ -31,14 +31,12 @@ struct http_static_token {
 };
 
 enum http_threading {
-	/*
-	 * libmicrohttpd's internal thread pool (one epoll loop per thread)
-	 * with suspend/resume around the commit: the default, chosen by
-	 * measurement (see server.c).
-	 */
-	HTTP_THREADING_POOL = 0,
-	/* One thread per connection, blocking on its commit. */
-	HTTP_THREADING_PER_CONNECTION = 1,
+	/* One thread per HTTPS connection, blocking on its commit: the
+	   default, chosen by measurement (see server.c). */
+	HTTP_THREADING_PER_CONNECTION = 0,
+	/* libmicrohttpd's internal thread pool (one epoll loop per core)
+	   with suspend/resume around the commit. */
+	HTTP_THREADING_POOL = 1,
 };
 
 /* As a port: bind any free port (read it back with http_server_port). */

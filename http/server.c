@@ -2,18 +2,23 @@
  * The listeners, the request life cycle, routing, the JSON error shape and
  * the public endpoints.
  *
- * Threading, chosen by measurement (tests/bench/http_bench.sh, 2 cores,
- * P-256 CA, 32 keep-alive clients): libmicrohttpd's internal thread pool
- * (one epoll loop per core) signs in the loop thread — bounded CPU work, the
- * pool is sized to the cores — then suspends the connection while the
- * committer batches certificates into one LMDB write transaction, and
- * resumes it once the batch is durable. The loop thread never waits on an
- * fsync, so one pool thread per core keeps the cores busy with signing
- * while a commit is in flight. Thread-per-connection with the same
- * committer (HTTP_THREADING_PER_CONNECTION, MTLSCA_HTTP_THREADING=connection)
- * measured within a few percent at 32 clients but costs a thread and a stack
- * per keep-alive client and has no upper bound but the connection limit;
- * see the report in tests/bench/http_bench.sh's output.
+ * Threading, chosen by measurement (tests/bench/http_bench.sh and the
+ * same load with per-thread CPU accounting; 2 cores, P-256 CA, wrk with 32
+ * keep-alive clients on the same cores, 8 alternating runs of 8 s each):
+ * one thread per HTTPS connection, which signs and then blocks on its
+ * commit (the committer batches certificates into one LMDB write
+ * transaction and wakes each thread once its batch is durable).
+ *   thread per connection: 3,038-3,457 certificates/s, median 3,368;
+ *   internal thread pool:  2,178-3,640 certificates/s, median 2,866.
+ * The pool (one epoll loop per core, suspend/resume around the commit;
+ * HTTP_THREADING_POOL, http.threading = "pool") is as fast when the
+ * connections happen to be spread evenly over its loops, but a connection
+ * stays on the loop that accepted it, and with keep-alive clients one loop
+ * often holds most of them while another core idles: its runs range over
+ * 40 %. Per connection, the kernel spreads the signing over the cores.
+ * The cost, a thread and its stack per open HTTPS connection, is bounded
+ * by http.max_connections (default 256). The plain-HTTP listener serves
+ * small public files and never blocks: one epoll thread either way.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -535,7 +540,7 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	/* First, so that every message goes through it. */
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
 	    (intptr_t)log_cb, NULL };
-	if (s->threading == HTTP_THREADING_PER_CONNECTION) {
+	if (https && s->threading == HTTP_THREADING_PER_CONNECTION) {
 		flags |= MHD_USE_THREAD_PER_CONNECTION |
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 	} else {

@@ -9,7 +9,7 @@
 #
 #   MTLSCA=build/mtlsca MTLSCA_BUILD=build tests/bench/http_bench.sh
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
-# MTLSCA_HTTP_THREADING=pool|connection.
+# BENCH_THREADING=connection (the default)|pool: the http.threading setting.
 HERE="$(cd "$(dirname "$0")" && pwd)"
 MTLSCA_SRC="${MTLSCA_SRC:-$(cd "$HERE/../.." && pwd)}"
 MTLSCA_BUILD="${MTLSCA_BUILD:-$(dirname "${MTLSCA:-}")}"
@@ -42,7 +42,7 @@ profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );
 admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	# The default debounce, for the revoke-to-CRL figure.
 	sed -i 's/debounce = "1s"/debounce = "2s"/' "$conf"
-	sed -i 's/^http = {/http = { max_connections = 1024; per_ip_connections = 1024;/' "$conf"
+	sed -i "s/^http = {/http = { max_connections = 1024; per_ip_connections = 1024; threading = \"${BENCH_THREADING:-connection}\";/" "$conf"
 	hl_start "serve-$kind" --config "$conf" serve
 	local pid=$HL_PID
 	hl_csr "bench-$kind" "/CN=bench-client"
@@ -96,5 +96,5 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 run_one p256 ecdsa-p256
 run_one rsa2048 rsa2048
 echo
-echo "threading: ${MTLSCA_HTTP_THREADING:-pool}; wrk -t$WTHREADS -c$CONNS -d${SECS}s on the same $CORES cores"
+echo "threading: ${BENCH_THREADING:-connection}; wrk -t$WTHREADS -c$CONNS -d${SECS}s on the same $CORES cores"
 cat "$SUMMARY"

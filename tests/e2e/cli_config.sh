@@ -89,6 +89,7 @@ printf 'crl = {\n\tdebounce = "2h";\n};\n' | bad_conf 2 '"2h" is out of range: e
 printf 'crl = {\n\tmax_entries = 10000001;\n};\n' | bad_conf 2 "expected 1 to 10000000 (ALB accepts at most 500000"
 printf 'crl = {\n\tmax_entries = 0;\n};\n' | bad_conf 2 "expected 1 to 10000000"
 printf 'crl = { keep_expired = "sometimes"; };\n' | bad_conf 1 '"forever"'
+printf 'http = {\n\tthreading = "forks";\n};\n' | bad_conf 2 '"forks" is not a threading mode'
 printf 'profiles = (\n\t{ name = "a"; },\n\t{ name = "b"; days = 900; }\n);\n' | bad_conf 3 "profiles[1].days: days (900) must not exceed max_days (825)"
 printf 'profiles = ( { days = 30; } );\n' | bad_conf 1 "needs a name"
 printf 'profiles = ( { name = "a"; }, { name = "a"; } );\n' | bad_conf 1 "defined twice"

@@ -369,8 +369,8 @@ setup(void **state)
 	ho.tls_key_pem = key;
 	ho.threads = 2;
 	ho.threading = getenv("MTLSCA_HTTP_THREADING") &&
-	    strcmp(getenv("MTLSCA_HTTP_THREADING"), "connection") == 0 ?
-	    HTTP_THREADING_PER_CONNECTION : HTTP_THREADING_POOL;
+	    strcmp(getenv("MTLSCA_HTTP_THREADING"), "pool") == 0 ?
+	    HTTP_THREADING_POOL : HTTP_THREADING_PER_CONNECTION;
 	ho.profiles = prof;
 	ho.n_profiles = 2;
 	ho.tokens = &tok;
