@@ -68,6 +68,16 @@ int ca_open(const struct ca_paths *paths, struct ca **out,
     struct ca_error *err);
 void ca_free(struct ca *ca);
 
+/*
+ * Read a private-key file (what names it in errors: "CA key", "HTTPS key"),
+ * refusing with CA_EPOLICY a mode that has any of the bits in forbidden
+ * (077 for the CA key; 027 lets a group such as ssl-cert read a TLS key).
+ * On success *out owns a NUL-terminated buffer of *len bytes: wipe it with
+ * gnutls_memset before free().
+ */
+int ca_key_file_read(const char *path, const char *what, unsigned forbidden,
+    uint8_t **out, size_t *len, struct ca_error *err);
+
 /* Borrowed views of the CA certificate, valid until ca_free(). */
 const uint8_t *ca_cert_der(const struct ca *ca, size_t *len);
 const char *ca_cert_pem(const struct ca *ca);		/* NUL-terminated */

@@ -126,14 +126,10 @@ is_url(const char *key)
 	return strncmp(key, "pkcs11:", 7) == 0 || gnutls_url_is_supported(key);
 }
 
-/*
- * Read a key file, refusing one that group or others can read or write
- * (DESIGN.md "Secrets"). On success *out owns a buffer the caller must wipe
- * with gnutls_memset before free().
- */
-static int
-key_file_read(const char *path, uint8_t **out, size_t *len,
-    struct ca_error *err)
+/* Read a key file (ca.h); DESIGN.md "Secrets". */
+int
+ca_key_file_read(const char *path, const char *what, unsigned forbidden,
+    uint8_t **out, size_t *len, struct ca_error *err)
 {
 	struct stat	 st;
 	uint8_t		*buf = NULL;
@@ -142,21 +138,24 @@ key_file_read(const char *path, uint8_t **out, size_t *len,
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return ca_error_set(err, errno == ENOENT ? CA_ENOENT : CA_EIO,
-		    "CA key %s: %s", path, strerror(errno));
+		    "%s %s: %s", what, path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = ca_error_set(err, CA_EIO, "CA key %s: not a readable "
-		    "regular file", path);
+		rc = ca_error_set(err, CA_EIO, "%s %s: not a readable "
+		    "regular file", what, path);
 		goto out;
 	}
-	if (st.st_mode & 077) {
-		rc = ca_error_set(err, CA_EPOLICY, "CA key %s has mode %04o: "
-		    "it must be 0600 (chmod 600 %s)", path,
-		    (unsigned)(st.st_mode & 07777), path);
+	if (st.st_mode & forbidden) {
+		rc = ca_error_set(err, CA_EPOLICY, "%s %s has mode %04o: "
+		    "%s (chmod %s %s)", what, path,
+		    (unsigned)(st.st_mode & 07777), (forbidden & 070) == 070 ?
+		    "it must be 0600" : "others must have no access and the "
+		    "group at most read", (forbidden & 070) == 070 ? "600" :
+		    "640", path);
 		goto out;
 	}
 	if (st.st_size > CA_KEY_FILE_MAX) {
-		rc = ca_error_set(err, CA_ETOOBIG, "CA key %s: %lld bytes, "
-		    "over the limit of %d", path, (long long)st.st_size,
+		rc = ca_error_set(err, CA_ETOOBIG, "%s %s: %lld bytes, "
+		    "over the limit of %d", what, path, (long long)st.st_size,
 		    CA_KEY_FILE_MAX);
 		goto out;
 	}
@@ -170,8 +169,8 @@ key_file_read(const char *path, uint8_t **out, size_t *len,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			rc = ca_error_set(err, CA_EIO, "CA key %s: short read",
-			    path);
+			rc = ca_error_set(err, CA_EIO, "%s %s: short read",
+			    what, path);
 			goto out;
 		}
 		got += (size_t)r;
@@ -409,8 +408,8 @@ ca_open(const struct ca_paths *paths, struct ca **out, struct ca_error *err)
 	if ((rc = cert_check_ca(crt, paths->cert, &ca->pk, &ca->curve,
 	    &ca->dig, err)) != CA_OK)
 		goto out;
-	if (!url && (rc = key_file_read(paths->key, &keybuf, &keylen, err)) !=
-	    CA_OK)
+	if (!url && (rc = ca_key_file_read(paths->key, "CA key", 077,
+	    &keybuf, &keylen, err)) != CA_OK)
 		goto out;
 
 	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d)) < 0) {
@@ -1014,7 +1013,8 @@ ca_import(const struct ca_paths *paths, const char *cert_file,
 		goto out;
 	/* The source key must be private already: a key others could read
 	 * may have leaked, and adopting it would hide that. */
-	if ((rc = key_file_read(key_file, &keybuf, &keylen, err)) != CA_OK)
+	if ((rc = ca_key_file_read(key_file, "CA key", 077, &keybuf, &keylen,
+	    err)) != CA_OK)
 		goto out;
 	if ((rc = key_import_raw(keybuf, keylen, key_file, &key, err)) !=
 	    CA_OK)

@@ -109,10 +109,12 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 	int		 rc;
 
 	if (cfg->tls_cert[0] != '\0') {
+		/* The key as strictly as the CA's, except that a group
+		   (ssl-cert, say) may read it, as web servers allow. */
 		if ((rc = file_read(cfg->tls_cert, PEM_MAX, &c, &clen, err)) !=
 		    CA_OK ||
-		    (rc = file_read(cfg->tls_key, PEM_MAX, &k, &klen, err)) !=
-		    CA_OK) {
+		    (rc = ca_key_file_read(cfg->tls_key, "HTTPS key", 027, &k,
+		    &klen, err)) != CA_OK) {
 			free(c);
 			return rc;
 		}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# `mtlsca serve` with an HTTPS certificate and key of the operator's own
+# (http.tls_cert / http.tls_key), made by openssl under another CA: a key
+# that others can read is refused with a sentence naming the mode; at 0640
+# (a group such as ssl-cert may read it) the service starts and curl
+# verifies the operator's certificate, not one issued by mtlsca.
+. "$(dirname "$0")/http_lib.sh"
+
+T="$HL_TMP"
+HP=$(free_port)
+PP=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/own-ca.key" -out "$T/own-ca.pem" -days 30 \
+    -subj "/CN=Operator Web CA" 2>/dev/null || fail "own CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/web.key" -out "$T/web.csr" -subj "/CN=localhost" \
+    2>/dev/null || fail "web CSR"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/web.ext"
+openssl x509 -req -in "$T/web.csr" -CA "$T/own-ca.pem" \
+    -CAkey "$T/own-ca.key" -CAcreateserial -days 30 -extfile "$T/web.ext" \
+    -out "$T/web.pem" 2>/dev/null || fail "web cert"
+
+CONF="$T/mtlsca.conf"
+hl_config "$CONF" "$T/data" "$HP" "$PP"
+sed -i "s|^http = {|http = { tls_cert = \"$T/web.pem\"; tls_key = \"$T/web.key\";|" "$CONF"
+
+chmod 644 "$T/web.key"
+timeout 20 "$MTLSCA" --config "$CONF" serve >"$T/refused.out" 2>"$T/refused.err"
+rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "serve started with a 0644 HTTPS key (rc $rc)"
+grep -q "HTTPS key $T/web.key has mode 0644: others must have no access" \
+    "$T/refused.err" || fail "no sentence about the key mode: $(cat "$T/refused.err")"
+ok "a world-readable HTTPS key is refused: $(grep 'HTTPS key' "$T/refused.err")"
+
+chmod 640 "$T/web.key"
+hl_start serve --config "$CONF" serve
+code=$(curl -sS -o "$T/health" -w '%{http_code}' --cacert "$T/own-ca.pem" \
+    "https://localhost:$HP/healthz") || fail "curl with the operator's CA"
+[ "$code" = 200 ] || fail "healthz over the operator's certificate: $code"
+openssl s_client -connect "127.0.0.1:$HP" -servername localhost \
+    </dev/null 2>/dev/null | openssl x509 -noout -issuer >"$T/issuer" ||
+    fail "s_client"
+grep -q "Operator Web CA" "$T/issuer" || fail "served $(cat "$T/issuer")"
+[ ! -e "$T/data/private/server.pem" ] || fail "mtlsca issued a server certificate anyway"
+ok "serve uses the operator's certificate (0640 key), curl verifies it"
+hl_stop "$HL_PID"
+ok "http_tls_files passed"
