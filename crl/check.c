@@ -616,8 +616,8 @@ problem(struct crl_check_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-int
-crl_check(const uint8_t *buf, size_t len, struct ca *ca,
+static int
+check(const uint8_t *buf, size_t len, struct ca *ca, bool alb,
     struct crl_check_report *report, struct ca_error *err)
 {
 	struct crl_check_report	 r;
@@ -633,7 +633,7 @@ crl_check(const uint8_t *buf, size_t len, struct ca *ca,
 	memset(&r, 0, sizeof(r));
 	if (buf == NULL)
 		len = 0;
-	if (len > CRL_ALB_MAX_BYTES)
+	if (alb && len > CRL_ALB_MAX_BYTES)
 		problem(&r, "the file is %zu bytes: ALB accepts CRL files of "
 		    "at most 50 MB", len);
 	if (len > 0 && buf[0] == DER_SEQUENCE) {
@@ -669,7 +669,7 @@ crl_check(const uint8_t *buf, size_t len, struct ca *ca,
 	if (p.negative > 0)
 		problem(&r, "%" PRIu64 " entries have a negative serial: ALB "
 		    "does not support negative serial numbers", p.negative);
-	if (p.entries > CRL_ALB_MAX_ENTRIES)
+	if (alb && p.entries > CRL_ALB_MAX_ENTRIES)
 		problem(&r, "%" PRIu64 " entries: ALB accepts at most 500,000 "
 		    "revocation entries per trust store", p.entries);
 	if (p.bad_time_form > 0)
@@ -718,4 +718,18 @@ out:
 		*report = r;
 	free(der);
 	return rc;
+}
+
+int
+crl_check(const uint8_t *buf, size_t len, struct ca *ca,
+    struct crl_check_report *report, struct ca_error *err)
+{
+	return check(buf, len, ca, true, report, err);
+}
+
+int
+crl_check_any(const uint8_t *buf, size_t len, struct ca *ca,
+    struct crl_check_report *report, struct ca_error *err)
+{
+	return check(buf, len, ca, false, report, err);
 }

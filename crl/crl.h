@@ -95,6 +95,10 @@ struct crl_check_report {
  */
 int crl_check(const uint8_t *buf, size_t len, struct ca *ca,
     struct crl_check_report *report, struct ca_error *err);
+/* The same without ALB's two quotas (50 MB, 500,000 entries), for CRLs
+   meant for nginx, HAProxy or Envoy, which have none. */
+int crl_check_any(const uint8_t *buf, size_t len, struct ca *ca,
+    struct crl_check_report *report, struct ca_error *err);
 
 /* The CRL schedule (serve) and the publishers (dir, S3, ALB). */
 #include "crl/schedule.h"

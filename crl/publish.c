@@ -414,9 +414,27 @@ newest_revocation(const struct crl_parsed *p, int64_t *out)
 }
 
 /*
+ * ALB's own limits (entries per trust store, bytes per file) bind the alb
+ * publishers and the s3 publishers they read from; a dir publisher feeds
+ * nginx, HAProxy or Envoy, which have none (crl.max_entries caps those).
+ */
+static bool
+for_alb(const struct crl_publishers *set, const struct publisher *p)
+{
+	if (p->conf.type == CRL_PUBLISHER_ALB)
+		return true;
+	for (size_t i = 0; p->conf.type == CRL_PUBLISHER_S3 && i < set->n; i++)
+		if (set->pub[i].conf.type == CRL_PUBLISHER_ALB &&
+		    set->pub[i].s3 == p)
+			return true;
+	return false;
+}
+
+/*
  * ALB's rules and ours, on the bytes about to be uploaded: crl_check (PEM
- * only, one CRL, <= 50 MB, strict DER, no negative serial, <= 500,000
- * entries, issuer, AKI, signature against our CA) and, independently,
+ * only, one CRL, strict DER, no negative serial, issuer, AKI, signature
+ * against our CA; when alb, <= 50 MB and within the ALB quota) and,
+ * independently,
  * against the CA certificate of the bundle we publish: signature, issuer
  * bytes equal its subject (RFC 5280 section 6.3.3 (b)), AKI equals its SKI
  * (section 4.2.1.1), it is a CA that may sign CRLs, the CRL is current,
@@ -430,7 +448,7 @@ newest_revocation(const struct crl_parsed *p, int64_t *out)
  * of it base64, decoded once by crl_check and once here).
  */
 static int
-gate(struct crl_publishers *set, const struct crl_result *crl,
+gate(struct crl_publishers *set, const struct crl_result *crl, bool alb,
     struct gate_facts *facts, struct ca_error *err)
 {
 	struct crl_check_report	 rep;
@@ -453,7 +471,7 @@ gate(struct crl_publishers *set, const struct crl_result *crl,
 		    "takes PEM only)");
 		goto out;
 	}
-	if (crl->pem_len > CRL_ALB_MAX_BYTES) {
+	if (alb && crl->pem_len > CRL_ALB_MAX_BYTES) {
 		rc = ca_error_set(err, CA_EPOLICY, "gate: the CRL is %zu "
 		    "bytes; ALB takes at most 50 MB per file", crl->pem_len);
 		goto out;
@@ -466,8 +484,8 @@ gate(struct crl_publishers *set, const struct crl_result *crl,
 		goto out;
 	}
 	memset(&rep, 0, sizeof(rep));
-	if ((rc = crl_check((const uint8_t *)crl->pem, crl->pem_len, set->ca,
-	    &rep, &e2)) != CA_OK) {
+	if ((rc = (alb ? crl_check : crl_check_any)((const uint8_t *)
+	    crl->pem, crl->pem_len, set->ca, &rep, &e2)) != CA_OK) {
 		rc = ca_error_set(err, CA_EPOLICY, "gate: %s", e2.msg);
 		goto out;
 	}
@@ -477,7 +495,7 @@ gate(struct crl_publishers *set, const struct crl_result *crl,
 		    ")", rep.number, crl->number);
 		goto out;
 	}
-	if (rep.entries > set->opt.max_entries) {
+	if (alb && rep.entries > set->opt.max_entries) {
 		rc = ca_error_set(err, CA_EPOLICY, "gate: %" PRIu64 " entries "
 		    "exceed the configured ALB quota of %" PRIu64,
 		    rep.entries, set->opt.max_entries);
@@ -694,7 +712,7 @@ run_one(struct publisher *p, const struct crl_result *crl,
 		return CA_OK;
 	}
 	s.last_attempt = now;
-	if ((rc = gate(set, crl, &facts, &e2)) != CA_OK)
+	if ((rc = gate(set, crl, for_alb(set, p), &facts, &e2)) != CA_OK)
 		goto done;
 	if (crl->number < s.published_number) {
 		rc = ca_error_set(&e2, CA_EPOLICY, "gate: CRL number %" PRIu64

@@ -354,7 +354,7 @@ load_existing(struct crl_schedule *s)
 	if (file_read(path, CRL_ALB_MAX_BYTES, &pem, &pem_len, NULL) != CA_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
-	if (crl_check(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
+	if (crl_check_any(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
 	    !rep.signature_ok || !rep.has_number)
 		goto out;
 	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=

@@ -529,12 +529,20 @@ t_quota(void **state)
 	assert_int_equal(s.n_ids, 1);
 	crl_publishers_free(p);
 	crl_result_clear(&r);
-	/* Over the quota alone: the gate refuses. */
+	/* Over the quota alone: the gate refuses it for ALB and for the
+	   bucket ALB reads, not for the directory nginx reads. */
 	revoke_tag(8);
 	build(ca, &r);
 	p = pubs(s3_ep, 5);
 	assert_int_not_equal(crl_publishers_run(p, &r, NULL), CA_OK);
 	assert_int_equal(elb("r[0]['entries']"), 7);
+	assert_int_equal(crl_publisher_state_get(st, "www", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, r.number);
+	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	    CA_OK);
+	assert_int_not_equal(s.published_number, r.number);
+	assert_non_null(strstr(s.last_error, "exceed the configured ALB "
+	    "quota of 5"));
 	crl_publishers_free(p);
 	crl_result_clear(&r);
 }
@@ -571,17 +579,20 @@ t_reconcile_status_metrics(void **state)
 	assert_int_equal(crl_publish_metrics(st, c, 3, &text, &len, NULL),
 	    CA_OK);
 	assert_non_null(strstr(text, "# TYPE mtlsca_publisher_up gauge"));
-	/* The last attempt (CRL 8, over the quota of 5) failed. */
+	/* The last attempt (CRL 8, over the ALB quota of 5) failed for the
+	   bucket ALB reads, and went through for the directory. */
 	assert_non_null(strstr(text,
-	    "mtlsca_publisher_up{publisher=\"www\",type=\"dir\"} 0"));
+	    "mtlsca_publisher_up{publisher=\"bucket\",type=\"s3\"} 0"));
+	assert_non_null(strstr(text,
+	    "mtlsca_publisher_up{publisher=\"www\",type=\"dir\"} 1"));
 	{
 		const char *f = strstr(text, "mtlsca_publisher_failures_total{"
 		    "publisher=\"www\",type=\"dir\"} ");
 		unsigned long nf = 0;
 		assert_non_null(f);
 		assert_int_equal(sscanf(strchr(f, '}') + 2, "%lu", &nf), 1);
-		/* An older CRL, three bad files, one over the quota. */
-		assert_int_equal(nf, 5);
+		/* An older CRL and three bad files. */
+		assert_int_equal(nf, 4);
 	}
 	assert_non_null(strstr(text, "mtlsca_publisher_crl_number{publisher="
 	    "\"bucket\",type=\"s3\"}"));
