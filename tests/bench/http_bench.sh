@@ -5,7 +5,9 @@
 #  2. HTTPS enrollment with keep-alive from concurrent clients (wrk with
 #     tests/bench/enroll.lua POSTing one fixed CSR, a static token), every
 #     certificate committed to LMDB before its response; rate, p50, p99;
-#  3. revoke-to-new-/crl latency (default crl.debounce 2 s).
+#  3. revoke-to-new-/crl latency (default crl.debounce 2 s);
+#  4. CPU per certificate: the server's (from /proc, all its threads)
+#     against in-process issuance's (cores / in-process rate).
 #
 #   MTLSCA=build/mtlsca MTLSCA_BUILD=build tests/bench/http_bench.sh
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
@@ -24,13 +26,18 @@ command -v wrk >/dev/null || fail "wrk is not installed"
 TOKEN="bench-$RANDOM$RANDOM$RANDOM"
 ADMIN="bench-admin-$RANDOM$RANDOM"
 CORES=$(nproc)
+TICKS=$(getconf CLK_TCK)
+# utime + stime of a process, in clock ticks (threads that ended included).
+server_cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
 SUMMARY="$HL_TMP/summary"
-printf '%-10s %12s %12s %7s %9s %9s %10s %12s\n' CA in-process https ratio \
-    p50_ms p99_ms certs/txn revoke->crl >"$SUMMARY"
+printf '%-10s %12s %12s %7s %9s %9s %10s %12s %14s\n' CA in-process https ratio \
+    p50_ms p99_ms certs/txn 'revoke->crl' 'cpu_us/cert' >"$SUMMARY"
 
 run_one() {
 	local kind="$1" keytype="$2"
-	local D="$HL_TMP/$kind" HP PP conf inproc rate p50 p99 commits committed
+	local D="$HL_TMP/$kind" HP PP conf inproc rate p50 p99 commits committed srv_us inp_us
 	local serial ms t0
 	HP=$(free_port)
 	PP=$(free_port)
@@ -56,11 +63,13 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 		    5 "$CORES" | tee /dev/stderr |
 		    sed -n 's/.*rate \([0-9]*\)\/s.*/\1/p'
 	}
-	local in1 in2
+	local in1 in2 cpu0 cpu1
 	in1=$(inproc_run)
+	cpu0=$(server_cpu_ticks "$pid")
 	BENCH_CSR="$csr" BENCH_TOKEN="$TOKEN" wrk -t"$WTHREADS" -c"$CONNS" \
 	    -d"${SECS}s" --latency -s "$HERE/enroll.lua" \
 	    "https://127.0.0.1:$HP/v1/certificates" >"$HL_TMP/wrk-$kind.txt"
+	cpu1=$(server_cpu_ticks "$pid")
 	cat "$HL_TMP/wrk-$kind.txt"
 	in2=$(inproc_run)
 	inproc=$(( (in1 + in2) / 2 ))
@@ -75,6 +84,12 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	committed=$(sed -n 's/^mtlsca_store_committed_certificates_total //p' \
 	    "$HL_TMP/metrics-$kind.txt")
 	echo "committed $committed certificates in $commits write transactions"
+	# CPU per certificate, the server's own (user + system, every thread)
+	# against in-process issuance's (all cores busy): what the HTTP, TLS
+	# and store path costs, whatever share of the cores wrk took.
+	srv_us=$("$PY" -c "print(round(($cpu1 - $cpu0) / $TICKS * 1e6 / max($committed, 1)))")
+	inp_us=$(( CORES * 1000000 / inproc ))
+	echo "CPU per certificate: server ${srv_us} us, in-process ${inp_us} us"
 
 	# Revoke-to-/crl: one revocation over the API, poll /crl.
 	serial=$(curl -sS --cacert "$D/data/ca.pem" -H "Authorization: Bearer $TOKEN" \
@@ -88,9 +103,10 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))	# from the revoke request
 	echo "revoke -> new /crl listing it: ${ms} ms"
 	hl_stop "$pid"
-	printf '%-10s %10s/s %10s/s %6s%% %9s %9s %10s %10sms\n' "$kind" "$inproc" \
+	printf '%-10s %10s/s %10s/s %6s%% %9s %9s %10s %10sms %14s\n' "$kind" "$inproc" \
 	    "${rate%.*}" "$(( ${rate%.*} * 100 / inproc ))" "$p50" "$p99" \
-	    "$("$PY" -c "print(round($committed/max($commits,1),1))")" "$ms" >>"$SUMMARY"
+	    "$("$PY" -c "print(round($committed/max($commits,1),1))")" "$ms" \
+	    "$srv_us/$inp_us" >>"$SUMMARY"
 }
 
 run_one p256 ecdsa-p256
