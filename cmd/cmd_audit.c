@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
 #include "cmd/config.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -49,11 +50,9 @@ print_entry(const struct store_audit *a, void *arg)
 int
 cmd_audit(int argc, char **argv, struct config *cfg)
 {
-	struct store_options	 so;
 	struct store		*st = NULL;
 	struct ca_error		 err;
 	struct audit_ctx	 ac = { false, 0 };
-	char			 db[CONFIG_PATH_MAX];
 	uint64_t		 from = 0;
 	int			 ret = 1;
 
@@ -73,16 +72,7 @@ cmd_audit(int argc, char **argv, struct config *cfg)
 			return 2;
 		}
 	}
-	if (config_path(cfg, "db", db, sizeof(db)) != 0) {
-		fprintf(stderr, "mtlsca: data_dir path too long\n");
-		return 1;
-	}
-	memset(&so, 0, sizeof(so));
-	so.dir = db;
-	so.map_size = cfg->map_size;
-	so.max_readers = cfg->max_readers;
-	so.read_only = true;
-	if (store_open(&so, &st, &err) != CA_OK ||
+	if (cmd_store_open(cfg, true, &st, &err) != CA_OK ||
 	    store_audit_foreach(st, from, print_entry, &ac, &err) < 0) {
 		fprintf(stderr, "mtlsca: audit: %s\n", err.msg);
 		goto out;

@@ -293,7 +293,6 @@ int
 cmd_serve(int argc, char **argv, struct config *cfg)
 {
 	struct ca_paths			 paths;
-	struct store_options		 so;
 	struct crl_schedule_options	 cso;
 	struct http_options		 ho;
 	struct http_static_token	*toks = NULL;
@@ -307,7 +306,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
-	char				 db[CONFIG_PATH_MAX], pub[CONFIG_PATH_MAX];
+	char				 pub[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
 	const char			*host;
 	uint8_t				*mv = NULL;
@@ -388,16 +387,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	paths.key = cfg->ca_key;
 	if ((rc = ca_open(&paths, &ca, &err)) != CA_OK)
 		goto fail;
-	if (config_path(cfg, "db", db, sizeof(db)) != 0 ||
-	    config_path(cfg, "public", pub, sizeof(pub)) != 0) {
+	if (config_path(cfg, "public", pub, sizeof(pub)) != 0) {
 		ca_error_set(&err, CA_ETOOBIG, "data_dir path too long");
 		goto fail;
 	}
-	memset(&so, 0, sizeof(so));
-	so.dir = db;
-	so.map_size = cfg->map_size;
-	so.max_readers = cfg->max_readers;
-	if ((rc = store_open(&so, &st, &err)) != CA_OK)
+	if ((rc = cmd_store_open(cfg, false, &st, &err)) != CA_OK)
 		goto fail;
 	if ((rc = bootstrap(cfg, st, &boot, &err)) != CA_OK)
 		goto fail;

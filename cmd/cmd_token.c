@@ -17,6 +17,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
 #include "cmd/config.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -111,13 +112,12 @@ token_generate(void)
 static int
 token_create(int argc, char **argv, struct config *cfg)
 {
-	struct store_options	 so;
 	struct store_token	 tok;
 	struct store		*st = NULL;
 	struct ca_error		 err;
 	struct passwd		*pw;
 	const char		*profile = NULL, *cn = "";
-	char			 db[CONFIG_PATH_MAX], text[HTTP_TOKEN_TEXT_MAX];
+	char			 text[HTTP_TOKEN_TEXT_MAX];
 	char			 who[96], detail[STORE_CN_MAX + 128], exp[21];
 	char			 hex[2 * HTTP_HASH_LEN + 1];
 	uint8_t			 h[HTTP_HASH_LEN];
@@ -171,15 +171,7 @@ token_create(int argc, char **argv, struct config *cfg)
 		    "%d bytes\n", STORE_CN_MAX - 1);
 		return 1;
 	}
-	if (config_path(cfg, "db", db, sizeof(db)) != 0) {
-		fprintf(stderr, "mtlsca: data_dir path too long\n");
-		return 1;
-	}
-	memset(&so, 0, sizeof(so));
-	so.dir = db;
-	so.map_size = cfg->map_size;
-	so.max_readers = cfg->max_readers;
-	if (store_open(&so, &st, &err) != CA_OK)
+	if (cmd_store_open(cfg, false, &st, &err) != CA_OK)
 		goto out;
 	if (http_token_generate(text, &err) != CA_OK)
 		goto out;

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "crl/sigv4.h"
 
 static const struct sigv4_credentials suite_cred = {
@@ -45,18 +46,6 @@ slurp(const char *rel)
 	return buf;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode in place (the suite's requests are mostly raw). */
 static void
 pct_decode(char *s)
@@ -64,8 +53,8 @@ pct_decode(char *s)
 	char	*o = s;
 
 	for (; *s != '\0'; s++) {
-		if (s[0] == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (s[0] == '%' && hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+			*o++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
 			s += 2;
 		} else
 			*o++ = *s;
