@@ -25,10 +25,34 @@ aws_setup() {
 	T=$(mktemp -d /tmp/mtlsca-pub-XXXXXX)
 	trap aws_cleanup EXIT
 	trap "exit 1" INT TERM
+	# A missing module is a broken setup, not a reason to skip.
 	$PY -c 'import swift, botocore, cryptography' || {
-		echo "SKIP: /usr/bin/python3 lacks python3-swift/botocore/cryptography"
-		exit 77
+		echo "FAIL: /usr/bin/python3 lacks python3-swift/botocore/cryptography (packaging/setup.sh installs them)" >&2
+		exit 1
 	}
+}
+
+# aws_publishers S3_ENDPOINT PREFIX: the libconfig groups of an s3
+# publisher "bucket" (bucket crls, PREFIX) and an alb publisher "alb" that
+# reads from it, both with IMDS pointed at a closed port, so that only the
+# test credentials below can sign.
+aws_publishers() {
+	cat <<CONF
+	{ type = "s3"; name = "bucket"; bucket = "crls"; prefix = "$2";
+	  region = "us-east-1"; endpoint = "$1";
+	  imds_endpoint = "http://127.0.0.1:9"; },
+	{ type = "alb"; name = "alb"; trust_store_arn = "$ARN";
+	  region = "us-east-1"; endpoint = "$ELB_EP"; s3 = "bucket";
+	  imds_endpoint = "http://127.0.0.1:9"; }
+CONF
+}
+
+# aws_test_creds: the key both stand-ins accept, in the environment, and
+# no other source of credentials.
+aws_test_creds() {
+	export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
+	export AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+	unset AWS_SESSION_TOKEN AWS_PROFILE
 }
 
 wait_port() {

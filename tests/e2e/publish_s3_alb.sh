@@ -15,17 +15,10 @@ cat >"$T/ca.conf" <<CONF
 data_dir = "$T/data";
 publishers = (
 	{ type = "dir"; name = "www"; path = "$T/www"; },
-	{ type = "s3"; name = "bucket"; bucket = "crls"; prefix = "prod/ca";
-	  region = "us-east-1"; endpoint = "$S3_EP";
-	  imds_endpoint = "http://127.0.0.1:9"; },
-	{ type = "alb"; name = "alb"; trust_store_arn = "$ARN";
-	  region = "us-east-1"; endpoint = "$ELB_EP"; s3 = "bucket";
-	  imds_endpoint = "http://127.0.0.1:9"; }
+$(aws_publishers "$S3_EP" prod/ca)
 );
 CONF
-export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-unset AWS_SESSION_TOKEN AWS_PROFILE
+aws_test_creds
 mt() { "$M" --config "$T/ca.conf" "$@"; }
 
 mt init --key-type ecdsa-p256 >/dev/null || fail "init"

@@ -17,17 +17,10 @@ data_dir = "$T/data";
 crl = { refresh = "1h"; debounce = "1s"; };
 http = { listen = "127.0.0.1"; http_port = $HTTP_PORT; https_port = $HTTPS_PORT; };
 publishers = (
-	{ type = "s3"; name = "bucket"; bucket = "crls"; prefix = "svc";
-	  region = "us-east-1"; endpoint = "$S3_EP";
-	  imds_endpoint = "http://127.0.0.1:9"; },
-	{ type = "alb"; name = "alb"; trust_store_arn = "$ARN";
-	  region = "us-east-1"; endpoint = "$ELB_EP"; s3 = "bucket";
-	  imds_endpoint = "http://127.0.0.1:9"; }
+$(aws_publishers "$S3_EP" svc)
 );
 CONF
-export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-unset AWS_SESSION_TOKEN AWS_PROFILE
+aws_test_creds
 mt() { "$M" --config "$T/ca.conf" "$@"; }
 mt init --key-type ecdsa-p256 >/dev/null || fail "init"
 # Not through mt(): $! must be the server itself, so that the EXIT trap
