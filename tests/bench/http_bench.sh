@@ -7,11 +7,19 @@
 #     certificate committed to LMDB before its response; rate, p50, p99;
 #  3. revoke-to-new-/crl latency (default crl.debounce 2 s);
 #  4. CPU per certificate: the server's (from /proc, all its threads)
-#     against in-process issuance's (cores / in-process rate).
+#     against in-process issuance's (cores / in-process rate), and wrk's
+#     own CPU per request: the share of the cores the load generator takes
+#     from the server when both run on the same machine;
+#  5. the floor: the same POST refused at authentication, before any CSR
+#     work. Its CPU per request (server and wrk) plus in-process issuance's
+#     gives the ceiling HTTPS issuance could reach on these cores with the
+#     load generator beside the server (the "ceiling" column, as a share
+#     of the in-process rate).
 #
 #   MTLSCA=build/mtlsca MTLSCA_BUILD=build tests/bench/http_bench.sh
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
-# BENCH_THREADING=connection (the default)|pool: the http.threading setting.
+# BENCH_THREADING=connection (the default)|pool: the http.threading setting;
+# BENCH_CAS="p256 rsa2048" (the default): which CAs to run.
 HERE="$(cd "$(dirname "$0")" && pwd)"
 MTLSCA_SRC="${MTLSCA_SRC:-$(cd "$HERE/../.." && pwd)}"
 MTLSCA_BUILD="${MTLSCA_BUILD:-$(dirname "${MTLSCA:-}")}"
@@ -31,13 +39,31 @@ TICKS=$(getconf CLK_TCK)
 server_cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
+# wrk_run TOKEN EXPECT SECONDS OUT: one wrk run against the server $pid;
+# sets WRK_SRV_S (the server's CPU seconds over the run) and WRK_CLIENT_S
+# (wrk's user + system seconds, from bash's `time`).
+wrk_run() {
+	local t0 t1 times
+	t0=$(server_cpu_ticks "$pid")
+	times=$( { TIMEFORMAT='%U %S'; time BENCH_CSR="$csr" BENCH_TOKEN="$1" \
+	    BENCH_EXPECT="$2" wrk -t"$WTHREADS" -c"$CONNS" -d"$3s" --latency \
+	    -s "$HERE/enroll.lua" "https://127.0.0.1:$HP/v1/certificates" \
+	    >"$4"; } 2>&1 )
+	t1=$(server_cpu_ticks "$pid")
+	WRK_SRV_S=$("$PY" -c "print(($t1 - $t0) / $TICKS)")
+	WRK_CLIENT_S=$("$PY" -c "print(sum(map(float, '$times'.split())))")
+}
+# per_item_us SECONDS COUNT: microseconds per item.
+per_item_us() {
+	"$PY" -c "print(round($1 * 1e6 / max($2, 1)))"
+}
 SUMMARY="$HL_TMP/summary"
-printf '%-10s %12s %12s %7s %9s %9s %10s %12s %14s\n' CA in-process https ratio \
-    p50_ms p99_ms certs/txn 'revoke->crl' 'cpu_us/cert' >"$SUMMARY"
+printf '%-10s %12s %12s %7s %9s %9s %10s %12s %14s %8s %8s\n' CA in-process https ratio \
+    p50_ms p99_ms certs/txn 'revoke->crl' 'cpu_us/cert' 'wrk_us' 'ceiling' >"$SUMMARY"
 
 run_one() {
 	local kind="$1" keytype="$2"
-	local D="$HL_TMP/$kind" HP PP conf inproc rate p50 p99 commits committed srv_us inp_us
+	local D="$HL_TMP/$kind" HP PP conf inproc rate p50 p99 commits committed srv_us inp_us floor_n floor_srv floor_wrk ceiling
 	local serial ms t0
 	HP=$(free_port)
 	PP=$(free_port)
@@ -63,13 +89,9 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 		    5 "$CORES" | tee /dev/stderr |
 		    sed -n 's/.*rate \([0-9]*\)\/s.*/\1/p'
 	}
-	local in1 in2 cpu0 cpu1
+	local in1 in2 srv_us wrk_us floor
 	in1=$(inproc_run)
-	cpu0=$(server_cpu_ticks "$pid")
-	BENCH_CSR="$csr" BENCH_TOKEN="$TOKEN" wrk -t"$WTHREADS" -c"$CONNS" \
-	    -d"${SECS}s" --latency -s "$HERE/enroll.lua" \
-	    "https://127.0.0.1:$HP/v1/certificates" >"$HL_TMP/wrk-$kind.txt"
-	cpu1=$(server_cpu_ticks "$pid")
+	wrk_run "$TOKEN" 201 "$SECS" "$HL_TMP/wrk-$kind.txt"
 	cat "$HL_TMP/wrk-$kind.txt"
 	in2=$(inproc_run)
 	inproc=$(( (in1 + in2) / 2 ))
@@ -87,9 +109,25 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	# CPU per certificate, the server's own (user + system, every thread)
 	# against in-process issuance's (all cores busy): what the HTTP, TLS
 	# and store path costs, whatever share of the cores wrk took.
-	srv_us=$("$PY" -c "print(round(($cpu1 - $cpu0) / $TICKS * 1e6 / max($committed, 1)))")
+	srv_us=$(per_item_us "$WRK_SRV_S" "$committed")
+	wrk_us=$(per_item_us "$WRK_CLIENT_S" "$committed")
 	inp_us=$(( CORES * 1000000 / inproc ))
-	echo "CPU per certificate: server ${srv_us} us, in-process ${inp_us} us"
+	echo "CPU per certificate: server ${srv_us} us, in-process ${inp_us} us; wrk ${wrk_us} us per request"
+
+	# The floor: the same POST refused at authentication (403), so no CSR
+	# work at all. Its CPU per request (server + wrk), added to in-process
+	# issuance's, bounds what HTTPS issuance can reach on these cores with
+	# the load generator beside the server.
+	wrk_run "wrong-$TOKEN" 403 5 "$HL_TMP/floor-$kind.txt"
+	grep -q "^status other: 0$" "$HL_TMP/floor-$kind.txt" ||
+	    fail "some floor requests were not 403"
+	floor=$(sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p' "$HL_TMP/floor-$kind.txt")
+	floor_n=$(sed -n 's/^status 403: //p' "$HL_TMP/floor-$kind.txt")
+	floor_srv=$(per_item_us "$WRK_SRV_S" "$floor_n")
+	floor_wrk=$(per_item_us "$WRK_CLIENT_S" "$floor_n")
+	ceiling=$(( CORES * 1000000 / (floor_srv + floor_wrk + inp_us) ))
+	echo "floor (403 before any CSR work): ${floor%.*}/s, server ${floor_srv} us + wrk ${floor_wrk} us per request"
+	echo "ceiling for HTTPS issuance here: $ceiling/s, $(( ceiling * 100 / inproc ))% of in-process"
 
 	# Revoke-to-/crl: one revocation over the API, poll /crl.
 	serial=$(curl -sS --cacert "$D/data/ca.pem" -H "Authorization: Bearer $TOKEN" \
@@ -103,14 +141,19 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))	# from the revoke request
 	echo "revoke -> new /crl listing it: ${ms} ms"
 	hl_stop "$pid"
-	printf '%-10s %10s/s %10s/s %6s%% %9s %9s %10s %10sms %14s\n' "$kind" "$inproc" \
+	printf '%-10s %10s/s %10s/s %6s%% %9s %9s %10s %10sms %14s %8s %7s%%\n' "$kind" "$inproc" \
 	    "${rate%.*}" "$(( ${rate%.*} * 100 / inproc ))" "$p50" "$p99" \
 	    "$("$PY" -c "print(round($committed/max($commits,1),1))")" "$ms" \
-	    "$srv_us/$inp_us" >>"$SUMMARY"
+	    "$srv_us/$inp_us" "$wrk_us" "$(( ceiling * 100 / inproc ))" >>"$SUMMARY"
 }
 
-run_one p256 ecdsa-p256
-run_one rsa2048 rsa2048
+for ca in ${BENCH_CAS:-p256 rsa2048}; do
+	case "$ca" in
+	p256) run_one p256 ecdsa-p256 ;;
+	rsa2048) run_one rsa2048 rsa2048 ;;
+	*) fail "BENCH_CAS: unknown CA '$ca' (p256, rsa2048)" ;;
+	esac
+done
 echo
 echo "threading: ${BENCH_THREADING:-connection}; wrk -t$WTHREADS -c$CONNS -d${SECS}s on the same $CORES cores"
 cat "$SUMMARY"
