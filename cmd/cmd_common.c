@@ -193,6 +193,26 @@ cmd_store_open(const struct config *cfg, bool read_only, struct store **out,
 	return store_open(&opt, out, err);
 }
 
+static void
+say_waiting(void *arg)
+{
+	fprintf(stderr, "mtlsca: waiting for another mtlsca process (serve, "
+	    "crl or publish) to finish its CRL run (lock %s)\n",
+	    (const char *)arg);
+}
+
+int
+cmd_crl_lock(const struct config *cfg, int *fd, struct ca_error *err)
+{
+	char	path[CONFIG_PATH_MAX];
+
+	*fd = -1;
+	if (config_path(cfg, CMD_CRL_LOCK, path, sizeof(path)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
+	return file_lock(path, say_waiting, path, fd, err);
+}
+
 static int
 first_serial_cb(const struct cert_record *rec, void *ctx)
 {

@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
+#include "common/util.h"
 #include "crl/crl.h"
 
 /* Read a little more than ALB's cap so that crl_check can name it. */
@@ -94,7 +95,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	char			 pub[CONFIG_PATH_MAX], t1[21], t2[21];
 	char			 detail[128];
 	bool			 pem = false;
-	int			 ch, status = CMD_FAIL;
+	int			 ch, status = CMD_FAIL, lock = -1;
 
 	memset(&res, 0, sizeof(res));
 	optind = 1;
@@ -148,6 +149,11 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		status = cmd_fail_err(&err);
 		goto out;
 	}
+	/* Take turns with `serve` and `publish` (see CMD_CRL_LOCK). */
+	if (cmd_crl_lock(cfg, &lock, &err) != CA_OK) {
+		status = cmd_fail_err(&err);
+		goto out;
+	}
 	crl_options_default(&opt);
 	opt.validity = cfg->crl_validity;
 	opt.keep_expired = cfg->crl_keep_expired;
@@ -183,6 +189,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		fprintf(stderr, "mtlsca: warning: %s\n", res.warning);
 	status = CMD_OK;
 out:
+	file_unlock(lock);
 	crl_result_clear(&res);
 	ca_free(ca);
 	store_close(st);

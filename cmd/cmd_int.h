@@ -35,6 +35,19 @@ int cmd_ca_open(const struct config *cfg, struct ca **out,
     struct ca_error *err);
 
 /*
+ * <data_dir>/crl.lock: `serve`'s CRL schedule, `mtlsca crl` and `mtlsca
+ * publish` hold it across a CRL run (build, files, publishers), so that
+ * runs on one data directory take turns.
+ */
+#define CMD_CRL_LOCK	"crl.lock"
+
+/*
+ * Take the CRL lock, saying on stderr when another process holds it and
+ * the command waits. *fd: release with file_unlock().
+ */
+int cmd_crl_lock(const struct config *cfg, int *fd, struct ca_error *err);
+
+/*
  * Open <data_dir>/db. read_only: never create it (CA_ENOENT with a sentence
  * when absent).
  */

@@ -12,6 +12,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
+#include "common/util.h"
 #include "crl/crl.h"
 
 static void
@@ -91,7 +92,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	char			 pub[CONFIG_PATH_MAX];
 	char			 crlpath[CONFIG_PATH_MAX + 16];
 	const char		*file = NULL;
-	int			 ch, status = 1;
+	int			 ch, status = 1, lock = -1;
 
 	memset(&crl, 0, sizeof(crl));
 	optind = 1;
@@ -125,7 +126,9 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		snprintf(crlpath, sizeof(crlpath), "%s/crl.pem", pub);
 		file = crlpath;
 	}
-	if (cmd_store_open(cfg, false, &st, &err) != CA_OK ||
+	/* Take turns with `serve` and `crl` (see CMD_CRL_LOCK). */
+	if (cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
+	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    crl_publish_load(file, &crl, &err) != CA_OK ||
 	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
@@ -146,5 +149,6 @@ out:
 	crl_result_clear(&crl);
 	ca_free(ca);
 	store_close(st);
+	file_unlock(lock);
 	return status;
 }

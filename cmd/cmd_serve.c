@@ -307,6 +307,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct ca_error			 err;
 	struct boot			 boot;
 	char				 pub[CONFIG_PATH_MAX];
+	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
 	const char			*host;
 	uint8_t				*mv = NULL;
@@ -387,7 +388,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	paths.key = cfg->ca_key;
 	if ((rc = ca_open(&paths, &ca, &err)) != CA_OK)
 		goto fail;
-	if (config_path(cfg, "public", pub, sizeof(pub)) != 0) {
+	if (config_path(cfg, "public", pub, sizeof(pub)) != 0 ||
+	    config_path(cfg, CMD_CRL_LOCK, lockpath, sizeof(lockpath)) != 0) {
 		ca_error_set(&err, CA_ETOOBIG, "data_dir path too long");
 		goto fail;
 	}
@@ -411,6 +413,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	/* 0 in the config means at once; 0 here would mean the default. */
 	cso.debounce_ms = cfg->crl_debounce > 0 ? cfg->crl_debounce * 1000 : 1;
 	cso.public_dir = pub;
+	cso.lock_path = lockpath;	/* take turns with `crl` and `publish` */
 	if ((rc = crl_schedule_new(ca, st, &cso, &sched, &err)) != CA_OK)
 		goto fail;
 	/* The configured publishers (dir, S3, ALB) run after each CRL. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -294,6 +295,41 @@ fsync_dir_of(const char *path)
 	}
 	free(copy);
 	return rc;
+}
+
+int
+file_lock(const char *path, void (*on_wait)(void *), void *arg, int *fd,
+    struct ca_error *err)
+{
+	int	f, rc;
+
+	*fd = -1;
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return ca_error_set(err, CA_EIO, "cannot open the lock file "
+		    "%s: %s", path, strerror(errno));
+	while ((rc = flock(f, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (rc != 0 && errno == EWOULDBLOCK) {
+		if (on_wait != NULL)
+			on_wait(arg);
+		while ((rc = flock(f, LOCK_EX)) != 0 && errno == EINTR)
+			;
+	}
+	if (rc != 0) {
+		rc = ca_error_set(err, CA_EIO, "cannot lock %s: %s", path,
+		    strerror(errno));
+		close(f);
+		return rc;
+	}
+	*fd = f;
+	return CA_OK;
+}
+
+void
+file_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* closing the last descriptor drops the lock */
 }
 
 int

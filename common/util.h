@@ -75,6 +75,17 @@ int file_read(const char *path, size_t max, uint8_t **out, size_t *len,
 int file_write_atomic(const char *path, const void *buf, size_t len,
     mode_t mode, int excl, struct ca_error *err);
 
+/*
+ * Take an exclusive advisory lock (flock) on path, created with mode 0600
+ * when missing. When another process holds it, call on_wait(arg) once (if
+ * not NULL; e.g. to say why the command pauses), then block until it is
+ * free. *fd owns the lock until file_unlock(*fd); the kernel drops it with
+ * the process, so a crash never leaves it held.
+ */
+int file_lock(const char *path, void (*on_wait)(void *), void *arg, int *fd,
+    struct ca_error *err);
+void file_unlock(int fd);
+
 /* mkdir -p with mode for each created level. */
 int dir_make(const char *path, mode_t mode, struct ca_error *err);
 

@@ -37,6 +37,7 @@ struct crl_schedule {
 	struct store		*st;
 	struct crl_schedule_options opt;
 	char			*public_dir;
+	char			*lock_path;
 
 	struct publisher	 pubs[CRL_SCHEDULE_PUBLISHERS_MAX];
 	size_t			 n_pubs;
@@ -182,6 +183,13 @@ crl_schedule_new(struct ca *ca, struct store *st,
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	}
 	s->opt.public_dir = s->public_dir;
+	if (opt->lock_path != NULL &&
+	    (s->lock_path = strdup(opt->lock_path)) == NULL) {
+		free(s->public_dir);
+		free(s);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	s->opt.lock_path = s->lock_path;
 	pthread_mutex_init(&s->build_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	{
@@ -245,10 +253,20 @@ meta_revgen_get(struct crl_schedule *s, uint64_t *gen)
 	return ok;
 }
 
+static void
+say_waiting(void *arg)
+{
+	fprintf(stderr, "mtlsca: crl: waiting for another mtlsca process to "
+	    "finish its CRL run (lock %s)\n", (const char *)arg);
+}
+
 /*
- * Build, write, swap, publish. Serialised by build_mu. The revocation
- * generation is read before the build: a revocation that lands during the
- * build bumps it again and causes one more CRL, never a missed one.
+ * Build, write, swap, publish. Serialised by build_mu in this process and
+ * by the lock file across processes: CRL numbers are taken, files written
+ * and publishers run in one order, so no run overwrites a newer CRL or a
+ * publisher's state with an older one. The revocation generation is read
+ * before the build: a revocation that lands during the build bumps it
+ * again and causes one more CRL, never a missed one.
  */
 static int
 build_once(struct crl_schedule *s, struct ca_error *err)
@@ -259,10 +277,14 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	struct ca_error		 perr;
 	uint64_t		 gen = 0;
 	int64_t			 now = time_now();
-	int			 rc;
+	int			 rc, lock = -1;
 
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_lock(&s->build_mu);
+	if (s->lock_path != NULL && (rc = file_lock(s->lock_path, say_waiting,
+	    s->lock_path, &lock, err)) != CA_OK)
+		goto out;
+	now = time_now();	/* after any wait for the lock */
 	if ((rc = store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, err)) !=
 	    CA_OK)
 		goto out;
@@ -324,6 +346,7 @@ out:
 		    s->opt.refresh : RETRY_S);
 	}
 	pthread_mutex_unlock(&s->mu);
+	file_unlock(lock);
 	pthread_mutex_unlock(&s->build_mu);
 	crl_result_clear(&r);
 	return rc;
@@ -531,5 +554,6 @@ crl_schedule_free(struct crl_schedule *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->build_mu);
 	free(s->public_dir);
+	free(s->lock_path);
 	free(s);
 }

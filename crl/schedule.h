@@ -41,6 +41,12 @@ struct crl_schedule_options {
 	int64_t		 debounce_ms;	/* after a revocation; 0 = 2000 */
 	unsigned	 poll_ms;	/* revocation counter poll; 0 = 250 */
 	const char	*public_dir;	/* crl.der/crl.pem go here; NULL = none */
+	/*
+	 * Held (file_lock) across build, files and publishers, so that runs
+	 * of `mtlsca crl` and `mtlsca publish` on the same data directory
+	 * take turns with this one; NULL = none.
+	 */
+	const char	*lock_path;
 };
 
 /*

@@ -191,6 +191,38 @@ openssl crl -in data/public/crl.pem -noout -text | grep -A1 "CRL Number" | grep 
     fail "public/crl.pem is not CRL number 3"
 run_status 2 m crl --pem
 
+note "crl and publish take turns with other processes (data/crl.lock)"
+# hold_lock: another process holds data/crl.lock for 1 s, then writes
+# "holder" to the file order; returns once the lock is taken.
+hold_lock() {
+	rm -f order
+	flock data/crl.lock sh -c 'sleep 1; echo holder >> order' &
+	HOLDER=$!
+	for _ in $(seq 100); do
+		flock -n data/crl.lock true || return 0
+		sleep 0.02
+	done
+	fail "the test's lock holder never took data/crl.lock"
+}
+hold_lock
+run_ok m crl
+echo crl >> order
+wait "$HOLDER"
+assert_eq "holder crl" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca crl waited for the lock holder"
+assert_contains "$OUT" "waiting for another mtlsca process (serve, crl or publish) to finish its CRL run"
+assert_contains "$OUT" "CRL number 4:"
+printf 'publishers = ( { type = "dir"; name = "www"; path = "%s/www"; } );\n' "$PWD" > pub.conf
+hold_lock
+run_ok m --config pub.conf publish
+echo publish >> order
+wait "$HOLDER"
+assert_eq "holder publish" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca publish waited for the lock holder"
+assert_contains "$OUT" "waiting for another mtlsca process"
+cmp -s www/crl.pem data/public/crl.pem || fail "publish did not copy CRL 4 to www/"
+# Free: no wait, no message.
+run_ok m crl
+assert_not_contains "$OUT" "waiting"
+
 note "configuration drives the CRL"
 cat > short.conf <<EOF
 crl = {
@@ -199,7 +231,7 @@ crl = {
 };
 EOF
 run_ok m --config short.conf crl
-assert_contains "$OUT" "CRL number 4:"
+assert_contains "$OUT" "CRL number 6:"
 nu=$(openssl crl -in data/public/crl.pem -noout -nextupdate | cut -d= -f2)
 lu=$(openssl crl -in data/public/crl.pem -noout -lastupdate | cut -d= -f2)
 assert_eq 172800 $(( $(date -u -d "$nu" +%s) - $(date -u -d "$lu" +%s) )) "CRL validity with crl.validity = 2d"
@@ -214,7 +246,7 @@ EOF
 run_status 1 m --config bad.conf crl
 assert_contains "$OUT" "mtlsca: bad.conf:3: crl.refresh:"
 assert_contains "$OUT" "at most a third of crl.validity"
-openssl crl -in data/public/crl.pem -noout -text | grep -A1 "CRL Number" | grep -qx ' *4' ||
+openssl crl -in data/public/crl.pem -noout -text | grep -A1 "CRL Number" | grep -qx ' *6' ||
     fail "a refused configuration still made a CRL"
 
 note "the audit log records what the command line did"

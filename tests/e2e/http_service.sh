@@ -262,6 +262,27 @@ code=$(hl_curl "$HL_TMP/s.json" --cacert "$CA" "${ADM[@]}" -X POST "$U/v1/crl")
 CRLNUM=$(hl_json "$HL_TMP/s.json" number)
 ok "POST /v1/crl: CRL $CRLNUM"
 
+# The schedule takes turns with `mtlsca crl` and `publish` in other
+# processes: while another holds data/crl.lock, POST /v1/crl waits.
+rm -f "$HL_TMP/order"
+flock "$D/crl.lock" sh -c "sleep 1; echo holder >> '$HL_TMP/order'" &
+holder=$!
+for _ in $(seq 100); do
+	flock -n "$D/crl.lock" true || break
+	sleep 0.02
+done
+code=$(hl_curl "$HL_TMP/s.json" --cacert "$CA" "${ADM[@]}" -X POST "$U/v1/crl")
+echo serve >> "$HL_TMP/order"
+wait "$holder"
+[ "$code" = 200 ] || fail "POST /v1/crl with the lock held elsewhere: $code"
+[ "$(tr '\n' ' ' < "$HL_TMP/order")" = "holder serve " ] ||
+    fail "the CRL run did not wait for the lock: $(cat "$HL_TMP/order")"
+grep -q "waiting for another mtlsca process to finish its CRL run" "$HL_TMP/serve.err" ||
+    fail "serve did not say why the CRL run waited"
+[ "$(hl_json "$HL_TMP/s.json" number)" -gt "$CRLNUM" ] || fail "CRL number did not rise"
+CRLNUM=$(hl_json "$HL_TMP/s.json" number)
+ok "POST /v1/crl waits while another process holds crl.lock: CRL $CRLNUM"
+
 M audit >"$HL_TMP/audit.txt" 2>&1 || fail "mtlsca audit: $(cat "$HL_TMP/audit.txt")"
 grep -q "	issue	" "$HL_TMP/audit.txt" || fail "no issue in the audit log"
 grep -q "	revoke	serial=$EC_SERIAL" "$HL_TMP/audit.txt" || fail "no revoke in the audit log"

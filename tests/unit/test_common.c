@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -392,6 +393,71 @@ test_dir_make(void **state)
 }
 
 static void
+count_wait(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * file_lock: free, it takes the lock without waiting; held by another
+ * process, it says so once and returns only after that process let go.
+ */
+static void
+test_file_lock(void **state)
+{
+	char		 path[256], done[300];
+	struct stat	 sb;
+	struct ca_error	 e;
+	int		 fd = -1, fd2 = -1, waits = 0, sync[2], status;
+	pid_t		 child;
+	char		 c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/crl.lock", tmpdir);
+	snprintf(done, sizeof(done), "%s/released", tmpdir);
+	assert_int_equal(file_lock(path, count_wait, &waits, &fd, &e), CA_OK);
+	assert_true(fd >= 0);
+	assert_int_equal(waits, 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	file_unlock(fd);
+
+	assert_int_equal(pipe(sync), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int f = -1;
+
+		if (file_lock(path, NULL, NULL, &f, NULL) != CA_OK)
+			_exit(1);
+		(void)!write(sync[1], "L", 1);	/* held */
+		usleep(300 * 1000);
+		/* Mark the release before it happens: once the parent has
+		 * the lock, the mark must be there. */
+		if (file_write_atomic(done, "x", 1, 0600, 0, NULL) != CA_OK)
+			_exit(1);
+		file_unlock(f);
+		_exit(0);
+	}
+	assert_int_equal(read(sync[0], &c, 1), 1);
+	assert_int_equal(file_lock(path, count_wait, &waits, &fd2, &e), CA_OK);
+	assert_int_equal(waits, 1);
+	assert_int_equal(stat(done, &sb), 0);
+	file_unlock(fd2);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sync[0]);
+	close(sync[1]);
+
+	/* A directory that does not exist: a sentence naming the path. */
+	snprintf(path, sizeof(path), "%s/missing/crl.lock", tmpdir);
+	assert_int_equal(file_lock(path, NULL, NULL, &fd, &e), CA_EIO);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(e.msg, path));
+	file_unlock(-1);	/* a no-op */
+}
+
+static void
 test_errors(void **state)
 {
 	struct ca_error	e;
@@ -428,6 +494,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_write_read,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_dir_make, setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_file_lock, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_errors),
 	};
