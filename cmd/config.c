@@ -18,6 +18,7 @@
 #include <libconfig.h>
 
 #include "cmd/config.h"
+#include "http/http.h"
 #include "common/util.h"
 
 /* data_dir is shorter than this, so derived paths always fit. */
@@ -706,7 +707,7 @@ load_http(struct loader *l, const config_setting_t *g)
 		c->thread_pool = strcmp(mode, "pool") == 0;
 	}
 	if ((s = config_setting_get_member(g, "threads")) != NULL &&
-	    (rc = get_uint(l, s, 0, 256, &c->threads)) != CA_OK)
+	    (rc = get_uint(l, s, 0, HTTP_LOOPS_MAX, &c->threads)) != CA_OK)
 		return rc;
 	return CA_OK;
 }

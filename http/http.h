@@ -34,10 +34,14 @@ enum http_threading {
 	/* One thread per HTTPS connection, blocking on its commit: the
 	   default, chosen by measurement (see server.c). */
 	HTTP_THREADING_PER_CONNECTION = 0,
-	/* libmicrohttpd's internal thread pool (one epoll loop per core)
-	   with suspend/resume around the commit. */
+	/* One epoll loop per core (http_options.threads), each with a
+	   listening socket of its own (SO_REUSEPORT), suspending a
+	   connection while its certificate is committed. */
 	HTTP_THREADING_POOL = 1,
 };
+
+/* The most event loops one listener runs (http_options.threads). */
+#define HTTP_LOOPS_MAX	64
 
 /* As a port: bind any free port (read it back with http_server_port). */
 #define HTTP_PORT_EPHEMERAL	0x10000u

@@ -105,7 +105,8 @@ struct http_req {
 };
 
 struct listener {
-	struct MHD_Daemon	*d;
+	struct MHD_Daemon	*d[HTTP_LOOPS_MAX];	/* n started */
+	size_t			 n;
 	struct http_server	*srv;
 	bool			 https;
 	unsigned		 port;

@@ -2,25 +2,34 @@
  * The listeners, the request life cycle, routing, the JSON error shape and
  * the public endpoints.
  *
- * Threading, chosen by measurement (tests/bench/http_bench.sh and the
- * same load with per-thread CPU accounting; 2 cores, P-256 CA, wrk with 32
- * keep-alive clients on the same cores, 8 alternating runs of 8 s each):
- * one thread per HTTPS connection, which signs and then blocks on its
- * commit (the committer batches certificates into one LMDB write
- * transaction and wakes each thread once its batch is durable).
- *   thread per connection: 3,038-3,457 certificates/s, median 3,368;
- *   internal thread pool:  2,178-3,640 certificates/s, median 2,866.
- * The pool (one epoll loop per core, suspend/resume around the commit;
- * HTTP_THREADING_POOL, http.threading = "pool") is as fast when the
- * connections happen to be spread evenly over its loops, but a connection
- * stays on the loop that accepted it, and with keep-alive clients one loop
- * often holds most of them while another core idles: its runs range over
- * 40 %. Per connection, the kernel spreads the signing over the cores.
- * The cost, a thread and its stack per open HTTPS connection, is bounded
- * by http.max_connections (default 256). The plain-HTTP listener serves
- * small public files and never blocks: one epoll thread either way.
+ * Threading, chosen by measurement (tests/bench/http_bench.sh; 2 cores,
+ * wrk with 32 keep-alive clients on the same cores). The default is one
+ * thread per HTTPS connection, which signs and then blocks on its commit
+ * (the committer batches certificates into one LMDB write transaction and
+ * wakes each thread once its batch is durable); the kernel spreads the
+ * signing over the cores. Its cost, a thread and its stack per open HTTPS
+ * connection, is bounded by http.max_connections (default 256).
+ *
+ * The pool (HTTP_THREADING_POOL, http.threading = "pool") runs one epoll
+ * loop per core, which suspends a connection while its certificate is
+ * committed and serves others meanwhile. A connection stays on the loop
+ * that accepted it, so each loop has a listening socket of its own on the
+ * same port (SO_REUSEPORT) and the kernel spreads new connections between
+ * them. With libmicrohttpd's own thread pool, which shares one socket, one
+ * loop often took most of the keep-alive clients while another core
+ * idled (P-256 runs from 2,178 to 3,640 certificates/s). With a socket per
+ * loop, 6 alternating runs of each mode (a noisy 2-core VM; HTTPS rate
+ * as a share of the in-process rate measured in the same run):
+ *   P-256:    pool 41-61 %, median 52 %;  per connection 40-55 %, median 52 %
+ *   RSA-2048: pool 74-85 %, median 77 %;  per connection 62-79 %, median 73 %
+ * and a lower RSA p99 in the pool (64-103 ms against 110-507 ms). Not
+ * enough, on this machine, to change the default.
+ *
+ * The plain-HTTP listener serves small public files and never blocks: one
+ * epoll thread either way.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -502,6 +511,23 @@ cores(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* A plain bind (SO_REUSEADDR, as libmicrohttpd's own) says EADDRINUSE. */
+static bool
+port_in_use(const struct sockaddr *sa)
+{
+	socklen_t	len = sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int		fd, one = 1;
+	bool		used;
+
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;	/* MHD_start_daemon will say what is wrong */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	used = bind(fd, sa, len) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return used;
+}
+
 static int
 listener_start(struct http_server *s, struct listener *l, bool https,
     unsigned port, const struct http_options *opt, struct ca_error *err)
@@ -512,7 +538,11 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	struct MHD_OptionItem	 ops[24];
 	const union MHD_DaemonInfo *di;
 	unsigned		 flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	unsigned		 threads = opt->threads ? opt->threads : cores();
+	unsigned		 loops = 1;
+	unsigned		 conns = opt->max_connections ?
+	    opt->max_connections : DEFAULT_CONNECTIONS;
+	unsigned		 per_ip = opt->per_ip_connections ?
+	    opt->per_ip_connections : DEFAULT_PER_IP;
 	size_t			 n = 0;
 
 	memset(&sin, 0, sizeof(sin));
@@ -524,48 +554,62 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		    port);
 	if (inet_pton(AF_INET, s->listen, &sin.sin_addr) == 1) {
 		sin.sin_family = AF_INET;
-		sin.sin_port = htons((uint16_t)port);
 		sa = (struct sockaddr *)&sin;
 	} else if (inet_pton(AF_INET6, s->listen, &sin6.sin6_addr) == 1) {
 		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons((uint16_t)port);
 		sa = (struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
 	} else {
 		return ca_error_set(err, CA_EINVAL, "listen address '%s' is "
 		    "not an IPv4 or IPv6 address", s->listen);
 	}
+	sin.sin_port = htons((uint16_t)port);
+	sin6.sin6_port = htons((uint16_t)port);
 	l->srv = s;
 	l->https = https;
-	/* First, so that every message goes through it. */
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
-	    (intptr_t)log_cb, NULL };
 	if (https && s->threading == HTTP_THREADING_PER_CONNECTION) {
 		flags |= MHD_USE_THREAD_PER_CONNECTION |
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 	} else {
 		flags |= MHD_USE_EPOLL_INTERNAL_THREAD |
 		    MHD_ALLOW_SUSPEND_RESUME;
-		/* The plain listener serves small files: one thread. */
-		if (https && threads > 1)
-			ops[n++] = (struct MHD_OptionItem){
-			    MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+		/* The plain listener serves small files: one loop. */
+		if (https)
+			loops = opt->threads ? opt->threads : cores();
+		if (loops > HTTP_LOOPS_MAX)
+			loops = HTTP_LOOPS_MAX;
+		/* The limits are shared out between the loops. */
+		conns = (conns + loops - 1) / loops;
+		per_ip = (per_ip + loops - 1) / loops;
 	}
+	/* First, so that every message goes through it. */
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+	    (intptr_t)log_cb, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, sa };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-	    opt->max_connections ? opt->max_connections : DEFAULT_CONNECTIONS,
-	    NULL };
+	    conns, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    opt->per_ip_connections ? opt->per_ip_connections : DEFAULT_PER_IP,
-	    NULL };
+	    per_ip, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	    opt->timeout ? opt->timeout : DEFAULT_TIMEOUT, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    CONNECTION_MEMORY, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	    (intptr_t)completed_cb, l };
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE,
-	    1, NULL };
+	if (loops > 1) {
+		/*
+		 * SO_REUSEPORT: each loop listens on a socket of its own on
+		 * the same port, and the kernel hashes every new connection
+		 * to one of them. It would also let a second mtlsca share
+		 * the port unnoticed, hence the plain bind first.
+		 */
+		if (port != 0 && port_in_use(sa))
+			return ca_error_set(err, CA_EIO, "cannot listen on %s "
+			    "port %u (%s): the port is in use", s->listen,
+			    port, https ? "HTTPS" : "HTTP");
+		ops[n++] = (struct MHD_OptionItem){
+		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+	}
 	/* SIGPIPE is ignored process-wide by `mtlsca serve`. */
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
 	    1, NULL };
@@ -587,15 +631,44 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		    0, (void *)TLS_PRIORITIES };
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	l->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb,
-	    l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
-	if (l->d == NULL)
-		return ca_error_set(err, CA_EIO, "cannot listen on %s port %u "
-		    "(%s): is the port in use?", s->listen, port,
-		    https ? "HTTPS" : "HTTP");
-	di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
-	l->port = di != NULL ? di->port : port;
+	/* The first loop binds (port 0: the kernel picks); the others join. */
+	for (l->n = 0; l->n < loops; l->n++) {
+		sin.sin_port = htons((uint16_t)port);
+		sin6.sin6_port = htons((uint16_t)port);
+		l->d[l->n] = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+		    access_cb, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+		if (l->d[l->n] == NULL)
+			return ca_error_set(err, CA_EIO, "cannot listen on %s "
+			    "port %u (%s): is the port in use?", s->listen,
+			    port, https ? "HTTPS" : "HTTP");
+		if (l->n == 0) {
+			di = MHD_get_daemon_info(l->d[0],
+			    MHD_DAEMON_INFO_BIND_PORT);
+			if (di != NULL && di->port != 0)
+				port = di->port;
+			l->port = port;
+		}
+	}
 	return CA_OK;
+}
+
+/* Stop accepting: a listener's sockets close, its connections go on. */
+static void
+listener_quiesce(struct listener *l)
+{
+	MHD_socket fd;
+
+	for (size_t i = 0; i < l->n; i++)
+		if ((fd = MHD_quiesce_daemon(l->d[i])) != MHD_INVALID_SOCKET)
+			close(fd);
+}
+
+static void
+listener_stop(struct listener *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		MHD_stop_daemon(l->d[i]);
+	l->n = 0;
 }
 
 static int
@@ -714,10 +787,8 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	*out = s;
 	return CA_OK;
 fail:
-	if (s->https.d != NULL)
-		MHD_stop_daemon(s->https.d);
-	if (s->http.d != NULL)
-		MHD_stop_daemon(s->http.d);
+	listener_stop(&s->https);
+	listener_stop(&s->http);
 	http_committer_stop(s);
 	server_free(s);
 	return rc;
@@ -728,19 +799,8 @@ http_server_port(const struct http_server *s, bool https)
 {
 	if (s == NULL)
 		return 0;
-	return https ? (s->https.d ? s->https.port : 0) :
-	    (s->http.d ? s->http.port : 0);
-}
-
-static void
-listener_quiesce(struct listener *l)
-{
-	MHD_socket fd;
-
-	if (l->d == NULL)
-		return;
-	if ((fd = MHD_quiesce_daemon(l->d)) != MHD_INVALID_SOCKET)
-		close(fd);
+	return https ? (s->https.n ? s->https.port : 0) :
+	    (s->http.n ? s->http.port : 0);
 }
 
 void
@@ -765,10 +825,8 @@ http_server_stop(struct http_server *s)
 
 		nanosleep(&ts, NULL);
 	}
-	if (s->https.d != NULL)
-		MHD_stop_daemon(s->https.d);
-	if (s->http.d != NULL)
-		MHD_stop_daemon(s->http.d);
+	listener_stop(&s->https);
+	listener_stop(&s->http);
 	http_committer_stop(s);
 	server_free(s);
 }

@@ -94,6 +94,13 @@ ${5:-}
 EOF
 }
 
+# hl_listeners PORT: how many TCP sockets listen on PORT (from /proc, as
+# minimal Debian has no ss).
+hl_listeners() {
+	awk -v p="$(printf '%04X' "$1")" '$4 == "0A" && $2 ~ (":" p "$") { n++ }
+	    END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 hl_sha256() {
 	printf '%s' "$1" | sha256sum | cut -d' ' -f1
 }

@@ -4,7 +4,8 @@
 # `openssl verify`), token refusals, body and policy limits, admin by mTLS
 # certificate and by token, a non-admin certificate refused, revocations
 # (over HTTP and by the CLI from another process) reaching /crl within 3 s,
-# renewal, the audit log, and a restart that keeps everything.
+# renewal, the audit log, a restart in the other threading mode that keeps
+# everything, and a second serve on the same ports refused.
 . "$(dirname "$0")/http_lib.sh"
 
 D="$HL_TMP/data"
@@ -304,7 +305,14 @@ hl_stop "$SERVER"
 grep -q "mtlsca: stopped" "$HL_TMP/serve.err" || fail "no clean stop"
 ok "SIGTERM: clean stop"
 
-hl_start serve2 --config "$CONF" serve
+# The restart runs the other threading mode: three event loops, each on a
+# socket of its own (SO_REUSEPORT) on the same port.
+CONF2="$HL_TMP/mtlsca-pool.conf"
+sed 's/^http = {/http = { threading = "pool"; threads = 3;/' "$CONF" >"$CONF2"
+M() { "$MTLSCA" --config "$CONF2" "$@"; }
+hl_start serve2 --config "$CONF2" serve
+[ "$(hl_listeners "$HP")" = 3 ] ||
+    fail "pool mode: $(hl_listeners "$HP") listening sockets on $HP, not 3"
 grep -q "admin token:" "$HL_TMP/serve2.out" && fail "tokens printed again on restart"
 [ "$(hl_curl "$HL_TMP/h.json" "$P/healthz")" = 200 ] || fail "healthz after restart"
 code=$(hl_curl "$HL_TMP/s.json" --cacert "$CA" -H "Authorization: Bearer $ADMIN" \
@@ -322,5 +330,19 @@ code=$(enroll two "$TWO")
 hl_expect_error "$HL_TMP/two.json" 403 "$code" forbidden
 [ "$(enroll ec "$STATIC")" = 201 ] || fail "static token after restart"
 ok "restart keeps the store ($N2 certificates), CRL number, tokens and their uses"
+
+# A second serve on ports in use is refused, in either mode; SO_REUSEPORT
+# must not let it share the port with the first.
+for conf in "$CONF2" "$CONF"; do
+	rc=0
+	timeout 20 "$MTLSCA" --config "$conf" serve >"$HL_TMP/second.out" \
+	    2>"$HL_TMP/second.err" || rc=$?
+	[ "$rc" = 1 ] || fail "a second serve ($conf) exited with $rc"
+	grep -q "cannot listen on 127.0.0.1 port $HP (HTTPS).*in use" "$HL_TMP/second.err" ||
+	    fail "second serve: $(cat "$HL_TMP/second.err")"
+done
+[ "$(hl_listeners "$HP")" = 3 ] || fail "the second serve left a socket"
+[ "$(enroll ec "$STATIC")" = 201 ] || fail "enroll after the refused second serve"
+ok "a second serve on the same ports is refused (pool and connection modes)"
 hl_stop "$HL_PID"
 echo "PASS"
