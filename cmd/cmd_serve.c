@@ -493,6 +493,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.max_connections = cfg->max_connections;
 	ho.per_ip_connections = cfg->per_ip_connections;
 	ho.timeout = cfg->timeout;
+	ho.request_timeout = cfg->request_timeout;
 	ho.threads = cfg->threads;
 	ho.threading = cfg->thread_pool ? HTTP_THREADING_POOL :
 	    HTTP_THREADING_PER_CONNECTION;

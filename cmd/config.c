@@ -615,8 +615,8 @@ load_http(struct loader *l, const config_setting_t *g)
 {
 	static const char *const keys[] = { "listen", "https_port",
 	    "http_port", "server_names", "tls_cert", "tls_key", "body_max",
-	    "max_connections", "per_ip_connections", "timeout", "threading",
-	    "threads", NULL };
+	    "max_connections", "per_ip_connections", "timeout",
+	    "request_timeout", "threading", "threads", NULL };
 	struct config		*c = l->cfg;
 	config_setting_t	*s;
 	uint8_t			 addr[16];
@@ -693,6 +693,9 @@ load_http(struct loader *l, const config_setting_t *g)
 		    c->max_connections);
 	if ((s = config_setting_get_member(g, "timeout")) != NULL &&
 	    (rc = get_uint(l, s, 1, 3600, &c->timeout)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "request_timeout")) != NULL &&
+	    (rc = get_uint(l, s, 1, 600, &c->request_timeout)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "threading")) != NULL) {
 		char mode[16];
@@ -933,6 +936,7 @@ config_defaults(struct config *cfg)
 	cfg->max_connections = 256;
 	cfg->per_ip_connections = 64;
 	cfg->timeout = 30;
+	cfg->request_timeout = 10;
 	cfg->threads = 0;
 }
 

@@ -82,6 +82,7 @@ struct config {
 	unsigned	max_connections;		/* 256 */
 	unsigned	per_ip_connections;		/* 64 */
 	unsigned	timeout;			/* seconds, 30 */
+	unsigned	request_timeout;		/* seconds, 10 */
 	bool		thread_pool;			/* threading = "pool" */
 	unsigned	threads;			/* pool size; 0 = cores */
 

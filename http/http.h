@@ -56,6 +56,7 @@ struct http_options {
 	unsigned	 max_connections;	/* 0 = 256 */
 	unsigned	 per_ip_connections;	/* 0 = 64 */
 	unsigned	 timeout;		/* seconds; 0 = 30 */
+	unsigned	 request_timeout;	/* seconds (deadline.c); 0 = 10 */
 	unsigned	 threads;		/* 0 = number of cores */
 	enum http_threading threading;
 	unsigned	 batch_max;		/* certificates per commit; 0 = 256 */

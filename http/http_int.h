@@ -49,6 +49,7 @@ struct http_metrics {
 	atomic_ullong	 revocations;
 	atomic_ullong	 commits;	/* write transactions of the committer */
 	atomic_ullong	 committed;	/* certificates in them */
+	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
 };
 
 /* A certificate waiting for its write transaction (enroll.c). */
@@ -83,6 +84,18 @@ struct committer {
 	unsigned		 batch_max;
 	bool			 resume;	/* pool mode: MHD_resume_connection */
 	int64_t			 last_start_us;	/* of the last commit */
+};
+
+/* Request deadlines and their watchdog (deadline.c). */
+struct http_conn;
+struct http_deadlines {
+	pthread_mutex_t		 mu;		/* guards the list and stop */
+	pthread_cond_t		 cond;
+	pthread_t		 thread;
+	struct http_conn	*head;		/* open connections */
+	int64_t			 request_us;	/* http.request_timeout */
+	int64_t			 idle_us;	/* http.timeout */
+	bool			 init, running, stop;
 };
 
 struct http_req {
@@ -136,11 +149,26 @@ struct http_server {
 
 	struct listener		 https, http;
 	struct committer	 committer;
+	struct http_deadlines	 deadlines;
 	struct http_metrics	 metrics;
 	atomic_int		 inflight;	/* requests being handled */
 	atomic_int		 enrolling;	/* issuing, not yet committed */
 	atomic_bool		 stopping;
 };
+
+/* ---- deadline.c: slow clients ---- */
+
+/* Start and stop the watchdog; stop after the daemons. */
+int http_deadlines_start(struct http_server *s, unsigned request_s,
+    unsigned idle_s, struct ca_error *err);
+void http_deadlines_stop(struct http_server *s);
+/* MHD_OPTION_NOTIFY_CONNECTION (cls: the listener). */
+void http_conn_notify(void *cls, struct MHD_Connection *c,
+    void **socket_context, enum MHD_ConnectionNotificationCode code);
+/* The whole request is in: no deadline while it is answered. */
+void http_conn_received(struct http_server *s, struct MHD_Connection *c);
+/* Answered: the next request's clock starts (idle time included). */
+void http_conn_answered(struct http_server *s, struct MHD_Connection *c);
 
 /* ---- parse.c: request parsing without a socket (fuzzed) ---- */
 

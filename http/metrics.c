@@ -181,6 +181,11 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "The store's revocation counter (every revocation, CLI included).");
 	bprintf(&b, "mtlsca_revocation_generation %llu\n",
 	    (unsigned long long)revgen);
+	help(&b, "mtlsca_http_request_timeouts_total", "counter",
+	    "Connections closed for not sending a whole request within "
+	    "http.request_timeout.");
+	bprintf(&b, "mtlsca_http_request_timeouts_total %llu\n",
+	    (unsigned long long)atomic_load(&m->request_timeouts));
 	help(&b, "mtlsca_store_commits_total", "counter",
 	    "Write transactions that recorded issued certificates.");
 	bprintf(&b, "mtlsca_store_commits_total %llu\n",

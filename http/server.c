@@ -52,6 +52,7 @@
 #define DEFAULT_CONNECTIONS	256
 #define DEFAULT_PER_IP		64
 #define DEFAULT_TIMEOUT		30
+#define DEFAULT_REQUEST_TIMEOUT	10
 #define STOP_GRACE_MS		10000
 /* Over the cap but below this, an announced body is drained, not stored. */
 #define DRAIN_MAX		(1024 * 1024)
@@ -466,6 +467,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->body[r->body_len] = '\0';
 	if (r->phase != 0)
 		return http_enroll(s, r, c);	/* resumed after the commit */
+	http_conn_received(s, c);
 	return dispatch(s, l, r, c, method);
 }
 
@@ -476,6 +478,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct listener		*l = cls;
 	struct http_req		*r = *con_cls;
 
+	http_conn_answered(l->srv, c);
 	if (r == NULL)
 		return;
 	http_metrics_request(l->srv, r->route, r->status,
@@ -596,6 +599,8 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	    CONNECTION_MEMORY, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	    (intptr_t)completed_cb, l };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+	    (intptr_t)http_conn_notify, l };
 	if (loops > 1) {
 		/*
 		 * SO_REUSEPORT: each loop listens on a socket of its own on
@@ -776,7 +781,10 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	}
 	s->committer.batch_max = opt->batch_max ? opt->batch_max : 256;
 	s->committer.resume = s->threading == HTTP_THREADING_POOL;
-	if ((rc = http_committer_start(s, err)) != CA_OK)
+	if ((rc = http_committer_start(s, err)) != CA_OK ||
+	    (rc = http_deadlines_start(s, opt->request_timeout ?
+	    opt->request_timeout : DEFAULT_REQUEST_TIMEOUT, opt->timeout ?
+	    opt->timeout : DEFAULT_TIMEOUT, err)) != CA_OK)
 		goto fail;
 	if (opt->https_port != 0 && (rc = listener_start(s, &s->https, true,
 	    opt->https_port, opt, err)) != CA_OK)
@@ -789,6 +797,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 fail:
 	listener_stop(&s->https);
 	listener_stop(&s->http);
+	http_deadlines_stop(s);
 	http_committer_stop(s);
 	server_free(s);
 	return rc;
@@ -827,6 +836,7 @@ http_server_stop(struct http_server *s)
 	}
 	listener_stop(&s->https);
 	listener_stop(&s->http);
+	http_deadlines_stop(s);
 	http_committer_stop(s);
 	server_free(s);
 }

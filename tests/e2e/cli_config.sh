@@ -109,6 +109,8 @@ run_status 2 "$MTLSCA" --data-dir "$T/never" serve --listen "127.0.0.1$(head -c 
 printf 'http = { tls_cert = "/x.pem"; };\n' | bad_conf 1 "tls_cert and tls_key go together"
 printf 'http = { server_names = []; };\n' | bad_conf 1 "at least one name"
 printf 'http = { max_connections = 10; per_ip_connections = 20; };\n' | bad_conf 1 "per_ip_connections (20) must not exceed"
+printf 'http = { request_timeout = 0; };\n' | bad_conf 1 "http.request_timeout: 0 is out of range: expected 1 to 600"
+printf 'http = { request_timeout = 601; };\n' | bad_conf 1 "expected 1 to 600"
 printf 'admins = { fingerprints = ["zz"]; };\n' | bad_conf 1 "SHA-256"
 printf 'admins = { people = []; };\n' | bad_conf 1 "unknown key"
 printf 'publishers = ( { type = "ftp"; name = "x"; } );\n' | bad_conf 1 '"ftp" is not a publisher type'

@@ -1,0 +1,224 @@
+/*
+ * Request deadlines: the defence against clients that send slowly.
+ *
+ * libmicrohttpd 0.9.75 closes a connection only after http.timeout seconds
+ * with no bytes at all. A client that trickles a byte now and then (a TLS
+ * handshake, a header line, a body) keeps its connection slot, and with
+ * one thread per connection a thread, for as long as it likes: a few such
+ * clients fill http.max_connections. So each connection gets a deadline by
+ * which a whole request (handshake, headers and body) must be in:
+ *   - from its accept: http.request_timeout;
+ *   - while a request is being answered (signing, the commit): none;
+ *   - after an answer: http.timeout (the keep-alive idle time) plus
+ *     http.request_timeout for the next request.
+ * A watchdog thread shuts down the socket of a connection past its
+ * deadline (shutdown(2), not close: the descriptor stays libmicrohttpd's);
+ * libmicrohttpd then sees the connection end and cleans up as usual.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "http/http_int.h"
+
+#define WATCH_PERIOD_MS	250
+
+/* One per connection, in libmicrohttpd's socket context. */
+struct http_conn {
+	struct http_conn	*prev, *next;
+	int			 fd;
+	struct sockaddr_storage	 peer;		/* to check fd before shutdown */
+	socklen_t		 peer_len;
+	int64_t			 deadline_us;	/* 0: none */
+	bool			 cut;
+};
+
+static struct http_conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+set_deadline(struct http_server *s, struct MHD_Connection *c, int64_t at)
+{
+	struct http_conn *hc = conn_of(c);
+
+	if (hc == NULL)
+		return;
+	pthread_mutex_lock(&s->deadlines.mu);
+	hc->deadline_us = at;
+	pthread_mutex_unlock(&s->deadlines.mu);
+}
+
+void
+http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct listener		*l = cls;
+	struct http_deadlines	*dl = &l->srv->deadlines;
+	struct http_conn	*hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc))) == NULL)
+			return;		/* no deadline: the idle timeout only */
+		hc->fd = -1;
+		if ((ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
+			hc->fd = ci->connect_fd;
+		hc->peer_len = sizeof(hc->peer);
+		if (hc->fd < 0 || getpeername(hc->fd,
+		    (struct sockaddr *)&hc->peer, &hc->peer_len) != 0)
+			hc->peer_len = 0;
+		pthread_mutex_lock(&dl->mu);
+		hc->deadline_us = http_now_us() + dl->request_us;
+		hc->next = dl->head;
+		if (dl->head != NULL)
+			dl->head->prev = hc;
+		dl->head = hc;
+		pthread_mutex_unlock(&dl->mu);
+		*socket_context = hc;
+		return;
+	}
+	/* Closed: off the list before libmicrohttpd closes the descriptor. */
+	if (hc == NULL)
+		return;
+	pthread_mutex_lock(&dl->mu);
+	if (hc->prev != NULL)
+		hc->prev->next = hc->next;
+	else
+		dl->head = hc->next;
+	if (hc->next != NULL)
+		hc->next->prev = hc->prev;
+	pthread_mutex_unlock(&dl->mu);
+	free(hc);
+	*socket_context = NULL;
+}
+
+void
+http_conn_received(struct http_server *s, struct MHD_Connection *c)
+{
+	set_deadline(s, c, 0);
+}
+
+void
+http_conn_answered(struct http_server *s, struct MHD_Connection *c)
+{
+	set_deadline(s, c, http_now_us() + s->deadlines.idle_us +
+	    s->deadlines.request_us);
+}
+
+/* Is fd still the socket accepted from hc->peer? */
+static bool
+same_peer(const struct http_conn *hc)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (hc->fd < 0 || hc->peer_len == 0 ||
+	    getpeername(hc->fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	return len == hc->peer_len && memcmp(&ss, &hc->peer, len) == 0;
+}
+
+static void *
+watchdog_main(void *arg)
+{
+	struct http_server	*s = arg;
+	struct http_deadlines	*dl = &s->deadlines;
+	int64_t			 last_log = 0;
+	unsigned long		 quiet = 0;
+
+	pthread_mutex_lock(&dl->mu);
+	while (!dl->stop) {
+		struct timespec	ts;
+		int64_t		now = http_now_us();
+
+		for (struct http_conn *hc = dl->head; hc != NULL;
+		    hc = hc->next) {
+			if (hc->cut || hc->deadline_us == 0 ||
+			    now < hc->deadline_us)
+				continue;
+			hc->cut = true;
+			if (!same_peer(hc))
+				continue;
+			shutdown(hc->fd, SHUT_RDWR);
+			atomic_fetch_add(&s->metrics.request_timeouts, 1);
+			/* One line a second at most: a flood of slow
+			   clients must not become a flood of logs. */
+			if (now - last_log >= 1000000) {
+				fprintf(stderr, "mtlsca: http: closed a "
+				    "connection with no complete request "
+				    "after %lld s (http.request_timeout)"
+				    "%s\n", (long long)(dl->request_us /
+				    1000000), quiet ? "; more not logged" :
+				    "");
+				last_log = now;
+				quiet = 0;
+			} else {
+				quiet++;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&dl->cond, &dl->mu, &ts);
+	}
+	pthread_mutex_unlock(&dl->mu);
+	return NULL;
+}
+
+int
+http_deadlines_start(struct http_server *s, unsigned request_s,
+    unsigned idle_s, struct ca_error *err)
+{
+	struct http_deadlines	*dl = &s->deadlines;
+	pthread_condattr_t	 attr;
+	int			 rc;
+
+	dl->request_us = (int64_t)request_s * 1000000;
+	dl->idle_us = (int64_t)idle_s * 1000000;
+	pthread_mutex_init(&dl->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&dl->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	dl->init = true;
+	if ((rc = pthread_create(&dl->thread, NULL, watchdog_main, s)) != 0)
+		return ca_error_set(err, CA_EIO, "cannot start the request "
+		    "deadline thread: %s", strerror(rc));
+	dl->running = true;
+	return CA_OK;
+}
+
+void
+http_deadlines_stop(struct http_server *s)
+{
+	struct http_deadlines *dl = &s->deadlines;
+
+	if (!dl->init)
+		return;
+	if (dl->running) {
+		pthread_mutex_lock(&dl->mu);
+		dl->stop = true;
+		pthread_cond_signal(&dl->cond);
+		pthread_mutex_unlock(&dl->mu);
+		pthread_join(dl->thread, NULL);
+		dl->running = false;
+	}
+	pthread_cond_destroy(&dl->cond);
+	pthread_mutex_destroy(&dl->mu);
+	dl->init = false;
+}
