@@ -241,6 +241,13 @@ int ca_server_cert_check(struct ca *ca, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
     struct ca_error *err);
 
+/*
+ * The notAfter of the first certificate in a PEM text (the leaf of a
+ * chain): CA_EMALF with the reason when there is none to read.
+ */
+int ca_cert_pem_not_after(const char *pem, int64_t *not_after,
+    struct ca_error *err);
+
 /* What the service needs to know about a TLS client's certificate. */
 struct ca_peer {
 	uint8_t		serial[SERIAL_MAX + 1];

@@ -339,7 +339,11 @@ ca_server_cert_check(struct ca *ca, const char *cert_pem,
 	}
 	if ((rc = crt_check_issued(ca, crt, now, "the server certificate",
 	    err)) != CA_OK) {
-		rc = ca_error_set(err, CA_EPOLICY, "%s", err ? err->msg : "");
+		/* The reason stays; only the kind changes (printing err->msg
+		   into itself would overlap). */
+		if (err != NULL)
+			err->code = CA_EPOLICY;
+		rc = CA_EPOLICY;
 		goto out;
 	}
 	if ((int64_t)gnutls_x509_crt_get_expiration_time(crt) - now <
@@ -427,6 +431,32 @@ ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
 	rc = CA_OK;
 out:
 	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int
+ca_cert_pem_not_after(const char *pem, int64_t *not_after,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	gnutls_datum_t		d;
+	int			rc;
+
+	if (pem == NULL || not_after == NULL)
+		return ca_error_set(err, CA_EINVAL, "no certificate");
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)strlen(pem);
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	/* PEM import takes the first certificate of a chain. */
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0)
+		rc = ca_error_set(err, CA_EMALF, "certificate: %s",
+		    gnutls_strerror(rc));
+	else {
+		*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+		rc = CA_OK;
+	}
 	gnutls_x509_crt_deinit(crt);
 	return rc;
 }

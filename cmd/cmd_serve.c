@@ -95,6 +95,32 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 	return ca_init(&paths, &io, err);
 }
 
+/*
+ * The operator's HTTPS certificate is theirs to renew: say so at start when
+ * it has expired or has under SERVER_CERT_MIN_LEFT to go (the service
+ * still starts: /crl must stay up). /metrics has
+ * mtlsca_https_cert_expiry_seconds for alerts.
+ */
+static void
+warn_expiry(const char *path, const char *pem)
+{
+	char	when[32];
+	int64_t	not_after, left;
+
+	if (ca_cert_pem_not_after(pem, &not_after, NULL) != CA_OK)
+		return;		/* the HTTPS listener says what is wrong */
+	left = not_after - time_now();
+	time_format(not_after, when);
+	if (left <= 0)
+		fprintf(stderr, "mtlsca: warning: the HTTPS certificate %s "
+		    "expired on %s: clients will refuse it; replace "
+		    "http.tls_cert\n", path, when);
+	else if (left < SERVER_CERT_MIN_LEFT)
+		fprintf(stderr, "mtlsca: warning: the HTTPS certificate %s "
+		    "expires on %s, in %lld day(s): replace http.tls_cert\n",
+		    path, when, (long long)(left / 86400));
+}
+
 /* The server's own certificate: from files, or issued by the CA. */
 static int
 tls_material(const struct config *cfg, struct ca *ca, struct store *st,
@@ -120,6 +146,7 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 		}
 		*cert = (char *)c;
 		*key = (char *)k;
+		warn_expiry(cfg->tls_cert, *cert);
 		return CA_OK;
 	}
 	for (size_t i = 0; i < n; i++)

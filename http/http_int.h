@@ -146,6 +146,7 @@ struct http_server {
 	size_t			 n_admin_tokens;
 	char			*tls_cert;
 	char			*tls_key;
+	int64_t			 tls_not_after;	/* of tls_cert's leaf */
 
 	struct listener		 https, http;
 	struct committer	 committer;

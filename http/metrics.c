@@ -222,6 +222,14 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "Seconds until the CA certificate's notAfter.");
 	bprintf(&b, "mtlsca_ca_expiry_seconds %lld\n",
 	    (long long)(ca_not_after(s->ca) - now));
+	if (s->tls_cert != NULL) {
+		help(&b, "mtlsca_https_cert_expiry_seconds", "gauge",
+		    "Seconds until the HTTPS certificate's notAfter (one "
+		    "mtlsca issued itself is renewed at start when under "
+		    "30 days).");
+		bprintf(&b, "mtlsca_https_cert_expiry_seconds %lld\n",
+		    (long long)(s->tls_not_after - now));
+	}
 
 	help(&b, "mtlsca_http_requests_total", "counter",
 	    "HTTP requests by route and status.");

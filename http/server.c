@@ -680,6 +680,8 @@ static int
 options_copy(struct http_server *s, const struct http_options *opt,
     struct ca_error *err)
 {
+	struct ca_error	e;
+
 	snprintf(s->listen, sizeof(s->listen), "%s",
 	    opt->listen ? opt->listen : "127.0.0.1");
 	s->body_max = opt->body_max ? opt->body_max : DEFAULT_BODY_MAX;
@@ -726,6 +728,10 @@ options_copy(struct http_server *s, const struct http_options *opt,
 		s->tls_key = strdup(opt->tls_key_pem);
 		if (s->tls_cert == NULL || s->tls_key == NULL)
 			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		if (ca_cert_pem_not_after(s->tls_cert, &s->tls_not_after,
+		    &e) != CA_OK)
+			return ca_error_set(err, CA_EMALF, "the HTTPS "
+			    "certificate: %s", e.msg);
 	}
 	return CA_OK;
 }

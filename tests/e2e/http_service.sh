@@ -28,6 +28,11 @@ P="http://127.0.0.1:$PP"
 [ -f "$CA" ] || fail "serve did not create the CA"
 grep -q "admin token:" "$HL_TMP/serve.out" || fail "no first-start tokens"
 ok "serve created a CA and printed first-start tokens"
+left=$(curl -sS "$P/metrics" | sed -n 's/^mtlsca_https_cert_expiry_seconds //p')
+[ "$left" -gt $(( 364 * 86400 )) ] && [ "$left" -le $(( 365 * 86400 )) ] ||
+    fail "mtlsca_https_cert_expiry_seconds '$left': the issued one has 365 days"
+! grep -q "warning: the HTTPS certificate" "$HL_TMP/serve.err" ||
+    fail "an expiry warning for a certificate of 365 days"
 
 enroll() {	# enroll NAME TOKEN -> prints status; body in NAME.json
 	hl_curl "$HL_TMP/$1.json" --cacert "$CA" \

@@ -3,7 +3,8 @@
 # (http.tls_cert / http.tls_key), made by openssl under another CA: a key
 # that others can read is refused with a sentence naming the mode; at 0640
 # (a group such as ssl-cert may read it) the service starts and curl
-# verifies the operator's certificate, not one issued by mtlsca.
+# verifies the operator's certificate, not one issued by mtlsca; one that
+# expires within 30 days is warned about, and /metrics gives its expiry.
 . "$(dirname "$0")/http_lib.sh"
 
 T="$HL_TMP"
@@ -17,7 +18,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     2>/dev/null || fail "web CSR"
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/web.ext"
 openssl x509 -req -in "$T/web.csr" -CA "$T/own-ca.pem" \
-    -CAkey "$T/own-ca.key" -CAcreateserial -days 30 -extfile "$T/web.ext" \
+    -CAkey "$T/own-ca.key" -CAcreateserial -days 20 -extfile "$T/web.ext" \
     -out "$T/web.pem" 2>/dev/null || fail "web cert"
 
 CONF="$T/mtlsca.conf"
@@ -43,5 +44,28 @@ openssl s_client -connect "127.0.0.1:$HP" -servername localhost \
 grep -q "Operator Web CA" "$T/issuer" || fail "served $(cat "$T/issuer")"
 [ ! -e "$T/data/private/server.pem" ] || fail "mtlsca issued a server certificate anyway"
 ok "serve uses the operator's certificate (0640 key), curl verifies it"
+
+# 20 days of validity: under the 30 days mtlsca keeps for its own, so a
+# warning at start, and the exact notAfter in /metrics.
+grep -Eq "mtlsca: warning: the HTTPS certificate $T/web.pem expires on .*, in (19|20) day\(s\): replace http.tls_cert" \
+    "$T/serve.err" || fail "no expiry warning: $(cat "$T/serve.err")"
+left=$(curl -sS "http://127.0.0.1:$PP/metrics" | sed -n 's/^mtlsca_https_cert_expiry_seconds //p')
+na=$(date -u -d "$(openssl x509 -in "$T/web.pem" -noout -enddate | cut -d= -f2)" +%s)
+diff=$(( na - $(date -u +%s) - left ))
+[ "${diff#-}" -le 5 ] || fail "mtlsca_https_cert_expiry_seconds $left, openssl says $(( na - $(date -u +%s) ))"
+ok "an HTTPS certificate of 20 days: warned at start, $left s in /metrics"
+hl_stop "$HL_PID"
+
+# Sixty days on, it has expired: said at start, and the service still
+# starts (the public CRL must stay up).
+export MTLSCA_FAKE_NOW
+MTLSCA_FAKE_NOW=$(date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ)
+hl_start expired --config "$CONF" serve
+unset MTLSCA_FAKE_NOW
+grep -q "mtlsca: warning: the HTTPS certificate $T/web.pem expired on .*: clients will refuse it; replace http.tls_cert" \
+    "$T/expired.err" || fail "no warning for an expired certificate: $(cat "$T/expired.err")"
+left=$(curl -sS "http://127.0.0.1:$PP/metrics" | sed -n 's/^mtlsca_https_cert_expiry_seconds //p')
+[ "$left" -lt 0 ] || fail "expired, yet mtlsca_https_cert_expiry_seconds is $left"
+ok "an expired HTTPS certificate: warned at start, $left s in /metrics"
 hl_stop "$HL_PID"
 ok "http_tls_files passed"
