@@ -315,28 +315,46 @@ crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err)
 	return CA_OK;
 }
 
+/* The first certificate of a PEM text (the leaf of a chain). */
+static int
+crt_from_pem(const char *pem, const char *what, gnutls_x509_crt_t *out,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	gnutls_datum_t		d;
+	int			rc;
+
+	*out = NULL;
+	if (pem == NULL)
+		return ca_error_set(err, CA_EINVAL, "no %s", what);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)strlen(pem);
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return ca_error_set(err, CA_EMALF, "%s: %s", what,
+		    gnutls_strerror(rc));
+	}
+	*out = crt;
+	return CA_OK;
+}
+
 int
 ca_server_cert_check(struct ca *ca, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
     struct ca_error *err)
 {
 	gnutls_x509_crt_t	crt = NULL;
-	gnutls_datum_t		d;
 	uint8_t			ip[16];
 	size_t			iplen;
 	int			rc;
 
-	if (ca == NULL || cert_pem == NULL)
-		return ca_error_set(err, CA_EINVAL, "no certificate");
-	d.data = (unsigned char *)cert_pem;
-	d.size = (unsigned)strlen(cert_pem);
-	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
-	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
-		rc = ca_error_set(err, CA_EMALF, "server certificate: %s",
-		    gnutls_strerror(rc));
-		goto out;
-	}
+	if (ca == NULL)
+		return ca_error_set(err, CA_EINVAL, "no CA");
+	if ((rc = crt_from_pem(cert_pem, "server certificate", &crt, err)) !=
+	    CA_OK)
+		return rc;
 	if ((rc = crt_check_issued(ca, crt, now, "the server certificate",
 	    err)) != CA_OK) {
 		/* The reason stays; only the kind changes (printing err->msg
@@ -440,23 +458,13 @@ ca_cert_pem_not_after(const char *pem, int64_t *not_after,
     struct ca_error *err)
 {
 	gnutls_x509_crt_t	crt = NULL;
-	gnutls_datum_t		d;
 	int			rc;
 
-	if (pem == NULL || not_after == NULL)
-		return ca_error_set(err, CA_EINVAL, "no certificate");
-	d.data = (unsigned char *)pem;
-	d.size = (unsigned)strlen(pem);
-	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
-	/* PEM import takes the first certificate of a chain. */
-	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0)
-		rc = ca_error_set(err, CA_EMALF, "certificate: %s",
-		    gnutls_strerror(rc));
-	else {
-		*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
-		rc = CA_OK;
-	}
+	if (not_after == NULL)
+		return ca_error_set(err, CA_EINVAL, "nowhere to put notAfter");
+	if ((rc = crt_from_pem(pem, "certificate", &crt, err)) != CA_OK)
+		return rc;
+	*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
 	gnutls_x509_crt_deinit(crt);
-	return rc;
+	return CA_OK;
 }

@@ -291,6 +291,34 @@ test_init_open_p256_p521(void **state)
 	ca_free(b.ca);
 }
 
+/* ca_cert_pem_not_after: the leaf's notAfter, or a refusal that says why. */
+static void
+test_cert_pem_not_after(void **state)
+{
+	struct ca_error	 e;
+	int64_t		 na = 0;
+	char		*chain;
+	size_t		 n;
+
+	(void)state;
+	assert_int_equal(ca_cert_pem_not_after(ca_cert_pem(g_p384.ca), &na,
+	    &e), CA_OK);
+	assert_true(na == ca_not_after(g_p384.ca));
+	/* A chain: the first certificate counts. */
+	n = strlen(ca_cert_pem(g_p384.ca)) + strlen(ca_cert_pem(g_rsa.ca)) + 1;
+	assert_non_null(chain = malloc(n));
+	snprintf(chain, n, "%s%s", ca_cert_pem(g_rsa.ca),
+	    ca_cert_pem(g_p384.ca));
+	assert_int_equal(ca_cert_pem_not_after(chain, &na, &e), CA_OK);
+	assert_true(na == ca_not_after(g_rsa.ca));
+	free(chain);
+	assert_int_equal(ca_cert_pem_not_after("-----BEGIN CERTIFICATE-----\n"
+	    "AAAA\n-----END CERTIFICATE-----\n", &na, &e), CA_EMALF);
+	assert_non_null(strstr(e.msg, "certificate: "));
+	assert_int_equal(ca_cert_pem_not_after(NULL, &na, &e), CA_EINVAL);
+	assert_int_equal(ca_cert_pem_not_after("x", NULL, NULL), CA_EINVAL);
+}
+
 static void
 test_init_subject_and_days(void **state)
 {
@@ -1680,6 +1708,7 @@ main(void)
 		cmocka_unit_test(test_init_open_rsa),
 		cmocka_unit_test(test_init_open_p384),
 		cmocka_unit_test(test_init_open_p256_p521),
+		cmocka_unit_test(test_cert_pem_not_after),
 		cmocka_unit_test(test_init_subject_and_days),
 		cmocka_unit_test(test_init_refuses_overwrite),
 		cmocka_unit_test(test_open_refuses_mode_0644),
