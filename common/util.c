@@ -423,3 +423,34 @@ path_join(char *out, size_t size, const char *dir, const char *name)
 
 	return (n < 0 || (size_t)n >= size) ? CA_ETOOBIG : CA_OK;
 }
+
+bool
+subject_cn(const char *subject, char *out, size_t size)
+{
+	const char *p = subject;
+
+	if (out == NULL || size == 0)
+		return false;
+	while (p != NULL && *p != '\0') {
+		bool at_cn = (p[0] == 'C' || p[0] == 'c') &&
+		    (p[1] == 'N' || p[1] == 'n') && p[2] == '=';
+		size_t o = 0;
+
+		if (at_cn)
+			p += 3;
+		while (*p != '\0' && *p != ',' && *p != '+') {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (at_cn && o + 1 < size)
+				out[o++] = *p;
+			p++;
+		}
+		if (at_cn) {
+			out[o] = '\0';
+			return true;
+		}
+		if (*p != '\0')
+			p++;
+	}
+	return false;
+}

@@ -5,6 +5,7 @@
 #ifndef MTLSCA_COMMON_UTIL_H
 #define MTLSCA_COMMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -85,6 +86,14 @@ int file_write_atomic(const char *path, const void *buf, size_t len,
 int file_lock(const char *path, void (*on_wait)(void *), void *arg, int *fd,
     struct ca_error *err);
 void file_unlock(int fd);
+
+/*
+ * The first CN of an RFC 4514 string ("CN=a\\,b,O=x" -> "a,b"), unescaped
+ * and cut to fit size. Attribute order in RFC 4514 text is reversed from the
+ * DER, but there is one CN in the certificates this CA issues. false when
+ * there is none.
+ */
+bool subject_cn(const char *subject, char *out, size_t size);
 
 /* mkdir -p with mode for each created level. */
 int dir_make(const char *path, mode_t mode, struct ca_error *err);

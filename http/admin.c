@@ -74,40 +74,6 @@ record_json(const struct cert_record *rec, int64_t now, bool with_pem)
 	return o;
 }
 
-/*
- * The first CN of an RFC 4514 string ("CN=a\,b,O=x" -> "a,b"). Attribute
- * order in RFC 4514 text is reversed from the DER, but there is one CN in
- * the certificates this CA issues.
- */
-static bool
-subject_cn(const char *subject, char *out, size_t size)
-{
-	const char *p = subject;
-
-	while (p != NULL && *p != '\0') {
-		bool at_cn = (p[0] == 'C' || p[0] == 'c') &&
-		    (p[1] == 'N' || p[1] == 'n') && p[2] == '=';
-		size_t o = 0;
-
-		if (at_cn)
-			p += 3;
-		while (*p != '\0' && *p != ',' && *p != '+') {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			if (at_cn && o + 1 < size)
-				out[o++] = *p;
-			p++;
-		}
-		if (at_cn) {
-			out[o] = '\0';
-			return true;
-		}
-		if (*p != '\0')
-			p++;
-	}
-	return false;
-}
-
 struct list_ctx {
 	json_t		*items;
 	int		 want;		/* -1 any, else a status filter */
@@ -124,7 +90,6 @@ list_cb(const struct cert_record *rec, void *arg)
 {
 	struct list_ctx	*lc = arg;
 	const char	*st = status_name(rec, lc->now);
-	char		 cn[STORE_CN_MAX];
 	json_t		*o;
 
 	if (lc->n >= lc->limit) {
@@ -136,10 +101,6 @@ list_cb(const struct cert_record *rec, void *arg)
 	if (lc->want == CERT_STATUS_REVOKED && strcmp(st, "revoked") != 0)
 		return 0;
 	if (lc->want == CERT_STATUS_VALID && strcmp(st, "valid") != 0)
-		return 0;
-	if (lc->cn != NULL && (rec->subject == NULL ||
-	    !subject_cn(rec->subject, cn, sizeof(cn)) ||
-	    strcmp(cn, lc->cn) != 0))
 		return 0;
 	if ((o = record_json(rec, lc->now, false)) == NULL ||
 	    json_array_append_new(lc->items, o) != 0)
@@ -199,9 +160,13 @@ cert_list(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	if ((lc.items = json_array()) == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
 		    "out of memory");
-	/* A full scan for cn=: the store has no CN index (see report). */
-	rc = store_cert_foreach(s->st, after_len ? after : NULL, after_len,
-	    list_cb, &lc, &err);
+	/* cn= seeks the store's CN index; status= filters as it goes. */
+	if (lc.cn != NULL)
+		rc = store_cert_foreach_cn(s->st, lc.cn, after_len ? after :
+		    NULL, after_len, list_cb, &lc, &err);
+	else
+		rc = store_cert_foreach(s->st, after_len ? after : NULL,
+		    after_len, list_cb, &lc, &err);
 	if (rc < 0) {
 		json_decref(lc.items);
 		if (err.code == CA_OK)

@@ -22,7 +22,11 @@
 
 #include "store/store_int.h"
 
-#define STORE_SCHEMA_VERSION	1
+/*
+ * 2: version 1 plus the "cn" index (CN, NUL, serial -> nothing), built from
+ * the records when a version-1 store is first opened for writing.
+ */
+#define STORE_SCHEMA_VERSION	2
 #define STORE_MAP_DEFAULT	(1ULL << 30)
 #define STORE_READERS_DEFAULT	512
 #define STORE_META_MAX		4096
@@ -42,8 +46,9 @@
 
 struct store {
 	MDB_env		*env;
-	MDB_dbi		 certs, expiry, revoked, meta, tokens, audit;
+	MDB_dbi		 certs, expiry, revoked, meta, tokens, audit, cn;
 	int		 read_only;
+	bool		 has_cn;	/* a read-only open of version 1: no */
 	char		*dir;
 	/*
 	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
@@ -374,20 +379,48 @@ index_put(struct store *st, MDB_txn *txn, MDB_dbi dbi, int64_t not_after,
 	    "writing an index of the store");
 }
 
+/* The "cn" index entry of a record: CN, NUL, serial. None without a CN. */
+static int
+cn_put(struct store *st, MDB_txn *txn, const struct cert_record *rec,
+    struct ca_error *err)
+{
+	uint8_t	key[STORE_CN_MAX + 1 + SERIAL_MAX + 1];
+	char	cn[STORE_CN_MAX];
+	size_t	n;
+	MDB_val	k, v = { 0, (void *)"" };
+
+	if (rec->subject == NULL || !subject_cn(rec->subject, cn, sizeof(cn)) ||
+	    cn[0] == '\0')
+		return CA_OK;
+	n = strlen(cn);
+	memcpy(key, cn, n + 1);
+	memcpy(key + n + 1, rec->serial, rec->serial_len);
+	k.mv_data = key;
+	k.mv_size = n + 1 + rec->serial_len;
+	return store_fail(st, mdb_put(txn, st->cn, &k, &v, 0), err,
+	    "writing the CN index of the store");
+}
+
 /* ---- open and close ---- */
 
 static int
 open_dbis(struct store *st, MDB_txn *txn, struct ca_error *err)
 {
 	static const char *names[] = { "certs", "expiry", "revoked", "meta",
-	    "tokens", "audit" };
+	    "tokens", "audit", "cn" };
 	MDB_dbi		*dbis[] = { &st->certs, &st->expiry, &st->revoked,
-	    &st->meta, &st->tokens, &st->audit };
+	    &st->meta, &st->tokens, &st->audit, &st->cn };
 	unsigned	 flags = st->read_only ? 0 : MDB_CREATE;
 	int		 mrc;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		mrc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+		/* A version-1 store read without migrating: scan for CNs. */
+		if (dbis[i] == &st->cn) {
+			st->has_cn = mrc == MDB_SUCCESS;
+			if (mrc == MDB_NOTFOUND)
+				continue;
+		}
 		if (mrc == MDB_NOTFOUND)
 			return ca_error_set(err, CA_ENOENT,
 			    "no store at %s (it has no \"%s\" database): run "
@@ -396,6 +429,36 @@ open_dbis(struct store *st, MDB_txn *txn, struct ca_error *err)
 			return store_fail(st, mrc, err, "opening the store");
 	}
 	return CA_OK;
+}
+
+/* Version 1 to 2: the "cn" index from every record, in the open's write. */
+static int
+cn_index_build(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v;
+	struct cert_record	 rec;
+	int			 rc = CA_OK, mrc;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((mrc = mdb_cursor_open(txn, st->certs, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "indexing CNs");
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
+			rc = ca_error_set(err, CA_EMALF, "indexing CNs: a "
+			    "record of the store is damaged");
+			break;
+		}
+		rc = cn_put(st, txn, &rec, err);
+		cert_record_clear(&rec);
+		if (rc != CA_OK)
+			break;
+	}
+	if (rc == CA_OK && mrc != MDB_NOTFOUND)
+		rc = store_fail(st, mrc, err, "indexing CNs");
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 static int
@@ -411,6 +474,14 @@ check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 			return ca_error_set(err, CA_ENOENT,
 			    "no store at %s (it was never initialised): run "
 			    "`mtlsca init` first", st->dir);
+		return counter_write(st, txn, META_SCHEMA,
+		    STORE_SCHEMA_VERSION, err);
+	}
+	if (v == 1 && st->read_only)
+		return CA_OK;	/* readable as is; CN listings scan */
+	if (v == 1) {
+		if ((rc = cn_index_build(st, txn, err)) != CA_OK)
+			return rc;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
@@ -460,8 +531,8 @@ store_open(const struct store_options *opt, struct store **out,
 		rc = store_fail(st, mrc, err, "creating the LMDB environment");
 		goto out;
 	}
-	/* certs, expiry, revoked, meta, tokens, audit */
-	if ((mrc = mdb_env_set_maxdbs(st->env, 6)) != MDB_SUCCESS ||
+	/* certs, expiry, revoked, meta, tokens, audit, cn */
+	if ((mrc = mdb_env_set_maxdbs(st->env, 7)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_set_maxreaders(st->env, opt->max_readers != 0 ?
 	    opt->max_readers : STORE_READERS_DEFAULT)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_set_mapsize(st->env, opt->map_size != 0 ?
@@ -593,7 +664,7 @@ store_txn_cert_put(struct store_txn *txn, const struct cert_record *rec,
 		    "valid, then revoke it in the same batch so that its CRL "
 		    "entry is written");
 	if ((rc = record_put(st, txn->txn, rec, MDB_NOOVERWRITE, err)) !=
-	    CA_OK)
+	    CA_OK || (rc = cn_put(st, txn->txn, rec, err)) != CA_OK)
 		return rc;
 	return index_put(st, txn->txn, st->expiry, rec->not_after,
 	    rec->serial, rec->serial_len, "", 0, 0, err);
@@ -721,8 +792,9 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 	if ((rc = record_put(st, txn->txn, &rec, fresh ? MDB_NOOVERWRITE : 0,
 	    err)) != CA_OK)
 		goto out;
-	if (fresh && (rc = index_put(st, txn->txn, st->expiry, rec.not_after,
-	    rec.serial, rec.serial_len, "", 0, 0, err)) != CA_OK)
+	if (fresh && ((rc = index_put(st, txn->txn, st->expiry, rec.not_after,
+	    rec.serial, rec.serial_len, "", 0, 0, err)) != CA_OK ||
+	    (rc = cn_put(st, txn->txn, &rec, err)) != CA_OK))
 		goto out;
 	if ((rc = counter_add(st, txn->txn, STORE_COUNTER_REVGEN, 1, NULL,
 	    err)) != CA_OK)
@@ -810,29 +882,49 @@ store_cert_get(struct store *st, const uint8_t *serial, size_t len,
 	return rc;
 }
 
-int
-store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
-    store_cert_cb cb, void *ctx, struct ca_error *err)
+/*
+ * The walk of store_cert_foreach and store_cert_foreach_cn. With cn, over
+ * the "cn" index (keys CN, NUL, serial: a CN's certificates in serial
+ * order), or, on a version-1 store opened read-only, over every record with
+ * that CN.
+ */
+static int
+cert_walk(struct store *st, const char *cn, const uint8_t *after,
+    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
 {
 	MDB_txn			*txn = NULL;
 	MDB_cursor		*cur = NULL;
-	MDB_val			 k, v;
+	MDB_val			 k, v, sk;
 	struct cert_record	 rec;
-	char			 hex[SERIAL_HEX_MAX + 2];
+	uint8_t			 key[STORE_CN_MAX + 1 + SERIAL_MAX + 1];
+	char			 hex[SERIAL_HEX_MAX + 2], rcn[STORE_CN_MAX];
+	size_t			 plen = 0;
+	bool			 by_index = cn != NULL && st->has_cn;
 	MDB_cursor_op		 op = MDB_FIRST;
 	int			 rc, mrc;
 
 	memset(&rec, 0, sizeof(rec));
-	if (st == NULL || cb == NULL ||
-	    (after != NULL && !serial_ok(after, after_len)))
-		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	if (cn != NULL) {
+		if ((plen = strlen(cn) + 1) > STORE_CN_MAX)
+			return ca_error_set(err, CA_EINVAL, "a CN is at most "
+			    "%d bytes", STORE_CN_MAX - 1);
+		memcpy(key, cn, plen);
+	}
 	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
 		return rc;
-	if ((mrc = mdb_cursor_open(txn, st->certs, &cur)) != MDB_SUCCESS) {
+	if ((mrc = mdb_cursor_open(txn, by_index ? st->cn : st->certs,
+	    &cur)) != MDB_SUCCESS) {
 		rc = store_fail(st, mrc, err, "listing certificates");
 		goto out;
 	}
-	if (after != NULL) {
+	if (by_index) {
+		/* From the CN's first entry, or from `after` within it. */
+		if (after != NULL)
+			memcpy(key + plen, after, after_len);
+		k.mv_size = plen + after_len;
+		k.mv_data = key;
+		op = MDB_SET_RANGE;
+	} else if (after != NULL) {
 		k.mv_size = after_len;
 		k.mv_data = (void *)after;
 		op = MDB_SET_RANGE;
@@ -846,16 +938,39 @@ store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
 			rc = store_fail(st, mrc, err, "listing certificates");
 			goto out;
 		}
+		sk = k;
+		if (by_index) {
+			if (k.mv_size <= plen || memcmp(k.mv_data, key, plen))
+				break;		/* past the CN */
+			sk.mv_data = (uint8_t *)k.mv_data + plen;
+			sk.mv_size = k.mv_size - plen;
+			if ((mrc = mdb_get(txn, st->certs, &sk, &v)) !=
+			    MDB_SUCCESS) {
+				fmt_serial(sk.mv_data, sk.mv_size, hex);
+				rc = mrc == MDB_NOTFOUND ? ca_error_set(err,
+				    CA_EIO, "the CN index names serial %s, "
+				    "which has no record: the store is "
+				    "damaged", hex) : store_fail(st, mrc, err,
+				    "listing certificates");
+				goto out;
+			}
+		}
 		/* MDB_SET_RANGE lands on `after` itself when it exists. */
-		if (after != NULL && k.mv_size == after_len &&
-		    memcmp(k.mv_data, after, after_len) == 0)
+		if (after != NULL && sk.mv_size == after_len &&
+		    memcmp(sk.mv_data, after, after_len) == 0)
 			continue;
 		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
-			fmt_serial(k.mv_data, k.mv_size, hex);
+			fmt_serial(sk.mv_data, sk.mv_size, hex);
 			rc = ca_error_set(err, CA_EMALF,
 			    "the store's record of serial %s is damaged or of "
 			    "an unknown version", hex);
 			goto out;
+		}
+		if (cn != NULL && !by_index && (rec.subject == NULL ||
+		    !subject_cn(rec.subject, rcn, sizeof(rcn)) ||
+		    strcmp(rcn, cn) != 0)) {
+			cert_record_clear(&rec);
+			continue;
 		}
 		rc = cb(&rec, ctx);
 		cert_record_clear(&rec);
@@ -874,6 +989,26 @@ out:
 		mdb_cursor_close(cur);
 	txn_end(st, txn);
 	return rc;
+}
+
+int
+store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
+    store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	if (st == NULL || cb == NULL ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	return cert_walk(st, NULL, after, after_len, cb, ctx, err);
+}
+
+int
+store_cert_foreach_cn(struct store *st, const char *cn, const uint8_t *after,
+    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	if (st == NULL || cb == NULL || cn == NULL ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	return cert_walk(st, cn, after, after_len, cb, ctx, err);
 }
 
 /* ---- the revoked index ---- */

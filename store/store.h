@@ -97,6 +97,13 @@ int store_cert_get(struct store *st, const uint8_t *serial, size_t len,
 typedef int (*store_cert_cb)(const struct cert_record *rec, void *ctx);
 int store_cert_foreach(struct store *st, const uint8_t *after,
     size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err);
+/*
+ * The same, for the certificates whose subject's CN (subject_cn) is cn,
+ * through the store's CN index: a seek, not a scan.
+ */
+int store_cert_foreach_cn(struct store *st, const char *cn,
+    const uint8_t *after, size_t after_len, store_cert_cb cb, void *ctx,
+    struct ca_error *err);
 
 /*
  * Revocation. The CRL entry's DER depends on the final revocation time and

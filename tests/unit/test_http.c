@@ -1067,6 +1067,19 @@ test_admin_and_renew(void **state)
 	    json_object_get(j, "certificates"), 0), "serial")), userial);
 	json_decref(j);
 	resp_clear(&r);
+	/* A CN longer than any the store indexes: 400, said why. */
+	{
+		char	longq[400];
+		int	o = snprintf(longq, sizeof(longq),
+		    "/v1/certificates?cn=");
+
+		memset(longq + o, 'a', 300);
+		longq[o + 300] = '\0';
+		req(true, "GET", longq, NULL, NULL, 0, acert, akeyp, &r);
+		assert_error(&r, 400, "invalid");
+		assert_non_null(strstr(r.body, "at most 255 bytes"));
+		resp_clear(&r);
+	}
 	snprintf(path, sizeof(path), "/v1/certificates/%s", userial);
 	req(true, "GET", path, h_admin, NULL, 0, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);

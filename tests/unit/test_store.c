@@ -554,6 +554,176 @@ test_foreach(void **state)
 	assert_int_equal(c.n, 3);
 }
 
+/* ---- the CN index ---- */
+
+struct cn_seen {
+	char	serials[8][SERIAL_HEX_MAX + 2];
+	size_t	n;
+};
+
+static int
+cn_cb(const struct cert_record *rec, void *ctx)
+{
+	struct cn_seen *c = ctx;
+
+	assert_true(c->n < 8);
+	serial_format(rec->serial, rec->serial_len, c->serials[c->n++]);
+	return 0;
+}
+
+/* The serials (hex, in order, space-separated) listed for cn after `after`. */
+static void
+cn_list(struct store *st, const char *cn, const char *after, char *out,
+    size_t size)
+{
+	struct cn_seen	c;
+	struct ca_error	e;
+	uint8_t		a[SERIAL_MAX + 1];
+	size_t		alen = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (after != NULL)
+		assert_int_equal(serial_parse(after, a, &alen, &e), CA_OK);
+	assert_int_equal(store_cert_foreach_cn(st, cn, after ? a : NULL, alen,
+	    cn_cb, &c, &e), CA_OK);
+	out[0] = '\0';
+	for (size_t i = 0; i < c.n; i++)
+		snprintf(out + strlen(out), size - strlen(out), "%s%s",
+		    i ? " " : "", c.serials[i]);
+}
+
+static void
+hex_of(uint32_t n, char *out)
+{
+	uint8_t	s[SERIAL_MAX + 1];
+	size_t	len;
+
+	mk_serial(n, s, &len);
+	serial_format(s, len, out);
+}
+
+/* store_cert_foreach_cn: exactly a CN's certificates, in serial order. */
+static void
+test_foreach_cn(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r;
+	struct ca_error		 e;
+	struct cn_seen		 c;
+	char			 got[512], want[512], h[4][SERIAL_HEX_MAX + 2];
+	char			 longcn[STORE_CN_MAX + 1];
+	static const char	*subjects[] = { NULL, "CN=alice,O=x", "CN=bob",
+	    "O=x,CN=alice", NULL, "CN=alice\\,x", "CN=alice", "O=no CN" };
+
+	for (uint32_t n = 1; n <= 7; n++) {
+		mk_record(&r, n, 3000000000);
+		r.subject = (char *)subjects[n];
+		assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	}
+	hex_of(1, h[1]);
+	hex_of(3, h[2]);
+	hex_of(6, h[3]);
+	cn_list(f->st, "alice", NULL, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s %s", h[1], h[2], h[3]);
+	assert_string_equal(got, want);
+	/* A cursor: after an entry, and after a serial of another CN. */
+	cn_list(f->st, "alice", h[1], got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s", h[2], h[3]);
+	assert_string_equal(got, want);
+	hex_of(5, h[0]);
+	cn_list(f->st, "alice", h[0], got, sizeof(got));
+	assert_string_equal(got, h[3]);
+	cn_list(f->st, "alice", h[3], got, sizeof(got));
+	assert_string_equal(got, "");
+	/* Escapes undone; no prefix matches; a CN of none. */
+	hex_of(5, h[0]);
+	cn_list(f->st, "alice,x", NULL, got, sizeof(got));
+	assert_string_equal(got, h[0]);
+	cn_list(f->st, "alic", NULL, got, sizeof(got));
+	assert_string_equal(got, "");
+	cn_list(f->st, "nobody", NULL, got, sizeof(got));
+	assert_string_equal(got, "");
+	hex_of(2, h[0]);
+	cn_list(f->st, "bob", NULL, got, sizeof(got));
+	assert_string_equal(got, h[0]);
+	/* Refusals. */
+	memset(longcn, 'a', STORE_CN_MAX);
+	longcn[STORE_CN_MAX] = '\0';
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_cert_foreach_cn(f->st, longcn, NULL, 0, cn_cb,
+	    &c, &e), CA_EINVAL);
+	assert_int_equal(store_cert_foreach_cn(f->st, NULL, NULL, 0, cn_cb,
+	    &c, &e), CA_EINVAL);
+}
+
+/* Copy tests/data/store-v1 (schema 1, no CN index) to dir/db. */
+static void
+copy_v1(const char *dir)
+{
+	char		 cmd[512];
+	const char	*data = getenv("MTLSCA_TEST_DATA");
+
+	assert_non_null(data);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/db' && cp '%s/store-v1/"
+	    "data.mdb' '%s/db/' && chmod 600 '%s/db/data.mdb'", dir, data,
+	    dir, dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * A store of schema 1: read-only, CN listings scan the records; opened for
+ * writing, the index is built from them (and kept by later writes), after
+ * which read-only opens use it.
+ */
+static void
+test_schema_v1(void **state)
+{
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct ca_error		 e;
+	struct cert_record	 r;
+	char			 dir[64], db[96], got[512], cmd[128], h[40];
+	const char		*alice = "64E77F048A6A512BE24A289A5C8F7DB4 "
+	    "7A74ADD3FBB76C93E0EE33BED9F5CB34";
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mtlsca-store-v1-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	copy_v1(dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	o.dir = db;
+
+	o.read_only = 1;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	cn_list(st, "alice", NULL, got, sizeof(got));
+	assert_string_equal(got, alice);
+	cn_list(st, "comma,name", NULL, got, sizeof(got));
+	assert_string_equal(got, "44F7FA9890E11CC7B41DDA7ABBE1D790");
+	store_close(st);
+
+	o.read_only = 0;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	cn_list(st, "alice", NULL, got, sizeof(got));
+	assert_string_equal(got, alice);
+	mk_record(&r, 1, 3000000000);
+	r.subject = "CN=alice";
+	assert_int_equal(store_cert_put(st, &r, &e), CA_OK);
+	store_close(st);
+
+	/* Read-only again: through the index, the new one included. */
+	o.read_only = 1;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	hex_of(1, h);
+	cn_list(st, "alice", NULL, got, sizeof(got));
+	assert_non_null(strstr(got, alice));
+	assert_non_null(strstr(got, h));
+	cn_list(st, "bob", NULL, got, sizeof(got));
+	assert_string_equal(got, "41687E688218F619AB44B7D2B3721CF1");
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- revocation and the revoked index ---- */
 
 struct scan {
@@ -1531,9 +1701,9 @@ test_schema_version(void **state)
 	MDB_txn			*txn = NULL;
 	MDB_dbi			 meta;
 	MDB_val			 k = { 14, "schema_version" }, v;
-	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
 
-	/* The fixture wrote version 1. */
+	/* The fixture wrote version 2 (1 plus the CN index). */
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(mdb_env_create(&env), 0);
@@ -1545,7 +1715,7 @@ test_schema_version(void **state)
 	assert_int_equal(v.mv_size, 8);
 	assert_memory_equal(v.mv_data, val, 8);
 	/* A future version. */
-	val[7] = 2;
+	val[7] = 3;
 	v.mv_size = 8;
 	v.mv_data = val;
 	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
@@ -1555,7 +1725,7 @@ test_schema_version(void **state)
 	ca_error_clear(&e);
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
-	assert_non_null(strstr(e.msg, "schema version 2"));
+	assert_non_null(strstr(e.msg, "schema version 3"));
 	o.read_only = true;
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
@@ -1629,6 +1799,8 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 		T(test_put_get),
 		T(test_foreach),
+		T(test_foreach_cn),
+		cmocka_unit_test(test_schema_v1),
 		T(test_revoke),
 		T(test_scan_min_not_after),
 		T(test_scan_callbacks),
