@@ -55,10 +55,11 @@ def trickle(s, first, byte, limit=15.0):
 
 def check(what, t):
     global failed
-    # Cut after the 2 s deadline (never before), well before the 30 s
-    # idle timeout (which trickling would reset anyway).
-    if t is None or t < 1.9 or t > 12:
-        print(f"FAIL: {what}: cut after {t} s, expected 2 s to 12 s")
+    # Cut at the 2 s deadline, well before the 30 s idle timeout (which
+    # trickling would reset anyway). The server's clock starts at accept,
+    # ours after the TLS handshake: 1 s of slack below, for slow runs.
+    if t is None or t < 1.0 or t > 12:
+        print(f"FAIL: {what}: cut after {t} s, expected about 2 s")
         failed = True
     else:
         print(f"ok - {what}: cut after {t:.1f} s")
