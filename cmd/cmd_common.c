@@ -62,12 +62,13 @@ static const struct {
 	"                    most its max_days)\n"
 	"  --out FILE        write the PEM certificate to FILE (default: stdout)\n" },
 	{ "list",
-	"usage: mtlsca list [--status valid|revoked|expired] [--json]\n"
+	"usage: mtlsca list [--status valid|revoked|expired] [--cn CN] [--json]\n"
 	"\n"
 	"List the certificates the store knows: serial (upper-case hex), status,\n"
 	"notAfter and subject. \"expired\" is a valid certificate past notAfter.\n"
 	"\n"
 	"  --status S        only certificates with this status\n"
+	"  --cn CN           only certificates whose subject CN is exactly CN\n"
 	"  --json            one JSON array instead of a table\n" },
 	{ "show",
 	"usage: mtlsca show SERIAL [--pem] [--json]\n"

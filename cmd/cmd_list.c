@@ -122,6 +122,7 @@ cmd_list(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {
 		{ "status", required_argument, NULL, 's' },
+		{ "cn", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -130,7 +131,8 @@ cmd_list(int argc, char **argv, struct config *cfg)
 	struct ca_error	 err;
 	struct store	*st = NULL;
 	char		*text = NULL;
-	int		 ch, status = CMD_FAIL;
+	const char	*cn = NULL;
+	int		 ch, rc, status = CMD_FAIL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	optind = 1;
@@ -149,6 +151,14 @@ cmd_list(int argc, char **argv, struct config *cfg)
 				    "or expired", optarg);
 				return CMD_USAGE;
 			}
+			break;
+		case 'c':
+			if (*optarg == '\0') {
+				cmd_fail("--cn: expected a CN, not an empty "
+				    "string");
+				return CMD_USAGE;
+			}
+			cn = optarg;
 			break;
 		case 'j':
 			ctx.json = true;
@@ -178,7 +188,10 @@ cmd_list(int argc, char **argv, struct config *cfg)
 	if (!ctx.json)
 		printf("%-40s  %-7s  %-20s  %s\n", "SERIAL", "STATUS",
 		    "NOT_AFTER", "SUBJECT");
-	if (store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err) != CA_OK) {
+	/* --cn seeks the store's CN index. */
+	rc = cn != NULL ? store_cert_foreach_cn(st, cn, NULL, 0, list_cb, &ctx,
+	    &err) : store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err);
+	if (rc != CA_OK) {
 		status = cmd_fail("listing the store: %s", err.msg[0] ?
 		    err.msg : "output failed");
 		goto out;

@@ -89,6 +89,22 @@ assert_not_contains "$OUT" "$S_e" "list --status revoked"
 run_ok m list --status valid
 assert_contains "$OUT" "$S_e"
 assert_not_contains "$OUT" "$S_a"
+# --cn: exactly that CN's certificates (make_csr's CN is the name), with
+# --status and --json; no prefix matches.
+make_csr e2 rsa:2048 "/O=second/CN=e"
+run_ok m sign --csr e2.csr --out e2.pem
+S_e2=$(serial_of e2.pem)
+run_ok m list --cn e
+assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l)" "list --cn e: a header and 2 lines"
+assert_contains "$OUT" "$S_e"
+assert_contains "$OUT" "$S_e2"
+assert_not_contains "$OUT" "$S_f"
+run_ok m list --cn a --status valid
+assert_eq 1 "$(printf '%s\n' "$OUT" | wc -l)" "list --cn a --status valid: a is revoked"
+run_ok m list --cn e --json
+assert_eq 2 "$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "list --cn e --json"
+run_status 2 m list --cn ""
+assert_contains "$OUT" "--cn: expected a CN, not an empty string"
 # expired = valid and past notAfter (time pinned two years ahead).
 MTLSCA_FAKE_NOW=2040-01-01T00:00:00Z run_ok m list --status expired
 assert_contains "$OUT" "$S_e" "list --status expired in 2040"
