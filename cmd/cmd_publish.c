@@ -126,10 +126,11 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		snprintf(crlpath, sizeof(crlpath), "%s/crl.pem", pub);
 		file = crlpath;
 	}
-	/* Take turns with `serve` and `crl` (see CMD_CRL_LOCK). */
-	if (cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
+	/* Take turns with `serve` and `crl` (see CMD_CRL_LOCK); the CRL is
+	   read once the lock is ours, so it is the newest. */
+	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
-	    cmd_ca_open(cfg, &ca, &err) != CA_OK ||
+	    cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
 	    crl_publish_load(file, &crl, &err) != CA_OK ||
 	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);

@@ -235,6 +235,10 @@ wait "$HOLDER"
 assert_eq "holder publish" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca publish waited for the lock holder"
 assert_contains "$OUT" "waiting for another mtlsca process"
 cmp -s www/crl.pem data/public/crl.pem || fail "publish did not copy CRL 4 to www/"
+# No CA there: refused, and nothing created in its place.
+run_status 1 "$MTLSCA" --data-dir "$T/none" --config pub.conf publish
+assert_contains "$OUT" "no CA certificate at $T/none/ca.pem"
+[ ! -e "$T/none" ] || fail "publish created $T/none"
 # Free: no wait, no message.
 run_ok m crl
 assert_not_contains "$OUT" "waiting"
