@@ -141,50 +141,6 @@ pem_decode(const uint8_t *buf, size_t len, gnutls_datum_t *der,
 
 /* ---- field checks ---- */
 
-/* UTF-8 well-formed (RFC 3629), no C0/C1 controls or DEL. */
-static bool
-utf8_clean(const uint8_t *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint32_t c = s[i];
-		size_t n;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			c &= 0x07;
-		} else
-			return false;
-		if (n > len - i - 1)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			c = (c << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong, surrogates, beyond Unicode, C1 controls */
-		if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) ||
-		    (n == 3 && c < 0x10000) || c > 0x10ffff ||
-		    (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c < 0xa0))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 static const char *
 oid_label(const char *oid)
 {
@@ -269,7 +225,7 @@ csr_subject(struct ca_csr *csr, const uint8_t *der, size_t der_len,
 				goto out;
 			}
 			if (ava.value.size == 0 ||
-			    !utf8_clean(ava.value.data, ava.value.size)) {
+			    !utf8_valid(ava.value.data, ava.value.size, true)) {
 				rc = ca_error_set(err, CA_EPOLICY, "subject "
 				    "attribute %s is empty, not UTF-8 or holds "
 				    "control characters", oid_label(oid));

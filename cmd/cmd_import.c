@@ -95,42 +95,6 @@ items_free(struct items *it)
 
 /* ---- OpenSSL's one-line subject to RFC 4514 ---- */
 
-/* Well-formed UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
-static bool
-utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		uint32_t	c = s[i];
-		size_t		k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0)
-			k = 1, c &= 0x1f;
-		else if ((c & 0xf0) == 0xe0)
-			k = 2, c &= 0x0f;
-		else if ((c & 0xf8) == 0xf0)
-			k = 3, c &= 0x07;
-		else
-			return false;
-		if (k > n - i - 1)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			c = (c << 6) | (s[i + j] & 0x3f);
-		}
-		if ((k == 1 && c < 0x80) || (k == 2 && c < 0x800) ||
-		    (k == 3 && c < 0x10000) || c > 0x10ffff ||
-		    (c >= 0xd800 && c <= 0xdfff))
-			return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /*
  * Append value to out with RFC 4514 §2.4 escaping. Control characters, and
  * every non-ASCII byte of a value that is not UTF-8 (a T61String, say), are
@@ -140,7 +104,7 @@ utf8_valid(const unsigned char *s, size_t n)
 static void
 rfc4514_value(const char *v, size_t n, char *out, size_t *o, size_t cap)
 {
-	bool utf8 = utf8_valid((const unsigned char *)v, n);
+	bool utf8 = utf8_valid((const uint8_t *)v, n, false);
 
 	for (size_t i = 0; i < n && *o + 4 < cap; i++) {
 		unsigned char c = (unsigned char)v[i];

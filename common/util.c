@@ -425,6 +425,46 @@ path_join(char *out, size_t size, const char *dir, const char *name)
 }
 
 bool
+utf8_valid(const uint8_t *s, size_t n, bool no_controls)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t	c = s[i];
+		size_t		k;
+
+		if (c < 0x80) {
+			if (no_controls && (c < 0x20 || c == 0x7f))
+				return false;
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			k = 1, c &= 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			k = 2, c &= 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			k = 3, c &= 0x07;
+		else
+			return false;
+		if (k > n - i - 1)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (s[i + j] & 0x3f);
+		}
+		/* overlong, surrogates, beyond Unicode */
+		if ((k == 1 && c < 0x80) || (k == 2 && c < 0x800) ||
+		    (k == 3 && c < 0x10000) || c > 0x10ffff ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		if (no_controls && c < 0xa0)	/* C1 */
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+bool
 subject_cn(const char *subject, char *out, size_t size)
 {
 	const char *p = subject;

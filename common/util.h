@@ -88,6 +88,13 @@ int file_lock(const char *path, void (*on_wait)(void *), void *arg, int *fd,
 void file_unlock(int fd);
 
 /*
+ * Is s[0..n) well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF)? With no_controls, C0 and C1 controls and DEL
+ * are refused too.
+ */
+bool utf8_valid(const uint8_t *s, size_t n, bool no_controls);
+
+/*
  * The first CN of an RFC 4514 string ("CN=a\\,b,O=x" -> "a,b"), unescaped
  * and cut to fit size. Attribute order in RFC 4514 text is reversed from the
  * DER, but there is one CN in the certificates this CA issues. false when

@@ -392,6 +392,46 @@ test_dir_make(void **state)
 	assert_int_equal(path_join(path, 7, "abc", "def"), CA_ETOOBIG);
 }
 
+/* utf8_valid: RFC 3629's refusals, and controls only when asked. */
+static void
+test_utf8_valid(void **state)
+{
+	static const struct {
+		const char	*s;
+		bool		 any, clean;	/* no_controls false, true */
+	} cases[] = {
+		{ "", true, true },
+		{ "plain ASCII", true, true },
+		{ "caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x94\x91", true, true },
+		{ "tab\there", true, false },		/* C0 */
+		{ "del\x7f", true, false },
+		{ "c1\xc2\x85", true, false },		/* U+0085 */
+		{ "nbsp\xc2\xa0", true, true },		/* U+00A0, first after C1 */
+		{ "\xc0\xaf", false, false },		/* overlong '/' */
+		{ "\xe0\x80\xaf", false, false },	/* overlong, 3 bytes */
+		{ "\xed\xa0\x80", false, false },	/* surrogate U+D800 */
+		{ "\xf4\x90\x80\x80", false, false },	/* U+110000 */
+		{ "\xf4\x8f\xbf\xbf", true, true },	/* U+10FFFF */
+		{ "cut\xe6\x9d", false, false },	/* truncated */
+		{ "\x80", false, false },		/* lone continuation */
+		{ "\xe6x\xb1", false, false },		/* bad continuation */
+		{ "\xf8\x88\x80\x80\x80", false, false },	/* 5 bytes */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const uint8_t	*s = (const uint8_t *)cases[i].s;
+		size_t		 n = strlen(cases[i].s);
+
+		if (utf8_valid(s, n, false) != cases[i].any ||
+		    utf8_valid(s, n, true) != cases[i].clean)
+			fail_msg("case %zu", i);
+	}
+	/* A NUL inside is a C0 control. */
+	assert_true(utf8_valid((const uint8_t *)"a\0b", 3, false));
+	assert_false(utf8_valid((const uint8_t *)"a\0b", 3, true));
+}
+
 static void
 count_wait(void *arg)
 {
@@ -495,6 +535,7 @@ main(void)
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_dir_make, setup_dir,
 		    teardown_dir),
+		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test_setup_teardown(test_file_lock, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_errors),
