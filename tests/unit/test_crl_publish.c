@@ -674,13 +674,6 @@ assert_one_list(uint64_t number)
 }
 
 /*
- * AddTrustStoreRevocations is not idempotent. Its answer lost after ALB
- * made the list: found and adopted in the same run, never sent twice; lost
- * and the trust store unreadable right after: the run fails with the add
- * in doubt, and the next run settles it — still one Add. An Add that failed
- * without running is sent again; a throttled one is retried by the client.
- */
-/*
  * One CRL (revocation tag) published with an ELBv2 fault armed: the run
  * succeeds, ALB saw `sends` AddTrustStoreRevocations calls, and one list
  * of that CRL is left.
@@ -703,6 +696,13 @@ add_with_fault(struct crl_publishers *p, uint8_t tag, const char *fault,
 	crl_result_clear(&r);
 }
 
+/*
+ * AddTrustStoreRevocations is not idempotent. Its answer lost after ALB
+ * made the list: found and adopted in the same run, never sent twice; lost
+ * and the trust store unreadable right after: the run fails with the add
+ * in doubt, and the next run settles it — still one Add. An Add that failed
+ * without running is sent again; a throttled one is retried by the client.
+ */
 static void
 t_add_in_doubt(void **state)
 {
