@@ -50,6 +50,23 @@ ca_error_set(struct ca_error *e, int code, const char *fmt, ...)
 	if (e == NULL)
 		return code;
 	e->code = code;
+	e->reason = NULL;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int
+ca_refuse(struct ca_error *e, int code, const char *reason, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return code;
+	e->code = code;
+	e->reason = reason;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
@@ -63,4 +80,5 @@ ca_error_clear(struct ca_error *e)
 		return;
 	e->code = CA_OK;
 	e->msg[0] = '\0';
+	e->reason = NULL;
 }

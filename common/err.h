@@ -22,10 +22,17 @@ enum ca_err {
 	CA_EFORBIDDEN = -12,	/* authenticated, but not allowed */
 };
 
-/* What went wrong, for the caller to show: a code and one sentence. */
+/*
+ * What went wrong, for the caller to show: a code and one sentence. A
+ * refusal (a request well formed but not allowed) also names its rule with
+ * a short stable token, reason ("token_bound_cn", "admin_subject"...: a
+ * static string, for audit entries and machine-readable answers); NULL for
+ * anything that is not a refusal. ca/ca.h lists the enrollment reasons.
+ */
 struct ca_error {
-	int	code;
-	char	msg[256];
+	int		 code;
+	char		 msg[256];
+	const char	*reason;
 };
 
 /* A short fixed description of code ("malformed input"). Never NULL. */
@@ -35,14 +42,18 @@ const char *ca_strerror(int code);
 const char *ca_errname(int code);
 
 /*
- * Fill *e (which may be NULL) with code and a printf-style sentence and
- * return code, so that callers can write `return ca_error_set(e, ...)`.
- * The message is truncated to fit.
+ * Fill *e (which may be NULL) with code and a printf-style sentence (and no
+ * reason) and return code, so that callers can write
+ * `return ca_error_set(e, ...)`. The message is truncated to fit.
  */
 int ca_error_set(struct ca_error *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Reset *e to CA_OK with an empty message. NULL-safe. */
+/* As ca_error_set, for a refusal: also sets e->reason (a static string). */
+int ca_refuse(struct ca_error *e, int code, const char *reason,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Reset *e to CA_OK with an empty message and no reason. NULL-safe. */
 void ca_error_clear(struct ca_error *e);
 
 #endif

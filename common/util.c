@@ -24,6 +24,49 @@ hex_digit(int c)
 	return -1;
 }
 
+void
+hex_format(const uint8_t *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+hex_parse_exact(const char *text, uint8_t *out, size_t n)
+{
+	size_t	digits = 0, o = 0;
+	int	hi = -1, v;
+
+	if (text == NULL)
+		return CA_EMALF;
+	/* Check everything first: out is written only on success. */
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (hex_digit((unsigned char)*p) < 0 || ++digits > 2 * n)
+			return CA_EMALF;
+	}
+	if (digits != 2 * n)
+		return CA_EMALF;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		v = hex_digit((unsigned char)*p);
+		if (hi < 0) {
+			hi = v;
+		} else {
+			out[o++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	return CA_OK;
+}
+
 int
 serial_parse(const char *text, uint8_t *out, size_t *len, struct ca_error *err)
 {

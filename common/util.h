@@ -38,6 +38,16 @@ void serial_format(const uint8_t *serial, size_t len, char *out);
 /* The value of one hex digit (either case), or -1. */
 int hex_digit(int c);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void hex_format(const uint8_t *in, size_t n, char *out);
+
+/*
+ * Exactly 2n hex digits (either case, ':' separators allowed anywhere, as
+ * in `openssl x509 -fingerprint`) into n bytes of out; CA_EMALF otherwise,
+ * out untouched.
+ */
+int hex_parse_exact(const char *text, uint8_t *out, size_t n);
+
 /* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Howard Hinnant's
    algorithm); callers validate the date first. */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);

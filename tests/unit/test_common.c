@@ -519,6 +519,49 @@ test_errors(void **state)
 	assert_int_equal(e.code, CA_OK);
 	assert_string_equal(e.msg, "");
 	ca_error_clear(NULL);
+	/* A refusal names its rule; a plain error, or a cleared one, none. */
+	assert_int_equal(ca_refuse(&e, CA_EPOLICY, "some_rule", "no %d", 7),
+	    CA_EPOLICY);
+	assert_int_equal(e.code, CA_EPOLICY);
+	assert_string_equal(e.reason, "some_rule");
+	assert_string_equal(e.msg, "no 7");
+	assert_int_equal(ca_error_set(&e, CA_EIO, "disk"), CA_EIO);
+	assert_null(e.reason);
+	ca_refuse(&e, CA_EPOLICY, "some_rule", "no");
+	ca_error_clear(&e);
+	assert_null(e.reason);
+	assert_int_equal(ca_refuse(NULL, CA_EAUTH, "x", "y"), CA_EAUTH);
+}
+
+static void
+test_hex(void **state)
+{
+	static const uint8_t	bytes[4] = { 0x00, 0x7f, 0xa5, 0xff };
+	uint8_t			out[4], keep[4] = { 1, 2, 3, 4 };
+	char			text[9];
+
+	(void)state;
+	hex_format(bytes, 4, text);
+	assert_string_equal(text, "007fa5ff");
+	hex_format(bytes, 0, text);
+	assert_string_equal(text, "");
+	assert_int_equal(hex_parse_exact("007FA5ff", out, 4), CA_OK);
+	assert_memory_equal(out, bytes, 4);
+	/* openssl's fingerprint form, separators anywhere */
+	assert_int_equal(hex_parse_exact("00:7F:A5:FF", out, 4), CA_OK);
+	assert_memory_equal(out, bytes, 4);
+	assert_int_equal(hex_parse_exact("0:07fa5ff:", out, 4), CA_OK);
+	assert_memory_equal(out, bytes, 4);
+	/* exactly 2n digits, hex only; out untouched on failure */
+	memcpy(out, keep, 4);
+	assert_int_equal(hex_parse_exact("007fa5", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact("007fa5ff00", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact("007fa5f", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact("007fa5fg", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact("007fa5 f", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact("", out, 4), CA_EMALF);
+	assert_int_equal(hex_parse_exact(NULL, out, 4), CA_EMALF);
+	assert_memory_equal(out, keep, 4);
 }
 
 int
@@ -527,6 +570,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serial_parse),
 		cmocka_unit_test(test_serial_format),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_time),
