@@ -1,7 +1,8 @@
 /*
  * ca/ — the CA's identity and issuance: load the key (file or pkcs11: URL),
  * create or import the CA, check a CSR against ALB's limits and a profile,
- * build and sign a certificate, record it in the store before it is returned.
+ * build and sign a certificate, record it in the store before it is returned;
+ * enrollment (grants, policy, the committer) and enrollment tokens.
  *
  * Every function returns CA_OK or a negative enum ca_err and fills *err
  * (may be NULL) with a sentence for the caller; refusals name the rule.
@@ -182,13 +183,30 @@ void ca_issued_record(const struct ca_issued *iss, int64_t issued_at,
     struct cert_record *rec);
 
 /*
- * ca_issue, then record it with one store write transaction; on a serial
- * collision draw a new serial and sign again. The certificate exists for the
- * caller only once the store has committed it.
+ * ca_issue, then record it (the certificate and its audit entry, action
+ * "issue" by who, in one store write transaction: ca/record.c, the one
+ * recorder every issuance goes through); on a serial collision draw a new
+ * serial and sign again. The certificate exists for the caller only once
+ * the store has committed it. For `mtlsca sign`; the service enrolls with
+ * ca_enroll().
  */
 int ca_sign(struct ca *ca, struct store *st, const struct ca_csr *csr,
-    const struct ca_profile *profile, unsigned days, struct ca_issued *out,
-    struct ca_error *err);
+    const struct ca_profile *profile, unsigned days, const char *who,
+    struct ca_issued *out, struct ca_error *err);
+
+/* ---- tokens (ca/token.c) ---- */
+
+#define CA_HASH_LEN		32	/* SHA-256: token hashes, fingerprints */
+#define CA_TOKEN_TEXT_MAX	64	/* a generated token, with its NUL */
+
+/* SHA-256 of the token's bytes. */
+void ca_token_hash(const char *token, uint8_t out[CA_HASH_LEN]);
+
+/* 32 random bytes as base64url without padding (43 characters). */
+int ca_token_generate(char out[CA_TOKEN_TEXT_MAX], struct ca_error *err);
+
+/* Two CA_HASH_LEN hashes equal? In constant time. */
+bool ca_hash_eq(const uint8_t *a, const uint8_t *b);
 
 /* ---- OpenSSL index.txt import ---- */
 
@@ -224,9 +242,10 @@ const char *ca_reason_name(int code);
  * ECDSA P-256 key, CN = names[0], SANs = names (IP literals as iPAddress,
  * the rest as dNSName), CA:FALSE, keyUsage digitalSignature, EKU serverAuth,
  * SKI, AKI; days (0 = 365, at most 825) capped at the CA's notAfter.
- * Recorded in the store (profile "server") before it is returned. On
- * success *cert_pem and *key_pem own malloc'd NUL-terminated PEM (wipe the
- * key with gnutls_memset before free()).
+ * Recorded in the store (profile "server", with an audit entry "issue" by
+ * "serve") before it is returned. On success *cert_pem and *key_pem own
+ * malloc'd NUL-terminated PEM (wipe the key with gnutls_memset before
+ * free()).
  */
 int ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
     size_t n_names, unsigned days, char **cert_pem, char **key_pem,
@@ -264,5 +283,173 @@ struct ca_peer {
  */
 int ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
     struct ca_peer *out, struct ca_error *err);
+
+/*
+ * ca_peer_check, then the store: the certificate must be one this CA
+ * recorded and not revoked (checked on every request, so that a revocation
+ * takes effect at once). CA_EFORBIDDEN with CA_REASON_PEER_* and the
+ * reason otherwise. rec (may be NULL) gets the record (owned).
+ */
+int ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
+    size_t len, int64_t now, struct ca_peer *out, struct cert_record *rec,
+    struct ca_error *err);
+
+/* ---- enrollment (ca/enroll.c) ----
+ *
+ * The one enrollment engine: a front end (the JSON API, EST, ...) turns
+ * its credentials into a grant, then calls ca_enroll(). The policy, the
+ * signing, the serial-collision retry and the batching committer that makes
+ * the certificate durable — token use, certificate and audit entry in one
+ * transaction — are all here.
+ *
+ * Refusals carry err->reason, one of (STORE_REASON_TOKEN_* come from the
+ * store when a token is spent by a racing request before the commit):
+ */
+#define CA_REASON_TOKEN_UNKNOWN	STORE_REASON_TOKEN_UNKNOWN	/* 403 */
+#define CA_REASON_TOKEN_EXPIRED	STORE_REASON_TOKEN_EXPIRED	/* 403 */
+#define CA_REASON_TOKEN_USED	STORE_REASON_TOKEN_USED		/* 403 */
+#define CA_REASON_PROFILE_MISMATCH "profile_mismatch" /* token's profile */
+#define CA_REASON_PROFILE_UNKNOWN "profile_unknown"
+#define CA_REASON_TOKEN_BOUND_CN "token_bound_cn"	/* token's CN */
+#define CA_REASON_ADMIN_SUBJECT	"admin_subject"	/* admins only */
+#define CA_REASON_RENEWAL_SUBJECT "renewal_subject"	/* renewal keeps it */
+#define CA_REASON_RENEWAL_PROFILE "renewal_profile"	/* renewal keeps it */
+#define CA_REASON_CSR_MALFORMED	"csr_malformed"	/* ca_csr_parse: EMALF */
+#define CA_REASON_CSR_POLICY	"csr_policy"	/* key, signature, names */
+#define CA_REASON_VALIDITY	"validity"	/* days over the profile's */
+#define CA_REASON_CA_EXPIRED	"ca_expired"
+#define CA_REASON_SUBJECT	"subject"	/* required RDN, 2 CNs... */
+#define CA_REASON_SAN		"san"		/* type, count, encoding */
+#define CA_REASON_SERVER_NAME	"server_name"	/* the service's own names */
+/* ...and from ca_peer_verify (renewal with a client certificate): */
+#define CA_REASON_PEER_UNTRUSTED "peer_untrusted"	/* not ours, expired */
+#define CA_REASON_PEER_UNKNOWN	"peer_unknown"	/* not in the store */
+#define CA_REASON_PEER_REVOKED	"peer_revoked"
+
+#define CA_WHO_MAX	96
+
+/* A static enrollment token from the configuration: its SHA-256. */
+struct ca_static_token {
+	char	profile[STORE_PROFILE_MAX];
+	uint8_t	hash[CA_HASH_LEN];
+};
+
+enum ca_grant_kind {
+	CA_GRANT_STATIC = 0,	/* a static token: its profile, any CN */
+	CA_GRANT_ONE_TIME,	/* a store token: profile, CN; one use */
+	CA_GRANT_ADMIN,		/* an admin token: any profile or subject */
+	CA_GRANT_RENEWAL,	/* a client certificate: same subject, profile */
+};
+
+/* What the caller may enroll for; filled by ca_grant_token/_renewal. */
+struct ca_grant {
+	enum ca_grant_kind kind;
+	char		who[CA_WHO_MAX];	/* audit label, no secret */
+	char		profile[STORE_PROFILE_MAX];	/* "" = any */
+	char		cn[STORE_CN_MAX];		/* "" = any */
+	uint8_t		token_hash[CA_HASH_LEN];	/* ONE_TIME: spent */
+	struct ca_peer	peer;				/* RENEWAL */
+};
+
+struct ca_enroller;
+
+struct ca_enroller_options {
+	/* Profiles; profiles[0] is the default. Copied. */
+	const struct ca_profile		*profiles;
+	size_t				 n_profiles;
+	/* Static per-profile enrollment tokens. Copied. */
+	const struct ca_static_token	*tokens;
+	size_t				 n_tokens;
+	/* Admins: the SHA-256 of admin tokens (which also enroll, any
+	   profile and subject), and RFC 4514 admin subjects (which only an
+	   admin may have a certificate made for). Copied. */
+	const uint8_t			(*admin_token_hashes)[CA_HASH_LEN];
+	size_t				 n_admin_token_hashes;
+	const char *const		*admin_subjects;
+	size_t				 n_admin_subjects;
+	unsigned			 batch_max;	/* per commit; 0 = 256 */
+};
+
+/*
+ * The engine for one CA and store (borrowed: they must outlive it), with
+ * its committer thread. Free with ca_enroller_free(), which lets the queue
+ * drain first; no ca_enroll() may run then.
+ */
+int ca_enroller_new(struct ca *ca, struct store *st,
+    const struct ca_enroller_options *opt, struct ca_enroller **out,
+    struct ca_error *err);
+void ca_enroller_free(struct ca_enroller *e);
+
+/* Profile by name (NULL or "" = the default); NULL when unknown. And all
+   of them (for per-profile figures). Borrowed from e. */
+const struct ca_profile *ca_enroller_profile(const struct ca_enroller *e,
+    const char *name);
+const struct ca_profile *ca_enroller_profiles(const struct ca_enroller *e,
+    size_t *n);
+/* Is subject (RFC 4514) a configured admin subject? Is hash an admin
+   token's? (constant time over the list) */
+bool ca_enroller_admin_subject(const struct ca_enroller *e,
+    const char *subject);
+bool ca_enroller_admin_token(const struct ca_enroller *e,
+    const uint8_t hash[CA_HASH_LEN]);
+
+/* The committer's figures (mtlsca_store_commits_total...). */
+struct ca_enroller_stats {
+	uint64_t	commits;	/* write transactions */
+	uint64_t	committed;	/* certificates in them */
+};
+void ca_enroller_stats(const struct ca_enroller *e,
+    struct ca_enroller_stats *out);
+
+/*
+ * The grant of a presented token (its SHA-256): a static token, an admin
+ * token or a one-time token of the store (unexpired, with a use left:
+ * checked again, atomically, when the use is committed). CA_EFORBIDDEN
+ * with CA_REASON_TOKEN_* otherwise. *out written on success.
+ */
+int ca_grant_token(const struct ca_enroller *e,
+    const uint8_t hash[CA_HASH_LEN], struct ca_grant *out,
+    struct ca_error *err);
+
+/* The renewal grant of a client certificate that passed ca_peer_verify,
+   rec its store record. */
+void ca_grant_renewal(const struct ca_peer *peer,
+    const struct cert_record *rec, struct ca_grant *out);
+
+/* The outcome of one enrollment. */
+struct ca_enrolled {
+	int		 rc;		/* CA_OK, or why not */
+	struct ca_error	 err;		/* rc's sentence and reason */
+	struct ca_issued iss;		/* CA_OK: the recorded certificate */
+	bool		 renewal;	/* made under a CA_GRANT_RENEWAL */
+};
+/* Free what res owns and zero it. NULL-safe. */
+void ca_enrolled_clear(struct ca_enrolled *res);
+
+/* Called once, from the committer thread, when res is final. */
+typedef void (*ca_enroll_done_fn)(void *ctx, struct ca_enrolled *res);
+
+/*
+ * Enroll csr (PEM or DER, at most CA_CSR_MAX bytes) under grant g, for
+ * profile (NULL or "": the grant's, else the default) and days (0: the
+ * profile's default). In order: the CSR (ca_csr_parse), the profile (a
+ * token's own, or the one a renewal keeps), a token's bound CN, renewal's
+ * same subject; then the certificate is signed (ca_issue: the profile's
+ * rules and the service's own names) and refused if its subject is an
+ * admin subject and g is no admin (renewal excepted: it grants nothing
+ * new); then the committer records it. A serial collision is signed again
+ * with a new serial, here.
+ *
+ * With done NULL, waits for the commit and returns out->rc. With done,
+ * returns CA_OK once the request is queued and done(ctx, out) is called
+ * later (maybe before ca_enroll returns); any other return is a refusal or
+ * failure before the queue, and done is never called. Either way out->rc,
+ * out->err are the outcome (err too when known at return), and out must
+ * live until then; free with ca_enrolled_clear().
+ */
+int ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
+    const uint8_t *csr, size_t csr_len, const char *profile, unsigned days,
+    struct ca_enrolled *out, ca_enroll_done_fn done, void *ctx,
+    struct ca_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * ca/ internals shared by identity.c, csr.c and issue.c. Not a public
- * header: nothing outside ca/ includes it.
+ * ca/ internals shared by its .c files. Not a public header: nothing
+ * outside ca/ includes it.
  */
 #ifndef MTLSCA_CA_CA_INT_H
 #define MTLSCA_CA_CA_INT_H
@@ -59,8 +59,55 @@ int ca_gnutls_err(struct ca_error *err, int code, int gnutls_rc,
 struct ca_signer *ca_signer_acquire(struct ca *ca);
 void ca_signer_release(struct ca_signer *s);
 
-/* 16 random bytes, top two bits 01 (DESIGN.md "Serial numbers"). */
+/* 16 random bytes, top two bits 01 (DESIGN.md "Serial numbers"); in
+   serial.c alone, so that a test may link its own. */
 int ca_serial_new(uint8_t serial[16], struct ca_error *err);
+
+/* ---- record.c: the one recorder every issuance goes through ---- */
+
+/* Draws of a new serial after a collision; with 126 random bits a second
+ * one means a broken RNG or store, not bad luck. */
+#define CA_SIGN_ATTEMPTS	4
+
+/*
+ * What one issuance writes, in one transaction: the certificate, the use
+ * of the one-time token that paid for it (if any) and its audit entry.
+ */
+struct ca_record_entry {
+	struct cert_record	rec;		/* borrows the ca_issued */
+	bool			use_token;
+	uint8_t			token_hash[CA_HASH_LEN];
+	char			who[CA_WHO_MAX];
+	char			action[16];	/* "issue", "renew" */
+	char			detail[512];
+};
+
+/* Fill en for iss (borrowed until en is used) issued at now: the audit
+   detail is "serial=.. profile=.. subject=.." and then extra (may be
+   NULL). No token use. */
+void ca_record_entry_fill(struct ca_record_entry *en,
+    const struct ca_issued *iss, int64_t now, const char *who,
+    const char *action, const char *extra);
+
+/*
+ * Write en inside txn at now: token use (CA_EAUTH and a
+ * STORE_REASON_TOKEN_* when it is spent), certificate (CA_EEXIST when the
+ * serial is taken), audit entry. On failure txn must be aborted.
+ */
+int ca_record_txn(struct store_txn *txn, const struct ca_record_entry *en,
+    int64_t now, struct ca_error *err);
+
+/*
+ * Sign and record in a transaction of its own, drawing a new serial on a
+ * collision (CA_SIGN_ATTEMPTS in all): sign(arg, now, out, err) makes one
+ * certificate with a fresh serial (ca_issue, or the server's own). On
+ * success *out owns the certificate the store has committed.
+ */
+typedef int (*ca_sign_fn)(void *arg, int64_t now, struct ca_issued *out,
+    struct ca_error *err);
+int ca_sign_record(struct store *st, ca_sign_fn sign, void *arg,
+    const char *who, const char *action, struct ca_issued *out,
+    struct ca_error *err);
 
 /* The subject AVAs and SANs a parsed CSR carries (csr.c fills them). */
 #define CA_CSR_AVA_MAX	32

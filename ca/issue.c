@@ -1,7 +1,7 @@
 /*
  * Issuance: a certificate built from the profile, with only what the profile
  * allows copied from a checked CSR (STYLE.md "Untrusted input" 4), signed by
- * the CA, and recorded in the store before anyone sees it.
+ * the CA. Recording it (record.c) is the caller's next step.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -19,9 +19,6 @@
 #include "ca/ca_int.h"
 
 #define DAYS_HARD_MAX		(100 * 366)
-/* Draws of a new serial after a collision; with 126 random bits a second
- * one means a broken RNG or store, not bad luck. */
-#define SIGN_ATTEMPTS		4
 
 void
 ca_profile_default(struct ca_profile *p)
@@ -133,9 +130,10 @@ build_subject(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 		for (size_t k = 0; k < csr->n_avas && !found; k++)
 			found = strcmp(csr->avas[k].oid, oid) == 0;
 		if (!found)
-			return ca_error_set(err, CA_EPOLICY, "the CSR's subject "
-			    "has no %.16s, which profile %.32s requires",
-			    p->subject_required[i], p->name);
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
+			    "the CSR's subject has no %.16s, which profile "
+			    "%.32s requires", p->subject_required[i],
+			    p->name);
 	}
 	*n_copied = 0;
 	for (size_t k = 0, n_cn = 0; k < csr->n_avas; k++) {
@@ -148,14 +146,15 @@ build_subject(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 		   nginx's $ssl_client_s_dn_cn shows; a second would ride
 		   along unchecked. */
 		if (strcmp(a->oid, "2.5.4.3") == 0 && n_cn++ > 0)
-			return ca_error_set(err, CA_EPOLICY, "the CSR's subject "
-			    "has more than one CN: a certificate names one "
-			    "holder");
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
+			    "the CSR's subject has more than one CN: a "
+			    "certificate names one holder");
 		rc = gnutls_x509_crt_set_dn_by_oid(crt, a->oid, 0, a->value,
 		    (unsigned)strlen(a->value));
 		if (rc < 0)
-			return ca_error_set(err, CA_EPOLICY, "subject attribute "
-			    "%s '%.64s' cannot be encoded: %s",
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
+			    "subject attribute %s '%.64s' cannot be encoded: "
+			    "%s",
 			    ca_rdn_name(a->oid), a->value, gnutls_strerror(rc));
 		(*n_copied)++;
 	}
@@ -308,10 +307,11 @@ check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
 	for (size_t i = 0; i < csr->n_avas; i++)
 		if (strcmp(csr->avas[i].oid, "2.5.4.3") == 0 &&
 		    (hit = denied_text(p, csr->avas[i].value)) != NULL)
-			return ca_error_set(err, CA_EPOLICY, "the CSR asks for "
-			    "CN=%.64s, which names %.64s, a name of this CA's "
-			    "own service: profile %.32s refuses it so that no "
-			    "enrolled certificate can impersonate the service",
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SERVER_NAME,
+			    "the CSR asks for CN=%.64s, which names %.64s, a "
+			    "name of this CA's own service: profile %.32s "
+			    "refuses it so that no enrolled certificate can "
+			    "impersonate the service",
 			    csr->avas[i].value, hit, p->name);
 	for (size_t i = 0; i < csr->n_sans; i++) {
 		const struct ca_csr_san	*s = &csr->sans[i];
@@ -327,10 +327,11 @@ check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
 		} else if (s->type == GNUTLS_SAN_IPADDRESS)
 			hit = denied_ip(p, s->data, s->len);
 		if (hit != NULL)
-			return ca_error_set(err, CA_EPOLICY, "the CSR asks for "
-			    "%s %.64s%s%.64s%s, a name of this CA's own "
-			    "service: profile %.32s refuses it so that no "
-			    "enrolled certificate can impersonate the service",
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SERVER_NAME,
+			    "the CSR asks for %s %.64s%s%.64s%s, a name of "
+			    "this CA's own service: profile %.32s refuses it "
+			    "so that no enrolled certificate can impersonate "
+			    "the service",
 			    san_label(s->type), hit, asked[0] ? " (as " : "",
 			    asked, asked[0] ? ")" : "", p->name);
 	}
@@ -355,16 +356,16 @@ build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 
 	if (csr->n_sans == 0) {
 		if (subject_empty)
-			return ca_error_set(err, CA_EPOLICY, "the certificate "
-			    "would name no one: profile %.32s copies no "
-			    "subject attribute of this CSR and it has no "
-			    "subjectAltName", p->name);
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
+			    "the certificate would name no one: profile %.32s "
+			    "copies no subject attribute of this CSR and it "
+			    "has no subjectAltName", p->name);
 		return CA_OK;
 	}
 	if (csr->n_sans > max)
-		return ca_error_set(err, CA_EPOLICY, "the CSR has %zu "
-		    "subjectAltNames: profile %.32s allows %u", csr->n_sans,
-		    p->name, max);
+		return ca_refuse(err, CA_EPOLICY, CA_REASON_SAN,
+		    "the CSR has %zu subjectAltNames: profile %.32s "
+		    "allows %u", csr->n_sans, p->name, max);
 	for (size_t i = 0; i < csr->n_sans; i++) {
 		unsigned t = csr->sans[i].type;
 		bool ok = (t == GNUTLS_SAN_DNSNAME && p->allow_dns) ||
@@ -373,9 +374,9 @@ build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 		    (t == GNUTLS_SAN_IPADDRESS && p->allow_ip);
 
 		if (!ok)
-			return ca_error_set(err, CA_EPOLICY, "profile %.32s "
-			    "does not issue %s subjectAltNames", p->name,
-			    san_label(t));
+			return ca_refuse(err, CA_EPOLICY, CA_REASON_SAN,
+			    "profile %.32s does not issue %s subjectAltNames",
+			    p->name, san_label(t));
 	}
 	if ((rc = gnutls_subject_alt_names_init(&sans)) < 0)
 		return ca_gnutls_err(err, CA_ENOMEM, rc, "SAN init");
@@ -385,8 +386,8 @@ build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 
 		if ((rc = gnutls_subject_alt_names_set(sans,
 		    csr->sans[i].type, &d, NULL)) < 0) {
-			rc = ca_error_set(err, CA_EPOLICY, "%s subjectAltName "
-			    "'%.64s' cannot be encoded: %s",
+			rc = ca_refuse(err, CA_EPOLICY, CA_REASON_SAN,
+			    "%s subjectAltName '%.64s' cannot be encoded: %s",
 			    san_label(csr->sans[i].type),
 			    csr->sans[i].type == GNUTLS_SAN_IPADDRESS ? "" :
 			    (const char *)csr->sans[i].data,
@@ -471,12 +472,12 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 	if (max_days > DAYS_HARD_MAX)
 		max_days = DAYS_HARD_MAX;
 	if (days > max_days)
-		return ca_error_set(err, CA_EPOLICY, "a validity of %u days "
-		    "was asked: profile %.32s allows at most %u days", days,
-		    profile->name, max_days);
+		return ca_refuse(err, CA_EPOLICY, CA_REASON_VALIDITY,
+		    "a validity of %u days was asked: profile %.32s allows "
+		    "at most %u days", days, profile->name, max_days);
 	if (now >= ca->not_after)
-		return ca_error_set(err, CA_EPOLICY, "the CA certificate has "
-		    "expired: it can no longer issue");
+		return ca_refuse(err, CA_EPOLICY, CA_REASON_CA_EXPIRED,
+		    "the CA certificate has expired: it can no longer issue");
 	if ((rc = check_denied_names(csr, profile, err)) != CA_OK)
 		return rc;
 	not_after = now + (int64_t)days * 86400;
@@ -593,37 +594,4 @@ out:
 	gnutls_x509_crt_deinit(crt);
 	ca_issued_clear(&iss);
 	return rc;
-}
-
-int
-ca_sign(struct ca *ca, struct store *st, const struct ca_csr *csr,
-    const struct ca_profile *profile, unsigned days, struct ca_issued *out,
-    struct ca_error *err)
-{
-	struct ca_issued	iss;
-	struct cert_record	rec;
-	int			rc = CA_EEXIST;
-
-	memset(&iss, 0, sizeof(iss));
-	for (int attempt = 0; attempt < SIGN_ATTEMPTS; attempt++) {
-		int64_t now = time_now();
-
-		if ((rc = ca_issue(ca, csr, profile, days, now, &iss, err)) !=
-		    CA_OK)
-			return rc;
-		/* One short write transaction, after signing (STYLE.md
-		 * "LMDB"); MDB_NOOVERWRITE makes a taken serial CA_EEXIST. */
-		ca_issued_record(&iss, now, &rec);
-		rc = store_cert_put(st, &rec, err);
-		if (rc == CA_OK) {
-			*out = iss;
-			return CA_OK;
-		}
-		ca_issued_clear(&iss);
-		if (rc != CA_EEXIST)
-			return rc;
-	}
-	return ca_error_set(err, CA_EEXIST, "%d fresh serial numbers in a row "
-	    "were already taken: the random generator or the store is "
-	    "broken", SIGN_ATTEMPTS);
 }

@@ -78,65 +78,50 @@ pem_dup(const gnutls_datum_t *d, char **out)
 	return CA_OK;
 }
 
-int
-ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
-    size_t n_names, unsigned days, char **cert_pem, char **key_pem,
+/* What server_sign signs: the key is made once, the certificate again
+   after a serial collision. */
+struct server_sign {
+	struct ca		*ca;
+	gnutls_x509_privkey_t	 key;
+	const char *const	*names;
+	size_t			 n_names;
+	unsigned		 days;
+};
+
+/* A ca_sign_fn (record.c): one server certificate with a fresh serial. */
+static int
+server_sign(void *arg, int64_t now, struct ca_issued *out,
     struct ca_error *err)
 {
-	gnutls_x509_privkey_t	 xkey = NULL;
+	struct server_sign	*ss = arg;
+	struct ca		*ca = ss->ca;
 	gnutls_x509_crt_t	 crt = NULL;
-	gnutls_datum_t		 kpem = { NULL, 0 }, cpem = { NULL, 0 };
-	gnutls_datum_t		 der = { NULL, 0 };
+	gnutls_datum_t		 cpem = { NULL, 0 }, der = { NULL, 0 };
 	struct ca_signer	*signer;
-	struct cert_record	 rec;
+	struct ca_issued	 iss;
 	uint8_t			 serial[16], ski[64], ip[16];
 	size_t			 ski_len = sizeof(ski), ca_ski_len, iplen;
 	const uint8_t		*caski;
-	char			 subject[CA_NAME_MAX + 8];
-	char			*outc = NULL, *outk = NULL;
-	int64_t			 now = time_now(), nb, na;
+	int64_t			 nb, na;
 	int			 rc;
 
-	if (ca == NULL || st == NULL || cert_pem == NULL || key_pem == NULL)
-		return ca_error_set(err, CA_EINVAL, "ca_issue_server: missing "
-		    "argument");
-	if ((rc = names_check(names, n_names, err)) != CA_OK)
-		return rc;
-	if (days == 0)
-		days = 365;
-	if (days > SERVER_DAYS_MAX)
-		days = SERVER_DAYS_MAX;
-	if ((rc = gnutls_x509_privkey_init(&xkey)) < 0 ||
-	    (rc = gnutls_x509_crt_init(&crt)) < 0) {
-		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "init");
-		goto out;
-	}
-	/* P-256: every TLS 1.2/1.3 client takes it, and handshakes are cheap. */
-	if ((rc = gnutls_x509_privkey_generate2(xkey, GNUTLS_PK_ECDSA,
-	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0)) <
-	    0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key generation");
-		goto out;
-	}
-	if ((rc = gnutls_x509_privkey_export2_pkcs8(xkey, GNUTLS_X509_FMT_PEM,
-	    NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key export");
-		goto out;
-	}
+	memset(&iss, 0, sizeof(iss));
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
 	if ((rc = ca_serial_new(serial, err)) != CA_OK)
 		goto out;
 	/* Backdate a minute for clients whose clocks lag a little. */
 	nb = now - 60;
-	na = now + (int64_t)days * 86400;
+	na = now + (int64_t)ss->days * 86400;
 	if (na > ca_not_after(ca))
 		na = ca_not_after(ca);
 	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
 	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
-	    (rc = gnutls_x509_crt_set_key(crt, xkey)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key(crt, ss->key)) < 0 ||
 	    (rc = gnutls_x509_crt_set_activation_time(crt, (time_t)nb)) < 0 ||
 	    (rc = gnutls_x509_crt_set_expiration_time(crt, (time_t)na)) < 0 ||
 	    (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
-	    0, names[0], (unsigned)strlen(names[0]))) < 0 ||
+	    0, ss->names[0], (unsigned)strlen(ss->names[0]))) < 0 ||
 	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
 	    /* RFC 5480 §3: an ECDSA key signs; no keyEncipherment. */
 	    (rc = gnutls_x509_crt_set_key_usage(crt,
@@ -148,15 +133,15 @@ ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
 		goto out;
 	}
 	/* RFC 6125 §6.4.4: clients match the SANs, the CN is a label. */
-	for (size_t i = 0; i < n_names; i++) {
-		if (name_ip(names[i], ip, &iplen))
+	for (size_t i = 0; i < ss->n_names; i++) {
+		if (name_ip(ss->names[i], ip, &iplen))
 			rc = gnutls_x509_crt_set_subject_alt_name(crt,
 			    GNUTLS_SAN_IPADDRESS, ip, (unsigned)iplen,
 			    GNUTLS_FSAN_APPEND);
 		else
 			rc = gnutls_x509_crt_set_subject_alt_name(crt,
-			    GNUTLS_SAN_DNSNAME, names[i],
-			    (unsigned)strlen(names[i]), GNUTLS_FSAN_APPEND);
+			    GNUTLS_SAN_DNSNAME, ss->names[i],
+			    (unsigned)strlen(ss->names[i]), GNUTLS_FSAN_APPEND);
 		if (rc < 0) {
 			rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server SAN");
 			goto out;
@@ -190,31 +175,86 @@ ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
 		    "export");
 		goto out;
 	}
-	/* The store knows every certificate this CA signs (DESIGN.md). */
-	memset(&rec, 0, sizeof(rec));
-	memcpy(rec.serial, serial, sizeof(serial));
-	rec.serial_len = sizeof(serial);
-	rec.status = CERT_STATUS_VALID;
-	rec.not_before = nb;
-	rec.not_after = na;
-	rec.issued_at = now;
-	snprintf(rec.profile, sizeof(rec.profile), "server");
-	snprintf(subject, sizeof(subject), "CN=%s", names[0]);
-	rec.subject = subject;
-	rec.der = der.data;
-	rec.der_len = der.size;
-	if ((rc = store_cert_put(st, &rec, err)) != CA_OK)
-		goto out;
-	if (pem_dup(&cpem, &outc) != CA_OK || pem_dup(&kpem, &outk) != CA_OK) {
+	memcpy(iss.serial, serial, sizeof(serial));
+	iss.serial_len = sizeof(serial);
+	iss.not_before = nb;
+	iss.not_after = na;
+	snprintf(iss.profile, sizeof(iss.profile), "server");
+	iss.der_len = der.size;
+	if ((iss.der = malloc(der.size)) == NULL ||
+	    pem_dup(&cpem, &iss.pem) != CA_OK ||
+	    (iss.subject = malloc(strlen(ss->names[0]) + 4)) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto out;
 	}
-	*cert_pem = outc;
-	*key_pem = outk;
-	outc = outk = NULL;
+	memcpy(iss.der, der.data, der.size);
+	/* The record's subject, as it has always been written. */
+	snprintf(iss.subject, strlen(ss->names[0]) + 4, "CN=%s", ss->names[0]);
+	*out = iss;
+	memset(&iss, 0, sizeof(iss));
 	rc = CA_OK;
 out:
-	free(outc);
+	ca_issued_clear(&iss);
+	gnutls_free(cpem.data);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int
+ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
+    size_t n_names, unsigned days, char **cert_pem, char **key_pem,
+    struct ca_error *err)
+{
+	struct server_sign	 ss;
+	struct ca_issued	 iss;
+	gnutls_datum_t		 kpem = { NULL, 0 };
+	char			*outk = NULL;
+	int			 rc;
+
+	memset(&ss, 0, sizeof(ss));
+	memset(&iss, 0, sizeof(iss));
+	if (ca == NULL || st == NULL || cert_pem == NULL || key_pem == NULL)
+		return ca_error_set(err, CA_EINVAL, "ca_issue_server: missing "
+		    "argument");
+	if ((rc = names_check(names, n_names, err)) != CA_OK)
+		return rc;
+	ss.ca = ca;
+	ss.names = names;
+	ss.n_names = n_names;
+	ss.days = days == 0 ? 365 : days > SERVER_DAYS_MAX ? SERVER_DAYS_MAX :
+	    days;
+	if ((rc = gnutls_x509_privkey_init(&ss.key)) < 0) {
+		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+		goto out;
+	}
+	/* P-256: every TLS 1.2/1.3 client takes it, and handshakes are cheap. */
+	if ((rc = gnutls_x509_privkey_generate2(ss.key, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0)) <
+	    0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key generation");
+		goto out;
+	}
+	if ((rc = gnutls_x509_privkey_export2_pkcs8(ss.key,
+	    GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &kpem)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "server key export");
+		goto out;
+	}
+	if (pem_dup(&kpem, &outk) != CA_OK) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The store knows every certificate this CA signs (DESIGN.md). */
+	if ((rc = ca_sign_record(st, server_sign, &ss, "serve", "issue", &iss,
+	    err)) != CA_OK)
+		goto out;
+	*cert_pem = iss.pem;
+	iss.pem = NULL;
+	*key_pem = outk;
+	outk = NULL;
+	rc = CA_OK;
+out:
+	ca_issued_clear(&iss);
 	if (outk != NULL) {
 		gnutls_memset(outk, 0, strlen(outk));
 		free(outk);
@@ -223,10 +263,7 @@ out:
 		gnutls_memset(kpem.data, 0, kpem.size);
 		gnutls_free(kpem.data);
 	}
-	gnutls_free(cpem.data);
-	gnutls_free(der.data);
-	gnutls_x509_crt_deinit(crt);
-	gnutls_x509_privkey_deinit(xkey);
+	gnutls_x509_privkey_deinit(ss.key);
 	return rc;
 }
 
@@ -466,5 +503,41 @@ ca_cert_pem_not_after(const char *pem, int64_t *not_after,
 		return rc;
 	*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
 	gnutls_x509_crt_deinit(crt);
+	return CA_OK;
+}
+
+int
+ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
+    size_t len, int64_t now, struct ca_peer *out, struct cert_record *rec,
+    struct ca_error *err)
+{
+	struct ca_peer		p;
+	struct cert_record	r;
+	struct ca_error		e;
+	char			hex[SERIAL_HEX_MAX + 2];
+	int			rc;
+
+	ca_error_clear(&e);
+	if (ca_peer_check(ca, der, len, now, &p, &e) != CA_OK)
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_UNTRUSTED,
+		    "%s", e.msg);
+	memset(&r, 0, sizeof(r));
+	serial_format(p.serial, p.serial_len, hex);
+	rc = store_cert_get(st, p.serial, p.serial_len, &r, &e);
+	if (rc == CA_ENOENT)
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_UNKNOWN,
+		    "the client certificate %s is not in this CA's store", hex);
+	if (rc != CA_OK)
+		return ca_error_set(err, rc, "%s", e.msg);
+	if (r.status == CERT_STATUS_REVOKED) {
+		cert_record_clear(&r);
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_REVOKED,
+		    "the client certificate %s is revoked", hex);
+	}
+	*out = p;
+	if (rec != NULL)
+		*rec = r;
+	else
+		cert_record_clear(&r);
 	return CA_OK;
 }

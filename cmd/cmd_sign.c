@@ -1,8 +1,8 @@
 /*
  * mtlsca sign: one CSR, one profile. The certificate leaves the process
- * only after ca_sign() returned, that is after the store committed it
- * (DESIGN.md "Data flow": a client never holds a certificate the store does
- * not know).
+ * only after ca_sign() returned, that is after the store committed it with
+ * its audit entry (DESIGN.md "Data flow": a client never holds a
+ * certificate the store does not know).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	struct ca_issued	 iss;
 	const char		*csr_path = NULL, *out_path = NULL, *what;
 	char			 serial[SERIAL_HEX_MAX + 2], expires[21];
-	char			 detail[512];
+	char			 who[96];
 	uint8_t			*buf = NULL;
 	size_t			 len;
 	uint64_t		 days = 0;
@@ -113,16 +113,14 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 		status = cmd_fail_err(&err);
 		goto out;
 	}
-	if (ca_sign(ca, st, csr, profile, (unsigned)days, &iss, &err) !=
+	cmd_who(who, sizeof(who));
+	if (ca_sign(ca, st, csr, profile, (unsigned)days, who, &iss, &err) !=
 	    CA_OK) {
 		status = cmd_fail("%s: %s", csr_path, err.msg);
 		goto out;
 	}
 	serial_format(iss.serial, iss.serial_len, serial);
 	cmd_time(iss.not_after, expires);
-	snprintf(detail, sizeof(detail), "serial=%s profile=%s subject=%s",
-	    serial, iss.profile, iss.subject != NULL ? iss.subject : "");
-	cmd_audit_note(st, "issue", detail);
 	if (out_path != NULL) {
 		if (file_write_atomic(out_path, iss.pem, strlen(iss.pem), 0644,
 		    0, &err) != CA_OK) {

@@ -1339,7 +1339,7 @@ token_read(struct store *st, MDB_txn *txn,
 
 	mrc = mdb_get(txn, st->tokens, &k, &v);
 	if (mrc == MDB_NOTFOUND)
-		return ca_error_set(err, unknown_code,
+		return ca_refuse(err, unknown_code, STORE_REASON_TOKEN_UNKNOWN,
 		    "unknown enrollment token");
 	if (mrc != MDB_SUCCESS)
 		return store_fail(st, mrc, err, "reading a token");
@@ -1381,10 +1381,10 @@ store_txn_token_use(struct store_txn *txn,
 	    CA_OK)
 		return rc;
 	if (now >= tok.expires_at)
-		return ca_error_set(err, CA_EAUTH,
+		return ca_refuse(err, CA_EAUTH, STORE_REASON_TOKEN_EXPIRED,
 		    "enrollment token has expired");
 	if (tok.uses_left == 0)
-		return ca_error_set(err, CA_EAUTH,
+		return ca_refuse(err, CA_EAUTH, STORE_REASON_TOKEN_USED,
 		    "enrollment token has already been used");
 	used = tok;
 	used.uses_left--;

@@ -208,8 +208,11 @@ int store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
  * Inside a write batch (with the certificate's store_txn_cert_put, so both
  * commit or neither): check the token is known (CA_EAUTH), unexpired and has
  * uses left (CA_EAUTH, with a sentence), and take one use. *out gets the
- * token as it was before the use.
+ * token as it was before the use. Refusals carry err->reason:
  */
+#define STORE_REASON_TOKEN_UNKNOWN	"token_unknown"
+#define STORE_REASON_TOKEN_EXPIRED	"token_expired"
+#define STORE_REASON_TOKEN_USED		"token_used"
 int store_txn_token_use(struct store_txn *txn,
     const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now,
     struct store_token *out, struct ca_error *err);

@@ -1391,7 +1391,8 @@ test_sign_records_in_store(void **state)
 	if (store_open(&so, &st, &e) != CA_OK)
 		fail_msg("store_open: %s", e.msg);
 	ca_profile_default(&p);
-	assert_int_equal(ca_sign(g_rsa.ca, st, csr, &p, 0, &iss, &e), CA_OK);
+	assert_int_equal(ca_sign(g_rsa.ca, st, csr, &p, 0, "cli:unit", &iss,
+	    &e), CA_OK);
 	memset(&rec, 0, sizeof(rec));
 	assert_int_equal(store_cert_get(st, iss.serial, iss.serial_len, &rec,
 	    &e), CA_OK);

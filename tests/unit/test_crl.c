@@ -804,7 +804,8 @@ test_openssl_verify_leaf(void **state)
 		if (ca_csr_parse(buf, len, &csr, &e) != CA_OK)
 			fail_msg("ca_csr_parse: %s", e.msg);
 		memset(&iss[i], 0, sizeof(iss[i]));
-		if (ca_sign(g_rsa, st, csr, &prof, 30, &iss[i], &e) != CA_OK)
+		if (ca_sign(g_rsa, st, csr, &prof, 30, "cli:unit", &iss[i], &e) !=
+		    CA_OK)
 			fail_msg("ca_sign: %s", e.msg);
 		snprintf(name, sizeof(name), "leaf/c%d.pem", i);
 		write_file(name, iss[i].pem, strlen(iss[i].pem), cert[i],

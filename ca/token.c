@@ -1,0 +1,59 @@
+/*
+ * Enrollment tokens: made here, kept everywhere only as their SHA-256
+ * (DESIGN.md "Secrets"), and compared in constant time. Shared by the
+ * service (ca/enroll.c, http/), `mtlsca token` and serve's first start.
+ */
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
+#include "ca/ca.h"
+
+void
+ca_token_hash(const char *token, uint8_t out[CA_HASH_LEN])
+{
+	/* SHA-256 cannot fail on memory input; on a broken library the
+	   zero hash matches no stored token (all are hashes of 43+ bytes). */
+	memset(out, 0, CA_HASH_LEN);
+	(void)gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), out);
+}
+
+int
+ca_token_generate(char out[CA_TOKEN_TEXT_MAX], struct ca_error *err)
+{
+	static const char b64url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t	raw[33];	/* 32 random bytes, padded to a multiple of 3 */
+	size_t	o = 0;
+	int	rc;
+
+	if ((rc = gnutls_rnd(GNUTLS_RND_KEY, raw, 32)) < 0)
+		return ca_error_set(err, CA_ECRYPTO, "random token: %s",
+		    gnutls_strerror(rc));
+	raw[32] = 0;
+	/* RFC 4648 §5, no padding: 32 bytes are 43 characters. */
+	for (size_t i = 0; i < 33; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
+		    raw[i + 2];
+
+		out[o++] = b64url[(v >> 18) & 63];
+		out[o++] = b64url[(v >> 12) & 63];
+		out[o++] = b64url[(v >> 6) & 63];
+		out[o++] = b64url[v & 63];
+	}
+	o = 43;
+	out[o] = '\0';
+	gnutls_memset(raw, 0, sizeof(raw));
+	return CA_OK;
+}
+
+bool
+ca_hash_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+
+	for (size_t i = 0; i < CA_HASH_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
