@@ -197,8 +197,8 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 
 struct boot {
 	bool	first;
-	char	admin[HTTP_TOKEN_TEXT_MAX];
-	char	enroll[HTTP_TOKEN_TEXT_MAX];
+	char	admin[CA_TOKEN_TEXT_MAX];
+	char	enroll[CA_TOKEN_TEXT_MAX];
 	int64_t	enroll_expires;
 };
 
@@ -224,10 +224,10 @@ bootstrap(const struct config *cfg, struct store *st, struct boot *b,
 	if (rc != CA_ENOENT)
 		return rc;
 	ca_error_clear(err);
-	if ((rc = http_token_generate(b->admin, err)) != CA_OK ||
-	    (rc = http_token_generate(b->enroll, err)) != CA_OK)
+	if ((rc = ca_token_generate(b->admin, err)) != CA_OK ||
+	    (rc = ca_token_generate(b->enroll, err)) != CA_OK)
 		return rc;
-	http_token_hash(b->admin, h);
+	ca_token_hash(b->admin, h);
 	if ((rc = store_meta_put(st, META_ADMIN_TOKEN, h, sizeof(h), err)) !=
 	    CA_OK)
 		return rc;
@@ -237,7 +237,7 @@ bootstrap(const struct config *cfg, struct store *st, struct boot *b,
 	tok.created_at = now;
 	tok.expires_at = b->enroll_expires = now + BOOT_TOKEN_TTL;
 	tok.uses_left = BOOT_TOKEN_USES;
-	http_token_hash(b->enroll, h);
+	ca_token_hash(b->enroll, h);
 	if ((rc = store_token_put(st, h, &tok, err)) != CA_OK)
 		return rc;
 	b->first = true;
@@ -461,8 +461,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	}
 	for (size_t p = 0; p < cfg->n_profiles; p++)
 		for (size_t j = 0; j < cfg->n_profile_tokens[p]; j++) {
-			if (http_hex32_parse(cfg->profile_tokens[p][j],
-			    toks[n_toks].hash) != CA_OK) {
+			if (hex_parse_exact(cfg->profile_tokens[p][j],
+			    toks[n_toks].hash, HTTP_HASH_LEN) != CA_OK) {
 				ca_error_set(&err, CA_EINVAL, "profile %s: "
 				    "token hash %zu is not 64 hex digits "
 				    "(use `mtlsca token hash`)",
@@ -475,15 +475,15 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			n_toks++;
 		}
 	for (size_t i = 0; i < cfg->n_admin_fingerprints; i++)
-		if (http_hex32_parse(cfg->admin_fingerprints[i], fps[i]) !=
-		    CA_OK) {
+		if (hex_parse_exact(cfg->admin_fingerprints[i], fps[i],
+		    HTTP_HASH_LEN) != CA_OK) {
 			ca_error_set(&err, CA_EINVAL, "admin fingerprint %zu is "
 			    "not a SHA-256 (64 hex digits)", i + 1);
 			goto fail;
 		}
 	for (size_t i = 0; i < cfg->n_admin_token_hashes; i++)
-		if (http_hex32_parse(cfg->admin_token_hashes[i],
-		    admin_h[n_admin++]) != CA_OK) {
+		if (hex_parse_exact(cfg->admin_token_hashes[i],
+		    admin_h[n_admin++], HTTP_HASH_LEN) != CA_OK) {
 			ca_error_set(&err, CA_EINVAL, "admin token hash %zu is "
 			    "not 64 hex digits (use `mtlsca token hash`)",
 			    i + 1);

@@ -16,14 +16,12 @@
 
 #include <gnutls/gnutls.h>
 
+#include "ca/ca.h"
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "cmd/config.h"
 #include "common/util.h"
 #include "store/store.h"
-
-#ifdef MTLSCA_HAVE_HTTP
-#include "http/http.h"
 
 static const char token_usage[] =
     "usage: mtlsca token hash [TOKEN]\n"
@@ -41,8 +39,8 @@ static int
 token_hash(int argc, char **argv)
 {
 	char	line[1024];
-	uint8_t	h[HTTP_HASH_LEN];
-	char	hex[2 * HTTP_HASH_LEN + 1];
+	uint8_t	h[CA_HASH_LEN];
+	char	hex[2 * CA_HASH_LEN + 1];
 	size_t	n;
 
 	if (argc > 3) {
@@ -83,9 +81,9 @@ token_hash(int argc, char **argv)
 		fprintf(stderr, "mtlsca: token hash: empty token\n");
 		return 1;
 	}
-	http_token_hash(line, h);
+	ca_token_hash(line, h);
 	gnutls_memset(line, 0, sizeof(line));
-	http_hex(h, sizeof(h), hex);
+	hex_format(h, sizeof(h), hex);
 	printf("%s\n", hex);
 	return 0;
 }
@@ -93,17 +91,17 @@ token_hash(int argc, char **argv)
 static int
 token_generate(void)
 {
-	char		tok[HTTP_TOKEN_TEXT_MAX], hex[2 * HTTP_HASH_LEN + 1];
-	uint8_t		h[HTTP_HASH_LEN];
+	char		tok[CA_TOKEN_TEXT_MAX], hex[2 * CA_HASH_LEN + 1];
+	uint8_t		h[CA_HASH_LEN];
 	struct ca_error	err;
 
 	ca_error_clear(&err);
-	if (http_token_generate(tok, &err) != CA_OK) {
+	if (ca_token_generate(tok, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: token generate: %s\n", err.msg);
 		return 1;
 	}
-	http_token_hash(tok, h);
-	http_hex(h, sizeof(h), hex);
+	ca_token_hash(tok, h);
+	hex_format(h, sizeof(h), hex);
 	printf("token:  %s\nsha256: %s\n", tok, hex);
 	gnutls_memset(tok, 0, sizeof(tok));
 	return 0;
@@ -117,10 +115,10 @@ token_create(int argc, char **argv, struct config *cfg)
 	struct ca_error		 err;
 	struct passwd		*pw;
 	const char		*profile = NULL, *cn = "";
-	char			 text[HTTP_TOKEN_TEXT_MAX];
+	char			 text[CA_TOKEN_TEXT_MAX];
 	char			 who[96], detail[STORE_CN_MAX + 128], exp[21];
-	char			 hex[2 * HTTP_HASH_LEN + 1];
-	uint8_t			 h[HTTP_HASH_LEN];
+	char			 hex[2 * CA_HASH_LEN + 1];
+	uint8_t			 h[CA_HASH_LEN];
 	int64_t			 ttl = 86400, now = time_now();
 	uint64_t		 uses = 1;
 	int			 ret = 1;
@@ -173,7 +171,7 @@ token_create(int argc, char **argv, struct config *cfg)
 	}
 	if (cmd_store_open(cfg, false, &st, &err) != CA_OK)
 		goto out;
-	if (http_token_generate(text, &err) != CA_OK)
+	if (ca_token_generate(text, &err) != CA_OK)
 		goto out;
 	memset(&tok, 0, sizeof(tok));
 	snprintf(tok.profile, sizeof(tok.profile), "%s", profile);
@@ -181,12 +179,12 @@ token_create(int argc, char **argv, struct config *cfg)
 	tok.created_at = now;
 	tok.expires_at = now + ttl;
 	tok.uses_left = (uint32_t)uses;
-	http_token_hash(text, h);
+	ca_token_hash(text, h);
 	if (store_token_put(st, h, &tok, &err) != CA_OK)
 		goto out;
 	pw = getpwuid(getuid());
 	snprintf(who, sizeof(who), "cli:%s", pw ? pw->pw_name : "?");
-	http_hex(h, 4, hex);
+	hex_format(h, 4, hex);
 	time_format(tok.expires_at, exp);
 	snprintf(detail, sizeof(detail), "token=%s profile=%s cn=%s uses=%llu "
 	    "expires=%s", hex, profile, cn[0] ? cn : "*",
@@ -227,17 +225,3 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	usage();
 	return 2;
 }
-
-#else
-
-int
-cmd_token(int argc, char **argv, struct config *cfg)
-{
-	(void)argc;
-	(void)argv;
-	(void)cfg;
-	fprintf(stderr, "mtlsca: token: this build has no HTTP server\n");
-	return 1;
-}
-
-#endif

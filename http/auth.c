@@ -17,16 +17,6 @@
 
 #define TOKEN_MAX	512
 
-bool
-http_hash_eq(const uint8_t *a, const uint8_t *b)
-{
-	uint8_t d = 0;
-
-	for (size_t i = 0; i < HTTP_HASH_LEN; i++)
-		d |= a[i] ^ b[i];
-	return d == 0;
-}
-
 int
 http_bearer_hash(struct MHD_Connection *c, uint8_t out[HTTP_HASH_LEN],
     struct ca_error *err)
@@ -53,7 +43,7 @@ http_bearer_hash(struct MHD_Connection *c, uint8_t out[HTTP_HASH_LEN],
 		    "or longer than %d bytes", TOKEN_MAX);
 	memcpy(tok, h, n);
 	tok[n] = '\0';
-	http_token_hash(tok, out);
+	ca_token_hash(tok, out);
 	gnutls_memset(tok, 0, sizeof(tok));
 	return CA_OK;
 }
@@ -117,7 +107,7 @@ static bool
 admin_cert(struct http_server *s, const struct ca_peer *p)
 {
 	for (size_t i = 0; i < s->n_admin_fps; i++)
-		if (http_hash_eq(s->admin_fps[i], p->fingerprint))
+		if (ca_hash_eq(s->admin_fps[i], p->fingerprint))
 			return true;
 	return http_admin_subject(s, p->subject);
 }
@@ -138,7 +128,7 @@ http_auth_admin(struct http_server *s, struct http_req *r,
 	ca_error_clear(&te);
 	crc = http_peer(s, c, &peer, NULL, &ce);
 	if (crc == CA_OK && admin_cert(s, &peer)) {
-		http_hex(peer.fingerprint, 8, hex);
+		hex_format(peer.fingerprint, 8, hex);
 		snprintf(who, who_size, "cert:%s:%.60s", hex, peer.subject);
 		return CA_OK;
 	}
@@ -148,9 +138,9 @@ http_auth_admin(struct http_server *s, struct http_req *r,
 
 		/* Look at every hash: the time taken says nothing. */
 		for (size_t i = 0; i < s->n_admin_tokens; i++)
-			ok |= http_hash_eq(s->admin_tokens[i], hash);
+			ok |= ca_hash_eq(s->admin_tokens[i], hash);
 		if (ok) {
-			http_hex(hash, 4, hex);
+			hex_format(hash, 4, hex);
 			snprintf(who, who_size, "admin-token:%s", hex);
 			return CA_OK;
 		}

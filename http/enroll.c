@@ -286,10 +286,10 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c, struct grant *g,
 	if ((rc = http_bearer_hash(c, g->hash, err)) != CA_OK)
 		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH,
 		    "enrollment needs \"Authorization: Bearer TOKEN\"") : rc;
-	http_hex(g->hash, 4, hex);
+	hex_format(g->hash, 4, hex);
 	/* Every static hash is compared: timing does not tell which. */
 	for (size_t i = 0; i < s->n_tokens; i++)
-		if (http_hash_eq(s->tokens[i].hash, g->hash))
+		if (ca_hash_eq(s->tokens[i].hash, g->hash))
 			which = (int)i;
 	if (which >= 0) {
 		snprintf(g->profile, sizeof(g->profile), "%s",
@@ -298,7 +298,7 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c, struct grant *g,
 		return CA_OK;
 	}
 	for (size_t i = 0; i < s->n_admin_tokens; i++)
-		if (http_hash_eq(s->admin_tokens[i], g->hash))
+		if (ca_hash_eq(s->admin_tokens[i], g->hash))
 			which = (int)i;
 	if (which >= 0) {
 		g->admin = true;
@@ -492,7 +492,7 @@ http_enroll(struct http_server *s, struct http_req *r,
 		if (rc == CA_OK) {
 			char fp[17];
 
-			http_hex(g.peer.fingerprint, 8, fp);
+			hex_format(g.peer.fingerprint, 8, fp);
 			snprintf(g.who, sizeof(g.who), "cert:%s", fp);
 		}
 	}

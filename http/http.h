@@ -22,7 +22,6 @@
 struct http_server;
 
 #define HTTP_HASH_LEN		32	/* SHA-256 of a token or certificate */
-#define HTTP_TOKEN_TEXT_MAX	64	/* a generated token, with its NUL */
 
 /* A static enrollment token from the configuration: its SHA-256. */
 struct http_static_token {
@@ -99,18 +98,5 @@ void http_server_stop(struct http_server *s);
 /* The HTTP status for an enum ca_err (DESIGN: only http/ knows this). */
 unsigned http_status_for(int code);
 
-/* ---- tokens (shared with `mtlsca token` and the first start) ---- */
-
-/* SHA-256 of the token's bytes. */
-void http_token_hash(const char *token, uint8_t out[HTTP_HASH_LEN]);
-
-/* 32 random bytes as base64url without padding (43 characters). */
-int http_token_generate(char out[HTTP_TOKEN_TEXT_MAX], struct ca_error *err);
-
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-void http_hex(const uint8_t *in, size_t n, char *out);
-
-/* 64 hex digits (either case, optional ':' separators) into 32 bytes. */
-int http_hex32_parse(const char *text, uint8_t out[HTTP_HASH_LEN]);
 
 #endif

@@ -219,7 +219,6 @@ enum MHD_Result http_respond_caerr(struct http_req *r,
 /* A Bearer token's SHA-256; false when there is no Authorization header. */
 int http_bearer_hash(struct MHD_Connection *c, uint8_t out[HTTP_HASH_LEN],
     struct ca_error *err);
-bool http_hash_eq(const uint8_t *a, const uint8_t *b);
 /*
  * The client certificate of an HTTPS connection, checked against the CA
  * and the store (known, not revoked). CA_ENOENT when none was presented,

@@ -360,8 +360,8 @@ setup(void **state)
 	prof[1].max_days = 30;
 	memset(&tok, 0, sizeof(tok));
 	snprintf(tok.profile, sizeof(tok.profile), "client");
-	http_token_hash(STATIC_TOKEN, tok.hash);
-	http_token_hash(ADMIN_TOKEN, admin[0]);
+	ca_token_hash(STATIC_TOKEN, tok.hash);
+	ca_token_hash(ADMIN_TOKEN, admin[0]);
 	memset(&ho, 0, sizeof(ho));
 	ho.https_port = HTTP_PORT_EPHEMERAL;
 	ho.http_port = HTTP_PORT_EPHEMERAL;
@@ -423,31 +423,6 @@ test_status_map(void **state)
 	assert_int_equal(http_status_for(CA_ESPACE), 507);
 	assert_int_equal(http_status_for(CA_EIO), 500);
 	assert_int_equal(http_status_for(CA_ECRYPTO), 500);
-}
-
-static void
-test_tokens(void **state)
-{
-	char	t1[HTTP_TOKEN_TEXT_MAX], t2[HTTP_TOKEN_TEXT_MAX], hex[65];
-	uint8_t	h[HTTP_HASH_LEN], back[HTTP_HASH_LEN];
-
-	(void)state;
-	assert_int_equal(http_token_generate(t1, NULL), CA_OK);
-	assert_int_equal(http_token_generate(t2, NULL), CA_OK);
-	assert_int_equal(strlen(t1), 43);
-	assert_string_not_equal(t1, t2);
-	assert_int_equal(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-	    "opqrstuvwxyz0123456789-_"), 43);
-	/* FIPS 180-2 appendix B.1 */
-	http_token_hash("abc", h);
-	http_hex(h, sizeof(h), hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396"
-	    "177a9cb410ff61f20015ad");
-	assert_int_equal(http_hex32_parse(hex, back), CA_OK);
-	assert_memory_equal(h, back, sizeof(h));
-	assert_int_equal(http_hex32_parse("abcd", back), CA_EMALF);
-	hex[10] = 'x';
-	assert_int_equal(http_hex32_parse(hex, back), CA_EMALF);
 }
 
 /* URL paths: routes, serial bounds, no prefix or suffix tricks. */
@@ -830,7 +805,7 @@ put_token(const char *text, const char *cn, uint32_t uses)
 	tok.created_at = time_now();
 	tok.expires_at = time_now() + 3600;
 	tok.uses_left = uses;
-	http_token_hash(text, h);
+	ca_token_hash(text, h);
 	assert_int_equal(store_token_put(st, h, &tok, NULL), CA_OK);
 }
 
@@ -1529,7 +1504,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_map),
-		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_route_match),
 		cmocka_unit_test(test_body_parse),
 		cmocka_unit_test(test_public),
