@@ -203,8 +203,10 @@ int http_body_parse(const char *ct, const char *q_profile, const char *q_days,
     struct ca_error *err);
 void http_body_clear(struct http_body *b);
 
-/* ---- server.c: responses ---- */
+/* ---- server.c ---- */
 int64_t http_now_us(void);
+
+/* ---- respond.c: answers and the JSON error shape ---- */
 enum MHD_Result http_respond(struct http_req *r, struct MHD_Connection *c,
     unsigned status, const char *ctype, void *buf, size_t len, bool owned);
 enum MHD_Result http_respond_json(struct http_req *r,

@@ -1,6 +1,5 @@
 /*
- * The listeners, the request life cycle, routing, the JSON error shape and
- * the public endpoints.
+ * The listeners, the request life cycle, routing and the public endpoints.
  *
  * Threading, chosen by measurement (tests/bench/http_bench.sh; 2 cores,
  * wrk with 32 keep-alive clients on the same cores). The default is one
@@ -68,120 +67,6 @@ http_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- responses ---- */
-
-enum MHD_Result
-http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
-    const char *ctype, void *buf, size_t len, bool owned)
-{
-	struct MHD_Response	*resp;
-	enum MHD_Result		 ret;
-
-	if (owned)
-		resp = MHD_create_response_from_buffer_with_free_callback(len,
-		    buf, free);
-	else
-		resp = MHD_create_response_from_buffer(len, buf,
-		    MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL) {
-		if (owned)
-			free(buf);
-		return MHD_NO;
-	}
-	if (ctype != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
-	if (status == 405)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->route == ROUTE_ENROLL ? "GET, HEAD, POST" :
-		    r->route == ROUTE_RENEW || r->route == ROUTE_CERT_REVOKE ||
-		    r->route == ROUTE_CRL_RUN ? "POST" : "GET, HEAD");
-	if (status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer realm=\"mtlsca\"");
-	r->status = status;
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result
-http_respond_json(struct http_req *r, struct MHD_Connection *c,
-    unsigned status, json_t *obj)
-{
-	char	*text;
-	size_t	 len;
-
-	if (obj == NULL)
-		return http_respond_error(r, c, 500, "no_memory",
-		    "out of memory");
-	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(obj);
-	if (text == NULL)
-		return http_respond_error(r, c, 500, "no_memory",
-		    "out of memory");
-	len = strlen(text);
-	/* A trailing newline, for people reading curl's output. */
-	{
-		char *t = realloc(text, len + 2);
-
-		if (t != NULL) {
-			text = t;
-			text[len++] = '\n';
-			text[len] = '\0';
-		}
-	}
-	return http_respond(r, c, status, "application/json", text, len,
-	    true);
-}
-
-enum MHD_Result
-http_respond_error(struct http_req *r, struct MHD_Connection *c,
-    unsigned status, const char *code, const char *fmt, ...)
-{
-	static char	 oom[] = "{\"error\":\"no_memory\",\"message\":"
-	    "\"out of memory\"}\n";
-	char		 msg[512];
-	json_t		*obj;
-	char		*text;
-	va_list		 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	obj = json_pack("{s:s, s:s}", "error", code, "message", msg);
-	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-	json_decref(obj);
-	if (text == NULL)
-		return http_respond(r, c, 500, "application/json", oom,
-		    sizeof(oom) - 1, false);
-	{
-		size_t	 len = strlen(text);
-		char	*t = realloc(text, len + 2);
-
-		if (t != NULL) {
-			text = t;
-			text[len++] = '\n';
-			text[len] = '\0';
-		}
-		return http_respond(r, c, status, "application/json", text,
-		    len, true);
-	}
-}
-
-enum MHD_Result
-http_respond_caerr(struct http_req *r, struct MHD_Connection *c,
-    const struct ca_error *e)
-{
-	unsigned status = http_status_for(e->code);
-
-	/* Internal failures say what failed but never leak more. */
-	return http_respond_error(r, c, status, ca_errname(e->code), "%s",
-	    e->msg[0] != '\0' ? e->msg : ca_strerror(e->code));
 }
 
 /* ---- routing ---- */
