@@ -211,7 +211,7 @@ bootstrap(const struct config *cfg, struct store *st, struct boot *b,
     struct ca_error *err)
 {
 	struct store_token	tok;
-	uint8_t			h[HTTP_HASH_LEN], *v = NULL;
+	uint8_t			h[CA_HASH_LEN], *v = NULL;
 	size_t			len;
 	int64_t			now = time_now();
 	int			rc;
@@ -322,9 +322,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct ca_paths			 paths;
 	struct crl_schedule_options	 cso;
 	struct http_options		 ho;
-	struct http_static_token	*toks = NULL;
-	uint8_t				(*fps)[HTTP_HASH_LEN] = NULL;
-	uint8_t				(*admin_h)[HTTP_HASH_LEN] = NULL;
+	struct ca_static_token		*toks = NULL;
+	uint8_t				(*fps)[CA_HASH_LEN] = NULL;
+	uint8_t				(*admin_h)[CA_HASH_LEN] = NULL;
 	const char			*subjects[CONFIG_LIST_MAX];
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
@@ -462,7 +462,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	for (size_t p = 0; p < cfg->n_profiles; p++)
 		for (size_t j = 0; j < cfg->n_profile_tokens[p]; j++) {
 			if (hex_parse_exact(cfg->profile_tokens[p][j],
-			    toks[n_toks].hash, HTTP_HASH_LEN) != CA_OK) {
+			    toks[n_toks].hash, CA_HASH_LEN) != CA_OK) {
 				ca_error_set(&err, CA_EINVAL, "profile %s: "
 				    "token hash %zu is not 64 hex digits "
 				    "(use `mtlsca token hash`)",
@@ -476,22 +476,22 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		}
 	for (size_t i = 0; i < cfg->n_admin_fingerprints; i++)
 		if (hex_parse_exact(cfg->admin_fingerprints[i], fps[i],
-		    HTTP_HASH_LEN) != CA_OK) {
+		    CA_HASH_LEN) != CA_OK) {
 			ca_error_set(&err, CA_EINVAL, "admin fingerprint %zu is "
 			    "not a SHA-256 (64 hex digits)", i + 1);
 			goto fail;
 		}
 	for (size_t i = 0; i < cfg->n_admin_token_hashes; i++)
 		if (hex_parse_exact(cfg->admin_token_hashes[i],
-		    admin_h[n_admin++], HTTP_HASH_LEN) != CA_OK) {
+		    admin_h[n_admin++], CA_HASH_LEN) != CA_OK) {
 			ca_error_set(&err, CA_EINVAL, "admin token hash %zu is "
 			    "not 64 hex digits (use `mtlsca token hash`)",
 			    i + 1);
 			goto fail;
 		}
 	if (store_meta_get(st, META_ADMIN_TOKEN, &mv, &mlen, NULL) == CA_OK &&
-	    mlen == HTTP_HASH_LEN)
-		memcpy(admin_h[n_admin++], mv, HTTP_HASH_LEN);
+	    mlen == CA_HASH_LEN)
+		memcpy(admin_h[n_admin++], mv, CA_HASH_LEN);
 	free(mv);
 	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
 		subjects[i] = cfg->admin_subjects[i];
@@ -528,11 +528,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.n_profiles = cfg->n_profiles;
 	ho.tokens = toks;
 	ho.n_tokens = n_toks;
-	ho.admin_fingerprints = (const uint8_t (*)[HTTP_HASH_LEN])fps;
+	ho.admin_fingerprints = (const uint8_t (*)[CA_HASH_LEN])fps;
 	ho.n_admin_fingerprints = cfg->n_admin_fingerprints;
 	ho.admin_subjects = subjects;
 	ho.n_admin_subjects = cfg->n_admin_subjects;
-	ho.admin_token_hashes = (const uint8_t (*)[HTTP_HASH_LEN])admin_h;
+	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin_h;
 	ho.n_admin_token_hashes = n_admin;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;

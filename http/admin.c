@@ -1,7 +1,8 @@
 /*
  * Admin routes: list and show certificates, revoke, regenerate the CRL and
- * show its status. Authenticated by an admin client certificate or an admin
- * token (auth.c); every action lands in the audit log.
+ * show its status. The dispatcher has authenticated an admin client
+ * certificate or an admin token (auth.c; r->who names it); every action
+ * lands in the audit log.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,8 +111,9 @@ list_cb(const struct cert_record *rec, void *arg)
 	return 0;
 }
 
-static enum MHD_Result
-cert_list(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+enum MHD_Result
+http_cert_list(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
 {
 	const char	*status = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "status");
@@ -182,11 +184,12 @@ static int
 url_serial(struct http_req *r, uint8_t *serial, size_t *len,
     struct ca_error *err)
 {
-	return serial_parse(r->serial, serial, len, err);
+	return serial_parse(r->param, serial, len, err);
 }
 
-static enum MHD_Result
-cert_get(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+enum MHD_Result
+http_cert_get(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
 {
 	struct cert_record	rec;
 	struct ca_error		err;
@@ -216,9 +219,9 @@ outcome_name(int outcome)
 	}
 }
 
-static enum MHD_Result
-cert_revoke(struct http_server *s, struct http_req *r,
-    struct MHD_Connection *c, const char *who)
+enum MHD_Result
+http_cert_revoke(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
 {
 	struct cert_record	 rec;
 	struct ca_error		 err;
@@ -274,7 +277,7 @@ cert_revoke(struct http_server *s, struct http_req *r,
 	rn = ca_reason_name(rec.reason);
 	snprintf(detail, sizeof(detail), "serial=%s reason=%s outcome=%s",
 	    hex, rn ? rn : "unspecified", outcome_name(outcome));
-	if (store_audit_append(s->st, time_now(), who, "revoke", detail,
+	if (store_audit_append(s->st, time_now(), r->who, "revoke", detail,
 	    &err) != CA_OK)
 		fprintf(stderr, "mtlsca: audit: %s\n", err.msg);
 	time_format(rec.revoked_at, t);
@@ -314,9 +317,9 @@ crl_status_json(const struct crl_schedule_status *st)
 	return o;
 }
 
-static enum MHD_Result
-crl_run(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
-    const char *who)
+enum MHD_Result
+http_crl_run(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
 {
 	struct crl_schedule_status	st;
 	struct ca_error			err;
@@ -331,38 +334,19 @@ crl_run(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
 		return http_respond_caerr(r, c, &err);
 	snprintf(detail, sizeof(detail), "number=%llu entries=%llu",
 	    (unsigned long long)st.number, (unsigned long long)st.entries);
-	if (store_audit_append(s->st, time_now(), who, "crl", detail, &err) !=
-	    CA_OK)
+	if (store_audit_append(s->st, time_now(), r->who, "crl", detail,
+	    &err) != CA_OK)
 		fprintf(stderr, "mtlsca: audit: %s\n", err.msg);
 	return http_respond_json(r, c, 200, crl_status_json(&st));
 }
 
 enum MHD_Result
-http_admin(struct http_server *s, struct http_req *r,
+http_crl_status(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
-	struct crl_schedule_status	st;
-	struct ca_error			err;
-	char				who[160];
+	struct crl_schedule_status st;
 
-	ca_error_clear(&err);
-	if (http_auth_admin(s, r, c, who, sizeof(who), &err) != CA_OK)
-		return http_respond_caerr(r, c, &err);
-	switch (r->route) {
-	case ROUTE_CERT_LIST:
-		return cert_list(s, r, c);
-	case ROUTE_CERT_GET:
-		return cert_get(s, r, c);
-	case ROUTE_CERT_REVOKE:
-		return cert_revoke(s, r, c, who);
-	case ROUTE_CRL_RUN:
-		return crl_run(s, r, c, who);
-	case ROUTE_CRL_STATUS:
-		memset(&st, 0, sizeof(st));
-		crl_schedule_status(s->sched, &st);
-		return http_respond_json(r, c, 200, crl_status_json(&st));
-	default:
-		return http_respond_error(r, c, 404, "not_found", "no such "
-		    "resource");
-	}
+	memset(&st, 0, sizeof(st));
+	crl_schedule_status(s->sched, &st);
+	return http_respond_json(r, c, 200, crl_status_json(&st));
 }

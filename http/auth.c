@@ -1,8 +1,10 @@
 /*
- * Who is calling: a Bearer token (compared by its SHA-256, in constant
- * time, against hashes only — no token is ever kept or logged in clear) or
- * the client certificate of the TLS session (checked against the CA and the
- * store on every request, so a revocation takes effect at once).
+ * Who is calling, by the route's auth class (routes.c): a Bearer token
+ * (compared by its SHA-256, in constant time, against hashes only — no
+ * token is ever kept or logged in clear) or the client certificate of the
+ * TLS session (checked against the CA and the store on every request, so a
+ * revocation takes effect at once). Enrollment credentials become ca/'s
+ * grants (ca_grant_token, ca_grant_renewal).
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #define TOKEN_MAX	512
 
 int
-http_bearer_hash(struct MHD_Connection *c, uint8_t out[HTTP_HASH_LEN],
+http_bearer_hash(struct MHD_Connection *c, uint8_t out[CA_HASH_LEN],
     struct ca_error *err)
 {
 	const char	*h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -54,53 +56,16 @@ http_peer(struct http_server *s, struct MHD_Connection *c,
 {
 	const union MHD_ConnectionInfo	*ci;
 	const gnutls_datum_t		*certs;
-	gnutls_session_t		 sess;
-	struct cert_record		 r;
-	struct ca_error			 e;
 	unsigned			 n = 0;
-	char				 hex[SERIAL_HEX_MAX + 2];
-	int				 rc;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
 		return ca_error_set(err, CA_ENOENT, "not a TLS connection");
-	sess = ci->tls_session;
-	certs = gnutls_certificate_get_peers(sess, &n);
+	certs = gnutls_certificate_get_peers(ci->tls_session, &n);
 	if (certs == NULL || n == 0)
 		return ca_error_set(err, CA_ENOENT, "no client certificate");
-	ca_error_clear(&e);
-	if (ca_peer_check(s->ca, certs[0].data, certs[0].size, time_now(),
-	    peer, &e) != CA_OK)
-		return ca_error_set(err, CA_EFORBIDDEN, "%s", e.msg);
-	memset(&r, 0, sizeof(r));
-	serial_format(peer->serial, peer->serial_len, hex);
-	rc = store_cert_get(s->st, peer->serial, peer->serial_len, &r, &e);
-	if (rc == CA_ENOENT)
-		return ca_error_set(err, CA_EFORBIDDEN, "the client "
-		    "certificate %s is not in this CA's store", hex);
-	if (rc != CA_OK)
-		return ca_error_set(err, rc, "%s", e.msg);
-	if (r.status == CERT_STATUS_REVOKED) {
-		cert_record_clear(&r);
-		return ca_error_set(err, CA_EFORBIDDEN, "the client "
-		    "certificate %s is revoked", hex);
-	}
-	if (rec != NULL)
-		*rec = r;
-	else
-		cert_record_clear(&r);
-	return CA_OK;
-}
-
-bool
-http_admin_subject(const struct http_server *s, const char *subject)
-{
-	if (subject == NULL)
-		return false;
-	for (size_t i = 0; i < s->n_admin_subjects; i++)
-		if (strcmp(s->admin_subjects[i], subject) == 0)
-			return true;
-	return false;
+	return ca_peer_verify(s->ca, s->st, certs[0].data, certs[0].size,
+	    time_now(), peer, rec, err);
 }
 
 static bool
@@ -109,21 +74,20 @@ admin_cert(struct http_server *s, const struct ca_peer *p)
 	for (size_t i = 0; i < s->n_admin_fps; i++)
 		if (ca_hash_eq(s->admin_fps[i], p->fingerprint))
 			return true;
-	return http_admin_subject(s, p->subject);
+	return ca_enroller_admin_subject(s->enroller, p->subject);
 }
 
-int
-http_auth_admin(struct http_server *s, struct http_req *r,
-    struct MHD_Connection *c, char *who, size_t who_size,
-    struct ca_error *err)
+/* Admin by client certificate or admin token; who gets a label. */
+static int
+auth_admin(struct http_server *s, struct MHD_Connection *c, char *who,
+    size_t who_size, struct ca_error *err)
 {
 	struct ca_peer	peer;
 	struct ca_error	ce, te;
-	uint8_t		hash[HTTP_HASH_LEN];
-	char		hex[2 * HTTP_HASH_LEN + 1];
+	uint8_t		hash[CA_HASH_LEN];
+	char		hex[2 * CA_HASH_LEN + 1];
 	int		crc, trc;
 
-	(void)r;
 	ca_error_clear(&ce);
 	ca_error_clear(&te);
 	crc = http_peer(s, c, &peer, NULL, &ce);
@@ -134,12 +98,7 @@ http_auth_admin(struct http_server *s, struct http_req *r,
 	}
 	trc = http_bearer_hash(c, hash, &te);
 	if (trc == CA_OK) {
-		bool ok = false;
-
-		/* Look at every hash: the time taken says nothing. */
-		for (size_t i = 0; i < s->n_admin_tokens; i++)
-			ok |= ca_hash_eq(s->admin_tokens[i], hash);
-		if (ok) {
+		if (ca_enroller_admin_token(s->enroller, hash)) {
 			hex_format(hash, 4, hex);
 			snprintf(who, who_size, "admin-token:%s", hex);
 			return CA_OK;
@@ -157,4 +116,59 @@ http_auth_admin(struct http_server *s, struct http_req *r,
 		return ca_error_set(err, CA_EAUTH, "%s", te.msg);
 	return ca_error_set(err, CA_EAUTH, "admin credentials required: an "
 	    "admin client certificate or \"Authorization: Bearer TOKEN\"");
+}
+
+/* An enrollment token: Bearer, then ca/'s grant (static, admin, one-time). */
+static int
+auth_enroll(struct http_server *s, struct MHD_Connection *c,
+    struct ca_grant *g, struct ca_error *err)
+{
+	uint8_t	hash[CA_HASH_LEN];
+	int	rc;
+
+	/*
+	 * Missing (or not a Bearer) credentials are 401, with the
+	 * WWW-Authenticate challenge; a token presented but refused —
+	 * unknown, expired, used up — is 403, as on the admin routes.
+	 */
+	if ((rc = http_bearer_hash(c, hash, err)) != CA_OK)
+		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH,
+		    "enrollment needs \"Authorization: Bearer TOKEN\"") : rc;
+	return ca_grant_token(s->enroller, hash, g, err);
+}
+
+/* Renewal: the current certificate as the TLS client certificate. */
+static int
+auth_renew(struct http_server *s, struct MHD_Connection *c,
+    struct ca_grant *g, struct ca_error *err)
+{
+	struct ca_peer		peer;
+	struct cert_record	rec;
+	int			rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = http_peer(s, c, &peer, &rec, err)) != CA_OK)
+		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH, "renewal "
+		    "needs the current certificate as the TLS client "
+		    "certificate") : rc;
+	ca_grant_renewal(&peer, &rec, g);
+	cert_record_clear(&rec);
+	return CA_OK;
+}
+
+int
+http_authorize(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, struct ca_error *err)
+{
+	switch (r->route->auth) {
+	case HTTP_AUTH_PUBLIC:
+		return CA_OK;
+	case HTTP_AUTH_ADMIN:
+		return auth_admin(s, c, r->who, sizeof(r->who), err);
+	case HTTP_AUTH_ENROLL:
+		return auth_enroll(s, c, &r->grant, err);
+	case HTTP_AUTH_RENEW:
+		return auth_renew(s, c, &r->grant, err);
+	}
+	return ca_error_set(err, CA_EINVAL, "route without an auth class");
 }

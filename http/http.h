@@ -2,8 +2,9 @@
  * http/ — the service behind `mtlsca serve`: an HTTPS listener (the JSON API
  * and the public files) and an optional plain-HTTP listener (public files
  * only: /crl, /crl.pem, /ca.pem, /healthz, /metrics). Thin: it parses,
- * authorises, calls ca/ and crl/, and encodes the answer. Only this module
- * maps enum ca_err to HTTP statuses, and only it includes <microhttpd.h>.
+ * authorises, calls ca/ (enrollment: ca_enroll) and crl/, and encodes the
+ * answer. Only this module maps enum ca_err to HTTP statuses, and only it
+ * includes <microhttpd.h>.
  *
  * Functions return CA_OK or a negative enum ca_err and fill *err.
  */
@@ -20,14 +21,6 @@
 #include "store/store.h"
 
 struct http_server;
-
-#define HTTP_HASH_LEN		32	/* SHA-256 of a token or certificate */
-
-/* A static enrollment token from the configuration: its SHA-256. */
-struct http_static_token {
-	char	profile[STORE_PROFILE_MAX];
-	uint8_t	hash[HTTP_HASH_LEN];
-};
 
 enum http_threading {
 	/* One thread per HTTPS connection, blocking on its commit: the
@@ -64,22 +57,23 @@ struct http_options {
 	const struct ca_profile	*profiles;
 	size_t			 n_profiles;
 	/* Static per-profile enrollment tokens. Copied. */
-	const struct http_static_token *tokens;
+	const struct ca_static_token *tokens;
 	size_t			 n_tokens;
 
 	/* Admins: by client certificate SHA-256 or RFC 4514 subject, or by
 	   the SHA-256 of an admin token. Copied. */
-	const uint8_t		(*admin_fingerprints)[HTTP_HASH_LEN];
+	const uint8_t		(*admin_fingerprints)[CA_HASH_LEN];
 	size_t			 n_admin_fingerprints;
 	const char *const	*admin_subjects;
 	size_t			 n_admin_subjects;
-	const uint8_t		(*admin_token_hashes)[HTTP_HASH_LEN];
+	const uint8_t		(*admin_token_hashes)[CA_HASH_LEN];
 	size_t			 n_admin_token_hashes;
 };
 
 /*
- * Bind the listeners and start serving. ca, st and sched (may be NULL: no
- * CRL endpoints) are borrowed and must outlive the server. *out: stop with
+ * Bind the listeners and start serving; enrollment goes through a
+ * ca_enroller made from the options. ca, st and sched (may be NULL: no CRL
+ * endpoints) are borrowed and must outlive the server. *out: stop with
  * http_server_stop().
  */
 int http_server_start(const struct http_options *opt, struct ca *ca,
@@ -91,12 +85,11 @@ unsigned http_server_port(const struct http_server *s, bool https);
 
 /*
  * Stop accepting, let requests in flight finish (at most a few seconds),
- * stop the listeners and the committer, and free. NULL-safe.
+ * stop the listeners and the enroller's committer, and free. NULL-safe.
  */
 void http_server_stop(struct http_server *s);
 
 /* The HTTP status for an enum ca_err (DESIGN: only http/ knows this). */
 unsigned http_status_for(int code);
-
 
 #endif

@@ -13,77 +13,72 @@
 
 #include "http/http.h"
 
-enum route {
-	ROUTE_CRL = 0,		/* GET /crl */
-	ROUTE_CRL_PEM,		/* GET /crl.pem */
-	ROUTE_CA_PEM,		/* GET /ca.pem */
-	ROUTE_HEALTHZ,		/* GET /healthz */
-	ROUTE_METRICS,		/* GET /metrics */
-	ROUTE_ENROLL,		/* POST /v1/certificates */
-	ROUTE_RENEW,		/* POST /v1/certificates/renew */
-	ROUTE_CERT_LIST,	/* GET /v1/certificates */
-	ROUTE_CERT_GET,		/* GET /v1/certificates/{serial} */
-	ROUTE_CERT_REVOKE,	/* POST /v1/certificates/{serial}/revoke */
-	ROUTE_CRL_RUN,		/* POST /v1/crl */
-	ROUTE_CRL_STATUS,	/* GET /v1/crl/status */
-	ROUTE_UNKNOWN,		/* 404 */
-	ROUTE_COUNT
+struct http_server;
+struct http_req;
+
+/* Methods a route answers; GET also answers HEAD. */
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
 };
+
+/*
+ * Who may call a route. The dispatcher (server.c) authenticates before the
+ * handler runs; all but HTTP_AUTH_PUBLIC are served over HTTPS only.
+ */
+enum http_auth {
+	HTTP_AUTH_PUBLIC = 0,	/* anyone, on both listeners */
+	HTTP_AUTH_ADMIN,	/* admin certificate or admin token: r->who */
+	HTTP_AUTH_ENROLL,	/* "Authorization: Bearer TOKEN": r->grant */
+	HTTP_AUTH_RENEW,	/* this CA's client certificate: r->grant */
+};
+
+typedef enum MHD_Result (*http_handler)(struct http_server *s,
+    struct http_req *r, struct MHD_Connection *c);
+
+/*
+ * One row per route and method set (routes.c). A pattern is a path whose
+ * segments are literal or one parameter, copied to r->param when it fits:
+ * "{serial}" (hex digits and ':', as serial_parse reads them) or "{name}"
+ * (a profile name: letters, digits, '-', '_', '.'). Rows with the same
+ * pattern share the path (GET /v1/certificates lists, POST enrolls).
+ */
+struct http_route {
+	const char	*pattern;
+	unsigned	 methods;	/* enum http_method bits */
+	enum http_auth	 auth;
+	http_handler	 handler;
+	const char	*metric;	/* its route="..." label in /metrics */
+	const char	*hint;		/* said on a 405, or NULL */
+};
+
+extern const struct http_route	http_routes[];
+extern const size_t		http_n_routes;
+
+/* Rows the metrics count (one more for "other"). */
+#define HTTP_ROUTES_MAX		32
 
 /* A serial in a URL, with its NUL: up to 21 octets (20, and a leading 00
    when the first has its top bit set) as "7F:0A:..", as `openssl x509
    -text` prints them. serial_parse() decides whether it is a serial. */
 #define HTTP_SERIAL_TEXT_MAX	(3 * (SERIAL_MAX + 1))
+/* A URL parameter ({serial} or {name}), with its NUL. */
+#define HTTP_PARAM_MAX		HTTP_SERIAL_TEXT_MAX
 
 /* Statuses the metrics count separately; anything else goes to "other". */
 #define HTTP_STATUS_SLOTS	16
 #define HTTP_BUCKETS		14
 
 struct http_metrics {
-	atomic_ullong	 requests[ROUTE_COUNT][HTTP_STATUS_SLOTS];
+	/* per row of http_routes, and [http_n_routes] for "other" */
+	atomic_ullong	 requests[HTTP_ROUTES_MAX + 1][HTTP_STATUS_SLOTS];
 	/* per bucket, not cumulative: the last is (5 s, +Inf) */
-	atomic_ullong	 buckets[ROUTE_COUNT][HTTP_BUCKETS];
-	atomic_ullong	 duration_us[ROUTE_COUNT];
+	atomic_ullong	 buckets[HTTP_ROUTES_MAX + 1][HTTP_BUCKETS];
+	atomic_ullong	 duration_us[HTTP_ROUTES_MAX + 1];
 	atomic_ullong	*issued;	/* per profile, n_profiles */
 	atomic_ullong	 renewed;
 	atomic_ullong	 revocations;
-	atomic_ullong	 commits;	/* write transactions of the committer */
-	atomic_ullong	 committed;	/* certificates in them */
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
-};
-
-/* A certificate waiting for its write transaction (enroll.c). */
-struct commit_item {
-	struct commit_item	*next;
-	struct cert_record	 rec;		/* borrows the request's buffers */
-	bool			 use_token;
-	uint8_t			 token_hash[HTTP_HASH_LEN];
-	char			 who[96];
-	char			 action[16];
-	char			 detail[256];
-	/* result */
-	int			 rc;
-	struct ca_error		 err;
-	bool			 done;
-	bool			 resolved;	/* committer's own */
-	/* completion: resume the suspended connection, or wake the thread */
-	struct MHD_Connection	*conn;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cond;
-	bool			 sync_init;
-};
-
-struct committer {
-	pthread_t		 thread;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cond;
-	struct commit_item	*head, **tail;
-	size_t			 queued;
-	bool			 stop;
-	bool			 running;
-	unsigned		 batch_max;
-	bool			 resume;	/* pool mode: MHD_resume_connection */
-	int64_t			 last_start_us;	/* of the last commit */
 };
 
 /* Request deadlines and their watchdog (deadline.c). */
@@ -101,20 +96,28 @@ struct http_deadlines {
 struct http_req {
 	struct http_server	*srv;
 	bool			 https;
-	enum route		 route;
 	int64_t			 start_us;
 	unsigned		 status;
-	char			 serial[HTTP_SERIAL_TEXT_MAX];	/* from the URL */
+	/* the route (http_route_match) */
+	const struct http_route	*route;		/* for the method; NULL: 405 */
+	int			 path_row;	/* -1: no such path (404) */
+	int			 row;		/* route's row, -1 */
+	unsigned		 allow;		/* the path's methods (405) */
+	bool			 https_only;	/* the path is the API's */
+	unsigned		 metric;	/* row counted, or "other" */
+	char			 param[HTTP_PARAM_MAX];	/* from the URL */
 	uint8_t			*body;
 	size_t			 body_len, body_cap;
 	bool			 too_big;
-	/* enrollment in flight */
+	/* who is calling (the route's auth class) */
+	char			 who[160];	/* HTTP_AUTH_ADMIN */
+	struct ca_grant		 grant;		/* HTTP_AUTH_ENROLL, _RENEW */
+	/* enrollment in flight (enroll.c) */
 	int			 phase;		/* 0 new, 1 committing, 2 done */
-	int			 tries;
-	bool			 enrolling;	/* counted in srv->enrolling */
-	struct ca_issued	 iss;
+	atomic_int		 commit_state;	/* pool mode's hand-over */
+	struct MHD_Connection	*conn;		/* to resume (pool mode) */
 	bool			 pem_chain;	/* Accept: pem-certificate-chain */
-	struct commit_item	 item;
+	struct ca_enrolled	 res;
 };
 
 struct listener {
@@ -134,26 +137,17 @@ struct http_server {
 	char			 listen[64];
 	size_t			 body_max;
 	enum http_threading	 threading;
-	struct ca_profile	*profiles;
-	size_t			 n_profiles;
-	struct http_static_token *tokens;
-	size_t			 n_tokens;
-	uint8_t			(*admin_fps)[HTTP_HASH_LEN];
+	uint8_t			(*admin_fps)[CA_HASH_LEN];
 	size_t			 n_admin_fps;
-	char			**admin_subjects;
-	size_t			 n_admin_subjects;
-	uint8_t			(*admin_tokens)[HTTP_HASH_LEN];
-	size_t			 n_admin_tokens;
 	char			*tls_cert;
 	char			*tls_key;
 	int64_t			 tls_not_after;	/* of tls_cert's leaf */
 
+	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
 	struct listener		 https, http;
-	struct committer	 committer;
 	struct http_deadlines	 deadlines;
 	struct http_metrics	 metrics;
 	atomic_int		 inflight;	/* requests being handled */
-	atomic_int		 enrolling;	/* issuing, not yet committed */
 	atomic_bool		 stopping;
 };
 
@@ -173,10 +167,21 @@ void http_conn_answered(struct http_server *s, struct MHD_Connection *c);
 
 /* ---- parse.c: request parsing without a socket (fuzzed) ---- */
 
-/* The route of a URL path; a serial in it is copied to serial (at most
-   serial_size bytes with the NUL, checked: hex digits and ':'). */
-enum route http_route_match(const char *url, char *serial,
-    size_t serial_size);
+/* Where a path and method lead in a route table. */
+struct http_match {
+	int		 row;		/* the row for path and method, or -1 */
+	int		 path_row;	/* the first row for path; -1: 404 */
+	unsigned	 allow;		/* methods of every row for path */
+	bool		 https_only;	/* no row for path is public */
+	char		 param[HTTP_PARAM_MAX];	/* row's (or path_row's) */
+};
+
+/* The enum http_method bit of a method name (HEAD is GET), or 0. */
+unsigned http_method_bit(const char *method);
+
+/* Match path (without the query) and method against routes[0..n). */
+void http_route_match(const struct http_route *routes, size_t n,
+    const char *path, const char *method, struct http_match *m);
 
 /* Does Content-Type ct name the media type want (parameters ignored)? */
 bool http_ctype_is(const char *ct, const char *want);
@@ -203,60 +208,75 @@ int http_body_parse(const char *ct, const char *q_profile, const char *q_days,
     struct ca_error *err);
 void http_body_clear(struct http_body *b);
 
-/* ---- server.c ---- */
-int64_t http_now_us(void);
-
 /* ---- respond.c: answers and the JSON error shape ---- */
+
+/* A body of len bytes (owned: freed with free() once sent). A 405 carries
+   r->allow as its Allow header, a 401 a WWW-Authenticate challenge. */
 enum MHD_Result http_respond(struct http_req *r, struct MHD_Connection *c,
     unsigned status, const char *ctype, void *buf, size_t len, bool owned);
+/* obj (stolen; NULL: 500 out of memory) as compact JSON. */
 enum MHD_Result http_respond_json(struct http_req *r,
     struct MHD_Connection *c, unsigned status, json_t *obj);
+/* {"error": code, "message": "..."} */
 enum MHD_Result http_respond_error(struct http_req *r,
     struct MHD_Connection *c, unsigned status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* e as an error answer: http_status_for(e->code), ca_errname(e->code). */
 enum MHD_Result http_respond_caerr(struct http_req *r,
     struct MHD_Connection *c, const struct ca_error *e);
 
+/* ---- server.c ---- */
+int64_t http_now_us(void);
+/* The public files (HTTP_AUTH_PUBLIC routes). */
+enum MHD_Result http_serve_crl(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_serve_crl_pem(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_serve_ca(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_serve_healthz(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+
 /* ---- auth.c ---- */
-/* A Bearer token's SHA-256; false when there is no Authorization header. */
-int http_bearer_hash(struct MHD_Connection *c, uint8_t out[HTTP_HASH_LEN],
+/* A Bearer token's SHA-256; CA_ENOENT when there is no Authorization
+   header. */
+int http_bearer_hash(struct MHD_Connection *c, uint8_t out[CA_HASH_LEN],
     struct ca_error *err);
 /*
  * The client certificate of an HTTPS connection, checked against the CA
- * and the store (known, not revoked). CA_ENOENT when none was presented,
+ * and the store (ca_peer_verify). CA_ENOENT when none was presented,
  * CA_EFORBIDDEN (with the reason) when it does not pass. rec may be NULL.
  */
 int http_peer(struct http_server *s, struct MHD_Connection *c,
     struct ca_peer *peer, struct cert_record *rec, struct ca_error *err);
-/* Is subject (RFC 4514, as ca_peer_check gives it) an admin subject? */
-bool http_admin_subject(const struct http_server *s, const char *subject);
-/* Admin by client certificate or admin token; who gets a label. */
-int http_auth_admin(struct http_server *s, struct http_req *r,
-    struct MHD_Connection *c, char *who, size_t who_size,
-    struct ca_error *err);
+/* The route's auth class: fills r->who or r->grant, or says why not. */
+int http_authorize(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, struct ca_error *err);
 
-/* ---- enroll.c ---- */
-int http_committer_start(struct http_server *s, struct ca_error *err);
-void http_committer_stop(struct http_server *s);
+/* ---- enroll.c: POST /v1/certificates and /v1/certificates/renew ---- */
 enum MHD_Result http_enroll(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
-void http_req_item_release(struct http_req *r);
 
 /* ---- admin.c ---- */
-enum MHD_Result http_admin(struct http_server *s, struct http_req *r,
+enum MHD_Result http_cert_list(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_cert_get(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_cert_revoke(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_crl_run(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_crl_status(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 
 /* ---- metrics.c ---- */
 int http_metrics_init(struct http_server *s);
 void http_metrics_free(struct http_server *s);
-void http_metrics_request(struct http_server *s, enum route route,
+/* metric: a row of http_routes, or http_n_routes for "other". */
+void http_metrics_request(struct http_server *s, unsigned metric,
     unsigned status, int64_t duration_us);
 void http_metrics_issued(struct http_server *s, const char *profile);
 enum MHD_Result http_metrics_render(struct http_server *s,
     struct http_req *r, struct MHD_Connection *c);
-
-/* Profile by name (NULL = default, profiles[0]); NULL when unknown. */
-const struct ca_profile *http_profile(const struct http_server *s,
-    const char *name);
 
 #endif

@@ -27,26 +27,21 @@ static const int64_t bucket_us[HTTP_BUCKETS - 1] = {
 	1000000, 2500000, 5000000,
 };
 
-static const char *const route_names[ROUTE_COUNT] = {
-	[ROUTE_CRL] = "/crl",
-	[ROUTE_CRL_PEM] = "/crl.pem",
-	[ROUTE_CA_PEM] = "/ca.pem",
-	[ROUTE_HEALTHZ] = "/healthz",
-	[ROUTE_METRICS] = "/metrics",
-	[ROUTE_ENROLL] = "/v1/certificates",
-	[ROUTE_RENEW] = "/v1/certificates/renew",
-	[ROUTE_CERT_LIST] = "/v1/certificates (list)",
-	[ROUTE_CERT_GET] = "/v1/certificates/{serial}",
-	[ROUTE_CERT_REVOKE] = "/v1/certificates/{serial}/revoke",
-	[ROUTE_CRL_RUN] = "/v1/crl",
-	[ROUTE_CRL_STATUS] = "/v1/crl/status",
-	[ROUTE_UNKNOWN] = "other",
-};
+/* The route="..." label of a metrics slot: a row's (unique: one series
+   per row), or "other". */
+static const char *
+slot_label(size_t slot)
+{
+	return slot < http_n_routes ? http_routes[slot].metric : "other";
+}
 
 int
 http_metrics_init(struct http_server *s)
 {
-	s->metrics.issued = calloc(s->n_profiles, sizeof(*s->metrics.issued));
+	size_t n;
+
+	(void)ca_enroller_profiles(s->enroller, &n);
+	s->metrics.issued = calloc(n, sizeof(*s->metrics.issued));
 	return s->metrics.issued == NULL ? CA_ENOMEM : CA_OK;
 }
 
@@ -58,14 +53,14 @@ http_metrics_free(struct http_server *s)
 }
 
 void
-http_metrics_request(struct http_server *s, enum route route,
+http_metrics_request(struct http_server *s, unsigned metric,
     unsigned status, int64_t duration_us)
 {
 	struct http_metrics	*m = &s->metrics;
-	size_t			 slot = N_STATUS;
+	size_t			 route = metric, slot = N_STATUS;
 
-	if ((unsigned)route >= ROUTE_COUNT)
-		route = ROUTE_UNKNOWN;
+	if (route > http_n_routes)
+		route = http_n_routes;
 	for (size_t i = 0; i < N_STATUS; i++)
 		if (status_slots[i] == status)
 			slot = i;
@@ -89,8 +84,11 @@ http_metrics_request(struct http_server *s, enum route route,
 void
 http_metrics_issued(struct http_server *s, const char *profile)
 {
-	for (size_t i = 0; i < s->n_profiles; i++)
-		if (strcmp(s->profiles[i].name, profile) == 0) {
+	size_t			 n;
+	const struct ca_profile	*p = ca_enroller_profiles(s->enroller, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(p[i].name, profile) == 0) {
 			atomic_fetch_add(&s->metrics.issued[i], 1);
 			return;
 		}
@@ -151,9 +149,13 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 {
 	struct http_metrics		*m = &s->metrics;
 	struct crl_schedule_status	 st;
+	struct ca_enroller_stats	 es;
 	struct buf			 b = { NULL, 0, 8192, false };
 	uint64_t			 revgen = 0;
 	int64_t				 now = time_now();
+	size_t				 n_prof;
+	const struct ca_profile		*prof = ca_enroller_profiles(
+	    s->enroller, &n_prof);
 
 	if ((b.p = malloc(b.cap)) == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
@@ -161,13 +163,14 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	memset(&st, 0, sizeof(st));
 	crl_schedule_status(s->sched, &st);
 	(void)store_counter_get(s->st, STORE_COUNTER_REVGEN, &revgen, NULL);
+	ca_enroller_stats(s->enroller, &es);
 
 	help(&b, "mtlsca_certificates_issued_total", "counter",
 	    "Certificates issued over HTTP (enrollments and renewals), by "
 	    "profile.");
-	for (size_t i = 0; i < s->n_profiles; i++)
+	for (size_t i = 0; i < n_prof; i++)
 		bprintf(&b, "mtlsca_certificates_issued_total{profile=\"%s\"} "
-		    "%llu\n", s->profiles[i].name,
+		    "%llu\n", prof[i].name,
 		    (unsigned long long)atomic_load(&m->issued[i]));
 	help(&b, "mtlsca_certificates_renewed_total", "counter",
 	    "Certificates issued by renewal over mTLS.");
@@ -189,11 +192,11 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	help(&b, "mtlsca_store_commits_total", "counter",
 	    "Write transactions that recorded issued certificates.");
 	bprintf(&b, "mtlsca_store_commits_total %llu\n",
-	    (unsigned long long)atomic_load(&m->commits));
+	    (unsigned long long)es.commits);
 	help(&b, "mtlsca_store_committed_certificates_total", "counter",
 	    "Certificates recorded by those transactions.");
 	bprintf(&b, "mtlsca_store_committed_certificates_total %llu\n",
-	    (unsigned long long)atomic_load(&m->committed));
+	    (unsigned long long)es.committed);
 
 	help(&b, "mtlsca_crl_number", "gauge", "cRLNumber of the current CRL.");
 	bprintf(&b, "mtlsca_crl_number %llu\n", (unsigned long long)st.number);
@@ -233,7 +236,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 
 	help(&b, "mtlsca_http_requests_total", "counter",
 	    "HTTP requests by route and status.");
-	for (size_t rt = 0; rt < ROUTE_COUNT; rt++)
+	for (size_t rt = 0; rt <= http_n_routes; rt++)
 		for (size_t i = 0; i <= N_STATUS; i++) {
 			unsigned long long n = atomic_load(&m->requests[rt][i]);
 			char code[8];
@@ -246,11 +249,11 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 			else
 				snprintf(code, sizeof(code), "other");
 			bprintf(&b, "mtlsca_http_requests_total{route=\"%s\","
-			    "status=\"%s\"} %llu\n", route_names[rt], code, n);
+			    "status=\"%s\"} %llu\n", slot_label(rt), code, n);
 		}
 	help(&b, "mtlsca_http_request_duration_seconds", "histogram",
 	    "Time from the request's headers to its completion.");
-	for (size_t rt = 0; rt < ROUTE_COUNT; rt++) {
+	for (size_t rt = 0; rt <= http_n_routes; rt++) {
 		unsigned long long per[HTTP_BUCKETS], cnt = 0, cum = 0;
 
 		/* One snapshot: cumulative, and +Inf is _count. */
@@ -268,14 +271,14 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 				snprintf(le, sizeof(le), "%g",
 				    (double)bucket_us[i] / 1e6);
 			bprintf(&b, "mtlsca_http_request_duration_seconds_bucket"
-			    "{route=\"%s\",le=\"%s\"} %llu\n", route_names[rt],
+			    "{route=\"%s\",le=\"%s\"} %llu\n", slot_label(rt),
 			    le, cum);
 		}
 		bprintf(&b, "mtlsca_http_request_duration_seconds_sum"
-		    "{route=\"%s\"} %.6f\n", route_names[rt],
+		    "{route=\"%s\"} %.6f\n", slot_label(rt),
 		    (double)atomic_load(&m->duration_us[rt]) / 1e6);
 		bprintf(&b, "mtlsca_http_request_duration_seconds_count"
-		    "{route=\"%s\"} %llu\n", route_names[rt], cnt);
+		    "{route=\"%s\"} %llu\n", slot_label(rt), cnt);
 	}
 	if (b.oom) {
 		free(b.p);

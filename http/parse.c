@@ -1,8 +1,9 @@
 /*
- * Request parsing that needs no socket: the route and serial of a URL, and
- * the enrollment body (its Content-Type, the CSR as PEM, DER or JSON, the
- * profile and days parameters). Pure functions of their input, so that a
- * fuzz target (tests/fuzz/fuzz_http_request.c) can drive them.
+ * Request parsing that needs no socket: the route of a path in a table
+ * (routes.c) with its parameter, and the enrollment body (its Content-Type,
+ * the CSR as PEM, DER or JSON, the profile and days parameters). Pure
+ * functions of their input, so that a fuzz target
+ * (tests/fuzz/fuzz_http_request.c) can drive them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,44 +29,103 @@ serial_chars(const char *p, size_t n)
 	return true;
 }
 
-enum route
-http_route_match(const char *url, char *serial, size_t serial_size)
+/* A profile name in a URL (EST's /.well-known/est/<profile>/...). */
+static bool
+name_chars(const char *p, size_t n)
 {
-	static const struct {
-		const char	*path;
-		enum route	 route;
-	} fixed[] = {
-		{ "/crl", ROUTE_CRL },
-		{ "/crl.pem", ROUTE_CRL_PEM },
-		{ "/ca.pem", ROUTE_CA_PEM },
-		{ "/healthz", ROUTE_HEALTHZ },
-		{ "/metrics", ROUTE_METRICS },
-		{ "/v1/certificates", ROUTE_ENROLL },
-		{ "/v1/certificates/renew", ROUTE_RENEW },
-		{ "/v1/crl", ROUTE_CRL_RUN },
-		{ "/v1/crl/status", ROUTE_CRL_STATUS },
-	};
-	static const char prefix[] = "/v1/certificates/";
-	const char	*rest, *slash;
-	size_t		 n;
+	if (n == 0 || n >= STORE_PROFILE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
 
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (strcmp(url, fixed[i].path) == 0)
-			return fixed[i].route;
-	if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
-		return ROUTE_UNKNOWN;
-	rest = url + sizeof(prefix) - 1;
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (!serial_chars(rest, n) || n >= serial_size)
-		return ROUTE_UNKNOWN;
-	memcpy(serial, rest, n);
-	serial[n] = '\0';
-	if (slash == NULL)
-		return ROUTE_CERT_GET;
-	if (strcmp(slash, "/revoke") == 0)
-		return ROUTE_CERT_REVOKE;
-	return ROUTE_UNKNOWN;
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_' ||
+		    ch == '.'))
+			return false;
+	}
+	return !(n <= 2 && p[0] == '.' && p[n - 1] == '.');	/* . and .. */
+}
+
+/* Does path fit pattern (routes.c: literal segments, one "{serial}" or
+   "{name}")? The parameter's text goes to param (size bytes) if so. */
+static bool
+pattern_fits(const char *pat, const char *path, char *param, size_t size)
+{
+	char got[HTTP_PARAM_MAX] = "";
+
+	while (*pat != '\0' || *path != '\0') {
+		const char	*pe, *se;
+		size_t		 pn, sn;
+
+		if (*pat != '/' || *path != '/')
+			return false;
+		pat++;
+		path++;
+		pe = strchr(pat, '/');
+		se = strchr(path, '/');
+		pn = pe != NULL ? (size_t)(pe - pat) : strlen(pat);
+		sn = se != NULL ? (size_t)(se - path) : strlen(path);
+		if (pn == 8 && strncmp(pat, "{serial}", 8) == 0) {
+			if (!serial_chars(path, sn) || sn >= sizeof(got))
+				return false;
+			memcpy(got, path, sn);
+			got[sn] = '\0';
+		} else if (pn == 6 && strncmp(pat, "{name}", 6) == 0) {
+			if (!name_chars(path, sn) || sn >= sizeof(got))
+				return false;
+			memcpy(got, path, sn);
+			got[sn] = '\0';
+		} else if (pn != sn || strncmp(pat, path, pn) != 0) {
+			return false;
+		}
+		pat += pn;
+		path += sn;
+	}
+	if (strlen(got) >= size)
+		return false;
+	memcpy(param, got, strlen(got) + 1);
+	return true;
+}
+
+unsigned
+http_method_bit(const char *method)
+{
+	/* RFC 9110 §9.1: method names are case-sensitive. */
+	if (method == NULL)
+		return 0;
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return HTTP_GET;
+	if (strcmp(method, "POST") == 0)
+		return HTTP_POST;
+	return 0;
+}
+
+void
+http_route_match(const struct http_route *routes, size_t n, const char *path,
+    const char *method, struct http_match *m)
+{
+	unsigned	bit = http_method_bit(method);
+	bool		public_path = false;
+	char		param[HTTP_PARAM_MAX];
+
+	memset(m, 0, sizeof(*m));
+	m->row = m->path_row = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!pattern_fits(routes[i].pattern, path, param,
+		    sizeof(param)))
+			continue;
+		m->allow |= routes[i].methods;
+		public_path |= routes[i].auth == HTTP_AUTH_PUBLIC;
+		if (m->path_row < 0) {
+			m->path_row = (int)i;
+			memcpy(m->param, param, sizeof(param));
+		}
+		if (m->row < 0 && (routes[i].methods & bit) != 0) {
+			m->row = (int)i;
+			memcpy(m->param, param, sizeof(param));
+		}
+	}
+	m->https_only = m->path_row >= 0 && !public_path;
 }
 
 bool

@@ -31,6 +31,19 @@ http_status_for(int code)
 	}
 }
 
+/* RFC 9110 §10.2.1: Allow lists the methods the path takes. */
+static void
+allow_header(struct MHD_Response *resp, unsigned allow)
+{
+	char	text[32] = "";
+
+	if (allow & HTTP_GET)
+		strcat(text, "GET, HEAD");
+	if (allow & HTTP_POST)
+		strcat(text, text[0] ? ", POST" : "POST");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, text);
+}
+
 enum MHD_Result
 http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
     const char *ctype, void *buf, size_t len, bool owned)
@@ -55,10 +68,7 @@ http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
 	if (status == 405)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->route == ROUTE_ENROLL ? "GET, HEAD, POST" :
-		    r->route == ROUTE_RENEW || r->route == ROUTE_CERT_REVOKE ||
-		    r->route == ROUTE_CRL_RUN ? "POST" : "GET, HEAD");
+		allow_header(resp, r->allow);
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"mtlsca\"");
@@ -66,6 +76,21 @@ http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* text (owned, from jansson) with a trailing newline, for people reading
+   curl's output; *len is its new length. */
+static char *
+with_newline(char *text, size_t *len)
+{
+	char *t;
+
+	*len = strlen(text);
+	if ((t = realloc(text, *len + 2)) == NULL)
+		return text;
+	t[(*len)++] = '\n';
+	t[*len] = '\0';
+	return t;
 }
 
 enum MHD_Result
@@ -83,17 +108,7 @@ http_respond_json(struct http_req *r, struct MHD_Connection *c,
 	if (text == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
 		    "out of memory");
-	len = strlen(text);
-	/* A trailing newline, for people reading curl's output. */
-	{
-		char *t = realloc(text, len + 2);
-
-		if (t != NULL) {
-			text = t;
-			text[len++] = '\n';
-			text[len] = '\0';
-		}
-	}
+	text = with_newline(text, &len);
 	return http_respond(r, c, status, "application/json", text, len,
 	    true);
 }
@@ -107,6 +122,7 @@ http_respond_error(struct http_req *r, struct MHD_Connection *c,
 	char		 msg[512];
 	json_t		*obj;
 	char		*text;
+	size_t		 len;
 	va_list		 ap;
 
 	va_start(ap, fmt);
@@ -118,18 +134,9 @@ http_respond_error(struct http_req *r, struct MHD_Connection *c,
 	if (text == NULL)
 		return http_respond(r, c, 500, "application/json", oom,
 		    sizeof(oom) - 1, false);
-	{
-		size_t	 len = strlen(text);
-		char	*t = realloc(text, len + 2);
-
-		if (t != NULL) {
-			text = t;
-			text[len++] = '\n';
-			text[len] = '\0';
-		}
-		return http_respond(r, c, status, "application/json", text,
-		    len, true);
-	}
+	text = with_newline(text, &len);
+	return http_respond(r, c, status, "application/json", text, len,
+	    true);
 }
 
 enum MHD_Result

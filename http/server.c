@@ -1,13 +1,14 @@
 /*
- * The listeners, the request life cycle, routing and the public endpoints.
+ * The listeners, the request life cycle, the dispatch on the route table
+ * (routes.c) and the public endpoints.
  *
  * Threading, chosen by measurement (tests/bench/http_bench.sh; 2 cores,
  * wrk with 32 keep-alive clients on the same cores). The default is one
  * thread per HTTPS connection, which signs and then blocks on its commit
- * (the committer batches certificates into one LMDB write transaction and
- * wakes each thread once its batch is durable); the kernel spreads the
- * signing over the cores. Its cost, a thread and its stack per open HTTPS
- * connection, is bounded by http.max_connections (default 256).
+ * (ca/enroll.c's committer batches certificates into one LMDB write
+ * transaction and wakes each thread once its batch is durable); the kernel
+ * spreads the signing over the cores. Its cost, a thread and its stack per
+ * open HTTPS connection, is bounded by http.max_connections (default 256).
  *
  * The pool (HTTP_THREADING_POOL, http.threading = "pool") runs one epoll
  * loop per core, which suspends a connection while its certificate is
@@ -67,31 +68,6 @@ http_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- routing ---- */
-
-/* Does method fit route? GET also allows HEAD. */
-static bool
-method_ok(enum route route, const char *method, bool *is_get)
-{
-	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	bool post = strcmp(method, "POST") == 0;
-
-	*is_get = get;
-	switch (route) {
-	case ROUTE_ENROLL:
-		return get || post;	/* GET lists, POST enrolls */
-	case ROUTE_RENEW:
-	case ROUTE_CERT_REVOKE:
-		return post;
-	case ROUTE_CRL_RUN:
-		return get || post;	/* GET is not a route: see dispatch */
-	case ROUTE_UNKNOWN:
-		return true;
-	default:
-		return get;
-	}
 }
 
 /* ---- public endpoints ---- */
@@ -168,8 +144,23 @@ ca_bundle(const char *pem)
 	return out;
 }
 
-static enum MHD_Result
-serve_ca(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
+enum MHD_Result
+http_serve_crl(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
+{
+	return serve_crl(s, r, c, false);
+}
+
+enum MHD_Result
+http_serve_crl_pem(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
+{
+	return serve_crl(s, r, c, true);
+}
+
+enum MHD_Result
+http_serve_ca(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
 {
 	char *b = ca_bundle(ca_cert_pem(s->ca));
 
@@ -185,8 +176,8 @@ serve_ca(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
  * validity: past that, a refresh has been missed more than once and a
  * relying party may soon hold an expired CRL.
  */
-static enum MHD_Result
-serve_healthz(struct http_server *s, struct http_req *r,
+enum MHD_Result
+http_serve_healthz(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
 	struct crl_schedule_status	st;
@@ -227,46 +218,48 @@ content_length(struct MHD_Connection *c)
 	return n;
 }
 
+/* The route table's verdict on the request (matched on its headers). */
+static void
+route(struct http_req *r, const char *url, const char *method)
+{
+	struct http_match m;
+
+	http_route_match(http_routes, http_n_routes, url, method, &m);
+	r->path_row = m.path_row;
+	r->row = m.row;
+	r->route = m.row >= 0 ? &http_routes[m.row] : NULL;
+	r->allow = m.allow;
+	r->https_only = m.https_only;
+	memcpy(r->param, m.param, sizeof(r->param));
+	/* Counted under its row; a refusal before one, under its path's. */
+	r->metric = m.path_row >= 0 ? (unsigned)m.path_row :
+	    (unsigned)http_n_routes;
+}
+
 static enum MHD_Result
 dispatch(struct http_server *s, struct listener *l, struct http_req *r,
     struct MHD_Connection *c, const char *method)
 {
-	bool is_get;
+	struct ca_error err;
 
-	if (r->route == ROUTE_UNKNOWN)
+	if (r->path_row < 0)
 		return http_respond_error(r, c, 404, "not_found", "no such "
 		    "resource");
-	if (!method_ok(r->route, method, &is_get))
-		return http_respond_error(r, c, 405, "method_not_allowed",
-		    "%s is not allowed here", method);
-	switch (r->route) {
-	case ROUTE_CRL:
-		return serve_crl(s, r, c, false);
-	case ROUTE_CRL_PEM:
-		return serve_crl(s, r, c, true);
-	case ROUTE_CA_PEM:
-		return serve_ca(s, r, c);
-	case ROUTE_HEALTHZ:
-		return serve_healthz(s, r, c);
-	case ROUTE_METRICS:
-		return http_metrics_render(s, r, c);
-	default:
-		break;
-	}
 	/* Tokens and admin actions only over TLS. */
-	if (!l->https)
+	if (r->https_only && !l->https)
 		return http_respond_error(r, c, 404, "not_found", "the API is "
 		    "served over HTTPS only");
-	if (r->route == ROUTE_ENROLL && is_get) {
-		r->route = ROUTE_CERT_LIST;
-		return http_admin(s, r, c);
-	}
-	if (r->route == ROUTE_CRL_RUN && is_get)
+	if (r->route == NULL)
 		return http_respond_error(r, c, 405, "method_not_allowed",
-		    "GET is not allowed here; see /v1/crl/status");
-	if (r->route == ROUTE_ENROLL || r->route == ROUTE_RENEW)
-		return http_enroll(s, r, c);
-	return http_admin(s, r, c);
+		    "%s is not allowed here%s%s", method,
+		    http_routes[r->path_row].hint ? "; " : "",
+		    http_routes[r->path_row].hint ?
+		    http_routes[r->path_row].hint : "");
+	r->metric = (unsigned)r->row;
+	ca_error_clear(&err);
+	if (http_authorize(s, r, c, &err) != CA_OK)
+		return http_respond_caerr(r, c, &err);
+	return r->route->handler(s, r, c);
 }
 
 static enum MHD_Result
@@ -285,7 +278,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->srv = s;
 		r->https = l->https;
 		r->start_us = http_now_us();
-		r->route = http_route_match(url, r->serial, sizeof(r->serial));
+		route(r, url, method);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
 		/*
@@ -351,7 +344,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	if (r->body != NULL)
 		r->body[r->body_len] = '\0';
 	if (r->phase != 0)
-		return http_enroll(s, r, c);	/* resumed after the commit */
+		return r->route->handler(s, r, c);	/* resumed (enroll.c) */
 	http_conn_received(s, c);
 	return dispatch(s, l, r, c, method);
 }
@@ -366,10 +359,9 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	http_conn_answered(l->srv, c);
 	if (r == NULL)
 		return;
-	http_metrics_request(l->srv, r->route, r->status,
+	http_metrics_request(l->srv, r->metric, r->status,
 	    http_now_us() - r->start_us);
-	http_req_item_release(r);
-	ca_issued_clear(&r->iss);
+	ca_enrolled_clear(&r->res);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -571,40 +563,14 @@ options_copy(struct http_server *s, const struct http_options *opt,
 	    opt->listen ? opt->listen : "127.0.0.1");
 	s->body_max = opt->body_max ? opt->body_max : DEFAULT_BODY_MAX;
 	s->threading = opt->threading;
-	if (opt->n_profiles == 0)
-		return ca_error_set(err, CA_EINVAL, "no certificate profile");
-	s->profiles = calloc(opt->n_profiles, sizeof(*s->profiles));
-	s->tokens = calloc(opt->n_tokens + 1, sizeof(*s->tokens));
 	s->admin_fps = calloc(opt->n_admin_fingerprints + 1,
 	    sizeof(*s->admin_fps));
-	s->admin_subjects = calloc(opt->n_admin_subjects + 1,
-	    sizeof(*s->admin_subjects));
-	s->admin_tokens = calloc(opt->n_admin_token_hashes + 1,
-	    sizeof(*s->admin_tokens));
-	if (s->profiles == NULL || s->tokens == NULL || s->admin_fps == NULL ||
-	    s->admin_subjects == NULL || s->admin_tokens == NULL)
+	if (s->admin_fps == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	memcpy(s->profiles, opt->profiles,
-	    opt->n_profiles * sizeof(*s->profiles));
-	s->n_profiles = opt->n_profiles;
-	if (opt->n_tokens)
-		memcpy(s->tokens, opt->tokens,
-		    opt->n_tokens * sizeof(*s->tokens));
-	s->n_tokens = opt->n_tokens;
 	if (opt->n_admin_fingerprints)
 		memcpy(s->admin_fps, opt->admin_fingerprints,
 		    opt->n_admin_fingerprints * sizeof(*s->admin_fps));
 	s->n_admin_fps = opt->n_admin_fingerprints;
-	if (opt->n_admin_token_hashes)
-		memcpy(s->admin_tokens, opt->admin_token_hashes,
-		    opt->n_admin_token_hashes * sizeof(*s->admin_tokens));
-	s->n_admin_tokens = opt->n_admin_token_hashes;
-	for (size_t i = 0; i < opt->n_admin_subjects; i++) {
-		if ((s->admin_subjects[i] = strdup(opt->admin_subjects[i])) ==
-		    NULL)
-			return ca_error_set(err, CA_ENOMEM, "out of memory");
-		s->n_admin_subjects = i + 1;
-	}
 	if (opt->https_port != 0) {
 		if (opt->tls_cert_pem == NULL || opt->tls_key_pem == NULL)
 			return ca_error_set(err, CA_EINVAL, "HTTPS needs a "
@@ -627,13 +593,8 @@ server_free(struct http_server *s)
 	if (s == NULL)
 		return;
 	http_metrics_free(s);
-	for (size_t i = 0; i < s->n_admin_subjects; i++)
-		free(s->admin_subjects[i]);
-	free(s->admin_subjects);
-	free(s->profiles);
-	free(s->tokens);
+	ca_enroller_free(s->enroller);
 	free(s->admin_fps);
-	free(s->admin_tokens);
 	free(s->tls_cert);
 	if (s->tls_key != NULL) {
 		gnutls_memset(s->tls_key, 0, strlen(s->tls_key));
@@ -647,8 +608,9 @@ http_server_start(const struct http_options *opt, struct ca *ca,
     struct store *st, struct crl_schedule *sched, struct http_server **out,
     struct ca_error *err)
 {
-	struct http_server	*s;
-	int			 rc;
+	struct ca_enroller_options	 eo;
+	struct http_server		*s;
+	int				 rc;
 
 	if (opt == NULL || ca == NULL || st == NULL || out == NULL)
 		return ca_error_set(err, CA_EINVAL, "http_server_start: "
@@ -662,18 +624,26 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	s->st = st;
 	s->sched = sched;
 	atomic_init(&s->inflight, 0);
-	atomic_init(&s->enrolling, 0);
 	atomic_init(&s->stopping, false);
 	if ((rc = options_copy(s, opt, err)) != CA_OK)
+		goto fail;
+	memset(&eo, 0, sizeof(eo));
+	eo.profiles = opt->profiles;
+	eo.n_profiles = opt->n_profiles;
+	eo.tokens = opt->tokens;
+	eo.n_tokens = opt->n_tokens;
+	eo.admin_token_hashes = opt->admin_token_hashes;
+	eo.n_admin_token_hashes = opt->n_admin_token_hashes;
+	eo.admin_subjects = opt->admin_subjects;
+	eo.n_admin_subjects = opt->n_admin_subjects;
+	eo.batch_max = opt->batch_max;
+	if ((rc = ca_enroller_new(ca, st, &eo, &s->enroller, err)) != CA_OK)
 		goto fail;
 	if (http_metrics_init(s) != CA_OK) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto fail;
 	}
-	s->committer.batch_max = opt->batch_max ? opt->batch_max : 256;
-	s->committer.resume = s->threading == HTTP_THREADING_POOL;
-	if ((rc = http_committer_start(s, err)) != CA_OK ||
-	    (rc = http_deadlines_start(s, opt->request_timeout ?
+	if ((rc = http_deadlines_start(s, opt->request_timeout ?
 	    opt->request_timeout : DEFAULT_REQUEST_TIMEOUT, opt->timeout ?
 	    opt->timeout : DEFAULT_TIMEOUT, err)) != CA_OK)
 		goto fail;
@@ -689,8 +659,7 @@ fail:
 	listener_stop(&s->https);
 	listener_stop(&s->http);
 	http_deadlines_stop(s);
-	http_committer_stop(s);
-	server_free(s);
+	server_free(s);		/* the enroller's committer drains first */
 	return rc;
 }
 
@@ -728,17 +697,5 @@ http_server_stop(struct http_server *s)
 	listener_stop(&s->https);
 	listener_stop(&s->http);
 	http_deadlines_stop(s);
-	http_committer_stop(s);
-	server_free(s);
-}
-
-const struct ca_profile *
-http_profile(const struct http_server *s, const char *name)
-{
-	if (name == NULL || *name == '\0')
-		return &s->profiles[0];
-	for (size_t i = 0; i < s->n_profiles; i++)
-		if (strcmp(s->profiles[i].name, name) == 0)
-			return &s->profiles[i];
-	return NULL;
+	server_free(s);		/* the enroller's committer drains first */
 }

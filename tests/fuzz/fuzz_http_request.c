@@ -1,17 +1,16 @@
 /*
  * libFuzzer target for what http/ parses from a request without a socket
- * (http/parse.c): the URL path's route and serial, then the enrollment body
- * under a Content-Type, with the profile and days query parameters, and the
- * CSR it yields through ca_csr_parse — the path an enrollment body takes.
+ * (http/parse.c): the URL path's route in the service's table (routes.c)
+ * for each method, with its parameter, then the enrollment body under a
+ * Content-Type, with the profile and days query parameters, and the CSR it
+ * yields through ca_csr_parse — the path an enrollment body takes.
  *
  * Input: "URL\nCONTENT-TYPE\nPROFILE\nDAYS\nBODY"; an empty line is an
  * absent header or parameter. Seed with a few such files made from
  * tests/data/csr/accept (PEM, DER and JSON bodies, each route).
  *
- * tests/CMakeLists.txt links fuzz targets with crl, ca, store and common
- * only, so parse.c is compiled in here, and jansson must be added at link
- * time (-DCMAKE_C_STANDARD_LIBRARIES=-ljansson) until that file links the
- * http library and jansson to fuzz targets.
+ * tests/CMakeLists.txt links fuzz targets with the http library (and so
+ * the route table and jansson) when it is built.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,34 +41,54 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t	*p = data, *end = data + size;
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT",
+	    "" };
 	char		 url[4096], ct[256], prof[256], days[64];
-	char		 serial[HTTP_SERIAL_TEXT_MAX];
 	const char	*u, *c, *pr, *d;
+	struct http_match m;
 	struct http_body b;
 	struct ca_error	 err;
 	struct ca_csr	*csr = NULL;
 	uint8_t		 sbuf[SERIAL_MAX + 1];
 	size_t		 slen;
-	enum route	 rt;
 	int		 rc;
 
 	u = field(&p, end, url, sizeof(url));
+	if (u == NULL)
+		u = "";
 	c = field(&p, end, ct, sizeof(ct));
 	pr = field(&p, end, prof, sizeof(prof));
 	d = field(&p, end, days, sizeof(days));
 
-	memset(serial, 0, sizeof(serial));
-	rt = http_route_match(u ? u : "", serial, sizeof(serial));
-	if ((unsigned)rt >= ROUTE_COUNT)
-		__builtin_trap();
-	if (rt == ROUTE_CERT_GET || rt == ROUTE_CERT_REVOKE) {
-		if (serial[0] == '\0' ||
-		    strlen(serial) >= HTTP_SERIAL_TEXT_MAX)
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		const struct http_route *row;
+
+		http_route_match(http_routes, http_n_routes, u, methods[i], &m);
+		if (m.row >= (int)http_n_routes ||
+		    m.path_row >= (int)http_n_routes ||
+		    (m.row >= 0 && m.path_row < 0) ||
+		    (m.path_row < 0 && (m.allow != 0 || m.https_only)) ||
+		    strlen(m.param) >= sizeof(m.param))
 			__builtin_trap();
-		ca_error_clear(&err);
-		if (serial_parse(serial, sbuf, &slen, &err) == CA_OK &&
-		    (slen == 0 || slen > SERIAL_MAX + 1))
+		if (m.row < 0)
+			continue;
+		row = &http_routes[m.row];
+		/* the row takes the method, and its parameter fits */
+		if ((row->methods & http_method_bit(methods[i])) == 0 ||
+		    (row->methods & ~m.allow) != 0)
 			__builtin_trap();
+		if (strstr(row->pattern, "{serial}") != NULL) {
+			if (m.param[0] == '\0' ||
+			    strlen(m.param) >= HTTP_SERIAL_TEXT_MAX)
+				__builtin_trap();
+			ca_error_clear(&err);
+			if (serial_parse(m.param, sbuf, &slen, &err) ==
+			    CA_OK && (slen == 0 || slen > SERIAL_MAX + 1))
+				__builtin_trap();
+		} else if (strchr(row->pattern, '{') == NULL &&
+		    (m.param[0] != '\0' || strcmp(row->pattern, u) != 0)) {
+			__builtin_trap();	/* a literal matches itself only */
+		}
 	}
 
 	ca_error_clear(&err);

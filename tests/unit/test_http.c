@@ -303,10 +303,10 @@ setup(void **state)
 	struct store_options		 so;
 	struct crl_schedule_options	 cso;
 	struct http_options		 ho;
-	struct http_static_token	 tok;
+	struct ca_static_token	 tok;
 	struct ca_profile		 prof[2];
 	struct ca_error			 err;
-	uint8_t				 admin[1][HTTP_HASH_LEN];
+	uint8_t				 admin[1][CA_HASH_LEN];
 	const char			*names[] = { "localhost", "127.0.0.1" };
 	const char			*subjects[] = { "CN=unit-admin" };
 	char				 keypath[300], db[300], pub[300];
@@ -377,7 +377,7 @@ setup(void **state)
 	ho.n_tokens = 1;
 	ho.admin_subjects = subjects;
 	ho.n_admin_subjects = 1;
-	ho.admin_token_hashes = (const uint8_t (*)[HTTP_HASH_LEN])admin;
+	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin;
 	ho.n_admin_token_hashes = 1;
 	if (http_server_start(&ho, ca, st, sched, &srv, &err) != CA_OK) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -425,56 +425,152 @@ test_status_map(void **state)
 	assert_int_equal(http_status_for(CA_ECRYPTO), 500);
 }
 
-/* URL paths: routes, serial bounds, no prefix or suffix tricks. */
+/* The label of a matched row, "other" for none. */
+static const char *
+row_label(const struct http_route *t, int row)
+{
+	return row >= 0 ? t[row].metric : "other";
+}
+
+/*
+ * URL paths against the service's table: routes, methods, serial bounds,
+ * no prefix or suffix tricks. want is the row's metric label for the
+ * method ("405" when the path is known but not the method, "other" for no
+ * such path).
+ */
 static void
 test_route_match(void **state)
 {
 	static const struct {
-		const char	*url;
-		enum route	 want;
-		const char	*serial;
+		const char	*url, *method, *want, *param;
+		unsigned	 allow;
 	} t[] = {
-		{ "/crl", ROUTE_CRL, NULL },
-		{ "/crl/", ROUTE_UNKNOWN, NULL },
-		{ "/crl.pem", ROUTE_CRL_PEM, NULL },
-		{ "//crl", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates", ROUTE_ENROLL, NULL },
-		{ "/v1/certificates/", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates/renew", ROUTE_RENEW, NULL },
-		{ "/v1/certificates/7F:0A", ROUTE_CERT_GET, "7F:0A" },
-		{ "/v1/certificates/7f0a/revoke", ROUTE_CERT_REVOKE, "7f0a" },
-		{ "/v1/certificates/7f0a/revoke/", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates/7f0a/", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates//revoke", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates/7g/revoke", ROUTE_UNKNOWN, NULL },
-		{ "/v1/certificates/../crl", ROUTE_UNKNOWN, NULL },
+		{ "/crl", "GET", "/crl", "", HTTP_GET },
+		{ "/crl", "HEAD", "/crl", "", HTTP_GET },
+		{ "/crl", "DELETE", "405", "", HTTP_GET },
+		{ "/crl", "get", "405", "", HTTP_GET },
+		{ "/crl/", "GET", "other", NULL, 0 },
+		{ "/crl.pem", "GET", "/crl.pem", "", HTTP_GET },
+		{ "//crl", "GET", "other", NULL, 0 },
+		{ "/v1/certificates", "POST", "/v1/certificates", "",
+		    HTTP_GET | HTTP_POST },
+		{ "/v1/certificates", "GET", "/v1/certificates (list)", "",
+		    HTTP_GET | HTTP_POST },
+		{ "/v1/certificates", "PUT", "405", "", HTTP_GET | HTTP_POST },
+		{ "/v1/certificates/", "GET", "other", NULL, 0 },
+		{ "/v1/certificates/renew", "POST", "/v1/certificates/renew", "",
+		    HTTP_POST },
+		{ "/v1/certificates/renew", "GET", "405", "", HTTP_POST },
+		{ "/v1/certificates/7F:0A", "GET", "/v1/certificates/{serial}",
+		    "7F:0A", HTTP_GET },
+		{ "/v1/certificates/7F:0A", "POST", "405", "7F:0A", HTTP_GET },
+		{ "/v1/certificates/7f0a/revoke", "POST",
+		    "/v1/certificates/{serial}/revoke", "7f0a", HTTP_POST },
+		{ "/v1/certificates/7f0a/revoke/", "POST", "other", NULL, 0 },
+		{ "/v1/certificates/7f0a/", "GET", "other", NULL, 0 },
+		{ "/v1/certificates//revoke", "POST", "other", NULL, 0 },
+		{ "/v1/certificates/7g/revoke", "POST", "other", NULL, 0 },
+		{ "/v1/certificates/../crl", "GET", "other", NULL, 0 },
 		/* A 16-octet serial as `openssl x509 -text` prints it (47
 		   characters); 21 octets with separators (62) fit, 63 do not. */
 		{ "/v1/certificates/7f:0a:3c:11:22:33:44:55:66:77:88:99:aa:bb:"
-		    "cc:dd", ROUTE_CERT_GET, "7f:0a:3c:11:22:33:44:55:66:77:88:"
-		    "99:aa:bb:cc:dd" },
+		    "cc:dd", "GET", "/v1/certificates/{serial}",
+		    "7f:0a:3c:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd", HTTP_GET },
 		{ "/v1/certificates/00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:"
-		    "0d:0e:0f:10:11:12:13/revoke", ROUTE_CERT_REVOKE,
+		    "0d:0e:0f:10:11:12:13/revoke", "POST",
+		    "/v1/certificates/{serial}/revoke",
 		    "00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:"
-		    "12:13" },
+		    "12:13", HTTP_POST },
 		{ "/v1/certificates/00:80:01:02:03:04:05:06:07:08:09:0a:0b:0c:"
-		    "0d:0e:0f:10:11:12:13:", ROUTE_UNKNOWN, NULL },
-		{ "/v1/crl/status", ROUTE_CRL_STATUS, NULL },
-		{ "/V1/CRL", ROUTE_UNKNOWN, NULL },
-		{ "", ROUTE_UNKNOWN, NULL },
+		    "0d:0e:0f:10:11:12:13:", "GET", "other", NULL, 0 },
+		{ "/v1/crl", "POST", "/v1/crl", "", HTTP_POST },
+		{ "/v1/crl", "GET", "405", "", HTTP_POST },
+		{ "/v1/crl/status", "GET", "/v1/crl/status", "", HTTP_GET },
+		{ "/V1/CRL", "POST", "other", NULL, 0 },
+		{ "", "GET", "other", NULL, 0 },
 	};
-	char serial[HTTP_SERIAL_TEXT_MAX];
+	struct http_match m;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		serial[0] = '\0';
-		if (http_route_match(t[i].url, serial, sizeof(serial)) !=
-		    t[i].want)
-			fprintf(stderr, "route of '%s'\n", t[i].url);
-		assert_int_equal(http_route_match(t[i].url, serial,
-		    sizeof(serial)), t[i].want);
-		if (t[i].serial != NULL)
-			assert_string_equal(serial, t[i].serial);
+		const char *got;
+
+		http_route_match(http_routes, http_n_routes, t[i].url,
+		    t[i].method, &m);
+		got = m.row >= 0 ? row_label(http_routes, m.row) :
+		    m.path_row >= 0 ? "405" : "other";
+		if (strcmp(got, t[i].want) != 0)
+			fprintf(stderr, "%s %s: %s\n", t[i].method, t[i].url,
+			    got);
+		assert_string_equal(got, t[i].want);
+		assert_int_equal(m.allow, t[i].allow);
+		if (t[i].param != NULL)
+			assert_string_equal(m.param, t[i].param);
+		/* the public files are on both listeners, the API is not */
+		assert_int_equal(m.https_only, m.path_row >= 0 &&
+		    strncmp(t[i].url, "/v1/", 4) == 0);
+	}
+}
+
+/* The matcher is the table's, not the service's: "{name}" parameters, a
+   literal beside a pattern, two rows of one path. */
+static void
+test_route_table(void **state)
+{
+	static const struct http_route est[] = {
+		{ "/.well-known/est/cacerts", HTTP_GET, HTTP_AUTH_PUBLIC, NULL,
+		    "cacerts", NULL },
+		{ "/.well-known/est/simpleenroll", HTTP_POST, HTTP_AUTH_ENROLL,
+		    NULL, "simpleenroll", NULL },
+		{ "/.well-known/est/{name}/simpleenroll", HTTP_POST,
+		    HTTP_AUTH_ENROLL, NULL, "simpleenroll (profile)", NULL },
+		{ "/.well-known/est/{name}/cacerts", HTTP_GET,
+		    HTTP_AUTH_PUBLIC, NULL, "cacerts (profile)", NULL },
+	};
+	static const struct {
+		const char	*url, *method, *want, *param;
+	} t[] = {
+		{ "/.well-known/est/cacerts", "GET", "cacerts", "" },
+		{ "/.well-known/est/simpleenroll", "POST", "simpleenroll", "" },
+		{ "/.well-known/est/client/simpleenroll", "POST",
+		    "simpleenroll (profile)", "client" },
+		{ "/.well-known/est/a.b-c_d/cacerts", "GET", "cacerts (profile)",
+		    "a.b-c_d" },
+		{ "/.well-known/est/../cacerts", "GET", "other", NULL },
+		{ "/.well-known/est/./cacerts", "GET", "other", NULL },
+		{ "/.well-known/est/a%2F/cacerts", "GET", "other", NULL },
+		{ "/.well-known/est//cacerts", "GET", "other", NULL },
+		{ "/.well-known/est/0123456789012345678901234567890123/cacerts",
+		    "GET", "other", NULL },
+		{ "/.well-known/est/client/simpleenroll", "GET", "405",
+		    "client" },
+	};
+	struct http_match m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *got;
+
+		http_route_match(est, sizeof(est) / sizeof(est[0]), t[i].url,
+		    t[i].method, &m);
+		got = m.row >= 0 ? row_label(est, m.row) : m.path_row >= 0 ?
+		    "405" : "other";
+		if (strcmp(got, t[i].want) != 0)
+			fprintf(stderr, "%s %s: %s\n", t[i].method, t[i].url,
+			    got);
+		assert_string_equal(got, t[i].want);
+		if (t[i].param != NULL)
+			assert_string_equal(m.param, t[i].param);
+	}
+	/* Every row of the service's table has a handler and a label, and
+	   no two rows share a label (metrics.c: one series per row). */
+	for (size_t i = 0; i < http_n_routes; i++) {
+		assert_non_null(http_routes[i].handler);
+		assert_non_null(http_routes[i].metric);
+		assert_true(http_routes[i].methods != 0);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(http_routes[i].metric,
+			    http_routes[j].metric);
 	}
 }
 
@@ -797,7 +893,7 @@ static void
 put_token(const char *text, const char *cn, uint32_t uses)
 {
 	struct store_token	tok;
-	uint8_t			h[HTTP_HASH_LEN];
+	uint8_t			h[CA_HASH_LEN];
 
 	memset(&tok, 0, sizeof(tok));
 	snprintf(tok.profile, sizeof(tok.profile), "client");
@@ -1505,6 +1601,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_map),
 		cmocka_unit_test(test_route_match),
+		cmocka_unit_test(test_route_table),
 		cmocka_unit_test(test_body_parse),
 		cmocka_unit_test(test_public),
 		cmocka_unit_test(test_enroll_formats),
