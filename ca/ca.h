@@ -23,6 +23,7 @@ struct ca_csr;
 #define CA_CSR_MAX		(16 * 1024)	/* PEM or DER bytes */
 #define CA_SAN_MAX		32
 #define CA_NAME_MAX		256		/* one RDN value or SAN */
+#define CA_CERT_MAX		(16 * 1024)	/* one DER certificate (ALB) */
 
 enum ca_key_type {
 	CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_RSA4096,
@@ -247,6 +248,15 @@ int ca_server_cert_check(struct ca *ca, const char *cert_pem,
  */
 int ca_cert_pem_not_after(const char *pem, int64_t *not_after,
     struct ca_error *err);
+
+/*
+ * ALB's key policy on a certificate (DER) from outside, read without
+ * checking any signature, so that it can run before one is: RSA 2048-8192
+ * bits with an odd public exponent of at most 2^32 + 1, or ECDSA
+ * P-256/P-384/P-521; at most CA_CERT_MAX bytes. CA_OK, or CA_EPOLICY /
+ * CA_EMALF / CA_ETOOBIG with the reason. Cheap: for a TLS handshake hook.
+ */
+int ca_cert_key_check(const uint8_t *der, size_t len, struct ca_error *err);
 
 /* What the service needs to know about a TLS client's certificate. */
 struct ca_peer {

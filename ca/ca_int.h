@@ -102,6 +102,20 @@ int ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
 int ca_ski_compute(gnutls_pubkey_t pub, uint8_t out[20],
     struct ca_error *err);
 
+/* How a refusal names ALB's key rule. */
+#define CA_ALB_KEYS	"the load balancer accepts RSA 2048–8192 or ECDSA " \
+			"P-256/P-384/P-521"
+
+/*
+ * ALB's key policy (keypolicy.c): RSA 2048-8192 bits with an odd public
+ * exponent of at most 2^32 + 1, or ECDSA P-256/P-384/P-521. Reads the key
+ * only; no signature is involved. what names the key's owner in refusals
+ * ("CSR"). *pk gets GNUTLS_PK_RSA or GNUTLS_PK_ECDSA, *bits (may be NULL)
+ * the size. CA_EPOLICY with the rule's sentence otherwise.
+ */
+int ca_pubkey_policy(gnutls_pubkey_t pub, const char *what,
+    gnutls_pk_algorithm_t *pk, unsigned *bits, struct ca_error *err);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

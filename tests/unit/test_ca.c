@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -710,6 +711,9 @@ static const struct {
 } reject_table[] = {
 	{ "rsa-1024.pem", CA_EPOLICY, "RSA key of 1024 bits" },
 	{ "rsa-8320.pem", CA_EPOLICY, "RSA key of 8320 bits" },
+	{ "rsa-huge-modulus-and-exponent.pem", CA_EPOLICY,
+	    "RSA key of 28000 bits" },
+	{ "rsa-exponent-65-bits.pem", CA_EPOLICY, "public exponent of" },
 	{ "rsa-pss-key.pem", CA_EPOLICY, "RSA-PSS" },
 	{ "ed25519.pem", CA_EPOLICY, "Ed25519" },
 	{ "ed448.pem", CA_EPOLICY, "Ed448" },
@@ -778,6 +782,44 @@ test_csr_reject_corpus(void **state)
 	}
 	closedir(d);
 	assert_int_equal(n, nt);
+}
+
+static double
+cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A 28,000-bit modulus with an exponent as long: checking its (random)
+ * signature took 4-7 s of CPU when the signature came first. The key rule
+ * now refuses it for about the cost of parsing it; 0.5 s leaves room for
+ * a sanitizer build on a loaded machine and is still a tenth of the old
+ * cost.
+ */
+static void
+test_csr_key_rule_before_signature(void **state)
+{
+	struct ca_csr	*csr = NULL;
+	struct ca_error	 e;
+	size_t		 len;
+	uint8_t		*buf = read_data(
+	    "csr/reject/rsa-huge-modulus-and-exponent.pem", &len);
+	double		 t0, spent;
+	int		 rc;
+
+	(void)state;
+	t0 = cpu_seconds();
+	rc = ca_csr_parse(buf, len, &csr, &e);
+	spent = cpu_seconds() - t0;
+	free(buf);
+	assert_int_equal(rc, CA_EPOLICY);
+	assert_null(csr);
+	print_message("refused in %.4f s of CPU: %s\n", spent, e.msg);
+	assert_true(spent < 0.5);
 }
 
 static void
@@ -1720,6 +1762,7 @@ main(void)
 		cmocka_unit_test(test_sign_tbs_threads),
 		cmocka_unit_test(test_csr_accept_corpus),
 		cmocka_unit_test(test_csr_reject_corpus),
+		cmocka_unit_test(test_csr_key_rule_before_signature),
 		cmocka_unit_test(test_csr_fields),
 		cmocka_unit_test(test_csr_der_pem_same),
 		cmocka_unit_test(test_issue_rsa_leaf_from_rsa_ca),
