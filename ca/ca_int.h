@@ -116,6 +116,17 @@ int ca_ski_compute(gnutls_pubkey_t pub, uint8_t out[20],
 int ca_pubkey_policy(gnutls_pubkey_t pub, const char *what,
     gnutls_pk_algorithm_t *pk, unsigned *bits, struct ca_error *err);
 
+/*
+ * Is a 16-byte IPv6 address an IPv4 one in disguise: IPv4-mapped
+ * (::ffff:a.b.c.d) or IPv4-compatible (::a.b.c.d, other than :: and ::1),
+ * RFC 4291 section 2.5.5? Such names are refused in requests and compared
+ * as IPv4 wherever names are guarded.
+ */
+bool ca_ip6_embeds_ip4(const uint8_t ip[16]);
+/* An address (4 or 16 bytes) in canonical form: an IPv4 address embedded
+   in IPv6 becomes its 4 bytes. Returns the length written to out. */
+size_t ca_ip_canon(const uint8_t *ip, size_t len, uint8_t out[16]);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

@@ -321,6 +321,20 @@ csr_sans(struct ca_csr *csr, struct ca_error *err)
 				return ca_error_set(err, CA_EPOLICY, "iPAddress "
 				    "in subjectAltName is %zu bytes: it must "
 				    "be 4 (IPv4) or 16 (IPv6)", size);
+			/* One name, one form: Java and Go take ::ffff:a.b.c.d
+			   for a.b.c.d, so the IPv6 spelling would slip past
+			   every rule written for the IPv4 one. */
+			if (size == 16 && ca_ip6_embeds_ip4(buf)) {
+				char text[64];
+
+				snprintf(text, sizeof(text), "%u.%u.%u.%u",
+				    buf[12], buf[13], buf[14], buf[15]);
+				return ca_error_set(err, CA_EPOLICY, "iPAddress "
+				    "in subjectAltName is the IPv4 address %s "
+				    "written as IPv6 (IPv4-mapped or "
+				    "-compatible, RFC 4291 section 2.5.5): ask "
+				    "for %s", text, text);
+			}
 			break;
 		default:
 			break;		/* kept; the profile refuses it */
