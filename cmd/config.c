@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include <libconfig.h>
@@ -950,6 +951,7 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	config_t		 lc;
 	config_setting_t	*root, *s;
 	FILE			*f;
+	struct stat		 sb;
 	bool			 cert_set = false, key_set = false;
 	int			 rc;
 
@@ -969,6 +971,20 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	if ((f = fopen(path, "r")) == NULL) {
 		rc = ca_error_set(err, CA_EINVAL, "%s: %s", path,
 		    strerror(errno));
+		goto out;
+	}
+	/*
+	 * It names the admins and holds the token hashes that grant admin
+	 * and enrollment rights: whoever may write it is an admin. Refused,
+	 * like a CA key others can read, rather than used silently.
+	 */
+	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 022) != 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "%s is writable by %s (mode "
+		    "%04o): it grants admin and enrollment rights, so only its "
+		    "owner may write it; run chmod go-w %s", path,
+		    (sb.st_mode & 002) ? "others" : "its group",
+		    (unsigned)(sb.st_mode & 07777), path);
+		fclose(f);
 		goto out;
 	}
 	fclose(f);
