@@ -38,6 +38,8 @@
 /* Re-issue the server certificate when it has less than this left. */
 #define SERVER_CERT_MIN_LEFT	(30 * 86400)
 #define PEM_MAX			(256 * 1024)
+/* Where the first start's tokens go when stdout is not a terminal. */
+#define FIRST_START_FILE	"first-start-tokens.txt"
 
 static void
 usage(void)
@@ -261,33 +263,33 @@ bootstrap_done(struct store *st)
 }
 
 static void
-print_first_start(const struct config *cfg, const struct boot *b,
+first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
     const char *host, unsigned https_port, unsigned http_port)
 {
 	char exp[21];
 
 	time_format(b->enroll_expires, exp);
-	printf("\nmtlsca: first start. These tokens are shown once; only "
+	fprintf(f, "\nmtlsca: first start. These tokens are shown once; only "
 	    "their hashes are stored.\n\n");
-	printf("  admin token:      %s\n", b->admin);
-	printf("  enrollment token: %s  (profile %s, %d uses, until %s)\n\n",
+	fprintf(f, "  admin token:      %s\n", b->admin);
+	fprintf(f, "  enrollment token: %s  (profile %s, %d uses, until %s)\n\n",
 	    b->enroll, cfg->n_profiles ? cfg->profiles[0].name : "client",
 	    BOOT_TOKEN_USES, exp);
 	if (https_port == 0)
 		return;
-	printf("Enroll a client (a key and a CSR, then the certificate):\n\n");
-	printf("  openssl req -new -newkey ec -pkeyopt "
+	fprintf(f, "Enroll a client (a key and a CSR, then the certificate):\n\n");
+	fprintf(f, "  openssl req -new -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:P-256 -nodes -keyout client.key "
 	    "-subj \"/CN=client1\" -out client.csr\n");
-	printf("  curl --fail-with-body --cacert %s "
+	fprintf(f, "  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
 	    "-H \"Content-Type: application/x-pem-file\" "
 	    "-H \"Accept: application/pem-certificate-chain\" "
 	    "--data-binary @client.csr -o client.pem "
 	    "https://%s:%u/v1/certificates\n\n", cfg->ca_cert, b->enroll, host,
 	    https_port);
-	printf("Revoke it (admin):\n\n");
-	printf("  curl --fail-with-body --cacert %s "
+	fprintf(f, "Revoke it (admin):\n\n");
+	fprintf(f, "  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
 	    "-H \"Content-Type: application/json\" "
 	    "-d '{\"reason\": \"keyCompromise\"}' "
@@ -295,13 +297,49 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	    "-noout -serial | cut -d= -f2)/revoke\n\n", cfg->ca_cert,
 	    b->admin, host, https_port);
 	if (http_port != 0) {
-		printf("The CRL and the CA bundle (plain HTTP):\n\n");
-		printf("  curl --fail-with-body -o crl.pem "
+		fprintf(f, "The CRL and the CA bundle (plain HTTP):\n\n");
+		fprintf(f, "  curl --fail-with-body -o crl.pem "
 		    "http://%s:%u/crl.pem\n", host, http_port);
-		printf("  curl --fail-with-body -o ca-bundle.pem "
+		fprintf(f, "  curl --fail-with-body -o ca-bundle.pem "
 		    "http://%s:%u/ca.pem\n\n", host, http_port);
 	}
-	fflush(stdout);
+}
+
+/*
+ * The first start's tokens go to a terminal only: under systemd, stdout is
+ * the journal, which keeps them for anyone who may read it. Otherwise they
+ * go to a 0600 file in the data directory, and its path to the log.
+ */
+static int
+print_first_start(const struct config *cfg, const struct boot *b,
+    const char *host, unsigned https_port, unsigned http_port,
+    struct ca_error *err)
+{
+	char	 path[CONFIG_PATH_MAX];
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 rc;
+
+	if (isatty(STDOUT_FILENO)) {
+		first_start_text(stdout, cfg, b, host, https_port, http_port);
+		fflush(stdout);
+		return CA_OK;
+	}
+	if (config_path(cfg, FIRST_START_FILE, path, sizeof(path)) != 0)
+		return ca_error_set(err, CA_ETOOBIG, "data_dir path too long");
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	first_start_text(f, cfg, b, host, https_port, http_port);
+	fclose(f);
+	rc = file_write_atomic(path, text, len, 0600, 0, err);
+	gnutls_memset(text, 0, len);
+	free(text);
+	if (rc == CA_OK)
+		fprintf(stderr, "mtlsca: first start: the admin and enrollment "
+		    "tokens, with the commands to enroll and revoke, are in %s "
+		    "(mode 0600, shown once: delete it once read)\n", path);
+	return rc;
 }
 
 /* The ALB bundle next to the CRL: what /ca.pem serves, as a file. */
@@ -544,8 +582,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = cfg->n_server_names ? cfg->server_names[0] : "localhost";
 	if (boot.first) {
-		print_first_start(cfg, &boot, host,
-		    http_server_port(srv, true), http_server_port(srv, false));
+		if ((rc = print_first_start(cfg, &boot, host,
+		    http_server_port(srv, true), http_server_port(srv, false),
+		    &err)) != CA_OK)
+			goto fail;
 		bootstrap_done(st);
 	}
 	if (http_server_port(srv, true))
