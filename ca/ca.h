@@ -235,12 +235,29 @@ int ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
 
 /*
  * Whether cert_pem can go on serving: signed by this CA, valid at now and
- * for min_left more seconds, and naming every one of names. CA_OK, or
- * CA_EPOLICY / CA_EMALF with the reason.
+ * for min_left more seconds, naming every one of names, and not revoked in
+ * st (NULL: not looked up). CA_OK, or CA_EPOLICY / CA_EMALF with the
+ * reason.
  */
-int ca_server_cert_check(struct ca *ca, const char *cert_pem,
+int ca_server_cert_check(struct ca *ca, struct store *st, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
     struct ca_error *err);
+
+/*
+ * Whether a server certificate (PEM; the leaf of a chain) that this CA
+ * signed is revoked in st: CA_EPOLICY naming its serial when it is; CA_OK
+ * when it is not, or is another CA's.
+ */
+int ca_server_cert_revoked(struct ca *ca, struct store *st,
+    const char *cert_pem, struct ca_error *err);
+
+/*
+ * The host names a certificate (PEM; the leaf of a chain) answers to: every
+ * CN, dNSName and iPAddress (as text). At most max into names; *n gets the
+ * count. CA_ETOOBIG when there are more, CA_EMALF when it does not parse.
+ */
+int ca_cert_pem_names(const char *pem, char (*names)[CA_NAME_MAX], size_t max,
+    size_t *n, struct ca_error *err);
 
 /*
  * The notAfter of the first certificate in a PEM text (the leaf of a

@@ -146,10 +146,21 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 			free(c);
 			return rc;
 		}
-		*cert = (char *)c;
-		*key = (char *)k;
-		warn_expiry(cfg->tls_cert, *cert);
-		return CA_OK;
+		/* One this CA revoked is not presented to anyone: the
+		   service's own takes its place until it is replaced. */
+		if (ca_server_cert_revoked(ca, st, (char *)c, &e) == CA_OK) {
+			*cert = (char *)c;
+			*key = (char *)k;
+			warn_expiry(cfg->tls_cert, *cert);
+			return CA_OK;
+		}
+		fprintf(stderr, "mtlsca: warning: %s: %s: serving a "
+		    "certificate mtlsca issues itself until http.tls_cert is "
+		    "replaced\n", cfg->tls_cert, e.msg);
+		free(c);
+		gnutls_memset(k, 0, klen);
+		free(k);
+		c = k = NULL;
 	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = cfg->server_names[i];
@@ -163,14 +174,18 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 		return ca_error_set(err, CA_ETOOBIG, "data_dir path too long");
 	/* Keep the one issued before while it is good: no new serial per
 	   restart. */
+	ca_error_clear(&e);
 	if (file_read(cpath, PEM_MAX, &c, &clen, NULL) == CA_OK &&
 	    file_read(kpath, PEM_MAX, &k, &klen, NULL) == CA_OK &&
-	    ca_server_cert_check(ca, (char *)c, names, n, time_now(),
+	    ca_server_cert_check(ca, st, (char *)c, names, n, time_now(),
 	    SERVER_CERT_MIN_LEFT, &e) == CA_OK) {
 		*cert = (char *)c;
 		*key = (char *)k;
 		return CA_OK;
 	}
+	if (e.msg[0] != '\0')
+		fprintf(stderr, "mtlsca: %s: %s: issuing a new one\n", cpath,
+		    e.msg);
 	free(c);
 	if (k != NULL) {
 		gnutls_memset(k, 0, klen);
@@ -364,6 +379,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	uint8_t				(*fps)[HTTP_HASH_LEN] = NULL;
 	uint8_t				(*admin_h)[HTTP_HASH_LEN] = NULL;
 	const char			*subjects[CONFIG_LIST_MAX];
+	char				 served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
+	size_t				 n_served = 0;
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
@@ -534,19 +551,29 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
 		subjects[i] = cfg->admin_subjects[i];
 
-	/* No enrollment may obtain a certificate for the service's own names:
-	   with the runbook's serverAuth EKU it would impersonate this service
-	   to every client that trusts the CA (the CLI's `sign` is an admin
-	   act and keeps the profiles as configured). */
+	/* No enrollment may obtain a certificate for the service's own names
+	   (http.server_names, and every name of the certificate it actually
+	   serves): with the runbook's serverAuth EKU it would impersonate this
+	   service to every client that trusts the CA (the CLI's `sign` is an
+	   admin act and keeps the profiles as configured). */
+	if ((rc = ca_cert_pem_names(tcert, served, CA_PROFILE_DENY_MAX,
+	    &n_served, &err)) != CA_OK)
+		goto fail;
 	for (size_t p = 0; p < cfg->n_profiles; p++)
-		for (size_t i = 0; i < cfg->n_server_names; i++)
-			if (ca_profile_deny(&cfg->profiles[p],
-			    cfg->server_names[i]) != CA_OK) {
+		for (size_t i = 0; i < cfg->n_server_names + n_served; i++) {
+			const char *name = i < cfg->n_server_names ?
+			    cfg->server_names[i] :
+			    served[i - cfg->n_server_names];
+
+			if (ca_profile_deny(&cfg->profiles[p], name) != CA_OK) {
 				ca_error_set(&err, CA_EINVAL, "profile %s: "
-				    "cannot add server name %s to its deny list",
-				    cfg->profiles[p].name, cfg->server_names[i]);
+				    "cannot add the server name %s to its "
+				    "deny list (at most %d names)",
+				    cfg->profiles[p].name, name,
+				    CA_PROFILE_DENY_MAX);
 				goto fail;
 			}
+		}
 
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg->listen;
