@@ -357,16 +357,28 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	return rc;
 }
 
-/* The ALB bundle next to the CRL: what /ca.pem serves, as a file. */
+/*
+ * The ALB bundle next to the CRL: what /ca.pem serves, as a file. Written
+ * only when its bytes change, so that a start on a full disk, with the CA,
+ * the store and the CRL intact, writes nothing and goes on serving.
+ */
 static int
 write_public_ca(const char *public_dir, struct ca *ca, struct ca_error *err)
 {
-	char path[CONFIG_PATH_MAX + 16];
+	char		 path[CONFIG_PATH_MAX + 16];
+	const char	*pem = ca_cert_pem(ca);
+	uint8_t		*old = NULL;
+	size_t		 len, n = strlen(pem);
+	bool		 same;
 
 	if (path_join(path, sizeof(path), public_dir, "ca.pem") != CA_OK)
 		return ca_error_set(err, CA_ETOOBIG, "path too long");
-	return file_write_atomic(path, ca_cert_pem(ca),
-	    strlen(ca_cert_pem(ca)), 0644, 0, err);
+	same = file_read(path, PEM_MAX, &old, &len, NULL) == CA_OK &&
+	    len == n && memcmp(old, pem, n) == 0;
+	free(old);
+	if (same)
+		return CA_OK;
+	return file_write_atomic(path, pem, n, 0644, 0, err);
 }
 
 int
