@@ -33,6 +33,7 @@
 /* One per connection, in libmicrohttpd's socket context. */
 struct http_conn {
 	struct http_conn	*prev, *next;
+	struct http_server	*srv;
 	int			 fd;
 	struct sockaddr_storage	 peer;		/* to check fd before shutdown */
 	socklen_t		 peer_len;
@@ -74,6 +75,7 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		if ((hc = calloc(1, sizeof(*hc))) == NULL)
 			return;		/* no deadline: the idle timeout only */
 		hc->fd = -1;
+		hc->srv = l->srv;
 		if ((ci = MHD_get_connection_info(c,
 		    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
 			hc->fd = ci->connect_fd;
@@ -89,6 +91,8 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		dl->head = hc;
 		pthread_mutex_unlock(&dl->mu);
 		*socket_context = hc;
+		if (l->https)
+			http_tls_guard_install(c);
 		return;
 	}
 	/* Closed: off the list before libmicrohttpd closes the descriptor. */
@@ -104,6 +108,14 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	pthread_mutex_unlock(&dl->mu);
 	free(hc);
 	*socket_context = NULL;
+}
+
+struct http_server *
+http_conn_server(struct MHD_Connection *c)
+{
+	struct http_conn *hc = conn_of(c);
+
+	return hc != NULL ? hc->srv : NULL;
 }
 
 void

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -50,6 +51,9 @@ struct http_metrics {
 	atomic_ullong	 commits;	/* write transactions of the committer */
 	atomic_ullong	 committed;	/* certificates in them */
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
+	atomic_ullong	 tls_refused;	/* handshakes refused (tlsguard.c) */
+	atomic_llong	 tls_refused_log_us;	/* last log line about them */
+	atomic_ullong	 tls_refused_quiet;	/* not logged since */
 };
 
 /* A certificate waiting for its write transaction (enroll.c). */
@@ -170,6 +174,29 @@ void http_conn_notify(void *cls, struct MHD_Connection *c,
 void http_conn_received(struct http_server *s, struct MHD_Connection *c);
 /* Answered: the next request's clock starts (idle time included). */
 void http_conn_answered(struct http_server *s, struct MHD_Connection *c);
+/* The server a connection belongs to (NULL before it is started). */
+struct http_server *http_conn_server(struct MHD_Connection *c);
+
+/* ---- tlsguard.c: the client certificate, before its signature ---- */
+
+/*
+ * A TLS Certificate handshake message (RFC 5246 section 7.4.2; with tls13,
+ * RFC 8446 section 4.4.2): its first certificate (borrowed from msg) and
+ * the number of certificates. CA_EMALF when the lengths do not add up.
+ */
+int http_tls_cert_msg_parse(const uint8_t *msg, size_t len, bool tls13,
+    const uint8_t **leaf, size_t *leaf_len, size_t *count);
+/* Whether the handshake may go on with this message: no certificate, or a
+   chain of at most 4 whose leaf's key ALB accepts (ca_cert_key_check). */
+int http_tls_cert_msg_check(const uint8_t *msg, size_t len, bool tls13,
+    struct ca_error *err);
+/* Hook the check into a new HTTPS connection's TLS session. */
+void http_tls_guard_install(struct MHD_Connection *c);
+/* Count a refused handshake and log it (a line a second at most). */
+void http_tls_refused(struct http_server *s, const char *peer,
+    const char *reason);
+/* A client address as text ("192.0.2.7", "2001:db8::7"). */
+void http_addr_text(const struct sockaddr *sa, char *out, size_t size);
 
 /* ---- parse.c: request parsing without a socket (fuzzed) ---- */
 

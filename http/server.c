@@ -58,8 +58,19 @@
 #define DRAIN_MAX		(1024 * 1024)
 /* Headers and MHD's own buffers; bodies are collected outside it. */
 #define CONNECTION_MEMORY	(32 * 1024)
-/* RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). */
-#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). The
+ * signature algorithms, which the CertificateRequest offers to clients,
+ * are the ones ALB accepts: SHA-256/384/512 with RSA (PKCS#1 v1.5 or PSS)
+ * or ECDSA; no SHA-1, no SHA-224.
+ */
+#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-SIGN-ALL:+SIGN-RSA-SHA256:+SIGN-RSA-SHA384:+SIGN-RSA-SHA512:" \
+	"+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-PSS-RSAE-SHA384:" \
+	"+SIGN-RSA-PSS-RSAE-SHA512:+SIGN-RSA-PSS-SHA256:+SIGN-RSA-PSS-SHA384:" \
+	"+SIGN-RSA-PSS-SHA512:+SIGN-ECDSA-SHA256:+SIGN-ECDSA-SHA384:" \
+	"+SIGN-ECDSA-SHA512:+SIGN-ECDSA-SECP256R1-SHA256:" \
+	"+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-ECDSA-SECP521R1-SHA512"
 
 int64_t
 http_now_us(void)
