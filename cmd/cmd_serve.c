@@ -598,6 +598,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.per_ip_connections = cfg->per_ip_connections;
 	ho.timeout = cfg->timeout;
 	ho.request_timeout = cfg->request_timeout;
+	ho.request_timeout_busy = cfg->request_timeout_busy;
+	ho.per_ip_pending = cfg->per_ip_pending;
 	ho.threads = cfg->threads;
 	ho.threading = cfg->thread_pool ? HTTP_THREADING_POOL :
 	    HTTP_THREADING_PER_CONNECTION;

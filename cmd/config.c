@@ -616,8 +616,9 @@ load_http(struct loader *l, const config_setting_t *g)
 {
 	static const char *const keys[] = { "listen", "https_port",
 	    "http_port", "server_names", "tls_cert", "tls_key", "body_max",
-	    "max_connections", "per_ip_connections", "timeout",
-	    "request_timeout", "threading", "threads", NULL };
+	    "max_connections", "per_ip_connections", "per_ip_pending",
+	    "timeout", "request_timeout", "request_timeout_busy", "threading",
+	    "threads", NULL };
 	struct config		*c = l->cfg;
 	config_setting_t	*s;
 	uint8_t			 addr[16];
@@ -697,6 +698,21 @@ load_http(struct loader *l, const config_setting_t *g)
 		return rc;
 	if ((s = config_setting_get_member(g, "request_timeout")) != NULL &&
 	    (rc = get_uint(l, s, 1, 600, &c->request_timeout)) != CA_OK)
+		return rc;
+	/* Unset, it follows a request_timeout below its default. */
+	if ((s = config_setting_get_member(g, "request_timeout_busy")) ==
+	    NULL) {
+		if (c->request_timeout_busy > c->request_timeout)
+			c->request_timeout_busy = c->request_timeout;
+	} else if ((rc = get_uint(l, s, 1, 600,
+	    &c->request_timeout_busy)) != CA_OK)
+		return rc;
+	else if (c->request_timeout_busy > c->request_timeout)
+		return bad(l, g, "request_timeout_busy (%u) must not exceed "
+		    "request_timeout (%u)", c->request_timeout_busy,
+		    c->request_timeout);
+	if ((s = config_setting_get_member(g, "per_ip_pending")) != NULL &&
+	    (rc = get_uint(l, s, 1, 65536, &c->per_ip_pending)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "threading")) != NULL) {
 		char mode[16];
@@ -938,6 +954,8 @@ config_defaults(struct config *cfg)
 	cfg->per_ip_connections = 64;
 	cfg->timeout = 30;
 	cfg->request_timeout = 10;
+	cfg->request_timeout_busy = 2;
+	cfg->per_ip_pending = 32;
 	cfg->threads = 0;
 }
 

@@ -52,6 +52,10 @@ struct http_metrics {
 	atomic_ullong	 committed;	/* certificates in them */
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
 	atomic_ullong	 tls_refused;	/* handshakes refused (tlsguard.c) */
+	atomic_ullong	 refused_pending;	/* over http.per_ip_pending */
+	atomic_ullong	 evicted;	/* slots taken for a newcomer */
+	atomic_llong	 slots_log_us;	/* last log line about either */
+	atomic_ullong	 slots_quiet;
 	atomic_llong	 tls_refused_log_us;	/* last log line about them */
 	atomic_ullong	 tls_refused_quiet;	/* not logged since */
 };
@@ -99,6 +103,10 @@ struct http_deadlines {
 	struct http_conn	*head;		/* open connections */
 	int64_t			 request_us;	/* http.request_timeout */
 	int64_t			 idle_us;	/* http.timeout */
+	int64_t			 busy_us;	/* http.request_timeout_busy */
+	unsigned		 max_open;	/* http.max_connections */
+	unsigned		 per_ip_pending;	/* http.per_ip_pending */
+	unsigned		 open;		/* connections in the list */
 	bool			 init, running, stop;
 };
 
@@ -163,9 +171,21 @@ struct http_server {
 
 /* ---- deadline.c: slow clients ---- */
 
+/* The limits deadline.c enforces. */
+struct http_slots {
+	unsigned	request_s;	/* http.request_timeout */
+	unsigned	idle_s;		/* http.timeout */
+	unsigned	busy_s;		/* http.request_timeout_busy */
+	unsigned	max_open;	/* http.max_connections */
+	unsigned	per_ip_pending;	/* http.per_ip_pending */
+};
 /* Start and stop the watchdog; stop after the daemons. */
-int http_deadlines_start(struct http_server *s, unsigned request_s,
-    unsigned idle_s, struct ca_error *err);
+int http_deadlines_start(struct http_server *s, const struct http_slots *slots,
+    struct ca_error *err);
+/* MHD's accept policy (cls: the listener): the per-address cap on
+   connections without a request, and eviction at the limit. */
+enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
+    socklen_t addrlen);
 void http_deadlines_stop(struct http_server *s);
 /* MHD_OPTION_NOTIFY_CONNECTION (cls: the listener). */
 void http_conn_notify(void *cls, struct MHD_Connection *c,
@@ -195,6 +215,10 @@ void http_tls_guard_install(struct MHD_Connection *c);
 /* Count a refused handshake and log it (a line a second at most). */
 void http_tls_refused(struct http_server *s, const char *peer,
     const char *reason);
+/* Log "mtlsca: http: what", a line a second at most (whoever wins the race
+   to write it), saying when lines were left out since the last. */
+void http_log_limited(atomic_llong *last_us, atomic_ullong *quiet,
+    const char *what);
 /* A client address as text ("192.0.2.7", "2001:db8::7"). */
 void http_addr_text(const struct sockaddr *sa, char *out, size_t size);
 

@@ -53,6 +53,8 @@
 #define DEFAULT_PER_IP		64
 #define DEFAULT_TIMEOUT		30
 #define DEFAULT_REQUEST_TIMEOUT	10
+#define DEFAULT_REQUEST_TIMEOUT_BUSY	2
+#define DEFAULT_PER_IP_PENDING	32
 #define STOP_GRACE_MS		10000
 /* Over the cap but below this, an announced body is drained, not stored. */
 #define DRAIN_MAX		(1024 * 1024)
@@ -596,6 +598,10 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		conns = (conns + loops - 1) / loops;
 		per_ip = (per_ip + loops - 1) / loops;
 	}
+	/* deadline.c enforces http.max_connections itself, making room for a
+	   newcomer by closing the connection that waited longest for a
+	   request: libmicrohttpd needs room above it while that one closes. */
+	conns += conns / 4 + 2;
 	/* First, so that every message goes through it. */
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
 	    (intptr_t)log_cb, NULL };
@@ -651,8 +657,9 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	for (l->n = 0; l->n < loops; l->n++) {
 		sin.sin_port = htons((uint16_t)port);
 		sin6.sin6_port = htons((uint16_t)port);
-		l->d[l->n] = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
-		    access_cb, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+		l->d[l->n] = MHD_start_daemon(flags, (uint16_t)port,
+		    http_conn_accept, l, access_cb, l, MHD_OPTION_ARRAY, ops,
+		    MHD_OPTION_END);
 		if (l->d[l->n] == NULL)
 			return ca_error_set(err, CA_EIO, "cannot listen on %s "
 			    "port %u (%s): is the port in use?", s->listen,
@@ -774,6 +781,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
     struct ca_error *err)
 {
 	struct http_server	*s;
+	struct http_slots	 slots;
 	int			 rc;
 
 	if (opt == NULL || ca == NULL || st == NULL || out == NULL)
@@ -798,10 +806,19 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	}
 	s->committer.batch_max = opt->batch_max ? opt->batch_max : 256;
 	s->committer.resume = s->threading == HTTP_THREADING_POOL;
+	slots.request_s = opt->request_timeout ? opt->request_timeout :
+	    DEFAULT_REQUEST_TIMEOUT;
+	slots.idle_s = opt->timeout ? opt->timeout : DEFAULT_TIMEOUT;
+	slots.busy_s = opt->request_timeout_busy ? opt->request_timeout_busy :
+	    DEFAULT_REQUEST_TIMEOUT_BUSY;
+	if (slots.busy_s > slots.request_s)
+		slots.busy_s = slots.request_s;
+	slots.max_open = opt->max_connections ? opt->max_connections :
+	    DEFAULT_CONNECTIONS;
+	slots.per_ip_pending = opt->per_ip_pending ? opt->per_ip_pending :
+	    DEFAULT_PER_IP_PENDING;
 	if ((rc = http_committer_start(s, err)) != CA_OK ||
-	    (rc = http_deadlines_start(s, opt->request_timeout ?
-	    opt->request_timeout : DEFAULT_REQUEST_TIMEOUT, opt->timeout ?
-	    opt->timeout : DEFAULT_TIMEOUT, err)) != CA_OK)
+	    (rc = http_deadlines_start(s, &slots, err)) != CA_OK)
 		goto fail;
 	if (opt->https_port != 0 && (rc = listener_start(s, &s->https, true,
 	    opt->https_port, opt, err)) != CA_OK)

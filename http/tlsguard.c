@@ -163,20 +163,11 @@ http_addr_text(const struct sockaddr *sa, char *out, size_t size)
 void
 http_tls_refused(struct http_server *s, const char *peer, const char *reason)
 {
-	struct http_metrics	*m = &s->metrics;
-	int64_t			 now = http_now_us();
-	long long		 last = atomic_load(&m->tls_refused_log_us);
+	char line[512];
 
-	atomic_fetch_add(&m->tls_refused, 1);
-	/* A line a second at most, whoever wins the race to write it: a
-	   flood of hostile handshakes must not become a flood of logs. */
-	if (now - last < 1000000 || !atomic_compare_exchange_strong(
-	    &m->tls_refused_log_us, &last, now)) {
-		atomic_fetch_add(&m->tls_refused_quiet, 1);
-		return;
-	}
-	fprintf(stderr, "mtlsca: http: refused the TLS handshake of %s: its "
-	    "client certificate: %s%s\n", peer, reason,
-	    atomic_exchange(&m->tls_refused_quiet, 0) ? " (more since the "
-	    "last line)" : "");
+	atomic_fetch_add(&s->metrics.tls_refused, 1);
+	snprintf(line, sizeof(line), "refused the TLS handshake of %s: its "
+	    "client certificate: %s", peer, reason);
+	http_log_limited(&s->metrics.tls_refused_log_us,
+	    &s->metrics.tls_refused_quiet, line);
 }
