@@ -24,6 +24,7 @@ struct ca_csr;
 #define CA_CSR_MAX		(16 * 1024)	/* PEM or DER bytes */
 #define CA_SAN_MAX		32
 #define CA_NAME_MAX		256		/* one RDN value or SAN */
+#define CA_CERT_MAX		(16 * 1024)	/* one DER certificate (ALB) */
 
 enum ca_key_type {
 	CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_RSA4096,
@@ -253,12 +254,29 @@ int ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
 
 /*
  * Whether cert_pem can go on serving: signed by this CA, valid at now and
- * for min_left more seconds, and naming every one of names. CA_OK, or
- * CA_EPOLICY / CA_EMALF with the reason.
+ * for min_left more seconds, naming every one of names, and not revoked in
+ * st (NULL: not looked up). CA_OK, or CA_EPOLICY / CA_EMALF with the
+ * reason.
  */
-int ca_server_cert_check(struct ca *ca, const char *cert_pem,
+int ca_server_cert_check(struct ca *ca, struct store *st, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
     struct ca_error *err);
+
+/*
+ * Whether a server certificate (PEM; the leaf of a chain) that this CA
+ * signed is revoked in st: CA_EPOLICY naming its serial when it is; CA_OK
+ * when it is not, or is another CA's.
+ */
+int ca_server_cert_revoked(struct ca *ca, struct store *st,
+    const char *cert_pem, struct ca_error *err);
+
+/*
+ * The host names a certificate (PEM; the leaf of a chain) answers to: every
+ * CN, dNSName and iPAddress (as text). At most max into names; *n gets the
+ * count. CA_ETOOBIG when there are more, CA_EMALF when it does not parse.
+ */
+int ca_cert_pem_names(const char *pem, char (*names)[CA_NAME_MAX], size_t max,
+    size_t *n, struct ca_error *err);
 
 /*
  * The notAfter of the first certificate in a PEM text (the leaf of a
@@ -266,6 +284,15 @@ int ca_server_cert_check(struct ca *ca, const char *cert_pem,
  */
 int ca_cert_pem_not_after(const char *pem, int64_t *not_after,
     struct ca_error *err);
+
+/*
+ * ALB's key policy on a certificate (DER) from outside, read without
+ * checking any signature, so that it can run before one is: RSA 2048-8192
+ * bits with an odd public exponent of at most 2^32 + 1, or ECDSA
+ * P-256/P-384/P-521; at most CA_CERT_MAX bytes. CA_OK, or CA_EPOLICY /
+ * CA_EMALF / CA_ETOOBIG with the reason. Cheap: for a TLS handshake hook.
+ */
+int ca_cert_key_check(const uint8_t *der, size_t len, struct ca_error *err);
 
 /* What the service needs to know about a TLS client's certificate. */
 struct ca_peer {

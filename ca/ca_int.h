@@ -149,6 +149,31 @@ int ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
 int ca_ski_compute(gnutls_pubkey_t pub, uint8_t out[20],
     struct ca_error *err);
 
+/* How a refusal names ALB's key rule. */
+#define CA_ALB_KEYS	"the load balancer accepts RSA 2048–8192 or ECDSA " \
+			"P-256/P-384/P-521"
+
+/*
+ * ALB's key policy (keypolicy.c): RSA 2048-8192 bits with an odd public
+ * exponent of at most 2^32 + 1, or ECDSA P-256/P-384/P-521. Reads the key
+ * only; no signature is involved. what names the key's owner in refusals
+ * ("CSR"). *pk gets GNUTLS_PK_RSA or GNUTLS_PK_ECDSA, *bits (may be NULL)
+ * the size. CA_EPOLICY with the rule's sentence otherwise.
+ */
+int ca_pubkey_policy(gnutls_pubkey_t pub, const char *what,
+    gnutls_pk_algorithm_t *pk, unsigned *bits, struct ca_error *err);
+
+/*
+ * Is a 16-byte IPv6 address an IPv4 one in disguise: IPv4-mapped
+ * (::ffff:a.b.c.d) or IPv4-compatible (::a.b.c.d, other than :: and ::1),
+ * RFC 4291 section 2.5.5? Such names are refused in requests and compared
+ * as IPv4 wherever names are guarded.
+ */
+bool ca_ip6_embeds_ip4(const uint8_t ip[16]);
+/* An address (4 or 16 bytes) in canonical form: an IPv4 address embedded
+   in IPv6 becomes its 4 bytes. Returns the length written to out. */
+size_t ca_ip_canon(const uint8_t *ip, size_t len, uint8_t out[16]);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

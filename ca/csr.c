@@ -16,8 +16,6 @@
 #include "common/util.h"
 #include "ca/ca_int.h"
 
-#define ALB_KEYS	"the load balancer accepts RSA 2048–8192 or ECDSA " \
-			"P-256/P-384/P-521"
 #define ALB_SIGS	"the load balancer accepts SHA-256/384/512 with RSA " \
 			"(PKCS#1 v1.5 or PSS) or ECDSA"
 
@@ -323,6 +321,20 @@ csr_sans(struct ca_csr *csr, struct ca_error *err)
 				return ca_error_set(err, CA_EPOLICY, "iPAddress "
 				    "in subjectAltName is %zu bytes: it must "
 				    "be 4 (IPv4) or 16 (IPv6)", size);
+			/* One name, one form: Java and Go take ::ffff:a.b.c.d
+			   for a.b.c.d, so the IPv6 spelling would slip past
+			   every rule written for the IPv4 one. */
+			if (size == 16 && ca_ip6_embeds_ip4(buf)) {
+				char text[64];
+
+				snprintf(text, sizeof(text), "%u.%u.%u.%u",
+				    buf[12], buf[13], buf[14], buf[15]);
+				return ca_error_set(err, CA_EPOLICY, "iPAddress "
+				    "in subjectAltName is the IPv4 address %s "
+				    "written as IPv6 (IPv4-mapped or "
+				    "-compatible, RFC 4291 section 2.5.5): ask "
+				    "for %s", text, text);
+			}
 			break;
 		default:
 			break;		/* kept; the profile refuses it */
@@ -350,61 +362,6 @@ digest_label(gnutls_digest_algorithm_t h)
 	case GNUTLS_DIG_SHA384: return "SHA-384";
 	case GNUTLS_DIG_SHA512: return "SHA-512";
 	default: return NULL;
-	}
-}
-
-/* ALB: RSA 2048-8192 or ECDSA P-256/P-384/P-521. */
-static int
-csr_key_check(struct ca_csr *csr, struct ca_error *err)
-{
-	unsigned	bits = 0;
-	int		alg, rc;
-
-	alg = gnutls_pubkey_get_pk_algorithm(csr->pub, &bits);
-	csr->bits = bits;
-	switch (alg) {
-	case GNUTLS_PK_RSA:
-		if (bits < 2048 || bits > 8192)
-			return ca_error_set(err, CA_EPOLICY, "RSA key of %u "
-			    "bits: " ALB_KEYS, bits);
-		csr->pk = GNUTLS_PK_RSA;
-		return CA_OK;
-	case GNUTLS_PK_RSA_PSS:
-		return ca_error_set(err, CA_EPOLICY, "RSA-PSS-only key "
-		    "(id-RSASSA-PSS): " ALB_KEYS " as rsaEncryption keys "
-		    "(PSS signatures on the CSR are fine)");
-	case GNUTLS_PK_ECDSA: {
-		gnutls_ecc_curve_t	c = GNUTLS_ECC_CURVE_INVALID;
-		gnutls_datum_t		x = { NULL, 0 }, y = { NULL, 0 };
-
-		if ((rc = gnutls_pubkey_export_ecc_raw2(csr->pub, &c, &x, &y,
-		    0)) < 0)
-			return ca_error_set(err, CA_EMALF, "CSR EC key: %s",
-			    gnutls_strerror(rc));
-		gnutls_free(x.data);
-		gnutls_free(y.data);
-		if (c != GNUTLS_ECC_CURVE_SECP256R1 &&
-		    c != GNUTLS_ECC_CURVE_SECP384R1 &&
-		    c != GNUTLS_ECC_CURVE_SECP521R1) {
-			const char *cn = gnutls_ecc_curve_get_name(c);
-			return ca_error_set(err, CA_EPOLICY, "ECDSA key on "
-			    "curve %s: " ALB_KEYS, cn != NULL ? cn : "unknown");
-		}
-		csr->pk = GNUTLS_PK_ECDSA;
-		return CA_OK;
-	}
-	case GNUTLS_PK_DSA:
-		return ca_error_set(err, CA_EPOLICY, "DSA key: " ALB_KEYS);
-	case GNUTLS_PK_EDDSA_ED25519:
-		return ca_error_set(err, CA_EPOLICY, "Ed25519 key: " ALB_KEYS);
-	case GNUTLS_PK_EDDSA_ED448:
-		return ca_error_set(err, CA_EPOLICY, "Ed448 key: " ALB_KEYS);
-	default: {
-		const char *n = alg > 0 ?
-		    gnutls_pk_get_name((gnutls_pk_algorithm_t)alg) : NULL;
-		return ca_error_set(err, CA_EPOLICY, "%s key: " ALB_KEYS,
-		    n != NULL ? n : "unknown");
-	}
 	}
 }
 
@@ -500,11 +457,32 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
 		    "DER)");
 		goto out;
 	}
-	/* Proof of possession before any field is read (RFC 2986 §3). MD5
-	 * and SHA-1 are let through here only so that the policy check below
-	 * can name them; they never pass it. */
-	rc = gnutls_x509_crq_verify(csr->crq, GNUTLS_VERIFY_ALLOW_BROKEN |
-	    GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1);
+	if ((rc = gnutls_pubkey_init(&csr->pub)) < 0) {
+		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "pubkey init");
+		goto out;
+	}
+	/*
+	 * The key's policy before its signature: checking a signature made
+	 * with a 40,000-bit modulus and a public exponent as long costs
+	 * seconds of CPU, and the policy refuses such a key for nothing.
+	 * A key GnuTLS cannot even import (a curve it does not know) is
+	 * not one ALB takes either.
+	 */
+	if ((rc = gnutls_pubkey_import_x509_crq(csr->pub, csr->crq, 0)) < 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "the CSR's public key "
+		    "cannot be read (%s): its key type is not one %s",
+		    gnutls_strerror(rc), CA_ALB_KEYS);
+		goto out;
+	}
+	if ((rc = ca_pubkey_policy(csr->pub, "CSR", &csr->pk, &csr->bits,
+	    err)) != CA_OK)
+		goto out;
+	/* The signature algorithm's policy too (it is only read), then
+	 * proof of possession before any other field is read (RFC 2986
+	 * §3). */
+	if ((rc = csr_sig_check(csr, err)) != CA_OK)
+		goto out;
+	rc = gnutls_x509_crq_verify(csr->crq, 0);
 	if (rc == GNUTLS_E_PK_SIG_VERIFY_FAILED) {
 		rc = ca_error_set(err, CA_EMALF, "the CSR's signature does "
 		    "not verify with its own public key (bad signature: no "
@@ -512,26 +490,13 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
 		goto out;
 	}
 	if (rc < 0) {
-		/* GnuTLS cannot even check it: a curve or algorithm it does
-		 * not know, which ALB would not accept either. */
+		/* GnuTLS cannot even check it: an algorithm it does not
+		 * know, which ALB would not accept either. */
 		rc = ca_error_set(err, CA_EPOLICY, "the CSR's signature cannot "
 		    "be checked (%s): its key type is not one %s",
-		    gnutls_strerror(rc), "the load balancer accepts (RSA "
-		    "2048–8192 or ECDSA P-256/P-384/P-521)");
+		    gnutls_strerror(rc), CA_ALB_KEYS);
 		goto out;
 	}
-	if ((rc = gnutls_pubkey_init(&csr->pub)) < 0) {
-		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "pubkey init");
-		goto out;
-	}
-	if ((rc = gnutls_pubkey_import_x509_crq(csr->pub, csr->crq, 0)) < 0) {
-		rc = ca_error_set(err, CA_EMALF, "CSR public key: %s",
-		    gnutls_strerror(rc));
-		goto out;
-	}
-	if ((rc = csr_key_check(csr, err)) != CA_OK ||
-	    (rc = csr_sig_check(csr, err)) != CA_OK)
-		goto out;
 	rc = gnutls_x509_crq_get_basic_constraints(csr->crq, &crit, &isca,
 	    NULL);
 	if (rc > 0 || (rc == 0 && isca)) {

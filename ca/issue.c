@@ -270,20 +270,40 @@ denied_text(const struct ca_profile *p, const char *text)
 }
 
 /* The deny-list entry equal to a raw IP address (4 or 16 bytes), compared as
-   addresses so that "::1" and "0:0::1" are one name; or NULL. */
+   addresses in canonical form, so that "::1" and "0:0::1" are one name, and
+   so are "127.0.0.1" and "::ffff:127.0.0.1" (ca_ip_canon); or NULL. */
 static const char *
 denied_ip(const struct ca_profile *p, const uint8_t *ip, size_t len)
 {
-	uint8_t	a[16];
+	uint8_t	a[16], want[16], have[16];
+	size_t	wn = ca_ip_canon(ip, len, want), hn;
 
 	for (size_t i = 0; i < p->n_deny; i++) {
 		const char *d = p->deny_names[i];
 
-		if ((len == 4 && inet_pton(AF_INET, d, a) == 1 &&
-		    memcmp(a, ip, 4) == 0) || (len == 16 &&
-		    inet_pton(AF_INET6, d, a) == 1 && memcmp(a, ip, 16) == 0))
+		if (inet_pton(AF_INET, d, a) == 1)
+			hn = ca_ip_canon(a, 4, have);
+		else if (inet_pton(AF_INET6, d, a) == 1)
+			hn = ca_ip_canon(a, 16, have);
+		else
+			continue;
+		if (hn == wn && memcmp(have, want, wn) == 0)
 			return d;
 	}
+	return NULL;
+}
+
+/* A CN that is an IP literal, compared as an address (some clients still
+   match a CN against the host they dialled); or NULL. */
+static const char *
+denied_cn_ip(const struct ca_profile *p, const char *cn)
+{
+	uint8_t	a[16];
+
+	if (inet_pton(AF_INET, cn, a) == 1)
+		return denied_ip(p, a, 4);
+	if (inet_pton(AF_INET6, cn, a) == 1)
+		return denied_ip(p, a, 16);
 	return NULL;
 }
 
@@ -306,7 +326,8 @@ check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
 	   may look at any of them. */
 	for (size_t i = 0; i < csr->n_avas; i++)
 		if (strcmp(csr->avas[i].oid, "2.5.4.3") == 0 &&
-		    (hit = denied_text(p, csr->avas[i].value)) != NULL)
+		    ((hit = denied_text(p, csr->avas[i].value)) != NULL ||
+		    (hit = denied_cn_ip(p, csr->avas[i].value)) != NULL))
 			return ca_refuse(err, CA_EPOLICY, CA_REASON_SERVER_NAME,
 			    "the CSR asks for CN=%.64s, which names %.64s, a "
 			    "name of this CA's own service: profile %.32s "

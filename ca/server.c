@@ -377,8 +377,62 @@ crt_from_pem(const char *pem, const char *what, gnutls_x509_crt_t *out,
 	return CA_OK;
 }
 
+/* Revoked in st (CA_EPOLICY naming the serial), or not known there. */
+static int
+crt_check_not_revoked(struct store *st, gnutls_x509_crt_t crt,
+    const char *what, struct ca_error *err)
+{
+	struct cert_record	rec;
+	uint8_t			serial[SERIAL_MAX + 1];
+	size_t			n = sizeof(serial);
+	char			hex[SERIAL_HEX_MAX + 2];
+	int			rc;
+
+	if (gnutls_x509_crt_get_serial(crt, serial, &n) < 0 || n == 0 ||
+	    n > sizeof(serial))
+		return ca_error_set(err, CA_EMALF, "%s has no usable serial",
+		    what);
+	memset(&rec, 0, sizeof(rec));
+	rc = store_cert_get(st, serial, n, &rec, err);
+	if (rc == CA_ENOENT) {
+		ca_error_clear(err);
+		return CA_OK;
+	}
+	if (rc != CA_OK)
+		return rc;
+	rc = rec.status == CERT_STATUS_REVOKED ? CA_EPOLICY : CA_OK;
+	cert_record_clear(&rec);
+	if (rc != CA_OK) {
+		serial_format(serial, n, hex);
+		return ca_error_set(err, rc, "%s (serial %s) is revoked", what,
+		    hex);
+	}
+	return CA_OK;
+}
+
 int
-ca_server_cert_check(struct ca *ca, const char *cert_pem,
+ca_server_cert_revoked(struct ca *ca, struct store *st, const char *cert_pem,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	struct ca_error		e;
+	int			rc;
+
+	if (ca == NULL || st == NULL)
+		return ca_error_set(err, CA_EINVAL, "no CA or store");
+	if ((rc = crt_from_pem(cert_pem, "server certificate", &crt, err)) !=
+	    CA_OK)
+		return rc;
+	/* Another CA's certificate: this store says nothing about it. */
+	rc = crt_check_issued(ca, crt, time_now(), "the server certificate",
+	    &e) == CA_OK ? crt_check_not_revoked(st, crt,
+	    "the HTTPS certificate", err) : CA_OK;
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int
+ca_server_cert_check(struct ca *ca, struct store *st, const char *cert_pem,
     const char *const *names, size_t n_names, int64_t now, int64_t min_left,
     struct ca_error *err)
 {
@@ -407,6 +461,9 @@ ca_server_cert_check(struct ca *ca, const char *cert_pem,
 		    "expires soon");
 		goto out;
 	}
+	if (st != NULL && (rc = crt_check_not_revoked(st, crt,
+	    "the server certificate", err)) != CA_OK)
+		goto out;
 	for (size_t i = 0; i < n_names; i++) {
 		unsigned ok;
 
@@ -540,4 +597,59 @@ ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
 	else
 		cert_record_clear(&r);
 	return CA_OK;
+}
+
+int
+ca_cert_pem_names(const char *pem, char (*names)[CA_NAME_MAX], size_t max,
+    size_t *n_out, struct ca_error *err)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	char			buf[CA_NAME_MAX];
+	size_t			n = 0, sz;
+	unsigned		type;
+	int			rc;
+
+	if ((rc = crt_from_pem(pem, "certificate", &crt, err)) != CA_OK)
+		return rc;
+	/* Every CN: clients that fall back to the CN may use any of them. */
+	for (unsigned i = 0; ; i++) {
+		sz = sizeof(buf);
+		rc = gnutls_x509_crt_get_dn_by_oid(crt,
+		    GNUTLS_OID_X520_COMMON_NAME, i, 0, buf, &sz);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc < 0 || sz == 0)
+			continue;	/* too long or empty: no name to guard */
+		if (n == max)
+			goto full;
+		snprintf(names[n++], CA_NAME_MAX, "%s", buf);
+	}
+	for (unsigned i = 0; ; i++) {
+		sz = sizeof(buf) - 1;
+		rc = gnutls_x509_crt_get_subject_alt_name2(crt, i, buf, &sz,
+		    &type, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc < 0)
+			continue;
+		if (type == GNUTLS_SAN_DNSNAME) {
+			buf[sz] = '\0';
+			if (n == max)
+				goto full;
+			snprintf(names[n++], CA_NAME_MAX, "%s", buf);
+		} else if (type == GNUTLS_SAN_IPADDRESS && (sz == 4 ||
+		    sz == 16)) {
+			if (n == max)
+				goto full;
+			inet_ntop(sz == 4 ? AF_INET : AF_INET6, buf, names[n++],
+			    CA_NAME_MAX);
+		}
+	}
+	*n_out = n;
+	gnutls_x509_crt_deinit(crt);
+	return CA_OK;
+full:
+	gnutls_x509_crt_deinit(crt);
+	return ca_error_set(err, CA_ETOOBIG, "the certificate names more "
+	    "than %zu hosts", max);
 }

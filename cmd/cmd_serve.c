@@ -38,6 +38,8 @@
 /* Re-issue the server certificate when it has less than this left. */
 #define SERVER_CERT_MIN_LEFT	(30 * 86400)
 #define PEM_MAX			(256 * 1024)
+/* Where the first start's tokens go when stdout is not a terminal. */
+#define FIRST_START_FILE	"first-start-tokens.txt"
 
 static void
 usage(void)
@@ -144,10 +146,21 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 			free(c);
 			return rc;
 		}
-		*cert = (char *)c;
-		*key = (char *)k;
-		warn_expiry(cfg->tls_cert, *cert);
-		return CA_OK;
+		/* One this CA revoked is not presented to anyone: the
+		   service's own takes its place until it is replaced. */
+		if (ca_server_cert_revoked(ca, st, (char *)c, &e) == CA_OK) {
+			*cert = (char *)c;
+			*key = (char *)k;
+			warn_expiry(cfg->tls_cert, *cert);
+			return CA_OK;
+		}
+		fprintf(stderr, "mtlsca: warning: %s: %s: serving a "
+		    "certificate mtlsca issues itself until http.tls_cert is "
+		    "replaced\n", cfg->tls_cert, e.msg);
+		free(c);
+		gnutls_memset(k, 0, klen);
+		free(k);
+		c = k = NULL;
 	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = cfg->server_names[i];
@@ -161,14 +174,18 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 		return ca_error_set(err, CA_ETOOBIG, "data_dir path too long");
 	/* Keep the one issued before while it is good: no new serial per
 	   restart. */
+	ca_error_clear(&e);
 	if (file_read(cpath, PEM_MAX, &c, &clen, NULL) == CA_OK &&
 	    file_read(kpath, PEM_MAX, &k, &klen, NULL) == CA_OK &&
-	    ca_server_cert_check(ca, (char *)c, names, n, time_now(),
+	    ca_server_cert_check(ca, st, (char *)c, names, n, time_now(),
 	    SERVER_CERT_MIN_LEFT, &e) == CA_OK) {
 		*cert = (char *)c;
 		*key = (char *)k;
 		return CA_OK;
 	}
+	if (e.msg[0] != '\0')
+		fprintf(stderr, "mtlsca: %s: %s: issuing a new one\n", cpath,
+		    e.msg);
 	free(c);
 	if (k != NULL) {
 		gnutls_memset(k, 0, klen);
@@ -261,33 +278,33 @@ bootstrap_done(struct store *st)
 }
 
 static void
-print_first_start(const struct config *cfg, const struct boot *b,
+first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
     const char *host, unsigned https_port, unsigned http_port)
 {
 	char exp[21];
 
 	time_format(b->enroll_expires, exp);
-	printf("\nmtlsca: first start. These tokens are shown once; only "
+	fprintf(f, "\nmtlsca: first start. These tokens are shown once; only "
 	    "their hashes are stored.\n\n");
-	printf("  admin token:      %s\n", b->admin);
-	printf("  enrollment token: %s  (profile %s, %d uses, until %s)\n\n",
+	fprintf(f, "  admin token:      %s\n", b->admin);
+	fprintf(f, "  enrollment token: %s  (profile %s, %d uses, until %s)\n\n",
 	    b->enroll, cfg->n_profiles ? cfg->profiles[0].name : "client",
 	    BOOT_TOKEN_USES, exp);
 	if (https_port == 0)
 		return;
-	printf("Enroll a client (a key and a CSR, then the certificate):\n\n");
-	printf("  openssl req -new -newkey ec -pkeyopt "
+	fprintf(f, "Enroll a client (a key and a CSR, then the certificate):\n\n");
+	fprintf(f, "  openssl req -new -newkey ec -pkeyopt "
 	    "ec_paramgen_curve:P-256 -nodes -keyout client.key "
 	    "-subj \"/CN=client1\" -out client.csr\n");
-	printf("  curl --fail-with-body --cacert %s "
+	fprintf(f, "  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
 	    "-H \"Content-Type: application/x-pem-file\" "
 	    "-H \"Accept: application/pem-certificate-chain\" "
 	    "--data-binary @client.csr -o client.pem "
 	    "https://%s:%u/v1/certificates\n\n", cfg->ca_cert, b->enroll, host,
 	    https_port);
-	printf("Revoke it (admin):\n\n");
-	printf("  curl --fail-with-body --cacert %s "
+	fprintf(f, "Revoke it (admin):\n\n");
+	fprintf(f, "  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
 	    "-H \"Content-Type: application/json\" "
 	    "-d '{\"reason\": \"keyCompromise\"}' "
@@ -295,25 +312,73 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	    "-noout -serial | cut -d= -f2)/revoke\n\n", cfg->ca_cert,
 	    b->admin, host, https_port);
 	if (http_port != 0) {
-		printf("The CRL and the CA bundle (plain HTTP):\n\n");
-		printf("  curl --fail-with-body -o crl.pem "
+		fprintf(f, "The CRL and the CA bundle (plain HTTP):\n\n");
+		fprintf(f, "  curl --fail-with-body -o crl.pem "
 		    "http://%s:%u/crl.pem\n", host, http_port);
-		printf("  curl --fail-with-body -o ca-bundle.pem "
+		fprintf(f, "  curl --fail-with-body -o ca-bundle.pem "
 		    "http://%s:%u/ca.pem\n\n", host, http_port);
 	}
-	fflush(stdout);
 }
 
-/* The ALB bundle next to the CRL: what /ca.pem serves, as a file. */
+/*
+ * The first start's tokens go to a terminal only: under systemd, stdout is
+ * the journal, which keeps them for anyone who may read it. Otherwise they
+ * go to a 0600 file in the data directory, and its path to the log.
+ */
+static int
+print_first_start(const struct config *cfg, const struct boot *b,
+    const char *host, unsigned https_port, unsigned http_port,
+    struct ca_error *err)
+{
+	char	 path[CONFIG_PATH_MAX];
+	char	*text = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 rc;
+
+	if (isatty(STDOUT_FILENO)) {
+		first_start_text(stdout, cfg, b, host, https_port, http_port);
+		fflush(stdout);
+		return CA_OK;
+	}
+	if (config_path(cfg, FIRST_START_FILE, path, sizeof(path)) != 0)
+		return ca_error_set(err, CA_ETOOBIG, "data_dir path too long");
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	first_start_text(f, cfg, b, host, https_port, http_port);
+	fclose(f);
+	rc = file_write_atomic(path, text, len, 0600, 0, err);
+	gnutls_memset(text, 0, len);
+	free(text);
+	if (rc == CA_OK)
+		fprintf(stderr, "mtlsca: first start: the admin and enrollment "
+		    "tokens, with the commands to enroll and revoke, are in %s "
+		    "(mode 0600, shown once: delete it once read)\n", path);
+	return rc;
+}
+
+/*
+ * The ALB bundle next to the CRL: what /ca.pem serves, as a file. Written
+ * only when its bytes change, so that a start on a full disk, with the CA,
+ * the store and the CRL intact, writes nothing and goes on serving.
+ */
 static int
 write_public_ca(const char *public_dir, struct ca *ca, struct ca_error *err)
 {
-	char path[CONFIG_PATH_MAX + 16];
+	char		 path[CONFIG_PATH_MAX + 16];
+	const char	*pem = ca_cert_pem(ca);
+	uint8_t		*old = NULL;
+	size_t		 len, n = strlen(pem);
+	bool		 same;
 
 	if (path_join(path, sizeof(path), public_dir, "ca.pem") != CA_OK)
 		return ca_error_set(err, CA_ETOOBIG, "path too long");
-	return file_write_atomic(path, ca_cert_pem(ca),
-	    strlen(ca_cert_pem(ca)), 0644, 0, err);
+	same = file_read(path, PEM_MAX, &old, &len, NULL) == CA_OK &&
+	    len == n && memcmp(old, pem, n) == 0;
+	free(old);
+	if (same)
+		return CA_OK;
+	return file_write_atomic(path, pem, n, 0644, 0, err);
 }
 
 int
@@ -326,6 +391,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	uint8_t				(*fps)[CA_HASH_LEN] = NULL;
 	uint8_t				(*admin_h)[CA_HASH_LEN] = NULL;
 	const char			*subjects[CONFIG_LIST_MAX];
+	char				 served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
+	size_t				 n_served = 0;
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
@@ -496,19 +563,29 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
 		subjects[i] = cfg->admin_subjects[i];
 
-	/* No enrollment may obtain a certificate for the service's own names:
-	   with the runbook's serverAuth EKU it would impersonate this service
-	   to every client that trusts the CA (the CLI's `sign` is an admin
-	   act and keeps the profiles as configured). */
+	/* No enrollment may obtain a certificate for the service's own names
+	   (http.server_names, and every name of the certificate it actually
+	   serves): with the runbook's serverAuth EKU it would impersonate this
+	   service to every client that trusts the CA (the CLI's `sign` is an
+	   admin act and keeps the profiles as configured). */
+	if ((rc = ca_cert_pem_names(tcert, served, CA_PROFILE_DENY_MAX,
+	    &n_served, &err)) != CA_OK)
+		goto fail;
 	for (size_t p = 0; p < cfg->n_profiles; p++)
-		for (size_t i = 0; i < cfg->n_server_names; i++)
-			if (ca_profile_deny(&cfg->profiles[p],
-			    cfg->server_names[i]) != CA_OK) {
+		for (size_t i = 0; i < cfg->n_server_names + n_served; i++) {
+			const char *name = i < cfg->n_server_names ?
+			    cfg->server_names[i] :
+			    served[i - cfg->n_server_names];
+
+			if (ca_profile_deny(&cfg->profiles[p], name) != CA_OK) {
 				ca_error_set(&err, CA_EINVAL, "profile %s: "
-				    "cannot add server name %s to its deny list",
-				    cfg->profiles[p].name, cfg->server_names[i]);
+				    "cannot add the server name %s to its "
+				    "deny list (at most %d names)",
+				    cfg->profiles[p].name, name,
+				    CA_PROFILE_DENY_MAX);
 				goto fail;
 			}
+		}
 
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg->listen;
@@ -521,6 +598,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.per_ip_connections = cfg->per_ip_connections;
 	ho.timeout = cfg->timeout;
 	ho.request_timeout = cfg->request_timeout;
+	ho.request_timeout_busy = cfg->request_timeout_busy;
+	ho.per_ip_pending = cfg->per_ip_pending;
 	ho.threads = cfg->threads;
 	ho.threading = cfg->thread_pool ? HTTP_THREADING_POOL :
 	    HTTP_THREADING_PER_CONNECTION;
@@ -544,8 +623,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = cfg->n_server_names ? cfg->server_names[0] : "localhost";
 	if (boot.first) {
-		print_first_start(cfg, &boot, host,
-		    http_server_port(srv, true), http_server_port(srv, false));
+		if ((rc = print_first_start(cfg, &boot, host,
+		    http_server_port(srv, true), http_server_port(srv, false),
+		    &err)) != CA_OK)
+			goto fail;
 		bootstrap_done(st);
 	}
 	if (http_server_port(srv, true))

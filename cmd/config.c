@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include <libconfig.h>
@@ -615,8 +616,9 @@ load_http(struct loader *l, const config_setting_t *g)
 {
 	static const char *const keys[] = { "listen", "https_port",
 	    "http_port", "server_names", "tls_cert", "tls_key", "body_max",
-	    "max_connections", "per_ip_connections", "timeout",
-	    "request_timeout", "threading", "threads", NULL };
+	    "max_connections", "per_ip_connections", "per_ip_pending",
+	    "timeout", "request_timeout", "request_timeout_busy", "threading",
+	    "threads", NULL };
 	struct config		*c = l->cfg;
 	config_setting_t	*s;
 	uint8_t			 addr[16];
@@ -696,6 +698,21 @@ load_http(struct loader *l, const config_setting_t *g)
 		return rc;
 	if ((s = config_setting_get_member(g, "request_timeout")) != NULL &&
 	    (rc = get_uint(l, s, 1, 600, &c->request_timeout)) != CA_OK)
+		return rc;
+	/* Unset, it follows a request_timeout below its default. */
+	if ((s = config_setting_get_member(g, "request_timeout_busy")) ==
+	    NULL) {
+		if (c->request_timeout_busy > c->request_timeout)
+			c->request_timeout_busy = c->request_timeout;
+	} else if ((rc = get_uint(l, s, 1, 600,
+	    &c->request_timeout_busy)) != CA_OK)
+		return rc;
+	else if (c->request_timeout_busy > c->request_timeout)
+		return bad(l, g, "request_timeout_busy (%u) must not exceed "
+		    "request_timeout (%u)", c->request_timeout_busy,
+		    c->request_timeout);
+	if ((s = config_setting_get_member(g, "per_ip_pending")) != NULL &&
+	    (rc = get_uint(l, s, 1, 65536, &c->per_ip_pending)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "threading")) != NULL) {
 		char mode[16];
@@ -937,6 +954,8 @@ config_defaults(struct config *cfg)
 	cfg->per_ip_connections = 64;
 	cfg->timeout = 30;
 	cfg->request_timeout = 10;
+	cfg->request_timeout_busy = 2;
+	cfg->per_ip_pending = 32;
 	cfg->threads = 0;
 }
 
@@ -950,6 +969,7 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	config_t		 lc;
 	config_setting_t	*root, *s;
 	FILE			*f;
+	struct stat		 sb;
 	bool			 cert_set = false, key_set = false;
 	int			 rc;
 
@@ -969,6 +989,20 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	if ((f = fopen(path, "r")) == NULL) {
 		rc = ca_error_set(err, CA_EINVAL, "%s: %s", path,
 		    strerror(errno));
+		goto out;
+	}
+	/*
+	 * It names the admins and holds the token hashes that grant admin
+	 * and enrollment rights: whoever may write it is an admin. Refused,
+	 * like a CA key others can read, rather than used silently.
+	 */
+	if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 022) != 0) {
+		rc = ca_error_set(err, CA_EPOLICY, "%s is writable by %s (mode "
+		    "%04o): it grants admin and enrollment rights, so only its "
+		    "owner may write it; run chmod go-w %s", path,
+		    (sb.st_mode & 002) ? "others" : "its group",
+		    (unsigned)(sb.st_mode & 07777), path);
+		fclose(f);
 		goto out;
 	}
 	fclose(f);

@@ -83,6 +83,8 @@ struct config {
 	unsigned	per_ip_connections;		/* 64 */
 	unsigned	timeout;			/* seconds, 30 */
 	unsigned	request_timeout;		/* seconds, 10 */
+	unsigned	request_timeout_busy;		/* seconds, 2 */
+	unsigned	per_ip_pending;			/* 32 */
 	bool		thread_pool;			/* threading = "pool" */
 	unsigned	threads;			/* pool size; 0 = cores */
 

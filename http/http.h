@@ -49,6 +49,11 @@ struct http_options {
 	unsigned	 per_ip_connections;	/* 0 = 64 */
 	unsigned	 timeout;		/* seconds; 0 = 30 */
 	unsigned	 request_timeout;	/* seconds (deadline.c); 0 = 10 */
+	/* With 3/4 of max_connections open, for a slot held without a
+	   request in progress; seconds, 0 = 2 (at most request_timeout). */
+	unsigned	 request_timeout_busy;
+	/* Connections one address may hold without a request; 0 = 32. */
+	unsigned	 per_ip_pending;
 	unsigned	 threads;		/* 0 = number of cores */
 	enum http_threading threading;
 	unsigned	 batch_max;		/* certificates per commit; 0 = 256 */

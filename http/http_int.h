@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -79,6 +80,13 @@ struct http_metrics {
 	atomic_ullong	 renewed;
 	atomic_ullong	 revocations;
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
+	atomic_ullong	 tls_refused;	/* handshakes refused (tlsguard.c) */
+	atomic_ullong	 refused_pending;	/* over http.per_ip_pending */
+	atomic_ullong	 evicted;	/* slots taken for a newcomer */
+	atomic_llong	 slots_log_us;	/* last log line about either */
+	atomic_ullong	 slots_quiet;
+	atomic_llong	 tls_refused_log_us;	/* last log line about them */
+	atomic_ullong	 tls_refused_quiet;	/* not logged since */
 };
 
 /* Request deadlines and their watchdog (deadline.c). */
@@ -90,6 +98,10 @@ struct http_deadlines {
 	struct http_conn	*head;		/* open connections */
 	int64_t			 request_us;	/* http.request_timeout */
 	int64_t			 idle_us;	/* http.timeout */
+	int64_t			 busy_us;	/* http.request_timeout_busy */
+	unsigned		 max_open;	/* http.max_connections */
+	unsigned		 per_ip_pending;	/* http.per_ip_pending */
+	unsigned		 open;		/* connections in the list */
 	bool			 init, running, stop;
 };
 
@@ -153,9 +165,21 @@ struct http_server {
 
 /* ---- deadline.c: slow clients ---- */
 
+/* The limits deadline.c enforces. */
+struct http_slots {
+	unsigned	request_s;	/* http.request_timeout */
+	unsigned	idle_s;		/* http.timeout */
+	unsigned	busy_s;		/* http.request_timeout_busy */
+	unsigned	max_open;	/* http.max_connections */
+	unsigned	per_ip_pending;	/* http.per_ip_pending */
+};
 /* Start and stop the watchdog; stop after the daemons. */
-int http_deadlines_start(struct http_server *s, unsigned request_s,
-    unsigned idle_s, struct ca_error *err);
+int http_deadlines_start(struct http_server *s, const struct http_slots *slots,
+    struct ca_error *err);
+/* MHD's accept policy (cls: the listener): the per-address cap on
+   connections without a request, and eviction at the limit. */
+enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
+    socklen_t addrlen);
 void http_deadlines_stop(struct http_server *s);
 /* MHD_OPTION_NOTIFY_CONNECTION (cls: the listener). */
 void http_conn_notify(void *cls, struct MHD_Connection *c,
@@ -164,6 +188,33 @@ void http_conn_notify(void *cls, struct MHD_Connection *c,
 void http_conn_received(struct http_server *s, struct MHD_Connection *c);
 /* Answered: the next request's clock starts (idle time included). */
 void http_conn_answered(struct http_server *s, struct MHD_Connection *c);
+/* The server a connection belongs to (NULL before it is started). */
+struct http_server *http_conn_server(struct MHD_Connection *c);
+
+/* ---- tlsguard.c: the client certificate, before its signature ---- */
+
+/*
+ * A TLS Certificate handshake message (RFC 5246 section 7.4.2; with tls13,
+ * RFC 8446 section 4.4.2): its first certificate (borrowed from msg) and
+ * the number of certificates. CA_EMALF when the lengths do not add up.
+ */
+int http_tls_cert_msg_parse(const uint8_t *msg, size_t len, bool tls13,
+    const uint8_t **leaf, size_t *leaf_len, size_t *count);
+/* Whether the handshake may go on with this message: no certificate, or a
+   chain of at most 4 whose leaf's key ALB accepts (ca_cert_key_check). */
+int http_tls_cert_msg_check(const uint8_t *msg, size_t len, bool tls13,
+    struct ca_error *err);
+/* Hook the check into a new HTTPS connection's TLS session. */
+void http_tls_guard_install(struct MHD_Connection *c);
+/* Count a refused handshake and log it (a line a second at most). */
+void http_tls_refused(struct http_server *s, const char *peer,
+    const char *reason);
+/* Log "mtlsca: http: what", a line a second at most (whoever wins the race
+   to write it), saying when lines were left out since the last. */
+void http_log_limited(atomic_llong *last_us, atomic_ullong *quiet,
+    const char *what);
+/* A client address as text ("192.0.2.7", "2001:db8::7"). */
+void http_addr_text(const struct sockaddr *sa, char *out, size_t size);
 
 /* ---- parse.c: request parsing without a socket (fuzzed) ---- */
 

@@ -189,6 +189,21 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "http.request_timeout.");
 	bprintf(&b, "mtlsca_http_request_timeouts_total %llu\n",
 	    (unsigned long long)atomic_load(&m->request_timeouts));
+	help(&b, "mtlsca_http_tls_refused_total", "counter",
+	    "TLS handshakes refused for a client certificate whose key the "
+	    "load balancer would refuse, before any signature was checked.");
+	bprintf(&b, "mtlsca_http_tls_refused_total %llu\n",
+	    (unsigned long long)atomic_load(&m->tls_refused));
+	help(&b, "mtlsca_http_connections_refused_total", "counter",
+	    "Connections refused at accept: their address already held "
+	    "http.per_ip_pending connections without a request.");
+	bprintf(&b, "mtlsca_http_connections_refused_total %llu\n",
+	    (unsigned long long)atomic_load(&m->refused_pending));
+	help(&b, "mtlsca_http_connections_evicted_total", "counter",
+	    "Connections closed at http.max_connections to admit a new one: "
+	    "the one that had waited longest for a request.");
+	bprintf(&b, "mtlsca_http_connections_evicted_total %llu\n",
+	    (unsigned long long)atomic_load(&m->evicted));
 	help(&b, "mtlsca_store_commits_total", "counter",
 	    "Write transactions that recorded issued certificates.");
 	bprintf(&b, "mtlsca_store_commits_total %llu\n",

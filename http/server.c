@@ -53,13 +53,26 @@
 #define DEFAULT_PER_IP		64
 #define DEFAULT_TIMEOUT		30
 #define DEFAULT_REQUEST_TIMEOUT	10
+#define DEFAULT_REQUEST_TIMEOUT_BUSY	2
+#define DEFAULT_PER_IP_PENDING	32
 #define STOP_GRACE_MS		10000
 /* Over the cap but below this, an announced body is drained, not stored. */
 #define DRAIN_MAX		(1024 * 1024)
 /* Headers and MHD's own buffers; bodies are collected outside it. */
 #define CONNECTION_MEMORY	(32 * 1024)
-/* RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). */
-#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). The
+ * signature algorithms, which the CertificateRequest offers to clients,
+ * are the ones ALB accepts: SHA-256/384/512 with RSA (PKCS#1 v1.5 or PSS)
+ * or ECDSA; no SHA-1, no SHA-224.
+ */
+#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-SIGN-ALL:+SIGN-RSA-SHA256:+SIGN-RSA-SHA384:+SIGN-RSA-SHA512:" \
+	"+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-PSS-RSAE-SHA384:" \
+	"+SIGN-RSA-PSS-RSAE-SHA512:+SIGN-RSA-PSS-SHA256:+SIGN-RSA-PSS-SHA384:" \
+	"+SIGN-RSA-PSS-SHA512:+SIGN-ECDSA-SHA256:+SIGN-ECDSA-SHA384:" \
+	"+SIGN-ECDSA-SHA512:+SIGN-ECDSA-SECP256R1-SHA256:" \
+	"+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-ECDSA-SECP521R1-SHA512"
 
 int64_t
 http_now_us(void)
@@ -462,6 +475,10 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		conns = (conns + loops - 1) / loops;
 		per_ip = (per_ip + loops - 1) / loops;
 	}
+	/* deadline.c enforces http.max_connections itself, making room for a
+	   newcomer by closing the connection that waited longest for a
+	   request: libmicrohttpd needs room above it while that one closes. */
+	conns += conns / 4 + 2;
 	/* First, so that every message goes through it. */
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
 	    (intptr_t)log_cb, NULL };
@@ -517,8 +534,9 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	for (l->n = 0; l->n < loops; l->n++) {
 		sin.sin_port = htons((uint16_t)port);
 		sin6.sin6_port = htons((uint16_t)port);
-		l->d[l->n] = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
-		    access_cb, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+		l->d[l->n] = MHD_start_daemon(flags, (uint16_t)port,
+		    http_conn_accept, l, access_cb, l, MHD_OPTION_ARRAY, ops,
+		    MHD_OPTION_END);
 		if (l->d[l->n] == NULL)
 			return ca_error_set(err, CA_EIO, "cannot listen on %s "
 			    "port %u (%s): is the port in use?", s->listen,
@@ -610,6 +628,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 {
 	struct ca_enroller_options	 eo;
 	struct http_server		*s;
+	struct http_slots		 slots;
 	int				 rc;
 
 	if (opt == NULL || ca == NULL || st == NULL || out == NULL)
@@ -643,9 +662,18 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = http_deadlines_start(s, opt->request_timeout ?
-	    opt->request_timeout : DEFAULT_REQUEST_TIMEOUT, opt->timeout ?
-	    opt->timeout : DEFAULT_TIMEOUT, err)) != CA_OK)
+	slots.request_s = opt->request_timeout ? opt->request_timeout :
+	    DEFAULT_REQUEST_TIMEOUT;
+	slots.idle_s = opt->timeout ? opt->timeout : DEFAULT_TIMEOUT;
+	slots.busy_s = opt->request_timeout_busy ? opt->request_timeout_busy :
+	    DEFAULT_REQUEST_TIMEOUT_BUSY;
+	if (slots.busy_s > slots.request_s)
+		slots.busy_s = slots.request_s;
+	slots.max_open = opt->max_connections ? opt->max_connections :
+	    DEFAULT_CONNECTIONS;
+	slots.per_ip_pending = opt->per_ip_pending ? opt->per_ip_pending :
+	    DEFAULT_PER_IP_PENDING;
+	if ((rc = http_deadlines_start(s, &slots, err)) != CA_OK)
 		goto fail;
 	if (opt->https_port != 0 && (rc = listener_start(s, &s->https, true,
 	    opt->https_port, opt, err)) != CA_OK)

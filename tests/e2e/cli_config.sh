@@ -145,6 +145,18 @@ admins = { fingerprints = [ "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:
 EOF
 run_ok "$MTLSCA" --config pubs.conf list
 
+note "a configuration others may write is refused, with its mode named"
+cp one.conf shared.conf
+chmod 0664 shared.conf
+run_status 1 "$MTLSCA" --config shared.conf list
+assert_contains "$OUT" "shared.conf is writable by its group (mode 0664)"
+assert_contains "$OUT" "chmod go-w"
+chmod 0646 shared.conf
+run_status 1 "$MTLSCA" --config shared.conf list
+assert_contains "$OUT" "writable by others (mode 0646)"
+chmod 0640 shared.conf
+run_ok "$MTLSCA" --config shared.conf list
+
 note "help needs no configuration"
 run_ok "$MTLSCA" --config bad.conf crl --help
 assert_contains "$OUT" "usage: mtlsca crl"

@@ -34,10 +34,23 @@ hl_start serve "${ARGS[@]}"
 [ "$(stat -c %a mtlsca-data/private/ca.key)" = 600 ] || fail "CA key mode"
 ok "serve on the embedded default created ./mtlsca-data"
 
+# Not a terminal: the tokens go to a 0600 file whose path is logged, never
+# to stdout (under systemd, the journal).
+FIRST=mtlsca-data/first-start-tokens.txt
+[ -f "$FIRST" ] || fail "no $FIRST: $(cat "$HL_TMP/serve.err")"
+[ "$(stat -c %a "$FIRST")" = 600 ] || fail "$FIRST is not mode 0600"
+grep -q "$FIRST" "$HL_TMP/serve.err" || fail "the log does not name $FIRST"
+for tok in $(sed -n 's/^  \(admin\|enrollment\) token: *\([^ ]*\).*/\2/p' "$FIRST"); do
+	[ ${#tok} = 43 ] || fail "odd token '$tok' in $FIRST"
+	! grep -q -- "$tok" "$HL_TMP/serve.out" "$HL_TMP/serve.err" ||
+	    fail "a first-start token reached stdout or stderr"
+done
+ok "first-start tokens in $FIRST (0600), not in the log"
+
 # The printed commands, in order, as printed.
-grep -E '^  (openssl|curl) ' "$HL_TMP/serve.out" | sed 's/^  //' >"$HL_TMP/cmds.sh"
+grep -E '^  (openssl|curl) ' "$FIRST" | sed 's/^  //' >"$HL_TMP/cmds.sh"
 [ "$(grep -c '^curl .*/v1/certificates$' "$HL_TMP/cmds.sh")" = 1 ] ||
-    fail "no enroll command printed: $(cat "$HL_TMP/serve.out")"
+    fail "no enroll command printed: $(cat "$FIRST")"
 grep -q '/revoke$' "$HL_TMP/cmds.sh" || fail "no revoke command printed"
 n=0
 while IFS= read -r cmd; do
@@ -63,4 +76,21 @@ ms=$(hl_wait_crl "http://127.0.0.1:$HTTP_PORT/crl" "$SERIAL" 4) ||
     fail "the revoked serial is not in /crl"
 ok "the revoked serial $SERIAL is in /crl (${ms} ms after the commands)"
 hl_stop "$HL_PID"
+
+# On a terminal, the first start prints the tokens and writes no file.
+mkdir -p "$HL_TMP/tty" && cd "$HL_TMP/tty" || fail "cd"
+TP=$(free_port)
+script -qfec "exec '$MTLSCA' serve --https-port $TP --http-port 0" \
+    "$HL_TMP/tty.log" </dev/null >/dev/null 2>&1 &
+SCRIPT_PID=$!
+for _ in $(seq 1 200); do
+	grep -q "mtlsca: ready" "$HL_TMP/tty.log" 2>/dev/null && break
+	sleep 0.1
+done
+TTY_SERVE=$(pgrep -f -- "serve --https-port $TP") || fail "serve on a tty did not start"
+kill -TERM $TTY_SERVE
+wait "$SCRIPT_PID" 2>/dev/null || true
+grep -q "admin token:" "$HL_TMP/tty.log" || fail "no tokens on the terminal: $(cat "$HL_TMP/tty.log")"
+[ ! -e mtlsca-data/first-start-tokens.txt ] || fail "a token file beside a terminal"
+ok "on a terminal the tokens are printed, and no file is written"
 echo "PASS"

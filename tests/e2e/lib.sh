@@ -7,6 +7,10 @@
 # exit, kept with KEEP_TMP=1), and fails loudly through `fail`.
 
 set -euo pipefail
+# Files the tests write (configurations among them) are the owner's to
+# write, whatever the caller's umask: mtlsca refuses a configuration
+# that its group or others may write.
+umask 022
 
 MTLSCA_SRC=${MTLSCA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MTLSCA=${MTLSCA:-$MTLSCA_SRC/build/mtlsca}

@@ -5,6 +5,7 @@
  * decodes to the same DER and parses to the same facts; the report's
  * counts match the parser's; nothing reads out of bounds, leaks or crashes.
  * Seeds: the .der and .pem files of tests/data/crl/.
+ * corpus: data/crl
  */
 /* The invariants are asserts: keep them in release builds too. */
 #undef NDEBUG

@@ -2,6 +2,7 @@
  * libFuzzer target for ca_csr_parse: PEM/DER framing, strict DER, the
  * self-signature, key and signature policy, subject and SAN extraction.
  * Seed with tests/data/csr/accept and tests/data/csr/reject.
+ * corpus: data/csr/accept data/csr/reject
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,9 @@
  *
  * Input: "URL\nCONTENT-TYPE\nPROFILE\nDAYS\nBODY"; an empty line is an
  * absent header or parameter. Seed with a few such files made from
- * tests/data/csr/accept (PEM, DER and JSON bodies, each route).
+ * tests/data/csr/accept (PEM, DER and JSON bodies, each route): the
+ * seeds in tests/fuzz/corpus/fuzz_http_request.
+ * corpus: fuzz/corpus/fuzz_http_request
  *
  * tests/CMakeLists.txt links fuzz targets with the http library (and so
  * the route table and jansson) when it is built.

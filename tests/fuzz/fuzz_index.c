@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for ca_openssl_index_parse (OpenSSL index.txt).
  * Seed with tests/data/index/accept and tests/data/index/reject.
+ * corpus: data/index/accept data/index/reject
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
  * (store_record_decode), tokens and audit entries. A value that decodes must
  * re-encode to the very same bytes (one exact encoding), and nothing may
  * read out of bounds, leak or crash. Seeds: tests/data/record/.
+ * corpus: data/record
  */
 #include <assert.h>
 #include <stdint.h>

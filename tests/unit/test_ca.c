@@ -4,6 +4,7 @@
  * CRLReason names. Needs MTLSCA_TEST_DATA (set by CTest).
  */
 #define _XOPEN_SOURCE 700	/* nftw() */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -710,6 +712,9 @@ static const struct {
 } reject_table[] = {
 	{ "rsa-1024.pem", CA_EPOLICY, "RSA key of 1024 bits" },
 	{ "rsa-8320.pem", CA_EPOLICY, "RSA key of 8320 bits" },
+	{ "rsa-huge-modulus-and-exponent.pem", CA_EPOLICY,
+	    "RSA key of 28000 bits" },
+	{ "rsa-exponent-65-bits.pem", CA_EPOLICY, "public exponent of" },
 	{ "rsa-pss-key.pem", CA_EPOLICY, "RSA-PSS" },
 	{ "ed25519.pem", CA_EPOLICY, "Ed25519" },
 	{ "ed448.pem", CA_EPOLICY, "Ed448" },
@@ -778,6 +783,44 @@ test_csr_reject_corpus(void **state)
 	}
 	closedir(d);
 	assert_int_equal(n, nt);
+}
+
+static double
+cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A 28,000-bit modulus with an exponent as long: checking its (random)
+ * signature took 4-7 s of CPU when the signature came first. The key rule
+ * now refuses it for about the cost of parsing it; 0.5 s leaves room for
+ * a sanitizer build on a loaded machine and is still a tenth of the old
+ * cost.
+ */
+static void
+test_csr_key_rule_before_signature(void **state)
+{
+	struct ca_csr	*csr = NULL;
+	struct ca_error	 e;
+	size_t		 len;
+	uint8_t		*buf = read_data(
+	    "csr/reject/rsa-huge-modulus-and-exponent.pem", &len);
+	double		 t0, spent;
+	int		 rc;
+
+	(void)state;
+	t0 = cpu_seconds();
+	rc = ca_csr_parse(buf, len, &csr, &e);
+	spent = cpu_seconds() - t0;
+	free(buf);
+	assert_int_equal(rc, CA_EPOLICY);
+	assert_null(csr);
+	print_message("refused in %.4f s of CPU: %s\n", spent, e.msg);
+	assert_true(spent < 0.5);
 }
 
 static void
@@ -1163,17 +1206,17 @@ test_issue_sans(void **state)
 }
 
 /*
- * A P-256 CSR made here: each of cns as its own CN RDN, each of dns as a
- * dNSName SAN (both NULL-terminated lists).
+ * A P-256 CSR made here (DER, gnutls_free it): each of cns as its own CN
+ * RDN, each of dns as a dNSName SAN, each of ips (text) as an iPAddress
+ * SAN (NULL-terminated lists, each may be NULL).
  */
-static struct ca_csr *
-csr_make(const char *const *cns, const char *const *dns)
+static gnutls_datum_t
+crq_make(const char *const *cns, const char *const *dns,
+    const char *const *ips)
 {
 	gnutls_x509_privkey_t	 k;
 	gnutls_x509_crq_t	 q;
 	gnutls_datum_t		 d = { NULL, 0 };
-	struct ca_csr		*csr = NULL;
-	struct ca_error		 e;
 
 	assert_int_equal(gnutls_x509_privkey_init(&k), 0);
 	assert_int_equal(gnutls_x509_privkey_generate2(k, GNUTLS_PK_ECDSA,
@@ -1187,16 +1230,100 @@ csr_make(const char *const *cns, const char *const *dns)
 		assert_int_equal(gnutls_x509_crq_set_subject_alt_name(q,
 		    GNUTLS_SAN_DNSNAME, dns[i], (unsigned)strlen(dns[i]),
 		    GNUTLS_FSAN_APPEND), 0);
+	for (size_t i = 0; ips != NULL && ips[i] != NULL; i++) {
+		uint8_t		a[16];
+		unsigned	n = 16;
+
+		if (inet_pton(AF_INET, ips[i], a) == 1)
+			n = 4;
+		else
+			assert_int_equal(inet_pton(AF_INET6, ips[i], a), 1);
+		assert_int_equal(gnutls_x509_crq_set_subject_alt_name(q,
+		    GNUTLS_SAN_IPADDRESS, a, n, GNUTLS_FSAN_APPEND), 0);
+	}
 	assert_int_equal(gnutls_x509_crq_set_key(q, k), 0);
 	assert_int_equal(gnutls_x509_crq_sign2(q, k, GNUTLS_DIG_SHA256, 0), 0);
 	assert_int_equal(gnutls_x509_crq_export2(q, GNUTLS_X509_FMT_DER, &d),
 	    0);
+	gnutls_x509_crq_deinit(q);
+	gnutls_x509_privkey_deinit(k);
+	return d;
+}
+
+/* The same, parsed (it must parse). */
+static struct ca_csr *
+csr_make(const char *const *cns, const char *const *dns)
+{
+	gnutls_datum_t	 d = crq_make(cns, dns, NULL);
+	struct ca_csr	*csr = NULL;
+	struct ca_error	 e;
+
 	if (ca_csr_parse(d.data, d.size, &csr, &e) != CA_OK)
 		fail_msg("csr_make: %s", e.msg);
 	gnutls_free(d.data);
-	gnutls_x509_crq_deinit(q);
-	gnutls_x509_privkey_deinit(k);
 	return csr;
+}
+
+static int issue_denied(const char *deny, const char *const *cns,
+    const char *const *dns, struct ca_error *e);
+
+/*
+ * An IPv4 address has one spelling: "::ffff:127.0.0.1" (IPv4-mapped) and
+ * "::127.0.0.1" (IPv4-compatible), which Java and Go take for 127.0.0.1,
+ * are refused as iPAddress SANs; as a CN, or on the deny list, they are
+ * compared as the IPv4 address they embed.
+ */
+static void
+test_ip_one_spelling(void **state)
+{
+	const char *const	 mapped[] = { "::ffff:127.0.0.1", NULL };
+	const char *const	 compat[] = { "::127.0.0.1", NULL };
+	const char *const	 loop6[] = { "::1", NULL };
+	const char *const	 alice[] = { "alice", NULL };
+	const char *const	 cn_mapped[] = { "::ffff:127.0.0.1", NULL };
+	const char *const	 cn_plain[] = { "127.0.0.1", NULL };
+	const char *const	 v4[] = { "127.0.0.1", NULL };
+	struct ca_csr		*csr = NULL;
+	struct ca_error		 e;
+	gnutls_datum_t		 d;
+
+	(void)state;
+	d = crq_make(alice, NULL, mapped);
+	assert_int_equal(ca_csr_parse(d.data, d.size, &csr, &e), CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "IPv4 address 127.0.0.1 written as "
+	    "IPv6"));
+	gnutls_free(d.data);
+	d = crq_make(alice, NULL, compat);
+	assert_int_equal(ca_csr_parse(d.data, d.size, &csr, &e), CA_EPOLICY);
+	gnutls_free(d.data);
+	d = crq_make(alice, NULL, loop6);	/* ::1 is IPv6's own */
+	assert_int_equal(ca_csr_parse(d.data, d.size, &csr, &e), CA_OK);
+	ca_csr_free(csr);
+	csr = NULL;
+	gnutls_free(d.data);
+
+	assert_int_equal(issue_denied("127.0.0.1", cn_mapped, NULL, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "impersonate"));
+	assert_int_equal(issue_denied("::ffff:127.0.0.1", cn_plain, NULL, &e),
+	    CA_EPOLICY);
+	d = crq_make(alice, NULL, v4);
+	assert_int_equal(ca_csr_parse(d.data, d.size, &csr, &e), CA_OK);
+	gnutls_free(d.data);
+	{
+		struct ca_profile	p;
+		struct ca_issued	iss;
+
+		memset(&iss, 0, sizeof(iss));
+		ca_profile_default(&p);
+		assert_int_equal(ca_profile_deny(&p, "::ffff:127.0.0.1"),
+		    CA_OK);
+		assert_int_equal(ca_issue(g_p384.ca, csr, &p, 0, time_now(),
+		    &iss, &e), CA_EPOLICY);
+		assert_non_null(strstr(e.msg, "IP ::ffff:127.0.0.1"));
+		ca_issued_clear(&iss);
+	}
+	ca_csr_free(csr);
 }
 
 /* ca_issue under a profile denying deny, for a CSR made of cns and dns. */
@@ -1721,6 +1848,7 @@ main(void)
 		cmocka_unit_test(test_sign_tbs_threads),
 		cmocka_unit_test(test_csr_accept_corpus),
 		cmocka_unit_test(test_csr_reject_corpus),
+		cmocka_unit_test(test_csr_key_rule_before_signature),
 		cmocka_unit_test(test_csr_fields),
 		cmocka_unit_test(test_csr_der_pem_same),
 		cmocka_unit_test(test_issue_rsa_leaf_from_rsa_ca),
@@ -1731,6 +1859,7 @@ main(void)
 		cmocka_unit_test(test_issue_subject_filtering),
 		cmocka_unit_test(test_issue_sans),
 		cmocka_unit_test(test_issue_deny_list_bypasses),
+		cmocka_unit_test(test_ip_one_spelling),
 		cmocka_unit_test(test_issue_max_sans_zero),
 		cmocka_unit_test(test_peer_check_needs_client_auth),
 		cmocka_unit_test(test_issue_threads_distinct_serials),

@@ -1595,6 +1595,56 @@ test_audit(void **state)
 	assert_false(ac.token_in_clear);
 }
 
+/* The handshake guard's reader (tlsguard.c) on the fuzz seeds. */
+static void
+test_tls_cert_msg(void **state)
+{
+	static const struct {
+		const char	*file;
+		int		 rc;		/* of the check */
+		const char	*keyword;	/* of its message */
+		size_t		 count;		/* of the parse, when it parses */
+	} cases[] = {
+		{ "tls12-p256", CA_OK, "", 1 },
+		{ "tls13-p256", CA_OK, "", 1 },
+		{ "tls12-empty", CA_OK, "", 0 },
+		{ "tls13-empty-with-context", CA_OK, "", 0 },
+		{ "tls12-huge-rsa", CA_EPOLICY, "RSA key of 9000 bits", 1 },
+		{ "tls13-huge-rsa", CA_EPOLICY, "RSA key of 9000 bits", 1 },
+		{ "tls12-chain-of-5", CA_EPOLICY, "a chain of 5", 5 },
+		{ "tls12-truncated", CA_EMALF, "malformed", 0 },
+		{ "tls13-bad-extension-length", CA_EMALF, "malformed", 0 },
+	};
+	const char	*src = getenv("MTLSCA_TEST_DATA");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char		 path[1024];
+		uint8_t		*buf = NULL;
+		const uint8_t	*leaf;
+		size_t		 len, leaf_len, n;
+		struct ca_error	 e;
+		int		 rc;
+
+		snprintf(path, sizeof(path), "%s/../fuzz/corpus/"
+		    "fuzz_tls_cert_msg/%s", src ? src : "tests/data",
+		    cases[i].file);
+		assert_int_equal(file_read(path, 1 << 20, &buf, &len, &e),
+		    CA_OK);
+		ca_error_clear(&e);
+		rc = http_tls_cert_msg_check(buf + 1, len - 1, buf[0] & 1, &e);
+		if (rc != cases[i].rc || strstr(e.msg, cases[i].keyword) ==
+		    NULL)
+			fail_msg("%s: %d '%s'", cases[i].file, rc, e.msg);
+		if (cases[i].rc != CA_EMALF) {
+			assert_int_equal(http_tls_cert_msg_parse(buf + 1,
+			    len - 1, buf[0] & 1, &leaf, &leaf_len, &n), CA_OK);
+			assert_int_equal(n, cases[i].count);
+		}
+		free(buf);
+	}
+}
+
 int
 main(void)
 {
@@ -1611,6 +1661,7 @@ main(void)
 		cmocka_unit_test(test_admin_and_renew),
 		cmocka_unit_test(test_metrics_exposition),
 		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_tls_cert_msg),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -80,6 +80,9 @@ req "-algorithm RSA -pkeyopt rsa_keygen_bits:1024" "$rej/rsa-1024.pem"
 # Above ALB's 8192 bits.
 openssl genrsa -out "$tmp/big.key" 8320 2>/dev/null
 openssl req -new -key "$tmp/big.key" -subj "$subj" -out "$rej/rsa-8320.pem"
+# Keys whose signature would cost seconds to check: refused by the key
+# rule before any signature is.
+python3 "$here/hostile-rsa.py" "$rej"
 req "-algorithm ED25519" "$rej/ed25519.pem"
 req "-algorithm ED448" "$rej/ed448.pem"
 openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 \
