@@ -274,6 +274,9 @@ cert_record_clear(struct cert_record *rec)
  * Token, version 1:
  *	u8 version, u8 profile length (0..31) + profile, be16 cn length
  *	(0..255) + cn, be64 created_at, be64 expires_at, be32 uses_left
+ * Version 2, for a token bound to SANs (one exact encoding: written only
+ * when there is at least one): version 1's fields, then u8 count (1..16)
+ * and each SAN as be16 length (1..255) + text.
  */
 int
 store_token_encode(const struct store_token *tok,
@@ -284,9 +287,10 @@ store_token_encode(const struct store_token *tok,
 
 	plen = strnlen(tok->profile, STORE_PROFILE_MAX);
 	clen = strnlen(tok->cn, STORE_CN_MAX);
-	if (plen >= STORE_PROFILE_MAX || clen >= STORE_CN_MAX)
+	if (plen >= STORE_PROFILE_MAX || clen >= STORE_CN_MAX ||
+	    tok->n_sans > STORE_TOKEN_SANS_MAX)
 		return CA_EINVAL;
-	*p++ = STORE_TOKEN_V1;
+	*p++ = tok->n_sans > 0 ? STORE_TOKEN_V2 : STORE_TOKEN_V1;
 	*p++ = (uint8_t)plen;
 	p = wr_bytes(p, tok->profile, plen);
 	p = wr_be16(p, (uint16_t)clen);
@@ -294,6 +298,17 @@ store_token_encode(const struct store_token *tok,
 	p = wr_be64(p, (uint64_t)tok->created_at);
 	p = wr_be64(p, (uint64_t)tok->expires_at);
 	p = wr_be32(p, tok->uses_left);
+	if (tok->n_sans > 0) {
+		*p++ = (uint8_t)tok->n_sans;
+		for (size_t i = 0; i < tok->n_sans; i++) {
+			size_t n = strnlen(tok->sans[i], STORE_CN_MAX);
+
+			if (n == 0 || n >= STORE_CN_MAX)
+				return CA_EINVAL;
+			p = wr_be16(p, (uint16_t)n);
+			p = wr_bytes(p, tok->sans[i], n);
+		}
+	}
 	*len = (size_t)(p - buf);
 	return CA_OK;
 }
@@ -302,31 +317,51 @@ int
 store_token_decode(const uint8_t *buf, size_t len, struct store_token *tok)
 {
 	struct rd		 r = { buf, len, 0 };
-	struct store_token	 t;
+	struct store_token	*t;
 	const uint8_t		*p;
-	uint8_t			 plen;
+	uint8_t			 plen, version;
 	uint16_t		 clen;
+	int			 rc = CA_EMALF;
 
-	memset(&t, 0, sizeof(t));
-	if (rd_u8(&r) != STORE_TOKEN_V1)
-		return CA_EMALF;
+	/* Over 4 KiB with the SANs: not on the stack of every caller. */
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return CA_ENOMEM;
+	version = rd_u8(&r);
+	if (version != STORE_TOKEN_V1 && version != STORE_TOKEN_V2)
+		goto out;
 	plen = rd_u8(&r);
 	if (plen >= STORE_PROFILE_MAX || (p = rd_take(&r, plen)) == NULL ||
 	    memchr(p, '\0', plen) != NULL)
-		return CA_EMALF;
-	memcpy(t.profile, p, plen);
+		goto out;
+	memcpy(t->profile, p, plen);
 	clen = rd_be16(&r);
 	if (clen >= STORE_CN_MAX || (p = rd_take(&r, clen)) == NULL ||
 	    memchr(p, '\0', clen) != NULL)
-		return CA_EMALF;
-	memcpy(t.cn, p, clen);
-	t.created_at = (int64_t)rd_be64(&r);
-	t.expires_at = (int64_t)rd_be64(&r);
-	t.uses_left = rd_be32(&r);
+		goto out;
+	memcpy(t->cn, p, clen);
+	t->created_at = (int64_t)rd_be64(&r);
+	t->expires_at = (int64_t)rd_be64(&r);
+	t->uses_left = rd_be32(&r);
+	if (version == STORE_TOKEN_V2) {
+		t->n_sans = rd_u8(&r);
+		if (t->n_sans == 0 || t->n_sans > STORE_TOKEN_SANS_MAX)
+			goto out;
+		for (size_t i = 0; i < t->n_sans; i++) {
+			clen = rd_be16(&r);
+			if (clen == 0 || clen >= STORE_CN_MAX ||
+			    (p = rd_take(&r, clen)) == NULL ||
+			    memchr(p, '\0', clen) != NULL)
+				goto out;
+			memcpy(t->sans[i], p, clen);
+		}
+	}
 	if (r.bad || r.left != 0)
-		return CA_EMALF;
-	*tok = t;
-	return CA_OK;
+		goto out;
+	*tok = *t;
+	rc = CA_OK;
+out:
+	free(t);
+	return rc;
 }
 
 /*

@@ -25,8 +25,11 @@
 /*
  * 2: version 1 plus the "cn" index (CN, NUL, serial -> nothing), built from
  * the records when a version-1 store is first opened for writing.
+ * 3: plus "renewals" (serial renewed -> be64 time, the new serial), empty
+ * when an older store is first opened for writing (renewals before it were
+ * not recorded).
  */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_MAP_DEFAULT	(1ULL << 30)
 #define STORE_READERS_DEFAULT	512
 #define STORE_META_MAX		4096
@@ -47,8 +50,10 @@
 struct store {
 	MDB_env		*env;
 	MDB_dbi		 certs, expiry, revoked, meta, tokens, audit, cn;
+	MDB_dbi		 renewals;
 	int		 read_only;
 	bool		 has_cn;	/* a read-only open of version 1: no */
+	bool		 has_renewals;	/* a read-only open before 3: no */
 	char		*dir;
 	/*
 	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
@@ -407,9 +412,9 @@ static int
 open_dbis(struct store *st, MDB_txn *txn, struct ca_error *err)
 {
 	static const char *names[] = { "certs", "expiry", "revoked", "meta",
-	    "tokens", "audit", "cn" };
+	    "tokens", "audit", "cn", "renewals" };
 	MDB_dbi		*dbis[] = { &st->certs, &st->expiry, &st->revoked,
-	    &st->meta, &st->tokens, &st->audit, &st->cn };
+	    &st->meta, &st->tokens, &st->audit, &st->cn, &st->renewals };
 	unsigned	 flags = st->read_only ? 0 : MDB_CREATE;
 	int		 mrc;
 
@@ -418,6 +423,12 @@ open_dbis(struct store *st, MDB_txn *txn, struct ca_error *err)
 		/* A version-1 store read without migrating: scan for CNs. */
 		if (dbis[i] == &st->cn) {
 			st->has_cn = mrc == MDB_SUCCESS;
+			if (mrc == MDB_NOTFOUND)
+				continue;
+		}
+		/* An older store read without migrating: no renewal known. */
+		if (dbis[i] == &st->renewals) {
+			st->has_renewals = mrc == MDB_SUCCESS;
 			if (mrc == MDB_NOTFOUND)
 				continue;
 		}
@@ -477,10 +488,11 @@ check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
-	if (v == 1 && st->read_only)
+	if (v < STORE_SCHEMA_VERSION && st->read_only)
 		return CA_OK;	/* readable as is; CN listings scan */
-	if (v == 1) {
-		if ((rc = cn_index_build(st, txn, err)) != CA_OK)
+	if (v < STORE_SCHEMA_VERSION) {
+		/* 2 to 3: "renewals" was created empty by open_dbis. */
+		if (v == 1 && (rc = cn_index_build(st, txn, err)) != CA_OK)
 			return rc;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
@@ -531,8 +543,8 @@ store_open(const struct store_options *opt, struct store **out,
 		rc = store_fail(st, mrc, err, "creating the LMDB environment");
 		goto out;
 	}
-	/* certs, expiry, revoked, meta, tokens, audit, cn */
-	if ((mrc = mdb_env_set_maxdbs(st->env, 7)) != MDB_SUCCESS ||
+	/* certs, expiry, revoked, meta, tokens, audit, cn, renewals */
+	if ((mrc = mdb_env_set_maxdbs(st->env, 8)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_set_maxreaders(st->env, opt->max_readers != 0 ?
 	    opt->max_readers : STORE_READERS_DEFAULT)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_set_mapsize(st->env, opt->map_size != 0 ?
@@ -1399,6 +1411,87 @@ store_txn_token_use(struct store_txn *txn,
 	if (out != NULL)
 		*out = tok;
 	return CA_OK;
+}
+
+/* ---- renewals ---- */
+
+/* Value: be64 time, then the new serial's content octets. */
+static int
+renewal_read(struct store *st, MDB_txn *txn, const uint8_t *old,
+    size_t old_len, struct store_renewal *out, struct ca_error *err)
+{
+	MDB_val		k = { old_len, (void *)old }, v;
+	const uint8_t	*p;
+	int		mrc;
+
+	if (!st->has_renewals)
+		return CA_ENOENT;
+	if ((mrc = mdb_get(txn, st->renewals, &k, &v)) == MDB_NOTFOUND)
+		return CA_ENOENT;
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "reading a renewal");
+	if (v.mv_size < 9 || v.mv_size > 8 + SERIAL_MAX + 1)
+		return ca_error_set(err, CA_EMALF, "a renewal record of the "
+		    "store is damaged");
+	p = v.mv_data;
+	out->at = 0;
+	for (int i = 0; i < 8; i++)
+		out->at = out->at << 8 | p[i];
+	out->serial_len = v.mv_size - 8;
+	memcpy(out->serial, p + 8, out->serial_len);
+	return CA_OK;
+}
+
+int
+store_renewal_get(struct store *st, const uint8_t *old, size_t old_len,
+    struct store_renewal *out, struct ca_error *err)
+{
+	MDB_txn	*txn = NULL;
+	int	 rc;
+
+	if (st == NULL || out == NULL || !serial_ok(old, old_len))
+		return ca_error_set(err, CA_EINVAL, "bad serial");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	rc = renewal_read(st, txn, old, old_len, out, err);
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_txn_renewal_put(struct store_txn *txn, const uint8_t *old,
+    size_t old_len, const uint8_t *new_serial, size_t new_len, int64_t at,
+    struct ca_error *err)
+{
+	struct store_renewal	prev;
+	uint8_t			buf[8 + SERIAL_MAX + 1];
+	char			a[SERIAL_HEX_MAX + 2], b[SERIAL_HEX_MAX + 2];
+	MDB_val			k, v;
+	int			rc;
+
+	if (txn == NULL || !serial_ok(old, old_len) ||
+	    !serial_ok(new_serial, new_len))
+		return ca_error_set(err, CA_EINVAL, "bad serial");
+	if ((rc = renewal_read(txn->st, txn->txn, old, old_len, &prev,
+	    err)) == CA_OK) {
+		fmt_serial(old, old_len, a);
+		fmt_serial(prev.serial, prev.serial_len, b);
+		return ca_refuse(err, CA_EEXIST, STORE_REASON_RENEWED,
+		    "the certificate %s was already renewed by %s: a "
+		    "certificate can be renewed once; renew %s instead", a, b,
+		    b);
+	}
+	if (rc != CA_ENOENT)
+		return rc;
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+	memcpy(buf + 8, new_serial, new_len);
+	k.mv_size = old_len;
+	k.mv_data = (void *)old;
+	v.mv_size = 8 + new_len;
+	v.mv_data = buf;
+	return store_fail(txn->st, mdb_put(txn->txn, txn->st->renewals, &k,
+	    &v, MDB_NOOVERWRITE), err, "recording a renewal");
 }
 
 /* ---- audit ---- */

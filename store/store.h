@@ -192,12 +192,20 @@ int store_meta_get(struct store *st, const char *name, uint8_t **out,
 #define STORE_TOKEN_HASH_LEN	32
 #define STORE_CN_MAX		256
 
+/* SANs a token may be bound to, each "dns:NAME", "ip:ADDR", "email:ADDR"
+   or "uri:URI" (ca/ checks the syntax). */
+#define STORE_TOKEN_SANS_MAX	16
+
 struct store_token {
 	char		profile[STORE_PROFILE_MAX];
 	char		cn[STORE_CN_MAX];	/* "" = any CN */
 	int64_t		created_at;
 	int64_t		expires_at;
 	uint32_t	uses_left;
+	/* Bound (cn or SANs set): the subjectAltNames the token grants, and
+	   no other. */
+	char		sans[STORE_TOKEN_SANS_MAX][STORE_CN_MAX];
+	size_t		n_sans;
 };
 /* CA_EEXIST if the hash is taken. */
 int store_token_put(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
@@ -216,6 +224,26 @@ int store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
 int store_txn_token_use(struct store_txn *txn,
     const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now,
     struct store_token *out, struct ca_error *err);
+
+/* ---- renewals: a certificate is renewed once ---- */
+
+struct store_renewal {
+	uint8_t		serial[SERIAL_MAX + 1];	/* the new certificate's */
+	size_t		serial_len;
+	int64_t		at;
+};
+/* Which certificate renewed old: CA_ENOENT when none did. */
+int store_renewal_get(struct store *st, const uint8_t *old, size_t old_len,
+    struct store_renewal *out, struct ca_error *err);
+/*
+ * In the new certificate's write batch: record that new_serial renews old.
+ * CA_EEXIST, with err->reason STORE_REASON_RENEWED and a sentence naming
+ * the certificate that renewed it first, when old was renewed already.
+ */
+#define STORE_REASON_RENEWED	"already_renewed"
+int store_txn_renewal_put(struct store_txn *txn, const uint8_t *old,
+    size_t old_len, const uint8_t *new_serial, size_t new_len, int64_t at,
+    struct ca_error *err);
 
 /* ---- audit log (append-only, key = be64 sequence) ---- */
 

@@ -17,6 +17,7 @@
 
 /* Token and audit value versions and bounds. */
 #define STORE_TOKEN_V1		1
+#define STORE_TOKEN_V2		2	/* v1 and the bound SANs */
 #define STORE_AUDIT_V1		1
 #define STORE_AUDIT_WHO_MAX	512
 #define STORE_AUDIT_ACTION_MAX	64
@@ -56,7 +57,8 @@ size_t store_record_size(const struct cert_record *rec);
  * bounded reader (CA_EMALF).
  */
 #define STORE_TOKEN_ENC_MAX	(1 + 1 + STORE_PROFILE_MAX + 2 + STORE_CN_MAX \
-				 + 8 + 8 + 4)
+				 + 8 + 8 + 4 + 1 + \
+				 STORE_TOKEN_SANS_MAX * (2 + STORE_CN_MAX))
 int store_token_encode(const struct store_token *tok,
     uint8_t buf[STORE_TOKEN_ENC_MAX], size_t *len);
 int store_token_decode(const uint8_t *buf, size_t len, struct store_token *tok);

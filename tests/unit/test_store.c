@@ -724,6 +724,49 @@ test_schema_v1(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * A certificate is renewed once: the renewal is recorded in the new
+ * certificate's batch, and a second one for the same certificate is
+ * refused with the serial of the first.
+ */
+static void
+test_renewals(void **state)
+{
+	struct fx		*f = *state;
+	struct store_txn	*txn = NULL;
+	struct store_renewal	 r;
+	struct ca_error		 e;
+	const uint8_t		 old[] = { 0x41, 0x01 }, a[] = { 0x42, 0x02 };
+	const uint8_t		 b[] = { 0x43, 0x03 };
+
+	(void)state;
+	assert_int_equal(store_renewal_get(f->st, old, 2, &r, &e), CA_ENOENT);
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_renewal_put(txn, old, 2, a, 2, 1000, &e),
+	    CA_OK);
+	/* twice in one batch: the second is refused */
+	ca_error_clear(&e);
+	assert_int_equal(store_txn_renewal_put(txn, old, 2, b, 2, 1001, &e),
+	    CA_EEXIST);
+	assert_string_equal(e.reason, STORE_REASON_RENEWED);
+	assert_non_null(strstr(e.msg, "4101 was already renewed by 4202"));
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	assert_int_equal(store_renewal_get(f->st, old, 2, &r, &e), CA_OK);
+	assert_int_equal(r.serial_len, 2);
+	assert_memory_equal(r.serial, a, 2);
+	assert_int_equal(r.at, 1000);
+	/* and in a later batch */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_renewal_put(txn, old, 2, b, 2, 1002, &e),
+	    CA_EEXIST);
+	store_txn_abort(txn);
+	/* the new one may be renewed in turn */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_renewal_put(txn, a, 2, b, 2, 1003, &e),
+	    CA_OK);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+}
+
 /* ---- revocation and the revoked index ---- */
 
 struct scan {
@@ -1463,6 +1506,32 @@ test_tokens(void **state)
 	assert_int_equal(got.uses_left, 2);
 	assert_int_equal(store_token_get(f->st, h2, &got, &e), CA_ENOENT);
 
+	/* Bound SANs (token version 2) survive a use, in order. */
+	{
+		struct store_token	b = tok, bg;
+		uint8_t			h3[STORE_TOKEN_HASH_LEN];
+
+		memset(h3, 0x17, sizeof(h3));
+		b.n_sans = 2;
+		snprintf(b.sans[0], sizeof(b.sans[0]), "dns:a.example");
+		snprintf(b.sans[1], sizeof(b.sans[1]), "ip:192.0.2.7");
+		assert_int_equal(store_token_put(f->st, h3, &b, &e), CA_OK);
+		assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+		assert_int_equal(store_txn_token_use(txn, h3, 1500, NULL, &e),
+		    CA_OK);
+		assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+		assert_int_equal(store_token_get(f->st, h3, &bg, &e), CA_OK);
+		assert_int_equal(bg.uses_left, 1);
+		assert_int_equal(bg.n_sans, 2);
+		assert_string_equal(bg.sans[0], "dns:a.example");
+		assert_string_equal(bg.sans[1], "ip:192.0.2.7");
+		b.n_sans = STORE_TOKEN_SANS_MAX + 1;
+		assert_int_equal(store_token_put(f->st, h2, &b, &e), CA_EINVAL);
+		b.n_sans = 1;
+		b.sans[0][0] = '\0';
+		assert_int_equal(store_token_put(f->st, h2, &b, &e), CA_EINVAL);
+	}
+
 	/* Use within a batch that also records a certificate; abort: both
 	   vanish, the token keeps its uses. */
 	mk_record(&r, 1, 5000);
@@ -1701,9 +1770,9 @@ test_schema_version(void **state)
 	MDB_txn			*txn = NULL;
 	MDB_dbi			 meta;
 	MDB_val			 k = { 14, "schema_version" }, v;
-	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
+	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
 
-	/* The fixture wrote version 2 (1 plus the CN index). */
+	/* The fixture wrote version 3 (1, the CN index, renewals). */
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(mdb_env_create(&env), 0);
@@ -1715,7 +1784,7 @@ test_schema_version(void **state)
 	assert_int_equal(v.mv_size, 8);
 	assert_memory_equal(v.mv_data, val, 8);
 	/* A future version. */
-	val[7] = 3;
+	val[7] = 4;
 	v.mv_size = 8;
 	v.mv_data = val;
 	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
@@ -1725,7 +1794,7 @@ test_schema_version(void **state)
 	ca_error_clear(&e);
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
-	assert_non_null(strstr(e.msg, "schema version 3"));
+	assert_non_null(strstr(e.msg, "schema version 4"));
 	o.read_only = true;
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
@@ -1814,6 +1883,7 @@ main(void)
 		T(test_audit),
 		T(test_map_full),
 		T(test_open_read_only),
+		T(test_renewals),
 		T(test_schema_version),
 		T(test_map_resized),
 #undef T
