@@ -294,6 +294,30 @@ int ca_cert_pem_not_after(const char *pem, int64_t *not_after,
  */
 int ca_cert_key_check(const uint8_t *der, size_t len, struct ca_error *err);
 
+/*
+ * subjectAltNames as text, the way tokens are bound to them and renewals
+ * compare them: "dns:" (lower case, no trailing dot), "ip:" (an IPv4
+ * address embedded in IPv6 written as IPv4), "email:" (domain in lower
+ * case), "uri:". ca_san_format turns a raw SAN (a gnutls_x509_subject_alt_
+ * name_t and its bytes) into that form, CA_EINVAL for another type;
+ * ca_san_parse checks a name typed by a person ("DNS:Host.Example.") and
+ * gives its canonical form, CA_EINVAL with a sentence otherwise.
+ */
+int ca_san_format(unsigned type, const uint8_t *data, size_t len, char *out,
+    size_t size);
+int ca_san_parse(const char *text, char *canon, size_t size,
+    struct ca_error *err);
+
+/* The identities a certificate carries: its subject (RFC 4514) and its
+   subjectAltNames as ca_san_format text, sorted. */
+struct ca_identity {
+	char	subject[1024];
+	char	sans[CA_SAN_MAX][CA_NAME_MAX + 8];
+	size_t	n_sans;
+};
+int ca_identity_of(const uint8_t *der, size_t len, struct ca_identity *out,
+    struct ca_error *err);
+
 /* What the service needs to know about a TLS client's certificate. */
 struct ca_peer {
 	uint8_t		serial[SERIAL_MAX + 1];
@@ -341,6 +365,11 @@ int ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
 #define CA_REASON_ADMIN_SUBJECT	"admin_subject"	/* admins only */
 #define CA_REASON_RENEWAL_SUBJECT "renewal_subject"	/* renewal keeps it */
 #define CA_REASON_RENEWAL_PROFILE "renewal_profile"	/* renewal keeps it */
+#define CA_REASON_RENEWAL_IDENTITY "renewal_identity"	/* same names only */
+#define CA_REASON_RENEWED	STORE_REASON_RENEWED	/* 409: once only */
+#define CA_REASON_TOKEN_BOUND_SAN "token_bound_san"	/* token's SANs */
+#define CA_REASON_TOKEN_MALFORMED "token_malformed"	/* empty, too long */
+#define CA_REASON_NOT_ADMIN	"not_admin"	/* a credential, not an admin's */
 #define CA_REASON_CSR_MALFORMED	"csr_malformed"	/* ca_csr_parse: EMALF */
 #define CA_REASON_CSR_POLICY	"csr_policy"	/* key, signature, names */
 #define CA_REASON_VALIDITY	"validity"	/* days over the profile's */
@@ -374,6 +403,11 @@ struct ca_grant {
 	char		who[CA_WHO_MAX];	/* audit label, no secret */
 	char		profile[STORE_PROFILE_MAX];	/* "" = any */
 	char		cn[STORE_CN_MAX];		/* "" = any */
+	/* A bound token (a CN or SANs given to `token create`) grants these
+	   subjectAltNames (ca_san_format text) and no other. */
+	bool		bound;
+	char		sans[STORE_TOKEN_SANS_MAX][STORE_CN_MAX];
+	size_t		n_sans;
 	uint8_t		token_hash[CA_HASH_LEN];	/* ONE_TIME: spent */
 	struct ca_peer	peer;				/* RENEWAL */
 };

@@ -77,6 +77,9 @@ struct ca_record_entry {
 	struct cert_record	rec;		/* borrows the ca_issued */
 	bool			use_token;
 	uint8_t			token_hash[CA_HASH_LEN];
+	/* a renewal: the serial renewed (renews_len 0: none) */
+	uint8_t			renews[SERIAL_MAX + 1];
+	size_t			renews_len;
 	char			who[CA_WHO_MAX];
 	char			action[16];	/* "issue", "renew" */
 	char			detail[512];
@@ -92,7 +95,9 @@ void ca_record_entry_fill(struct ca_record_entry *en,
 /*
  * Write en inside txn at now: token use (CA_EAUTH and a
  * STORE_REASON_TOKEN_* when it is spent), certificate (CA_EEXIST when the
- * serial is taken), audit entry. On failure txn must be aborted.
+ * serial is taken), the renewal mark (CA_EEXIST with CA_REASON_RENEWED
+ * when the certificate renewed was renewed already), audit entry. On
+ * failure txn must be aborted.
  */
 int ca_record_txn(struct store_txn *txn, const struct ca_record_entry *en,
     int64_t now, struct ca_error *err);

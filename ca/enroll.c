@@ -313,6 +313,9 @@ ca_grant_token(const struct ca_enroller *e, const uint8_t hash[CA_HASH_LEN],
 	g.kind = CA_GRANT_ONE_TIME;
 	snprintf(g.profile, sizeof(g.profile), "%s", tok.profile);
 	snprintf(g.cn, sizeof(g.cn), "%s", tok.cn);
+	g.bound = tok.cn[0] != '\0' || tok.n_sans > 0;
+	g.n_sans = tok.n_sans;
+	memcpy(g.sans, tok.sans, sizeof(g.sans));
 	memcpy(g.token_hash, hash, CA_HASH_LEN);
 	snprintf(g.who, sizeof(g.who), "token:%s", hex);
 	*out = g;
@@ -335,6 +338,39 @@ ca_grant_renewal(const struct ca_peer *peer, const struct cert_record *rec,
 
 /* ---- the policy ---- */
 
+/*
+ * A bound token grants the subjectAltNames given to `token create` and no
+ * other: a token for CN=alice must not also buy payments.internal or a
+ * SPIFFE admin URI. A name is compared in its canonical text form.
+ */
+static int
+bound_sans(const struct ca_grant *g, const struct ca_csr *csr,
+    struct ca_error *err)
+{
+	char	name[CA_NAME_MAX + 8];
+
+	for (size_t i = 0; i < csr->n_sans; i++) {
+		const struct ca_csr_san	*s = &csr->sans[i];
+		bool			 ok = false;
+
+		if (ca_san_format(s->type, s->data, s->len, name,
+		    sizeof(name)) != CA_OK)
+			snprintf(name, sizeof(name), "a subjectAltName of "
+			    "type %u", s->type);
+		else
+			for (size_t k = 0; k < g->n_sans && !ok; k++)
+				ok = strcmp(g->sans[k], name) == 0;
+		if (!ok)
+			return ca_refuse(err, CA_EFORBIDDEN,
+			    CA_REASON_TOKEN_BOUND_SAN, "this token does not "
+			    "grant the subjectAltName %.300s: a bound token "
+			    "grants only the names given to `mtlsca token "
+			    "create` (%zu subjectAltName(s) here)", name,
+			    g->n_sans);
+	}
+	return CA_OK;
+}
+
 /* The profile grant g may have a certificate for csr under (asked: the
    request's profile, "" for none), or a refusal that names the rule. */
 static int
@@ -344,6 +380,7 @@ enroll_policy(const struct ca_enroller *e, const struct ca_grant *g,
 {
 	const struct ca_profile	*prof;
 	const char		*name;
+	int			 rc;
 
 	if (g->kind == CA_GRANT_RENEWAL) {
 		/* Same subject, same profile: renewal is not a way to a new
@@ -380,6 +417,8 @@ enroll_policy(const struct ca_enroller *e, const struct ca_grant *g,
 		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_TOKEN_BOUND_CN,
 		    "this token is bound to CN '%s' but the CSR asks for "
 		    "'%.100s'", g->cn, ca_csr_cn(csr));
+	if (g->bound && (rc = bound_sans(g, csr, err)) != CA_OK)
+		return rc;
 	*out = prof;
 	return CA_OK;
 }
@@ -473,6 +512,8 @@ resign(struct ca_enroller *e, struct enroll_item *it)
 	    it->extra);
 	it->en.use_token = old.use_token;
 	memcpy(it->en.token_hash, old.token_hash, sizeof(old.token_hash));
+	memcpy(it->en.renews, old.renews, sizeof(old.renews));
+	it->en.renews_len = old.renews_len;
 	return CA_OK;
 }
 
@@ -510,8 +551,13 @@ commit_batch(struct ca_enroller *e, struct enroll_item *list)
 		}
 		if (bad != NULL) {
 			store_txn_abort(txn);
-			if (rc == CA_EEXIST && (rc = resign(e, bad)) == CA_OK)
-				continue;	/* the same batch, new serial */
+			/* A serial taken: the same batch, a new serial. (A
+			   certificate renewed already is the request's own
+			   refusal.) */
+			if (rc == CA_EEXIST && (bad->err.reason == NULL ||
+			    strcmp(bad->err.reason, CA_REASON_RENEWED) != 0) &&
+			    (rc = resign(e, bad)) == CA_OK)
+				continue;
 			if (!item_specific(rc)) {
 				err = bad->err;
 				batch_fail(list, rc, &err);
@@ -605,6 +651,96 @@ submit(struct ca_enroller *e, struct enroll_item *it)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/* ---- renewal ---- */
+
+/* CA_EEXIST (409) when the certificate was renewed already. */
+static int
+renewal_unused(const struct ca_enroller *e, const struct ca_grant *g,
+    struct ca_error *err)
+{
+	struct store_renewal	r;
+	char			a[SERIAL_HEX_MAX + 2], b[SERIAL_HEX_MAX + 2];
+	int			rc;
+
+	rc = store_renewal_get(e->st, g->peer.serial, g->peer.serial_len, &r,
+	    err);
+	if (rc == CA_ENOENT) {
+		ca_error_clear(err);
+		return CA_OK;
+	}
+	if (rc != CA_OK)
+		return rc;
+	serial_format(g->peer.serial, g->peer.serial_len, a);
+	serial_format(r.serial, r.serial_len, b);
+	return ca_refuse(err, CA_EEXIST, CA_REASON_RENEWED, "the certificate "
+	    "%s was already renewed by %s: a certificate can be renewed "
+	    "once; renew %s instead", a, b, b);
+}
+
+/*
+ * Renewal keeps exactly the identities of the certificate renewed: the
+ * same subject as issued and the same subjectAltNames, nothing added and
+ * nothing lost. A profile changed since (an attribute no longer copied)
+ * would otherwise turn OU=contractors, CN=ops-admin into CN=ops-admin, and
+ * a CSR could add names its holder was never given.
+ */
+static int
+renewal_same_names(const struct ca_enroller *e, const struct ca_grant *g,
+    const struct ca_issued *iss, struct ca_error *err)
+{
+	struct cert_record	 old;
+	struct ca_identity	*was = NULL, *now = NULL;
+	int			 rc;
+
+	memset(&old, 0, sizeof(old));
+	if ((rc = store_cert_get(e->st, g->peer.serial, g->peer.serial_len,
+	    &old, err)) != CA_OK)
+		return rc;
+	if ((was = calloc(1, sizeof(*was))) == NULL ||
+	    (now = calloc(1, sizeof(*now))) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = ca_identity_of(old.der, old.der_len, was, err)) != CA_OK ||
+	    (rc = ca_identity_of(iss->der, iss->der_len, now, err)) != CA_OK)
+		goto out;
+	if (strcmp(was->subject, now->subject) != 0) {
+		rc = ca_refuse(err, CA_EPOLICY, CA_REASON_RENEWAL_IDENTITY,
+		    "renewal keeps the subject: the certificate renewed names "
+		    "'%.150s' but profile %.32s would now issue '%.150s'; "
+		    "enroll anew with a token", was->subject, iss->profile,
+		    now->subject);
+		goto out;
+	}
+	for (size_t i = 0; i < was->n_sans || i < now->n_sans; i++) {
+		const char *w = i < was->n_sans ? was->sans[i] : NULL;
+		const char *n = i < now->n_sans ? now->sans[i] : NULL;
+
+		if (w != NULL && n != NULL && strcmp(w, n) == 0)
+			continue;
+		/* Sorted lists: the smaller one is the name only one of
+		   them has. */
+		if (n != NULL && (w == NULL || strcmp(n, w) < 0))
+			rc = ca_refuse(err, CA_EPOLICY,
+			    CA_REASON_RENEWAL_IDENTITY, "renewal keeps the "
+			    "subjectAltNames of the certificate renewed: it "
+			    "does not name %.200s; enroll anew with a token "
+			    "that grants it", n);
+		else
+			rc = ca_refuse(err, CA_EPOLICY,
+			    CA_REASON_RENEWAL_IDENTITY, "renewal keeps the "
+			    "subjectAltNames of the certificate renewed: the "
+			    "CSR leaves out %.200s", w);
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	free(was);
+	free(now);
+	cert_record_clear(&old);
+	return rc;
+}
+
 /* ---- enrollment ---- */
 
 void
@@ -652,21 +788,29 @@ ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
 	if ((rc = enroll_policy(e, g, it->csr, profile != NULL ? profile : "",
 	    &prof, &out->err)) != CA_OK)
 		goto counted;
+	/* Renewed once only: said before any signing (the commit decides
+	   atomically, record.c). */
+	if (renewal && (rc = renewal_unused(e, g, &out->err)) != CA_OK)
+		goto counted;
 	it->prof = prof;
 	it->days = days;
 	now = time_now();
 	if ((rc = ca_issue(e->ca, it->csr, prof, days, now, &it->iss,
 	    &out->err)) != CA_OK)
 		goto counted;
+	if (renewal && (rc = renewal_same_names(e, g, &it->iss, &out->err)) !=
+	    CA_OK)
+		goto counted;
 	/*
 	 * A certificate whose subject is a configured admin subject is an
 	 * admin credential: only an admin may have one made. Checked on the
 	 * subject as issued (the profile filters the CSR's), the RFC 4514
-	 * text a client certificate is compared with. Renewal keeps the
-	 * subject of a certificate its caller already holds, so it grants
-	 * nothing new.
+	 * text a client certificate is compared with. A renewal runs it too;
+	 * only the renewal of a certificate that already is an admin
+	 * credential (its subject, which renewal keeps, is one) passes.
 	 */
-	if (g->kind != CA_GRANT_ADMIN && !renewal &&
+	if (g->kind != CA_GRANT_ADMIN &&
+	    !(renewal && ca_enroller_admin_subject(e, g->peer.subject)) &&
 	    ca_enroller_admin_subject(e, it->iss.subject)) {
 		rc = ca_refuse(&out->err, CA_EFORBIDDEN, CA_REASON_ADMIN_SUBJECT,
 		    "the subject %.150s is an admin subject: only an admin "
@@ -681,6 +825,10 @@ ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
 	}
 	ca_record_entry_fill(&it->en, &it->iss, now, g->who, renewal ?
 	    "renew" : "issue", it->extra);
+	if (renewal) {
+		memcpy(it->en.renews, g->peer.serial, g->peer.serial_len);
+		it->en.renews_len = g->peer.serial_len;
+	}
 	if (g->kind == CA_GRANT_ONE_TIME) {
 		it->en.use_token = true;
 		memcpy(it->en.token_hash, g->token_hash, CA_HASH_LEN);

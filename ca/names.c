@@ -2,7 +2,15 @@
  * Names in one canonical form, so that a rule written for one spelling of
  * a name holds for every spelling a TLS client would accept.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "ca/ca_int.h"
 
@@ -31,4 +39,190 @@ ca_ip_canon(const uint8_t *ip, size_t len, uint8_t out[16])
 	}
 	memcpy(out, ip, len);
 	return len;
+}
+
+/* ---- subjectAltNames as text: "dns:", "ip:", "email:", "uri:" ---- */
+
+static const struct {
+	const char	*prefix;
+	unsigned	 type;
+} san_kinds[] = {
+	{ "dns:", GNUTLS_SAN_DNSNAME },
+	{ "ip:", GNUTLS_SAN_IPADDRESS },
+	{ "email:", GNUTLS_SAN_RFC822NAME },
+	{ "uri:", GNUTLS_SAN_URI },
+};
+
+int
+ca_san_format(unsigned type, const uint8_t *data, size_t len, char *out,
+    size_t size)
+{
+	char	ip[INET6_ADDRSTRLEN];
+	uint8_t	canon[16];
+	size_t	n;
+
+	for (size_t i = 0; i < sizeof(san_kinds) / sizeof(san_kinds[0]); i++) {
+		if (san_kinds[i].type != type)
+			continue;
+		if (type == GNUTLS_SAN_IPADDRESS) {
+			if (len != 4 && len != 16)
+				return CA_EMALF;
+			n = ca_ip_canon(data, len, canon);
+			inet_ntop(n == 4 ? AF_INET : AF_INET6, canon, ip,
+			    sizeof(ip));
+			return snprintf(out, size, "ip:%s", ip) < (int)size ?
+			    CA_OK : CA_ETOOBIG;
+		}
+		/* DNS names compare without case and a trailing dot (RFC
+		   4343, RFC 1034 section 3.1); so does an e-mail address's
+		   domain, and its local part is left as it is. */
+		n = len;
+		if (type == GNUTLS_SAN_DNSNAME && n > 1 && data[n - 1] == '.')
+			n--;
+		if (strlen(san_kinds[i].prefix) + n >= size)
+			return CA_ETOOBIG;
+		{
+			char		*o = out + strlen(san_kinds[i].prefix);
+			const uint8_t	*at = type == GNUTLS_SAN_RFC822NAME ?
+			    memchr(data, '@', n) : NULL;
+
+			memcpy(out, san_kinds[i].prefix,
+			    strlen(san_kinds[i].prefix));
+			for (size_t k = 0; k < n; k++) {
+				bool fold = type == GNUTLS_SAN_DNSNAME ||
+				    (at != NULL && data + k > at);
+
+				o[k] = (char)(fold ? tolower(data[k]) :
+				    data[k]);
+			}
+			o[n] = '\0';
+		}
+		return CA_OK;
+	}
+	return CA_EINVAL;	/* a type no grant can name */
+}
+
+int
+ca_san_parse(const char *text, char *canon, size_t size,
+    struct ca_error *err)
+{
+	uint8_t	ip[16];
+	size_t	plen;
+
+	for (size_t i = 0; i < sizeof(san_kinds) / sizeof(san_kinds[0]); i++) {
+		const char *v;
+
+		plen = strlen(san_kinds[i].prefix);
+		if (strncasecmp(text, san_kinds[i].prefix, plen) != 0)
+			continue;
+		v = text + plen;
+		if (*v == '\0' || strlen(v) >= CA_NAME_MAX)
+			return ca_error_set(err, CA_EINVAL, "subjectAltName "
+			    "'%.64s': the value is empty or longer than %d "
+			    "bytes", text, CA_NAME_MAX - 1);
+		if (san_kinds[i].type == GNUTLS_SAN_IPADDRESS) {
+			if (inet_pton(AF_INET, v, ip) == 1)
+				return ca_san_format(GNUTLS_SAN_IPADDRESS, ip,
+				    4, canon, size);
+			if (inet_pton(AF_INET6, v, ip) != 1)
+				return ca_error_set(err, CA_EINVAL,
+				    "subjectAltName '%.64s' is not an IP "
+				    "address", text);
+			if (ca_ip6_embeds_ip4(ip))
+				return ca_error_set(err, CA_EINVAL,
+				    "subjectAltName '%.64s' is an IPv4 "
+				    "address written as IPv6: give it as IPv4",
+				    text);
+			return ca_san_format(GNUTLS_SAN_IPADDRESS, ip, 16,
+			    canon, size);
+		}
+		for (const char *c = v; *c != '\0'; c++)
+			if ((unsigned char)*c <= 0x20 ||
+			    (unsigned char)*c >= 0x7f)
+				return ca_error_set(err, CA_EINVAL,
+				    "subjectAltName '%.64s' holds a byte "
+				    "outside printable ASCII", text);
+		if (ca_san_format(san_kinds[i].type, (const uint8_t *)v,
+		    strlen(v), canon, size) != CA_OK)
+			return ca_error_set(err, CA_ETOOBIG, "subjectAltName "
+			    "'%.64s' is too long", text);
+		return CA_OK;
+	}
+	return ca_error_set(err, CA_EINVAL, "subjectAltName '%.64s': expected "
+	    "dns:NAME, ip:ADDRESS, email:ADDRESS or uri:URI", text);
+}
+
+/* ---- what a certificate names ---- */
+
+static int
+by_text(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+ca_identity_of(const uint8_t *der, size_t len, struct ca_identity *out,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 d = { (unsigned char *)der, (unsigned)len };
+	gnutls_datum_t		 dn = { NULL, 0 };
+	uint8_t			 buf[CA_NAME_MAX];
+	size_t			 sz;
+	unsigned		 type;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "init");
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER)) < 0) {
+		rc = ca_error_set(err, CA_EMALF, "certificate: %s",
+		    gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = gnutls_x509_crt_get_dn3(crt, &dn, 0)) < 0 &&
+	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		rc = ca_error_set(err, CA_EMALF, "certificate subject: %s",
+		    gnutls_strerror(rc));
+		goto out;
+	}
+	if (dn.size >= sizeof(out->subject)) {
+		rc = ca_error_set(err, CA_ETOOBIG, "a subject of %u bytes",
+		    dn.size);
+		goto out;
+	}
+	if (dn.size > 0)
+		memcpy(out->subject, dn.data, dn.size);
+	for (unsigned i = 0; ; i++) {
+		sz = sizeof(buf);
+		rc = gnutls_x509_crt_get_subject_alt_name2(crt, i, buf, &sz,
+		    &type, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (out->n_sans == CA_SAN_MAX) {
+			rc = ca_error_set(err, CA_ETOOBIG, "more than %d "
+			    "subjectAltNames", CA_SAN_MAX);
+			goto out;
+		}
+		/* A name we cannot read or write as text still counts: it
+		   must be in both certificates, byte for byte. */
+		if (rc < 0 || ca_san_format(type, buf, sz,
+		    out->sans[out->n_sans], sizeof(out->sans[0])) != CA_OK) {
+			char *o = out->sans[out->n_sans];
+			size_t k = (size_t)snprintf(o, sizeof(out->sans[0]),
+			    "type%u:", rc < 0 ? 0u : type);
+
+			for (size_t j = 0; rc >= 0 && j < sz &&
+			    k + 3 < sizeof(out->sans[0]); j++)
+				k += (size_t)snprintf(o + k,
+				    sizeof(out->sans[0]) - k, "%02x", buf[j]);
+		}
+		out->n_sans++;
+	}
+	qsort(out->sans, out->n_sans, sizeof(out->sans[0]), by_text);
+	rc = CA_OK;
+out:
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
 }

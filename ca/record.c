@@ -41,6 +41,12 @@ ca_record_txn(struct store_txn *txn, const struct ca_record_entry *en,
 		return rc;
 	if ((rc = store_txn_cert_put(txn, &en->rec, err)) != CA_OK)
 		return rc;
+	/* One renewal per certificate, decided here, atomically: two
+	   renewals racing in one batch or in two cannot both commit. */
+	if (en->renews_len > 0 && (rc = store_txn_renewal_put(txn,
+	    en->renews, en->renews_len, en->rec.serial, en->rec.serial_len,
+	    now, err)) != CA_OK)
+		return rc;
 	return store_txn_audit_append(txn, now, en->who, en->action,
 	    en->detail, err);
 }

@@ -4,7 +4,8 @@
  *                           for the configuration's static tokens and
  *                           admin token hashes
  *   token generate          a new random token and its hash (static tokens)
- *   token create --profile P [--cn CN] [--ttl 24h] [--uses 1]
+ *   token create --profile P [--cn CN] [--san dns:NAME]... [--ttl 24h]
+ *       [--uses 1]
  *                           a one-time token, kept in the store by its hash
  * A token is printed once and never stored or logged in clear.
  */
@@ -26,8 +27,11 @@
 static const char token_usage[] =
     "usage: mtlsca token hash [TOKEN]\n"
     "       mtlsca token generate\n"
-    "       mtlsca token create --profile P [--cn CN] [--ttl 24h] "
-    "[--uses 1]\n";
+    "       mtlsca token create --profile P [--cn CN] "
+    "[--san dns:NAME|ip:ADDR|email:ADDR|uri:URI]... [--ttl 24h] "
+    "[--uses 1]\n"
+    "  A token made with --cn or --san is bound: it enrolls only that CN "
+    "and\n  those subjectAltNames (none when only --cn is given).\n";
 
 static void
 usage(void)
@@ -112,11 +116,15 @@ token_create(int argc, char **argv, struct config *cfg)
 {
 	struct store_token	 tok;
 	struct store		*st = NULL;
+	char			 sans[STORE_TOKEN_SANS_MAX][STORE_CN_MAX];
+	size_t			 n_sans = 0;
 	struct ca_error		 err;
 	struct passwd		*pw;
 	const char		*profile = NULL, *cn = "";
 	char			 text[CA_TOKEN_TEXT_MAX];
-	char			 who[96], detail[STORE_CN_MAX + 128], exp[21];
+	char			 who[96], exp[21];
+	char			 detail[STORE_CN_MAX + 128 +
+	    STORE_TOKEN_SANS_MAX * STORE_CN_MAX];
 	char			 hex[2 * CA_HASH_LEN + 1];
 	uint8_t			 h[CA_HASH_LEN];
 	int64_t			 ttl = 86400, now = time_now();
@@ -135,6 +143,19 @@ token_create(int argc, char **argv, struct config *cfg)
 			profile = v;
 		} else if (strcmp(a, "--cn") == 0) {
 			cn = v;
+		} else if (strcmp(a, "--san") == 0) {
+			if (n_sans == STORE_TOKEN_SANS_MAX) {
+				fprintf(stderr, "mtlsca: token create: at most "
+				    "%d --san\n", STORE_TOKEN_SANS_MAX);
+				return 2;
+			}
+			if (ca_san_parse(v, sans[n_sans], sizeof(sans[0]),
+			    &err) != CA_OK) {
+				fprintf(stderr, "mtlsca: token create: --san "
+				    "%s\n", err.msg);
+				return 2;
+			}
+			n_sans++;
 		} else if (strcmp(a, "--ttl") == 0) {
 			if (parse_duration(v, &ttl) != CA_OK || ttl <= 0) {
 				fprintf(stderr, "mtlsca: token create: --ttl "
@@ -176,6 +197,8 @@ token_create(int argc, char **argv, struct config *cfg)
 	memset(&tok, 0, sizeof(tok));
 	snprintf(tok.profile, sizeof(tok.profile), "%s", profile);
 	snprintf(tok.cn, sizeof(tok.cn), "%s", cn);
+	memcpy(tok.sans, sans, n_sans * sizeof(sans[0]));
+	tok.n_sans = n_sans;
 	tok.created_at = now;
 	tok.expires_at = now + ttl;
 	tok.uses_left = (uint32_t)uses;
@@ -186,15 +209,28 @@ token_create(int argc, char **argv, struct config *cfg)
 	snprintf(who, sizeof(who), "cli:%s", pw ? pw->pw_name : "?");
 	hex_format(h, 4, hex);
 	time_format(tok.expires_at, exp);
-	snprintf(detail, sizeof(detail), "token=%s profile=%s cn=%s uses=%llu "
-	    "expires=%s", hex, profile, cn[0] ? cn : "*",
-	    (unsigned long long)uses, exp);
+	{
+		size_t l = (size_t)snprintf(detail, sizeof(detail), "token=%s "
+		    "profile=%s cn=%s uses=%llu expires=%s", hex, profile,
+		    cn[0] ? cn : "*", (unsigned long long)uses, exp);
+
+		for (size_t i = 0; i < n_sans && l < sizeof(detail); i++)
+			l += (size_t)snprintf(detail + l, sizeof(detail) - l,
+			    " san=%s", sans[i]);
+	}
 	if (store_audit_append(st, now, who, "token-create", detail, &err) !=
 	    CA_OK)
 		goto out;
 	printf("%s\n", text);
-	fprintf(stderr, "mtlsca: token for profile %s%s%s, %llu use%s, "
-	    "expires %s\n", profile, cn[0] ? ", CN " : "", cn,
+	fprintf(stderr, "mtlsca: token for profile %s%s%s", profile,
+	    cn[0] ? ", CN " : "", cn);
+	for (size_t i = 0; i < n_sans; i++)
+		fprintf(stderr, "%s%s", i == 0 ? ", subjectAltNames " : " ",
+		    sans[i]);
+	if ((cn[0] != '\0' || n_sans > 0))
+		fprintf(stderr, " (bound: %s)", n_sans > 0 ? "no other "
+		    "subjectAltName" : "no subjectAltName");
+	fprintf(stderr, ", %llu use%s, expires %s\n",
 	    (unsigned long long)uses, uses == 1 ? "" : "s", exp);
 	ret = 0;
 out:

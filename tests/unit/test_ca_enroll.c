@@ -715,6 +715,220 @@ test_batch_one_bad(void **state)
 	pthread_mutex_destroy(&w.mu);
 }
 
+/* ---- renewal rules and bound SANs ---- */
+
+/* Enroll dn (and dns) under the admin token; the grant to renew it. */
+static void
+issued_and_renewal(struct ca_enroller *en, const char *dn, const char *dns,
+    struct ca_enrolled *out, struct ca_grant *renew)
+{
+	struct ca_grant		g;
+	struct ca_peer		peer;
+	struct cert_record	rec;
+	struct ca_error		e;
+	char			*csr = make_csr(dn, dns);
+
+	grant_of(ADMIN_TOKEN, &g);
+	if (ca_enroll(en, &g, (const uint8_t *)csr, strlen(csr), NULL, 0,
+	    out, NULL, NULL, &e) != CA_OK)
+		fail_msg("enroll %s: %s", dn, e.msg);
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(ca_peer_verify(g_ca, g_st, out->iss.der,
+	    out->iss.der_len, time_now(), &peer, &rec, &e), CA_OK);
+	ca_grant_renewal(&peer, &rec, renew);
+	cert_record_clear(&rec);
+	free(csr);
+}
+
+static int
+renew_with(struct ca_enroller *en, const struct ca_grant *g, const char *dn,
+    const char *dns, struct ca_enrolled *out, struct ca_error *e)
+{
+	char	*csr = make_csr(dn, dns);
+	int	 rc;
+
+	ca_error_clear(e);
+	rc = ca_enroll(en, g, (const uint8_t *)csr, strlen(csr), NULL, 0, out,
+	    NULL, NULL, e);
+	free(csr);
+	return rc;
+}
+
+/*
+ * Renewal keeps exactly the identities of the certificate renewed (the
+ * subject as issued, the SANs: nothing added, nothing lost), runs every
+ * policy check, and happens once per certificate — even for two renewals
+ * racing in one batch.
+ */
+static void
+test_renewal_rules(void **state)
+{
+	struct ca_enroller_options	 eo;
+	struct ca_enroller		*narrow = NULL;
+	struct ca_profile		 prof;
+	struct ca_enrolled		 a, b, c, res[2];
+	struct ca_grant			 ra, rb, rc2;
+	struct store_renewal		 mark;
+	struct ca_error			 e;
+	struct waiter			 w;
+	struct store_txn		*txn = NULL;
+	const char			*admins[] = { "CN=ops-admin" };
+	char				 hex[SERIAL_HEX_MAX + 2];
+	char				*csr;
+	int				 ok = 0;
+
+	(void)state;
+	/* The issue's case: the profile no longer copies OU, so renewing
+	   OU=contractors, CN=ops-admin would issue CN=ops-admin, an admin
+	   subject. Refused: renewal keeps the subject. */
+	issued_and_renewal(g_en, "CN=ops-admin,OU=contractors", NULL, &a, &ra);
+	ca_profile_default(&prof);
+	prof.n_allowed = 1;
+	snprintf(prof.subject_allowed[0], sizeof(prof.subject_allowed[0]),
+	    "CN");
+	memset(&eo, 0, sizeof(eo));
+	eo.profiles = &prof;
+	eo.n_profiles = 1;
+	eo.admin_subjects = admins;
+	eo.n_admin_subjects = 1;
+	assert_int_equal(ca_enroller_new(g_ca, g_st, &eo, &narrow, &e), CA_OK);
+	assert_int_equal(renew_with(narrow, &ra,
+	    "CN=ops-admin,OU=contractors", NULL, &b, &e), CA_EPOLICY);
+	assert_string_equal(e.reason, CA_REASON_RENEWAL_IDENTITY);
+	assert_non_null(strstr(e.msg, "would now issue 'CN=ops-admin'"));
+	ca_enroller_free(narrow);
+
+	/* No SAN added, none lost. */
+	assert_int_equal(renew_with(g_en, &ra, "CN=ops-admin,OU=contractors",
+	    "payments.internal.example", &b, &e), CA_EPOLICY);
+	assert_string_equal(e.reason, CA_REASON_RENEWAL_IDENTITY);
+	assert_non_null(strstr(e.msg, "dns:payments.internal.example"));
+	ca_enrolled_clear(&a);
+	issued_and_renewal(g_en, "CN=erin", "erin.example.com", &a, &ra);
+	assert_int_equal(renew_with(g_en, &ra, "CN=erin", NULL, &b, &e),
+	    CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "leaves out dns:erin.example.com"));
+	/* The same names (a DNS name in another case is the same name). */
+	assert_int_equal(renew_with(g_en, &ra, "CN=erin", "ERIN.example.com",
+	    &b, &e), CA_OK);
+
+	/* Once: the same certificate again is refused (409), naming the
+	   renewal; the new one renews in turn. */
+	assert_int_equal(renew_with(g_en, &ra, "CN=erin", "erin.example.com",
+	    &c, &e), CA_EEXIST);
+	assert_string_equal(e.reason, CA_REASON_RENEWED);
+	serial_format(b.iss.serial, b.iss.serial_len, hex);
+	assert_non_null(strstr(e.msg, hex));
+	assert_int_equal(store_renewal_get(g_st, ra.peer.serial,
+	    ra.peer.serial_len, &mark, &e), CA_OK);
+	assert_memory_equal(mark.serial, b.iss.serial, b.iss.serial_len);
+	{
+		struct cert_record	rec;
+		struct ca_peer		peer;
+
+		memset(&rec, 0, sizeof(rec));
+		assert_int_equal(ca_peer_verify(g_ca, g_st, b.iss.der,
+		    b.iss.der_len, time_now(), &peer, &rec, &e), CA_OK);
+		ca_grant_renewal(&peer, &rec, &rb);
+		cert_record_clear(&rec);
+	}
+	assert_int_equal(renew_with(g_en, &rb, "CN=erin", "erin.example.com",
+	    &c, &e), CA_OK);
+	ca_enrolled_clear(&a);
+	ca_enrolled_clear(&b);
+	ca_enrolled_clear(&c);
+
+	/* Two renewals of one certificate in one batch: one commits. */
+	issued_and_renewal(g_en, "CN=frank", NULL, &a, &rc2);
+	csr = make_csr("CN=frank", NULL);
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	assert_int_equal(store_txn_begin(g_st, &txn, &e), CA_OK);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(ca_enroll(g_en, &rc2, (const uint8_t *)csr,
+		    strlen(csr), NULL, 0, &res[i], done_cb, &w, &e), CA_OK);
+	store_txn_abort(txn);
+	pthread_mutex_lock(&w.mu);
+	while (w.done < 2)
+		pthread_cond_wait(&w.cond, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	for (int i = 0; i < 2; i++) {
+		if (res[i].rc == CA_OK) {
+			ok++;
+			continue;
+		}
+		assert_int_equal(res[i].rc, CA_EEXIST);
+		assert_string_equal(res[i].err.reason, CA_REASON_RENEWED);
+		assert_false(in_store(res[i].iss.serial,
+		    res[i].iss.serial_len) && res[i].iss.serial_len > 0);
+	}
+	assert_int_equal(ok, 1);
+	for (int i = 0; i < 2; i++)
+		ca_enrolled_clear(&res[i]);
+	ca_enrolled_clear(&a);
+	free(csr);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.mu);
+}
+
+/* A bound token grants its SANs and no other. */
+static void
+test_bound_sans(void **state)
+{
+	struct store_token	 tok;
+	struct ca_grant		 g;
+	struct ca_enrolled	 out;
+	struct ca_error		 e;
+	uint8_t			 h[CA_HASH_LEN];
+	char			*ok_csr = make_csr("CN=gina", "Gina.Example.com.");
+	char			*more = make_csr("CN=gina",
+	    "payments.internal.example");
+	char			*none = make_csr("CN=gina", NULL);
+
+	(void)state;
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "client");
+	snprintf(tok.cn, sizeof(tok.cn), "gina");
+	assert_int_equal(ca_san_parse("DNS:gina.example.com", tok.sans[0],
+	    sizeof(tok.sans[0]), &e), CA_OK);
+	assert_string_equal(tok.sans[0], "dns:gina.example.com");
+	tok.n_sans = 1;
+	tok.created_at = time_now();
+	tok.expires_at = time_now() + 3600;
+	tok.uses_left = 3;
+	ca_token_hash("bound-gina", h);
+	assert_int_equal(store_token_put(g_st, h, &tok, NULL), CA_OK);
+	grant_of("bound-gina", &g);
+	assert_true(g.bound);
+	ca_error_clear(&e);
+	assert_int_equal(ca_enroll(g_en, &g, (const uint8_t *)more,
+	    strlen(more), NULL, 0, &out, NULL, NULL, &e), CA_EFORBIDDEN);
+	assert_string_equal(e.reason, CA_REASON_TOKEN_BOUND_SAN);
+	assert_non_null(strstr(e.msg, "dns:payments.internal.example"));
+	assert_int_equal(uses_left("bound-gina"), 3);
+	assert_int_equal(ca_enroll(g_en, &g, (const uint8_t *)ok_csr,
+	    strlen(ok_csr), NULL, 0, &out, NULL, NULL, &e), CA_OK);
+	ca_enrolled_clear(&out);
+	assert_int_equal(ca_enroll(g_en, &g, (const uint8_t *)none,
+	    strlen(none), NULL, 0, &out, NULL, NULL, &e), CA_OK);
+	ca_enrolled_clear(&out);
+	/* Bound to a CN alone: no SAN at all. */
+	put_token("bound-cn-only", "client", "gina", 1, 3600);
+	grant_of("bound-cn-only", &g);
+	assert_int_equal(ca_enroll(g_en, &g, (const uint8_t *)ok_csr,
+	    strlen(ok_csr), NULL, 0, &out, NULL, NULL, &e), CA_EFORBIDDEN);
+	assert_string_equal(e.reason, CA_REASON_TOKEN_BOUND_SAN);
+	/* Unbound tokens are not restricted. */
+	grant_of(STATIC_TOKEN, &g);
+	assert_int_equal(ca_enroll(g_en, &g, (const uint8_t *)more,
+	    strlen(more), NULL, 0, &out, NULL, NULL, &e), CA_OK);
+	ca_enrolled_clear(&out);
+	free(ok_csr);
+	free(more);
+	free(none);
+}
+
 /* ---- serial collisions, on every issuance path ---- */
 
 static void
@@ -821,6 +1035,8 @@ main(void)
 		cmocka_unit_test(test_peer_verify),
 		cmocka_unit_test(test_batch_one_bad),
 		cmocka_unit_test(test_serial_collision),
+		cmocka_unit_test(test_renewal_rules),
+		cmocka_unit_test(test_bound_sans),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
