@@ -40,9 +40,12 @@ http_bearer_hash(struct MHD_Connection *c, uint8_t out[CA_HASH_LEN],
 	n = strlen(h);
 	while (n > 0 && h[n - 1] == ' ')
 		n--;
+	/* Presented but no token of ours, whatever its length: 403, as any
+	   refused token (only missing credentials are 401). */
 	if (n == 0 || n > TOKEN_MAX)
-		return ca_error_set(err, CA_EAUTH, "the bearer token is empty "
-		    "or longer than %d bytes", TOKEN_MAX);
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_TOKEN_MALFORMED,
+		    "the bearer token is empty or longer than %d bytes: no "
+		    "token of this CA", TOKEN_MAX);
 	memcpy(tok, h, n);
 	tok[n] = '\0';
 	ca_token_hash(tok, out);
@@ -77,10 +80,29 @@ admin_cert(struct http_server *s, const struct ca_peer *p)
 	return ca_enroller_admin_subject(s->enroller, p->subject);
 }
 
+/* What the audit names for a credential presented: never the secret. */
+static void
+presented_token(struct http_req *r, const uint8_t hash[CA_HASH_LEN])
+{
+	char hex[2 * 4 + 1];
+
+	hex_format(hash, 4, hex);
+	snprintf(r->presented, sizeof(r->presented), "token:%s", hex);
+}
+
+static void
+presented_cert(struct http_req *r, const struct ca_peer *peer)
+{
+	char hex[2 * 8 + 1];
+
+	hex_format(peer->fingerprint, 8, hex);
+	snprintf(r->presented, sizeof(r->presented), "cert:%s", hex);
+}
+
 /* Admin by client certificate or admin token; who gets a label. */
 static int
-auth_admin(struct http_server *s, struct MHD_Connection *c, char *who,
-    size_t who_size, struct ca_error *err)
+auth_admin(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, struct ca_error *err)
 {
 	struct ca_peer	peer;
 	struct ca_error	ce, te;
@@ -91,37 +113,46 @@ auth_admin(struct http_server *s, struct MHD_Connection *c, char *who,
 	ca_error_clear(&ce);
 	ca_error_clear(&te);
 	crc = http_peer(s, c, &peer, NULL, &ce);
+	if (crc == CA_OK)
+		presented_cert(r, &peer);
 	if (crc == CA_OK && admin_cert(s, &peer)) {
 		hex_format(peer.fingerprint, 8, hex);
-		snprintf(who, who_size, "cert:%s:%.60s", hex, peer.subject);
+		snprintf(r->who, sizeof(r->who), "cert:%s:%.60s", hex,
+		    peer.subject);
 		return CA_OK;
 	}
 	trc = http_bearer_hash(c, hash, &te);
 	if (trc == CA_OK) {
+		presented_token(r, hash);
 		if (ca_enroller_admin_token(s->enroller, hash)) {
 			hex_format(hash, 4, hex);
-			snprintf(who, who_size, "admin-token:%s", hex);
+			snprintf(r->who, sizeof(r->who), "admin-token:%s",
+			    hex);
 			return CA_OK;
 		}
-		return ca_error_set(err, CA_EFORBIDDEN, "this token does not "
-		    "grant admin rights");
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_NOT_ADMIN,
+		    "this token does not grant admin rights");
 	}
 	if (crc == CA_OK)
-		return ca_error_set(err, CA_EFORBIDDEN, "the client "
-		    "certificate (%.200s) is not an admin", peer.subject);
-	if (crc != CA_ENOENT)
-		return ca_error_set(err, crc == CA_EFORBIDDEN ? CA_EFORBIDDEN :
-		    crc, "%s", ce.msg);
-	if (trc != CA_ENOENT)
-		return ca_error_set(err, CA_EAUTH, "%s", te.msg);
+		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_NOT_ADMIN,
+		    "the client certificate (%.200s) is not an admin",
+		    peer.subject);
+	if (crc != CA_ENOENT) {
+		*err = ce;
+		return crc;
+	}
+	if (trc != CA_ENOENT) {
+		*err = te;
+		return trc;
+	}
 	return ca_error_set(err, CA_EAUTH, "admin credentials required: an "
 	    "admin client certificate or \"Authorization: Bearer TOKEN\"");
 }
 
 /* An enrollment token: Bearer, then ca/'s grant (static, admin, one-time). */
 static int
-auth_enroll(struct http_server *s, struct MHD_Connection *c,
-    struct ca_grant *g, struct ca_error *err)
+auth_enroll(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, struct ca_error *err)
 {
 	uint8_t	hash[CA_HASH_LEN];
 	int	rc;
@@ -134,13 +165,14 @@ auth_enroll(struct http_server *s, struct MHD_Connection *c,
 	if ((rc = http_bearer_hash(c, hash, err)) != CA_OK)
 		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH,
 		    "enrollment needs \"Authorization: Bearer TOKEN\"") : rc;
-	return ca_grant_token(s->enroller, hash, g, err);
+	presented_token(r, hash);
+	return ca_grant_token(s->enroller, hash, &r->grant, err);
 }
 
 /* Renewal: the current certificate as the TLS client certificate. */
 static int
-auth_renew(struct http_server *s, struct MHD_Connection *c,
-    struct ca_grant *g, struct ca_error *err)
+auth_renew(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, struct ca_error *err)
 {
 	struct ca_peer		peer;
 	struct cert_record	rec;
@@ -151,7 +183,8 @@ auth_renew(struct http_server *s, struct MHD_Connection *c,
 		return rc == CA_ENOENT ? ca_error_set(err, CA_EAUTH, "renewal "
 		    "needs the current certificate as the TLS client "
 		    "certificate") : rc;
-	ca_grant_renewal(&peer, &rec, g);
+	presented_cert(r, &peer);
+	ca_grant_renewal(&peer, &rec, &r->grant);
 	cert_record_clear(&rec);
 	return CA_OK;
 }
@@ -164,11 +197,11 @@ http_authorize(struct http_server *s, struct http_req *r,
 	case HTTP_AUTH_PUBLIC:
 		return CA_OK;
 	case HTTP_AUTH_ADMIN:
-		return auth_admin(s, c, r->who, sizeof(r->who), err);
+		return auth_admin(s, r, c, err);
 	case HTTP_AUTH_ENROLL:
-		return auth_enroll(s, c, &r->grant, err);
+		return auth_enroll(s, r, c, err);
 	case HTTP_AUTH_RENEW:
-		return auth_renew(s, c, &r->grant, err);
+		return auth_renew(s, r, c, err);
 	}
 	return ca_error_set(err, CA_EINVAL, "route without an auth class");
 }

@@ -81,6 +81,8 @@ struct http_metrics {
 	atomic_ullong	 revocations;
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
 	atomic_ullong	 tls_refused;	/* handshakes refused (tlsguard.c) */
+	atomic_ullong	 audited;	/* refusals and reads written */
+	atomic_ullong	 audit_dropped;	/* not itemized, or not written */
 	atomic_ullong	 refused_pending;	/* over http.per_ip_pending */
 	atomic_ullong	 evicted;	/* slots taken for a newcomer */
 	atomic_llong	 slots_log_us;	/* last log line about either */
@@ -121,8 +123,15 @@ struct http_req {
 	uint8_t			*body;
 	size_t			 body_len, body_cap;
 	bool			 too_big;
+	size_t			 drained;	/* bytes of a body over the cap */
 	/* who is calling (the route's auth class) */
 	char			 who[160];	/* HTTP_AUTH_ADMIN */
+	/* what the audit of a refusal says: who was presented (a token's
+	   hash prefix, a certificate's fingerprint), the rule, the sentence */
+	char			 presented[CA_WHO_MAX];
+	const char		*reason;
+	char			 refusal[512];
+	char			 method[8];
 	struct ca_grant		 grant;		/* HTTP_AUTH_ENROLL, _RENEW */
 	/* enrollment in flight (enroll.c) */
 	int			 phase;		/* 0 new, 1 committing, 2 done */
@@ -156,6 +165,7 @@ struct http_server {
 	int64_t			 tls_not_after;	/* of tls_cert's leaf */
 
 	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
+	struct http_auditor	*auditor;	/* refusals and reads (audit.c) */
 	struct listener		 https, http;
 	struct http_deadlines	 deadlines;
 	struct http_metrics	 metrics;
@@ -190,6 +200,24 @@ void http_conn_received(struct http_server *s, struct MHD_Connection *c);
 void http_conn_answered(struct http_server *s, struct MHD_Connection *c);
 /* The server a connection belongs to (NULL before it is started). */
 struct http_server *http_conn_server(struct MHD_Connection *c);
+
+/* ---- audit.c: refusals and admin reads in the audit log ---- */
+
+struct http_auditor;
+int http_auditor_start(struct http_server *s, struct ca_error *err);
+/* Writes what is queued, repeats included. */
+void http_auditor_stop(struct http_server *s);
+/*
+ * Queue an audit entry (no I/O): action "refuse" or "read", who a label
+ * (never a secret), detail the sentence. key names its kind (peer, route,
+ * reason): the first of a kind in a minute is written, the next ones
+ * counted into one "repeat" entry. NULL-safe.
+ */
+void http_audit_note(struct http_auditor *a, const char *action,
+    const char *key, const char *who, const char *detail);
+/* The request's audit entry, if it is one (completed_cb). */
+void http_audit_request(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
 
 /* ---- tlsguard.c: the client certificate, before its signature ---- */
 

@@ -194,6 +194,15 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "load balancer would refuse, before any signature was checked.");
 	bprintf(&b, "mtlsca_http_tls_refused_total %llu\n",
 	    (unsigned long long)atomic_load(&m->tls_refused));
+	help(&b, "mtlsca_audit_http_entries_total", "counter",
+	    "Audit entries written for refusals and admin reads.");
+	bprintf(&b, "mtlsca_audit_http_entries_total %llu\n",
+	    (unsigned long long)atomic_load(&m->audited));
+	help(&b, "mtlsca_audit_http_dropped_total", "counter",
+	    "Refusals and admin reads counted but not itemized in the audit "
+	    "(too many at once), or not written (the store failed).");
+	bprintf(&b, "mtlsca_audit_http_dropped_total %llu\n",
+	    (unsigned long long)atomic_load(&m->audit_dropped));
 	help(&b, "mtlsca_http_connections_refused_total", "counter",
 	    "Connections refused at accept: their address already held "
 	    "http.per_ip_pending connections without a request.");

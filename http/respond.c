@@ -128,7 +128,14 @@ http_respond_error(struct http_req *r, struct MHD_Connection *c,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* For the audit of refusals (audit.c). */
+	if (r->reason == NULL)
+		r->reason = code;
+	snprintf(r->refusal, sizeof(r->refusal), "%s", msg);
 	obj = json_pack("{s:s, s:s}", "error", code, "message", msg);
+	/* The rule that refused, for programs (ca/ca.h CA_REASON_*). */
+	if (obj != NULL && r->reason != code)
+		json_object_set_new(obj, "reason", json_string(r->reason));
 	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(obj);
 	if (text == NULL)
@@ -145,6 +152,7 @@ http_respond_caerr(struct http_req *r, struct MHD_Connection *c,
 {
 	unsigned status = http_status_for(e->code);
 
+	r->reason = e->reason;
 	/* Internal failures say what failed but never leak more. */
 	return http_respond_error(r, c, status, ca_errname(e->code), "%s",
 	    e->msg[0] != '\0' ? e->msg : ca_strerror(e->code));

@@ -58,8 +58,16 @@
 #define STOP_GRACE_MS		10000
 /* Over the cap but below this, an announced body is drained, not stored. */
 #define DRAIN_MAX		(1024 * 1024)
-/* Headers and MHD's own buffers; bodies are collected outside it. */
-#define CONNECTION_MEMORY	(32 * 1024)
+/*
+ * The request line and headers are capped here (URL_MAX, HEADERS_MAX), so
+ * that the answer is ours (JSON, 414 or 431); libmicrohttpd's own limit,
+ * its connection memory (headers and its buffers; bodies are collected
+ * outside it), is set well above, and only a request past it gets
+ * libmicrohttpd's own HTML answer.
+ */
+#define URL_MAX			(8 * 1024)
+#define HEADERS_MAX		(16 * 1024)
+#define CONNECTION_MEMORY	(64 * 1024)
 /*
  * RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). The
  * signature algorithms, which the CertificateRequest offers to clients,
@@ -231,6 +239,27 @@ content_length(struct MHD_Connection *c)
 	return n;
 }
 
+/* Sum of the lengths of a request's values of one kind (and their keys). */
+static enum MHD_Result
+add_length(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static size_t
+values_length(struct MHD_Connection *c, enum MHD_ValueKind kind)
+{
+	size_t n = 0;
+
+	MHD_get_connection_values(c, kind, add_length, &n);
+	return n;
+}
+
 /* The route table's verdict on the request (matched on its headers). */
 static void
 route(struct http_req *r, const char *url, const char *method)
@@ -291,9 +320,19 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->srv = s;
 		r->https = l->https;
 		r->start_us = http_now_us();
+		snprintf(r->method, sizeof(r->method), "%s", method);
 		route(r, url, method);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
+		if (strlen(url) + values_length(c, MHD_GET_ARGUMENT_KIND) >
+		    URL_MAX)
+			return http_respond_error(r, c, 414, "uri_too_long",
+			    "the request's URL and query are over the limit "
+			    "of %d bytes", URL_MAX);
+		if (values_length(c, MHD_HEADER_KIND) > HEADERS_MAX)
+			return http_respond_error(r, c, 431,
+			    "headers_too_large", "the request's headers are "
+			    "over the limit of %d bytes", HEADERS_MAX);
 		/*
 		 * Refuse an announced oversize body before reading any of it
 		 * into memory. With "Expect: 100-continue", or a body too big
@@ -320,10 +359,12 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (r->too_big) {
-		/* Announced over the cap: drained, never stored. */
+		/* Over the cap: drained, never stored, then answered; a body
+		   past DRAIN_MAX is not worth reading to the end. */
 		if (*upload_data_size > 0) {
+			r->drained += *upload_data_size;
 			*upload_data_size = 0;
-			return MHD_YES;
+			return r->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		return http_respond_error(r, c, 413, "too_big", "the request "
 		    "body is over the limit of %zu bytes", s->body_max);
@@ -333,9 +374,15 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 
 		*upload_data_size = 0;
 		if (n > s->body_max - r->body_len) {
-			/* A chunked body that overruns: drop the connection. */
+			/* A chunked body that overruns: what came is
+			   dropped, the rest drained, and the answer is 413
+			   as for an announced one. */
 			r->too_big = true;
-			return MHD_NO;
+			r->drained = r->body_len + n;
+			free(r->body);
+			r->body = NULL;
+			r->body_len = r->body_cap = 0;
+			return MHD_YES;
 		}
 		if (r->body_len + n > r->body_cap) {
 			size_t	 cap = r->body_cap ? r->body_cap * 2 : 4096;
@@ -374,6 +421,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	http_metrics_request(l->srv, r->metric, r->status,
 	    http_now_us() - r->start_us);
+	http_audit_request(l->srv, r, c);
 	ca_enrolled_clear(&r->res);
 	free(r->body);
 	free(r);
@@ -673,7 +721,8 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	    DEFAULT_CONNECTIONS;
 	slots.per_ip_pending = opt->per_ip_pending ? opt->per_ip_pending :
 	    DEFAULT_PER_IP_PENDING;
-	if ((rc = http_deadlines_start(s, &slots, err)) != CA_OK)
+	if ((rc = http_deadlines_start(s, &slots, err)) != CA_OK ||
+	    (rc = http_auditor_start(s, err)) != CA_OK)
 		goto fail;
 	if (opt->https_port != 0 && (rc = listener_start(s, &s->https, true,
 	    opt->https_port, opt, err)) != CA_OK)
@@ -687,6 +736,7 @@ fail:
 	listener_stop(&s->https);
 	listener_stop(&s->http);
 	http_deadlines_stop(s);
+	http_auditor_stop(s);
 	server_free(s);		/* the enroller's committer drains first */
 	return rc;
 }
@@ -725,5 +775,6 @@ http_server_stop(struct http_server *s)
 	listener_stop(&s->https);
 	listener_stop(&s->http);
 	http_deadlines_stop(s);
+	http_auditor_stop(s);	/* after the last request's entry */
 	server_free(s);		/* the enroller's committer drains first */
 }
