@@ -59,6 +59,11 @@ int ca_gnutls_err(struct ca_error *err, int code, int gnutls_rc,
 struct ca_signer *ca_signer_acquire(struct ca *ca);
 void ca_signer_release(struct ca_signer *s);
 
+/* The GnuTLS algorithm, size and signature hash of a key type (ca_init,
+   ca_key_generate). CA_EINVAL for a value outside the enum. */
+int ca_key_type_params(enum ca_key_type type, gnutls_pk_algorithm_t *pk,
+    unsigned *bits, gnutls_digest_algorithm_t *dig);
+
 /* 16 random bytes, top two bits 01 (DESIGN.md "Serial numbers"). */
 int ca_serial_new(uint8_t serial[16], struct ca_error *err);
 
