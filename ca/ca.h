@@ -286,6 +286,14 @@ int ca_key_type_of(const char *key_pem, size_t len, enum ca_key_type *out,
     struct ca_error *err);
 
 /*
+ * Is key_pem (PEM, unencrypted) the private key of the first certificate
+ * in cert_pem? CA_OK; CA_EINVAL "does not match"; CA_EMALF for unreadable
+ * input.
+ */
+int ca_key_matches_cert(const char *key_pem, size_t key_len,
+    const char *cert_pem, size_t cert_len, struct ca_error *err);
+
+/*
  * PKCS#12 (RFC 7292) protections. MODERN: key and certificates encrypted
  * with PBES2 (PBKDF2 with HMAC-SHA256, AES-256-CBC, RFC 8018), MAC with
  * HMAC-SHA256: what OpenSSL 3 writes by default. LEGACY: the

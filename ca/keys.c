@@ -1,7 +1,8 @@
 /*
  * Private keys for the client side: a fresh key of one of the types the
- * load balancer accepts, and the type of an existing key (so that a renewal
- * with a new key keeps the old key's type).
+ * load balancer accepts, the type of an existing key (so that a renewal
+ * with a new key keeps the old key's type), and whether a key is the one of
+ * a certificate.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,23 +63,11 @@ ca_key_type_of(const char *key_pem, size_t len, enum ca_key_type *out,
     struct ca_error *err)
 {
 	gnutls_x509_privkey_t	 key = NULL;
-	gnutls_datum_t		 d;
 	unsigned		 bits = 0;
 	int			 rc, pk;
 
-	if (len > UINT32_MAX)
-		return ca_error_set(err, CA_ETOOBIG, "key too large");
-	d.data = (unsigned char *)key_pem;
-	d.size = (unsigned)len;
-	if ((rc = gnutls_x509_privkey_init(&key)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "key init");
-	/* No password: an encrypted key is refused here, with the reason. */
-	if ((rc = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM,
-	    NULL, GNUTLS_PKCS_PLAIN)) < 0) {
-		rc = ca_gnutls_err(err, CA_EMALF, rc, "not an unencrypted PEM "
-		    "private key");
-		goto out;
-	}
+	if ((rc = ca_key_import_pem(key_pem, len, &key, err)) != CA_OK)
+		return rc;
 	pk = gnutls_x509_privkey_get_pk_algorithm2(key, &bits);
 	rc = CA_OK;
 	if (pk == GNUTLS_PK_RSA && bits == 2048)
@@ -110,13 +99,85 @@ ca_key_type_of(const char *key_pem, size_t len, enum ca_key_type *out,
 			    "curve %s is none of P-256, P-384, P-521",
 			    gnutls_ecc_curve_get_name(curve) ?
 			    gnutls_ecc_curve_get_name(curve) : "(unknown)");
-	}
-	else
+	} else
 		rc = ca_error_set(err, CA_EPOLICY, "a %s key of %u bits is "
 		    "none of rsa2048, rsa3072, rsa4096, ecdsa-p256, "
 		    "ecdsa-p384, ecdsa-p521",
 		    gnutls_pk_get_name((gnutls_pk_algorithm_t)pk), bits);
+	gnutls_x509_privkey_deinit(key);
+	return rc;
+}
+
+/* Equal key ids (a hash of the SubjectPublicKeyInfo): equal public keys. */
+int
+ca_key_cert_check(gnutls_x509_privkey_t key, gnutls_x509_crt_t crt,
+    struct ca_error *err)
+{
+	uint8_t	a[64], b[64];
+	size_t	la = sizeof(a), lb = sizeof(b);
+	int	rc;
+
+	if ((rc = gnutls_x509_crt_get_key_id(crt, 0, a, &la)) < 0 ||
+	    (rc = gnutls_x509_privkey_get_key_id(key, 0, b, &lb)) < 0)
+		return ca_gnutls_err(err, CA_ECRYPTO, rc, "key id");
+	if (la != lb || memcmp(a, b, la) != 0)
+		return ca_error_set(err, CA_EINVAL, "the key does not match the "
+		    "certificate");
+	return CA_OK;
+}
+
+int
+ca_key_import_pem(const char *key_pem, size_t key_len,
+    gnutls_x509_privkey_t *out, struct ca_error *err)
+{
+	gnutls_x509_privkey_t	key = NULL;
+	gnutls_datum_t		d;
+	int			rc;
+
+	if (key_len > UINT32_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "key too large");
+	d.data = (unsigned char *)key_pem;
+	d.size = (unsigned)key_len;
+	if ((rc = gnutls_x509_privkey_init(&key)) < 0)
+		return ca_gnutls_err(err, CA_ENOMEM, rc, "key init");
+	/* No password: an encrypted key is refused here, with the reason. */
+	if ((rc = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM,
+	    NULL, GNUTLS_PKCS_PLAIN)) < 0) {
+		gnutls_x509_privkey_deinit(key);
+		return ca_gnutls_err(err, CA_EMALF, rc, "not an unencrypted PEM "
+		    "private key");
+	}
+	*out = key;
+	return CA_OK;
+}
+
+int
+ca_key_matches_cert(const char *key_pem, size_t key_len,
+    const char *cert_pem, size_t cert_len, struct ca_error *err)
+{
+	gnutls_x509_privkey_t	key = NULL;
+	gnutls_x509_crt_t	crt = NULL;
+	gnutls_datum_t		d;
+	int			rc;
+
+	if (cert_len > UINT32_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "certificate too large");
+	if ((rc = ca_key_import_pem(key_pem, key_len, &key, err)) != CA_OK)
+		return rc;
+	d.data = (unsigned char *)cert_pem;
+	d.size = (unsigned)cert_len;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0) {
+		rc = ca_gnutls_err(err, CA_ENOMEM, rc, "crt init");
+		goto out;
+	}
+	/* The first certificate of a PEM file: the leaf. */
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		rc = ca_gnutls_err(err, CA_EMALF, rc, "not a PEM certificate");
+		goto out;
+	}
+	rc = ca_key_cert_check(key, crt, err);
 out:
+	gnutls_x509_crt_deinit(crt);
 	gnutls_x509_privkey_deinit(key);
 	return rc;
 }

@@ -32,8 +32,7 @@ ca_p12_build(const char *key_pem, size_t key_len, const char *certs_pem,
 	gnutls_datum_t		 d, kid, der = { NULL, 0 };
 	gnutls_mac_algorithm_t	 mac;
 	unsigned		 n = 0, flags;
-	uint8_t			 crt_id[64], key_id[64];
-	size_t			 crt_id_len = sizeof(crt_id);
+	uint8_t			 key_id[64];
 	size_t			 key_id_len = sizeof(key_id);
 	char			 cn[256];
 	size_t			 cn_len = sizeof(cn);
@@ -56,16 +55,8 @@ ca_p12_build(const char *key_pem, size_t key_len, const char *certs_pem,
 		mac = GNUTLS_MAC_SHA256;
 	}
 
-	if ((rc = gnutls_x509_privkey_init(&key)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "key init");
-	d.data = (unsigned char *)key_pem;
-	d.size = (unsigned)key_len;
-	if ((rc = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM,
-	    NULL, GNUTLS_PKCS_PLAIN)) < 0) {
-		rc = ca_gnutls_err(err, CA_EMALF, rc, "the key is not an "
-		    "unencrypted PEM private key");
-		goto out;
-	}
+	if ((rc = ca_key_import_pem(key_pem, key_len, &key, err)) != CA_OK)
+		return rc;
 	d.data = (unsigned char *)certs_pem;
 	d.size = (unsigned)certs_len;
 	if ((rc = gnutls_x509_crt_list_import2(&crts, &n, &d,
@@ -80,17 +71,12 @@ ca_p12_build(const char *key_pem, size_t key_len, const char *certs_pem,
 		    P12_CERTS_MAX - 1);
 		goto out;
 	}
-	/* The same key id (SHA-1 of the SubjectPublicKeyInfo) for the key
-	 * and the leaf: if they differ, the key is not the leaf's. */
-	if ((rc = gnutls_x509_crt_get_key_id(crts[0], 0, crt_id,
-	    &crt_id_len)) < 0 || (rc = gnutls_x509_privkey_get_key_id(key, 0,
-	    key_id, &key_id_len)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "key id");
+	if ((rc = ca_key_cert_check(key, crts[0], err)) != CA_OK)
 		goto out;
-	}
-	if (crt_id_len != key_id_len || memcmp(crt_id, key_id, key_id_len)) {
-		rc = ca_error_set(err, CA_EINVAL, "the key does not match the "
-		    "certificate (the first one of the certificate file)");
+	/* The localKeyID: SHA-1 of the SubjectPublicKeyInfo. */
+	if ((rc = gnutls_x509_privkey_get_key_id(key, 0, key_id,
+	    &key_id_len)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "key id");
 		goto out;
 	}
 	kid.data = key_id;
