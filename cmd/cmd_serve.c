@@ -262,7 +262,8 @@ bootstrap_done(struct store *st)
 
 static void
 print_first_start(const struct config *cfg, const struct boot *b,
-    const char *host, unsigned https_port, unsigned http_port)
+    const char *host, unsigned https_port, unsigned http_port,
+    const char *fp)
 {
 	char exp[21];
 
@@ -286,6 +287,11 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	    "--data-binary @client.csr -o client.pem "
 	    "https://%s:%u/v1/certificates\n\n", cfg->ca_cert, b->enroll, host,
 	    https_port);
+	/* Or with mtlsca itself: the fingerprint bootstraps the trust. */
+	printf("Or, with mtlsca on the client (key, certificate, chain and CA "
+	    "in ./client1):\n\n  mtlsca enroll --server https://%s:%u "
+	    "--ca-fingerprint %s --token %s --cn client1 --out-dir client1"
+	    "\n\n", host, https_port, fp, b->enroll);
 	printf("Revoke it (admin):\n\n");
 	printf("  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
@@ -337,6 +343,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
 	const char			*host;
+	const uint8_t			*der;
+	size_t				 der_len;
+	char				 fp[65];
 	uint8_t				*mv = NULL;
 	size_t				 mlen, n_toks = 0, n_admin = 0;
 	sigset_t			 sigs;
@@ -543,9 +552,13 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			host = "localhost";
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = cfg->n_server_names ? cfg->server_names[0] : "localhost";
+	der = ca_cert_der(ca, &der_len);
+	cmd_fingerprint(der, der_len, fp);
 	if (boot.first) {
+		printf("CA certificate SHA-256 fingerprint: %s\n", fp);
 		print_first_start(cfg, &boot, host,
-		    http_server_port(srv, true), http_server_port(srv, false));
+		    http_server_port(srv, true), http_server_port(srv, false),
+		    fp);
 		bootstrap_done(st);
 	}
 	if (http_server_port(srv, true))
@@ -554,7 +567,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (http_server_port(srv, false))
 		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
-	fprintf(stderr, "mtlsca: ready (data in %s)\n", cfg->data_dir);
+	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
+	    "%s)\n", cfg->data_dir, fp);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
