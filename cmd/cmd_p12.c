@@ -64,33 +64,58 @@ tty_line(int fd, const char *prompt, char *out, size_t size)
 	return ok;
 }
 
+/*
+ * The first line of a file, which may be a pipe (--token-file <(vault ...),
+ * /dev/stdin): read up to the first newline, never more than fits.
+ */
+static int
+first_line(const char *file, char out[CMD_SECRET_MAX], struct ca_error *err)
+{
+	size_t	n = 0;
+	bool	eol = false;
+	int	fd, rc = CA_OK;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return ca_error_set(err, errno == ENOENT ? CA_ENOENT : CA_EIO,
+		    "%s: %s", file, strerror(errno));
+	while (!eol && n < CMD_SECRET_MAX) {
+		ssize_t r = read(fd, out + n, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = ca_error_set(err, CA_EIO, "%s: %s", file,
+			    strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		if (out[n] == '\n' || out[n] == '\r')
+			eol = true;
+		else
+			n++;
+	}
+	close(fd);
+	if (rc == CA_OK && (n == 0 || n >= CMD_SECRET_MAX))
+		rc = ca_error_set(err, CA_EINVAL, "%s: the first line must hold "
+		    "the secret (1 to %d bytes)", file, CMD_SECRET_MAX - 1);
+	if (rc != CA_OK) {
+		gnutls_memset(out, 0, CMD_SECRET_MAX);
+		return rc;
+	}
+	out[n] = '\0';
+	return CA_OK;
+}
+
 int
 cmd_secret_read(const char *file, const char *prompt, bool confirm,
     const char *option, char out[CMD_SECRET_MAX], struct ca_error *err)
 {
 	char	 again[CMD_SECRET_MAX];
-	uint8_t	*buf = NULL;
-	size_t	 len = 0, n;
 	int	 fd, rc;
 
-	if (file != NULL) {
-		if ((rc = file_read(file, 64 * 1024, &buf, &len, err)) != CA_OK)
-			return rc;
-		for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
-			;
-		if (n == 0 || n >= CMD_SECRET_MAX) {
-			rc = ca_error_set(err, CA_EINVAL, "%s: the first line "
-			    "must hold the secret (1 to %d bytes)", file,
-			    CMD_SECRET_MAX - 1);
-		} else {
-			memcpy(out, buf, n);
-			out[n] = '\0';
-			rc = CA_OK;
-		}
-		gnutls_memset(buf, 0, len);
-		free(buf);
-		return rc;
-	}
+	if (file != NULL)
+		return first_line(file, out, err);
 	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0)
 		return ca_error_set(err, CA_EINVAL, "no terminal to ask for it: "
 		    "give %s FILE", option);
