@@ -82,6 +82,28 @@ say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * Put a sentence in front of the one *err holds ("<fmt>: <err->msg>"),
+ * with code. The old message is copied first: it is both source and
+ * destination.
+ */
+static int
+err_wrap(struct ca_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+err_wrap(struct ca_error *err, int code, const char *fmt, ...)
+{
+	char	old[sizeof(err->msg)], head[sizeof(err->msg)];
+	va_list	ap;
+
+	snprintf(old, sizeof(old), "%s", err->msg);
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	return ca_error_set(err, code, "%s: %s", head, old);
+}
+
 static void
 lock_wait(void *arg)
 {
@@ -229,8 +251,8 @@ attempt(const struct renew_opts *o, bool force, int64_t delay,
 		goto out;
 	a->now = a->old;
 	if (ca_key_matches_cert(key, klen, cert, clen, err) != CA_OK) {
-		ca_error_set(err, CA_EINVAL, "%s does not match %s: %s",
-		    o->key, o->cert, err->msg);
+		err_wrap(err, CA_EINVAL, "%s does not match %s", o->key,
+		    o->cert);
 		goto out;
 	}
 	now = time_now();
@@ -279,13 +301,13 @@ attempt(const struct renew_opts *o, bool force, int64_t delay,
 	conn.key_file = o->key;
 	if (client_renew(&conn, csr, days, &iss, err) != CA_OK) {
 		if (err->code == CA_EEXIST)
-			ca_error_set(err, CA_EEXIST, "the certificate %s was "
-			    "already renewed (server: %s): use the newer "
-			    "certificate, or enroll again if it is lost",
-			    a->old.serial, err->msg);
+			err_wrap(err, CA_EEXIST, "the certificate %s was "
+			    "already renewed: use the newer certificate, or "
+			    "enroll again if it is lost; the server says",
+			    a->old.serial);
 		else if (err->code == CA_EAUTH || err->code == CA_EFORBIDDEN)
-			ca_error_set(err, err->code, "the server refused the "
-			    "renewal of %s: %s", a->old.serial, err->msg);
+			err_wrap(err, err->code, "the server refused the "
+			    "renewal of %s", a->old.serial);
 		goto out;
 	}
 	if (cmd_issued_check(&iss, usekey, ulen, &leaf, err) != CA_OK)
@@ -304,8 +326,8 @@ attempt(const struct renew_opts *o, bool force, int64_t delay,
 	 */
 	if (newkey != NULL && replace(o->key, newkey, nklen, 0600, err) !=
 	    CA_OK) {
-		ca_error_set(err, CA_EIO, "certificate %s was issued but %s "
-		    "could not be written: %s", leaf.serial, o->key, err->msg);
+		err_wrap(err, CA_EIO, "certificate %s was issued but %s "
+		    "could not be written", leaf.serial, o->key);
 		goto out;
 	}
 	/* A file that held a chain gets the new chain. */
@@ -321,19 +343,19 @@ attempt(const struct renew_opts *o, bool force, int64_t delay,
 		    CA_OK)
 			say("%s now holds the new key but %s the old "
 			    "certificate: %s", o->key, o->cert, e2.msg);
-		ca_error_set(err, CA_EIO, "certificate %s was issued but %s "
-		    "could not be written: %s", leaf.serial, o->cert,
-		    err->msg);
+		err_wrap(err, CA_EIO, "certificate %s was issued but %s "
+		    "could not be written", leaf.serial, o->cert);
 		goto out;
 	}
 	if (o->chain != NULL) {
 		free(out);
-		if ((out = cmd_chain_join(iss.cert_pem, iss.ca_pem)) == NULL ||
-		    replace(o->chain, out, strlen(out), 0644, err) != CA_OK) {
-			ca_error_set(err, CA_EIO, "certificate %s is in %s but "
-			    "%s could not be written%s%s", leaf.serial,
-			    o->cert, o->chain, out ? ": " : "",
-			    out ? err->msg : "");
+		if ((out = cmd_chain_join(iss.cert_pem, iss.ca_pem)) == NULL)
+			ca_error_set(err, CA_ENOMEM, "out of memory");
+		if (out == NULL || replace(o->chain, out, strlen(out), 0644,
+		    err) != CA_OK) {
+			err_wrap(err, CA_EIO, "certificate %s is in %s but %s "
+			    "could not be written", leaf.serial, o->cert,
+			    o->chain);
 			goto out;
 		}
 	}
