@@ -322,9 +322,9 @@ clock_warn() {	# CERT
 		_srv=$(http_time "$_d")
 		_skew=$((_here - _srv))
 		if [ "$_skew" -gt "$SKEW_WARN" ] || [ "$_skew" -lt "-$SKEW_WARN" ]; then
-			_dir=ahead
+			_dir="ahead of"
 			[ "$_skew" -lt 0 ] && _dir=behind
-			warn "this machine's clock is $(duration "$_skew") $_dir of the server's (server: $_d): TLS peers will see certificates as not yet valid or expired; fix the clock (NTP)"
+			warn "this machine's clock is $(duration "$_skew") $_dir the server's (server: $_d): TLS peers will see certificates as not yet valid or expired; fix the clock (NTP)"
 		fi
 	fi
 	_nb=$(cert_not_before "$1")
