@@ -55,6 +55,14 @@ OSSL_FP=$(openssl x509 -in "$D/ca.pem" -noout -fingerprint -sha256)
     fail "openssl says $OSSL_FP, serve says $FP"
 ok "serve, status and openssl print the same CA fingerprint"
 
+# The enroll command serve prints on its first start works as printed.
+printed=$(sed -n 's/^  \(mtlsca enroll .*\)$/\1/p' "$HL_TMP/serve.out")
+[ -n "$printed" ] || fail "no mtlsca enroll command printed"
+run_rc 0 env PATH="$(dirname "$MTLSCA"):$PATH" bash -c "$printed"
+openssl verify -CAfile "$D/ca.pem" client1/cert.pem >/dev/null ||
+    fail "the printed command's certificate does not verify"
+ok "the printed 'mtlsca enroll --ca-fingerprint' command works as printed"
+
 # ---- a wrong fingerprint: refused before the token is sent ----
 T1=$(token --cn alice)
 [ -n "$T1" ] || fail "token create"
