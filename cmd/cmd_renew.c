@@ -67,20 +67,8 @@ struct attempt {
 	int64_t			due;
 };
 
-static void
-say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mtlsca: renew: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+/* "mtlsca: renew: <sentence>" on stderr (the daemon's log lines too). */
+#define say(...)	((void)cmd_fail("renew: " __VA_ARGS__))
 
 /*
  * Put a sentence in front of the one *err holds ("<fmt>: <err->msg>"),

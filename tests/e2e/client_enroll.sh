@@ -6,45 +6,12 @@
 # certificate through nginx, the errors people meet (unreachable server,
 # untrusted server, refused token, clock skew), PKCS#12 in both forms read
 # back by openssl and certtool, and --help / the man page.
-. "$(dirname "$0")/http_lib.sh"
+. "$(dirname "$0")/client_lib.sh"
 
-D="$HL_TMP/data"
-HP=$(free_port)
-PP=$(free_port)
-ADMIN="client-admin-$RANDOM$RANDOM"
-CONF="$HL_TMP/mtlsca.conf"
-hl_config "$CONF" "$D" "$HP" "$PP" "
-admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
-hl_start serve --config "$CONF" serve
-U="https://localhost:$HP"
-P="http://127.0.0.1:$PP"
-W="$HL_TMP/work"
-mkdir -p "$W"
-cd "$W" || fail "cd $W"
-
-m() { "$MTLSCA" "$@"; }
-# run_rc N CMD...: run, require exit status N; output (both streams) in $OUT.
-run_rc() {
-	local want=$1 rc=0
-	shift
-	OUT=$("$@" 2>&1) || rc=$?
-	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $OUT"
-}
-has() { case "$1" in *"$2"*) ;; *) fail "${3:-output} lacks '$2': $1" ;; esac; }
-lacks() { case "$1" in *"$2"*) fail "${3:-output} has '$2': $1" ;; esac; }
-# One-time enrollment token for the client profile.
-token() { "$MTLSCA" --config "$CONF" token create --profile client --uses 1 "$@" 2>/dev/null; }
-# Requests the server counted on a route (every status), from /metrics.
-requests() {
-	curl -sS "$P/metrics" | awk -v r="route=\"$1\"" '
-	    index($0, "mtlsca_http_requests_total{") == 1 && index($0, r) { n += $NF }
-	    END { print n + 0 }'
-}
-pub_of_cert() { openssl x509 -in "$1" -noout -pubkey; }
-pub_of_key() { openssl pkey -in "$1" -pubout; }
+cl_serve
 
 # ---- the fingerprint: serve, status and openssl agree ----
-FP=$(sed -n 's/.*CA fingerprint SHA-256 \([0-9a-f]\{64\}\)).*/\1/p' "$HL_TMP/serve.err")
+FP=$(cl_fingerprint)
 [ ${#FP} = 64 ] || fail "serve's ready line has no CA fingerprint: $(cat "$HL_TMP/serve.err")"
 has "$(cat "$HL_TMP/serve.out")" "CA certificate SHA-256 fingerprint: $FP" "serve's first-start text"
 has "$(cat "$HL_TMP/serve.out")" "mtlsca enroll --server https://localhost:$HP --ca-fingerprint $FP" "serve's first-start text"
@@ -66,7 +33,7 @@ ok "the printed 'mtlsca enroll --ca-fingerprint' command works as printed"
 # ---- a wrong fingerprint: refused before the token is sent ----
 T1=$(token --cn alice)
 [ -n "$T1" ] || fail "token create"
-WRONG=${FP%?}$( [ "${FP: -1}" = 0 ] && echo 1 || echo 0 )
+WRONG=$(cl_wrong "$FP")
 enroll_before=$(requests /v1/certificates)
 ca_before=$(requests /ca.pem)
 run_rc 1 m enroll --server "$U" --ca-fingerprint "$WRONG" --token "$T1" \
@@ -99,7 +66,7 @@ done
 openssl verify -CAfile "$D/ca.pem" alice/cert.pem >/dev/null || fail "openssl verify"
 cmp -s alice/ca.pem "$D/ca.pem" || fail "alice/ca.pem is not the CA certificate"
 cat alice/cert.pem alice/ca.pem | cmp -s - alice/chain.pem || fail "chain.pem is not cert + CA"
-[ "$(pub_of_cert alice/cert.pem)" = "$(pub_of_key alice/key.pem)" ] ||
+[ "$(cert_pub alice/cert.pem)" = "$(pub alice/key.pem)" ] ||
     fail "the certificate is not for the key"
 openssl pkey -in alice/key.pem -noout -text | grep -q "ASN1 OID: prime256v1" ||
     fail "default key type is not P-256"
@@ -121,9 +88,7 @@ T2=$(token)
 run_rc 0 m enroll --server "$U/" --ca-file "$D/ca.pem" --token-file <(echo "$T2") \
     --cn bob --key-type rsa2048 --profile client --days 30 --out-dir bob
 openssl pkey -in bob/key.pem -noout -text | grep -q "(2048 bit" || fail "not RSA 2048"
-nb=$(date -u -d "$(openssl x509 -in bob/cert.pem -noout -startdate | cut -d= -f2)" +%s)
-na=$(date -u -d "$(openssl x509 -in bob/cert.pem -noout -enddate | cut -d= -f2)" +%s)
-[ $((na - nb)) = $((30 * 86400)) ] || fail "--days 30 gave $(( (na - nb) / 86400 )) days"
+[ "$(days_of bob/cert.pem)" = 30 ] || fail "--days 30 gave $(days_of bob/cert.pem) days"
 ok "--ca-file, --token-file, --key-type rsa2048, --days 30"
 
 # An existing identity is never replaced by accident.
@@ -161,8 +126,7 @@ ok "unreachable, untrusted (nothing sent) and refused-token errors say what happ
 
 # Clock skew: this machine two hours behind the server.
 T5=$(token)
-BEHIND=$(date -u -d "@$(( $(date +%s) - 7200 ))" +%Y-%m-%dT%H:%M:%SZ)
-run_rc 0 env MTLSCA_FAKE_NOW="$BEHIND" "$MTLSCA" enroll --server "$U" --ca-file "$D/ca.pem" \
+run_rc 0 env MTLSCA_FAKE_NOW="$(two_hours_ago)" "$MTLSCA" enroll --server "$U" --ca-file "$D/ca.pem" \
     --token "$T5" --cn dave --out-dir dave
 has "$OUT" "warning: this machine's clock is 2h 0m behind the server's"
 has "$OUT" "warning: the certificate is valid from"
@@ -233,8 +197,8 @@ for p in frank.p12 frank-legacy.p12; do
 	# The key and the leaf inside match each other and the originals.
 	openssl pkcs12 "${legacy[@]}" -in "$p" -nokeys -clcerts -passin file:pw -out "$p.crt" 2>/dev/null
 	openssl pkcs12 "${legacy[@]}" -in "$p" -nocerts -nodes -passin file:pw -out "$p.key" 2>/dev/null
-	[ "$(pub_of_cert "$p.crt")" = "$(pub_of_key "$p.key")" ] || fail "$p: key and certificate differ"
-	[ "$(pub_of_key "$p.key")" = "$(pub_of_key frank/key.pem)" ] || fail "$p: not frank's key"
+	[ "$(cert_pub "$p.crt")" = "$(pub "$p.key")" ] || fail "$p: key and certificate differ"
+	[ "$(pub "$p.key")" = "$(pub frank/key.pem)" ] || fail "$p: not frank's key"
 	cmp -s <(openssl x509 -in "$p.crt") <(openssl x509 -in frank/cert.pem) || fail "$p: not frank's certificate"
 	[ "$(grep -c 'BEGIN CERTIFICATE' "$p.pem")" = 2 ] || fail "$p: the CA is not inside"
 	ct=$(certtool --p12-info --inder --infile "$p" --password "correct horse" 2>&1) ||

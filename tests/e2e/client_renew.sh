@@ -7,49 +7,15 @@
 # renews once, runs the hook, does not hammer the server when the new
 # certificate is due at once, and stops on SIGTERM; the systemd units
 # verify and their command line, expanded as systemd does, works.
-. "$(dirname "$0")/http_lib.sh"
+. "$(dirname "$0")/client_lib.sh"
 
-D="$HL_TMP/data"
-HP=$(free_port)
-PP=$(free_port)
-ADMIN="renew-admin-$RANDOM$RANDOM"
-CONF="$HL_TMP/mtlsca.conf"
-hl_config "$CONF" "$D" "$HP" "$PP" "
-admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
-hl_start serve --config "$CONF" serve
-U="https://localhost:$HP"
-W="$HL_TMP/work"
-mkdir -p "$W"
-cd "$W" || fail "cd $W"
-
-m() { "$MTLSCA" "$@"; }
-run_rc() {
-	local want=$1 rc=0
-	shift
-	OUT=$("$@" 2>&1) || rc=$?
-	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $OUT"
-}
-has() { case "$1" in *"$2"*) ;; *) fail "${3:-output} lacks '$2': $1" ;; esac; }
-lacks() { case "$1" in *"$2"*) fail "${3:-output} has '$2': $1" ;; esac; }
-token() { "$MTLSCA" --config "$CONF" token create --profile client --uses 1 2>/dev/null; }
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
-epoch() { date -u -d "$(openssl x509 -in "$1" -noout "-$2" | cut -d= -f2)" +%s; }
-rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-pub() { openssl pkey -in "$1" -pubout; }
+cl_serve
 enroll() {	# DIR CN [more enroll options]
 	local dir=$1 cn=$2
 	shift 2
 	run_rc 0 m enroll --server "$U" --ca-file "$D/ca.pem" --token "$(token)" \
 	    --cn "$cn" --out-dir "$dir" "$@"
 }
-# MTLSCA_FAKE_NOW at 70% (past 2/3) of a certificate's validity.
-past_due() {
-	local nb na
-	nb=$(epoch "$1" startdate)
-	na=$(epoch "$1" enddate)
-	rfc3339 $((nb + (na - nb) * 7 / 10))
-}
-
 enroll a alice --days 30 --san dns:alice.example --san ip:10.0.0.9
 S0=$(serial a/cert.pem)
 chmod 640 a/cert.pem
@@ -81,12 +47,11 @@ has "$(cat hook.log)" "$S1 a/cert.pem 20" "the hook's environment"
 [ "$(stat -c %a a/key.pem)" = 600 ] || fail "key mode $(stat -c %a a/key.pem)"
 [ "$(sha256sum < a/key.pem)" = "$key_hash" ] || fail "the key changed without --rekey"
 openssl verify -CAfile "$D/ca.pem" a/cert.pem >/dev/null || fail "openssl verify"
-[ "$(openssl x509 -in a/cert.pem -noout -pubkey)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
+[ "$(cert_pub a/cert.pem)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
 [ "$(openssl x509 -in a/cert.pem -noout -subject)" = "subject=CN = alice" ] || fail "subject changed"
 sans=$(openssl x509 -in a/cert.pem -noout -ext subjectAltName)
 has "$sans" "DNS:alice.example, IP Address:10.0.0.9" "the renewed SANs"
-[ $(( $(epoch a/cert.pem enddate) - $(epoch a/cert.pem startdate) )) = $((30 * 86400)) ] ||
-    fail "the validity length was not kept"
+[ "$(days_of a/cert.pem)" = 30 ] || fail "the validity length was not kept"
 m --config "$CONF" audit | grep -q "renews=$S0" || fail "the server's audit has no renewal of $S0"
 ok "past 2/3 (MTLSCA_FAKE_NOW): renewed over mTLS, same subject/SANs/30 days, mode 0640 kept, hook ran once"
 
@@ -119,12 +84,12 @@ has "$OUT" "new key"
 [ "$(stat -c %a a/key.pem)" = 600 ] || fail "key mode after --rekey: $(stat -c %a a/key.pem)"
 openssl pkey -in a/key.pem -noout -text | grep -q "ASN1 OID: prime256v1" ||
     fail "--rekey changed the key type"
-[ "$(openssl x509 -in a/cert.pem -noout -pubkey)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
+[ "$(cert_pub a/cert.pem)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
 cat a/cert.pem "$D/ca.pem" | cmp -s - a/chain.pem || fail "--chain not rewritten"
 run_rc 0 env MTLSCA_FAKE_NOW="$(past_due a/cert.pem)" "$MTLSCA" renew \
     --server "$U" --cert a/cert.pem --key a/key.pem --rekey --key-type rsa3072
 openssl pkey -in a/key.pem -noout -text | grep -q "(3072 bit" || fail "--key-type rsa3072"
-[ "$(openssl x509 -in a/cert.pem -noout -pubkey)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
+[ "$(cert_pub a/cert.pem)" = "$(pub a/key.pem)" ] || fail "cert/key mismatch"
 ok "--rekey: a new key of the same type (or --key-type), key 0600, --chain rewritten"
 
 # A certificate file holding a chain keeps holding one.
@@ -166,6 +131,22 @@ run_rc 2 m renew --server "$U" --cert a/cert.pem --key a/key.pem --exec
 ok "usage errors exit 2"
 
 # ---- --daemon ----
+# wait_log FILE TEXT: up to 10 s for TEXT to appear in FILE.
+wait_log() {
+	for _ in $(seq 1 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# daemon_stop PID ERRFILE: SIGTERM, and the exit status must be 0.
+daemon_stop() {
+	local rc=0
+	kill -TERM "$1"
+	wait "$1" || rc=$?
+	[ "$rc" = 0 ] || fail "daemon exited $rc after SIGTERM: $(cat "$2")"
+	has "$(cat "$2")" "stopped"
+}
 enroll dm dmitri --days 30
 DS0=$(serial dm/cert.pem)
 MTLSCA_FAKE_NOW="$(past_due dm/cert.pem)" "$MTLSCA" renew --server "$U" \
@@ -174,22 +155,14 @@ MTLSCA_FAKE_NOW="$(past_due dm/cert.pem)" "$MTLSCA" renew --server "$U" \
     >"$HL_TMP/daemon.out" 2>"$HL_TMP/daemon.err" &
 DPID=$!
 HL_PIDS+=("$DPID")
-for _ in $(seq 1 100); do
-	grep -q "already due" "$HL_TMP/daemon.err" 2>/dev/null && break
-	sleep 0.1
-done
-grep -q "already due by this machine's clock" "$HL_TMP/daemon.err" ||
+wait_log "$HL_TMP/daemon.err" "already due by this machine's clock" ||
     fail "daemon: no renewal seen: $(cat "$HL_TMP/daemon.err" "$HL_TMP/daemon.out")"
 sleep 1
 [ "$(wc -l < daemon-hook.log)" = 1 ] || fail "daemon: the hook ran $(wc -l < daemon-hook.log) times"
 [ "$(cat daemon-hook.log)" = "$(serial dm/cert.pem)" ] || fail "daemon: hook saw another serial"
 [ "$(serial dm/cert.pem)" != "$DS0" ] || fail "daemon: not renewed"
 has "$(cat "$HL_TMP/daemon.out")" "renewed CN=dmitri"
-kill -TERM "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-[ "$rc" = 0 ] || fail "daemon exited $rc after SIGTERM: $(cat "$HL_TMP/daemon.err")"
-has "$(cat "$HL_TMP/daemon.err")" "stopped"
+daemon_stop "$DPID" "$HL_TMP/daemon.err"
 ok "--daemon past due: renewed once, hook once, waits instead of hammering, SIGTERM exits 0"
 
 # Not due: it sleeps until 2/3 plus at most an hour of jitter.
@@ -197,10 +170,7 @@ ok "--daemon past due: renewed once, hook once, waits instead of hammering, SIGT
     >"$HL_TMP/daemon2.out" 2>"$HL_TMP/daemon2.err" &
 DPID=$!
 HL_PIDS+=("$DPID")
-for _ in $(seq 1 50); do
-	grep -q "renews at" "$HL_TMP/daemon2.err" 2>/dev/null && break
-	sleep 0.1
-done
+wait_log "$HL_TMP/daemon2.err" "renews at" || true
 at=$(sed -n 's/.* renews at \([0-9TZ:-]*\)$/\1/p' "$HL_TMP/daemon2.err" | head -1)
 [ -n "$at" ] || fail "daemon: no 'renews at': $(cat "$HL_TMP/daemon2.err")"
 at_s=$(date -u -d "$at" +%s)
@@ -209,10 +179,7 @@ na=$(epoch dm/cert.pem enddate)
 due=$((nb + (na - nb) * 2 / 3))
 [ "$at_s" -ge "$due" ] && [ "$at_s" -le $((due + 3600)) ] ||
     fail "daemon renews at $at, due at $(rfc3339 "$due")"
-kill -TERM "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-[ "$rc" = 0 ] || fail "daemon (not due) exited $rc"
+daemon_stop "$DPID" "$HL_TMP/daemon2.err"
 lacks "$(cat "$HL_TMP/daemon2.out")" "renewed"
 ok "--daemon not due: sleeps until $at (2/3 + jitter), SIGTERM exits 0"
 

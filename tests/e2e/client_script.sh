@@ -4,46 +4,12 @@
 # the token is sent), the same files and outputs as `mtlsca enroll`, renew
 # --if-due (exit 3 when not due; MTLSCA_FAKE_NOW past 2/3 renews and runs
 # the hook), PKCS#12 in both forms, and interoperation with mtlsca renew.
-. "$(dirname "$0")/http_lib.sh"
+. "$(dirname "$0")/client_lib.sh"
 
 command -v dash >/dev/null || fail "dash is missing (Debian's /bin/sh)"
 SCRIPT="$MTLSCA_SRC/packaging/mtlsca-enroll.sh"
-D="$HL_TMP/data"
-HP=$(free_port)
-PP=$(free_port)
-CONF="$HL_TMP/mtlsca.conf"
-hl_config "$CONF" "$D" "$HP" "$PP"
-hl_start serve --config "$CONF" serve
-U="https://localhost:$HP"
-P="http://127.0.0.1:$PP"
-W="$HL_TMP/work"
-mkdir -p "$W"
-cd "$W" || fail "cd $W"
-
+cl_serve
 s() { dash "$SCRIPT" "$@"; }
-run_rc() {
-	local want=$1 rc=0
-	shift
-	OUT=$("$@" 2>&1) || rc=$?
-	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $OUT"
-}
-has() { case "$1" in *"$2"*) ;; *) fail "${3:-output} lacks '$2': $1" ;; esac; }
-token() { "$MTLSCA" --config "$CONF" token create --profile client --uses 1 2>/dev/null; }
-requests() {
-	curl -sS "$P/metrics" | awk -v r="route=\"$1\"" '
-	    index($0, "mtlsca_http_requests_total{") == 1 && index($0, r) { n += $NF }
-	    END { print n + 0 }'
-}
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
-epoch() { date -u -d "$(openssl x509 -in "$1" -noout "-$2" | cut -d= -f2)" +%s; }
-rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-pub() { openssl pkey -in "$1" -pubout; }
-past_due() {
-	local nb na
-	nb=$(epoch "$1" startdate)
-	na=$(epoch "$1" enddate)
-	rfc3339 $((nb + (na - nb) * 7 / 10))
-}
 
 # The script is POSIX sh: dash parses it, and it runs under dash below.
 dash -n "$SCRIPT" || fail "dash -n"
@@ -52,13 +18,13 @@ has "$OUT" "usage: mtlsca-enroll.sh enroll"
 run_rc 2 s enroll --server "$U" --token x
 run_rc 2 s enroll --server "http://x" --token x --cn a --ca-file "$D/ca.pem"
 
-FP=$(sed -n 's/.*CA fingerprint SHA-256 \([0-9a-f]\{64\}\)).*/\1/p' "$HL_TMP/serve.err")
+FP=$(cl_fingerprint)
 [ ${#FP} = 64 ] || fail "no fingerprint in serve's ready line"
 FP_COLONS=$(printf '%s' "$FP" | tr a-f A-F | sed 's/../&:/g; s/:$//')
 
 # ---- wrong fingerprint: refused, nothing sent, token intact ----
 T1=$(token)
-WRONG=${FP%?}$( [ "${FP: -1}" = 0 ] && echo 1 || echo 0 )
+WRONG=$(cl_wrong "$FP")
 before=$(requests /v1/certificates)
 run_rc 1 s enroll --server "$U" --ca-fingerprint "$WRONG" --token "$T1" --cn shelly --out-dir sh1
 has "$OUT" "CA fingerprint mismatch"
@@ -85,12 +51,11 @@ done
 openssl verify -CAfile "$D/ca.pem" sh1/cert.pem >/dev/null || fail "openssl verify"
 cmp -s sh1/ca.pem "$D/ca.pem" || fail "ca.pem"
 cat sh1/cert.pem sh1/ca.pem | cmp -s - sh1/chain.pem || fail "chain.pem"
-[ "$(openssl x509 -in sh1/cert.pem -noout -pubkey)" = "$(pub sh1/key.pem)" ] || fail "cert/key"
+[ "$(cert_pub sh1/cert.pem)" = "$(pub sh1/key.pem)" ] || fail "cert/key"
 [ "$(openssl x509 -in sh1/cert.pem -noout -subject)" = "subject=CN = shelly/laptop" ] ||
     fail "subject: $(openssl x509 -in sh1/cert.pem -noout -subject)"
 has "$(openssl x509 -in sh1/cert.pem -noout -ext subjectAltName)" "DNS:shelly.example, IP Address:10.1.1.1"
-[ $(( $(epoch sh1/cert.pem enddate) - $(epoch sh1/cert.pem startdate) )) = $((30 * 86400)) ] ||
-    fail "--days 30"
+[ "$(days_of sh1/cert.pem)" = 30 ] || fail "--days 30"
 info=$(openssl pkcs12 -legacy -in sh1.p12 -info -noout -passin file:pw 2>&1) || fail "pkcs12: $info"
 has "$info" "MAC: sha1"
 has "$info" "pbeWithSHA1And3-KeyTripleDES-CBC"
@@ -125,8 +90,7 @@ has "$info" "PRF hmacWithSHA256"
 ok "--key-type rsa2048, modern PKCS#12 (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC)"
 
 # Clock skew: two hours behind.
-BEHIND=$(date -u -d "@$(( $(date +%s) - 7200 ))" +%Y-%m-%dT%H:%M:%SZ)
-run_rc 0 env MTLSCA_FAKE_NOW="$BEHIND" dash "$SCRIPT" enroll --server "$U" \
+run_rc 0 env MTLSCA_FAKE_NOW="$(two_hours_ago)" dash "$SCRIPT" enroll --server "$U" \
     --ca-file "$D/ca.pem" --token "$(token)" --cn skew --out-dir sh5
 has "$OUT" "this machine's clock is 2h 0m behind the server's"
 has "$OUT" "the certificate is valid from"
@@ -149,12 +113,11 @@ has "$OUT" "renewed CN=shelly/laptop: serial $S1 (was $S0)"
 [ "$(cat hook)" = "$S1" ] || fail "hook: $(cat hook 2>&1)"
 [ "$(pub sh1/key.pem)" != "$k0" ] || fail "--rekey kept the key"
 [ "$(stat -c %a sh1/key.pem)" = 600 ] || fail "key mode after rekey"
-[ "$(openssl x509 -in sh1/cert.pem -noout -pubkey)" = "$(pub sh1/key.pem)" ] || fail "cert/key"
+[ "$(cert_pub sh1/cert.pem)" = "$(pub sh1/key.pem)" ] || fail "cert/key"
 openssl verify -CAfile "$D/ca.pem" sh1/cert.pem >/dev/null || fail "verify renewed"
 [ "$(openssl x509 -in sh1/cert.pem -noout -subject)" = "subject=CN = shelly/laptop" ] || fail "subject"
 has "$(openssl x509 -in sh1/cert.pem -noout -ext subjectAltName)" "DNS:shelly.example, IP Address:10.1.1.1"
-[ $(( $(epoch sh1/cert.pem enddate) - $(epoch sh1/cert.pem startdate) )) = $((30 * 86400)) ] ||
-    fail "validity length not kept"
+[ "$(days_of sh1/cert.pem)" = 30 ] || fail "validity length not kept"
 ok "renew --if-due: exit 3 when not due; past 2/3 renews (--rekey, same subject/SANs/days) and runs the hook"
 
 # ---- interoperation: each renews what the other made ----
