@@ -8,6 +8,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 fi
 . "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 
+# Under the sanitizers, a report must never pass for an expected failure
+# (exit 1 or 3): give them exit statuses of their own, as lib.sh does.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87"
+
 # cl_serve: start serve on free ports with an admin token. Sets D (data),
 # CONF, ADMIN, U (the HTTPS URL), P (the plain HTTP one) and W (a work
 # directory, the current one from now on).
