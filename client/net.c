@@ -416,6 +416,12 @@ client_enroll(const struct client_conn *c, const char *token,
 
 	if (token == NULL || token[0] == '\0')
 		return ca_error_set(err, CA_EINVAL, "no enrollment token");
+	/* RFC 6750 §2.1 b64token characters, never a line break that would
+	   end the header. */
+	for (const char *p = token; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return ca_error_set(err, CA_EINVAL, "the token holds a "
+			    "space, a control character or a non-ASCII byte");
 	if ((body = body_make(csr_pem, profile, days)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	q.body = body;

@@ -120,6 +120,10 @@ has "$OUT" "nothing was sent"
 [ "$(requests /v1/certificates)" = "$enroll_before" ] || fail "a request reached the server"
 run_rc 1 m enroll --server "$U" --ca-file "$D/ca.pem" --token not-a-token --cn carol --out-dir carol
 has "$OUT" "unknown enrollment token (HTTP 403 forbidden)"
+# A token cannot smuggle a header line into the request.
+run_rc 1 m enroll --server "$U" --ca-file "$D/ca.pem" --token "$T4"$'\r\nX-Injected: 1' \
+    --cn carol --out-dir carol
+has "$OUT" "the token holds a space, a control character"
 # The token was never used: it still enrolls.
 run_rc 0 m enroll --server "$U" --ca-file "$D/ca.pem" --token "$T4" --cn carol --out-dir carol
 ok "unreachable, untrusted (nothing sent) and refused-token errors say what happened"
