@@ -458,8 +458,11 @@ cmd_enroll() {
 	fi
 
 	# Everything that can fail fails before the token is spent.
-	mkdir -p "$DIR" || die "cannot create $DIR"
-	chmod 755 "$DIR" 2>/dev/null || true
+	if [ ! -d "$DIR" ]; then
+		# A new directory gets 0755 (the key inside is 0600); an
+		# existing one keeps its mode.
+		(umask 022 && mkdir -p "$DIR") || die "cannot create $DIR"
+	fi
 	if [ "$FORCE" != yes ] && { [ -e "$DIR/key.pem" ] || [ -e "$DIR/cert.pem" ] ||
 	    { [ -n "$P12" ] && [ -e "$P12" ]; }; }; then
 		die "$DIR already holds an identity (key.pem, cert.pem or the --p12 file): --force replaces it, or choose another --out-dir"

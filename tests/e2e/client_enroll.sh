@@ -88,6 +88,10 @@ T2=$(token)
 run_rc 0 m enroll --server "$U/" --ca-file "$D/ca.pem" --token-file <(echo "$T2") \
     --cn bob --key-type rsa2048 --profile client --days 30 --out-dir bob
 openssl pkey -in bob/key.pem -noout -text | grep -q "(2048 bit" || fail "not RSA 2048"
+[ "$(stat -c %a bob)" = 755 ] || fail "a new --out-dir is $(stat -c %a bob), not 755"
+mkdir -m 700 priv
+run_rc 0 m enroll --server "$U" --ca-file "$D/ca.pem" --token "$(token)" --cn priv --out-dir priv
+[ "$(stat -c %a priv)" = 700 ] || fail "an existing --out-dir lost its mode: $(stat -c %a priv)"
 [ "$(days_of bob/cert.pem)" = 30 ] || fail "--days 30 gave $(days_of bob/cert.pem) days"
 ok "--ca-file, --token-file, --key-type rsa2048, --days 30"
 

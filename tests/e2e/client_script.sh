@@ -83,6 +83,10 @@ T2=$(token)
 run_rc 0 s enroll --server "$U" --ca-file "$D/ca.pem" --token "$T2" --cn modern \
     --key-type rsa2048 --out-dir sh4 --p12 sh4.p12 --p12-password-file pw
 openssl pkey -in sh4/key.pem -noout -text | grep -q "(2048 bit" || fail "rsa2048"
+[ "$(stat -c %a sh4)" = 755 ] || fail "a new --out-dir is $(stat -c %a sh4), not 755"
+mkdir -m 700 priv
+run_rc 0 s enroll --server "$U" --ca-file "$D/ca.pem" --token "$(token)" --cn priv --out-dir priv
+[ "$(stat -c %a priv)" = 700 ] || fail "an existing --out-dir lost its mode: $(stat -c %a priv)"
 info=$(openssl pkcs12 -in sh4.p12 -info -noout -passin file:pw 2>&1) || fail "pkcs12: $info"
 has "$info" "MAC: sha256"
 has "$info" "PBES2, PBKDF2, AES-256-CBC"
