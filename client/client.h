@@ -141,6 +141,19 @@ struct client_issued {
 void client_issued_clear(struct client_issued *iss);
 
 /*
+ * The server's answer to an enrollment or a renewal (HTTP status and body,
+ * untrusted bytes; pure, so that tests/fuzz/fuzz_client.c drives it). 201:
+ * "certificate" and "ca" of the JSON object into out->cert_pem and
+ * out->ca_pem (owned; client_issued_clear()) and "profile"; the dates are
+ * left alone. Anything else: the enum ca_err of the status (401 CA_EAUTH,
+ * 403 CA_EFORBIDDEN, 409 CA_EEXIST, 422 CA_EPOLICY...) with the server's
+ * "message", or the status and the start of a body that is not ours.
+ * The certificate is not checked here (cmd/ does, against the key and CA).
+ */
+int client_answer_parse(long status, const char *body, size_t len,
+    struct client_issued *out, struct ca_error *err);
+
+/*
  * GET <server>/ca.pem over TLS WITHOUT verifying the server: the caller
  * must check the bundle against a fingerprint before trusting it, and sends
  * nothing secret on this connection. *bundle owns a malloc'd NUL-terminated

@@ -267,30 +267,30 @@ status_err(long status)
 /* A sentence from a refusal: the server's own message when it sent
    {"error", "message"}, else the status and the start of the body. */
 static int
-refusal(const struct resp *r, struct ca_error *err)
+refusal(long status, const char *body, size_t len, struct ca_error *err)
 {
 	json_t		*j = NULL;
 	const char	*msg = NULL, *code = NULL;
 	char		 snippet[121];
 	size_t		 k = 0;
-	int		 rc = status_err(r->status);
+	int		 rc = status_err(status);
 
-	if (r->body != NULL && (j = json_loadb(r->body, r->len, 0, NULL)) !=
-	    NULL && json_is_object(j)) {
+	if (body != NULL && (j = json_loadb(body, len, 0, NULL)) != NULL &&
+	    json_is_object(j)) {
 		msg = json_string_value(json_object_get(j, "message"));
 		code = json_string_value(json_object_get(j, "error"));
 	}
 	if (msg != NULL) {
-		ca_error_set(err, rc, "%s (HTTP %ld%s%s)", msg, r->status,
+		ca_error_set(err, rc, "%s (HTTP %ld%s%s)", msg, status,
 		    code != NULL ? " " : "", code != NULL ? code : "");
 	} else {
 		/* Not ours (a proxy?): printable ASCII only. */
-		for (size_t i = 0; r->body != NULL && i < r->len &&
+		for (size_t i = 0; body != NULL && i < len &&
 		    k < sizeof(snippet) - 1; i++)
-			snippet[k++] = r->body[i] >= 0x20 && r->body[i] < 0x7f ?
-			    r->body[i] : ' ';
+			snippet[k++] = body[i] >= 0x20 && body[i] < 0x7f ?
+			    body[i] : ' ';
 		snippet[k] = '\0';
-		ca_error_set(err, rc, "HTTP %ld from the server%s%s", r->status,
+		ca_error_set(err, rc, "HTTP %ld from the server%s%s", status,
 		    k ? ": " : "", snippet);
 	}
 	json_decref(j);
@@ -320,6 +320,40 @@ dup_field(json_t *j, const char *name, char **out, struct ca_error *err)
 	return CA_OK;
 }
 
+int
+client_answer_parse(long status, const char *body, size_t len,
+    struct client_issued *out, struct ca_error *err)
+{
+	json_t		*j = NULL;
+	const char	*prof;
+	char		*cert = NULL, *ca = NULL;
+	int		 rc;
+
+	if (status != 201)
+		return refusal(status, body, len, err);
+	if (body == NULL || (j = json_loadb(body, len, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL || !json_is_object(j)) {
+		rc = ca_error_set(err, CA_EMALF, "the server's answer is not a "
+		    "JSON object");
+		goto out;
+	}
+	if ((rc = dup_field(j, "certificate", &cert, err)) != CA_OK ||
+	    (rc = dup_field(j, "ca", &ca, err)) != CA_OK)
+		goto out;
+	out->cert_pem = cert;
+	out->ca_pem = ca;
+	cert = ca = NULL;
+	out->profile[0] = '\0';
+	if ((prof = json_string_value(json_object_get(j, "profile"))) != NULL)
+		snprintf(out->profile, sizeof(out->profile), "%s", prof);
+	rc = CA_OK;
+out:
+	free(cert);
+	free(ca);
+	json_decref(j);
+	return rc;
+}
+
 /* POST body, 201 answer -> *out. */
 static int
 issue_call(const struct req *q, struct client_issued *out,
@@ -327,9 +361,6 @@ issue_call(const struct req *q, struct client_issued *out,
 {
 	struct client_issued	 iss;
 	struct resp		 r;
-	json_t			*j = NULL;
-	json_error_t		 je;
-	const char		*prof;
 	int			 rc;
 
 	memset(&iss, 0, sizeof(iss));
@@ -337,26 +368,12 @@ issue_call(const struct req *q, struct client_issued *out,
 		goto out;
 	iss.server_date = r.date;
 	iss.local_date = time_now();
-	if (r.status != 201) {
-		rc = refusal(&r, err);
+	if ((rc = client_answer_parse(r.status, r.body, r.len, &iss, err)) !=
+	    CA_OK)
 		goto out;
-	}
-	if (r.body == NULL || (j = json_loadb(r.body, r.len, 0, &je)) ==
-	    NULL || !json_is_object(j)) {
-		rc = ca_error_set(err, CA_EMALF, "the server's answer is not a "
-		    "JSON object");
-		goto out;
-	}
-	if ((rc = dup_field(j, "certificate", &iss.cert_pem, err)) != CA_OK ||
-	    (rc = dup_field(j, "ca", &iss.ca_pem, err)) != CA_OK)
-		goto out;
-	if ((prof = json_string_value(json_object_get(j, "profile"))) != NULL)
-		snprintf(iss.profile, sizeof(iss.profile), "%s", prof);
 	*out = iss;
 	memset(&iss, 0, sizeof(iss));
-	rc = CA_OK;
 out:
-	json_decref(j);
 	resp_clear(&r);
 	client_issued_clear(&iss);
 	return rc;

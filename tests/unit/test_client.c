@@ -489,6 +489,70 @@ test_cert_info_verify_pick(void **state)
 }
 
 static void
+test_answer_parse(void **state)
+{
+	static const char good[] = "{\"serial\": \"4A\", \"certificate\": "
+	    "\"-----BEGIN CERTIFICATE-----\\nAA\\n\", \"ca\": \"CA PEM\", "
+	    "\"profile\": \"client\"}";
+	static const struct {
+		long		 status;
+		const char	*body;
+		int		 code;
+		const char	*msg;
+	} bad[] = {
+		{ 201, "", CA_EMALF, "not a JSON object" },
+		{ 201, "[1]", CA_EMALF, "not a JSON object" },
+		{ 201, "{\"ca\": \"x\"}", CA_EMALF, "no \"certificate\"" },
+		{ 201, "{\"certificate\": \"x\"}", CA_EMALF, "no \"ca\"" },
+		{ 201, "{\"certificate\": 7, \"ca\": \"x\"}", CA_EMALF,
+		    "no \"certificate\"" },
+		{ 201, "{\"certificate\": \"a\", \"certificate\": \"b\", "
+		    "\"ca\": \"x\"}", CA_EMALF, "not a JSON object" },
+		{ 401, "{\"error\": \"unauthorized\", \"message\": \"enrollment "
+		    "needs \\\"Authorization: Bearer TOKEN\\\"\"}", CA_EAUTH,
+		    "enrollment needs \"Authorization: Bearer TOKEN\" (HTTP 401 "
+		    "unauthorized)" },
+		{ 403, "{\"error\": \"forbidden\", \"message\": \"enrollment "
+		    "token has already been used\"}", CA_EFORBIDDEN,
+		    "enrollment token has already been used (HTTP 403 "
+		    "forbidden)" },
+		{ 409, "{\"error\": \"exists\", \"message\": \"already renewed "
+		    "by 5B\"}", CA_EEXIST, "already renewed by 5B" },
+		{ 422, "{\"message\": \"RSA key of 1024 bits\"}", CA_EPOLICY,
+		    "RSA key of 1024 bits (HTTP 422)" },
+		{ 502, "<html>\x1b[31mBad\tGateway</html>", CA_EIO,
+		    "HTTP 502 from the server: <html> [31mBad Gateway</html>" },
+		{ 500, NULL, CA_EIO, "HTTP 500 from the server" },
+	};
+	struct client_issued	iss;
+	struct ca_error		e;
+
+	(void)state;
+	memset(&iss, 0, sizeof(iss));
+	assert_int_equal(client_answer_parse(201, good, strlen(good), &iss,
+	    &e), CA_OK);
+	assert_string_equal(iss.cert_pem,
+	    "-----BEGIN CERTIFICATE-----\nAA\n");
+	assert_string_equal(iss.ca_pem, "CA PEM");
+	assert_string_equal(iss.profile, "client");
+	client_issued_clear(&iss);
+	assert_null(iss.cert_pem);
+	client_issued_clear(NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = bad[i].body != NULL ? strlen(bad[i].body) : 0;
+
+		ca_error_clear(&e);
+		assert_int_equal(client_answer_parse(bad[i].status, bad[i].body,
+		    len, &iss, &e), bad[i].code);
+		if (strstr(e.msg, bad[i].msg) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg,
+			    bad[i].msg);
+		assert_null(iss.cert_pem);
+		assert_null(iss.ca_pem);
+	}
+}
+
+static void
 test_renew_due(void **state)
 {
 	(void)state;
@@ -515,6 +579,7 @@ main(void)
 		cmocka_unit_test(test_csr_new_refuses),
 		cmocka_unit_test(test_csr_renewal_copies_identity),
 		cmocka_unit_test(test_cert_info_verify_pick),
+		cmocka_unit_test(test_answer_parse),
 		cmocka_unit_test(test_renew_due),
 	};
 
