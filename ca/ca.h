@@ -2,6 +2,7 @@
  * ca/ — the CA's identity and issuance: load the key (file or pkcs11: URL),
  * create or import the CA, check a CSR against ALB's limits and a profile,
  * build and sign a certificate, record it in the store before it is returned.
+ * For the client side (client/, cmd/): new keys, key types and PKCS#12.
  *
  * Every function returns CA_OK or a negative enum ca_err and fills *err
  * (may be NULL) with a sentence for the caller; refusals name the rule.
