@@ -3,6 +3,7 @@
  * create or import the CA, check a CSR against ALB's limits and a profile,
  * build and sign a certificate, record it in the store before it is returned;
  * enrollment (grants, policy, the committer) and enrollment tokens.
+ * For the client side (client/, cmd/): new keys, key types and PKCS#12.
  *
  * Every function returns CA_OK or a negative enum ca_err and fills *err
  * (may be NULL) with a sentence for the caller; refusals name the rule.
@@ -32,6 +33,8 @@ enum ca_key_type {
 };
 /* "rsa2048", ..., "ecdsa-p521"; CA_EINVAL otherwise. */
 int ca_key_type_parse(const char *name, enum ca_key_type *out);
+/* The name ca_key_type_parse takes ("ecdsa-p256"); "?" for no type. */
+const char *ca_key_type_name(enum ca_key_type type);
 
 /* Where the CA lives. key is a file path or a pkcs11: URL. */
 struct ca_paths {
@@ -512,5 +515,60 @@ int ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
     const uint8_t *csr, size_t csr_len, const char *profile, unsigned days,
     struct ca_enrolled *out, ca_enroll_done_fn done, void *ctx,
     struct ca_error *err);
+
+/* ---- keys and PKCS#12 for the client side (ca/keys.c, ca/p12.c) ---- */
+
+/*
+ * A fresh private key of type, as PKCS#8 PEM ("PRIVATE KEY", unencrypted:
+ * the caller writes it mode 0600). On success *pem owns a NUL-terminated
+ * malloc'd buffer of *len bytes: wipe it with gnutls_memset before free().
+ */
+int ca_key_generate(enum ca_key_type type, char **pem, size_t *len,
+    struct ca_error *err);
+
+/*
+ * The key type of a PEM private key (PKCS#8 or PKCS#1/SEC 1, unencrypted),
+ * when it is one of enum ca_key_type: CA_EMALF when the text is no key,
+ * CA_EPOLICY for another algorithm or size.
+ */
+int ca_key_type_of(const char *key_pem, size_t len, enum ca_key_type *out,
+    struct ca_error *err);
+
+/*
+ * Is key_pem (PEM, unencrypted) the private key of the first certificate
+ * in cert_pem? CA_OK; CA_EINVAL "does not match"; CA_EMALF for unreadable
+ * input.
+ */
+int ca_key_matches_cert(const char *key_pem, size_t key_len,
+    const char *cert_pem, size_t cert_len, struct ca_error *err);
+
+/*
+ * PKCS#12 (RFC 7292) protections. MODERN: key and certificates encrypted
+ * with PBES2 (PBKDF2 with HMAC-SHA256, AES-256-CBC, RFC 8018), MAC with
+ * HMAC-SHA256: what OpenSSL 3 writes by default. LEGACY: the
+ * pbeWithSHAAnd3-KeyTripleDES-CBC scheme of RFC 7292 Appendix C and an
+ * HMAC-SHA1 MAC, which the macOS keychain and Windows before Server 2019
+ * import (`openssl pkcs12 -legacy` reads it).
+ */
+enum ca_p12_mode { CA_P12_MODERN, CA_P12_LEGACY };
+
+struct ca_p12_options {
+	const char		*password;	/* required, non-empty */
+	const char		*friendly_name;	/* NULL: the leaf's CN */
+	enum ca_p12_mode	 mode;
+};
+
+/*
+ * A DER PKCS#12 file holding key_pem and the certificates of certs_pem:
+ * the leaf first (it must match the key), then any chain (issuer
+ * certificates, at most 8). The key bag and the leaf carry the same
+ * localKeyID (RFC 7292 §4.2, PKCS#9) and friendlyName, which importers use
+ * to pair them. On success *out owns a malloc'd buffer of *len bytes.
+ * CA_EMALF for unreadable PEM, CA_EINVAL for a key that does not match the
+ * leaf or an empty password.
+ */
+int ca_p12_build(const char *key_pem, size_t key_len, const char *certs_pem,
+    size_t certs_len, const struct ca_p12_options *opt, uint8_t **out,
+    size_t *len, struct ca_error *err);
 
 #endif

@@ -59,6 +59,20 @@ int ca_gnutls_err(struct ca_error *err, int code, int gnutls_rc,
 struct ca_signer *ca_signer_acquire(struct ca *ca);
 void ca_signer_release(struct ca_signer *s);
 
+/* The GnuTLS algorithm, size and signature hash of a key type (ca_init,
+   ca_key_generate). CA_EINVAL for a value outside the enum. */
+int ca_key_type_params(enum ca_key_type type, gnutls_pk_algorithm_t *pk,
+    unsigned *bits, gnutls_digest_algorithm_t *dig);
+
+/* Import an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC 1);
+   CA_EMALF with the reason. *out: gnutls_x509_privkey_deinit(). */
+int ca_key_import_pem(const char *key_pem, size_t key_len,
+    gnutls_x509_privkey_t *out, struct ca_error *err);
+
+/* CA_OK when crt carries key's public key; CA_EINVAL "does not match". */
+int ca_key_cert_check(gnutls_x509_privkey_t key, gnutls_x509_crt_t crt,
+    struct ca_error *err);
+
 /* 16 random bytes, top two bits 01 (DESIGN.md "Serial numbers"); in
    serial.c alone, so that a test may link its own. */
 int ca_serial_new(uint8_t serial[16], struct ca_error *err);

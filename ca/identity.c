@@ -55,28 +55,71 @@ ca_gnutls_err(struct ca_error *err, int code, int gnutls_rc, const char *what)
 	    gnutls_strerror(gnutls_rc));
 }
 
+static const struct {
+	const char		*name;
+	enum ca_key_type	 type;
+} key_types[] = {
+	{ "rsa2048", CA_KEY_RSA2048 },
+	{ "rsa3072", CA_KEY_RSA3072 },
+	{ "rsa4096", CA_KEY_RSA4096 },
+	{ "ecdsa-p256", CA_KEY_ECDSA_P256 },
+	{ "ecdsa-p384", CA_KEY_ECDSA_P384 },
+	{ "ecdsa-p521", CA_KEY_ECDSA_P521 },
+};
+
 int
 ca_key_type_parse(const char *name, enum ca_key_type *out)
 {
-	static const struct {
-		const char		*name;
-		enum ca_key_type	 type;
-	} types[] = {
-		{ "rsa2048", CA_KEY_RSA2048 },
-		{ "rsa3072", CA_KEY_RSA3072 },
-		{ "rsa4096", CA_KEY_RSA4096 },
-		{ "ecdsa-p256", CA_KEY_ECDSA_P256 },
-		{ "ecdsa-p384", CA_KEY_ECDSA_P384 },
-		{ "ecdsa-p521", CA_KEY_ECDSA_P521 },
-	};
-
 	if (name == NULL)
 		return CA_EINVAL;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(name, types[i].name) == 0) {
-			*out = types[i].type;
+	for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
+		if (strcmp(name, key_types[i].name) == 0) {
+			*out = key_types[i].type;
 			return CA_OK;
 		}
+	return CA_EINVAL;
+}
+
+const char *
+ca_key_type_name(enum ca_key_type type)
+{
+	for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
+		if (key_types[i].type == type)
+			return key_types[i].name;
+	return "?";
+}
+
+int
+ca_key_type_params(enum ca_key_type type, gnutls_pk_algorithm_t *pk,
+    unsigned *bits, gnutls_digest_algorithm_t *dig)
+{
+	/* The signature hash follows the key's strength (SP 800-57 pt. 1
+	 * §5.6.1): SHA-384 for P-384, SHA-512 for P-521. */
+	switch (type) {
+	case CA_KEY_RSA2048:
+	case CA_KEY_RSA3072:
+	case CA_KEY_RSA4096:
+		*pk = GNUTLS_PK_RSA;
+		*bits = type == CA_KEY_RSA2048 ? 2048 :
+		    type == CA_KEY_RSA3072 ? 3072 : 4096;
+		*dig = GNUTLS_DIG_SHA256;
+		return CA_OK;
+	case CA_KEY_ECDSA_P256:
+		*pk = GNUTLS_PK_ECDSA;
+		*bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+		*dig = GNUTLS_DIG_SHA256;
+		return CA_OK;
+	case CA_KEY_ECDSA_P384:
+		*pk = GNUTLS_PK_ECDSA;
+		*bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1);
+		*dig = GNUTLS_DIG_SHA384;
+		return CA_OK;
+	case CA_KEY_ECDSA_P521:
+		*pk = GNUTLS_PK_ECDSA;
+		*bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP521R1);
+		*dig = GNUTLS_DIG_SHA512;
+		return CA_OK;
+	}
 	return CA_EINVAL;
 }
 
@@ -853,27 +896,9 @@ ca_init(const struct ca_paths *paths, const struct ca_init_options *opt,
 			subject = opt->subject;
 		if (opt->days != 0)
 			days = opt->days;
-		switch (opt->key_type) {
-		case CA_KEY_RSA2048: break;
-		case CA_KEY_RSA3072: bits = 3072; break;
-		case CA_KEY_RSA4096: bits = 4096; break;
-		case CA_KEY_ECDSA_P256:
-			pk = GNUTLS_PK_ECDSA;
-			bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
-			break;
-		case CA_KEY_ECDSA_P384:
-			pk = GNUTLS_PK_ECDSA;
-			dig = GNUTLS_DIG_SHA384;
-			bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1);
-			break;
-		case CA_KEY_ECDSA_P521:
-			pk = GNUTLS_PK_ECDSA;
-			dig = GNUTLS_DIG_SHA512;
-			bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP521R1);
-			break;
-		default:
+		if (ca_key_type_params(opt->key_type, &pk, &bits, &dig) !=
+		    CA_OK)
 			return ca_error_set(err, CA_EINVAL, "unknown key type");
-		}
 	}
 	if (days > CA_INIT_DAYS_MAX)
 		return ca_error_set(err, CA_EINVAL, "%u days: a CA lifetime is "

@@ -24,6 +24,11 @@ int cmd_audit(int argc, char **argv, struct config *cfg);
 int cmd_publish(int argc, char **argv, struct config *cfg);
 int cmd_status(int argc, char **argv, struct config *cfg);
 
+/* The client side (issue 11): enrollment, renewal, PKCS#12. */
+int cmd_enroll(int argc, char **argv, struct config *cfg);
+int cmd_renew(int argc, char **argv, struct config *cfg);
+int cmd_export_p12(int argc, char **argv, struct config *cfg);
+
 /*
  * Publishing wiring (cmd_publish.c), also used by `serve`: the config's
  * publishers as crl/'s plain structs (out holds CONFIG_PUBLISHERS_MAX), and

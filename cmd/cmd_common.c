@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "cmd/cmd_int.h"
@@ -108,6 +109,102 @@ static const struct {
 	"  --out PATH        also write the CRL to PATH (DER, or PEM with --pem)\n"
 	"  --pem             PEM for --out\n"
 	"  --check FILE      check FILE instead of building a CRL\n" },
+	/* The client side (cmd_enroll.c, cmd_renew.c, cmd_p12.c). */
+	{ "enroll",
+	"usage: mtlsca enroll --server URL (--token T | --token-file F) --cn NAME\n"
+	"                     (--ca-file F | --ca-fingerprint SHA256)\n"
+	"                     [--san dns:|ip:|email:|uri:NAME]... [--key-type TYPE]\n"
+	"                     [--profile P] [--days N] [--out-dir DIR] [--force]\n"
+	"                     [--p12 FILE [--p12-legacy] [--p12-password-file F]\n"
+	"                     [--p12-name NAME]]\n"
+	"\n"
+	"Get a client certificate from a mtlsca server. The key is made here and\n"
+	"never leaves the machine; the CSR goes to POST /v1/certificates with the\n"
+	"enrollment token. Writes DIR/key.pem (mode 0600), DIR/cert.pem,\n"
+	"DIR/chain.pem (certificate then CA) and DIR/ca.pem, each atomically, and\n"
+	"prints the serial and the expiry.\n"
+	"\n"
+	"  --server URL          the service, e.g. https://ca.example:8443\n"
+	"  --token T             an enrollment token (`mtlsca token create`)\n"
+	"  --token-file F        the token on the first line of F (not in ps)\n"
+	"  --cn NAME             the subject's CN\n"
+	"  --san NAME            a subjectAltName, repeatable: dns:host.example,\n"
+	"                        ip:10.0.0.1, email:a@example.com, uri:spiffe://x;\n"
+	"                        without a prefix the kind is guessed\n"
+	"  --key-type TYPE       ecdsa-p256 (default), ecdsa-p384, ecdsa-p521,\n"
+	"                        rsa2048, rsa3072 or rsa4096\n"
+	"  --profile P           ask for this profile (the token may fix it)\n"
+	"  --days N              ask for this validity (the profile caps it)\n"
+	"  --ca-file F           trust the server through the CA certificate(s) in F\n"
+	"  --ca-fingerprint FP   or fetch the server's /ca.pem and trust it only if\n"
+	"                        its SHA-256 fingerprint is FP (hex, colons and case\n"
+	"                        optional; `mtlsca status` and `serve` print it); the\n"
+	"                        token is sent only once the server is verified\n"
+	"  --out-dir DIR         where the files go (default: .; created 0755)\n"
+	"  --force               replace an existing key.pem, cert.pem or --p12 file\n"
+	"  --p12 FILE            also write a PKCS#12 file (key, certificate, CA):\n"
+	"                        AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC\n"
+	"  --p12-legacy          3DES and a SHA-1 MAC instead, for the macOS\n"
+	"                        keychain and older Windows\n"
+	"  --p12-password-file F the PKCS#12 password on the first line of F\n"
+	"                        (default: asked on the terminal, without echo)\n"
+	"  --p12-name NAME       the friendly name importers show (default: the CN)\n"
+	"\n"
+	"Exit status: 0 enrolled, 1 failed (nothing written), 2 usage error.\n" },
+	{ "renew",
+	"usage: mtlsca renew --server URL --cert FILE --key FILE [--ca-file F]\n"
+	"                    [--chain FILE] [--rekey [--key-type TYPE]] [--days N]\n"
+	"                    [--if-due | --daemon] [--force] [--exec CMD [ARG...]]\n"
+	"\n"
+	"Renew a certificate of this CA over mutual TLS (POST\n"
+	"/v1/certificates/renew with the current certificate and key): same\n"
+	"subject and subjectAltNames, same validity length. The certificate (and\n"
+	"with --rekey the key) is replaced atomically, keeping its mode; a file\n"
+	"that held a chain gets the new chain. A server renews each certificate\n"
+	"once: a second renewal of the same one is refused (use the newer one).\n"
+	"\n"
+	"  --server URL      the service, e.g. https://ca.example:8443\n"
+	"  --cert FILE       the current certificate (replaced)\n"
+	"  --key FILE        its key (replaced with --rekey)\n"
+	"  --ca-file F       trust anchors for the server (default: ca.pem beside\n"
+	"                    --cert, as enroll writes it)\n"
+	"  --chain FILE      also write the new certificate and the CA to FILE\n"
+	"  --rekey           a new key (default type: the current key's)\n"
+	"  --key-type TYPE   with --rekey: ecdsa-p256, ..., rsa4096\n"
+	"  --days N          ask for N days (default: the current validity)\n"
+	"  --if-due          renew only once 2/3 of the validity has passed;\n"
+	"                    otherwise exit 3 and touch nothing (timers, cron)\n"
+	"  --daemon          stay running: renew at 2/3 of each validity (with\n"
+	"                    jitter), retry failures with backoff; SIGHUP checks\n"
+	"                    now, SIGTERM stops\n"
+	"  --force           with --if-due or --daemon: renew now, due or not\n"
+	"  --exec CMD ARG... run CMD (no shell; the rest of the line, put -- before\n"
+	"                    CMD when its arguments look like options) after each\n"
+	"                    renewal, with MTLSCA_CERT, MTLSCA_KEY, MTLSCA_SERIAL\n"
+	"                    and MTLSCA_NOT_AFTER set; e.g. --exec systemctl\n"
+	"                    reload nginx\n"
+	"\n"
+	"Exit status: 0 renewed, 3 not due (--if-due), 1 failed (also when the\n"
+	"hook failed after a renewal), 2 usage error.\n" },
+	{ "export-p12",
+	"usage: mtlsca export-p12 --cert FILE --key FILE --out FILE [--chain FILE]\n"
+	"                         [--legacy] [--password-file F] [--name NAME]\n"
+	"                         [--force]\n"
+	"\n"
+	"Write a PKCS#12 file (mode 0600) with a key, its certificate and the chain,\n"
+	"for browsers, the macOS keychain and Windows. Default protection:\n"
+	"AES-256-CBC with PBKDF2-SHA256 and a SHA-256 MAC (OpenSSL 3's default).\n"
+	"\n"
+	"  --cert FILE           the certificate (PEM; a chain after it goes in too)\n"
+	"  --key FILE            its private key (PEM, unencrypted)\n"
+	"  --chain FILE          CA certificates to add (e.g. ca.pem)\n"
+	"  --out FILE            the PKCS#12 file\n"
+	"  --legacy              3DES and a SHA-1 MAC: what the macOS keychain and\n"
+	"                        Windows before Server 2019 import\n"
+	"  --password-file F     the password on the first line of F (default:\n"
+	"                        asked twice on the terminal, without echo)\n"
+	"  --name NAME           the friendly name (default: the certificate's CN)\n"
+	"  --force               replace FILE if it exists\n" },
 	{ NULL, NULL },
 };
 
@@ -428,4 +525,21 @@ cmd_ca_file_of(const struct config *cfg, const char *path)
 	    o.st_ino == c.st_ino)
 		return "certificate";
 	return NULL;
+}
+
+void
+cmd_fingerprint(const uint8_t *der, size_t len, char out[65])
+{
+	static const char	hex[] = "0123456789abcdef";
+	uint8_t			md[32];
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, md) < 0) {
+		snprintf(out, 65, "%s", "(unavailable)");
+		return;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
 }

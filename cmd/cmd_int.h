@@ -100,4 +100,11 @@ const char *cmd_status_word(const struct cert_record *rec, int64_t now);
    that a mistyped --out never replaces it; NULL otherwise. */
 const char *cmd_ca_file_of(const struct config *cfg, const char *path);
 
+/*
+ * The SHA-256 fingerprint of a DER certificate as 64 lower-case hex digits:
+ * what `serve` and `status` print for the CA and `enroll --ca-fingerprint`
+ * takes (step's bootstrap model).
+ */
+void cmd_fingerprint(const uint8_t *der, size_t len, char out[65]);
+
 #endif

@@ -279,7 +279,8 @@ bootstrap_done(struct store *st)
 
 static void
 first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
-    const char *host, unsigned https_port, unsigned http_port)
+    const char *host, unsigned https_port, unsigned http_port,
+    const char *fp)
 {
 	char exp[21];
 
@@ -290,6 +291,7 @@ first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
 	fprintf(f, "  enrollment token: %s  (profile %s, %d uses, until %s)\n\n",
 	    b->enroll, cfg->n_profiles ? cfg->profiles[0].name : "client",
 	    BOOT_TOKEN_USES, exp);
+	fprintf(f, "CA certificate SHA-256 fingerprint: %s\n\n", fp);
 	if (https_port == 0)
 		return;
 	fprintf(f, "Enroll a client (a key and a CSR, then the certificate):\n\n");
@@ -303,6 +305,11 @@ first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
 	    "--data-binary @client.csr -o client.pem "
 	    "https://%s:%u/v1/certificates\n\n", cfg->ca_cert, b->enroll, host,
 	    https_port);
+	/* Or with mtlsca itself: the fingerprint bootstraps the trust. */
+	fprintf(f, "Or, with mtlsca on the client (key, certificate, chain "
+	    "and CA in ./client1):\n\n  mtlsca enroll --server https://%s:%u "
+	    "--ca-fingerprint %s --token %s --cn client1 --out-dir client1"
+	    "\n\n", host, https_port, fp, b->enroll);
 	fprintf(f, "Revoke it (admin):\n\n");
 	fprintf(f, "  curl --fail-with-body --cacert %s "
 	    "-H \"Authorization: Bearer %s\" "
@@ -328,7 +335,7 @@ first_start_text(FILE *f, const struct config *cfg, const struct boot *b,
 static int
 print_first_start(const struct config *cfg, const struct boot *b,
     const char *host, unsigned https_port, unsigned http_port,
-    struct ca_error *err)
+    const char *fp, struct ca_error *err)
 {
 	char	 path[CONFIG_PATH_MAX];
 	char	*text = NULL;
@@ -337,7 +344,8 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	int	 rc;
 
 	if (isatty(STDOUT_FILENO)) {
-		first_start_text(stdout, cfg, b, host, https_port, http_port);
+		first_start_text(stdout, cfg, b, host, https_port, http_port,
+		    fp);
 		fflush(stdout);
 		return CA_OK;
 	}
@@ -345,7 +353,7 @@ print_first_start(const struct config *cfg, const struct boot *b,
 		return ca_error_set(err, CA_ETOOBIG, "data_dir path too long");
 	if ((f = open_memstream(&text, &len)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	first_start_text(f, cfg, b, host, https_port, http_port);
+	first_start_text(f, cfg, b, host, https_port, http_port, fp);
 	fclose(f);
 	rc = file_write_atomic(path, text, len, 0600, 0, err);
 	gnutls_memset(text, 0, len);
@@ -404,6 +412,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
 	const char			*host;
+	const uint8_t			*der;
+	size_t				 der_len;
+	char				 fp[65];
 	uint8_t				*mv = NULL;
 	size_t				 mlen, n_toks = 0, n_admin = 0;
 	sigset_t			 sigs;
@@ -622,10 +633,12 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			host = "localhost";
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = cfg->n_server_names ? cfg->server_names[0] : "localhost";
+	der = ca_cert_der(ca, &der_len);
+	cmd_fingerprint(der, der_len, fp);
 	if (boot.first) {
 		if ((rc = print_first_start(cfg, &boot, host,
 		    http_server_port(srv, true), http_server_port(srv, false),
-		    &err)) != CA_OK)
+		    fp, &err)) != CA_OK)
 			goto fail;
 		bootstrap_done(st);
 	}
@@ -635,7 +648,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (http_server_port(srv, false))
 		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
-	fprintf(stderr, "mtlsca: ready (data in %s)\n", cfg->data_dir);
+	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
+	    "%s)\n", cfg->data_dir, fp);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

@@ -9,9 +9,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
+#include "common/util.h"
 #include "crl/crl.h"
+
+/* The CA certificate's SHA-256 fingerprint: what `mtlsca enroll
+   --ca-fingerprint` checks the server's /ca.pem against. */
+static void
+ca_fingerprint_print(const struct config *cfg)
+{
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 d = { NULL, 0 }, der = { NULL, 0 };
+	uint8_t			*buf = NULL;
+	size_t			 len = 0;
+	char			 fp[65];
+
+	if (file_read(cfg->ca_cert, 1024 * 1024, &buf, &len, NULL) != CA_OK) {
+		printf("CA fingerprint:      - (no CA certificate at %s)\n",
+		    cfg->ca_cert);
+		return;
+	}
+	d.data = buf;
+	d.size = (unsigned)len;
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0) {
+		cmd_fingerprint(der.data, der.size, fp);
+		printf("CA fingerprint:      %s (SHA-256 of %s)\n", fp,
+		    cfg->ca_cert);
+	} else
+		printf("CA fingerprint:      - (%s is not a PEM certificate)\n",
+		    cfg->ca_cert);
+	gnutls_free(der.data);
+	gnutls_x509_crt_deinit(crt);
+	free(buf);
+}
 
 int
 cmd_status(int argc, char **argv, struct config *cfg)
@@ -66,6 +102,7 @@ cmd_status(int argc, char **argv, struct config *cfg)
 		status = 0;
 		goto out;
 	}
+	ca_fingerprint_print(cfg);
 	printf("CRL number:          %llu\nrevocation generation: %llu\n",
 	    (unsigned long long)number, (unsigned long long)revgen);
 	if (crl_publish_status_text(st, conf, n, &text, &len, &err) != CA_OK) {

@@ -46,10 +46,14 @@ static const char main_usage[] =
 "  token     manage enrollment tokens\n"
 "  audit     print the audit log\n"
 "  publish   run the configured CRL publishers once\n"
-"  status    show the CRL and publisher status\n"
+"  status    show the CRL and publisher status, and the CA's fingerprint\n"
+"  enroll    get a client certificate from a mtlsca server (key made here)\n"
+"  renew     renew a client certificate over mTLS (once due, or as a daemon)\n"
+"  export-p12  write a key and its certificate as a PKCS#12 file\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
-"Exit status: 0 success, 1 failure, 2 usage error.\n";
+"Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
+"not due.\n";
 
 static const struct {
 	const char	*name;
@@ -67,6 +71,9 @@ static const struct {
 	{ "audit", cmd_audit },
 	{ "publish", cmd_publish },
 	{ "status", cmd_status },
+	{ "enroll", cmd_enroll },
+	{ "renew", cmd_renew },
+	{ "export-p12", cmd_export_p12 },
 };
 
 static int

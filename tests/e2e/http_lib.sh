@@ -164,3 +164,58 @@ hl_wait_crl() {
 	t1=$(date +%s%N)
 	echo $(( (t1 - t0) / 1000000 ))
 }
+
+# hl_nginx DIR PORT CA_PEM CRL_PEM SERVER_PEM SERVER_KEY: nginx as an mTLS
+# terminator (what ALB does in verify mode) on 127.0.0.1:PORT, trusting
+# CA_PEM and checking CRL_PEM, answering "hello <subject> serial <serial>".
+# Its files live in DIR (copies of the four given). Sets HL_NGINX (the
+# pid, also stopped on exit) once it answers TLS.
+hl_nginx() {
+	local n="$1" port="$2" user_line=""
+	command -v nginx >/dev/null ||
+	    fail "nginx is missing: run packaging/setup.sh"
+	mkdir -p "$n/logs" "$n/tmp"
+	cp "$3" "$n/ca.pem"
+	cp "$4" "$n/crl.pem"
+	cp "$5" "$n/server.pem"
+	cp "$6" "$n/server.key"
+	[ "$(id -u)" = 0 ] && user_line="user root;"
+	cat >"$n/nginx.conf" <<NGINX
+$user_line
+worker_processes 1;
+daemon off;
+pid $n/nginx.pid;
+error_log $n/logs/error.log info;
+events { worker_connections 64; }
+http {
+	access_log $n/logs/access.log;
+	client_body_temp_path $n/tmp/body;
+	proxy_temp_path $n/tmp/proxy;
+	fastcgi_temp_path $n/tmp/fastcgi;
+	uwsgi_temp_path $n/tmp/uwsgi;
+	scgi_temp_path $n/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $n/server.pem;
+		ssl_certificate_key $n/server.key;
+		ssl_verify_client on;
+		ssl_client_certificate $n/ca.pem;
+		ssl_crl $n/crl.pem;
+		location / {
+			return 200 "hello \$ssl_client_s_dn serial \$ssl_client_serial\n";
+		}
+	}
+}
+NGINX
+	nginx -t -p "$n" -c "$n/nginx.conf" >"$HL_TMP/nginx-t.err" 2>&1 ||
+	    fail "nginx -t: $(cat "$HL_TMP/nginx-t.err")"
+	nginx -p "$n" -c "$n/nginx.conf" 2>"$HL_TMP/nginx.err" &
+	HL_NGINX=$!
+	HL_PIDS+=("$HL_NGINX")
+	for _ in $(seq 1 50); do
+		[ -s "$n/nginx.pid" ] &&
+		    curl -s -o /dev/null -k "https://127.0.0.1:$port/" && return 0
+		sleep 0.1
+	done
+	fail "nginx did not answer on 127.0.0.1:$port"
+}

@@ -4,8 +4,6 @@
 # revoked (CRL refreshed, nginx reloaded) the same client is refused.
 . "$(dirname "$0")/http_lib.sh"
 
-command -v nginx >/dev/null || { echo "FAIL: nginx is missing: run packaging/setup.sh" >&2; exit 1; }
-
 D="$HL_TMP/data"
 HP=$(free_port)
 PP=$(free_port)
@@ -21,53 +19,14 @@ CA="$D/ca.pem"
 U="https://localhost:$HP"
 P="http://127.0.0.1:$PP"
 
-# What a load balancer is given: the bundle and the CRL, from our endpoints.
-N="$HL_TMP/nginx"
-mkdir -p "$N/logs" "$N/tmp"
-curl -sSf -o "$N/ca.pem" "$P/ca.pem" || fail "GET /ca.pem"
-curl -sSf -o "$N/crl.pem" "$P/crl.pem" || fail "GET /crl.pem"
+# What a load balancer is given: the bundle and the CRL, from our endpoints;
 # nginx's own server certificate: the one mtlsca issued for localhost.
-cp "$D/private/server.pem" "$N/server.pem"
-cp "$D/private/server.key" "$N/server.key"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
-cat >"$N/nginx.conf" <<EOF
-$USER_LINE
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log info;
-events { worker_connections 64; }
-http {
-	access_log $N/logs/access.log;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NP ssl;
-		ssl_certificate $N/server.pem;
-		ssl_certificate_key $N/server.key;
-		ssl_verify_client on;
-		ssl_client_certificate $N/ca.pem;
-		ssl_crl $N/crl.pem;
-		location / {
-			return 200 "hello \$ssl_client_s_dn serial \$ssl_client_serial\n";
-		}
-	}
-}
-EOF
-nginx -t -p "$N" -c "$N/nginx.conf" >"$HL_TMP/nginx-t.err" 2>&1 ||
-    fail "nginx -t: $(cat "$HL_TMP/nginx-t.err")"
-nginx -p "$N" -c "$N/nginx.conf" 2>"$HL_TMP/nginx.err" &
-NGINX=$!
-HL_PIDS+=("$NGINX")
-for _ in $(seq 1 50); do
-	curl -s -o /dev/null --cacert "$CA" "https://localhost:$NP/" && break
-	[ -s "$N/nginx.pid" ] && curl -s -o /dev/null -k "https://127.0.0.1:$NP/" && break
-	sleep 0.1
-done
+N="$HL_TMP/nginx"
+curl -sSf -o "$HL_TMP/lb-ca.pem" "$P/ca.pem" || fail "GET /ca.pem"
+curl -sSf -o "$HL_TMP/lb-crl.pem" "$P/crl.pem" || fail "GET /crl.pem"
+hl_nginx "$N" "$NP" "$HL_TMP/lb-ca.pem" "$HL_TMP/lb-crl.pem" \
+    "$D/private/server.pem" "$D/private/server.key"
+NGINX=$HL_NGINX
 ok "nginx on 127.0.0.1:$NP with ssl_verify_client on, our ca.pem and crl.pem"
 
 hl_csr client "/CN=nginx-client"
