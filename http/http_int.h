@@ -308,6 +308,19 @@ int http_authorize(struct http_server *s, struct http_req *r,
 enum MHD_Result http_enroll(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 
+/*
+ * Enroll csr (PEM or DER) under r->grant for profile and days, the
+ * connection's way (server.c's threading): true when r->res holds the
+ * outcome, to be answered now; false when the connection is suspended
+ * until the commit, after which the route's handler runs again with
+ * r->phase == 1 and answers then. csr is not kept.
+ */
+bool http_enroll_submit(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, const uint8_t *csr, size_t csr_len,
+    const char *profile, unsigned days);
+/* Count r->res's certificate in the metrics (issued, renewed). */
+void http_enroll_count(struct http_server *s, const struct http_req *r);
+
 /* ---- admin.c ---- */
 enum MHD_Result http_cert_list(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
