@@ -571,4 +571,27 @@ int ca_p12_build(const char *key_pem, size_t key_len, const char *certs_pem,
     size_t certs_len, const struct ca_p12_options *opt, uint8_t **out,
     size_t *len, struct ca_error *err);
 
+
+/* ---- EST's encodings (ca/est.c; RFC 7030) ---- */
+
+/*
+ * A certs-only CMC Simple PKI Response (RFC 5272 section 4.1; RFC 7030
+ * sections 4.1.3 and 4.2.3): a PKCS#7 SignedData without signers (RFC 5652
+ * section 5) carrying the n certificates ders[i] (DER, each at most
+ * CA_CERT_MAX bytes; a SET OF, so in DER's order, not ders'), in DER. On success *out owns a malloc'd buffer of
+ * *len bytes. CA_EINVAL, CA_EMALF (a certificate GnuTLS refuses),
+ * CA_ENOMEM, CA_ECRYPTO.
+ */
+int ca_pkcs7_certs(const uint8_t *const *ders, const size_t *lens, size_t n,
+    uint8_t **out, size_t *len, struct ca_error *err);
+
+/*
+ * The CSR attributes (RFC 7030 section 4.5.2) profile p asks of a request,
+ * as the DER of a CsrAttrs: the OIDs of the subject attributes it requires.
+ * On success *out owns a malloc'd buffer of *len bytes, or is NULL with
+ * *len 0 when the profile asks for nothing (EST then answers 204).
+ */
+int ca_est_csrattrs(const struct ca_profile *p, uint8_t **out, size_t *len,
+    struct ca_error *err);
+
 #endif

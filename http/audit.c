@@ -1,6 +1,6 @@
 /*
- * The audit of refusals and admin reads. Every 401, 403, 409 and 422 on an
- * authenticated route, and every admin read, becomes an audit entry: the
+ * The audit of refusals and admin reads. Every 400, 401, 403, 409 and 422 on
+ * an authenticated route, and every admin read, becomes an audit entry: the
  * route, the reason, the peer address and who was presented (a token's
  * hash prefix or a certificate's fingerprint — never the secret).
  *
@@ -279,8 +279,9 @@ http_audit_request(struct http_server *s, struct http_req *r,
 
 	if (rt == NULL || rt->auth == HTTP_AUTH_PUBLIC)
 		return;
-	if (r->status == 401 || r->status == 403 || r->status == 409 ||
-	    r->status == 422)
+	/* 400 too: EST answers a refusal by policy with it (RFC 7030). */
+	if (r->status == 400 || r->status == 401 || r->status == 403 ||
+	    r->status == 409 || r->status == 422)
 		action = "refuse";
 	else if (rt->auth == HTTP_AUTH_ADMIN && get && r->status == 200)
 		action = "read";

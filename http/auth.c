@@ -202,6 +202,8 @@ http_authorize(struct http_server *s, struct http_req *r,
 		return auth_enroll(s, r, c, err);
 	case HTTP_AUTH_RENEW:
 		return auth_renew(s, r, c, err);
+	case HTTP_AUTH_ENROLL_BASIC:
+		return http_est_auth(s, c, &r->grant, err);	/* est.c */
 	}
 	return ca_error_set(err, CA_EINVAL, "route without an auth class");
 }

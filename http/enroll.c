@@ -57,9 +57,7 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	const char		*capem = ca_cert_pem(s->ca);
 
 	serial_format(iss->serial, iss->serial_len, hex);
-	http_metrics_issued(s, iss->profile);
-	if (r->res.renewal)
-		atomic_fetch_add(&s->metrics.renewed, 1);
+	http_enroll_count(s, r);
 	if (r->pem_chain) {
 		/* RFC 8555 §9.1: the leaf first, then its issuer. */
 		size_t	 l1 = strlen(iss->pem), l2 = strlen(capem);
@@ -88,6 +86,14 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	    "subject", iss->subject ? iss->subject : ""));
 }
 
+void
+http_enroll_count(struct http_server *s, const struct http_req *r)
+{
+	http_metrics_issued(s, r->res.iss.profile);
+	if (r->res.renewal)
+		atomic_fetch_add(&s->metrics.renewed, 1);
+}
+
 /* After the commit: the certificate, or why not. */
 static enum MHD_Result
 finish(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
@@ -111,6 +117,41 @@ committed(void *ctx, struct ca_enrolled *res)
 		MHD_resume_connection(r->conn);
 }
 
+bool
+http_enroll_submit(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, const uint8_t *csr, size_t csr_len,
+    const char *profile, unsigned days)
+{
+	struct ca_error	err;
+	int		pending = COMMIT_PENDING;
+
+	ca_error_clear(&err);
+	if (s->threading != HTTP_THREADING_POOL ||
+	    atomic_load(&s->stopping)) {
+		/* Wait here for the commit: no suspended connection may be
+		   left behind when the daemons stop. */
+		(void)ca_enroll(s->enroller, &r->grant, csr, csr_len, profile,
+		    days, &r->res, NULL, NULL, &err);
+		return true;
+	}
+	r->conn = c;
+	atomic_store(&r->commit_state, COMMIT_PENDING);
+	if (ca_enroll(s->enroller, &r->grant, csr, csr_len, profile, days,
+	    &r->res, committed, r, &err) != CA_OK)
+		return true;		/* refused before the queue */
+	/*
+	 * Queued: suspend, then say so. The completion resumes a suspended
+	 * connection; if it came first, the result is already there and
+	 * the connection resumes at once.
+	 */
+	r->phase = 1;
+	MHD_suspend_connection(c);
+	if (!atomic_compare_exchange_strong(&r->commit_state, &pending,
+	    COMMIT_SUSPENDED))
+		MHD_resume_connection(c);
+	return false;
+}
+
 enum MHD_Result
 http_enroll(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
@@ -132,37 +173,8 @@ http_enroll(struct http_server *s, struct http_req *r,
 		goto out;
 	}
 	r->pem_chain = wants_pem_chain(c);
-	if (s->threading != HTTP_THREADING_POOL ||
-	    atomic_load(&s->stopping)) {
-		/* Wait here for the commit: no suspended connection may be
-		   left behind when the daemons stop. */
-		(void)ca_enroll(s->enroller, &r->grant, b.csr, b.csr_len,
-		    b.profile, b.days, &r->res, NULL, NULL, &err);
-		ret = finish(s, r, c);
-		goto out;
-	}
-	r->conn = c;
-	atomic_store(&r->commit_state, COMMIT_PENDING);
-	if (ca_enroll(s->enroller, &r->grant, b.csr, b.csr_len, b.profile,
-	    b.days, &r->res, committed, r, &err) != CA_OK) {
-		ret = finish(s, r, c);		/* refused before the queue */
-		goto out;
-	}
-	/*
-	 * Queued: suspend, then say so. The completion resumes a suspended
-	 * connection; if it came first, the result is already there and
-	 * the connection resumes at once.
-	 */
-	r->phase = 1;
-	MHD_suspend_connection(c);
-	{
-		int pending = COMMIT_PENDING;
-
-		if (!atomic_compare_exchange_strong(&r->commit_state,
-		    &pending, COMMIT_SUSPENDED))
-			MHD_resume_connection(c);
-	}
-	ret = MHD_YES;
+	ret = http_enroll_submit(s, r, c, b.csr, b.csr_len, b.profile,
+	    b.days) ? finish(s, r, c) : MHD_YES;
 out:
 	http_body_clear(&b);
 	return ret;

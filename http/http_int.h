@@ -32,6 +32,20 @@ enum http_auth {
 	HTTP_AUTH_ADMIN,	/* admin certificate or admin token: r->who */
 	HTTP_AUTH_ENROLL,	/* "Authorization: Bearer TOKEN": r->grant */
 	HTTP_AUTH_RENEW,	/* this CA's client certificate: r->grant */
+	/* "Authorization: Basic" (RFC 7617) with an enrollment token as the
+	   password: r->grant (EST, est.c) */
+	HTTP_AUTH_ENROLL_BASIC,
+};
+
+/*
+ * The conventions a route answers by. HTTP_PROTO_API: errors as JSON
+ * (respond.c), statuses by http_status_for. HTTP_PROTO_EST (RFC 7030):
+ * HTTPS only, even where no credentials are needed; errors as text/plain
+ * with the same sentence, statuses by RFC 7030 (http_est_status).
+ */
+enum http_proto {
+	HTTP_PROTO_API = 0,
+	HTTP_PROTO_EST,
 };
 
 typedef enum MHD_Result (*http_handler)(struct http_server *s,
@@ -48,6 +62,7 @@ struct http_route {
 	const char	*pattern;
 	unsigned	 methods;	/* enum http_method bits */
 	enum http_auth	 auth;
+	enum http_proto	 proto;
 	http_handler	 handler;
 	const char	*metric;	/* its route="..." label in /metrics */
 	const char	*hint;		/* said on a 405, or NULL */
@@ -290,17 +305,27 @@ void http_body_clear(struct http_body *b);
 /* ---- respond.c: answers and the JSON error shape ---- */
 
 /* A body of len bytes (owned: freed with free() once sent). A 405 carries
-   r->allow as its Allow header, a 401 a WWW-Authenticate challenge. */
+   r->allow as its Allow header, a 401 the challenge of the route's auth
+   class (Basic for EST, else Bearer). */
 enum MHD_Result http_respond(struct http_req *r, struct MHD_Connection *c,
     unsigned status, const char *ctype, void *buf, size_t len, bool owned);
+/* The same, with more headers: hdrs is NULL or name, value, ..., NULL. */
+enum MHD_Result http_respond_hdrs(struct http_req *r,
+    struct MHD_Connection *c, unsigned status, const char *ctype, void *buf,
+    size_t len, bool owned, const char *const *hdrs);
 /* obj (stolen; NULL: 500 out of memory) as compact JSON. */
 enum MHD_Result http_respond_json(struct http_req *r,
     struct MHD_Connection *c, unsigned status, json_t *obj);
-/* {"error": code, "message": "..."} */
+/* The status RFC 7030 gives a refusal of code on a route of auth class
+   (http_status_for's for the API). */
+unsigned http_est_status(int code, enum http_auth auth);
+/* {"error": code, "message": "..."}; on an HTTP_PROTO_EST route, the
+   message alone as text/plain. */
 enum MHD_Result http_respond_error(struct http_req *r,
     struct MHD_Connection *c, unsigned status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* e as an error answer: http_status_for(e->code), ca_errname(e->code). */
+/* e as an error answer: http_status_for(e->code) (http_est_status on an
+   HTTP_PROTO_EST route), ca_errname(e->code). */
 enum MHD_Result http_respond_caerr(struct http_req *r,
     struct MHD_Connection *c, const struct ca_error *e);
 
@@ -335,6 +360,55 @@ int http_authorize(struct http_server *s, struct http_req *r,
 /* ---- enroll.c: POST /v1/certificates and /v1/certificates/renew ---- */
 enum MHD_Result http_enroll(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
+
+/*
+ * Enroll csr (PEM or DER) under r->grant for profile and days, the
+ * connection's way (server.c's threading): true when r->res holds the
+ * outcome, to be answered now; false when the connection is suspended
+ * until the commit, after which the route's handler runs again with
+ * r->phase == 1 and answers then. csr is not kept.
+ */
+bool http_enroll_submit(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c, const uint8_t *csr, size_t csr_len,
+    const char *profile, unsigned days);
+/* Count r->res's certificate in the metrics (issued, renewed). */
+void http_enroll_count(struct http_server *s, const struct http_req *r);
+
+/* ---- est.c, est_parse.c: EST (RFC 7030) under /.well-known/est/ ---- */
+enum MHD_Result http_est_cacerts(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_est_enroll(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+enum MHD_Result http_est_csrattrs(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+/* HTTP_AUTH_ENROLL_BASIC: the token in the Basic credentials, r->grant. */
+int http_est_auth(struct http_server *s, struct MHD_Connection *c,
+    struct ca_grant *g, struct ca_error *err);
+
+/* An Authorization header's Basic credentials (RFC 7617 section 2). */
+#define HTTP_BASIC_USER_MAX	STORE_CN_MAX	/* with its NUL */
+#define HTTP_BASIC_PASS_MAX	512		/* with its NUL */
+/*
+ * Parse "Basic BASE64(user:password)" (the scheme in any case): the user
+ * (up to the first ':', may be empty) and the password (not empty), both
+ * without NUL or control characters. CA_ENOENT when h is NULL, CA_EAUTH
+ * when it is another scheme, CA_EFORBIDDEN for credentials that cannot be
+ * a token (bad base64, no ':', too long...). pass is wiped on failure.
+ */
+int http_basic_parse(const char *h, char user[HTTP_BASIC_USER_MAX],
+    char pass[HTTP_BASIC_PASS_MAX], struct ca_error *err);
+
+/*
+ * An EST enrollment body (RFC 7030 section 4.2.1): Content-Type ct must be
+ * application/pkcs10 (CA_EINVAL, 415, otherwise); the body is the request's
+ * DER in base64 (RFC 4648), line breaks and other whitespace allowed,
+ * whatever a Content-Transfer-Encoding header says (RFC 8951: ignored).
+ * On success *der owns a malloc'd buffer of *der_len bytes (at most
+ * CA_CSR_MAX, starting with a SEQUENCE). CA_EMALF (400) for a body that is
+ * not base64 DER, CA_ETOOBIG (413) over the cap, each with its sentence.
+ */
+int http_est_body_decode(const char *ct, const uint8_t *body, size_t len,
+    uint8_t **der, size_t *der_len, struct ca_error *err);
 
 /* ---- admin.c ---- */
 enum MHD_Result http_cert_list(struct http_server *s, struct http_req *r,

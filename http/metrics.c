@@ -16,7 +16,7 @@
 #include "http/http_int.h"
 
 static const unsigned status_slots[] = {
-	200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503, 507,
+	200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503, 507,
 };
 #define N_STATUS	(sizeof(status_slots) / sizeof(status_slots[0]))
 _Static_assert(N_STATUS < HTTP_STATUS_SLOTS, "status slots");

@@ -115,7 +115,9 @@ http_route_match(const struct http_route *routes, size_t n, const char *path,
 		    sizeof(param)))
 			continue;
 		m->allow |= routes[i].methods;
-		public_path |= routes[i].auth == HTTP_AUTH_PUBLIC;
+		/* EST is defined over TLS only (RFC 7030 section 3.3). */
+		public_path |= routes[i].auth == HTTP_AUTH_PUBLIC &&
+		    routes[i].proto != HTTP_PROTO_EST;
 		if (m->path_row < 0) {
 			m->path_row = (int)i;
 			memcpy(m->param, param, sizeof(param));

@@ -31,6 +31,61 @@ http_status_for(int code)
 	}
 }
 
+/*
+ * RFC 7030 section 4.2.3: a refusal is "a suitable 4xx or 5xx" with a
+ * human-readable body. A request that cannot be granted as it stands — a
+ * malformed CSR, one the profile refuses — is 400 (RFC 7030 predates 422
+ * and EST clients know 400); credentials missing on a route that takes
+ * Basic are 401 with the challenge, and everywhere else (no client
+ * certificate for simplereenroll: no HTTP credentials could help) 403,
+ * as are credentials presented and refused. The rest as for the API.
+ */
+unsigned
+http_est_status(int code, enum http_auth auth)
+{
+	switch (code) {
+	case CA_EMALF:
+	case CA_EINVAL:
+	case CA_EPOLICY:
+		return 400;
+	case CA_EAUTH:
+		return auth == HTTP_AUTH_ENROLL_BASIC ? 401 : 403;
+	default:
+		return http_status_for(code);
+	}
+}
+
+/* The row whose conventions an answer follows: the route, else the first
+   for its path (a 405), else none (a 404). */
+static const struct http_route *
+answer_row(const struct http_req *r)
+{
+	if (r->route != NULL)
+		return r->route;
+	if (r->path_row >= 0 && (size_t)r->path_row < http_n_routes)
+		return &http_routes[r->path_row];
+	return NULL;
+}
+
+static bool
+answer_est(const struct http_req *r)
+{
+	const struct http_route *row = answer_row(r);
+
+	return row != NULL && row->proto == HTTP_PROTO_EST;
+}
+
+/* RFC 9110 §11.6.1: a 401 carries a challenge, the route's scheme. */
+static const char *
+challenge(const struct http_req *r)
+{
+	const struct http_route *row = answer_row(r);
+
+	if (row != NULL && row->auth == HTTP_AUTH_ENROLL_BASIC)
+		return "Basic realm=\"mtlsca EST\"";
+	return "Bearer realm=\"mtlsca\"";
+}
+
 /* RFC 9110 §10.2.1: Allow lists the methods the path takes. */
 static void
 allow_header(struct MHD_Response *resp, unsigned allow)
@@ -47,6 +102,14 @@ allow_header(struct MHD_Response *resp, unsigned allow)
 enum MHD_Result
 http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
     const char *ctype, void *buf, size_t len, bool owned)
+{
+	return http_respond_hdrs(r, c, status, ctype, buf, len, owned, NULL);
+}
+
+enum MHD_Result
+http_respond_hdrs(struct http_req *r, struct MHD_Connection *c,
+    unsigned status, const char *ctype, void *buf, size_t len, bool owned,
+    const char *const *hdrs)
 {
 	struct MHD_Response	*resp;
 	enum MHD_Result		 ret;
@@ -71,7 +134,10 @@ http_respond(struct http_req *r, struct MHD_Connection *c, unsigned status,
 		allow_header(resp, r->allow);
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer realm=\"mtlsca\"");
+		    challenge(r));
+	for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL &&
+	    hdrs[i + 1] != NULL; i += 2)
+		MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
 	r->status = status;
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -132,6 +198,17 @@ http_respond_error(struct http_req *r, struct MHD_Connection *c,
 	if (r->reason == NULL)
 		r->reason = code;
 	snprintf(r->refusal, sizeof(r->refusal), "%s", msg);
+	if (answer_est(r)) {
+		/* RFC 7030 section 4.2.3 (RFC 8951): plain text. */
+		len = strlen(msg);
+		if ((text = malloc(len + 2)) == NULL)
+			return MHD_NO;
+		memcpy(text, msg, len);
+		text[len++] = '\n';
+		text[len] = '\0';
+		return http_respond(r, c, status, "text/plain; charset=utf-8",
+		    text, len, true);
+	}
 	obj = json_pack("{s:s, s:s}", "error", code, "message", msg);
 	/* The rule that refused, for programs (ca/ca.h CA_REASON_*). */
 	if (obj != NULL && r->reason != code)
@@ -150,7 +227,9 @@ enum MHD_Result
 http_respond_caerr(struct http_req *r, struct MHD_Connection *c,
     const struct ca_error *e)
 {
-	unsigned status = http_status_for(e->code);
+	const struct http_route	*row = answer_row(r);
+	unsigned		 status = answer_est(r) ?
+	    http_est_status(e->code, row->auth) : http_status_for(e->code);
 
 	r->reason = e->reason;
 	/* Internal failures say what failed but never leak more. */

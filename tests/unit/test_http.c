@@ -523,14 +523,16 @@ static void
 test_route_table(void **state)
 {
 	static const struct http_route est[] = {
-		{ "/.well-known/est/cacerts", HTTP_GET, HTTP_AUTH_PUBLIC, NULL,
-		    "cacerts", NULL },
+		{ "/.well-known/est/cacerts", HTTP_GET, HTTP_AUTH_PUBLIC,
+		    HTTP_PROTO_EST, NULL, "cacerts", NULL },
 		{ "/.well-known/est/simpleenroll", HTTP_POST, HTTP_AUTH_ENROLL,
-		    NULL, "simpleenroll", NULL },
+		    HTTP_PROTO_EST, NULL, "simpleenroll", NULL },
 		{ "/.well-known/est/{name}/simpleenroll", HTTP_POST,
-		    HTTP_AUTH_ENROLL, NULL, "simpleenroll (profile)", NULL },
+		    HTTP_AUTH_ENROLL, HTTP_PROTO_EST, NULL,
+		    "simpleenroll (profile)", NULL },
 		{ "/.well-known/est/{name}/cacerts", HTTP_GET,
-		    HTTP_AUTH_PUBLIC, NULL, "cacerts (profile)", NULL },
+		    HTTP_AUTH_PUBLIC, HTTP_PROTO_EST, NULL, "cacerts (profile)",
+		    NULL },
 	};
 	static const struct {
 		const char	*url, *method, *want, *param;
