@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "cmd/config.h"
+#include "cmd/notify.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "store/store.h"
@@ -333,6 +334,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
+	struct cmd_notify		 notify;
 	char				 pub[CONFIG_PATH_MAX];
 	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
@@ -555,13 +557,18 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
 	fprintf(stderr, "mtlsca: ready (data in %s)\n", cfg->data_dir);
+	/* systemd (Type=notify): started now; the watchdog from this loop. */
+	cmd_notify_ready(&notify, "serving on %s: HTTPS port %u, HTTP port %u",
+	    cfg->listen, http_server_port(srv, true),
+	    http_server_port(srv, false));
 
 	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
+		if (cmd_notify_sigwait(&notify, &sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}
+	cmd_notify_stopping();
 	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ret = 0;

@@ -17,7 +17,7 @@ type=${MTLSCA_BUILD_TYPE:-RelWithDebInfo}
 # Exactly what building, running and testing everything needs.
 BUILD_PKGS="cmake gcc make pkg-config libgnutls28-dev liblmdb-dev
 libconfig-dev libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev
-libxml2-dev libcmocka-dev"
+libxml2-dev libcmocka-dev libsystemd-dev"
 # The end-to-end tests' independent checkers and peers, the benchmarks,
 # and clang for the fuzz targets.
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
