@@ -404,6 +404,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* systemctl reload: see below */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
@@ -567,6 +568,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* SIGHUP (mtlsca.service's ExecReload=) must not stop a CA,
+		   as its default action would. */
+		fprintf(stderr, "mtlsca: SIGHUP: reloading the configuration "
+		    "is not supported yet: restart to apply it\n");
 	}
 	cmd_notify_stopping();
 	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",

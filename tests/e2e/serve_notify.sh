@@ -7,7 +7,8 @@
 # the HTTPS port for /healthz),
 # WATCHDOG=1 every half of WATCHDOG_USEC when WATCHDOG_PID is serve's pid
 # and never when it is another process's, STOPPING=1 on SIGTERM before a
-# clean exit; a NOTIFY_SOCKET nobody listens on is reported, not fatal.
+# clean exit; SIGHUP (the unit's ExecReload=) stops nothing; a NOTIFY_SOCKET
+# nobody listens on is reported, not fatal.
 . "$(dirname "$0")/http_lib.sh"
 
 if ! ldd "$MTLSCA" 2>/dev/null | grep -q 'libsystemd\.so'; then
@@ -114,6 +115,18 @@ read -r n median shortest <<<"$watch"
 sys.exit(0 if 0.4 <= m <= 0.75 and s >= 0.3 else 1)' "$median" "$shortest" ||
     fail "WATCHDOG=1 every ${median} s (shortest ${shortest} s), expected 0.5 s"
 ok "WATCHDOG=1 x$n, every ${median} s (half of WATCHDOG_USEC)"
+
+# SIGHUP (ExecReload= in the unit) neither stops serve nor its watchdog.
+before=$(grep -c '"state": "WATCHDOG=1"' "$HL_TMP/n1.log")
+kill -HUP "$SERVE_PID"
+sleep 1.2
+kill -0 "$SERVE_PID" 2>/dev/null || fail "SIGHUP stopped serve"
+after=$(grep -c '"state": "WATCHDOG=1"' "$HL_TMP/n1.log")
+[ "$after" -gt "$before" ] || fail "no WATCHDOG=1 after SIGHUP"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$D/ca.pem" \
+    "https://localhost:$HP/healthz") || true
+[ "$code" = 200 ] || fail "/healthz answered '$code' after SIGHUP"
+ok "SIGHUP: serve runs on, WATCHDOG=1 goes on ($before, then $after)"
 
 stop
 tail -n 1 "$HL_TMP/n1.log" | grep -q '"state": "STOPPING=1' ||
