@@ -46,10 +46,10 @@ deadline_set(struct cmd_notify *n)
 void
 cmd_notify_ready(struct cmd_notify *n, const char *fmt, ...)
 {
-	char	state[256];
-	va_list	ap;
-	int	len;
-	uint64_t usec = 0;
+	char		 state[256];
+	va_list		 ap;
+	uint64_t	 usec = 0;
+	int		 len;
 
 	memset(n, 0, sizeof(*n));
 	/* > 0 only when WATCHDOG_USEC is set and WATCHDOG_PID, if set, is
@@ -103,8 +103,14 @@ cmd_notify_sigwait(struct cmd_notify *n, const sigset_t *set, int *sig)
 			*sig = s;
 			return 0;
 		}
-		if (errno != EAGAIN && errno != EINTR)
-			return errno;
+		if (errno != EAGAIN && errno != EINTR) {
+			/* Never a loop that no signal can end: without the
+			   watchdog, systemd restarts us when it expires. */
+			fprintf(stderr, "mtlsca: sigtimedwait: %s: the "
+			    "watchdog keep-alive stops\n", strerror(errno));
+			n->interval_us = 0;
+			return sigwait(set, sig);
+		}
 	}
 }
 

@@ -58,12 +58,24 @@ unmount_all() {
 	done
 }
 
+# Every process still running inside the chroot (a serve left by a failure).
+kill_chrooted() {
+	local p r
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		case "$r" in
+		"$root" | "$root"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
+		esac
+	done
+}
+
 cleanup() {
 	local rc=$?
 	if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
 		kill -KILL "$serve_pid" 2>/dev/null || true
 		wait "$serve_pid" 2>/dev/null || true
 	fi
+	kill_chrooted
 	unmount_all
 	if awk -v w="$work/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
 	    /proc/mounts; then
