@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "cmd/config.h"
+#include "cmd/notify.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "store/store.h"
@@ -408,6 +409,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
+	struct cmd_notify		 notify;
 	char				 pub[CONFIG_PATH_MAX];
 	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
@@ -480,6 +482,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* systemctl reload: see below */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
@@ -650,13 +653,22 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
 	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
 	    "%s)\n", cfg->data_dir, fp);
+	/* systemd (Type=notify): started now; the watchdog from this loop. */
+	cmd_notify_ready(&notify, "serving on %s: HTTPS port %u, HTTP port %u",
+	    cfg->listen, http_server_port(srv, true),
+	    http_server_port(srv, false));
 
 	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
+		if (cmd_notify_sigwait(&notify, &sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* SIGHUP (mtlsca.service's ExecReload=) must not stop a CA,
+		   as its default action would. */
+		fprintf(stderr, "mtlsca: SIGHUP: reloading the configuration "
+		    "is not supported yet: restart to apply it\n");
 	}
+	cmd_notify_stopping();
 	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ret = 0;

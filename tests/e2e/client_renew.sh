@@ -184,8 +184,8 @@ ok "--daemon not due: sleeps until $at (2/3 + jitter), SIGTERM exits 0"
 UNITS="$MTLSCA_SRC/packaging/systemd"
 SD="$HL_TMP/systemd"
 mkdir -p "$SD"
-# An absolute ExecStart (systemd would search /usr/local/bin and /usr/bin).
-sed "s|^ExecStart=mtlsca |ExecStart=$MTLSCA |" "$UNITS/mtlsca-renew@.service" \
+# The unit runs /usr/bin/mtlsca (the package's): the one under test here.
+sed "s|^ExecStart=/usr/bin/mtlsca |ExecStart=$MTLSCA |" "$UNITS/mtlsca-renew@.service" \
     >"$SD/mtlsca-renew@web.service"
 cp "$UNITS/mtlsca-renew@.timer" "$SD/mtlsca-renew@web.timer"
 if command -v systemd-analyze >/dev/null; then
