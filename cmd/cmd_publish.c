@@ -3,39 +3,41 @@
  * (the public directory's crl.pem, as `mtlsca crl` writes it). The exit
  * status says whether every publisher succeeded.
  *
- * Also the wiring `serve` uses: cmd_publishers_open() turns the config's
- * publishers into crl/'s publisher set.
+ * Also the wiring `serve` and `status` use: cmd_publishers_open() turns the
+ * config's publishers into publish/'s publisher set.
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 
 static void
-log_stderr(void *ctx, enum crl_publish_log level, const char *msg)
+log_stderr(void *ctx, enum publish_log level, const char *msg)
 {
 	(void)ctx;
 	fprintf(stderr, "mtlsca: publish: %s%s\n",
-	    level == CRL_PUBLISH_ERR ? "error: " :
-	    level == CRL_PUBLISH_WARN ? "warning: " : "", msg);
+	    level == PUBLISH_ERR ? "error: " :
+	    level == PUBLISH_WARN ? "warning: " : "", msg);
 }
 
-void
-cmd_publishers_conf(const struct config *cfg, struct crl_publisher_conf *out,
+/* The config's publishers as publish/'s plain structs. */
+static void
+publishers_conf(const struct config *cfg, struct publish_conf *out,
     size_t *n)
 {
 	for (size_t i = 0; i < cfg->n_publishers; i++) {
 		const struct config_publisher *c = &cfg->publishers[i];
-		struct crl_publisher_conf *o = &out[i];
+		struct publish_conf *o = &out[i];
 
 		memset(o, 0, sizeof(*o));
-		o->type = c->type == PUBLISHER_DIR ? CRL_PUBLISHER_DIR :
-		    c->type == PUBLISHER_S3 ? CRL_PUBLISHER_S3 :
-		    CRL_PUBLISHER_ALB;
+		o->type = c->type == PUBLISHER_DIR ? PUBLISH_DIR :
+		    c->type == PUBLISHER_S3 ? PUBLISH_S3 : PUBLISH_ALB;
 		snprintf(o->name, sizeof(o->name), "%s", c->name);
 		snprintf(o->path, sizeof(o->path), "%s", c->path);
 		snprintf(o->bucket, sizeof(o->bucket), "%s", c->bucket);
@@ -54,17 +56,23 @@ cmd_publishers_conf(const struct config *cfg, struct crl_publisher_conf *out,
 
 int
 cmd_publishers_open(const struct config *cfg, struct ca *ca,
-    struct store *st, struct crl_publishers **out, struct ca_error *err)
+    struct store *st, struct publish_set **out, struct ca_error *err)
 {
-	struct crl_publisher_conf	 conf[CONFIG_PUBLISHERS_MAX];
-	struct crl_publish_options	 opt;
-	size_t				 n;
+	struct publish_conf	*conf;
+	struct publish_options	 opt;
+	size_t			 n;
+	int			 rc;
 
-	cmd_publishers_conf(cfg, conf, &n);
+	if ((conf = calloc(CONFIG_PUBLISHERS_MAX, sizeof(*conf))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	publishers_conf(cfg, conf, &n);
 	memset(&opt, 0, sizeof(opt));
 	opt.max_entries = cfg->crl_max_entries;
+	opt.read_only = ca == NULL;
 	opt.log = log_stderr;
-	return crl_publishers_new(ca, st, conf, n, &opt, out, err);
+	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
+	free(conf);
+	return rc;
 }
 
 static void
@@ -86,15 +94,14 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	};
 	struct store		*st = NULL;
 	struct ca		*ca = NULL;
-	struct crl_publishers	*pubs = NULL;
-	struct crl_result	 crl;
+	struct publish_set	*pubs = NULL;
+	struct crl_snapshot	*crl = NULL;
 	struct ca_error		 err;
 	char			 pub[CONFIG_PATH_MAX];
 	char			 crlpath[CONFIG_PATH_MAX + 16];
 	const char		*file = NULL;
 	int			 ch, status = 1, lock = -1;
 
-	memset(&crl, 0, sizeof(crl));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -131,23 +138,23 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
-	    crl_publish_load(file, &crl, &err) != CA_OK ||
+	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
 	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
 		goto out;
 	}
-	if (crl_publishers_run(pubs, &crl, &err) != CA_OK) {
+	if (publish_run(pubs, crl, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: CRL %llu: %s\n",
-		    (unsigned long long)crl.number, err.msg);
+		    (unsigned long long)crl->number, err.msg);
 		goto out;
 	}
 	printf("CRL %llu (%llu entries) published by %zu publisher(s)\n",
-	    (unsigned long long)crl.number, (unsigned long long)crl.entries,
+	    (unsigned long long)crl->number, (unsigned long long)crl->entries,
 	    cfg->n_publishers);
 	status = 0;
 out:
-	crl_publishers_free(pubs);
-	crl_result_clear(&crl);
+	publish_set_free(pubs);
+	crl_snapshot_release(crl);
 	ca_free(ca);
 	store_close(st);
 	file_unlock(lock);

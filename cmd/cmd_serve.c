@@ -23,6 +23,7 @@
 #include "cmd/config.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #ifdef MTLSCA_HAVE_HTTP
@@ -329,7 +330,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
-	struct crl_publishers		*pubs = NULL;
+	struct publish_set		*pubs = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
@@ -446,7 +447,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	/* The configured publishers (dir, S3, ALB) run after each CRL. */
 	if (cfg->n_publishers > 0 &&
 	    ((rc = cmd_publishers_open(cfg, ca, st, &pubs, &err)) != CA_OK ||
-	    (rc = crl_publishers_attach(pubs, sched, &err)) != CA_OK))
+	    (rc = publish_attach(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
 		goto fail;
@@ -572,7 +573,7 @@ fail:
 out:
 	http_server_stop(srv);
 	crl_schedule_free(sched);
-	crl_publishers_free(pubs);
+	publish_set_free(pubs);
 	store_close(st);
 	ca_free(ca);
 	free(toks);

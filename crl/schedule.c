@@ -14,8 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <gnutls/gnutls.h>
-
 #include "ca/ca.h"
 #include "common/util.h"
 #include "crl/crl.h"
@@ -65,25 +63,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-snapshot_free(struct crl_snapshot *snap)
-{
-	if (snap == NULL)
-		return;
-	free(snap->der);
-	free(snap->pem);
-	free(snap);
-}
-
-void
-crl_snapshot_release(struct crl_snapshot *snap)
-{
-	if (snap == NULL)
-		return;
-	if (atomic_fetch_sub(&snap->refs, 1) == 1)
-		snapshot_free(snap);
-}
-
 struct crl_snapshot *
 crl_schedule_current(struct crl_schedule *s)
 {
@@ -92,8 +71,7 @@ crl_schedule_current(struct crl_schedule *s)
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
-	if ((snap = s->cur) != NULL)
-		atomic_fetch_add(&snap->refs, 1);
+	snap = crl_snapshot_ref(s->cur);
 	pthread_mutex_unlock(&s->mu);
 	return snap;
 }
@@ -115,30 +93,6 @@ snapshot_install(struct crl_schedule *s, struct crl_snapshot *snap)
 	s->status.next_update = snap->next_update;
 	pthread_mutex_unlock(&s->mu);
 	crl_snapshot_release(old);
-}
-
-static int
-snapshot_new(const uint8_t *der, size_t der_len, const char *pem,
-    size_t pem_len, struct crl_snapshot **out)
-{
-	struct crl_snapshot *snap;
-
-	if ((snap = calloc(1, sizeof(*snap))) == NULL)
-		return CA_ENOMEM;
-	atomic_init(&snap->refs, 1);
-	snap->der = malloc(der_len ? der_len : 1);
-	snap->pem = malloc(pem_len + 1);
-	if (snap->der == NULL || snap->pem == NULL) {
-		snapshot_free(snap);
-		return CA_ENOMEM;
-	}
-	memcpy(snap->der, der, der_len);
-	snap->der_len = der_len;
-	memcpy(snap->pem, pem, pem_len);
-	snap->pem[pem_len] = '\0';
-	snap->pem_len = pem_len;
-	*out = snap;
-	return CA_OK;
 }
 
 int
@@ -303,17 +257,11 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	if (s->public_dir != NULL &&
 	    (rc = crl_write_files(s->public_dir, &r, err)) != CA_OK)
 		goto out;
-	if ((rc = snapshot_new(r.der, r.der_len, r.pem, r.pem_len, &snap)) !=
-	    CA_OK) {
+	if ((rc = crl_snapshot_new(&r, &snap)) != CA_OK) {
 		ca_error_set(err, rc, "out of memory");
 		goto out;
 	}
-	snap->number = r.number;
-	snap->entries = r.entries;
-	snap->this_update = r.this_update;
-	snap->next_update = r.next_update;
-	snapshot_install(s, snap);
-	snap = NULL;
+	snapshot_install(s, crl_snapshot_ref(snap));
 	meta_revgen_put(s, gen);
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
@@ -325,7 +273,7 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 
 	for (size_t i = 0; i < s->n_pubs; i++) {
 		ca_error_clear(&perr);
-		if (s->pubs[i].fn(&r, s->pubs[i].ctx, &perr) == CA_OK)
+		if (s->pubs[i].fn(snap, s->pubs[i].ctx, &perr) == CA_OK)
 			continue;
 		fprintf(stderr, "mtlsca: crl: publisher %s failed: %s\n",
 		    s->pubs[i].name, perr.msg);
@@ -348,6 +296,7 @@ out:
 	pthread_mutex_unlock(&s->mu);
 	file_unlock(lock);
 	pthread_mutex_unlock(&s->build_mu);
+	crl_snapshot_release(snap);
 	crl_result_clear(&r);
 	return rc;
 }
@@ -362,10 +311,6 @@ load_existing(struct crl_schedule *s)
 {
 	struct crl_check_report	 rep;
 	struct crl_snapshot	*snap = NULL;
-	gnutls_datum_t		 der = { NULL, 0 };
-	gnutls_datum_t		 pemd;
-	uint8_t			*pem = NULL;
-	size_t			 pem_len;
 	char			 path[4096];
 	uint64_t		 gen = 0, done = 0;
 	int64_t			 now = time_now();
@@ -374,37 +319,26 @@ load_existing(struct crl_schedule *s)
 	if (s->public_dir == NULL ||
 	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
 		goto out;
-	if (file_read(path, CRL_ALB_MAX_BYTES, &pem, &pem_len, NULL) != CA_OK)
+	if (crl_snapshot_load(path, &snap, NULL) != CA_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
-	if (crl_check_any(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
-	    !rep.signature_ok || !rep.has_number)
+	if (crl_check_any((const uint8_t *)snap->pem, snap->pem_len, s->ca,
+	    &rep, NULL) != CA_OK || !rep.signature_ok || !rep.has_number)
 		goto out;
 	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=
 	    CA_OK || !meta_revgen_get(s, &done) || done != gen)
 		goto out;
 	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
 		goto out;
-	pemd.data = pem;
-	pemd.size = (unsigned)pem_len;
-	if (gnutls_pem_base64_decode2("X509 CRL", &pemd, &der) < 0)
-		goto out;
-	if (snapshot_new(der.data, der.size, (const char *)pem, pem_len,
-	    &snap) != CA_OK)
-		goto out;
-	snap->number = rep.number;
-	snap->entries = rep.entries;
-	snap->this_update = rep.this_update;
-	snap->next_update = rep.next_update;
 	snapshot_install(s, snap);
+	snap = NULL;
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
 	s->status.last_success = rep.this_update;
 	pthread_mutex_unlock(&s->mu);
 	ok = true;
 out:
-	gnutls_free(der.data);
-	free(pem);
+	crl_snapshot_release(snap);
 	return ok;
 }
 

@@ -28,6 +28,7 @@ struct ca;
 struct store;
 struct crl_result;
 struct crl_schedule;
+struct crl_snapshot;
 
 #define CRL_SCHEDULE_PUBLISHERS_MAX	16
 
@@ -55,25 +56,8 @@ struct crl_schedule_options {
  * failing publisher is logged and recorded in the status, the others still
  * run, and the next CRL tries again.
  */
-typedef int (*crl_publish_fn)(const struct crl_result *crl, void *ctx,
+typedef int (*crl_publish_fn)(struct crl_snapshot *crl, void *ctx,
     struct ca_error *err);
-
-/*
- * An immutable copy of the current CRL, shared by reference with the HTTP
- * handlers. Take one with crl_schedule_current(), give it back with
- * crl_snapshot_release().
- */
-struct crl_snapshot {
-	atomic_int	 refs;
-	uint8_t		*der;
-	size_t		 der_len;
-	char		*pem;
-	size_t		 pem_len;
-	uint64_t	 number;
-	uint64_t	 entries;
-	int64_t		 this_update;
-	int64_t		 next_update;
-};
 
 struct crl_schedule_status {
 	bool		 have_crl;
@@ -120,9 +104,9 @@ void crl_schedule_notify(struct crl_schedule *s);
 int crl_schedule_run(struct crl_schedule *s, struct crl_schedule_status *out,
     struct ca_error *err);
 
-/* The current CRL, or NULL before the first one. */
+/* The current CRL (a reference: crl_snapshot_release() it), or NULL
+   before the first one. */
 struct crl_snapshot *crl_schedule_current(struct crl_schedule *s);
-void crl_snapshot_release(struct crl_snapshot *snap);
 
 void crl_schedule_status(struct crl_schedule *s,
     struct crl_schedule_status *out);

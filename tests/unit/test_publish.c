@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "crl/crl.h"
+#include "publish/publish.h"
 
 #define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
 /* A CRL far past where GnuTLS's quadratic CRL import stalls (1.8 s at 10k
@@ -193,13 +195,13 @@ build(struct ca *by, struct crl_result *r)
 }
 
 static void
-confs(struct crl_publisher_conf c[3], const char *s3_endpoint)
+confs(struct publish_conf c[3], const char *s3_endpoint)
 {
 	memset(c, 0, 3 * sizeof(*c));
-	c[0].type = CRL_PUBLISHER_DIR;
+	c[0].type = PUBLISH_DIR;
 	snprintf(c[0].name, sizeof(c[0].name), "www");
 	snprintf(c[0].path, sizeof(c[0].path), "%s/www", tmp);
-	c[1].type = CRL_PUBLISHER_S3;
+	c[1].type = PUBLISH_S3;
 	snprintf(c[1].name, sizeof(c[1].name), "bucket");
 	snprintf(c[1].bucket, sizeof(c[1].bucket), "crls");
 	snprintf(c[1].prefix, sizeof(c[1].prefix), "/prod/");
@@ -207,7 +209,7 @@ confs(struct crl_publisher_conf c[3], const char *s3_endpoint)
 	snprintf(c[1].endpoint, sizeof(c[1].endpoint), "%s", s3_endpoint);
 	snprintf(c[1].imds_endpoint, sizeof(c[1].imds_endpoint),
 	    "http://127.0.0.1:9");
-	c[2].type = CRL_PUBLISHER_ALB;
+	c[2].type = PUBLISH_ALB;
 	snprintf(c[2].name, sizeof(c[2].name), "alb");
 	snprintf(c[2].trust_store_arn, sizeof(c[2].trust_store_arn), ARN);
 	snprintf(c[2].region, sizeof(c[2].region), "us-east-1");
@@ -217,21 +219,85 @@ confs(struct crl_publisher_conf c[3], const char *s3_endpoint)
 	    "http://127.0.0.1:9");
 }
 
-static struct crl_publishers *
+static struct publish_set *
 pubs(const char *s3_endpoint, uint64_t quota)
 {
-	struct crl_publisher_conf	 c[3];
-	struct crl_publish_options	 o;
-	struct crl_publishers		*p = NULL;
+	struct publish_conf	 c[3];
+	struct publish_options	 o;
+	struct publish_set		*p = NULL;
 
 	confs(c, s3_endpoint);
 	memset(&o, 0, sizeof(o));
 	o.max_entries = quota;
 	o.max_attempts = 2;
 	o.base_delay_ms = 20;
-	assert_int_equal(crl_publishers_new(ca, st, c, 3, &o, &p, NULL),
+	assert_int_equal(publish_set_new(ca, st, c, 3, &o, &p, NULL),
 	    CA_OK);
 	return p;
+}
+
+/* Publish r (borrowed into a snapshot on the stack, never released). */
+static int
+run(struct publish_set *p, const struct crl_result *r, struct ca_error *err)
+{
+	struct crl_snapshot snap;
+
+	memset(&snap, 0, sizeof(snap));
+	atomic_init(&snap.refs, 1);
+	snap.der = r->der;
+	snap.der_len = r->der_len;
+	snap.pem = r->pem;
+	snap.pem_len = r->pem_len;
+	snap.number = r->number;
+	snap.entries = r->entries;
+	snap.this_update = r->this_update;
+	snap.next_update = r->next_update;
+	return publish_run(p, &snap, err);
+}
+
+/* A read-only set of the three publishers, as `mtlsca status` opens. */
+static struct publish_set *
+reader(void)
+{
+	struct publish_conf	 c[3];
+	struct publish_options	 o;
+	struct publish_set	*p = NULL;
+
+	confs(c, s3_ep);
+	memset(&o, 0, sizeof(o));
+	o.read_only = true;
+	assert_int_equal(publish_set_new(NULL, st, c, 3, &o, &p, NULL), CA_OK);
+	return p;
+}
+
+static int
+state_of(const char *name, struct publish_state *s)
+{
+	struct publish_set	*p = reader();
+	int			 rc = publish_state_get(p, name, s, NULL);
+
+	publish_set_free(p);
+	return rc;
+}
+
+static int
+status_text(char **text, size_t *len)
+{
+	struct publish_set	*p = reader();
+	int			 rc = publish_status_text(p, text, len, NULL);
+
+	publish_set_free(p);
+	return rc;
+}
+
+static int
+metrics_text(char **text, size_t *len)
+{
+	struct publish_set	*p = reader();
+	int			 rc = publish_metrics(p, text, len, NULL);
+
+	publish_set_free(p);
+	return rc;
 }
 
 /* Evaluate a Python expression over the stand-in's state. */
@@ -315,19 +381,19 @@ flip_b64(char *pem, size_t at)
 static void
 t_invalid_conf(void **state)
 {
-	struct crl_publisher_conf	 c[3];
-	struct crl_publishers		*p = NULL;
+	struct publish_conf	 c[3];
+	struct publish_set		*p = NULL;
 	struct ca_error			 err;
 	(void)state;
 
 	confs(c, s3_ep);
 	snprintf(c[2].s3_publisher, sizeof(c[2].s3_publisher), "nope");
-	assert_int_equal(crl_publishers_new(ca, st, c, 3, NULL, &p, &err),
+	assert_int_equal(publish_set_new(ca, st, c, 3, NULL, &p, &err),
 	    CA_EINVAL);
 	assert_non_null(strstr(err.msg, "s3_publisher"));
 	confs(c, s3_ep);
 	snprintf(c[1].name, sizeof(c[1].name), "www");
-	assert_int_equal(crl_publishers_new(ca, st, c, 3, NULL, &p, &err),
+	assert_int_equal(publish_set_new(ca, st, c, 3, NULL, &p, &err),
 	    CA_EINVAL);
 	assert_null(p);
 }
@@ -335,9 +401,9 @@ t_invalid_conf(void **state)
 static void
 t_publish_and_swap(void **state)
 {
-	struct crl_publishers		*p;
+	struct publish_set		*p;
 	struct crl_result		 r1, r2;
-	struct crl_publisher_state	 s;
+	struct publish_state	 s;
 	char				 key[64], path[300];
 	uint8_t				*buf = NULL;
 	size_t				 n;
@@ -347,7 +413,7 @@ t_publish_and_swap(void **state)
 	revoke_tag(1);
 	build(ca, &r1);
 	p = pubs(s3_ep, 0);
-	assert_int_equal(crl_publishers_run(p, &r1, NULL), CA_OK);
+	assert_int_equal(run(p, &r1, NULL), CA_OK);
 	/* dir: the three files, byte for byte. */
 	snprintf(path, sizeof(path), "%s/www/crl.der", tmp);
 	assert_int_equal(file_read(path, 1 << 20, &buf, &n, NULL), CA_OK);
@@ -369,7 +435,7 @@ t_publish_and_swap(void **state)
 	assert_int_equal(elb("r[0]['entries']"), 1);
 	assert_int_equal(elb("ts['modify_count']"), 1);
 	first_id = elb("r[0]['id']");
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.n_ids, 1);
 	assert_int_equal(s.revocation_ids[0], (uint64_t)first_id);
 	assert_int_equal(s.alb_entries, 1);
@@ -377,7 +443,7 @@ t_publish_and_swap(void **state)
 	assert_true(s.latency >= 0);
 
 	/* Same CRL again: already published, nothing sent. */
-	assert_int_equal(crl_publishers_run(p, &r1, NULL), CA_OK);
+	assert_int_equal(run(p, &r1, NULL), CA_OK);
 	/* Describe (reconcile), Modify, Describe (before the add), Add;
 	   nothing more. */
 	assert_int_equal(elb("len(s['calls'])"), 4);
@@ -386,7 +452,7 @@ t_publish_and_swap(void **state)
 	revoke_tag(2);
 	revoke_tag(3);
 	build(ca, &r2);
-	assert_int_equal(crl_publishers_run(p, &r2, NULL), CA_OK);
+	assert_int_equal(run(p, &r2, NULL), CA_OK);
 	snprintf(key, sizeof(key), "prod/crl/%llu.pem",
 	    (unsigned long long)r2.number);
 	assert_true(s3_has(key, r2.pem, r2.pem_len));
@@ -394,24 +460,24 @@ t_publish_and_swap(void **state)
 	assert_int_equal(elb("r[0]['entries']"), 3);
 	assert_true(elb("r[0]['id']") != first_id);
 	assert_int_equal(elb("ts['modify_count']"), 1);
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.n_ids, 1);
 	assert_int_equal(s.alb_entries, 3);
-	crl_publishers_free(p);
+	publish_set_free(p);
 
 	/* The gate: an older CRL is refused and changes nothing. */
 	p = pubs(s3_ep, 0);
 	{
 		struct ca_error err;
-		assert_int_not_equal(crl_publishers_run(p, &r1, &err), CA_OK);
+		assert_int_not_equal(run(p, &r1, &err), CA_OK);
 		assert_non_null(strstr(err.msg, "not greater"));
 	}
 	assert_int_equal(elb("r[0]['entries']"), 3);
-	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	assert_int_equal(state_of("bucket", &s),
 	    CA_OK);
 	assert_non_null(strstr(s.last_error, "not greater"));
 	assert_int_equal(s.published_number, r2.number);
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r1);
 	crl_result_clear(&r2);
 }
@@ -419,7 +485,7 @@ t_publish_and_swap(void **state)
 static void
 t_gate_refusals(void **state)
 {
-	struct crl_publishers	*p;
+	struct publish_set	*p;
 	struct crl_result	 r, bad;
 	struct ca_error		 err;
 	long			 id;
@@ -430,7 +496,7 @@ t_gate_refusals(void **state)
 	/* Signed by another CA: not the bundle's. */
 	build(other_ca, &r);
 	p = pubs(s3_ep, 0);
-	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
 	assert_non_null(strstr(err.msg, "gate"));
 	crl_result_clear(&r);
 	/* A flipped signature byte. */
@@ -439,7 +505,7 @@ t_gate_refusals(void **state)
 	bad = r;
 	bad.pem = strdup(r.pem);
 	flip_b64(bad.pem, bad.pem_len - 30);
-	assert_int_not_equal(crl_publishers_run(p, &bad, &err), CA_OK);
+	assert_int_not_equal(run(p, &bad, &err), CA_OK);
 	assert_non_null(strstr(err.msg, "gate"));
 	assert_non_null(strstr(err.msg, "signature"));
 	free(bad.pem);
@@ -449,24 +515,24 @@ t_gate_refusals(void **state)
 	memcpy(bad.pem + r.pem_len, r.pem, r.pem_len);
 	bad.pem_len = 2 * r.pem_len;
 	bad.pem[bad.pem_len] = '\0';
-	assert_int_not_equal(crl_publishers_run(p, &bad, &err), CA_OK);
+	assert_int_not_equal(run(p, &bad, &err), CA_OK);
 	assert_non_null(strstr(err.msg, "one PEM CRL"));
 	free(bad.pem);
 	/* Nothing reached ALB. */
 	assert_int_equal(elb("r[0]['id']"), id);
 	/* The good one goes through. */
-	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(run(p, &r, &err), CA_OK);
 	assert_int_equal(elb("r[0]['entries']"), 4);
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 }
 
 static void
 t_s3_down(void **state)
 {
-	struct crl_publishers		*p;
+	struct publish_set		*p;
 	struct crl_result		 r;
-	struct crl_publisher_state	 s;
+	struct publish_state	 s;
 	struct ca_error			 err;
 	long				 id;
 	(void)state;
@@ -475,31 +541,31 @@ t_s3_down(void **state)
 	build(ca, &r);
 	id = elb("r[0]['id']");
 	p = pubs("http://127.0.0.1:9", 0);
-	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
 	assert_non_null(strstr(err.msg, "bucket"));
 	assert_non_null(strstr(err.msg, "alb"));
 	assert_int_equal(elb("r[0]['id']"), id);	/* last good stays */
-	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	assert_int_equal(state_of("bucket", &s),
 	    CA_OK);
 	assert_non_null(strstr(s.last_error, "after 2 attempts"));
-	crl_publishers_free(p);
+	publish_set_free(p);
 	/* S3 back: the same CRL now goes out. */
 	p = pubs(s3_ep, 0);
-	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(run(p, &r, &err), CA_OK);
 	assert_int_equal(elb("r[0]['entries']"), 5);
-	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	assert_int_equal(state_of("bucket", &s),
 	    CA_OK);
 	assert_string_equal(s.last_error, "");
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 }
 
 static void
 t_quota(void **state)
 {
-	struct crl_publishers		*p;
+	struct publish_set		*p;
 	struct crl_result		 r;
-	struct crl_publisher_state	 s;
+	struct publish_state	 s;
 	char				 cmd[512];
 	(void)state;
 
@@ -513,46 +579,46 @@ t_quota(void **state)
 	    elb_ep);
 	assert_int_equal(system(cmd), 0);
 	p = pubs(s3_ep, 0);
-	assert_int_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
 	assert_int_equal(elb("len(r)"), 1);
 	assert_int_equal(elb("r[0]['entries']"), 6);
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 	/* Our own quota: 7 + 6 > 10, so remove first without asking. */
 	revoke_tag(7);
 	build(ca, &r);
 	p = pubs(s3_ep, 10);
-	assert_int_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
 	assert_int_equal(elb("len(r)"), 1);
 	assert_int_equal(elb("r[0]['entries']"), 7);
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.n_ids, 1);
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 	/* Over the quota alone: the gate refuses it for ALB and for the
 	   bucket ALB reads, not for the directory nginx reads. */
 	revoke_tag(8);
 	build(ca, &r);
 	p = pubs(s3_ep, 5);
-	assert_int_not_equal(crl_publishers_run(p, &r, NULL), CA_OK);
+	assert_int_not_equal(run(p, &r, NULL), CA_OK);
 	assert_int_equal(elb("r[0]['entries']"), 7);
-	assert_int_equal(crl_publisher_state_get(st, "www", &s, NULL), CA_OK);
+	assert_int_equal(state_of("www", &s), CA_OK);
 	assert_int_equal(s.published_number, r.number);
-	assert_int_equal(crl_publisher_state_get(st, "bucket", &s, NULL),
+	assert_int_equal(state_of("bucket", &s),
 	    CA_OK);
 	assert_int_not_equal(s.published_number, r.number);
 	assert_non_null(strstr(s.last_error, "exceed the configured ALB "
 	    "quota of 5"));
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 }
 
 static void
 t_reconcile_status_metrics(void **state)
 {
-	struct crl_publisher_conf	 c[3];
-	struct crl_publishers		*p;
-	struct crl_publisher_state	 s;
+	struct publish_conf	 c[3];
+	struct publish_set		*p;
+	struct publish_state	 s;
 	char				*text = NULL, cmd[1024];
 	size_t				 len;
 	(void)state;
@@ -564,19 +630,19 @@ t_reconcile_status_metrics(void **state)
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(elb("len(r)"), 0);
 	p = pubs(s3_ep, 0);
-	assert_int_equal(crl_publishers_reconcile(p, NULL), CA_OK);
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(publish_reconcile(p, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.n_ids, 0);
-	crl_publishers_free(p);
+	publish_set_free(p);
 
 	confs(c, s3_ep);
-	assert_int_equal(crl_publish_status_text(st, c, 3, &text, &len, NULL),
+	assert_int_equal(status_text(&text, &len),
 	    CA_OK);
 	assert_non_null(strstr(text, "publisher alb (alb)"));
 	assert_non_null(strstr(text, "publisher bucket (s3)"));
 	assert_non_null(strstr(text, "exceed the configured ALB quota"));
 	free(text);
-	assert_int_equal(crl_publish_metrics(st, c, 3, &text, &len, NULL),
+	assert_int_equal(metrics_text(&text, &len),
 	    CA_OK);
 	assert_non_null(strstr(text, "# TYPE mtlsca_publisher_up gauge"));
 	/* The last attempt (CRL 8, over the ALB quota of 5) failed for the
@@ -663,9 +729,9 @@ fill(struct store *big, uint64_t n)
 static void
 assert_one_list(uint64_t number)
 {
-	struct crl_publisher_state s;
+	struct publish_state s;
 
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(elb("len(r)"), 1);
 	assert_int_equal(s.n_ids, 1);
 	assert_int_equal((long)s.revocation_ids[0], elb("r[0]['id']"));
@@ -679,7 +745,7 @@ assert_one_list(uint64_t number)
  * of that CRL is left.
  */
 static void
-add_with_fault(struct crl_publishers *p, uint8_t tag, const char *fault,
+add_with_fault(struct publish_set *p, uint8_t tag, const char *fault,
     long sends)
 {
 	struct crl_result	r;
@@ -690,7 +756,7 @@ add_with_fault(struct crl_publishers *p, uint8_t tag, const char *fault,
 	build(ca, &r);
 	adds = elb(ADDS);
 	elb_fault(fault);
-	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(run(p, &r, &err), CA_OK);
 	assert_int_equal(elb(ADDS), adds + sends);
 	assert_one_list(r.number);
 	crl_result_clear(&r);
@@ -706,8 +772,8 @@ add_with_fault(struct crl_publishers *p, uint8_t tag, const char *fault,
 static void
 t_add_in_doubt(void **state)
 {
-	struct crl_publishers		*p;
-	struct crl_publisher_state	 s;
+	struct publish_set		*p;
+	struct publish_state	 s;
 	struct crl_result		 r;
 	struct ca_error			 err;
 	long				 adds;
@@ -726,26 +792,25 @@ t_add_in_doubt(void **state)
 	/* The snapshot before the add passes; both tries after it fail. */
 	elb_fault("action=DescribeTrustStoreRevocations&status=500&skip=1&"
 	    "count=2");
-	assert_int_not_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
 	assert_non_null(strstr(err.msg, "next publish looks again"));
-	assert_int_equal(crl_publisher_state_get(st, "alb", &s, NULL), CA_OK);
+	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.pending_number, r.number);
 	assert_int_equal(s.pending_entries, r.entries);
 	assert_true(s.n_pending_known >= 1);
 	assert_int_equal(elb("len(r)"), 2);	/* the old and the unknown */
 	{
-		struct crl_publisher_conf	 c[3];
+		struct publish_conf	 c[3];
 		char				*text = NULL;
 		size_t				 len;
 
 		confs(c, s3_ep);
-		assert_int_equal(crl_publish_status_text(st, c, 3, &text, &len,
-		    NULL), CA_OK);
+		assert_int_equal(status_text(&text, &len), CA_OK);
 		assert_non_null(strstr(text, "add in doubt:"));
 		free(text);
 	}
 	/* The next run: reconciled, adopted, the old list removed. */
-	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(run(p, &r, &err), CA_OK);
 	assert_int_equal(elb(ADDS), adds + 1);
 	assert_one_list(r.number);
 	crl_result_clear(&r);
@@ -755,7 +820,7 @@ t_add_in_doubt(void **state)
 	    2);
 	add_with_fault(p, 0x33,
 	    "action=AddTrustStoreRevocations&status=400&code=Throttling", 2);
-	crl_publishers_free(p);
+	publish_set_free(p);
 }
 
 /*
@@ -766,11 +831,12 @@ t_add_in_doubt(void **state)
 static void
 t_big_crl(void **state)
 {
-	struct crl_publisher_conf	 c;
-	struct crl_publish_options	 o;
-	struct crl_publishers		*p = NULL;
-	struct crl_publisher_state	 s;
-	struct crl_result		 r, bad, loaded;
+	struct publish_conf	 c;
+	struct publish_options	 o;
+	struct publish_set		*p = NULL;
+	struct publish_state	 s;
+	struct crl_result		 r, bad;
+	struct crl_snapshot		*loaded = NULL;
 	struct store_options		 so;
 	struct store			*big = NULL;
 	struct ca_error			 err;
@@ -797,11 +863,11 @@ t_big_crl(void **state)
 	assert_int_equal(r.entries, BIG_ENTRIES);
 
 	memset(&c, 0, sizeof(c));
-	c.type = CRL_PUBLISHER_DIR;
+	c.type = PUBLISH_DIR;
 	snprintf(c.name, sizeof(c.name), "bigdir");
 	snprintf(c.path, sizeof(c.path), "%s/bigwww", tmp);
 	memset(&o, 0, sizeof(o));
-	assert_int_equal(crl_publishers_new(ca, big, &c, 1, &o, &p, NULL),
+	assert_int_equal(publish_set_new(ca, big, &c, 1, &o, &p, NULL),
 	    CA_OK);
 
 	/* One flipped byte in the signature (the last base64 line holds the
@@ -811,7 +877,7 @@ t_big_crl(void **state)
 	assert_non_null(bad.pem);
 	flip_b64(bad.pem, bad.pem_len - strlen("-----END X509 CRL-----\n") - 10);
 	t0 = mono();
-	assert_int_not_equal(crl_publishers_run(p, &bad, &err), CA_OK);
+	assert_int_not_equal(run(p, &bad, &err), CA_OK);
 	t_bad = mono() - t0;
 	assert_non_null(strstr(err.msg, "gate"));
 	assert_non_null(strstr(err.msg, "signature"));
@@ -821,13 +887,13 @@ t_big_crl(void **state)
 
 	/* The good one: published byte for byte. */
 	t0 = mono();
-	assert_int_equal(crl_publishers_run(p, &r, &err), CA_OK);
+	assert_int_equal(run(p, &r, &err), CA_OK);
 	t_good = mono() - t0;
 	assert_int_equal(file_read(path, 64 << 20, &buf, &n, NULL), CA_OK);
 	assert_int_equal(n, r.pem_len);
 	assert_memory_equal(buf, r.pem, n);
 	free(buf);
-	assert_int_equal(crl_publisher_state_get(big, "bigdir", &s, NULL),
+	assert_int_equal(publish_state_get(p, "bigdir", &s, NULL),
 	    CA_OK);
 	assert_int_equal(s.published_number, r.number);
 	assert_string_equal(s.last_error, "");
@@ -835,18 +901,17 @@ t_big_crl(void **state)
 	assert_int_equal(s.newest_revocation, newest);
 
 	/* crl_publish_load reads the file `mtlsca publish` is given. */
-	memset(&loaded, 0, sizeof(loaded));
 	t0 = mono();
-	assert_int_equal(crl_publish_load(path, &loaded, &err), CA_OK);
+	assert_int_equal(crl_snapshot_load(path, &loaded, &err), CA_OK);
 	t_load = mono() - t0;
-	assert_int_equal(loaded.number, r.number);
-	assert_int_equal(loaded.entries, BIG_ENTRIES);
-	assert_int_equal(loaded.this_update, r.this_update);
-	assert_int_equal(loaded.next_update, r.next_update);
-	assert_int_equal(loaded.der_len, r.der_len);
-	assert_memory_equal(loaded.der, r.der, r.der_len);
-	assert_int_equal(loaded.pem_len, r.pem_len);
-	crl_result_clear(&loaded);
+	assert_int_equal(loaded->number, r.number);
+	assert_int_equal(loaded->entries, BIG_ENTRIES);
+	assert_int_equal(loaded->this_update, r.this_update);
+	assert_int_equal(loaded->next_update, r.next_update);
+	assert_int_equal(loaded->der_len, r.der_len);
+	assert_memory_equal(loaded->der, r.der, r.der_len);
+	assert_int_equal(loaded->pem_len, r.pem_len);
+	crl_snapshot_release(loaded);
 
 	/* As gnutls_x509_crl_verify did: no CRL from the future, none
 	   past its nextUpdate. */
@@ -857,23 +922,22 @@ t_big_crl(void **state)
 		crl_options_default(&co);
 		co.now = time_now() + 3600;
 		assert_int_equal(crl_build(ca, big, &co, &d, NULL), CA_OK);
-		assert_int_not_equal(crl_publishers_run(p, &d, &err), CA_OK);
+		assert_int_not_equal(run(p, &d, &err), CA_OK);
 		assert_non_null(strstr(err.msg, "thisUpdate is in the future"));
 		crl_result_clear(&d);
 		co.now = time_now() - 30 * 86400;
 		assert_int_equal(crl_build(ca, big, &co, &d, NULL), CA_OK);
-		assert_int_not_equal(crl_publishers_run(p, &d, &err), CA_OK);
+		assert_int_not_equal(run(p, &d, &err), CA_OK);
 		assert_non_null(strstr(err.msg, "past its nextUpdate"));
 		crl_result_clear(&d);
-		assert_int_equal(crl_publisher_state_get(big, "bigdir", &s,
-		    NULL), CA_OK);
+		assert_int_equal(publish_state_get(p, "bigdir", &s, NULL), CA_OK);
 		assert_int_equal(s.published_number, r.number);
 	}
 
 	printf("[ big CRL ] %d entries, PEM %zu bytes: gate refusing a bad "
 	    "signature %.3f s, gate + dir publish %.3f s, crl_publish_load "
 	    "%.3f s\n", BIG_ENTRIES, r.pem_len, t_bad, t_good, t_load);
-	crl_publishers_free(p);
+	publish_set_free(p);
 	crl_result_clear(&r);
 	store_close(big);
 }

@@ -1,5 +1,5 @@
 /*
- * The s3 and alb publishers.
+ * The alb publisher.
  *
  * ALB copies a CRL from S3 only when AddTrustStoreRevocations is called
  * (overwriting the object changes nothing), so every CRL gets its own key
@@ -14,7 +14,7 @@
  * with the ids the trust store holds at that moment; an Add without an
  * answer is settled by looking (Describe): a new list with the entry count
  * sent is this CA's and is adopted, no new list means it never ran and it
- * is sent again. The aws client never retries Add itself (aws.h).
+ * is sent again. The aws client never retries Add itself (aws/aws.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,72 +22,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "crl/publish_int.h"
-
-/* ---- s3 ---- */
-
-static int
-s3_put(struct publisher *p, const char *key, const void *body, size_t len,
-    const char *ctype, char *version, size_t vsize, struct ca_error *err)
-{
-	struct aws_response	 r;
-	int			 rc;
-
-	memset(&r, 0, sizeof(r));
-	rc = aws_s3_put(p->aws, p->conf.endpoint, p->conf.region,
-	    p->conf.bucket, key, body, len, ctype, &r, err);
-	if (rc == CA_OK && version != NULL)
-		snprintf(version, vsize, "%s", r.version_id);
-	if (r.attempts > 1)
-		pub_log(p->set, rc == CA_OK ? CRL_PUBLISH_INFO :
-		    CRL_PUBLISH_WARN, "%s: PUT %s took %u attempts",
-		    p->conf.name, key, r.attempts);
-	aws_response_clear(&r);
-	return rc;
-}
-
-int
-pub_s3_run(struct publisher *p, const struct crl_result *crl,
-    struct crl_publisher_state *s, struct ca_error *err)
-{
-	struct crl_publishers	*set = p->set;
-	char			 key[300], version[256];
-	int			 rc;
-
-	/* A new key per CRL: the one ALB is told to copy. */
-	snprintf(key, sizeof(key), "%scrl/%" PRIu64 ".pem", p->prefix,
-	    crl->number);
-	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,
-	    "application/x-pem-file", version, sizeof(version), err)) !=
-	    CA_OK)
-		return rc;
-	p->put_number = crl->number;
-	snprintf(p->put_key, sizeof(p->put_key), "%s", key);
-	snprintf(s->object_key, sizeof(s->object_key), "%s", key);
-	{
-		char k2[300];
-		snprintf(k2, sizeof(k2), "%scrl/latest.pem", p->prefix);
-		if ((rc = s3_put(p, k2, crl->pem, crl->pem_len,
-		    "application/x-pem-file", NULL, 0, err)) != CA_OK)
-			return rc;
-		snprintf(k2, sizeof(k2), "%scrl/latest.der", p->prefix);
-		if ((rc = s3_put(p, k2, crl->der, crl->der_len,
-		    "application/pkix-crl", NULL, 0, err)) != CA_OK)
-			return rc;
-	}
-	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
-		char k3[300];
-		snprintf(k3, sizeof(k3), "%sca.pem", p->prefix);
-		if ((rc = s3_put(p, k3, set->bundle, set->bundle_len,
-		    "application/x-pem-file", NULL, 0, err)) != CA_OK)
-			return rc;
-		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s",
-		    set->bundle_sha256);
-		pub_log(set, CRL_PUBLISH_INFO, "%s: CA bundle uploaded to %s",
-		    p->conf.name, k3);
-	}
-	return CA_OK;
-}
+#include "publish/publish_int.h"
 
 /* ---- alb ---- */
 
@@ -101,13 +36,13 @@ alb_call(struct publisher *p, const char *action, const struct sigv4_kv *kv,
 	rc = aws_elbv2_call(p->aws, p->conf.endpoint, p->conf.region, action,
 	    kv, n, r, err);
 	if (r->attempts > 1)
-		pub_log(p->set, CRL_PUBLISH_INFO, "%s: %s took %u attempts",
+		publish_log(p->set, PUBLISH_INFO, "%s: %s took %u attempts",
 		    p->conf.name, action, r->attempts);
 	return rc;
 }
 
 static void
-ids_drop(struct crl_publisher_state *s, uint64_t id)
+ids_drop(struct publish_state *s, uint64_t id)
 {
 	size_t	 o = 0;
 
@@ -118,11 +53,11 @@ ids_drop(struct crl_publisher_state *s, uint64_t id)
 }
 
 static void
-ids_push(struct crl_publisher_state *s, uint64_t id)
+ids_push(struct publish_state *s, uint64_t id)
 {
-	if (s->n_ids == CRL_PUBLISH_IDS_MAX) {
+	if (s->n_ids == PUBLISH_IDS_MAX) {
 		memmove(s->revocation_ids, s->revocation_ids + 1,
-		    (CRL_PUBLISH_IDS_MAX - 1) * sizeof(s->revocation_ids[0]));
+		    (PUBLISH_IDS_MAX - 1) * sizeof(s->revocation_ids[0]));
 		s->n_ids--;
 	}
 	s->revocation_ids[s->n_ids++] = id;
@@ -133,7 +68,7 @@ ids_push(struct crl_publisher_state *s, uint64_t id)
  * the state forgets it then.
  */
 static int
-alb_remove(struct publisher *p, struct crl_publisher_state *s, uint64_t id,
+alb_remove(struct publisher *p, struct publish_state *s, uint64_t id,
     struct ca_error *err)
 {
 	struct aws_response	 r;
@@ -148,7 +83,7 @@ alb_remove(struct publisher *p, struct crl_publisher_state *s, uint64_t id,
 	kv[1].value = ids;
 	rc = alb_call(p, "RemoveTrustStoreRevocations", kv, 2, &r, err);
 	if (rc != CA_OK && strcmp(r.error_code, "RevocationIdNotFound") == 0) {
-		pub_log(p->set, CRL_PUBLISH_INFO, "%s: RevocationId %s was "
+		publish_log(p->set, PUBLISH_INFO, "%s: RevocationId %s was "
 		    "already gone", p->conf.name, ids);
 		ca_error_clear(err);
 		rc = CA_OK;
@@ -206,7 +141,7 @@ out:
 }
 
 static int
-alb_modify(struct publisher *p, struct crl_publisher_state *s,
+alb_modify(struct publisher *p, struct publish_state *s,
     struct ca_error *err)
 {
 	struct aws_response	 r;
@@ -226,7 +161,7 @@ alb_modify(struct publisher *p, struct crl_publisher_state *s,
 	if (rc == CA_OK) {
 		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s",
 		    p->set->bundle_sha256);
-		pub_log(p->set, CRL_PUBLISH_INFO, "%s: trust store CA bundle "
+		publish_log(p->set, PUBLISH_INFO, "%s: trust store CA bundle "
 		    "replaced (ModifyTrustStore)", p->conf.name);
 	}
 	return rc;
@@ -313,7 +248,7 @@ add_in_doubt(int rc)
 }
 
 static void
-pending_clear(struct crl_publisher_state *s)
+pending_clear(struct publish_state *s)
 {
 	s->pending_number = s->pending_entries = 0;
 	s->pending_since = 0;
@@ -331,7 +266,7 @@ pending_clear(struct crl_publisher_state *s)
  * recorded in the same write, so that no crash can lose it).
  */
 static size_t
-pending_settle(struct publisher *p, struct crl_publisher_state *s,
+pending_settle(struct publisher *p, struct publish_state *s,
     const struct aws_revocation *all, size_t n_all,
     struct aws_revocation *adopted)
 {
@@ -351,18 +286,18 @@ pending_settle(struct publisher *p, struct crl_publisher_state *s,
 			    "%s%" PRIu64, len ? ", " : "", all[k].id);
 	}
 	if (found == 1)
-		pub_log(p->set, CRL_PUBLISH_WARN, "%s: the answer to the add of "
+		publish_log(p->set, PUBLISH_WARN, "%s: the answer to the add of "
 		    "CRL %" PRIu64 " was lost, but ALB made the list: "
 		    "RevocationId %" PRIu64 " (%" PRIu64 " entries) is this "
 		    "CA's", p->conf.name, s->pending_number, adopted->id,
 		    adopted->entries);
 	else if (found == 0)
-		pub_log(p->set, CRL_PUBLISH_INFO, "%s: the add of CRL %" PRIu64
+		publish_log(p->set, PUBLISH_INFO, "%s: the add of CRL %" PRIu64
 		    " got no answer and did not run", p->conf.name,
 		    s->pending_number);
 	else {
 		memset(adopted, 0, sizeof(*adopted));
-		pub_log(p->set, CRL_PUBLISH_ERR, "%s: the answer to the add of "
+		publish_log(p->set, PUBLISH_ERR, "%s: the answer to the add of "
 		    "CRL %" PRIu64 " was lost and %zu lists of %" PRIu64
 		    " entries appeared since (RevocationIds %s): one may be "
 		    "this CA's; check them with `aws elbv2 "
@@ -382,11 +317,11 @@ pending_settle(struct publisher *p, struct crl_publisher_state *s,
  * *s still says "in doubt" until the caller records the id (one write).
  */
 static int
-alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
+alb_add_tracked(struct publisher *p, struct publish_state *s,
     uint64_t number, uint64_t want_entries, uint64_t *id, uint64_t *entries,
     bool *too_many, struct ca_error *err)
 {
-	struct crl_publishers	*set = p->set;
+	struct publish_set	*set = p->set;
 	struct aws_revocation	*all = NULL, got;
 	size_t			 n_all = 0, found;
 	struct ca_error		 e2;
@@ -396,11 +331,11 @@ alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
 	if ((rc = alb_describe(p, &all, &n_all, err)) != CA_OK)
 		return rc;
 	for (unsigned attempt = 1;; attempt++) {
-		if (n_all > CRL_PUBLISH_KNOWN_MAX) {
+		if (n_all > PUBLISH_KNOWN_MAX) {
 			rc = ca_error_set(err, CA_EPOLICY, "the trust store "
 			    "holds %zu lists, more than the %d this publisher "
 			    "can keep track of around an add", n_all,
-			    CRL_PUBLISH_KNOWN_MAX);
+			    PUBLISH_KNOWN_MAX);
 			goto out;
 		}
 		s->pending_number = number;
@@ -409,7 +344,7 @@ alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
 		s->n_pending_known = 0;
 		for (size_t k = 0; k < n_all; k++)
 			s->pending_known[s->n_pending_known++] = all[k].id;
-		if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK) {
+		if ((rc = publish_state_write(set, p, s, &e2)) != CA_OK) {
 			pending_clear(s);
 			rc = ca_error_set(err, rc, "the add was not sent: it "
 			    "could not be recorded first: %s", e2.msg);
@@ -422,7 +357,7 @@ alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
 		if (*too_many || !add_in_doubt(rc)) {
 			/* Refused: an answer that says it did not run. */
 			pending_clear(s);
-			pub_state_put(set->st, s, NULL);
+			publish_state_write(set, p, s, NULL);
 			ca_error_set(err, rc, "%s", e2.msg);
 			goto out;
 		}
@@ -444,13 +379,13 @@ alb_add_tracked(struct publisher *p, struct crl_publisher_state *s,
 			goto out;
 		}
 		if (found > 1 || attempt >= 3) {
-			pub_state_put(set->st, s, NULL);
+			publish_state_write(set, p, s, NULL);
 			rc = ca_error_set(err, rc, "%s (%s)", e2.msg, found > 1 ?
 			    "whether the add ran cannot be told: see the log" :
 			    "the add did not run; gave up after 3 tries");
 			goto out;
 		}
-		pub_log(set, CRL_PUBLISH_WARN, "%s: sending "
+		publish_log(set, PUBLISH_WARN, "%s: sending "
 		    "AddTrustStoreRevocations again after: %s", p->conf.name,
 		    e2.msg);
 	}
@@ -459,8 +394,8 @@ out:
 	return rc;
 }
 
-int
-pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
+static int
+alb_reconcile(struct publisher *p, struct publish_state *s,
     struct ca_error *err)
 {
 	struct aws_revocation	*all = NULL, got;
@@ -482,7 +417,7 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 			i++;
 			continue;
 		}
-		pub_log(p->set, CRL_PUBLISH_WARN, "%s: reconcile: RevocationId "
+		publish_log(p->set, PUBLISH_WARN, "%s: reconcile: RevocationId "
 		    "%" PRIu64 " is no longer in the trust store", p->conf.name,
 		    s->revocation_ids[i]);
 		ids_drop(s, s->revocation_ids[i]);
@@ -506,10 +441,10 @@ pub_alb_reconcile(struct publisher *p, struct crl_publisher_state *s,
 		uint64_t id = s->revocation_ids[0];
 		if ((rc = alb_remove(p, s, id, err)) != CA_OK)
 			goto out;
-		pub_log(p->set, CRL_PUBLISH_INFO, "%s: reconcile: removed "
+		publish_log(p->set, PUBLISH_INFO, "%s: reconcile: removed "
 		    "stale RevocationId %" PRIu64, p->conf.name, id);
 	}
-	pub_log(p->set, CRL_PUBLISH_INFO, "%s: reconciled with the trust store "
+	publish_log(p->set, PUBLISH_INFO, "%s: reconciled with the trust store "
 	    "(%zu lists in it, %zu of them this CA's)", p->conf.name, n_all,
 	    s->n_ids);
 out:
@@ -517,13 +452,13 @@ out:
 	return rc;
 }
 
-int
-pub_alb_run(struct publisher *p, const struct crl_result *crl,
-    struct crl_publisher_state *s, struct ca_error *err)
+static int
+alb_run(struct publisher *p, const struct crl_snapshot *crl,
+    struct publish_state *s, struct ca_error *err)
 {
-	struct crl_publishers	*set = p->set;
-	struct crl_publisher_state s3s;
-	uint64_t		 old[CRL_PUBLISH_IDS_MAX];
+	struct publish_set	*set = p->set;
+	struct publish_state s3s;
+	uint64_t		 old[PUBLISH_IDS_MAX];
 	size_t			 n_old;
 	uint64_t		 id = 0, entries = 0;
 	bool			 too_many = false, removed_first = false;
@@ -537,8 +472,7 @@ pub_alb_run(struct publisher *p, const struct crl_result *crl,
 	}
 	/* The bundle ALB would read must be the one in S3 now. */
 	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
-		if ((rc = crl_publisher_state_get(set->st, p->s3->conf.name,
-		    &s3s, err)) != CA_OK)
+		if ((rc = publish_state_read(set, p->s3, &s3s, err)) != CA_OK)
 			return rc;
 		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
 			return ca_error_set(err, CA_EIO, "the CA bundle is not "
@@ -569,31 +503,31 @@ pub_alb_run(struct publisher *p, const struct crl_result *crl,
 		char when[21];
 
 		time_format(gap_start, when);
-		pub_log(set, CRL_PUBLISH_WARN, "%s: the trust store cannot hold "
+		publish_log(set, PUBLISH_WARN, "%s: the trust store cannot hold "
 		    "the old and the new CRL together (%" PRIu64 " + %" PRIu64
 		    " entries): removing the old list first; this CA has no "
 		    "CRL in the trust store from %s until the add completes",
 		    p->conf.name, s->alb_entries, crl->entries, when);
 		for (size_t i = 0; i < n_old; i++) {
 			if ((rc = alb_remove(p, s, old[i], &e2)) != CA_OK) {
-				pub_state_put(set->st, s, NULL);
+				publish_state_write(set, p, s, NULL);
 				return ca_error_set(err, rc, "removing the old "
 				    "list before the add: %s", e2.msg);
 			}
 		}
 		s->alb_entries = 0;
-		pub_state_put(set->st, s, NULL);
+		publish_state_write(set, p, s, NULL);
 		removed_first = true;
 		if ((rc = alb_add_tracked(p, s, crl->number, crl->entries,
 		    &id, &entries, &too_many, &e2)) != CA_OK) {
-			pub_log(set, CRL_PUBLISH_ERR, "%s: the trust store now "
+			publish_log(set, PUBLISH_ERR, "%s: the trust store now "
 			    "holds no CRL of this CA: %s", p->conf.name,
 			    e2.msg);
 			return ca_error_set(err, rc, "%s (the old list was "
 			    "removed first: the trust store holds no CRL of "
 			    "this CA)", e2.msg);
 		}
-		pub_log(set, CRL_PUBLISH_WARN, "%s: gap closed after %" PRId64
+		publish_log(set, PUBLISH_WARN, "%s: gap closed after %" PRId64
 		    " s", p->conf.name, time_now() - gap_start);
 	}
 	/* Record the new id before touching the old ones: a crash now leaves
@@ -602,10 +536,10 @@ pub_alb_run(struct publisher *p, const struct crl_result *crl,
 	ids_push(s, id);
 	s->alb_entries = entries;
 	pending_clear(s);
-	if ((rc = pub_state_put(set->st, s, &e2)) != CA_OK)
-		pub_log(set, CRL_PUBLISH_ERR, "%s: RevocationId %" PRIu64
+	if ((rc = publish_state_write(set, p, s, &e2)) != CA_OK)
+		publish_log(set, PUBLISH_ERR, "%s: RevocationId %" PRIu64
 		    " not recorded: %s", p->conf.name, id, e2.msg);
-	pub_log(set, CRL_PUBLISH_INFO, "%s: AddTrustStoreRevocations: "
+	publish_log(set, PUBLISH_INFO, "%s: AddTrustStoreRevocations: "
 	    "RevocationId %" PRIu64 ", %" PRIu64 " entries", p->conf.name, id,
 	    entries);
 	if (!removed_first) {
@@ -615,10 +549,77 @@ pub_alb_run(struct publisher *p, const struct crl_result *crl,
 			if (alb_remove(p, s, old[i], &e2) != CA_OK)
 				/* The new list is in force; the stale one
 				 * stays recorded and is removed next time. */
-				pub_log(set, CRL_PUBLISH_WARN, "%s: old "
+				publish_log(set, PUBLISH_WARN, "%s: old "
 				    "RevocationId %" PRIu64 " not removed yet: "
 				    "%s", p->conf.name, old[i], e2.msg);
 		}
 	}
 	return CA_OK;
 }
+
+static int
+alb_check(const struct publish_conf *conf, size_t i, struct ca_error *err)
+{
+	const struct publish_conf *c = &conf[i];
+
+	if (c->trust_store_arn[0] == '\0' || c->region[0] == '\0' ||
+	    c->s3_publisher[0] == '\0')
+		return ca_error_set(err, CA_EINVAL, "alb publisher '%s' needs "
+		    "trust_store_arn, region and s3_publisher", c->name);
+	for (size_t j = 0; j < i; j++)
+		if (conf[j].type == PUBLISH_S3 &&
+		    strcmp(conf[j].name, c->s3_publisher) == 0)
+			return CA_OK;
+	return ca_error_set(err, CA_EINVAL, "alb publisher '%s': s3_publisher "
+	    "'%s' must name an s3 publisher listed before it (ALB reads the "
+	    "CRL that publisher wrote)", c->name, c->s3_publisher);
+}
+
+static int
+alb_open(struct publisher *p, struct ca_error *err)
+{
+	/* check() made sure it is there, and an s3 publisher. */
+	p->s3 = publish_find(p->set, p->conf.s3_publisher);
+	p->alb_bound = true;
+	p->s3->alb_bound = true;
+	return publish_aws_open(p, err);
+}
+
+static int
+alb_status(const struct publisher *p, const struct publish_state *s,
+    struct awsbuf *b)
+{
+	int	 rc;
+
+	rc = awsbuf_printf(b, "  trust store:      %s\n"
+	    "  revocation id:    ", p->conf.trust_store_arn);
+	if (rc == CA_OK && s->n_ids == 0)
+		rc = awsbuf_puts(b, "-");
+	for (size_t k = 0; rc == CA_OK && k < s->n_ids; k++)
+		rc = awsbuf_printf(b, "%s%" PRIu64, k ? " (stale: " : "",
+		    s->revocation_ids[s->n_ids - 1 - k]);
+	if (rc == CA_OK && s->n_ids > 1)
+		rc = awsbuf_puts(b, ")");
+	if (rc == CA_OK)
+		rc = awsbuf_printf(b, "\n  ALB entries:      %" PRIu64 "\n",
+		    s->alb_entries);
+	if (rc == CA_OK && s->pending_number != 0) {
+		char when[21];
+
+		time_format(s->pending_since, when);
+		rc = awsbuf_printf(b, "  add in doubt:     CRL %" PRIu64 " (%"
+		    PRIu64 " entries), sent %s without an answer; the next "
+		    "publish settles it\n", s->pending_number,
+		    s->pending_entries, when);
+	}
+	return rc;
+}
+
+const struct publish_ops publish_alb_ops = {
+	.name = "alb",
+	.check = alb_check,
+	.open = alb_open,
+	.run = alb_run,
+	.reconcile = alb_reconcile,
+	.status = alb_status,
+};

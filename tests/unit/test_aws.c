@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "crl/aws.h"
+#include "aws/aws.h"
 
 #define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
 
@@ -428,7 +428,7 @@ t_imds_chain(void **state)
 	describe(c, &r, CA_OK);
 	aws_response_clear(&r);
 	/* Cached: one fetch for both. */
-	assert_int_equal(aws_client_imds_fetches(c), 1);
+	assert_int_equal(aws_client_credential_fetches(c), 1);
 	assert_int_equal(imds_count("creds_get"), before + 1);
 	aws_client_free(c);
 
@@ -442,7 +442,7 @@ t_imds_chain(void **state)
 	aws_response_clear(&r);
 	describe(c, &r, CA_OK);
 	aws_response_clear(&r);
-	assert_int_equal(aws_client_imds_fetches(c), 2);
+	assert_int_equal(aws_client_credential_fetches(c), 2);
 	assert_true(imds_count("token_put") >= 3);
 	aws_client_free(c);
 

@@ -1,23 +1,30 @@
 /*
- * A small AWS client (internal to crl/): HTTP through libcurl (GnuTLS build),
- * requests signed with crl/sigv4, credentials from the environment, the
- * shared credentials file or the EC2 instance role (IMDSv2), retries with
- * exponential backoff and jitter on 5xx and transport errors (never on other
- * 4xx). S3 object PUT/GET (path-style) and ELBv2 Query API calls with their
- * XML answers parsed by libxml2.
+ * aws/ — a small AWS client: HTTP through libcurl (GnuTLS build) with one
+ * connection-reusing handle per client, requests signed with SigV4
+ * (aws/sigv4.h), the credentials chain, retries with exponential backoff
+ * and jitter on throttling, 5xx and transport errors (never on other 4xx),
+ * S3 object PUT/GET (path-style) and ELBv2 Query API calls with their XML
+ * answers parsed by libxml2.
  *
- * No secret reaches an error message or a log line: errors name the
- * credential source ("environment", "shared file", "instance role") only.
+ * It knows nothing of CRLs or publishers: publish/ is its user. It depends
+ * only on common/, GnuTLS, libcurl, libxml2 and jansson, and is the only
+ * module that includes <curl/curl.h> and <libxml/...>.
+ *
+ * No secret reaches an error message: errors name the credential source
+ * ("environment", "shared file", "instance role"...) only.
+ *
+ * An aws_client is used by one thread at a time (each publisher owns one);
+ * every function returns CA_OK or a negative enum ca_err and fills *err.
  */
-#ifndef MTLSCA_CRL_AWS_H
-#define MTLSCA_CRL_AWS_H
+#ifndef MTLSCA_AWS_AWS_H
+#define MTLSCA_AWS_AWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aws/sigv4.h"
 #include "common/err.h"
-#include "crl/sigv4.h"
 
 struct aws_client;
 
@@ -28,7 +35,7 @@ struct aws_client_options {
 	unsigned	 max_delay_ms;	/* 0 = 5000 */
 	long		 timeout_s;	/* per attempt; 0 = 30 */
 	long		 connect_timeout_s;	/* 0 = 5 */
-	int64_t		 refresh_margin;	/* instance-role credentials are
+	int64_t		 refresh_margin;	/* temporary credentials are
 					   renewed this long before they
 					   expire; 0 = 300 s */
 };
@@ -54,7 +61,7 @@ struct aws_credentials {
  * AWS_SESSION_TOKEN; then the shared credentials file
  * (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials; profile
  * AWS_PROFILE, default "default"); then IMDSv2 (token PUT, role GET,
- * credentials GET). Instance-role credentials are cached in the client and
+ * credentials GET). Temporary credentials are cached in the client and
  * renewed refresh_margin before they expire. CA_EAUTH when no source has
  * any. The copy in *out must be wiped by the caller (aws_credentials_wipe).
  */
@@ -62,8 +69,9 @@ int aws_credentials_get(struct aws_client *c, struct aws_credentials *out,
     struct ca_error *err);
 void aws_credentials_wipe(struct aws_credentials *cr);
 
-/* How many times the client fetched instance-role credentials (tests). */
-unsigned aws_client_imds_fetches(const struct aws_client *c);
+/* How many times the client fetched temporary credentials from a remote
+   source (tests). */
+unsigned aws_client_credential_fetches(const struct aws_client *c);
 
 struct aws_response {
 	long		 status;	/* HTTP status of the last attempt; 0 if

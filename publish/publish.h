@@ -1,8 +1,7 @@
 /*
- * Part of crl/'s public interface; include "crl/crl.h".
- *
- * Publishers: where each new CRL goes after it is built (by `serve`) or when
- * `mtlsca publish` is run once.
+ * publish/ — where each new CRL goes after it is built (by `serve`) or when
+ * `mtlsca publish` is run once. One ops table per publisher type
+ * (registry.c):
  *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically.
  *   s3   PUT the PEM CRL under a new key per CRL, PREFIX/crl/<number>.pem,
  *        plus PREFIX/crl/latest.pem, PREFIX/crl/latest.der, and the CA
@@ -14,19 +13,22 @@
  *        logged gap). At start, Describe reconciles the recorded ids with
  *        the trust store. When the CA bundle changed: ModifyTrustStore.
  *
- * Before anything is uploaded, the gate re-parses the CRL and checks it as
- * ALB would (crl_check) against the CA certificate of the bundle, plus: its
- * number is above the last one this publisher published, and its entries fit
- * the configured quota. A CRL that fails is not published; the last good one
- * stays; the reason is logged and recorded.
+ * Before anything is uploaded, the gate (gate.c) parses the CRL once and
+ * checks it as ALB would (crl_check_with) against this CA, once per CRL;
+ * each publisher then only checks that the number is above the last one it
+ * published and, when ALB reads what it publishes, ALB's quotas. A CRL
+ * that fails is not published; the last good one stays; the reason is
+ * logged and recorded.
  *
  * Each publisher's state (last success, last error, CRL number published,
  * RevocationIds, entries ALB reported, revoke-to-published latency) lives in
- * the store's meta blob "publisher/<name>", so `mtlsca status` and /metrics
- * in another process see it.
+ * the store, so `mtlsca status` and /metrics in another process see it.
+ *
+ * publish/ talks to AWS only through aws/, and reads CRLs only through
+ * crl/'s public interface.
  */
-#ifndef MTLSCA_CRL_PUBLISH_H
-#define MTLSCA_CRL_PUBLISH_H
+#ifndef MTLSCA_PUBLISH_PUBLISH_H
+#define MTLSCA_PUBLISH_PUBLISH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,27 +38,27 @@
 
 struct ca;
 struct store;
-struct crl_result;
 struct crl_schedule;
-struct crl_publishers;
+struct crl_snapshot;
+struct publish_set;
 
-enum crl_publisher_type {
-	CRL_PUBLISHER_DIR,
-	CRL_PUBLISHER_S3,
-	CRL_PUBLISHER_ALB,
+enum publish_type {
+	PUBLISH_DIR,
+	PUBLISH_S3,
+	PUBLISH_ALB,
 };
 
-#define CRL_PUBLISHER_NAME_MAX	64
+#define PUBLISH_NAME_MAX	64
 /* ALB allows 30 revocation lists per trust store. */
-#define CRL_PUBLISH_IDS_MAX	30
+#define PUBLISH_IDS_MAX		30
 /* Lists of a trust store remembered around an add in doubt (30 unless the
    quota was raised). */
-#define CRL_PUBLISH_KNOWN_MAX	64
+#define PUBLISH_KNOWN_MAX	64
 
 /* One publisher, as cmd/ converts it from the configuration. */
-struct crl_publisher_conf {
-	enum crl_publisher_type	 type;
-	char	name[CRL_PUBLISHER_NAME_MAX];
+struct publish_conf {
+	enum publish_type	 type;
+	char	name[PUBLISH_NAME_MAX];
 	/* dir */
 	char	path[1024];
 	/* s3 */
@@ -68,19 +70,22 @@ struct crl_publisher_conf {
 	char	imds_endpoint[512];	/* "" = http://169.254.169.254 */
 	/* alb */
 	char	trust_store_arn[512];
-	char	s3_publisher[CRL_PUBLISHER_NAME_MAX];
+	char	s3_publisher[PUBLISH_NAME_MAX];
 };
 
 /* Log levels of the callback. */
-enum crl_publish_log { CRL_PUBLISH_INFO, CRL_PUBLISH_WARN, CRL_PUBLISH_ERR };
+enum publish_log { PUBLISH_INFO, PUBLISH_WARN, PUBLISH_ERR };
 
-struct crl_publish_options {
+struct publish_options {
 	uint64_t	 max_entries;	/* ALB quota per trust store; 0 = 500000 */
 	unsigned	 max_attempts;	/* per AWS request; 0 = 4 */
 	unsigned	 base_delay_ms;	/* backoff base; 0 = 200 */
 	long		 timeout_s;	/* per AWS request attempt; 0 = 30 */
+	/* Only to read the state (`mtlsca status`): ca may be NULL, nothing
+	   is sent, written or run. */
+	bool		 read_only;
 	/* Log lines (never with a secret in them); NULL = stderr. */
-	void		(*log)(void *ctx, enum crl_publish_log level,
+	void		(*log)(void *ctx, enum publish_log level,
 			    const char *msg);
 	void		*log_ctx;
 };
@@ -88,50 +93,42 @@ struct crl_publish_options {
 /*
  * Check the list (names unique, alb's s3_publisher names an s3 publisher
  * listed before it, required fields present) and prepare the publishers. ca
- * and st are borrowed and must outlive *out. CA_EINVAL with a sentence
- * naming the publisher.
+ * (NULL with read_only) and st are borrowed and must outlive *out.
+ * CA_EINVAL with a sentence naming the publisher.
  */
-int crl_publishers_new(struct ca *ca, struct store *st,
-    const struct crl_publisher_conf *conf, size_t n,
-    const struct crl_publish_options *opt, struct crl_publishers **out,
+int publish_set_new(struct ca *ca, struct store *st,
+    const struct publish_conf *conf, size_t n,
+    const struct publish_options *opt, struct publish_set **out,
     struct ca_error *err);
-void crl_publishers_free(struct crl_publishers *p);
+void publish_set_free(struct publish_set *set);
 
 /*
  * Reconcile every alb publisher's recorded RevocationIds with what
  * DescribeTrustStoreRevocations reports (ids gone from the trust store are
  * forgotten, stale ones this CA added are removed). Done once at start;
- * crl_publishers_run() calls it on first use.
+ * publish_run() calls it on first use.
  */
-int crl_publishers_reconcile(struct crl_publishers *p, struct ca_error *err);
+int publish_reconcile(struct publish_set *set, struct ca_error *err);
 
 /*
  * Publish crl through every publisher in order. All are tried; CA_OK only
  * when every one succeeded (or already had this CRL), else the first error,
  * with err naming the publishers that failed.
  */
-int crl_publishers_run(struct crl_publishers *p, const struct crl_result *crl,
+int publish_run(struct publish_set *set, struct crl_snapshot *crl,
     struct ca_error *err);
 
 /*
- * For `serve`: reconcile, then add one crl_publish_fn per publisher to the
- * schedule, in order (before crl_schedule_start()).
+ * For `serve`: reconcile, then add one publisher to the schedule per
+ * publisher, in order (before crl_schedule_start()).
  */
-int crl_publishers_attach(struct crl_publishers *p, struct crl_schedule *s,
-    struct ca_error *err);
-
-/*
- * Load a CRL file (PEM, as `mtlsca crl` writes it) into a crl_result for
- * crl_publishers_run(): pem and der bytes, number, entries, times. Only
- * parsing here; the gate checks it. Free with crl_result_clear().
- */
-int crl_publish_load(const char *pem_path, struct crl_result *out,
+int publish_attach(struct publish_set *set, struct crl_schedule *s,
     struct ca_error *err);
 
 /* ---- state, shared through the store ---- */
 
-struct crl_publisher_state {
-	char		 name[CRL_PUBLISHER_NAME_MAX];
+struct publish_state {
+	char		 name[PUBLISH_NAME_MAX];
 	char		 type[8];		/* "dir", "s3", "alb" */
 	int64_t		 last_attempt;		/* 0 = never */
 	int64_t		 last_success;		/* 0 = never */
@@ -141,7 +138,7 @@ struct crl_publisher_state {
 	char		 object_key[512];	/* s3: key of the last CRL */
 	char		 bundle_sha256[65];	/* CA bundle last sent */
 	/* alb: ids this CA added, oldest first; the last is current. */
-	uint64_t	 revocation_ids[CRL_PUBLISH_IDS_MAX];
+	uint64_t	 revocation_ids[PUBLISH_IDS_MAX];
 	size_t		 n_ids;
 	uint64_t	 alb_entries;		/* NumberOfRevokedEntries */
 	int64_t		 newest_revocation;	/* newest revocationDate seen */
@@ -150,41 +147,36 @@ struct crl_publisher_state {
 	 * alb: an AddTrustStoreRevocations in doubt — sent, but its answer
 	 * never came back (a timeout, a 5xx, a crash of this process). ALB
 	 * may have added the list or not; the next look at the trust store
-	 * settles it (publish_aws.c). The CRL number and entry count sent,
-	 * when, and the ids the trust store held just before: a list that is
-	 * not among them and has that many entries is the add's.
+	 * settles it (alb.c). The CRL number and entry count sent, when, and
+	 * the ids the trust store held just before: a list that is not among
+	 * them and has that many entries is the add's.
 	 * pending_number 0 = nothing in doubt.
 	 */
 	uint64_t	 pending_number;
 	uint64_t	 pending_entries;
 	int64_t		 pending_since;
-	uint64_t	 pending_known[CRL_PUBLISH_KNOWN_MAX];
+	uint64_t	 pending_known[PUBLISH_KNOWN_MAX];
 	size_t		 n_pending_known;
 };
 
-/* The state of publisher name; a never-run publisher reads as zeros
- * (CA_OK) with latency -1. */
-int crl_publisher_state_get(struct store *st, const char *name,
-    struct crl_publisher_state *out, struct ca_error *err);
+/* The state of the set's publisher called name; a never-run publisher
+ * reads as zeros (CA_OK) with latency -1. CA_ENOENT: no such publisher. */
+int publish_state_get(struct publish_set *set, const char *name,
+    struct publish_state *out, struct ca_error *err);
 
 /*
- * Prometheus text lines for these publishers (from the store, so any process
- * can render them): mtlsca_publisher_{up, last_success_timestamp_seconds,
+ * Prometheus text lines for the set's publishers (from the store, so any
+ * process can render them, and thread-safe with a run in progress):
+ * mtlsca_publisher_{up, last_success_timestamp_seconds,
  * last_attempt_timestamp_seconds, crl_number, failures_total,
  * alb_revocation_id, alb_revoked_entries, latency_seconds}, with HELP/TYPE.
  * *out owns a NUL-terminated malloc'd buffer of *len bytes.
  */
-int crl_publish_metrics(struct store *st, const struct crl_publisher_conf *conf,
-    size_t n, char **out, size_t *len, struct ca_error *err);
-
-/* The same for a publisher set (what `serve` holds); thread-safe with the
- * schedule thread publishing (it only reads the store). */
-int crl_publishers_metrics(struct crl_publishers *p, char **out, size_t *len,
+int publish_metrics(struct publish_set *set, char **out, size_t *len,
     struct ca_error *err);
 
 /* Human-readable status, one block per publisher (`mtlsca status`). */
-int crl_publish_status_text(struct store *st,
-    const struct crl_publisher_conf *conf, size_t n, char **out, size_t *len,
+int publish_status_text(struct publish_set *set, char **out, size_t *len,
     struct ca_error *err);
 
 #endif

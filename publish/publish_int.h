@@ -1,0 +1,115 @@
+/*
+ * publish/ private: the set, one publisher, the ops table each type
+ * implements, the gate's verdict and the state helpers. Nothing outside
+ * publish/ includes this header (its unit tests do).
+ */
+#ifndef MTLSCA_PUBLISH_PUBLISH_INT_H
+#define MTLSCA_PUBLISH_PUBLISH_INT_H
+
+#include "aws/aws.h"
+#include "crl/crl.h"
+#include "publish/publish.h"
+
+struct publisher;
+
+/*
+ * What a publisher type does (registry.c holds one per type). run is
+ * called only with a CRL the gate passed, whose number is above what this
+ * publisher published; it may update *s (its own fields) and returns CA_OK
+ * or an error with a sentence in err.
+ */
+struct publish_ops {
+	const char	*name;		/* "dir", "s3", "alb" */
+	/* Required fields of conf[i] (the others are listed for order
+	   rules); CA_EINVAL with a sentence. */
+	int		(*check)(const struct publish_conf *conf, size_t i,
+			    struct ca_error *err);
+	/* Prepare p (AWS client, links to other publishers). */
+	int		(*open)(struct publisher *p, struct ca_error *err);
+	int		(*run)(struct publisher *p,
+			    const struct crl_snapshot *crl,
+			    struct publish_state *s, struct ca_error *err);
+	/* Settle what this publisher recorded with what the destination
+	   holds; NULL when there is nothing to settle. */
+	int		(*reconcile)(struct publisher *p,
+			    struct publish_state *s, struct ca_error *err);
+	/* Extra lines for `mtlsca status`; NULL when none. */
+	int		(*status)(const struct publisher *p,
+			    const struct publish_state *s, struct awsbuf *b);
+};
+
+extern const struct publish_ops publish_dir_ops;
+extern const struct publish_ops publish_s3_ops;
+extern const struct publish_ops publish_alb_ops;
+
+/* An AWS client for p (s3, alb), with the set's retry options. */
+int publish_aws_open(struct publisher *p, struct ca_error *err);
+
+/* The ops of a type, or NULL. */
+const struct publish_ops *publish_ops_of(enum publish_type type);
+
+struct publisher {
+	struct publish_conf		 conf;
+	const struct publish_ops	*ops;
+	struct publish_set		*set;
+	struct aws_client		*aws;		/* s3, alb */
+	struct publisher		*s3;		/* alb: its s3 publisher */
+	bool				 alb_bound;	/* ALB reads what it
+							   publishes */
+	char				 prefix[260];	/* s3: "" or "p/" */
+	bool				 reconciled;	/* alb */
+	/* s3: the CRL number whose objects this process last put, so that
+	 * alb knows the key it may hand to AddTrustStoreRevocations. */
+	uint64_t			 put_number;
+	char				 put_key[512];
+};
+
+struct publish_set {
+	struct ca			*ca;
+	struct store			*st;
+	struct publish_options		 opt;
+	struct publisher		*pub;
+	size_t				 n;
+	char				*bundle;	/* the CA bundle PEM */
+	size_t				 bundle_len;
+	char				 bundle_sha256[65];
+};
+
+void publish_log(struct publish_set *set, enum publish_log level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- gate.c ---- */
+
+/* What the gate learnt of a CRL, once; each publisher then only checks
+   the number and, when ALB-bound, the quotas (gate_for). */
+struct gate_verdict {
+	int		 rc;		/* CA_OK or the refusal's code */
+	char		 why[256];	/* the refusal, "gate: ..." */
+	uint64_t	 number;
+	uint64_t	 entries;
+	size_t		 pem_len;
+	int64_t		 newest_revocation;	/* 0 when no entry */
+};
+
+/* Parse and check crl once (crl_check_with against the set's CA, PEM
+   only, current, number as announced). Never fails itself: the outcome
+   is in *v. */
+void gate_run(struct publish_set *set, const struct crl_snapshot *crl,
+    struct gate_verdict *v);
+
+/* The verdict for publisher p, whose last published number is published:
+   CA_OK, or CA_EPOLICY with a "gate: ..." sentence. */
+int gate_for(const struct publisher *p, const struct gate_verdict *v,
+    uint64_t published, struct ca_error *err);
+
+/* ---- state.c ---- */
+
+int publish_state_read(struct publish_set *set, const struct publisher *p,
+    struct publish_state *out, struct ca_error *err);
+int publish_state_write(struct publish_set *set, const struct publisher *p,
+    const struct publish_state *s, struct ca_error *err);
+
+/* The publisher called name, or NULL. */
+struct publisher *publish_find(struct publish_set *set, const char *name);
+
+#endif
