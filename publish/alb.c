@@ -615,10 +615,17 @@ alb_status(const struct publisher *p, const struct publish_state *s,
 	return rc;
 }
 
+static void
+alb_destination(const struct publisher *p, char *out, size_t size)
+{
+	snprintf(out, size, "alb:%s", p->conf.trust_store_arn);
+}
+
 const struct publish_ops publish_alb_ops = {
 	.name = "alb",
 	.check = alb_check,
 	.open = alb_open,
+	.destination = alb_destination,
 	.run = alb_run,
 	.reconcile = alb_reconcile,
 	.status = alb_status,

@@ -55,9 +55,21 @@ dir_run(struct publisher *p, const struct crl_snapshot *crl,
 	return put(p->conf.path, "crl.pem", crl->pem, crl->pem_len, err);
 }
 
+static void
+dir_destination(const struct publisher *p, char *out, size_t size)
+{
+	size_t	 l = strlen(p->conf.path);
+
+	/* "/var/www/pki/" and "/var/www/pki" are one place. */
+	while (l > 1 && p->conf.path[l - 1] == '/')
+		l--;
+	snprintf(out, size, "dir:%.*s", (int)l, p->conf.path);
+}
+
 const struct publish_ops publish_dir_ops = {
 	.name = "dir",
 	.check = dir_check,
 	.open = dir_open,
+	.destination = dir_destination,
 	.run = dir_run,
 };

@@ -26,6 +26,11 @@ struct publish_ops {
 			    struct ca_error *err);
 	/* Prepare p (AWS client, links to other publishers). */
 	int		(*open)(struct publisher *p, struct ca_error *err);
+	/* Where p publishes, as text that names it whole (state.c keys the
+	   state by it): "dir:/var/www/pki", "s3:ENDPOINT/BUCKET/PREFIX",
+	   "alb:ARN". Called after open. */
+	void		(*destination)(const struct publisher *p, char *out,
+			    size_t size);
 	int		(*run)(struct publisher *p,
 			    const struct crl_snapshot *crl,
 			    struct publish_state *s, struct ca_error *err);
@@ -48,10 +53,15 @@ int publish_aws_open(struct publisher *p, struct ca_error *err);
 /* The ops of a type, or NULL. */
 const struct publish_ops *publish_ops_of(enum publish_type type);
 
+#define PUBLISH_DEST_MAX	1400
+#define PUBLISH_KEY_MAX		80
+
 struct publisher {
 	struct publish_conf		 conf;
 	const struct publish_ops	*ops;
 	struct publish_set		*set;
+	char				 dest[PUBLISH_DEST_MAX];
+	char				 key[PUBLISH_KEY_MAX];	/* its state */
 	struct aws_client		*aws;		/* s3, alb */
 	struct publisher		*s3;		/* alb: its s3 publisher */
 	bool				 alb_bound;	/* ALB reads what it
@@ -103,6 +113,13 @@ int gate_for(const struct publisher *p, const struct gate_verdict *v,
     uint64_t published, struct ca_error *err);
 
 /* ---- state.c ---- */
+
+/* The meta name of a destination's state: "publish/<SHA-256 hex>". */
+int publish_state_key(const char *destination, char out[PUBLISH_KEY_MAX]);
+/* Carry the state an earlier version kept under p's name over to p's
+   destination when it is that destination's (once; logs what it did). */
+int publish_state_migrate(struct publish_set *set, struct publisher *p,
+    struct ca_error *err);
 
 int publish_state_read(struct publish_set *set, const struct publisher *p,
     struct publish_state *out, struct ca_error *err);

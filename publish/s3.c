@@ -115,10 +115,22 @@ s3_status(const struct publisher *p, const struct publish_state *s,
 	    s->object_key[0] ? s->object_key : "-");
 }
 
+static void
+s3_destination(const struct publisher *p, char *out, size_t size)
+{
+	if (p->conf.endpoint[0] != '\0')
+		snprintf(out, size, "s3:%s/%s/%s", p->conf.endpoint,
+		    p->conf.bucket, p->prefix);
+	else
+		snprintf(out, size, "s3:https://s3.%s.amazonaws.com/%s/%s",
+		    p->conf.region, p->conf.bucket, p->prefix);
+}
+
 const struct publish_ops publish_s3_ops = {
 	.name = "s3",
 	.check = s3_check,
 	.open = s3_open,
+	.destination = s3_destination,
 	.run = s3_run,
 	.status = s3_status,
 };

@@ -152,8 +152,28 @@ publish_set_new(struct ca *ca, struct store *st,
 		set->pub[i].set = set;
 		set->n = i + 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((rc = set->pub[i].ops->open(&set->pub[i], err)) != CA_OK)
+	for (size_t i = 0; i < n; i++) {
+		struct publisher *p = &set->pub[i];
+
+		if ((rc = p->ops->open(p, err)) != CA_OK)
+			goto fail;
+		p->ops->destination(p, p->dest, sizeof(p->dest));
+		if ((rc = publish_state_key(p->dest, p->key)) != CA_OK) {
+			rc = ca_error_set(err, rc, "cannot hash a destination");
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(set->pub[j].dest, p->dest) == 0) {
+				rc = ca_error_set(err, CA_EINVAL, "publishers "
+				    "'%s' and '%s' publish to the same place "
+				    "(%s)", set->pub[j].conf.name,
+				    p->conf.name, p->dest);
+				goto fail;
+			}
+	}
+	for (size_t i = 0; i < n && !set->opt.read_only; i++)
+		if ((rc = publish_state_migrate(set, &set->pub[i], err)) !=
+		    CA_OK)
 			goto fail;
 	*out = set;
 	return CA_OK;

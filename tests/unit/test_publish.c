@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 
 #include "crl/crl.h"
+#include "aws/aws.h"
 #include "publish/publish.h"
 
 #define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
@@ -473,8 +474,7 @@ t_publish_and_swap(void **state)
 		assert_non_null(strstr(err.msg, "not greater"));
 	}
 	assert_int_equal(elb("r[0]['entries']"), 3);
-	assert_int_equal(state_of("bucket", &s),
-	    CA_OK);
+	assert_int_equal(state_of("bucket", &s), CA_OK);
 	assert_non_null(strstr(s.last_error, "not greater"));
 	assert_int_equal(s.published_number, r2.number);
 	publish_set_free(p);
@@ -545,16 +545,14 @@ t_s3_down(void **state)
 	assert_non_null(strstr(err.msg, "bucket"));
 	assert_non_null(strstr(err.msg, "alb"));
 	assert_int_equal(elb("r[0]['id']"), id);	/* last good stays */
-	assert_int_equal(state_of("bucket", &s),
-	    CA_OK);
+	assert_int_equal(publish_state_get(p, "bucket", &s, NULL), CA_OK);
 	assert_non_null(strstr(s.last_error, "after 2 attempts"));
 	publish_set_free(p);
 	/* S3 back: the same CRL now goes out. */
 	p = pubs(s3_ep, 0);
 	assert_int_equal(run(p, &r, &err), CA_OK);
 	assert_int_equal(elb("r[0]['entries']"), 5);
-	assert_int_equal(state_of("bucket", &s),
-	    CA_OK);
+	assert_int_equal(state_of("bucket", &s), CA_OK);
 	assert_string_equal(s.last_error, "");
 	publish_set_free(p);
 	crl_result_clear(&r);
@@ -604,8 +602,7 @@ t_quota(void **state)
 	assert_int_equal(elb("r[0]['entries']"), 7);
 	assert_int_equal(state_of("www", &s), CA_OK);
 	assert_int_equal(s.published_number, r.number);
-	assert_int_equal(state_of("bucket", &s),
-	    CA_OK);
+	assert_int_equal(state_of("bucket", &s), CA_OK);
 	assert_int_not_equal(s.published_number, r.number);
 	assert_non_null(strstr(s.last_error, "exceed the configured ALB "
 	    "quota of 5"));
@@ -942,6 +939,191 @@ t_big_crl(void **state)
 	store_close(big);
 }
 
+/*
+ * State is keyed by destination: the same publisher names pointed at
+ * another directory and another S3 prefix publish the current CRL there
+ * at once (before, "already published" and nothing sent); ALB, which
+ * already has it, gets no Add.
+ */
+static void
+t_destinations(void **state)
+{
+	struct publish_conf	 c[3];
+	struct publish_set	*p = NULL;
+	struct publish_state	 s;
+	struct crl_result	 r;
+	char			 key[64], path[300];
+	uint8_t			*buf = NULL;
+	size_t			 n;
+	long			 adds;
+	(void)state;
+
+	revoke_tag(0x40);
+	build(ca, &r);
+	p = pubs(s3_ep, 0);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
+	publish_set_free(p);
+	adds = elb(ADDS);
+
+	confs(c, s3_ep);
+	snprintf(c[0].path, sizeof(c[0].path), "%s/www2/", tmp);
+	snprintf(c[1].prefix, sizeof(c[1].prefix), "moved");
+	assert_int_equal(publish_set_new(ca, st, c, 3, NULL, &p, NULL), CA_OK);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
+	snprintf(key, sizeof(key), "moved/crl/%llu.pem",
+	    (unsigned long long)r.number);
+	assert_true(s3_has(key, r.pem, r.pem_len));
+	snprintf(path, sizeof(path), "%s/www2/crl.pem", tmp);
+	assert_int_equal(file_read(path, 1 << 20, &buf, &n, NULL), CA_OK);
+	assert_int_equal(n, r.pem_len);
+	assert_memory_equal(buf, r.pem, n);
+	free(buf);
+	assert_int_equal(publish_state_get(p, "bucket", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, r.number);
+	assert_string_equal(s.object_key, key);
+	assert_int_equal(elb(ADDS), adds);
+	publish_set_free(p);
+
+	/* Two publishers on one destination are refused. */
+	confs(c, s3_ep);
+	snprintf(c[0].path, sizeof(c[0].path), "%s/www2", tmp);
+	c[1] = c[0];
+	snprintf(c[1].name, sizeof(c[1].name), "www-again");
+	assert_int_equal(publish_set_new(ca, st, c, 2, NULL, &p, NULL),
+	    CA_EINVAL);
+	crl_result_clear(&r);
+}
+
+/* The "key=value" state an earlier version wrote under
+   "publisher/<name>" (its pub_state_put, field for field). */
+static void
+legacy_put(struct store *to, const char *name, const char *type,
+    uint64_t number, const char *object_key, const char *ids)
+{
+	char	 key[80], text[1024], sha[65];
+	int	 n;
+
+	assert_int_equal(sigv4_sha256_hex(ca_cert_pem(ca),
+	    strlen(ca_cert_pem(ca)), sha), CA_OK);
+	n = snprintf(text, sizeof(text), "type=%s\nlast_attempt=%lld\n"
+	    "last_success=%lld\npublished_number=%llu\nsuccesses=3\n"
+	    "failures=1\nlast_error=\nobject_key=%s\nbundle_sha256=%s\n"
+	    "alb_entries=%d\nnewest_revocation=%lld\nlatency=2\nids=%s\n",
+	    type, (long long)time_now(), (long long)time_now(),
+	    (unsigned long long)number, object_key, sha,
+	    strcmp(type, "alb") == 0 ? (int)elb("r[0]['entries']") : 0,
+	    (long long)time_now() - 10, ids);
+	snprintf(key, sizeof(key), "publisher/%s", name);
+	assert_int_equal(store_meta_put(to, key, text, (size_t)n, NULL),
+	    CA_OK);
+}
+
+static bool
+meta_has(struct store *in, const char *name)
+{
+	uint8_t	*v = NULL;
+	size_t	 len;
+	int	 rc = store_meta_get(in, name, &v, &len, NULL);
+
+	free(v);
+	return rc == CA_OK;
+}
+
+/*
+ * An upgraded store: what the earlier version recorded under each name is
+ * carried over to the destination when it can only be that destination's
+ * (the directory holds that CRL, the S3 key is this prefix's, the trust
+ * store's ids), once, and the same CRL is not published again: no PUT, no
+ * Modify, no Add. A state whose destination moved with the upgrade starts
+ * afresh. `mtlsca status` (a read-only set) reads the old record before
+ * anything ran.
+ */
+static void
+t_migrate(void **state)
+{
+	struct publish_conf	 c[3];
+	struct publish_options	 o;
+	struct publish_set	*p = NULL;
+	struct publish_state	 s;
+	struct store_options	 so;
+	struct store		*mig = NULL;
+	struct crl_result	 r;
+	char			 db[300], www[300], ids[32], key[64];
+	long			 id, calls;
+	(void)state;
+
+	/* The CRL everything already has, and the trust store's list. */
+	revoke_tag(0x41);
+	build(ca, &r);
+	p = pubs(s3_ep, 0);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
+	publish_set_free(p);
+	id = elb("r[0]['id']");
+	snprintf(ids, sizeof(ids), "%ld", id);
+	snprintf(www, sizeof(www), "%s/www", tmp);
+	snprintf(key, sizeof(key), "prod/crl/%llu.pem",
+	    (unsigned long long)r.number);
+
+	snprintf(db, sizeof(db), "%s/migdb", tmp);
+	assert_int_equal(mkdir(db, 0700), 0);
+	memset(&so, 0, sizeof(so));
+	so.dir = db;
+	so.map_size = 16 << 20;
+	assert_int_equal(store_open(&so, &mig, NULL), CA_OK);
+	legacy_put(mig, "www", "dir", r.number, "", "");
+	legacy_put(mig, "bucket", "s3", r.number, key, "");
+	legacy_put(mig, "alb", "alb", r.number, "", ids);
+
+	confs(c, s3_ep);
+	memset(&o, 0, sizeof(o));
+	o.read_only = true;
+	assert_int_equal(publish_set_new(NULL, mig, c, 3, &o, &p, NULL),
+	    CA_OK);
+	assert_int_equal(publish_state_get(p, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 1);
+	assert_int_equal((long)s.revocation_ids[0], id);
+	publish_set_free(p);
+	assert_true(meta_has(mig, "publisher/alb"));	/* read-only */
+
+	calls = elb("len(s['calls'])");
+	assert_int_equal(publish_set_new(ca, mig, c, 3, NULL, &p, NULL), CA_OK);
+	assert_false(meta_has(mig, "publisher/www"));
+	assert_false(meta_has(mig, "publisher/bucket"));
+	assert_false(meta_has(mig, "publisher/alb"));
+	assert_int_equal(publish_state_get(p, "www", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, r.number);
+	assert_int_equal(s.successes, 3);
+	assert_int_equal(publish_state_get(p, "bucket", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, r.number);
+	assert_string_equal(s.object_key, key);
+	assert_int_equal(publish_state_get(p, "alb", &s, NULL), CA_OK);
+	assert_int_equal(s.n_ids, 1);
+	assert_int_equal((long)s.revocation_ids[0], id);
+	assert_int_equal(run(p, &r, NULL), CA_OK);
+	/* Only the reconcile's look at the trust store. */
+	assert_int_equal(elb("len(s['calls'])"), calls + 1);
+	assert_int_equal(elb("s['calls'][-1] == "
+	    "'DescribeTrustStoreRevocations'"), 1);
+	assert_int_equal(elb("r[0]['id']"), id);
+	publish_set_free(p);
+	store_close(mig);
+
+	/* The S3 prefix changed with the upgrade: a fresh start there. */
+	snprintf(db, sizeof(db), "%s/migdb2", tmp);
+	assert_int_equal(mkdir(db, 0700), 0);
+	so.dir = db;
+	assert_int_equal(store_open(&so, &mig, NULL), CA_OK);
+	legacy_put(mig, "bucket", "s3", r.number, "old/crl/1.pem", "");
+	assert_int_equal(publish_set_new(ca, mig, c, 2, NULL, &p, NULL), CA_OK);
+	assert_false(meta_has(mig, "publisher/bucket"));
+	assert_int_equal(publish_state_get(p, "bucket", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, 0);
+	publish_set_free(p);
+	store_close(mig);
+	(void)www;
+	crl_result_clear(&r);
+}
+
 int
 main(void)
 {
@@ -954,6 +1136,8 @@ main(void)
 		cmocka_unit_test(t_reconcile_status_metrics),
 		cmocka_unit_test(t_add_in_doubt),
 		cmocka_unit_test(t_big_crl),
+		cmocka_unit_test(t_destinations),
+		cmocka_unit_test(t_migrate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
