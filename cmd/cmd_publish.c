@@ -60,15 +60,24 @@ cmd_publishers_open(const struct config *cfg, struct ca *ca,
 {
 	struct publish_conf	*conf;
 	struct publish_options	 opt;
+	char			 lock[CONFIG_PATH_MAX];
 	size_t			 n;
 	int			 rc;
 
+	if (config_path(cfg, CMD_PUBLISH_LOCK, lock, sizeof(lock)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
 	if ((conf = calloc(CONFIG_PUBLISHERS_MAX, sizeof(*conf))) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	publishers_conf(cfg, conf, &n);
 	memset(&opt, 0, sizeof(opt));
 	opt.max_entries = cfg->crl_max_entries;
 	opt.read_only = ca == NULL;
+	opt.retry_min_ms = cfg->publish_retry_min * 1000;
+	opt.retry_max_ms = cfg->publish_retry_max * 1000;
+	opt.max_lag = cfg->publish_max_lag;
+	/* Take turns with `serve` and other `publish` runs. */
+	opt.lock_path = lock;
 	opt.log = log_stderr;
 	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
 	free(conf);
@@ -100,7 +109,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	char			 pub[CONFIG_PATH_MAX];
 	char			 crlpath[CONFIG_PATH_MAX + 16];
 	const char		*file = NULL;
-	int			 ch, status = 1, lock = -1;
+	int			 ch, status = 1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -133,11 +142,10 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		snprintf(crlpath, sizeof(crlpath), "%s/crl.pem", pub);
 		file = crlpath;
 	}
-	/* Take turns with `serve` and `crl` (see CMD_CRL_LOCK); the CRL is
-	   read once the lock is ours, so it is the newest. */
+	/* The publish lock (CMD_PUBLISH_LOCK) is taken by publish_run();
+	   crl.pem is replaced by rename, so it is read whole. */
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
-	    cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
 	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
 	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
@@ -157,6 +165,5 @@ out:
 	crl_snapshot_release(crl);
 	ca_free(ca);
 	store_close(st);
-	file_unlock(lock);
 	return status;
 }

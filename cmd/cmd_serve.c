@@ -441,13 +441,14 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	/* 0 in the config means at once; 0 here would mean the default. */
 	cso.debounce_ms = cfg->crl_debounce > 0 ? cfg->crl_debounce * 1000 : 1;
 	cso.public_dir = pub;
-	cso.lock_path = lockpath;	/* take turns with `crl` and `publish` */
+	cso.lock_path = lockpath;	/* take turns with `crl` */
 	if ((rc = crl_schedule_new(ca, st, &cso, &sched, &err)) != CA_OK)
 		goto fail;
-	/* The configured publishers (dir, S3, ALB) run after each CRL. */
+	/* The configured publishers, on a thread of their own: after each
+	   CRL, at once for whatever is behind, and again after a failure. */
 	if (cfg->n_publishers > 0 &&
 	    ((rc = cmd_publishers_open(cfg, ca, st, &pubs, &err)) != CA_OK ||
-	    (rc = publish_attach(pubs, sched, &err)) != CA_OK))
+	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
 		goto fail;
@@ -572,6 +573,8 @@ fail:
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
+	/* The publishers read the schedule's CRL: they stop first. */
+	publish_stop(pubs);
 	crl_schedule_free(sched);
 	publish_set_free(pubs);
 	store_close(st);

@@ -873,6 +873,35 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 }
 
 static int
+load_publish(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "retry_min", "retry_max",
+	    "max_lag", NULL };
+	struct config		*c = l->cfg;
+	config_setting_t	*s, *max;
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "retry_min")) != NULL &&
+	    (rc = get_duration(l, s, 1, 3600, &c->publish_retry_min)) !=
+	    CA_OK)
+		return rc;
+	if ((max = config_setting_get_member(g, "retry_max")) != NULL &&
+	    (rc = get_duration(l, max, 1, 86400, &c->publish_retry_max)) !=
+	    CA_OK)
+		return rc;
+	if (c->publish_retry_max < c->publish_retry_min)
+		return bad(l, max != NULL ? max : g, "retry_max must not be "
+		    "shorter than retry_min");
+	if ((s = config_setting_get_member(g, "max_lag")) != NULL &&
+	    (rc = get_duration(l, s, 1, 7 * 86400, &c->publish_max_lag)) !=
+	    CA_OK)
+		return rc;
+	return CA_OK;
+}
+
+static int
 load_publishers(struct loader *l, const config_setting_t *s)
 {
 	int	n, rc;
@@ -938,13 +967,16 @@ config_defaults(struct config *cfg)
 	cfg->timeout = 30;
 	cfg->request_timeout = 10;
 	cfg->threads = 0;
+	cfg->publish_retry_min = 5;
+	cfg->publish_retry_max = 300;
+	cfg->publish_max_lag = 900;
 }
 
 int
 config_load(const char *path, struct config *cfg, struct ca_error *err)
 {
 	static const char *const keys[] = { "data_dir", "store", "ca", "crl",
-	    "profiles", "http", "admins", "publishers", NULL };
+	    "profiles", "http", "admins", "publishers", "publish", NULL };
 	struct config		*c = NULL;
 	struct loader		 l;
 	config_t		 lc;
@@ -1008,6 +1040,9 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 		goto out;
 	if ((s = config_lookup(&lc, "publishers")) != NULL &&
 	    (rc = load_publishers(&l, s)) != CA_OK)
+		goto out;
+	if ((s = config_lookup(&lc, "publish")) != NULL &&
+	    (rc = load_publish(&l, s)) != CA_OK)
 		goto out;
 	/* Paths not given follow data_dir (and a later --data-dir). */
 	c->ca_paths_explicit = (cert_set ? 1 : 0) | (key_set ? 2 : 0);

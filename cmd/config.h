@@ -97,6 +97,9 @@ struct config {
 	/* publishers */
 	struct config_publisher publishers[CONFIG_PUBLISHERS_MAX];
 	size_t		n_publishers;
+	int64_t		publish_retry_min;		/* 5 s */
+	int64_t		publish_retry_max;		/* 5 min */
+	int64_t		publish_max_lag;		/* 15 min */
 };
 
 /* Fill *cfg with the embedded defaults (no file). */

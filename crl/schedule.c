@@ -24,12 +24,6 @@
 /* After a failed build, try again this soon (or at refresh, if sooner). */
 #define RETRY_S			30
 
-struct publisher {
-	char		 name[64];
-	crl_publish_fn	 fn;
-	void		*ctx;
-};
-
 struct crl_schedule {
 	struct ca		*ca;
 	struct store		*st;
@@ -37,8 +31,9 @@ struct crl_schedule {
 	char			*public_dir;
 	char			*lock_path;
 
-	struct publisher	 pubs[CRL_SCHEDULE_PUBLISHERS_MAX];
-	size_t			 n_pubs;
+	pthread_mutex_t		 listener_mu;	/* the listener and its calls */
+	crl_schedule_listener	 listener;
+	void			*listener_ctx;
 
 	pthread_mutex_t		 build_mu;	/* one build at a time */
 
@@ -146,6 +141,7 @@ crl_schedule_new(struct ca *ca, struct store *st,
 	s->opt.lock_path = s->lock_path;
 	pthread_mutex_init(&s->build_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->listener_mu, NULL);
 	{
 		pthread_condattr_t ca_attr;
 
@@ -159,24 +155,39 @@ crl_schedule_new(struct ca *ca, struct store *st,
 }
 
 int
-crl_schedule_add_publisher(struct crl_schedule *s, const char *name,
-    crl_publish_fn fn, void *ctx, struct ca_error *err)
+crl_schedule_set_listener(struct crl_schedule *s, crl_schedule_listener fn,
+    void *ctx, struct ca_error *err)
 {
-	struct publisher *p;
-
-	if (s == NULL || fn == NULL)
-		return ca_error_set(err, CA_EINVAL, "no publisher");
-	if (s->running)
-		return ca_error_set(err, CA_EINVAL, "publishers are added "
-		    "before the CRL schedule starts");
-	if (s->n_pubs >= CRL_SCHEDULE_PUBLISHERS_MAX)
-		return ca_error_set(err, CA_ETOOBIG, "at most %d CRL "
-		    "publishers", CRL_SCHEDULE_PUBLISHERS_MAX);
-	p = &s->pubs[s->n_pubs++];
-	snprintf(p->name, sizeof(p->name), "%s", name ? name : "publisher");
-	p->fn = fn;
-	p->ctx = ctx;
+	if (s == NULL)
+		return ca_error_set(err, CA_EINVAL, "no schedule");
+	/* Under the mutex the calls hold: once this returns, the old
+	   listener is neither called nor being called. */
+	pthread_mutex_lock(&s->listener_mu);
+	s->listener = fn;
+	s->listener_ctx = ctx;
+	pthread_mutex_unlock(&s->listener_mu);
 	return CA_OK;
+}
+
+static void
+tell(struct crl_schedule *s, const struct crl_snapshot *snap)
+{
+	pthread_mutex_lock(&s->listener_mu);
+	if (s->listener != NULL)
+		s->listener(s->listener_ctx, snap);
+	pthread_mutex_unlock(&s->listener_mu);
+}
+
+void
+crl_schedule_note_publish(struct crl_schedule *s, const char *what)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->status.publish_failures++;
+	snprintf(s->status.last_error, sizeof(s->status.last_error), "%s",
+	    what);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void
@@ -215,12 +226,12 @@ say_waiting(void *arg)
 }
 
 /*
- * Build, write, swap, publish. Serialised by build_mu in this process and
- * by the lock file across processes: CRL numbers are taken, files written
- * and publishers run in one order, so no run overwrites a newer CRL or a
- * publisher's state with an older one. The revocation generation is read
- * before the build: a revocation that lands during the build bumps it
- * again and causes one more CRL, never a missed one.
+ * Build, write, swap, tell the listener. Serialised by build_mu in this
+ * process and by the lock file across processes: CRL numbers are taken and
+ * files written in one order, so no run overwrites a newer CRL with an
+ * older one. The revocation generation is read before the build: a
+ * revocation that lands during the build bumps it again and causes one
+ * more CRL, never a missed one.
  */
 static int
 build_once(struct crl_schedule *s, struct ca_error *err)
@@ -228,7 +239,6 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	struct crl_options	 o;
 	struct crl_result	 r;
 	struct crl_snapshot	*snap = NULL;
-	struct ca_error		 perr;
 	uint64_t		 gen = 0;
 	int64_t			 now = time_now();
 	int			 rc, lock = -1;
@@ -270,19 +280,6 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	s->status.last_error[0] = '\0';
 	s->next_retry = 0;
 	pthread_mutex_unlock(&s->mu);
-
-	for (size_t i = 0; i < s->n_pubs; i++) {
-		ca_error_clear(&perr);
-		if (s->pubs[i].fn(snap, s->pubs[i].ctx, &perr) == CA_OK)
-			continue;
-		fprintf(stderr, "mtlsca: crl: publisher %s failed: %s\n",
-		    s->pubs[i].name, perr.msg);
-		pthread_mutex_lock(&s->mu);
-		s->status.publish_failures++;
-		snprintf(s->status.last_error, sizeof(s->status.last_error),
-		    "publisher %.40s: %.200s", s->pubs[i].name, perr.msg);
-		pthread_mutex_unlock(&s->mu);
-	}
 out:
 	pthread_mutex_lock(&s->mu);
 	s->status.last_attempt = now;
@@ -296,6 +293,8 @@ out:
 	pthread_mutex_unlock(&s->mu);
 	file_unlock(lock);
 	pthread_mutex_unlock(&s->build_mu);
+	if (rc == CA_OK)
+		tell(s, snap);
 	crl_snapshot_release(snap);
 	crl_result_clear(&r);
 	return rc;
@@ -330,12 +329,12 @@ load_existing(struct crl_schedule *s)
 		goto out;
 	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
 		goto out;
-	snapshot_install(s, snap);
-	snap = NULL;
+	snapshot_install(s, crl_snapshot_ref(snap));
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
 	s->status.last_success = rep.this_update;
 	pthread_mutex_unlock(&s->mu);
+	tell(s, snap);
 	ok = true;
 out:
 	crl_snapshot_release(snap);
@@ -487,6 +486,7 @@ crl_schedule_free(struct crl_schedule *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->build_mu);
+	pthread_mutex_destroy(&s->listener_mu);
 	free(s->public_dir);
 	free(s->lock_path);
 	free(s);

@@ -35,7 +35,8 @@ alb_call(struct publisher *p, const char *action, const struct sigv4_kv *kv,
 	memset(r, 0, sizeof(*r));
 	rc = aws_elbv2_call(p->aws, p->conf.endpoint, p->conf.region, action,
 	    kv, n, r, err);
-	if (r->attempts > 1)
+	/* A failure says so in its error (logged once by runner.c). */
+	if (rc == CA_OK && r->attempts > 1)
 		publish_log(p->set, PUBLISH_INFO, "%s: %s took %u attempts",
 		    p->conf.name, action, r->attempts);
 	return rc;
@@ -318,8 +319,8 @@ pending_settle(struct publisher *p, struct publish_state *s,
  */
 static int
 alb_add_tracked(struct publisher *p, struct publish_state *s,
-    uint64_t number, uint64_t want_entries, uint64_t *id, uint64_t *entries,
-    bool *too_many, struct ca_error *err)
+    const char *key, uint64_t number, uint64_t want_entries, uint64_t *id,
+    uint64_t *entries, bool *too_many, struct ca_error *err)
 {
 	struct publish_set	*set = p->set;
 	struct aws_revocation	*all = NULL, got;
@@ -350,7 +351,7 @@ alb_add_tracked(struct publisher *p, struct publish_state *s,
 			    "could not be recorded first: %s", e2.msg);
 			goto out;
 		}
-		rc = alb_add(p, p->s3->conf.bucket, p->s3->put_key, NULL, id,
+		rc = alb_add(p, p->s3->conf.bucket, key, NULL, id,
 		    entries, too_many, &e2);
 		if (rc == CA_OK)
 			goto out;
@@ -465,15 +466,16 @@ alb_run(struct publisher *p, const struct crl_snapshot *crl,
 	struct ca_error		 e2;
 	int			 rc;
 
-	if (p->s3->put_number != crl->number) {
+	/* The object the s3 publisher put for this very CRL (runner.c makes
+	   the alb publisher wait for it): what ALB is told to copy. */
+	if ((rc = publish_state_read(set, p->s3, &s3s, err)) != CA_OK)
+		return rc;
+	if (s3s.published_number != crl->number || s3s.object_key[0] == '\0')
 		return ca_error_set(err, CA_EIO, "s3 publisher '%s' did not "
 		    "put CRL %" PRIu64 ", so the trust store keeps its current "
 		    "CRL", p->s3->conf.name, crl->number);
-	}
 	/* The bundle ALB would read must be the one in S3 now. */
 	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
-		if ((rc = publish_state_read(set, p->s3, &s3s, err)) != CA_OK)
-			return rc;
 		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
 			return ca_error_set(err, CA_EIO, "the CA bundle is not "
 			    "in S3 yet; ModifyTrustStore not called");
@@ -493,8 +495,8 @@ alb_run(struct publisher *p, const struct crl_snapshot *crl,
 	if (n_old > 0 && crl->entries + s->alb_entries > set->opt.max_entries)
 		too_many = true;
 	else {
-		rc = alb_add_tracked(p, s, crl->number, crl->entries, &id,
-		    &entries, &too_many, &e2);
+		rc = alb_add_tracked(p, s, s3s.object_key, crl->number,
+		    crl->entries, &id, &entries, &too_many, &e2);
 		if (rc != CA_OK && !too_many)
 			return ca_error_set(err, rc, "%s", e2.msg);
 	}
@@ -518,8 +520,8 @@ alb_run(struct publisher *p, const struct crl_snapshot *crl,
 		s->alb_entries = 0;
 		publish_state_write(set, p, s, NULL);
 		removed_first = true;
-		if ((rc = alb_add_tracked(p, s, crl->number, crl->entries,
-		    &id, &entries, &too_many, &e2)) != CA_OK) {
+		if ((rc = alb_add_tracked(p, s, s3s.object_key, crl->number,
+		    crl->entries, &id, &entries, &too_many, &e2)) != CA_OK) {
 			publish_log(set, PUBLISH_ERR, "%s: the trust store now "
 			    "holds no CRL of this CA: %s", p->conf.name,
 			    e2.msg);

@@ -81,6 +81,22 @@ struct publish_options {
 	unsigned	 max_attempts;	/* per AWS request; 0 = 4 */
 	unsigned	 base_delay_ms;	/* backoff base; 0 = 200 */
 	long		 timeout_s;	/* per AWS request attempt; 0 = 30 */
+	/*
+	 * A failed publisher tries again after a delay that doubles from
+	 * retry_min_ms to retry_max_ms (each drawn in [d/2, d], so that
+	 * publishers and instances do not retry in step); 0 = 5 s and 5 min.
+	 */
+	int64_t		 retry_min_ms;
+	int64_t		 retry_max_ms;
+	/* publish_health: failing, or a CRL not enforced, for longer than
+	   this (seconds) is unhealthy; 0 = 15 min. */
+	int64_t		 max_lag;
+	/*
+	 * Held (file_lock) across each run of the publishers, so that `serve`
+	 * and `mtlsca publish` on one data directory take turns; NULL = none.
+	 * Not the CRL lock: building a CRL never waits for a publisher.
+	 */
+	const char	*lock_path;
 	/* Only to read the state (`mtlsca status`): ca may be NULL, nothing
 	   is sent, written or run. */
 	bool		 read_only;
@@ -100,6 +116,7 @@ int publish_set_new(struct ca *ca, struct store *st,
     const struct publish_conf *conf, size_t n,
     const struct publish_options *opt, struct publish_set **out,
     struct ca_error *err);
+/* Stops the thread of publish_start() first. NULL-safe. */
 void publish_set_free(struct publish_set *set);
 
 /*
@@ -111,19 +128,28 @@ void publish_set_free(struct publish_set *set);
 int publish_reconcile(struct publish_set *set, struct ca_error *err);
 
 /*
- * Publish crl through every publisher in order. All are tried; CA_OK only
- * when every one succeeded (or already had this CRL), else the first error,
- * with err naming the publishers that failed.
+ * Publish crl through every publisher in order, now (`mtlsca publish`).
+ * All are tried; CA_OK only when every one succeeded (or already had this
+ * CRL), else the first error, with err naming the publishers that failed.
+ * An alb publisher waits for its s3 publisher to have put this CRL.
  */
 int publish_run(struct publish_set *set, struct crl_snapshot *crl,
     struct ca_error *err);
 
 /*
- * For `serve`: reconcile, then add one publisher to the schedule per
- * publisher, in order (before crl_schedule_start()).
+ * For `serve`: a thread that publishes the schedule's current CRL through
+ * every publisher behind it — at once when it starts (a restart republishes
+ * what a failure or a crash left behind), after each new CRL (the
+ * schedule's listener, set here: call before crl_schedule_start()), and,
+ * for a publisher that failed, again after its backoff delay until it
+ * succeeds, with no new revocation needed. Each failure is logged once,
+ * and its recovery. publish_set_free() stops it.
  */
-int publish_attach(struct publish_set *set, struct crl_schedule *s,
+int publish_start(struct publish_set *set, struct crl_schedule *sched,
     struct ca_error *err);
+/* Stop that thread (waits for the publisher it runs, if any); NULL-safe.
+   Before crl_schedule_free(): the thread reads the schedule's CRL. */
+void publish_stop(struct publish_set *set);
 
 /* ---- state, shared through the store ---- */
 
@@ -143,6 +169,9 @@ struct publish_state {
 	uint64_t	 alb_entries;		/* NumberOfRevokedEntries */
 	int64_t		 newest_revocation;	/* newest revocationDate seen */
 	int64_t		 latency;		/* revoke-to-published, s; -1 */
+	/* When the failures in a row began (0 when the last attempt
+	   succeeded, or none was made). */
+	int64_t		 failing_since;
 	/*
 	 * alb: an AddTrustStoreRevocations in doubt — sent, but its answer
 	 * never came back (a timeout, a 5xx, a crash of this process). ALB

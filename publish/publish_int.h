@@ -6,6 +6,8 @@
 #ifndef MTLSCA_PUBLISH_PUBLISH_INT_H
 #define MTLSCA_PUBLISH_PUBLISH_INT_H
 
+#include <pthread.h>
+
 #include "aws/aws.h"
 #include "crl/crl.h"
 #include "publish/publish.h"
@@ -68,22 +70,40 @@ struct publisher {
 							   publishes */
 	char				 prefix[260];	/* s3: "" or "p/" */
 	bool				 reconciled;	/* alb */
-	/* s3: the CRL number whose objects this process last put, so that
-	 * alb knows the key it may hand to AddTrustStoreRevocations. */
-	uint64_t			 put_number;
-	char				 put_key[512];
+	/* What runner.c keeps between runs (under the set's run_mu). */
+	int64_t				 next_ms;	/* monotonic; no attempt
+							   before (after a
+							   failure) */
+	unsigned			 streak;	/* failures in a row */
+	char				 logged[256];	/* failure last logged */
+	char				 logged_reconcile[256];
 };
 
 struct publish_set {
 	struct ca			*ca;
 	struct store			*st;
 	struct publish_options		 opt;
+	char				*lock_path;
 	struct publisher		*pub;
 	size_t				 n;
 	char				*bundle;	/* the CA bundle PEM */
 	size_t				 bundle_len;
 	char				 bundle_sha256[65];
+
+	/* runner.c: one run of the publishers at a time in this process
+	   (the lock file does it across processes). */
+	pthread_mutex_t			 run_mu;
+	/* The thread of publish_start() and what wakes it. */
+	struct crl_schedule		*sched;
+	pthread_t			 thread;
+	bool				 running;
+	pthread_mutex_t			 mu;
+	pthread_cond_t			 cond;
+	bool				 stop;
+	bool				 wake;
 };
+
+
 
 void publish_log(struct publish_set *set, enum publish_log level,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

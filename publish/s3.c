@@ -60,10 +60,10 @@ s3_put(struct publisher *p, const char *key, const void *body, size_t len,
 	memset(&r, 0, sizeof(r));
 	rc = aws_s3_put(p->aws, p->conf.endpoint, p->conf.region,
 	    p->conf.bucket, key, body, len, ctype, &r, err);
-	if (r.attempts > 1)
-		publish_log(p->set, rc == CA_OK ? PUBLISH_INFO : PUBLISH_WARN,
-		    "%s: PUT %s took %u attempts", p->conf.name, key,
-		    r.attempts);
+	/* A failure says so in its error (logged once by runner.c). */
+	if (rc == CA_OK && r.attempts > 1)
+		publish_log(p->set, PUBLISH_INFO, "%s: PUT %s took %u attempts",
+		    p->conf.name, key, r.attempts);
 	aws_response_clear(&r);
 	return rc;
 }
@@ -82,8 +82,6 @@ s3_run(struct publisher *p, const struct crl_snapshot *crl,
 	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,
 	    "application/x-pem-file", err)) != CA_OK)
 		return rc;
-	p->put_number = crl->number;
-	snprintf(p->put_key, sizeof(p->put_key), "%s", key);
 	snprintf(s->object_key, sizeof(s->object_key), "%s", key);
 	snprintf(key, sizeof(key), "%scrl/latest.pem", p->prefix);
 	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,

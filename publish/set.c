@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -113,8 +114,19 @@ publish_set_new(struct ca *ca, struct store *st,
 	const char		*pem;
 	int			 rc;
 
-	if ((set = calloc(1, sizeof(*set))) == NULL ||
-	    (n > 0 && (set->pub = calloc(n, sizeof(*set->pub))) == NULL)) {
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	pthread_mutex_init(&set->run_mu, NULL);
+	pthread_mutex_init(&set->mu, NULL);
+	{
+		pthread_condattr_t ca_attr;
+
+		pthread_condattr_init(&ca_attr);
+		pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&set->cond, &ca_attr);
+		pthread_condattr_destroy(&ca_attr);
+	}
+	if (n > 0 && (set->pub = calloc(n, sizeof(*set->pub))) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -122,6 +134,20 @@ publish_set_new(struct ca *ca, struct store *st,
 	set->st = st;
 	if (opt != NULL)
 		set->opt = *opt;
+	if (set->opt.retry_min_ms <= 0)
+		set->opt.retry_min_ms = 5000;
+	if (set->opt.retry_max_ms <= 0)
+		set->opt.retry_max_ms = 300000;
+	if (set->opt.retry_max_ms < set->opt.retry_min_ms)
+		set->opt.retry_max_ms = set->opt.retry_min_ms;
+	if (set->opt.max_lag <= 0)
+		set->opt.max_lag = 900;
+	if (set->opt.lock_path != NULL &&
+	    (set->lock_path = strdup(set->opt.lock_path)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	set->opt.lock_path = set->lock_path;
 	/* ALB's quota, whatever crl.max_entries allows `mtlsca crl` to make
 	   (up to 10,000,000 for relying parties without one). */
 	if (set->opt.max_entries == 0 ||
@@ -187,172 +213,15 @@ publish_set_free(struct publish_set *set)
 {
 	if (set == NULL)
 		return;
+	publish_stop(set);
 	for (size_t i = 0; i < set->n; i++)
 		aws_client_free(set->pub[i].aws);
+	pthread_cond_destroy(&set->cond);
+	pthread_mutex_destroy(&set->mu);
+	pthread_mutex_destroy(&set->run_mu);
 	free(set->pub);
 	free(set->bundle);
+	free(set->lock_path);
 	free(set);
 }
 
-/* ---- running ---- */
-
-static int
-reconcile_one(struct publisher *p, struct ca_error *err)
-{
-	struct publish_state	 s;
-	struct ca_error		 e2;
-	int			 rc, rc2;
-
-	if (p->ops->reconcile == NULL)
-		return CA_OK;
-	if ((rc = publish_state_read(p->set, p, &s, err)) != CA_OK)
-		return rc;
-	/* Once per process, and again while an add is in doubt. */
-	if (p->reconciled && s.pending_number == 0)
-		return CA_OK;
-	if ((rc = p->ops->reconcile(p, &s, err)) == CA_OK)
-		p->reconciled = true;
-	/* What was learnt is kept even when a later step failed. */
-	if ((rc2 = publish_state_write(p->set, p, &s, &e2)) != CA_OK &&
-	    rc == CA_OK)
-		rc = ca_error_set(err, rc2, "%s", e2.msg);
-	return rc;
-}
-
-int
-publish_reconcile(struct publish_set *set, struct ca_error *err)
-{
-	struct ca_error	 e2;
-	int		 first = CA_OK, rc;
-
-	if (set->opt.read_only)
-		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
-		    "does not reconcile");
-	for (size_t i = 0; i < set->n; i++) {
-		if ((rc = reconcile_one(&set->pub[i], &e2)) == CA_OK)
-			continue;
-		publish_log(set, PUBLISH_WARN, "%s: reconcile: %s",
-		    set->pub[i].conf.name, e2.msg);
-		if (first == CA_OK) {
-			first = rc;
-			ca_error_set(err, rc, "%s: %s", set->pub[i].conf.name,
-			    e2.msg);
-		}
-	}
-	return first;
-}
-
-static int
-run_one(struct publisher *p, const struct crl_snapshot *crl,
-    const struct gate_verdict *v, struct ca_error *err)
-{
-	struct publish_set	*set = p->set;
-	struct publish_state	 s;
-	struct ca_error		 e2;
-	int64_t			 now = time_now();
-	int			 rc;
-
-	ca_error_clear(&e2);
-	/* Reconcile before the books are read (once per process, and while
-	 * an add is in doubt). A failure is not fatal: add/remove below
-	 * still keep them, and an add in doubt stops the next one. */
-	if (p->ops->reconcile != NULL && reconcile_one(p, &e2) != CA_OK) {
-		publish_log(set, PUBLISH_WARN, "%s: reconcile: %s",
-		    p->conf.name, e2.msg);
-		ca_error_clear(&e2);
-	}
-	if ((rc = publish_state_read(set, p, &s, err)) != CA_OK)
-		return rc;
-	if (crl->number == s.published_number && s.published_number != 0) {
-		publish_log(set, PUBLISH_INFO, "%s: CRL %" PRIu64 " is "
-		    "already published", p->conf.name, crl->number);
-		if (p->conf.type == PUBLISH_S3 && s.object_key[0]) {
-			p->put_number = crl->number;
-			snprintf(p->put_key, sizeof(p->put_key), "%s",
-			    s.object_key);
-		}
-		return CA_OK;
-	}
-	s.last_attempt = now;
-	if ((rc = gate_for(p, v, s.published_number, &e2)) == CA_OK)
-		rc = p->ops->run(p, crl, &s, &e2);
-	if (rc == CA_OK) {
-		s.last_success = time_now();
-		s.published_number = crl->number;
-		s.successes++;
-		s.last_error[0] = '\0';
-		if (v->newest_revocation > s.newest_revocation) {
-			s.latency = s.last_success - v->newest_revocation;
-			s.newest_revocation = v->newest_revocation;
-		}
-		publish_log(set, PUBLISH_INFO, "%s: published CRL %" PRIu64
-		    " (%" PRIu64 " entries)", p->conf.name, crl->number,
-		    crl->entries);
-	} else {
-		s.failures++;
-		snprintf(s.last_error, sizeof(s.last_error), "%s", e2.msg);
-		publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64 " not "
-		    "published: %s", p->conf.name, crl->number, e2.msg);
-		ca_error_set(err, rc, "%s", e2.msg);
-	}
-	{
-		struct ca_error e3;
-		if (publish_state_write(set, p, &s, &e3) != CA_OK)
-			publish_log(set, PUBLISH_ERR, "%s: cannot record the "
-			    "state: %s", p->conf.name, e3.msg);
-	}
-	return rc;
-}
-
-int
-publish_run(struct publish_set *set, struct crl_snapshot *crl,
-    struct ca_error *err)
-{
-	struct gate_verdict	 v;
-	struct ca_error		 e2;
-	char			 failed[200] = "";
-	char			 first_msg[256] = "";
-	int			 first = CA_OK, rc;
-
-	if (set->opt.read_only)
-		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
-		    "does not publish");
-	/* The gate once for every publisher. */
-	gate_run(set, crl, &v);
-	for (size_t i = 0; i < set->n; i++) {
-		if ((rc = run_one(&set->pub[i], crl, &v, &e2)) == CA_OK)
-			continue;
-		if (first == CA_OK) {
-			first = rc;
-			snprintf(first_msg, sizeof(first_msg), "%s", e2.msg);
-		}
-		if (strlen(failed) + strlen(set->pub[i].conf.name) + 3 <
-		    sizeof(failed))
-			snprintf(failed + strlen(failed),
-			    sizeof(failed) - strlen(failed), "%s%s",
-			    failed[0] ? ", " : "", set->pub[i].conf.name);
-	}
-	if (first != CA_OK)
-		ca_error_set(err, first, "publisher(s) %s failed: %s", failed,
-		    first_msg);
-	return first;
-}
-
-static int
-schedule_cb(struct crl_snapshot *crl, void *ctx, struct ca_error *err)
-{
-	return publish_run(ctx, crl, err);
-}
-
-int
-publish_attach(struct publish_set *set, struct crl_schedule *s,
-    struct ca_error *err)
-{
-	/* A trust store unreachable at start is logged, not fatal: the
-	 * service keeps serving CRLs, and the next publish tries again. */
-	(void)publish_reconcile(set, NULL);
-	if (set->n == 0)
-		return CA_OK;
-	return crl_schedule_add_publisher(s, "publishers", schedule_cb, set,
-	    err);
-}

@@ -89,7 +89,7 @@ state_encode(const struct publisher *p, const struct publish_state *s,
 	int	 rc = CA_ENOMEM;
 
 	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, "
-	    "s:s, s:s, s:I, s:I, s:I, s:o}",
+	    "s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
 	    "v", STATE_VERSION,
 	    "type", p->ops->name,
 	    "name", p->conf.name,
@@ -105,6 +105,7 @@ state_encode(const struct publisher *p, const struct publish_state *s,
 	    "alb_entries", (json_int_t)s->alb_entries,
 	    "newest_revocation", (json_int_t)s->newest_revocation,
 	    "latency", (json_int_t)s->latency,
+	    "failing_since", (json_int_t)s->failing_since,
 	    "ids", ids_json(s->revocation_ids, s->n_ids));
 	if (o == NULL)
 		goto out;
@@ -168,6 +169,7 @@ state_decode(const struct publisher *p, const uint8_t *buf, size_t len,
 	s->newest_revocation = get_i(o, "newest_revocation");
 	s->latency = json_object_get(o, "latency") != NULL ?
 	    get_i(o, "latency") : -1;
+	s->failing_since = get_i(o, "failing_since");
 	s->n_ids = ids_from_json(json_object_get(o, "ids"),
 	    s->revocation_ids, PUBLISH_IDS_MAX);
 	if (json_is_object(pend = json_object_get(o, "pending")) &&

@@ -5,6 +5,7 @@
  * gate's refusals, S3 down, the quota paths, reconcile, status and metrics.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1124,6 +1125,172 @@ t_migrate(void **state)
 	crl_result_clear(&r);
 }
 
+/* Log lines of the runner tests, counted. */
+static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char		 log_text[16384];
+
+static void
+log_keep(void *ctx, enum publish_log level, const char *msg)
+{
+	size_t	 used;
+
+	(void)ctx;
+	(void)level;
+	pthread_mutex_lock(&log_mu);
+	used = strlen(log_text);
+	snprintf(log_text + used, sizeof(log_text) - used, "%s\n", msg);
+	pthread_mutex_unlock(&log_mu);
+}
+
+static int
+log_count(const char *needle)
+{
+	int		 n = 0;
+	const char	*q;
+
+	pthread_mutex_lock(&log_mu);
+	for (q = log_text; (q = strstr(q, needle)) != NULL; q++)
+		n++;
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+static struct publish_set *
+dir_set(const char *name, const char *path)
+{
+	struct publish_conf	 c;
+	struct publish_options	 o;
+	struct publish_set	*p = NULL;
+
+	memset(&c, 0, sizeof(c));
+	c.type = PUBLISH_DIR;
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.path, sizeof(c.path), "%s", path);
+	memset(&o, 0, sizeof(o));
+	o.retry_min_ms = 100;
+	o.retry_max_ms = 400;
+	o.log = log_keep;
+	assert_int_equal(publish_set_new(ca, st, &c, 1, &o, &p, NULL), CA_OK);
+	return p;
+}
+
+/* Wait up to ms for name's state to satisfy ok(). */
+static bool
+wait_state(struct publish_set *p, const char *name, int ms,
+    bool (*ok)(const struct publish_state *, uint64_t), uint64_t arg)
+{
+	struct publish_state s;
+
+	for (int i = 0; i < ms / 20; i++) {
+		if (publish_state_get(p, name, &s, NULL) == CA_OK &&
+		    ok(&s, arg))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static bool
+failed_times(const struct publish_state *s, uint64_t n)
+{
+	return s->failures >= n && s->failing_since != 0;
+}
+
+static bool
+published(const struct publish_state *s, uint64_t number)
+{
+	return s->published_number == number && s->failing_since == 0;
+}
+
+static uint64_t
+file_crl_number(const char *path)
+{
+	struct crl_snapshot	*snap = NULL;
+	uint64_t		 n;
+
+	if (crl_snapshot_load(path, &snap, NULL) != CA_OK)
+		return 0;
+	n = snap->number;
+	crl_snapshot_release(snap);
+	return n;
+}
+
+/*
+ * serve's publisher thread: a publisher that fails retries on its own
+ * with backoff, its failure logged once however many retries; a
+ * revocation meanwhile still gets its local CRL at once (publishing holds
+ * no CRL lock); when the destination comes back the current CRL goes out
+ * with no new revocation; and at start, a publisher behind the current
+ * CRL publishes it without waiting for a new one.
+ */
+static void
+t_runner(void **state)
+{
+	struct crl_schedule_options	 so;
+	struct crl_schedule_status	 cs;
+	struct crl_schedule		*sched = NULL;
+	struct publish_set		*p;
+	char				 pub[300], blocker[300], www[320];
+	char				 www2[340], crlpem[320], wwwpem[340];
+	uint64_t			 before;
+	int				 fd;
+	(void)state;
+
+	log_text[0] = '\0';
+	snprintf(pub, sizeof(pub), "%s/runpub", tmp);
+	snprintf(crlpem, sizeof(crlpem), "%s/crl.pem", pub);
+	snprintf(blocker, sizeof(blocker), "%s/blocker", tmp);
+	snprintf(www, sizeof(www), "%s/www", blocker);
+	snprintf(www2, sizeof(www2), "%s/runwww2", tmp);
+	/* A file where the directory should be: the dir publisher fails. */
+	fd = open(blocker, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	memset(&so, 0, sizeof(so));
+	so.debounce_ms = 100;
+	so.poll_ms = 50;
+	so.public_dir = pub;
+	assert_int_equal(crl_schedule_new(ca, st, &so, &sched, NULL), CA_OK);
+	p = dir_set("nginx", www);
+	assert_int_equal(publish_start(p, sched, NULL), CA_OK);
+	assert_int_equal(crl_schedule_start(sched, NULL), CA_OK);
+
+	/* Retried on its own, logged once. */
+	assert_true(wait_state(p, "nginx", 5000, failed_times, 4));
+	assert_int_equal(log_count("nginx: CRL"), 1);
+	assert_int_equal(log_count("not published"), 1);
+
+	/* A revocation during the outage: its CRL is local at once. */
+	crl_schedule_status(sched, &cs);
+	before = cs.number;
+	revoke_tag(0x50);
+	for (int i = 0; i < 150 && file_crl_number(crlpem) == before; i++)
+		usleep(20000);
+	assert_int_equal(file_crl_number(crlpem), before + 1);
+
+	/* The destination comes back: published, no new revocation. */
+	assert_int_equal(unlink(blocker), 0);
+	assert_true(wait_state(p, "nginx", 3000, published, before + 1));
+	snprintf(wwwpem, sizeof(wwwpem), "%s/crl.pem", www);
+	assert_int_equal(file_crl_number(wwwpem), before + 1);
+	assert_int_equal(log_count("after "), 1);
+
+	/* A publisher behind the current CRL catches up at start. */
+	publish_set_free(p);
+	p = dir_set("late", www2);
+	assert_int_equal(publish_start(p, sched, NULL), CA_OK);
+	assert_true(wait_state(p, "late", 3000, published, before + 1));
+	snprintf(www2 + strlen(www2), sizeof(www2) - strlen(www2),
+	    "/crl.pem");
+	assert_int_equal(file_crl_number(www2), before + 1);
+	crl_schedule_status(sched, &cs);
+	assert_int_equal(cs.number, before + 1);	/* no new CRL for it */
+	publish_stop(p);
+	crl_schedule_free(sched);
+	publish_set_free(p);
+}
+
 int
 main(void)
 {
@@ -1138,6 +1305,7 @@ main(void)
 		cmocka_unit_test(t_big_crl),
 		cmocka_unit_test(t_destinations),
 		cmocka_unit_test(t_migrate),
+		cmocka_unit_test(t_runner),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

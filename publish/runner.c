@@ -1,0 +1,458 @@
+/*
+ * Running the publishers: one run (the gate once, then each publisher in
+ * order) for `mtlsca publish`, and the thread of `serve` that keeps every
+ * publisher on the current CRL, retrying a failed one with backoff until it
+ * succeeds.
+ *
+ * A run holds the set's run_mu (one run at a time in this process) and the
+ * publish lock file (one across processes: `serve` and `mtlsca publish` on
+ * one data directory take turns), never the CRL lock: a revocation gets its
+ * local CRL within crl.debounce however long S3 or ALB take to answer.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
+#include "common/util.h"
+#include "publish/publish_int.h"
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The k-th retry (k >= 1) waits a random time in [d/2, d], d =
+   min(max, min * 2^(k-1)): exponential, and jittered so that publishers
+   (and instances) that failed together do not retry together. */
+static int64_t
+backoff_ms(const struct publish_set *set, unsigned k)
+{
+	int64_t		 d = set->opt.retry_min_ms;
+	uint32_t	 rnd = 0;
+
+	for (unsigned i = 1; i < k && d < set->opt.retry_max_ms; i++)
+		d *= 2;
+	if (d > set->opt.retry_max_ms)
+		d = set->opt.retry_max_ms;
+	gnutls_rnd(GNUTLS_RND_NONCE, &rnd, sizeof(rnd));
+	return d / 2 + (int64_t)(rnd % (uint64_t)(d / 2 + 1));
+}
+
+static bool
+stopping(struct publish_set *set)
+{
+	bool	 stop;
+
+	pthread_mutex_lock(&set->mu);
+	stop = set->stop;
+	pthread_mutex_unlock(&set->mu);
+	return stop;
+}
+
+/* ---- reconcile ---- */
+
+static int
+reconcile_one(struct publisher *p, struct ca_error *err)
+{
+	struct publish_state	 s;
+	struct ca_error		 e2;
+	int			 rc, rc2;
+
+	if (p->ops->reconcile == NULL)
+		return CA_OK;
+	if ((rc = publish_state_read(p->set, p, &s, err)) != CA_OK)
+		return rc;
+	/* Once per process, and again while an add is in doubt. */
+	if (p->reconciled && s.pending_number == 0)
+		return CA_OK;
+	if ((rc = p->ops->reconcile(p, &s, err)) == CA_OK)
+		p->reconciled = true;
+	/* What was learnt is kept even when a later step failed. */
+	if ((rc2 = publish_state_write(p->set, p, &s, &e2)) != CA_OK &&
+	    rc == CA_OK)
+		rc = ca_error_set(err, rc2, "%s", e2.msg);
+	return rc;
+}
+
+/* Reconcile p, saying so when it fails with a new reason (not at every
+   retry of an outage). */
+static int
+reconcile_logged(struct publisher *p, struct ca_error *err)
+{
+	int	 rc;
+
+	if ((rc = reconcile_one(p, err)) == CA_OK) {
+		p->logged_reconcile[0] = '\0';
+		return CA_OK;
+	}
+	if (strcmp(p->logged_reconcile, err->msg) != 0) {
+		publish_log(p->set, PUBLISH_WARN, "%s: reconcile: %s",
+		    p->conf.name, err->msg);
+		snprintf(p->logged_reconcile, sizeof(p->logged_reconcile),
+		    "%s", err->msg);
+	}
+	return rc;
+}
+
+int
+publish_reconcile(struct publish_set *set, struct ca_error *err)
+{
+	struct ca_error	 e2;
+	int		 first = CA_OK, rc;
+
+	if (set->opt.read_only)
+		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
+		    "does not reconcile");
+	pthread_mutex_lock(&set->run_mu);
+	for (size_t i = 0; i < set->n; i++) {
+		if ((rc = reconcile_logged(&set->pub[i], &e2)) == CA_OK ||
+		    first != CA_OK)
+			continue;
+		first = rc;
+		ca_error_set(err, rc, "%s: %s", set->pub[i].conf.name, e2.msg);
+	}
+	pthread_mutex_unlock(&set->run_mu);
+	return first;
+}
+
+/* ---- one run ---- */
+
+/*
+ * Does p have to wait before it may publish CRL number? An alb publisher
+ * hands ALB the object its s3 publisher put for this very CRL. NULL when
+ * it may go, else the publisher it waits for, with the reason in why.
+ */
+static const struct publisher *
+waits_for(struct publish_set *set, const struct publisher *p,
+    uint64_t number, char *why, size_t size)
+{
+	struct publish_state	 s;
+	struct ca_error		 e2;
+
+	(void)set;
+	if (p->s3 == NULL)
+		return NULL;
+	if (publish_state_read(p->set, p->s3, &s, &e2) != CA_OK) {
+		snprintf(why, size, "waiting for s3 publisher '%.64s': %.160s",
+		    p->s3->conf.name, e2.msg);
+		return p->s3;
+	}
+	if (s.published_number == number)
+		return NULL;
+	snprintf(why, size, "waiting for s3 publisher '%s' to put CRL %"
+	    PRIu64 " (it holds %" PRIu64 "), so the trust store keeps its "
+	    "current CRL", p->s3->conf.name, number, s.published_number);
+	return p->s3;
+}
+
+struct run {
+	bool		 by_thread;	/* serve's thread: backoff applies */
+	bool		 gated;
+	struct gate_verdict v;
+	int		 first;		/* first failure's code */
+	char		 failed[200];	/* names */
+	char		 first_msg[256];
+	int64_t		 next_ms;	/* earliest retry due; 0 = none */
+};
+
+static void
+run_failed(struct run *r, const struct publisher *p, int rc, const char *msg)
+{
+	if (r->first == CA_OK) {
+		r->first = rc;
+		snprintf(r->first_msg, sizeof(r->first_msg), "%s", msg);
+	}
+	if (strlen(r->failed) + strlen(p->conf.name) + 3 < sizeof(r->failed))
+		snprintf(r->failed + strlen(r->failed),
+		    sizeof(r->failed) - strlen(r->failed), "%s%s",
+		    r->failed[0] ? ", " : "", p->conf.name);
+}
+
+static void
+state_save(struct publisher *p, const struct publish_state *s)
+{
+	struct ca_error e3;
+
+	if (publish_state_write(p->set, p, s, &e3) != CA_OK)
+		publish_log(p->set, PUBLISH_ERR, "%s: cannot record the state: "
+		    "%s", p->conf.name, e3.msg);
+}
+
+/* Publish crl through p when it is behind (one attempt). */
+static void
+run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
+{
+	struct publish_set	*set = p->set;
+	struct publish_state	 s;
+	struct ca_error		 e2;
+	char			 why[256];
+	int64_t			 now;
+	int			 rc;
+
+	ca_error_clear(&e2);
+	/* Reconcile before the books are read (once per process, and while
+	 * an add is in doubt). A failure is not fatal: add/remove below
+	 * still keep them, and an add in doubt stops the next one. */
+	if (p->ops->reconcile != NULL)
+		(void)reconcile_logged(p, &e2);
+	if ((rc = publish_state_read(set, p, &s, &e2)) != CA_OK) {
+		publish_log(set, PUBLISH_ERR, "%s: %s", p->conf.name, e2.msg);
+		run_failed(r, p, rc, e2.msg);
+		return;
+	}
+	if (s.published_number != 0 && crl->number == s.published_number) {
+		if (!r->by_thread)
+			publish_log(set, PUBLISH_INFO, "%s: CRL %" PRIu64 " is "
+			    "already published", p->conf.name, crl->number);
+		return;
+	}
+	/* serve's CRL is older than what `mtlsca publish` sent since:
+	   nothing to do. Asked for by hand, it is a refusal (the gate). */
+	if (r->by_thread && crl->number < s.published_number)
+		return;
+	if (waits_for(set, p, crl->number, why, sizeof(why)) != NULL) {
+		/* Not an attempt: it runs as soon as what it waits for is
+		   done, in the same run. */
+		snprintf(s.last_error, sizeof(s.last_error), "%s", why);
+		state_save(p, &s);
+		if (!r->by_thread)
+			publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64 " not "
+			    "published: %s", p->conf.name, crl->number, why);
+		run_failed(r, p, CA_EIO, why);
+		return;
+	}
+	if (r->by_thread && p->next_ms > mono_ms()) {
+		/* Still in its backoff delay. */
+		if (r->next_ms == 0 || p->next_ms < r->next_ms)
+			r->next_ms = p->next_ms;
+		run_failed(r, p, CA_EIO, s.last_error);
+		return;
+	}
+	if (!r->gated) {
+		gate_run(set, crl, &r->v);
+		r->gated = true;
+	}
+	now = time_now();
+	s.last_attempt = now;
+	if ((rc = gate_for(p, &r->v, s.published_number, &e2)) == CA_OK)
+		rc = p->ops->run(p, crl, &s, &e2);
+	if (rc == CA_OK) {
+		s.last_success = time_now();
+		s.published_number = crl->number;
+		s.successes++;
+		s.last_error[0] = '\0';
+		if (r->v.newest_revocation > s.newest_revocation) {
+			s.latency = s.last_success - r->v.newest_revocation;
+			s.newest_revocation = r->v.newest_revocation;
+		}
+		if (p->streak > 0 && p->logged[0] != '\0')
+			publish_log(set, PUBLISH_INFO, "%s: published CRL %"
+			    PRIu64 " (%" PRIu64 " entries) after %u failed "
+			    "attempt%s", p->conf.name, crl->number,
+			    crl->entries, p->streak, p->streak == 1 ? "" : "s");
+		else
+			publish_log(set, PUBLISH_INFO, "%s: published CRL %"
+			    PRIu64 " (%" PRIu64 " entries)", p->conf.name,
+			    crl->number, crl->entries);
+		s.failing_since = 0;
+		p->streak = 0;
+		p->next_ms = 0;
+		p->logged[0] = '\0';
+	} else {
+		int64_t delay;
+
+		s.failures++;
+		if (s.failing_since == 0)
+			s.failing_since = now;
+		snprintf(s.last_error, sizeof(s.last_error), "%s", e2.msg);
+		p->streak++;
+		delay = backoff_ms(set, p->streak);
+		p->next_ms = mono_ms() + delay;
+		if (r->next_ms == 0 || p->next_ms < r->next_ms)
+			r->next_ms = p->next_ms;
+		/* Each failure once, not once per retry. */
+		if (!r->by_thread || strcmp(p->logged, e2.msg) != 0) {
+			if (r->by_thread)
+				publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64
+				    " not published: %s (trying again, every "
+				    "%lld s at most, until it succeeds)",
+				    p->conf.name, crl->number, e2.msg,
+				    (long long)(set->opt.retry_max_ms / 1000));
+			else
+				publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64
+				    " not published: %s", p->conf.name,
+				    crl->number, e2.msg);
+			snprintf(p->logged, sizeof(p->logged), "%s", e2.msg);
+		}
+		if (r->by_thread && set->sched != NULL) {
+			char what[256];
+
+			snprintf(what, sizeof(what), "publisher %.40s: %.200s",
+			    p->conf.name, e2.msg);
+			crl_schedule_note_publish(set->sched, what);
+		}
+		run_failed(r, p, rc, e2.msg);
+	}
+	state_save(p, &s);
+}
+
+static void
+say_waiting(void *arg)
+{
+	struct publish_set *set = arg;
+
+	publish_log(set, PUBLISH_INFO, "waiting for another mtlsca process "
+	    "(serve or publish) to finish publishing (lock %s)",
+	    set->lock_path);
+}
+
+/* One run over every publisher; the outcome in *r. */
+static int
+run_all(struct publish_set *set, struct crl_snapshot *crl, struct run *r,
+    struct ca_error *err)
+{
+	int	 lock = -1, rc;
+
+	pthread_mutex_lock(&set->run_mu);
+	if (set->lock_path != NULL && (rc = file_lock(set->lock_path,
+	    say_waiting, set, &lock, err)) != CA_OK)
+		goto out;
+	for (size_t i = 0; i < set->n; i++) {
+		if (r->by_thread && stopping(set))
+			break;
+		run_one(&set->pub[i], crl, r);
+	}
+	rc = r->first;
+	if (rc != CA_OK)
+		ca_error_set(err, rc, "publisher(s) %s failed: %s", r->failed,
+		    r->first_msg);
+out:
+	file_unlock(lock);
+	pthread_mutex_unlock(&set->run_mu);
+	return rc;
+}
+
+int
+publish_run(struct publish_set *set, struct crl_snapshot *crl,
+    struct ca_error *err)
+{
+	struct run	 r;
+
+	if (set->opt.read_only)
+		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
+		    "does not publish");
+	memset(&r, 0, sizeof(r));
+	return run_all(set, crl, &r, err);
+}
+
+/* ---- serve's thread ---- */
+
+static void
+on_new_crl(void *ctx, const struct crl_snapshot *snap)
+{
+	struct publish_set *set = ctx;
+
+	(void)snap;
+	pthread_mutex_lock(&set->mu);
+	set->wake = true;
+	pthread_cond_signal(&set->cond);
+	pthread_mutex_unlock(&set->mu);
+}
+
+static void *
+runner_main(void *arg)
+{
+	struct publish_set	*set = arg;
+	int64_t			 next_ms = 0;
+
+	for (;;) {
+		struct crl_snapshot	*snap;
+		struct ca_error		 err;
+		struct run		 r;
+
+		pthread_mutex_lock(&set->mu);
+		while (!set->stop && !set->wake) {
+			struct timespec until;
+
+			if (next_ms == 0) {
+				pthread_cond_wait(&set->cond, &set->mu);
+				continue;
+			}
+			if (mono_ms() >= next_ms)
+				break;
+			until.tv_sec = next_ms / 1000;
+			until.tv_nsec = (long)(next_ms % 1000) * 1000000L;
+			if (pthread_cond_timedwait(&set->cond, &set->mu,
+			    &until) == ETIMEDOUT)
+				break;
+		}
+		if (set->stop) {
+			pthread_mutex_unlock(&set->mu);
+			break;
+		}
+		set->wake = false;
+		pthread_mutex_unlock(&set->mu);
+
+		next_ms = 0;
+		if ((snap = crl_schedule_current(set->sched)) == NULL)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.by_thread = true;
+		if (run_all(set, snap, &r, &err) != CA_OK && r.first == CA_OK)
+			/* The lock itself failed: try again soon. */
+			r.next_ms = mono_ms() + set->opt.retry_min_ms;
+		next_ms = r.next_ms;
+		crl_snapshot_release(snap);
+	}
+	return NULL;
+}
+
+int
+publish_start(struct publish_set *set, struct crl_schedule *sched,
+    struct ca_error *err)
+{
+	int	 rc;
+
+	if (set->opt.read_only || sched == NULL)
+		return ca_error_set(err, CA_EINVAL, "publish_start needs a "
+		    "schedule and a publisher set that publishes");
+	if (set->running)
+		return CA_OK;
+	if ((rc = crl_schedule_set_listener(sched, on_new_crl, set, err)) !=
+	    CA_OK)
+		return rc;
+	set->sched = sched;
+	/* The first run at once: whatever is behind the current CRL (a
+	   failure or a crash before this start) catches up. */
+	set->wake = true;
+	set->stop = false;
+	if (pthread_create(&set->thread, NULL, runner_main, set) != 0)
+		return ca_error_set(err, CA_EIO, "cannot start the publisher "
+		    "thread");
+	set->running = true;
+	return CA_OK;
+}
+
+void
+publish_stop(struct publish_set *set)
+{
+	if (set == NULL || !set->running)
+		return;
+	pthread_mutex_lock(&set->mu);
+	set->stop = true;
+	pthread_cond_signal(&set->cond);
+	pthread_mutex_unlock(&set->mu);
+	pthread_join(set->thread, NULL);
+	set->running = false;
+	(void)crl_schedule_set_listener(set->sched, NULL, NULL, NULL);
+}
