@@ -536,6 +536,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.n_admin_subjects = cfg->n_admin_subjects;
 	ho.admin_token_hashes = (const uint8_t (*)[HTTP_HASH_LEN])admin_h;
 	ho.n_admin_token_hashes = n_admin;
+	ho.publishers = pubs;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 

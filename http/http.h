@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 struct http_server;
+struct publish_set;
 
 #define HTTP_HASH_LEN		32	/* SHA-256 of a token or certificate */
 #define HTTP_TOKEN_TEXT_MAX	64	/* a generated token, with its NUL */
@@ -76,6 +77,11 @@ struct http_options {
 	size_t			 n_admin_subjects;
 	const uint8_t		(*admin_token_hashes)[HTTP_HASH_LEN];
 	size_t			 n_admin_token_hashes;
+
+	/* The publishers (may be NULL): /healthz asks publish_health() and
+	   /metrics adds publish_metrics(). Borrowed; must outlive the
+	   server. */
+	struct publish_set	*publishers;
 };
 
 /*

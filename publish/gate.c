@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -48,8 +49,17 @@ refuse(struct gate_verdict *v, const char *fmt, ...)
  * made.
  */
 void
+gate_clear(struct gate_verdict *v)
+{
+	if (v == NULL)
+		return;
+	free(v->times);
+	memset(v, 0, sizeof(*v));
+}
+
+void
 gate_run(struct publish_set *set, const struct crl_snapshot *crl,
-    struct gate_verdict *v)
+    int64_t times_after, struct gate_verdict *v)
 {
 	struct crl_check_options o;
 	struct crl_check_report	 rep;
@@ -73,6 +83,14 @@ gate_run(struct publish_set *set, const struct crl_snapshot *crl,
 	o.ca = set->ca;
 	o.alb = false;		/* the quotas are per publisher */
 	o.times_after = INT64_MAX;
+	/* For the revoke-to-enforced latencies: without memory for them the
+	   CRL is still published, and nothing is counted. */
+	if (times_after != INT64_MAX && (v->times = calloc(GATE_TIMES_MAX,
+	    sizeof(*v->times))) != NULL) {
+		o.times_after = times_after;
+		o.times = v->times;
+		o.times_max = GATE_TIMES_MAX;
+	}
 	memset(&rep, 0, sizeof(rep));
 	if (crl_check_with((const uint8_t *)crl->pem, crl->pem_len, &o, &rep,
 	    &e2) != CA_OK) {
@@ -81,6 +99,7 @@ gate_run(struct publish_set *set, const struct crl_snapshot *crl,
 	}
 	v->entries = rep.entries;
 	v->newest_revocation = rep.newest_revocation;
+	v->n_times = rep.n_times;
 	if (!rep.has_number || rep.number != crl->number) {
 		refuse(v, "the file's cRLNumber (%" PRIu64 ") is not the CRL "
 		    "being published (%" PRIu64 ")", rep.number, crl->number);

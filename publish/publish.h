@@ -153,6 +153,11 @@ void publish_stop(struct publish_set *set);
 
 /* ---- state, shared through the store ---- */
 
+/* Bucket bounds (seconds) of the revoke-to-enforced histogram. */
+#define PUBLISH_LATENCY_BOUNDS \
+	{ 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400 }
+#define PUBLISH_LATENCY_BUCKETS	14	/* the bounds, and +Inf */
+
 struct publish_state {
 	char		 name[PUBLISH_NAME_MAX];
 	char		 type[8];		/* "dir", "s3", "alb" */
@@ -172,6 +177,17 @@ struct publish_state {
 	/* When the failures in a row began (0 when the last attempt
 	   succeeded, or none was made). */
 	int64_t		 failing_since;
+	/*
+	 * Revoke-to-enforced latency: for each revocation a publish brought
+	 * to this destination, the time from its revocationDate to the end
+	 * of that publish, counted in buckets (upper bounds
+	 * PUBLISH_LATENCY_BOUNDS seconds, the last one +Inf). The first
+	 * publish to a destination counts nothing (those revocations were
+	 * not waiting for it).
+	 */
+	uint64_t	 enforced[PUBLISH_LATENCY_BUCKETS];
+	uint64_t	 enforced_count;
+	double		 enforced_sum;		/* seconds */
 	/*
 	 * alb: an AddTrustStoreRevocations in doubt — sent, but its answer
 	 * never came back (a timeout, a 5xx, a crash of this process). ALB
@@ -198,10 +214,31 @@ int publish_state_get(struct publish_set *set, const char *name,
  * process can render them, and thread-safe with a run in progress):
  * mtlsca_publisher_{up, last_success_timestamp_seconds,
  * last_attempt_timestamp_seconds, crl_number, failures_total,
- * alb_revocation_id, alb_revoked_entries, latency_seconds}, with HELP/TYPE.
- * *out owns a NUL-terminated malloc'd buffer of *len bytes.
+ * failing_since_timestamp_seconds, alb_revocation_id, alb_revoked_entries,
+ * latency_seconds} and the histogram
+ * mtlsca_publisher_revoke_to_enforced_seconds, with HELP/TYPE, labelled
+ * publisher and type. *out owns a NUL-terminated malloc'd buffer of *len
+ * bytes.
  */
 int publish_metrics(struct publish_set *set, char **out, size_t *len,
+    struct ca_error *err);
+
+/*
+ * Is publishing healthy? Not when a publisher has failed without a break
+ * for longer than max_lag ("publisher_failing"), nor when the schedule's
+ * current CRL (publish_start) has waited longer than max_lag, counted from
+ * its thisUpdate, for a publisher to publish it ("crl_not_enforced"): its
+ * newest revocations are not enforced there. For /healthz; thread-safe
+ * with a run in progress. CA_OK with *out filled, or an error reading the
+ * store.
+ */
+struct publish_health {
+	bool	 ok;
+	char	 reason[32];		/* "" when ok */
+	char	 publisher[PUBLISH_NAME_MAX];
+	char	 message[512];
+};
+int publish_health(struct publish_set *set, struct publish_health *out,
     struct ca_error *err);
 
 /* Human-readable status, one block per publisher (`mtlsca status`). */

@@ -119,13 +119,20 @@ struct gate_verdict {
 	uint64_t	 entries;
 	size_t		 pem_len;
 	int64_t		 newest_revocation;	/* 0 when no entry */
+	/* The revocationDates after the times_after gate_run was given
+	   (owned; at most GATE_TIMES_MAX of them). */
+	int64_t		*times;
+	size_t		 n_times;
 };
+#define GATE_TIMES_MAX	100000
 
 /* Parse and check crl once (crl_check_with against the set's CA, PEM
-   only, current, number as announced). Never fails itself: the outcome
-   is in *v. */
+   only, current, number as announced), keeping the revocationDates after
+   times_after (INT64_MAX: none). Never fails itself: the outcome is in
+   *v; free it with gate_clear(). */
 void gate_run(struct publish_set *set, const struct crl_snapshot *crl,
-    struct gate_verdict *v);
+    int64_t times_after, struct gate_verdict *v);
+void gate_clear(struct gate_verdict *v);
 
 /* The verdict for publisher p, whose last published number is published:
    CA_OK, or CA_EPOLICY with a "gate: ..." sentence. */

@@ -51,9 +51,20 @@ publish_status_text(struct publish_set *set, char **out, size_t *len,
 		    s.last_error[0] ? "FAILING" : "ok", ts, ta,
 		    s.published_number, s.successes, s.failures,
 		    s.last_error[0] ? s.last_error : "-");
+		if (rc == CA_OK && s.failing_since != 0) {
+			char tf[21];
+
+			time_format(s.failing_since, tf);
+			rc = awsbuf_printf(&b, "  failing since:    %s\n", tf);
+		}
 		if (rc == CA_OK && s.latency >= 0)
 			rc = awsbuf_printf(&b, "  revoke-to-published: %" PRId64
 			    " s\n", s.latency);
+		if (rc == CA_OK && s.enforced_count > 0)
+			rc = awsbuf_printf(&b, "  revocations enforced: %" PRIu64
+			    " (mean %.1f s from revocation)\n",
+			    s.enforced_count, s.enforced_sum /
+			    (double)s.enforced_count);
 		if (rc == CA_OK && p->ops->status != NULL)
 			rc = p->ops->status(p, &s, &b);
 	}
@@ -66,6 +77,65 @@ publish_status_text(struct publish_set *set, char **out, size_t *len,
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 out:
 	awsbuf_free(&b);
+	return rc;
+}
+
+/* {publisher="NAME",type="TYPE"[,le="LE"]} */
+static int
+labels(struct awsbuf *b, const struct publisher *p, const char *le)
+{
+	int	 rc = awsbuf_puts(b, "{publisher=\"");
+
+	/* Names are config identifiers; quote-safe anyway. */
+	for (const char *q = p->conf.name; rc == CA_OK && *q; q++)
+		rc = (*q == '"' || *q == '\\' || *q == '\n') ?
+		    awsbuf_puts(b, "_") : awsbuf_add(b, q, 1);
+	if (rc == CA_OK)
+		rc = awsbuf_printf(b, "\",type=\"%s\"", p->ops->name);
+	if (rc == CA_OK && le != NULL)
+		rc = awsbuf_printf(b, ",le=\"%s\"", le);
+	return rc == CA_OK ? awsbuf_puts(b, "}") : rc;
+}
+
+/* The revoke-to-enforced histogram, cumulative as Prometheus wants it. */
+static int
+histogram(struct awsbuf *b, struct publish_set *set,
+    const struct publish_state *s)
+{
+	static const int64_t	 bounds[] = PUBLISH_LATENCY_BOUNDS;
+	static const char	 name[] =
+	    "mtlsca_publisher_revoke_to_enforced_seconds";
+	int			 rc;
+
+	rc = awsbuf_printf(b, "# HELP %s From a revocation to the end of the "
+	    "publish that brought it to the destination\n# TYPE %s "
+	    "histogram\n", name, name);
+	for (size_t i = 0; i < set->n && rc == CA_OK; i++) {
+		const struct publisher	*p = &set->pub[i];
+		uint64_t		 cum = 0;
+
+		for (size_t k = 0; k < PUBLISH_LATENCY_BUCKETS && rc == CA_OK;
+		    k++) {
+			char le[24];
+
+			cum += s[i].enforced[k];
+			if (k < sizeof(bounds) / sizeof(bounds[0]))
+				snprintf(le, sizeof(le), "%lld",
+				    (long long)bounds[k]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			if ((rc = awsbuf_printf(b, "%s_bucket", name)) ==
+			    CA_OK && (rc = labels(b, p, le)) == CA_OK)
+				rc = awsbuf_printf(b, " %" PRIu64 "\n", cum);
+		}
+		if (rc == CA_OK && (rc = awsbuf_printf(b, "%s_sum", name)) ==
+		    CA_OK && (rc = labels(b, p, NULL)) == CA_OK)
+			rc = awsbuf_printf(b, " %.0f\n", s[i].enforced_sum);
+		if (rc == CA_OK && (rc = awsbuf_printf(b, "%s_count", name)) ==
+		    CA_OK && (rc = labels(b, p, NULL)) == CA_OK)
+			rc = awsbuf_printf(b, " %" PRIu64 "\n",
+			    s[i].enforced_count);
+	}
 	return rc;
 }
 
@@ -86,6 +156,8 @@ publish_metrics(struct publish_set *set, char **out, size_t *len,
 		  "CRL number last published" },
 		{ "mtlsca_publisher_failures_total", "counter",
 		  "Failed publish attempts" },
+		{ "mtlsca_publisher_failing_since_timestamp_seconds", "gauge",
+		  "When the current run of failures began (0: not failing)" },
 		{ "mtlsca_publisher_alb_revocation_id", "gauge",
 		  "Current ALB RevocationId of this CA's CRL" },
 		{ "mtlsca_publisher_alb_revoked_entries", "gauge",
@@ -112,6 +184,7 @@ publish_metrics(struct publish_set *set, char **out, size_t *len,
 			bool alb = p->conf.type == PUBLISH_ALB;
 			int64_t v;
 
+
 			switch (k) {
 			case 0: v = s[i].last_attempt != 0 &&
 				    s[i].last_error[0] == '\0'; break;
@@ -119,25 +192,22 @@ publish_metrics(struct publish_set *set, char **out, size_t *len,
 			case 2: v = s[i].last_attempt; break;
 			case 3: v = (int64_t)s[i].published_number; break;
 			case 4: v = (int64_t)s[i].failures; break;
-			case 5: if (!alb || s[i].n_ids == 0) continue;
+			case 5: v = s[i].failing_since; break;
+			case 6: if (!alb || s[i].n_ids == 0) continue;
 				v = (int64_t)s[i].revocation_ids[s[i].n_ids -
 				    1]; break;
-			case 6: if (!alb) continue;
+			case 7: if (!alb) continue;
 				v = (int64_t)s[i].alb_entries; break;
 			default: if (s[i].latency < 0) continue;
 				v = s[i].latency; break;
 			}
-			/* Names are config identifiers; quote-safe anyway. */
-			rc = awsbuf_printf(&b, "%s{publisher=\"", m[k].name);
-			for (const char *q = p->conf.name; rc == CA_OK && *q;
-			    q++)
-				rc = (*q == '"' || *q == '\\' || *q == '\n') ?
-				    awsbuf_puts(&b, "_") : awsbuf_add(&b, q, 1);
-			if (rc == CA_OK)
-				rc = awsbuf_printf(&b, "\",type=\"%s\"} %" PRId64
-				    "\n", p->ops->name, v);
+			if ((rc = awsbuf_puts(&b, m[k].name)) == CA_OK &&
+			    (rc = labels(&b, p, NULL)) == CA_OK)
+				rc = awsbuf_printf(&b, " %" PRId64 "\n", v);
 		}
 	}
+	if (rc == CA_OK)
+		rc = histogram(&b, set, s);
 	if (rc != CA_OK) {
 		rc = ca_error_set(err, rc, "out of memory");
 		goto out;
@@ -148,5 +218,59 @@ publish_metrics(struct publish_set *set, char **out, size_t *len,
 out:
 	awsbuf_free(&b);
 	free(s);
+	return rc;
+}
+
+int
+publish_health(struct publish_set *set, struct publish_health *out,
+    struct ca_error *err)
+{
+	struct publish_health	 h;
+	struct crl_snapshot	*snap = NULL;
+	int64_t			 now = time_now(), lag = set->opt.max_lag;
+	int			 rc = CA_OK;
+
+	memset(&h, 0, sizeof(h));
+	h.ok = true;
+	if (set->sched != NULL)
+		snap = crl_schedule_current(set->sched);
+	for (size_t i = 0; i < set->n && h.ok; i++) {
+		const struct publisher	*p = &set->pub[i];
+		struct publish_state	 s;
+		char			 since[21];
+
+		if ((rc = publish_state_read(set, p, &s, err)) != CA_OK)
+			goto out;
+		if (s.failing_since != 0 && now - s.failing_since > lag) {
+			time_format(s.failing_since, since);
+			h.ok = false;
+			snprintf(h.reason, sizeof(h.reason),
+			    "publisher_failing");
+			snprintf(h.message, sizeof(h.message), "publisher %s "
+			    "has failed for %lld s (since %s, publish.max_lag "
+			    "is %lld s): %.300s", p->conf.name,
+			    (long long)(now - s.failing_since), since,
+			    (long long)lag, s.last_error);
+		} else if (snap != NULL && s.published_number < snap->number &&
+		    now - snap->this_update > lag) {
+			time_format(snap->this_update, since);
+			h.ok = false;
+			snprintf(h.reason, sizeof(h.reason),
+			    "crl_not_enforced");
+			snprintf(h.message, sizeof(h.message), "CRL %" PRIu64
+			    " (made %s) has waited %lld s for publisher %s "
+			    "(publish.max_lag is %lld s), which holds CRL %"
+			    PRIu64 "%s%.300s", snap->number, since,
+			    (long long)(now - snap->this_update),
+			    p->conf.name, (long long)lag, s.published_number,
+			    s.last_error[0] ? ": " : "", s.last_error);
+		}
+		if (!h.ok)
+			snprintf(h.publisher, sizeof(h.publisher), "%s",
+			    p->conf.name);
+	}
+	*out = h;
+out:
+	crl_snapshot_release(snap);
 	return rc;
 }

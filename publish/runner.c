@@ -178,6 +178,52 @@ run_failed(struct run *r, const struct publisher *p, int rc, const char *msg)
 		    r->failed[0] ? ", " : "", p->conf.name);
 }
 
+/*
+ * The revocationDates the gate must keep: those after the newest
+ * revocation any publisher behind this CRL has enforced (a publisher that
+ * never published counts none: those revocations were not waiting for it).
+ */
+static int64_t
+times_after(struct publish_set *set, const struct crl_snapshot *crl)
+{
+	struct publish_state	 s;
+	int64_t			 after = INT64_MAX;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (publish_state_read(set, &set->pub[i], &s, NULL) == CA_OK &&
+		    s.published_number != 0 &&
+		    s.published_number < crl->number &&
+		    s.newest_revocation < after)
+			after = s.newest_revocation;
+	return after;
+}
+
+/* Count the revocations this publish enforced (those after what the
+   publisher had, which the gate kept) in the histogram. */
+static void
+enforced(struct publish_state *s, const struct gate_verdict *v,
+    int64_t prev_newest, int64_t at)
+{
+	static const int64_t bounds[] = PUBLISH_LATENCY_BOUNDS;
+
+	if (s->published_number == 0)
+		return;
+	for (size_t i = 0; i < v->n_times; i++) {
+		int64_t	 t = v->times[i], lat;
+		size_t	 b = 0;
+
+		if (t <= prev_newest)
+			continue;
+		lat = at > t ? at - t : 0;
+		while (b < sizeof(bounds) / sizeof(bounds[0]) &&
+		    lat > bounds[b])
+			b++;
+		s->enforced[b]++;
+		s->enforced_count++;
+		s->enforced_sum += (double)lat;
+	}
+}
+
 static void
 state_save(struct publisher *p, const struct publish_state *s)
 {
@@ -239,7 +285,7 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 		return;
 	}
 	if (!r->gated) {
-		gate_run(set, crl, &r->v);
+		gate_run(set, crl, times_after(set, crl), &r->v);
 		r->gated = true;
 	}
 	now = time_now();
@@ -248,6 +294,7 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 		rc = p->ops->run(p, crl, &s, &e2);
 	if (rc == CA_OK) {
 		s.last_success = time_now();
+		enforced(&s, &r->v, s.newest_revocation, s.last_success);
 		s.published_number = crl->number;
 		s.successes++;
 		s.last_error[0] = '\0';
@@ -336,6 +383,7 @@ run_all(struct publish_set *set, struct crl_snapshot *crl, struct run *r,
 	if (rc != CA_OK)
 		ca_error_set(err, rc, "publisher(s) %s failed: %s", r->failed,
 		    r->first_msg);
+	gate_clear(&r->v);
 out:
 	file_unlock(lock);
 	pthread_mutex_unlock(&set->run_mu);

@@ -109,6 +109,15 @@ state_encode(const struct publisher *p, const struct publish_state *s,
 	    "ids", ids_json(s->revocation_ids, s->n_ids));
 	if (o == NULL)
 		goto out;
+	{
+		json_t *h = json_pack("{s:o, s:I, s:f}",
+		    "buckets", ids_json(s->enforced, PUBLISH_LATENCY_BUCKETS),
+		    "count", (json_int_t)s->enforced_count,
+		    "sum", s->enforced_sum);
+
+		if (h == NULL || json_object_set_new(o, "enforced", h) != 0)
+			goto out;
+	}
 	if (s->pending_number != 0) {
 		pend = json_pack("{s:I, s:I, s:I, s:o}",
 		    "number", (json_int_t)s->pending_number,
@@ -170,6 +179,15 @@ state_decode(const struct publisher *p, const uint8_t *buf, size_t len,
 	s->latency = json_object_get(o, "latency") != NULL ?
 	    get_i(o, "latency") : -1;
 	s->failing_since = get_i(o, "failing_since");
+	if (json_is_object(pend = json_object_get(o, "enforced"))) {
+		json_t *sum = json_object_get(pend, "sum");
+
+		(void)ids_from_json(json_object_get(pend, "buckets"),
+		    s->enforced, PUBLISH_LATENCY_BUCKETS);
+		s->enforced_count = (uint64_t)get_i(pend, "count");
+		s->enforced_sum = json_is_number(sum) ?
+		    json_number_value(sum) : 0;
+	}
 	s->n_ids = ids_from_json(json_object_get(o, "ids"),
 	    s->revocation_ids, PUBLISH_IDS_MAX);
 	if (json_is_object(pend = json_object_get(o, "pending")) &&

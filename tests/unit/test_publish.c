@@ -465,6 +465,17 @@ t_publish_and_swap(void **state)
 	assert_int_equal(state_of("alb", &s), CA_OK);
 	assert_int_equal(s.n_ids, 1);
 	assert_int_equal(s.alb_entries, 3);
+	/* Revoke-to-enforced: the two revocations this publish brought
+	   (the first publish counts none: nothing waited for it). */
+	assert_int_equal(s.enforced_count, 2);
+	{
+		uint64_t total = 0;
+
+		for (size_t k = 0; k < PUBLISH_LATENCY_BUCKETS; k++)
+			total += s.enforced[k];
+		assert_int_equal(total, 2);
+		assert_true(s.enforced_sum >= 0);
+	}
 	publish_set_free(p);
 
 	/* The gate: an older CRL is refused and changes nothing. */
@@ -1169,6 +1180,7 @@ dir_set(const char *name, const char *path)
 	memset(&o, 0, sizeof(o));
 	o.retry_min_ms = 100;
 	o.retry_max_ms = 400;
+	o.max_lag = 1;
 	o.log = log_keep;
 	assert_int_equal(publish_set_new(ca, st, &c, 1, &o, &p, NULL), CA_OK);
 	return p;
@@ -1260,6 +1272,22 @@ t_runner(void **state)
 	assert_true(wait_state(p, "nginx", 5000, failed_times, 4));
 	assert_int_equal(log_count("nginx: CRL"), 1);
 	assert_int_equal(log_count("not published"), 1);
+	/* Unhealthy once it has failed for longer than max_lag (1 s). */
+	{
+		struct publish_health h;
+
+		for (int i = 0; i < 150; i++) {
+			assert_int_equal(publish_health(p, &h, NULL), CA_OK);
+			if (!h.ok)
+				break;
+			usleep(20000);
+		}
+		assert_false(h.ok);
+		assert_string_equal(h.publisher, "nginx");
+		assert_true(strcmp(h.reason, "publisher_failing") == 0 ||
+		    strcmp(h.reason, "crl_not_enforced") == 0);
+		assert_non_null(strstr(h.message, "nginx"));
+	}
 
 	/* A revocation during the outage: its CRL is local at once. */
 	crl_schedule_status(sched, &cs);
@@ -1275,6 +1303,20 @@ t_runner(void **state)
 	snprintf(wwwpem, sizeof(wwwpem), "%s/crl.pem", www);
 	assert_int_equal(file_crl_number(wwwpem), before + 1);
 	assert_int_equal(log_count("after "), 1);
+	{
+		struct publish_health	h;
+		char			*text = NULL;
+		size_t			 len;
+
+		assert_int_equal(publish_health(p, &h, NULL), CA_OK);
+		assert_true(h.ok);
+		assert_int_equal(publish_metrics(p, &text, &len, NULL), CA_OK);
+		assert_non_null(strstr(text, "mtlsca_publisher_up{publisher="
+		    "\"nginx\",type=\"dir\"} 1"));
+		assert_non_null(strstr(text, "mtlsca_publisher_failing_since_"
+		    "timestamp_seconds{publisher=\"nginx\",type=\"dir\"} 0"));
+		free(text);
+	}
 
 	/* A publisher behind the current CRL catches up at start. */
 	publish_set_free(p);
