@@ -1,9 +1,10 @@
 /*
- * `mtlsca serve`: wire the CA, the store, the CRL schedule and the HTTP
- * server together, print what a first start needs, and run until SIGTERM or
- * SIGINT. With no configuration it runs on the embedded defaults: a CA in
- * ./mtlsca-data is created if there is none, HTTPS on 127.0.0.1:8443, plain
- * HTTP (public files) on 127.0.0.1:8080.
+ * `mtlsca serve`: wire the CA, the store, the CRL schedule, the publishers
+ * and the HTTP server together, print what a first start needs, and run
+ * until SIGTERM or SIGINT. With no configuration it runs on the embedded
+ * defaults: a demo CA in ./mtlsca-data is created if there is none, HTTPS
+ * on 127.0.0.1:8443, plain HTTP (public files) on 127.0.0.1:8080. With a
+ * configuration it never creates a CA (ca_ensure).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +67,13 @@ exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-/* Create the CA on the embedded default's first start. */
+/*
+ * The CA, or the demo CA of the embedded default's first start. Only the
+ * embedded default (no --config, so no publishers) may create one: with a
+ * configuration, a data_dir without a CA is a typo or a volume that is not
+ * mounted, and a brand-new CA published over the real one's trust store
+ * would refuse every client. Nothing is created before this check.
+ */
 static int
 ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 {
@@ -76,6 +83,8 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 	bool			have_cert = exists(cfg->ca_cert);
 	bool			have_key = strncmp(cfg->ca_key, "pkcs11:", 7) == 0
 	    || exists(cfg->ca_key);
+	bool			demo = strcmp(cfg->source, "(defaults)") == 0 &&
+	    cfg->n_publishers == 0;
 
 	*created = false;
 	if (have_cert && have_key)
@@ -85,6 +94,13 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 		    "restore the missing file or point the configuration at "
 		    "both", have_cert ? cfg->ca_cert : cfg->ca_key,
 		    have_cert ? cfg->ca_key : cfg->ca_cert);
+	if (!demo)
+		return ca_error_set(err, CA_ENOENT, "no CA in %s: run `mtlsca "
+		    "init` (a new CA) or `mtlsca import` (an existing one) "
+		    "with this configuration; serve makes a demo CA only "
+		    "without --config", cfg->data_dir);
+	if ((rc = dir_make(cfg->data_dir, 0700, err)) != CA_OK)
+		return rc;
 	/* A store left by another CA is not inherited (as `init`). */
 	if ((rc = cmd_store_refuse_records(cfg, err)) != CA_OK)
 		return rc;
@@ -405,9 +421,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
-		goto fail;
 	if ((rc = ca_ensure(cfg, &created, &err)) != CA_OK)
+		goto fail;
+	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
 		goto fail;
 	if (created)
 		fprintf(stderr, "mtlsca: created a new CA: %s (key %s)\n",

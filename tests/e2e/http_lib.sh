@@ -94,6 +94,13 @@ ${5:-}
 EOF
 }
 
+# hl_init CONF: create the CA the configuration names (`serve --config`
+# never creates one: a mistyped data_dir must not mint a new CA).
+hl_init() {
+	"$MTLSCA" --config "$1" init >"$HL_TMP/init.out" 2>&1 ||
+	    fail "mtlsca init: $(cat "$HL_TMP/init.out")"
+}
+
 # hl_listeners PORT: how many TCP sockets listen on PORT (from /proc, as
 # minimal Debian has no ss).
 hl_listeners() {

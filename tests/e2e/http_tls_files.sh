@@ -24,6 +24,7 @@ openssl x509 -req -in "$T/web.csr" -CA "$T/own-ca.pem" \
 CONF="$T/mtlsca.conf"
 hl_config "$CONF" "$T/data" "$HP" "$PP"
 sed -i "s|^http = {|http = { tls_cert = \"$T/web.pem\"; tls_key = \"$T/web.key\";|" "$CONF"
+hl_init "$CONF"
 
 chmod 644 "$T/web.key"
 timeout 20 "$MTLSCA" --config "$CONF" serve >"$T/refused.out" 2>"$T/refused.err"
