@@ -37,7 +37,13 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 
 		memset(o, 0, sizeof(*o));
 		o->type = c->type == PUBLISHER_DIR ? PUBLISH_DIR :
-		    c->type == PUBLISHER_S3 ? PUBLISH_S3 : PUBLISH_ALB;
+		    c->type == PUBLISHER_S3 ? PUBLISH_S3 :
+		    c->type == PUBLISHER_ALB ? PUBLISH_ALB : PUBLISH_EXEC;
+		for (size_t k = 0; k < c->n_command; k++)
+			snprintf(o->argv[k], sizeof(o->argv[k]), "%s",
+			    c->command[k]);
+		o->argc = c->n_command;
+		o->timeout = c->timeout;
 		snprintf(o->name, sizeof(o->name), "%s", c->name);
 		snprintf(o->path, sizeof(o->path), "%s", c->path);
 		snprintf(o->bucket, sizeof(o->bucket), "%s", c->bucket);

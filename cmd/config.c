@@ -787,6 +787,8 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 	static const char *const alb_keys[] = { "type", "name",
 	    "trust_store_arn", "region", "endpoint", "s3", "s3_publisher",
 	    "imds_endpoint", NULL };
+	static const char *const exec_keys[] = { "type", "name", "command",
+	    "timeout", NULL };
 	struct config_publisher	*p = &l->cfg->publishers[idx];
 	config_setting_t	*s;
 	char			 type[16];
@@ -796,21 +798,25 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 	if (!config_setting_is_group(g))
 		return bad(l, g, "expected a group { type = \"dir\"; ... }");
 	if ((s = config_setting_get_member(g, "type")) == NULL)
-		return bad(l, g, "a publisher needs a type: \"dir\", \"s3\" "
-		    "or \"alb\"");
+		return bad(l, g, "a publisher needs a type: \"dir\", \"s3\", "
+		    "\"alb\" or \"exec\"");
 	if ((rc = get_string(l, s, type, sizeof(type), true)) != CA_OK)
-		return bad(l, s, "expected \"dir\", \"s3\" or \"alb\"");
+		return bad(l, s, "expected \"dir\", \"s3\", \"alb\" or "
+		    "\"exec\"");
 	if (strcmp(type, "dir") == 0)
 		p->type = PUBLISHER_DIR;
 	else if (strcmp(type, "s3") == 0)
 		p->type = PUBLISHER_S3;
 	else if (strcmp(type, "alb") == 0)
 		p->type = PUBLISHER_ALB;
+	else if (strcmp(type, "exec") == 0)
+		p->type = PUBLISHER_EXEC;
 	else
 		return bad(l, s, "\"%s\" is not a publisher type: expected "
-		    "\"dir\", \"s3\" or \"alb\"", type);
+		    "\"dir\", \"s3\", \"alb\" or \"exec\"", type);
 	if ((rc = known_keys(l, g, p->type == PUBLISHER_DIR ? dir_keys :
-	    p->type == PUBLISHER_S3 ? s3_keys : alb_keys)) != CA_OK)
+	    p->type == PUBLISHER_S3 ? s3_keys : p->type == PUBLISHER_ALB ?
+	    alb_keys : exec_keys)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "name")) == NULL)
 		return bad(l, g, "a publisher needs a name");
@@ -841,6 +847,26 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 			return rc;
 	}
 	switch (p->type) {
+	case PUBLISHER_EXEC:
+		if ((s = config_setting_get_member(g, "command")) == NULL)
+			return bad(l, g, "an exec publisher needs a command: "
+			    "[ \"/usr/sbin/nginx\", \"-s\", \"reload\" ]");
+		if ((rc = get_strings(l, s, &p->command[0][0],
+		    sizeof(p->command[0]), CONFIG_ARGV_MAX, &p->n_command)) !=
+		    CA_OK)
+			return rc;
+		if (p->n_command == 0)
+			return bad(l, s, "needs at least the program");
+		/* No shell runs it, and no PATH search finds it. */
+		if (p->command[0][0] != '/')
+			return bad(l, config_setting_get_elem(s, 0), "\"%s\" is "
+			    "not an absolute path (the command runs without a "
+			    "shell or a PATH search)", p->command[0]);
+		p->timeout = 30;
+		if ((s = config_setting_get_member(g, "timeout")) != NULL &&
+		    (rc = get_duration(l, s, 1, 3600, &p->timeout)) != CA_OK)
+			return rc;
+		return CA_OK;
 	case PUBLISHER_DIR:
 		return need(l, g, p->path, "a path", type);
 	case PUBLISHER_S3:

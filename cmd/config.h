@@ -19,7 +19,9 @@
 #define CONFIG_PUBLISHERS_MAX	8
 #define CONFIG_STR_MAX		512
 
-enum publisher_type { PUBLISHER_DIR, PUBLISHER_S3, PUBLISHER_ALB };
+enum publisher_type { PUBLISHER_DIR, PUBLISHER_S3, PUBLISHER_ALB,
+	PUBLISHER_EXEC };
+#define CONFIG_ARGV_MAX		16
 
 struct config_publisher {
 	enum publisher_type	type;
@@ -35,6 +37,10 @@ struct config_publisher {
 	char	trust_store_arn[CONFIG_STR_MAX];
 	char	s3_publisher[64];		/* name of the s3 publisher */
 	char	imds_endpoint[CONFIG_STR_MAX];	/* "" = http://169.254.169.254 */
+	/* exec */
+	char	command[CONFIG_ARGV_MAX][CONFIG_STR_MAX];
+	size_t	n_command;
+	int64_t	timeout;			/* seconds, 30 */
 };
 
 struct config {

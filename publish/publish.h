@@ -12,6 +12,9 @@
  *        On TooManyTrustStoreRevocationEntries: remove first, then add (a
  *        logged gap). At start, Describe reconciles the recorded ids with
  *        the trust store. When the CA bundle changed: ModifyTrustStore.
+ *   exec run a command (nginx -s reload...) once the publishers listed
+ *        before it have this CRL: no shell, a clean environment, its exit
+ *        status is its result, a timeout kills it.
  *
  * Before anything is uploaded, the gate (gate.c) parses the CRL once and
  * checks it as ALB would (crl_check_with) against this CA, once per CRL;
@@ -46,6 +49,7 @@ enum publish_type {
 	PUBLISH_DIR,
 	PUBLISH_S3,
 	PUBLISH_ALB,
+	PUBLISH_EXEC,
 };
 
 #define PUBLISH_NAME_MAX	64
@@ -54,6 +58,9 @@ enum publish_type {
 /* Lists of a trust store remembered around an add in doubt (30 unless the
    quota was raised). */
 #define PUBLISH_KNOWN_MAX	64
+/* exec: words of a command, and the length of each. */
+#define PUBLISH_ARGV_MAX	16
+#define PUBLISH_ARG_LEN		512
 
 /* One publisher, as cmd/ converts it from the configuration. */
 struct publish_conf {
@@ -71,6 +78,10 @@ struct publish_conf {
 	/* alb */
 	char	trust_store_arn[512];
 	char	s3_publisher[PUBLISH_NAME_MAX];
+	/* exec: argv, argv[0] an absolute path; timeout in seconds (0 = 30) */
+	char	argv[PUBLISH_ARGV_MAX][PUBLISH_ARG_LEN];
+	size_t	argc;
+	int64_t	timeout;
 };
 
 /* Log levels of the callback. */

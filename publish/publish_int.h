@@ -48,6 +48,7 @@ struct publish_ops {
 extern const struct publish_ops publish_dir_ops;
 extern const struct publish_ops publish_s3_ops;
 extern const struct publish_ops publish_alb_ops;
+extern const struct publish_ops publish_exec_ops;
 
 /* An AWS client for p (s3, alb), with the set's retry options. */
 int publish_aws_open(struct publisher *p, struct ca_error *err);

@@ -84,22 +84,46 @@ reconcile_one(struct publisher *p, struct ca_error *err)
 	return rc;
 }
 
+/*
+ * Two failures are the same when their messages differ only in numbers (a
+ * timestamp or a pid in a command's output, a port, a CRL number in a
+ * key): the key into p->logged, so that an outage is logged once, not
+ * once per retry or per CRL.
+ */
+static void
+failure_key(const char *msg, char *out, size_t size)
+{
+	size_t	 o = 0;
+
+	for (; *msg != '\0' && o + 1 < size; msg++) {
+		if (*msg >= '0' && *msg <= '9') {
+			if (o == 0 || out[o - 1] != '#')
+				out[o++] = '#';
+			continue;
+		}
+		out[o++] = *msg;
+	}
+	out[o] = '\0';
+}
+
 /* Reconcile p, saying so when it fails with a new reason (not at every
    retry of an outage). */
 static int
 reconcile_logged(struct publisher *p, struct ca_error *err)
 {
+	char	 key[sizeof(p->logged_reconcile)];
 	int	 rc;
 
 	if ((rc = reconcile_one(p, err)) == CA_OK) {
 		p->logged_reconcile[0] = '\0';
 		return CA_OK;
 	}
-	if (strcmp(p->logged_reconcile, err->msg) != 0) {
+	failure_key(err->msg, key, sizeof(key));
+	if (strcmp(p->logged_reconcile, key) != 0) {
 		publish_log(p->set, PUBLISH_WARN, "%s: reconcile: %s",
 		    p->conf.name, err->msg);
 		snprintf(p->logged_reconcile, sizeof(p->logged_reconcile),
-		    "%s", err->msg);
+		    "%s", key);
 	}
 	return rc;
 }
@@ -129,8 +153,10 @@ publish_reconcile(struct publish_set *set, struct ca_error *err)
 
 /*
  * Does p have to wait before it may publish CRL number? An alb publisher
- * hands ALB the object its s3 publisher put for this very CRL. NULL when
- * it may go, else the publisher it waits for, with the reason in why.
+ * hands ALB the object its s3 publisher put for this very CRL; an exec
+ * publisher (a reload) runs once every publisher listed before it has the
+ * CRL, or it would reload the old files and never again. NULL when it may
+ * go, else the publisher it waits for, with the reason in why.
  */
 static const struct publisher *
 waits_for(struct publish_set *set, const struct publisher *p,
@@ -139,20 +165,32 @@ waits_for(struct publish_set *set, const struct publisher *p,
 	struct publish_state	 s;
 	struct ca_error		 e2;
 
-	(void)set;
-	if (p->s3 == NULL)
-		return NULL;
-	if (publish_state_read(p->set, p->s3, &s, &e2) != CA_OK) {
-		snprintf(why, size, "waiting for s3 publisher '%.64s': %.160s",
-		    p->s3->conf.name, e2.msg);
+	if (p->s3 != NULL) {
+		if (publish_state_read(set, p->s3, &s, &e2) != CA_OK) {
+			snprintf(why, size, "waiting for s3 publisher '%.64s': "
+			    "%.160s", p->s3->conf.name, e2.msg);
+			return p->s3;
+		}
+		if (s.published_number == number)
+			return NULL;
+		snprintf(why, size, "waiting for s3 publisher '%s' to put CRL %"
+		    PRIu64 " (it holds %" PRIu64 "), so the trust store keeps "
+		    "its current CRL", p->s3->conf.name, number,
+		    s.published_number);
 		return p->s3;
 	}
-	if (s.published_number == number)
+	if (p->conf.type != PUBLISH_EXEC)
 		return NULL;
-	snprintf(why, size, "waiting for s3 publisher '%s' to put CRL %"
-	    PRIu64 " (it holds %" PRIu64 "), so the trust store keeps its "
-	    "current CRL", p->s3->conf.name, number, s.published_number);
-	return p->s3;
+	for (const struct publisher *q = set->pub; q < p; q++) {
+		if (publish_state_read(set, q, &s, &e2) == CA_OK &&
+		    s.published_number >= number)
+			continue;
+		snprintf(why, size, "waiting for publisher '%s' (listed before "
+		    "it) to publish CRL %" PRIu64 " first", q->conf.name,
+		    number);
+		return q;
+	}
+	return NULL;
 }
 
 struct run {
@@ -316,7 +354,8 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 		p->next_ms = 0;
 		p->logged[0] = '\0';
 	} else {
-		int64_t delay;
+		char	 key[sizeof(p->logged)];
+		int64_t	 delay;
 
 		s.failures++;
 		if (s.failing_since == 0)
@@ -328,7 +367,8 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 		if (r->next_ms == 0 || p->next_ms < r->next_ms)
 			r->next_ms = p->next_ms;
 		/* Each failure once, not once per retry. */
-		if (!r->by_thread || strcmp(p->logged, e2.msg) != 0) {
+		failure_key(e2.msg, key, sizeof(key));
+		if (!r->by_thread || strcmp(p->logged, key) != 0) {
 			if (r->by_thread)
 				publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64
 				    " not published: %s (trying again, every "
@@ -339,7 +379,7 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 				publish_log(set, PUBLISH_ERR, "%s: CRL %" PRIu64
 				    " not published: %s", p->conf.name,
 				    crl->number, e2.msg);
-			snprintf(p->logged, sizeof(p->logged), "%s", e2.msg);
+			snprintf(p->logged, sizeof(p->logged), "%s", key);
 		}
 		if (r->by_thread && set->sched != NULL) {
 			char what[256];

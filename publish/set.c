@@ -43,6 +43,7 @@ publish_ops_of(enum publish_type type)
 	case PUBLISH_DIR: return &publish_dir_ops;
 	case PUBLISH_S3: return &publish_s3_ops;
 	case PUBLISH_ALB: return &publish_alb_ops;
+	case PUBLISH_EXEC: return &publish_exec_ops;
 	}
 	return NULL;
 }

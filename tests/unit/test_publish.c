@@ -1333,6 +1333,145 @@ t_runner(void **state)
 	publish_set_free(p);
 }
 
+static struct publish_set *
+exec_set(const char *const *argv, int64_t timeout, bool after_blocked)
+{
+	struct publish_conf	 c[2];
+	struct publish_options	 o;
+	struct publish_set	*p = NULL;
+	size_t			 n = 0;
+
+	memset(c, 0, sizeof(c));
+	if (after_blocked) {
+		c[n].type = PUBLISH_DIR;
+		snprintf(c[n].name, sizeof(c[n].name), "www");
+		snprintf(c[n].path, sizeof(c[n].path), "%s/exec-blocker/www",
+		    tmp);
+		n++;
+	}
+	c[n].type = PUBLISH_EXEC;
+	snprintf(c[n].name, sizeof(c[n].name), "reload");
+	for (; argv[c[n].argc] != NULL; c[n].argc++)
+		snprintf(c[n].argv[c[n].argc], sizeof(c[n].argv[0]), "%s",
+		    argv[c[n].argc]);
+	c[n].timeout = timeout;
+	n++;
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(publish_set_new(ca, st, c, n, &o, &p, NULL), CA_OK);
+	return p;
+}
+
+/*
+ * The exec publisher: its exit status is its result (with the last line
+ * it printed), no shell interprets its words, it gets a clean environment
+ * with the CRL's number (no AWS secret), a timeout kills it, and it waits
+ * for the publishers listed before it.
+ */
+static void
+t_exec(void **state)
+{
+	struct publish_set	*p;
+	struct publish_state	 s;
+	struct crl_result	 r;
+	struct ca_error		 err;
+	char			 script[1200], envf[300], mark[300];
+	uint8_t			*buf = NULL;
+	size_t			 n;
+	time_t			 t0;
+	int			 fd;
+	(void)state;
+
+	revoke_tag(0x60);
+	build(ca, &r);
+	snprintf(envf, sizeof(envf), "%s/exec-env", tmp);
+	snprintf(mark, sizeof(mark), "%s/exec-mark", tmp);
+	snprintf(script, sizeof(script), "env > %s; echo first line; "
+	    "echo 'bad things happened' >&2; exit 3", envf);
+	{
+		const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+		p = exec_set(argv, 10, false);
+	}
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
+	assert_int_equal(publish_state_get(p, "reload", &s, NULL), CA_OK);
+	assert_non_null(strstr(s.last_error, "exited with status 3: bad "
+	    "things happened"));
+	assert_int_equal(file_read(envf, 1 << 16, &buf, &n, NULL), CA_OK);
+	assert_non_null(strstr((char *)buf, "PATH=/usr/local/sbin:"));
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "MTLSCA_CRL_NUMBER=%llu\n",
+		    (unsigned long long)r.number);
+		assert_non_null(strstr((char *)buf, want));
+	}
+	assert_null(strstr((char *)buf, "AWS_"));
+	assert_null(strstr((char *)buf, "testing"));
+	free(buf);
+	publish_set_free(p);
+
+	/* Words are words: no shell expands them. */
+	snprintf(script, sizeof(script), "$(touch %s)", mark);
+	{
+		const char *argv[] = { "/bin/echo", script, ";", "touch", mark,
+		    NULL };
+
+		p = exec_set(argv, 10, false);
+	}
+	assert_int_equal(run(p, &r, &err), CA_OK);
+	assert_int_not_equal(access(mark, F_OK), 0);
+	assert_int_equal(publish_state_get(p, "reload", &s, NULL), CA_OK);
+	assert_int_equal(s.published_number, r.number);
+	publish_set_free(p);
+
+	/* A command that does not finish is killed at the timeout. */
+	{
+		const char *argv[] = { "/bin/sleep", "30", NULL };
+
+		p = exec_set(argv, 1, false);
+	}
+	t0 = time(NULL);
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
+	assert_true(time(NULL) - t0 < 10);
+	assert_int_equal(publish_state_get(p, "reload", &s, NULL), CA_OK);
+	assert_non_null(strstr(s.last_error, "did not finish within 1 s: "
+	    "killed"));
+	publish_set_free(p);
+
+	/* A program that is not there. */
+	{
+		const char *argv[] = { "/nonexistent/reload", NULL };
+
+		p = exec_set(argv, 5, false);
+	}
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
+	assert_int_equal(publish_state_get(p, "reload", &s, NULL), CA_OK);
+	assert_non_null(strstr(s.last_error, "/nonexistent/reload"));
+	publish_set_free(p);
+
+	/* After a publisher that fails: it waits, it does not reload. */
+	snprintf(script, sizeof(script), "%s/exec-blocker", tmp);
+	fd = open(script, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	{
+		const char *argv[] = { "/usr/bin/touch", mark, NULL };
+
+		p = exec_set(argv, 5, true);
+	}
+	assert_int_not_equal(run(p, &r, &err), CA_OK);
+	assert_int_not_equal(access(mark, F_OK), 0);
+	assert_int_equal(publish_state_get(p, "reload", &s, NULL), CA_OK);
+	assert_non_null(strstr(s.last_error, "waiting for publisher 'www'"));
+	assert_int_equal(s.published_number, 0);
+	assert_int_equal(s.failures, 0);
+	assert_int_equal(unlink(script), 0);
+	assert_int_equal(run(p, &r, &err), CA_OK);
+	assert_int_equal(access(mark, F_OK), 0);
+	publish_set_free(p);
+	crl_result_clear(&r);
+}
+
 int
 main(void)
 {
@@ -1348,6 +1487,7 @@ main(void)
 		cmocka_unit_test(t_destinations),
 		cmocka_unit_test(t_migrate),
 		cmocka_unit_test(t_runner),
+		cmocka_unit_test(t_exec),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
