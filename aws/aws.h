@@ -11,7 +11,7 @@
  * module that includes <curl/curl.h> and <libxml/...>.
  *
  * No secret reaches an error message: errors name the credential source
- * ("environment", "shared file", "instance role"...) only.
+ * ("environment", "web identity", "container"...) only.
  *
  * An aws_client is used by one thread at a time (each publisher owns one);
  * every function returns CA_OK or a negative enum ca_err and fills *err.
@@ -30,6 +30,9 @@ struct aws_client;
 
 struct aws_client_options {
 	const char	*imds_endpoint;	/* NULL/"" = http://169.254.169.254 */
+	/* For STS (web identity) when AWS_REGION is not set: the regional
+	   endpoint https://sts.REGION.amazonaws.com; NULL/"" = global. */
+	const char	*region;
 	unsigned	 max_attempts;	/* 0 = 4 */
 	unsigned	 base_delay_ms;	/* 0 = 200 */
 	unsigned	 max_delay_ms;	/* 0 = 5000 */
@@ -53,17 +56,31 @@ struct aws_credentials {
 	char	 secret_key[AWS_SECRET_MAX];
 	char	 session_token[AWS_TOKEN_MAX];	/* "" when none */
 	int64_t	 expires;			/* 0 = does not expire */
-	char	 source[32];	/* "environment", "shared file", "instance role" */
+	char	 source[32];	/* "environment", "web identity", "shared
+				   file", "container", "instance role" */
 };
 
 /*
- * The credentials chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
- * AWS_SESSION_TOKEN; then the shared credentials file
- * (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials; profile
- * AWS_PROFILE, default "default"); then IMDSv2 (token PUT, role GET,
- * credentials GET). Temporary credentials are cached in the client and
- * renewed refresh_margin before they expire. CA_EAUTH when no source has
- * any. The copy in *out must be wiped by the caller (aws_credentials_wipe).
+ * The credentials chain, in the order the AWS SDKs document:
+ *   1. environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ *      AWS_SESSION_TOKEN;
+ *   2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+ *      (+ AWS_ROLE_SESSION_NAME) exchanged with STS
+ *      AssumeRoleWithWebIdentity (AWS_ENDPOINT_URL_STS, else the regional
+ *      endpoint of AWS_REGION or the client's region);
+ *   3. shared file: AWS_SHARED_CREDENTIALS_FILE, default
+ *      ~/.aws/credentials, profile AWS_PROFILE, default "default";
+ *   4. container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS) or
+ *      _FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN
+ *      (EKS Pod Identity);
+ *   5. instance role: IMDSv2 (token PUT, role GET, credentials GET),
+ *      unless AWS_EC2_METADATA_DISABLED=true.
+ * A source that is not configured is skipped; the first that is decides:
+ * its credentials, or its error (no fall back to another identity). When
+ * none is configured, CA_EAUTH lists every source and why it was skipped.
+ * Temporary credentials (2, 4, 5) are cached in the client and renewed
+ * refresh_margin before they expire. The copy in *out must be wiped by the
+ * caller (aws_credentials_wipe).
  */
 int aws_credentials_get(struct aws_client *c, struct aws_credentials *out,
     struct ca_error *err);
@@ -76,7 +93,7 @@ unsigned aws_client_credential_fetches(const struct aws_client *c);
 struct aws_response {
 	long		 status;	/* HTTP status of the last attempt; 0 if
 					   none got an answer */
-	unsigned	 attempts;
+	unsigned	 attempts;	/* 0: nothing sent (no credentials) */
 	struct awsbuf	 body;
 	char		 error_code[128];	/* AWS error code, if any */
 	char		 error_message[512];
@@ -128,8 +145,14 @@ int aws_elbv2_parse_revocations(const char *xml, size_t len,
     struct aws_revocation *out, size_t max, size_t *n, char *next_marker,
     size_t marker_size, struct ca_error *err);
 
-/* Parse an IMDS credentials document (exposed for tests). */
+/* Parse an IMDS, a container endpoint's or an STS
+   AssumeRoleWithWebIdentity credentials document (exposed for tests and
+   fuzzing). */
 int aws_imds_parse(const char *json, size_t len, struct aws_credentials *out,
     struct ca_error *err);
+int aws_container_parse(const char *json, size_t len,
+    struct aws_credentials *out, struct ca_error *err);
+int aws_sts_parse_credentials(const char *xml, size_t len,
+    struct aws_credentials *out, struct ca_error *err);
 
 #endif

@@ -92,6 +92,15 @@ int aws_answer_error(struct aws_response *r, const char *what,
 void aws_default_endpoint(char *out, size_t size, const char *endpoint,
     const char *service, const char *region);
 
+/* ---- creds.c, sts.c ---- */
+
+/* Web identity: CA_ENOENT when AWS_WEB_IDENTITY_TOKEN_FILE is not set. */
+int aws_creds_web_identity(struct aws_client *c, struct aws_credentials *out,
+    struct ca_error *err);
+
+/* "2030-01-02T03:04:05Z", with optional fractional seconds, or +00:00. */
+int aws_expiration_parse(const char *text, int64_t *out);
+
 /* ---- xml.c: libxml2, no DTD, no network ---- */
 
 /* The Code and Message of an S3 <Error> or a Query API <ErrorResponse>

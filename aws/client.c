@@ -336,8 +336,11 @@ aws_signed_send(struct aws_client *c, const struct aws_signed_call *sc,
 			free(hl[i]);
 			hl[i] = NULL;
 		}
-		if ((rc = aws_credentials_get(c, &cr, err)) != CA_OK)
+		if ((rc = aws_credentials_get(c, &cr, err)) != CA_OK) {
+			/* Nothing was sent (aws_response.attempts 0). */
+			resp->attempts--;
 			goto out;
+		}
 		nh = 0;
 		sh[nh].name = "Host";
 		sh[nh++].value = host;

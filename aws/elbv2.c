@@ -50,7 +50,9 @@ aws_elbv2_call(struct aws_client *c, const char *endpoint, const char *region,
 	sc.body_len = form.len;
 	sc.not_idempotent = strcmp(action, "AddTrustStoreRevocations") == 0;
 	if ((rc = aws_signed_send(c, &sc, resp, &e2)) != CA_OK) {
-		ca_error_set(err, rc, "%s: %s", what, e2.msg);
+		/* No credentials is no request's fault: said as is. */
+		ca_error_set(err, rc, "%s%s%s", resp->attempts == 0 ? "" : what,
+		    resp->attempts == 0 ? "" : ": ", e2.msg);
 		goto out;
 	}
 	if (resp->status < 200 || resp->status > 299)

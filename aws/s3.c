@@ -42,7 +42,9 @@ s3_call(struct aws_client *c, const char *method, const char *endpoint,
 		sc.n_extra = 1;
 	}
 	if ((rc = aws_signed_send(c, &sc, resp, &e2)) != CA_OK)
-		return ca_error_set(err, rc, "%s: %s", what, e2.msg);
+		/* No credentials is no request's fault: said as is. */
+		return ca_error_set(err, rc, "%s%s%s", resp->attempts == 0 ?
+		    "" : what, resp->attempts == 0 ? "" : ": ", e2.msg);
 	if (resp->status < 200 || resp->status > 299)
 		return aws_answer_error(resp, what, err);
 	return CA_OK;

@@ -28,6 +28,7 @@ publish_aws_open(struct publisher *p, struct ca_error *err)
 		return CA_OK;
 	memset(&ao, 0, sizeof(ao));
 	ao.imds_endpoint = p->conf.imds_endpoint;
+	ao.region = p->conf.region;
 	ao.max_attempts = p->set->opt.max_attempts;
 	ao.base_delay_ms = p->set->opt.base_delay_ms;
 	ao.timeout_s = p->set->opt.timeout_s;

@@ -25,7 +25,8 @@ way back: the caller cannot tell it from a call that never ran); &skip=K
 lets the next K calls through before the N failures begin;
 POST /_drop[?id=N] removes lists as another admin would.
 
-Usage: elbv2.py --s3-endpoint URL --trust-store ARN --cred AK,SK[,TOKEN]...
+Usage: elbv2.py --s3-endpoint URL --trust-store ARN
+                --cred AK,SK[,TOKEN[|TOKEN...]]...
                 [--max-entries N] [--max-lists N] [--port-file FILE]
 """
 import argparse
@@ -69,10 +70,11 @@ class State(object):
         self.args = args
         self.creds = {}
         for c in args.cred:
-            # "AK,SK" or "AK,SK,TOKEN" (tempauth keys hold a ':').
+            # "AK,SK" or "AK,SK,TOKEN[|TOKEN...]" (tempauth keys hold a
+            # ':'; one key may come with several session tokens).
             parts = c.split(",")
-            self.creds[parts[0]] = (parts[1],
-                                    parts[2] if len(parts) > 2 else None)
+            self.creds[parts[0]] = (parts[1], parts[2].split("|")
+                                    if len(parts) > 2 else None)
         self.stores = {args.trust_store: {"revocations": {},
                                           "bundle_sha256": None,
                                           "ca_certs": 0,
@@ -80,10 +82,12 @@ class State(object):
         self.next_id = 1
         self.faults = {}
         self.calls = []
+        self.conns = set()
 
     def dump(self):
         with self.lock:
-            out = {"calls": self.calls, "trust_stores": {}}
+            out = {"calls": self.calls, "trust_stores": {},
+                   "connections": len(self.conns)}
             for arn, ts in self.stores.items():
                 out["trust_stores"][arn] = {
                     "revocations": [
@@ -203,9 +207,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError("InvalidClientTokenId",
                            "The security token included in the request is "
                            "invalid.", 403)
-        secret, token = self.state.creds[ak]
-        if token is not None and \
-                self.headers.get("X-Amz-Security-Token") != token:
+        secret, tokens = self.state.creds[ak]
+        token = self.headers.get("X-Amz-Security-Token")
+        if tokens is not None and token not in tokens:
             raise ApiError("InvalidClientTokenId",
                            "The security token included in the request is "
                            "invalid.", 403)
@@ -247,6 +251,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.read_body()
         u = urllib.parse.urlsplit(self.path)
+        if u.path == "/":
+            with self.state.lock:
+                # One TCP connection per client address and port: how
+                # many the callers opened (keep-alive reuse).
+                self.state.conns.add(self.client_address)
         if u.path == "/_drop":
             # Someone else removes lists behind mtlsca's back.
             q = dict(urllib.parse.parse_qsl(u.query))

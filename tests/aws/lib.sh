@@ -109,6 +109,36 @@ start_imds() {
 	IMDS_EP="http://127.0.0.1:$IMDS_PORT"
 }
 
+# start_sts ROLE_ARN TOKEN_FILE SESSION_TOKEN: STS on $STS_EP handing out
+# Swift's key test:tester with SESSION_TOKEN for a web identity token
+# equal to TOKEN_FILE's content.
+start_sts() {
+	$PY "$AWS_DIR/sts.py" --role-arn "$1" --token-file "$2" \
+		--access-key test:tester --secret-key testing \
+		--session-token "$3" --port-file "$T/sts.port" \
+		>"$T/sts.log" 2>&1 &
+	AWS_PIDS+=($!)
+	STS_PORT=$(wait_port "$T/sts.port") || { cat "$T/sts.log"; exit 1; }
+	STS_EP="http://127.0.0.1:$STS_PORT"
+}
+
+# start_container AUTH SESSION_TOKEN: the container credentials endpoint
+# on $CONTAINER_URI, for the Authorization value AUTH.
+start_container() {
+	$PY "$AWS_DIR/container_creds.py" --token "$1" \
+		--access-key test:tester --secret-key testing \
+		--session-token "$2" --port-file "$T/cont.port" \
+		>"$T/cont.log" 2>&1 &
+	AWS_PIDS+=($!)
+	CONT_PORT=$(wait_port "$T/cont.port") || { cat "$T/cont.log"; exit 1; }
+	CONTAINER_URI="http://127.0.0.1:$CONT_PORT/v1/credentials"
+}
+
+# server_state URL KEY: a counter from a stand-in's /_state.
+server_state() {
+	$PY -c "import json,urllib.request as u; print(json.load(u.urlopen('$1/_state'))['$2'])"
+}
+
 # elb_state PYEXPR: evaluate PYEXPR with s = the stand-in's state and
 # r = this trust store's revocation lists.
 elb_state() {

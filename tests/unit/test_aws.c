@@ -27,9 +27,12 @@
 #define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
 
 static char	tmpdir[256];
-static pid_t	pids[3];
+#define ROLE "arn:aws:iam::123456789012:role/mtlsca-publisher"
+
+static pid_t	pids[5];
 static int	s3_port, elb_port, imds_port;
-static char	s3_ep[64], elb_ep[64], imds_ep[64];
+static char	s3_ep[64], elb_ep[64], imds_ep[64], sts_ep[64], cont_ep[80];
+static char	token_file[300], ctoken_file[300];
 
 static const char *
 aws_dir(void)
@@ -80,7 +83,7 @@ wait_port(const char *file)
 static void
 stop_all(void)
 {
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 5; i++)
 		if (pids[i] > 0) {
 			kill(pids[i], SIGTERM);
 			waitpid(pids[i], NULL, 0);
@@ -122,8 +125,9 @@ setup(void **state)
 	{
 		char *argv[] = { "/usr/bin/python3", script, "--s3-endpoint",
 		    s3_ep, "--trust-store", ARN, "--cred", "test:tester,testing",
-		    "--cred", "ASIAROLE,rolesecret,roletoken", "--port-file",
-		    pf, NULL };
+		    "--cred", "ASIAROLE,rolesecret,roletoken", "--cred",
+		    "ASIASTS,stssecret,ststoken", "--cred",
+		    "ASIACONT,contsecret,conttoken", "--port-file", pf, NULL };
 		pids[1] = spawn(argv, log);
 	}
 	if ((elb_port = wait_port(pf)) == 0)
@@ -143,6 +147,56 @@ setup(void **state)
 	if ((imds_port = wait_port(pf)) == 0)
 		return -1;
 	snprintf(imds_ep, sizeof(imds_ep), "http://127.0.0.1:%d", imds_port);
+
+	/* STS for web identity, expecting the token in token_file. */
+	snprintf(token_file, sizeof(token_file), "%s/web-identity-token",
+	    tmpdir);
+	{
+		FILE *f = fopen(token_file, "w");
+		if (f == NULL)
+			return -1;
+		fprintf(f, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtdGxzY2EifQ.c2ln\n");
+		fclose(f);
+	}
+	snprintf(script, sizeof(script), "%s/sts.py", aws_dir());
+	snprintf(pf, sizeof(pf), "%s/sts.port", tmpdir);
+	snprintf(log, sizeof(log), "%s/sts.log", tmpdir);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--role-arn", ROLE,
+		    "--token-file", token_file, "--access-key", "ASIASTS",
+		    "--secret-key", "stssecret", "--session-token", "ststoken",
+		    "--port-file", pf, NULL };
+		pids[3] = spawn(argv, log);
+	}
+	if (wait_port(pf) == 0)
+		return -1;
+	snprintf(sts_ep, sizeof(sts_ep), "http://127.0.0.1:%d",
+	    wait_port(pf));
+
+	/* The container credentials endpoint, expecting "cont-auth". */
+	snprintf(ctoken_file, sizeof(ctoken_file), "%s/container-token",
+	    tmpdir);
+	{
+		FILE *f = fopen(ctoken_file, "w");
+		if (f == NULL)
+			return -1;
+		fprintf(f, "cont-auth\n");
+		fclose(f);
+	}
+	snprintf(script, sizeof(script), "%s/container_creds.py", aws_dir());
+	snprintf(pf, sizeof(pf), "%s/cont.port", tmpdir);
+	snprintf(log, sizeof(log), "%s/cont.log", tmpdir);
+	{
+		char *argv[] = { "/usr/bin/python3", script, "--token",
+		    "cont-auth", "--access-key", "ASIACONT", "--secret-key",
+		    "contsecret", "--session-token", "conttoken",
+		    "--port-file", pf, NULL };
+		pids[4] = spawn(argv, log);
+	}
+	if (wait_port(pf) == 0)
+		return -1;
+	snprintf(cont_ep, sizeof(cont_ep),
+	    "http://127.0.0.1:%d/v1/credentials", wait_port(pf));
 
 	/* The bucket, made with botocore (independent of our client). */
 	snprintf(script, sizeof(script), "/usr/bin/python3 %s/s3cli.py %s mb "
@@ -168,6 +222,16 @@ teardown(void **state)
 static void
 env_creds(const char *ak, const char *sk, const char *token)
 {
+	static const char *const others[] = { "AWS_WEB_IDENTITY_TOKEN_FILE",
+	    "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS",
+	    "AWS_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	    "AWS_EC2_METADATA_DISABLED" };
+
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		unsetenv(others[i]);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
 	unsetenv("AWS_PROFILE");
 	if (ak != NULL) {
@@ -451,7 +515,8 @@ t_imds_chain(void **state)
 	{
 		struct ca_error err;
 		assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
-		assert_non_null(strstr(err.msg, "metadata service"));
+		assert_non_null(strstr(err.msg, "instance role: "
+		    "no answer from http://127.0.0.1:9"));
 	}
 	aws_client_free(c);
 }
@@ -501,6 +566,293 @@ t_shared_file(void **state)
 	unsetenv("AWS_PROFILE");
 }
 
+static int
+server_count(const char *ep, const char *what)
+{
+	char	 cmd[600];
+	FILE	*p;
+	int	 n = -1;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import json,urllib."
+	    "request as u, urllib.parse as up; e=up.urlsplit('%s'); print(json."
+	    "load(u.urlopen(e.scheme+'://'+e.netloc+'/_state'))['%s'])\"", ep,
+	    what);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+static void
+web_identity_env(void)
+{
+	env_creds(NULL, NULL, NULL);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token_file, 1);
+	setenv("AWS_ROLE_ARN", ROLE, 1);
+	setenv("AWS_ENDPOINT_URL_STS", sts_ep, 1);
+}
+
+/*
+ * Web identity: the token file exchanged with STS (the stand-in checks the
+ * request against botocore's model of AssumeRoleWithWebIdentity), the
+ * credentials cached, renewed before they expire, and accepted by the
+ * ELBv2 stand-in (botocore checks the signature and the session token).
+ * A refusal stops the chain: no other identity is used.
+ */
+static void
+t_web_identity(void **state)
+{
+	struct aws_client	*c;
+	struct aws_credentials	 cr;
+	struct aws_response	 r;
+	struct aws_client_options o;
+	struct ca_error		 err;
+	int			 issued;
+	FILE			*f;
+	(void)state;
+
+	web_identity_env();
+	issued = server_count(sts_ep, "issued");
+	c = client(2, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	assert_string_equal(cr.source, "web identity");
+	assert_string_equal(cr.access_key, "ASIASTS");
+	assert_string_equal(cr.session_token, "ststoken");
+	assert_true(cr.expires > time(NULL) + 3000);
+	aws_credentials_wipe(&cr);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(server_count(sts_ep, "issued"), issued + 1);
+	assert_int_equal(aws_client_credential_fetches(c), 1);
+	aws_client_free(c);
+
+	/* Renewed before it expires (a margin above the lifetime renews at
+	   each use); the file is read again each time. */
+	memset(&o, 0, sizeof(o));
+	o.imds_endpoint = imds_ep;
+	o.refresh_margin = 7200;
+	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(aws_client_credential_fetches(c), 2);
+	aws_client_free(c);
+
+	/* A token STS refuses: the chain stops there, the instance role
+	   (which would answer) is not asked. */
+	{
+		char wrong[320];
+
+		snprintf(wrong, sizeof(wrong), "%s.wrong", token_file);
+		f = fopen(wrong, "w");
+		assert_non_null(f);
+		fputs("eyJXXXXXXXXXXXXXXXXXXX.not.this\n", f);
+		fclose(f);
+		setenv("AWS_WEB_IDENTITY_TOKEN_FILE", wrong, 1);
+	}
+	issued = imds_count("creds_get");
+	c = client(1, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	assert_non_null(strstr(err.msg, "web identity"));
+	assert_non_null(strstr(err.msg, "InvalidIdentityToken"));
+	assert_null(strstr(err.msg, "eyJ"));
+	assert_int_equal(imds_count("creds_get"), issued);
+	aws_client_free(c);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token_file, 1);
+
+	/* No role: said so. A session name STS would refuse: said so. */
+	unsetenv("AWS_ROLE_ARN");
+	c = client(1, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	assert_non_null(strstr(err.msg, "AWS_ROLE_ARN"));
+	setenv("AWS_ROLE_ARN", ROLE, 1);
+	setenv("AWS_ROLE_SESSION_NAME", "has space", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	assert_non_null(strstr(err.msg, "AWS_ROLE_SESSION_NAME"));
+	setenv("AWS_ROLE_SESSION_NAME", "ci@mtlsca", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	aws_credentials_wipe(&cr);
+	aws_client_free(c);
+	env_creds(NULL, NULL, NULL);
+}
+
+/*
+ * Container credentials (ECS task role, EKS Pod Identity): the full URI
+ * with the authorization token from a file or the environment; a wrong
+ * token is a 401 that stops the chain; a full URI over plain http to
+ * anything but loopback or the agents' link-local addresses is refused
+ * before any request.
+ */
+static void
+t_container(void **state)
+{
+	struct aws_client	*c;
+	struct aws_credentials	 cr;
+	struct aws_response	 r;
+	struct ca_error		 err;
+	int			 served;
+	(void)state;
+
+	env_creds(NULL, NULL, NULL);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", cont_ep, 1);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", ctoken_file, 1);
+	served = server_count(cont_ep, "served");
+	c = client(2, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	assert_string_equal(cr.source, "container");
+	assert_string_equal(cr.access_key, "ASIACONT");
+	assert_string_equal(cr.session_token, "conttoken");
+	aws_credentials_wipe(&cr);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(server_count(cont_ep, "served"), served + 1);
+	aws_client_free(c);
+
+	/* The token in the environment instead. */
+	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "cont-auth", 1);
+	c = client(1, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_OK);
+	aws_credentials_wipe(&cr);
+	aws_client_free(c);
+
+	/* A wrong one: 401, and no other identity. */
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "not-it", 1);
+	c = client(1, imds_ep);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	assert_non_null(strstr(err.msg, "container"));
+	assert_non_null(strstr(err.msg, "HTTP 401"));
+	assert_null(strstr(err.msg, "not-it"));
+	aws_client_free(c);
+
+	/* Where a full URI may point over plain http. */
+	{
+		static const char *const refused[] = {
+		    "http://example.com/creds", "http://10.0.0.1/creds",
+		    "http://127.0.0.1.example.com/creds",
+		    "http://169.254.169.254/creds", "ftp://127.0.0.1/creds" };
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]);
+		    i++) {
+			setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", refused[i],
+			    1);
+			c = client(1, imds_ep);
+			assert_int_equal(aws_credentials_get(c, &cr, &err),
+			    CA_EAUTH);
+			assert_non_null(strstr(err.msg, "must be https"));
+			aws_client_free(c);
+		}
+	}
+	env_creds(NULL, NULL, NULL);
+}
+
+/*
+ * The order the SDKs document: environment, web identity, shared file,
+ * container, instance role; each configured source wins over the ones
+ * after it. With none, the error lists every source, in that order, and
+ * why it was skipped.
+ */
+static void
+t_chain_order(void **state)
+{
+	struct aws_client	*c;
+	struct aws_credentials	 cr;
+	struct ca_error		 err;
+	char			 path[300];
+	const char		*a, *b, *d, *e, *f;
+	FILE			*fp;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/order-credentials", tmpdir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "[default]\naws_access_key_id = FILEKEY\n"
+	    "aws_secret_access_key = filesecret\n");
+	fclose(fp);
+	c = client(1, imds_ep);
+
+	env_creds("ENVKEY", "envsecret", NULL);
+	web_identity_env();
+	setenv("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", cont_ep, 1);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "cont-auth", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "environment");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "web identity");
+	unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "shared file");
+	assert_string_equal(cr.access_key, "FILEKEY");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "container");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	assert_int_equal(aws_credentials_get(c, &cr, NULL), CA_OK);
+	assert_string_equal(cr.source, "instance role");
+	aws_credentials_wipe(&cr);
+	aws_client_free(c);
+
+	/* Nothing anywhere: every source, in order, and why. */
+	env_creds(NULL, NULL, NULL);
+	c = client(1, "http://127.0.0.1:9");
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	printf("[ chain ] %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "no AWS credentials"));
+	a = strstr(err.msg, "environment: no AWS_ACCESS_KEY_ID");
+	b = strstr(err.msg, "web identity: no AWS_WEB_IDENTITY_TOKEN_FILE");
+	d = strstr(err.msg, "shared file: no /nonexistent/credentials");
+	e = strstr(err.msg, "container: no AWS_CONTAINER_CREDENTIALS_*_URI");
+	f = strstr(err.msg, "instance role: no answer from http://127.0.0.1:9");
+	assert_true(a != NULL && b != NULL && d != NULL && e != NULL &&
+	    f != NULL);
+	assert_true(a < b && b < d && d < e && e < f);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	assert_int_equal(aws_credentials_get(c, &cr, &err), CA_EAUTH);
+	assert_non_null(strstr(err.msg, "instance role: "
+	    "AWS_EC2_METADATA_DISABLED"));
+	aws_client_free(c);
+	env_creds(NULL, NULL, NULL);
+}
+
+/* One client, one connection: requests reuse it (keep-alive). */
+static void
+t_connection_reuse(void **state)
+{
+	struct aws_client	*c;
+	struct aws_response	 r;
+	char			 cmd[400];
+	FILE			*p;
+	int			 before = -1, after = -1;
+	(void)state;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c \"import json,urllib."
+	    "request as u; print(json.load(u.urlopen('%s/_state'))"
+	    "['connections'])\"", elb_ep);
+	env_creds("test:tester", "testing", NULL);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &before), 1);
+	pclose(p);
+	c = client(1, imds_ep);
+	for (int i = 0; i < 5; i++) {
+		describe(c, &r, CA_OK);
+		aws_response_clear(&r);
+	}
+	aws_client_free(c);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &after), 1);
+	pclose(p);
+	assert_int_equal(after, before + 1);
+}
+
 static void
 t_parsers(void **state)
 {
@@ -541,6 +893,64 @@ t_parsers(void **state)
 	assert_int_equal(cr.expires, 1893553445);
 	assert_int_equal(aws_imds_parse("{\"Code\":\"Failure\"}", 18, &cr,
 	    NULL), CA_EAUTH);
+	/* jansson, not a scanner: the key must be a key, escapes work,
+	   duplicates and trailing garbage are refused. */
+	{
+		static const char *const bad[] = {
+		    "{\"Note\":\"\\\"Code\\\" : \\\"Success\\\"\"}",
+		    "{\"Code\":\"Success\",\"Code\":\"Success\"}",
+		    "{\"Code\":\"Success\",\"AccessKeyId\":\"A\","
+		    "\"SecretAccessKey\":\"S\",\"Token\":\"T\","
+		    "\"Expiration\":\"2030-01-02T03:04:05Z\"} x",
+		    "[\"Code\",\"Success\"]", "" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(aws_imds_parse(bad[i], strlen(bad[i]),
+			    &cr, NULL), CA_EAUTH);
+	}
+	{
+		const char *u = "{\"Code\":\"Success\",\"AccessKeyId\":"
+		    "\"A\\u004B\",\"SecretAccessKey\":\"S\",\"Token\":"
+		    "\"T\",\"Expiration\":\"2030-01-02T03:04:05.123Z\"}";
+
+		assert_int_equal(aws_imds_parse(u, strlen(u), &cr, NULL),
+		    CA_OK);
+		assert_string_equal(cr.access_key, "AK");
+		assert_int_equal(cr.expires, 1893553445);
+	}
+	/* The container endpoint's document has no Code. */
+	{
+		const char *j = "{\"AccessKeyId\":\"CK\",\"SecretAccessKey\":"
+		    "\"CS\",\"Token\":\"CT\",\"Expiration\":"
+		    "\"2030-01-02T03:04:05+00:00\",\"RoleArn\":\"r\"}";
+
+		assert_int_equal(aws_container_parse(j, strlen(j), &cr, NULL),
+		    CA_OK);
+		assert_string_equal(cr.source, "container");
+		assert_int_equal(cr.expires, 1893553445);
+		assert_int_equal(aws_container_parse("{\"AccessKeyId\":\"CK"
+		    "\"}", 20, &cr, NULL), CA_EAUTH);
+	}
+	/* STS's XML answer. */
+	{
+		const char *x = "<AssumeRoleWithWebIdentityResponse><Assume"
+		    "RoleWithWebIdentityResult><Credentials><SessionToken>ST"
+		    "</SessionToken><SecretAccessKey>SS</SecretAccessKey>"
+		    "<Expiration>2030-01-02T03:04:05Z</Expiration><AccessKeyId>"
+		    "SK</AccessKeyId></Credentials></AssumeRoleWithWebIdentity"
+		    "Result></AssumeRoleWithWebIdentityResponse>";
+
+		assert_int_equal(aws_sts_parse_credentials(x, strlen(x), &cr,
+		    NULL), CA_OK);
+		assert_string_equal(cr.access_key, "SK");
+		assert_string_equal(cr.session_token, "ST");
+		assert_string_equal(cr.source, "web identity");
+		assert_int_equal(cr.expires, 1893553445);
+		assert_int_equal(aws_sts_parse_credentials("<a>", 3, &cr,
+		    NULL), CA_EMALF);
+		assert_int_equal(aws_sts_parse_credentials("<r><AccessKeyId>A"
+		    "</AccessKeyId></r>", 32, &cr, NULL), CA_EMALF);
+	}
 	assert_int_equal(aws_imds_parse("{\"Code\":\"Success\","
 	    "\"AccessKeyId\":\"A\"}", 34, &cr, NULL), CA_EAUTH);
 }
@@ -557,6 +967,10 @@ main(void)
 		cmocka_unit_test(t_elbv2_errors),
 		cmocka_unit_test(t_imds_chain),
 		cmocka_unit_test(t_shared_file),
+		cmocka_unit_test(t_web_identity),
+		cmocka_unit_test(t_container),
+		cmocka_unit_test(t_chain_order),
+		cmocka_unit_test(t_connection_reuse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
