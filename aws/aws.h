@@ -131,6 +131,21 @@ int aws_elbv2_call(struct aws_client *c, const char *endpoint,
     const char *region, const char *action, const struct sigv4_kv *params,
     size_t n_params, struct aws_response *resp, struct ca_error *err);
 
+/*
+ * GET url, not signed (a presigned URL, such as the Location that
+ * GetTrustStoreCaCertificatesBundle answers), retried on 5xx and transport
+ * failures; the answer in resp->body, at most max bytes (0 = 64 MiB,
+ * CA_ETOOBIG over it). The URL, which holds a signature, is not put in
+ * err.
+ */
+int aws_http_get(struct aws_client *c, const char *url, size_t max,
+    struct aws_response *resp, struct ca_error *err);
+
+/* The Location of a GetTrustStoreCaCertificatesBundle answer into
+   out[size]. CA_EMALF, CA_ETOOBIG. */
+int aws_elbv2_parse_location(const char *xml, size_t len, char *out,
+    size_t size, struct ca_error *err);
+
 /* A TrustStoreRevocations member of an ELBv2 answer. */
 struct aws_revocation {
 	uint64_t	id;

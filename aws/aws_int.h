@@ -45,6 +45,7 @@ struct aws_http_req {
 	size_t		 body_len;
 	long		 timeout_s;		/* 0 = the client's */
 	long		 connect_timeout_s;	/* 0 = the client's */
+	size_t		 body_max;		/* 0 = AWS_BODY_MAX */
 };
 
 /*

@@ -94,14 +94,19 @@ aws_response_clear(struct aws_response *r)
 
 /* ---- HTTP through libcurl ---- */
 
+struct sink {
+	struct awsbuf	*b;
+	size_t		 max;
+};
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *ctx)
 {
-	struct awsbuf	*b = ctx;
+	struct sink	*k = ctx;
 
-	if (b->len + size * n > AWS_BODY_MAX)
-		return 0;
-	if (awsbuf_add(b, p, size * n) != CA_OK)
+	if (size * n > k->max - k->b->len)
+		return 0;	/* curl fails the transfer: CURLE_WRITE_ERROR */
+	if (awsbuf_add(k->b, p, size * n) != CA_OK)
 		return 0;
 	return size * n;
 }
@@ -146,6 +151,8 @@ aws_http_once(struct aws_client *c, const struct aws_http_req *hr,
 {
 	CURL			*h = c->curl;
 	struct curl_slist	*hl = NULL, *nl;
+	struct sink		 sink = { &r->body, hr->body_max ?
+	    hr->body_max : AWS_BODY_MAX };
 	CURLcode		 cc;
 	int			 rc = CA_OK;
 
@@ -179,7 +186,7 @@ aws_http_once(struct aws_client *c, const struct aws_http_req *hr,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "mtlsca");
@@ -195,8 +202,13 @@ aws_http_once(struct aws_client *c, const struct aws_http_req *hr,
 		    (curl_off_t)hr->body_len);
 	}
 	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
-		rc = ca_error_set(err, CA_EIO, "%s %s: %s", hr->method,
-		    hr->url, curl_easy_strerror(cc));
+		if (cc == CURLE_WRITE_ERROR && r->body.len + CURL_MAX_WRITE_SIZE
+		    > sink.max)
+			rc = ca_error_set(err, CA_ETOOBIG, "%s %.200s: the answer "
+			    "is over %zu bytes", hr->method, hr->url, sink.max);
+		else
+			rc = ca_error_set(err, CA_EIO, "%s %.300s: %s",
+			    hr->method, hr->url, curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -398,7 +410,7 @@ aws_signed_send(struct aws_client *c, const struct aws_signed_call *sc,
 		{
 			struct aws_http_req hr = { sc->method, url.data,
 			    (const char *const *)hl, nhl, sc->body,
-			    sc->body_len, 0, 0 };
+			    sc->body_len, 0, 0, 0 };
 			rc = aws_http_once(c, &hr, resp, &e2);
 		}
 		if (rc == CA_ENOMEM) {
@@ -460,4 +472,48 @@ aws_default_endpoint(char *out, size_t size, const char *endpoint,
 	else
 		snprintf(out, size, "https://%s.%s.amazonaws.com", service,
 		    region);
+}
+
+int
+aws_http_get(struct aws_client *c, const char *url, size_t max,
+    struct aws_response *resp, struct ca_error *err)
+{
+	struct aws_http_req	 hr;
+	struct ca_error		 e2;
+	int			 rc;
+
+	aws_response_clear(resp);
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		return ca_error_set(err, CA_EMALF, "'%.128s' is not an http(s) "
+		    "URL", url);
+	memset(&hr, 0, sizeof(hr));
+	hr.method = "GET";
+	hr.url = url;
+	hr.body_max = max;
+	/* A presigned URL (its signature in the query) is not logged: the
+	   error names the host only. */
+	for (resp->attempts = 1;; resp->attempts++) {
+		rc = aws_http_once(c, &hr, resp, &e2);
+		if (rc == CA_OK && resp->status < 500)
+			break;
+		if (rc == CA_ENOMEM || rc == CA_ETOOBIG ||
+		    resp->attempts >= c->opt.max_attempts) {
+			char host[256];
+
+			snprintf(host, sizeof(host), "%.*s",
+			    (int)strcspn(url + (url[4] == 's' ? 8 : 7), "/?"),
+			    url + (url[4] == 's' ? 8 : 7));
+			if (rc != CA_OK)
+				return ca_error_set(err, rc, "GET %s/...: %s "
+				    "(after %u attempts)", host, rc ==
+				    CA_ETOOBIG ? "the answer is too big" :
+				    "no answer", resp->attempts);
+			return ca_error_set(err, CA_EIO, "GET %s/...: HTTP %ld",
+			    host, resp->status);
+		}
+		sleep_ms(backoff_ms(c, resp->attempts));
+	}
+	if (resp->status < 200 || resp->status > 299)
+		return aws_answer_error(resp, "GET of the presigned URL", err);
+	return CA_OK;
 }

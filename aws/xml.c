@@ -199,3 +199,24 @@ out:
 	xmlFreeDoc(doc);
 	return rc;
 }
+
+int
+aws_elbv2_parse_location(const char *xml, size_t len, char *out,
+    size_t size, struct ca_error *err)
+{
+	switch (aws_xml_text(xml, len, "Location", out, size)) {
+	case CA_OK:
+		if (out[0] != '\0')
+			return CA_OK;
+		/* FALLTHROUGH */
+	case CA_ENOENT:
+		return ca_error_set(err, CA_EMALF, "ELBv2 answer holds no "
+		    "Location");
+	case CA_ETOOBIG:
+		return ca_error_set(err, CA_ETOOBIG, "ELBv2 answer: Location "
+		    "over %zu characters", size - 1);
+	default:
+		return ca_error_set(err, CA_EMALF, "ELBv2 answer is not "
+		    "well-formed XML");
+	}
+}

@@ -44,6 +44,15 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 			    c->command[k]);
 		o->argc = c->n_command;
 		o->timeout = c->timeout;
+		for (size_t k = 0; k < c->n_extra_ca_files; k++)
+			snprintf(o->extra_ca_files[k],
+			    sizeof(o->extra_ca_files[k]), "%s",
+			    c->extra_ca_files[k]);
+		o->n_extra_ca_files = c->n_extra_ca_files;
+		for (size_t k = 0; k < c->n_remove_ca_fingerprints; k++)
+			memcpy(o->remove_ca_fingerprints[k],
+			    c->remove_ca_fingerprints[k], 65);
+		o->n_remove_ca_fingerprints = c->n_remove_ca_fingerprints;
 		snprintf(o->name, sizeof(o->name), "%s", c->name);
 		snprintf(o->path, sizeof(o->path), "%s", c->path);
 		snprintf(o->bucket, sizeof(o->bucket), "%s", c->bucket);

@@ -786,7 +786,8 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 	    "prefix", "region", "endpoint", "imds_endpoint", NULL };
 	static const char *const alb_keys[] = { "type", "name",
 	    "trust_store_arn", "region", "endpoint", "s3", "s3_publisher",
-	    "imds_endpoint", NULL };
+	    "imds_endpoint", "extra_ca_files", "remove_ca_fingerprints",
+	    NULL };
 	static const char *const exec_keys[] = { "type", "name", "command",
 	    "timeout", NULL };
 	struct config_publisher	*p = &l->cfg->publishers[idx];
@@ -880,6 +881,29 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 		    (rc = need(l, g, p->s3_publisher, "s3 (the name of the s3 "
 		    "publisher that uploads the CRL)", type)) != CA_OK)
 			return rc;
+		if ((s = config_setting_get_member(g, "extra_ca_files")) !=
+		    NULL && (rc = get_strings(l, s, &p->extra_ca_files[0][0],
+		    sizeof(p->extra_ca_files[0]), 8,
+		    &p->n_extra_ca_files)) != CA_OK)
+			return rc;
+		if ((s = config_setting_get_member(g,
+		    "remove_ca_fingerprints")) != NULL) {
+			int n;
+
+			if (!config_setting_is_array(s) &&
+			    !config_setting_is_list(s))
+				return bad(l, s, "expected a list of SHA-256 "
+				    "fingerprints");
+			if ((n = config_setting_length(s)) > 25)
+				return bad(l, s, "at most 25 entries (ALB's "
+				    "bundle limit)");
+			for (int i = 0; i < n; i++)
+				if ((rc = get_sha256_hex(l,
+				    config_setting_get_elem(s, (unsigned)i),
+				    p->remove_ca_fingerprints[i])) != CA_OK)
+					return rc;
+			p->n_remove_ca_fingerprints = (size_t)n;
+		}
 		if (strncmp(p->trust_store_arn, "arn:", 4) != 0)
 			return bad(l, config_setting_get_member(g,
 			    "trust_store_arn"), "\"%s\" is not an ARN "

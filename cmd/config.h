@@ -37,6 +37,12 @@ struct config_publisher {
 	char	trust_store_arn[CONFIG_STR_MAX];
 	char	s3_publisher[64];		/* name of the s3 publisher */
 	char	imds_endpoint[CONFIG_STR_MAX];	/* "" = http://169.254.169.254 */
+	/* alb: more CA certificates for the trust store, and those to take
+	   out of it (SHA-256, lower-case hex) */
+	char	extra_ca_files[8][CONFIG_PATH_MAX];
+	size_t	n_extra_ca_files;
+	char	remove_ca_fingerprints[25][65];
+	size_t	n_remove_ca_fingerprints;
 	/* exec */
 	char	command[CONFIG_ARGV_MAX][CONFIG_STR_MAX];
 	size_t	n_command;

@@ -141,30 +141,143 @@ out:
 	return rc;
 }
 
+/* ---- the CA bundle: merged, never replaced ---- */
+
+/* The trust store's bundle as it is: GetTrustStoreCaCertificatesBundle
+   answers a presigned URL (Location), fetched unsigned. */
 static int
-alb_modify(struct publisher *p, struct publish_state *s,
-    struct ca_error *err)
+alb_bundle_get(struct publisher *p, struct bundle *out, struct ca_error *err)
 {
 	struct aws_response	 r;
-	struct sigv4_kv		 kv[3];
-	char			 key[300];
+	struct sigv4_kv		 kv[1] = { { "TrustStoreArn",
+	    p->conf.trust_store_arn } };
+	char			 url[4096];
 	int			 rc;
 
-	snprintf(key, sizeof(key), "%sca.pem", p->s3->prefix);
+	memset(&r, 0, sizeof(r));
+	if ((rc = alb_call(p, "GetTrustStoreCaCertificatesBundle", kv, 1, &r,
+	    err)) != CA_OK) {
+		if (rc == CA_EAUTH) {
+			char why[sizeof(err->msg)];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			ca_error_set(err, rc, "%.160s (the role needs elastic"
+			    "loadbalancing:GetTrustStoreCaCertificatesBundle)",
+			    why);
+		}
+		goto out;
+	}
+	if ((rc = aws_elbv2_parse_location(r.body.data, r.body.len, url,
+	    sizeof(url), err)) != CA_OK)
+		goto out;
+	if ((rc = aws_http_get(p->aws, url, 2 * 1024 * 1024, &r, err)) !=
+	    CA_OK)
+		goto out;
+	rc = bundle_add_pem(out, r.body.data != NULL ? r.body.data : "",
+	    r.body.len, "the trust store's CA bundle", err);
+out:
+	aws_response_clear(&r);
+	return rc;
+}
+
+/*
+ * What the bundle should be: what the trust store holds, in its order,
+ * less remove_ca_fingerprints; then this CA and the extra_ca_files it
+ * lacks. A CA certificate leaves the trust store only when the operator
+ * names it: another team's CA, or the old root during a migration, stays.
+ */
+int
+publish_alb_bundle_plan(struct publisher *p, struct bundle *current,
+    struct bundle *want, struct ca_error *err)
+{
+	int	 rc;
+
+	if ((rc = alb_bundle_get(p, current, err)) != CA_OK ||
+	    (rc = bundle_copy_without(want, current,
+	    (const char (*)[65])p->conf.remove_ca_fingerprints,
+	    p->conf.n_remove_ca_fingerprints, err)) != CA_OK ||
+	    (rc = bundle_add_pem(want, p->set->bundle, p->set->bundle_len,
+	    "this CA", err)) != CA_OK ||
+	    (rc = bundle_copy_without(want, &p->extra, NULL, 0, err)) != CA_OK)
+		return rc;
+	return CA_OK;
+}
+
+/* "subject (sha256:0123456789abcdef...)" of the certificates of a that b
+   lacks, for the log. */
+static void
+diff_text(const struct bundle *a, const struct bundle *b, char *out,
+    size_t size)
+{
+	size_t	 o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < a->n && o < size; i++)
+		if (!bundle_has(b, a->c[i].sha256))
+			o += (size_t)snprintf(out + o, size - o, "%s%.80s "
+			    "(SHA-256 %.16s...)", o ? ", " : "",
+			    a->c[i].subject, a->c[i].sha256);
+	if (out[0] == '\0')
+		snprintf(out, size, "none");
+}
+
+/*
+ * Make the trust store's bundle the planned one when its set of
+ * certificates differs (and only then): the PEM put in S3 through the s3
+ * publisher under PREFIX/ca-bundles/<SHA-256 of the PEM>.pem (an object
+ * that never changes once a Modify names it), then ModifyTrustStore.
+ */
+static int
+alb_bundle_sync(struct publisher *p, struct publish_state *s,
+    struct ca_error *err)
+{
+	struct bundle		 current = { 0 }, want = { 0 };
+	struct aws_response	 r;
+	struct sigv4_kv		 kv[3];
+	char			*pem = NULL, sha[65], key[400];
+	char			 added[512], removed[512];
+	size_t			 len;
+	int			 rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = publish_alb_bundle_plan(p, &current, &want, err)) != CA_OK)
+		goto out;
+	if (bundle_same_set(&current, &want)) {
+		bundle_set_sha256(&want, s->bundle_sha256);
+		goto out;
+	}
+	if ((rc = bundle_check_alb(&want, err)) != CA_OK ||
+	    (rc = bundle_pem(&want, &pem, &len, err)) != CA_OK)
+		goto out;
+	if ((rc = sigv4_sha256_hex(pem, len, sha)) != CA_OK) {
+		rc = ca_error_set(err, rc, "cannot hash the bundle");
+		goto out;
+	}
+	snprintf(key, sizeof(key), "%sca-bundles/%s.pem", p->s3->prefix, sha);
+	if ((rc = aws_s3_put(p->s3->aws, p->s3->conf.endpoint,
+	    p->s3->conf.region, p->s3->conf.bucket, key, pem, len,
+	    "application/x-pem-file", &r, err)) != CA_OK)
+		goto out;
 	kv[0].name = "TrustStoreArn";
 	kv[0].value = p->conf.trust_store_arn;
 	kv[1].name = "CaCertificatesBundleS3Bucket";
 	kv[1].value = p->s3->conf.bucket;
 	kv[2].name = "CaCertificatesBundleS3Key";
 	kv[2].value = key;
-	rc = alb_call(p, "ModifyTrustStore", kv, 3, &r, err);
 	aws_response_clear(&r);
-	if (rc == CA_OK) {
-		snprintf(s->bundle_sha256, sizeof(s->bundle_sha256), "%s",
-		    p->set->bundle_sha256);
-		publish_log(p->set, PUBLISH_INFO, "%s: trust store CA bundle "
-		    "replaced (ModifyTrustStore)", p->conf.name);
-	}
+	if ((rc = alb_call(p, "ModifyTrustStore", kv, 3, &r, err)) != CA_OK)
+		goto out;
+	bundle_set_sha256(&want, s->bundle_sha256);
+	diff_text(&want, &current, added, sizeof(added));
+	diff_text(&current, &want, removed, sizeof(removed));
+	publish_log(p->set, PUBLISH_INFO, "%s: trust store CA bundle: %zu "
+	    "certificates (s3://%s/%s); added: %s; removed: %s",
+	    p->conf.name, want.n, p->s3->conf.bucket, key, added, removed);
+out:
+	aws_response_clear(&r);
+	free(pem);
+	bundle_free(&current);
+	bundle_free(&want);
 	return rc;
 }
 
@@ -474,14 +587,9 @@ alb_run(struct publisher *p, const struct crl_snapshot *crl,
 		return ca_error_set(err, CA_EIO, "s3 publisher '%s' did not "
 		    "put CRL %" PRIu64 ", so the trust store keeps its current "
 		    "CRL", p->s3->conf.name, crl->number);
-	/* The bundle ALB would read must be the one in S3 now. */
-	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
-		if (strcmp(s3s.bundle_sha256, set->bundle_sha256) != 0)
-			return ca_error_set(err, CA_EIO, "the CA bundle is not "
-			    "in S3 yet; ModifyTrustStore not called");
-		if ((rc = alb_modify(p, s, err)) != CA_OK)
-			return rc;
-	}
+	/* The CA bundle first: the CRL's issuer must be in it. */
+	if ((rc = alb_bundle_sync(p, s, err)) != CA_OK)
+		return rc;
 	if (s->pending_number != 0)
 		return ca_error_set(err, CA_EIO, "the add of CRL %" PRIu64
 		    " is still in doubt (the trust store could not be read to "
@@ -580,10 +688,53 @@ alb_check(const struct publish_conf *conf, size_t i, struct ca_error *err)
 static int
 alb_open(struct publisher *p, struct ca_error *err)
 {
+	struct bundle	 ours = { 0 };
+	int		 rc;
+
 	/* check() made sure it is there, and an s3 publisher. */
 	p->s3 = publish_find(p->set, p->conf.s3_publisher);
 	p->alb_bound = true;
 	p->s3->alb_bound = true;
+	if (p->set->opt.read_only)
+		return CA_OK;
+	/* The extra CA files are read once, at start: a file that is not
+	   there or not PEM certificates stops the start, not a publish. */
+	for (size_t i = 0; i < p->conf.n_extra_ca_files; i++) {
+		uint8_t	*buf = NULL;
+		size_t	 len;
+
+		if ((rc = file_read(p->conf.extra_ca_files[i], 1024 * 1024,
+		    &buf, &len, err)) != CA_OK)
+			return rc;
+		rc = bundle_add_pem(&p->extra, (char *)buf, len,
+		    p->conf.extra_ca_files[i], err);
+		free(buf);
+		if (rc != CA_OK)
+			return rc;
+		if (len > 0 && p->extra.n == 0)
+			return ca_error_set(err, CA_EINVAL, "alb publisher "
+			    "'%s': %s holds no certificate", p->conf.name,
+			    p->conf.extra_ca_files[i]);
+	}
+	/* Removing what is added would make every publish a Modify. */
+	if ((rc = bundle_add_pem(&ours, p->set->bundle, p->set->bundle_len,
+	    "this CA", err)) != CA_OK)
+		return rc;
+	for (size_t k = 0; k < p->conf.n_remove_ca_fingerprints; k++) {
+		const char *fp = p->conf.remove_ca_fingerprints[k];
+
+		const char *which = bundle_has(&ours, fp) ?
+		    "this CA's own certificate" : bundle_has(&p->extra, fp) ?
+		    "in extra_ca_files" : NULL;
+
+		if (which != NULL) {
+			bundle_free(&ours);
+			return ca_error_set(err, CA_EINVAL, "alb publisher '%s': "
+			    "remove_ca_fingerprints lists %.16s..., which is "
+			    "%s", p->conf.name, fp, which);
+		}
+	}
+	bundle_free(&ours);
 	return publish_aws_open(p, err);
 }
 

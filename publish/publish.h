@@ -11,7 +11,11 @@
  *        record the new RevocationId -> Remove the ids this CA added before.
  *        On TooManyTrustStoreRevocationEntries: remove first, then add (a
  *        logged gap). At start, Describe reconciles the recorded ids with
- *        the trust store. When the CA bundle changed: ModifyTrustStore.
+ *        the trust store. The CA bundle is merged, never replaced: what
+ *        the trust store holds (GetTrustStoreCaCertificatesBundle) + this
+ *        CA + extra_ca_files - remove_ca_fingerprints, and ModifyTrustStore
+ *        only when that set differs, with the bundle put in S3 under a key
+ *        named by its content's SHA-256.
  *   exec run a command (nginx -s reload...) once the publishers listed
  *        before it have this CRL: no shell, a clean environment, its exit
  *        status is its result, a timeout kills it.
@@ -58,6 +62,9 @@ enum publish_type {
 /* Lists of a trust store remembered around an add in doubt (30 unless the
    quota was raised). */
 #define PUBLISH_KNOWN_MAX	64
+/* alb: extra CA files, and CA certificates to remove. */
+#define PUBLISH_EXTRA_MAX	8
+#define PUBLISH_REMOVE_MAX	25
 /* exec: words of a command, and the length of each. */
 #define PUBLISH_ARGV_MAX	16
 #define PUBLISH_ARG_LEN		512
@@ -78,6 +85,11 @@ struct publish_conf {
 	/* alb */
 	char	trust_store_arn[512];
 	char	s3_publisher[PUBLISH_NAME_MAX];
+	char	extra_ca_files[PUBLISH_EXTRA_MAX][1024];	/* PEM */
+	size_t	n_extra_ca_files;
+	char	remove_ca_fingerprints[PUBLISH_REMOVE_MAX][65];	/* SHA-256,
+							   lower hex */
+	size_t	n_remove_ca_fingerprints;
 	/* exec: argv, argv[0] an absolute path; timeout in seconds (0 = 30) */
 	char	argv[PUBLISH_ARGV_MAX][PUBLISH_ARG_LEN];
 	size_t	argc;

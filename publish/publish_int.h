@@ -12,6 +12,40 @@
 #include "crl/crl.h"
 #include "publish/publish.h"
 
+/* ---- bundle.c: CA bundles as ALB reads them ---- */
+
+#define BUNDLE_ALB_MAX_CERTS		25
+#define BUNDLE_ALB_MAX_CERT_BYTES	(16 * 1024)
+
+struct bundle_cert {
+	uint8_t		*der;		/* owned */
+	size_t		 der_len;
+	char		 sha256[65];	/* of the DER, lower-case hex */
+	char		 subject[256];	/* RFC 4514 */
+};
+struct bundle {
+	struct bundle_cert	*c;
+	size_t			 n;
+};
+void bundle_free(struct bundle *b);
+/* Add the PEM certificates of pem (what names it in errors); those the
+   bundle has already are skipped. "" adds none. CA_EMALF. */
+int bundle_add_pem(struct bundle *b, const char *pem, size_t len,
+    const char *what, struct ca_error *err);
+/* Append from's certificates to to, but those whose SHA-256 is in drop. */
+int bundle_copy_without(struct bundle *to, const struct bundle *from,
+    const char (*drop)[65], size_t n_drop, struct ca_error *err);
+bool bundle_has(const struct bundle *b, const char *sha256);
+bool bundle_same_set(const struct bundle *a, const struct bundle *b);
+/* The bundle as ALB takes it: PEM blocks only, no blank line. *out owns a
+   NUL-terminated string of *len bytes. */
+int bundle_pem(const struct bundle *b, char **out, size_t *len,
+    struct ca_error *err);
+/* ALB's limits: 1 to 25 certificates, each at most 16 KB of PEM. */
+int bundle_check_alb(const struct bundle *b, struct ca_error *err);
+/* A SHA-256 of the set (the sorted fingerprints), whatever the order. */
+int bundle_set_sha256(const struct bundle *b, char out[65]);
+
 struct publisher;
 
 /*
@@ -71,6 +105,7 @@ struct publisher {
 							   publishes */
 	char				 prefix[260];	/* s3: "" or "p/" */
 	bool				 reconciled;	/* alb */
+	struct bundle			 extra;		/* alb: extra_ca_files */
 	/* What runner.c keeps between runs (under the set's run_mu). */
 	int64_t				 next_ms;	/* monotonic; no attempt
 							   before (after a
@@ -139,6 +174,14 @@ void gate_clear(struct gate_verdict *v);
    CA_OK, or CA_EPOLICY with a "gate: ..." sentence. */
 int gate_for(const struct publisher *p, const struct gate_verdict *v,
     uint64_t published, struct ca_error *err);
+
+/* ---- alb.c ---- */
+
+/* The trust store's bundle now (current) and what it should be (want):
+   current + this CA + extra_ca_files - remove_ca_fingerprints. Read-only
+   calls: GetTrustStoreCaCertificatesBundle and a GET. */
+int publish_alb_bundle_plan(struct publisher *p, struct bundle *current,
+    struct bundle *want, struct ca_error *err);
 
 /* ---- state.c ---- */
 

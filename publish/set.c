@@ -215,8 +215,10 @@ publish_set_free(struct publish_set *set)
 	if (set == NULL)
 		return;
 	publish_stop(set);
-	for (size_t i = 0; i < set->n; i++)
+	for (size_t i = 0; i < set->n; i++) {
 		aws_client_free(set->pub[i].aws);
+		bundle_free(&set->pub[i].extra);
+	}
 	pthread_cond_destroy(&set->cond);
 	pthread_mutex_destroy(&set->mu);
 	pthread_mutex_destroy(&set->run_mu);

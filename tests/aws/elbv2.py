@@ -3,8 +3,9 @@
 A stand-in for the ELBv2 trust-store API (AWS Query protocol, 2015-12-01),
 for tests. It implements the documented subset mtlsca uses:
 AddTrustStoreRevocations, RemoveTrustStoreRevocations,
-DescribeTrustStoreRevocations and ModifyTrustStore, with AWS's XML shapes
-and error codes (botocore's service-2.json).
+DescribeTrustStoreRevocations, ModifyTrustStore and
+GetTrustStoreCaCertificatesBundle, with AWS's XML shapes and error codes
+(botocore's service-2.json).
 
 - Every request's SigV4 signature is recomputed with python3-botocore's
   SigV4Auth (an implementation independent of mtlsca's) over the received
@@ -16,6 +17,15 @@ and error codes (botocore's service-2.json).
 - Quotas: 500,000 revoked entries and 30 revocation lists per trust store
   (both can be lowered for tests); over either,
   TooManyTrustStoreRevocationEntries.
+- The CA bundle: --bundle FILE is the trust store's bundle at creation
+  (none: empty). ModifyTrustStore fetches the new one from S3 and refuses
+  (InvalidCaCertificatesBundle) what ALB refuses: anything but PEM
+  certificates one after another (no blank line, no text), more than 25 of
+  them, one over 16 KB. GetTrustStoreCaCertificatesBundle answers a
+  Location, a presigned-style URL on this server that serves the bundle as
+  it was at that call.
+- A request log: every API call with its parameters, in order
+  (GET /_state "requests"; "calls" has the action names).
 
 Test hooks (not AWS): GET /_state returns the state as JSON;
 POST /_fault?action=NAME&status=500&count=N makes the next N calls of NAME
@@ -47,6 +57,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 PEM_CRL = re.compile(
@@ -75,10 +86,19 @@ class State(object):
             parts = c.split(",")
             self.creds[parts[0]] = (parts[1], parts[2].split("|")
                                     if len(parts) > 2 else None)
+        bundle = b""
+        if args.bundle:
+            with open(args.bundle, "rb") as f:
+                bundle = f.read()
         self.stores = {args.trust_store: {"revocations": {},
+                                          "bundle": bundle,
                                           "bundle_sha256": None,
-                                          "ca_certs": 0,
-                                          "modify_count": 0}}
+                                          "ca_certs": len(
+                                              PEM_CERT.findall(bundle)),
+                                          "modify_count": 0,
+                                          "modify_keys": []}}
+        self.locations = {}
+        self.requests = []
         self.next_id = 1
         self.faults = {}
         self.calls = []
@@ -87,7 +107,8 @@ class State(object):
     def dump(self):
         with self.lock:
             out = {"calls": self.calls, "trust_stores": {},
-                   "connections": len(self.conns)}
+                   "connections": len(self.conns),
+                   "requests": self.requests}
             for arn, ts in self.stores.items():
                 out["trust_stores"][arn] = {
                     "revocations": [
@@ -96,8 +117,19 @@ class State(object):
                     "bundle_sha256": ts["bundle_sha256"],
                     "ca_certs": ts["ca_certs"],
                     "modify_count": ts["modify_count"],
+                    "modify_keys": ts["modify_keys"],
+                    "bundle_fingerprints": fingerprints(ts["bundle"]),
                 }
             return out
+
+
+def fingerprints(bundle):
+    """SHA-256 of each certificate's DER, as openssl -fingerprint."""
+    out = []
+    for pem in PEM_CERT.findall(bundle):
+        c = x509.load_pem_x509_certificate(pem)
+        out.append(c.fingerprint(hashes.SHA256()).hex())
+    return out
 
 
 def s3_client(args):
@@ -174,8 +206,24 @@ class Handler(BaseHTTPRequestHandler):
         self.send(e.status, body)
 
     def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
         if self.path == "/_state":
             self.send(200, json.dumps(self.state.dump()), "application/json")
+        elif u.path.startswith("/_bundle/"):
+            # The presigned URL: it must come back whole, query included.
+            with self.state.lock:
+                got = self.state.locations.get(self.path)
+            if got is None:
+                self.send(403, "<Error><Code>AccessDenied</Code><Message>"
+                          "Request has expired or the signature does not "
+                          "match</Message></Error>", "application/xml")
+                return
+            data = got
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-pem-file")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         else:
             self.send(404, "not found", "text/plain")
 
@@ -289,6 +337,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = None
             with self.state.lock:
                 self.state.calls.append(action)
+                self.state.requests.append(
+                    {k: v for k, v in params.items() if k != "Version"})
                 f = self.state.faults.get(action)
                 if f and f[4] > 0:
                     self.state.faults[action] = f[:4] + (f[4] - 1,)
@@ -439,20 +489,40 @@ class Handler(BaseHTTPRequestHandler):
                            "The CA bundle must be 1 to 25 PEM certificates "
                            "and nothing else")
         for c in certs:
+            if len(c) > 16 * 1024:
+                raise ApiError("InvalidCaCertificatesBundle",
+                               "A CA certificate is over 16 KB")
             try:
                 x509.load_pem_x509_certificate(c)
             except ValueError as e:
                 raise ApiError("InvalidCaCertificatesBundle", str(e))
         with self.state.lock:
+            ts["bundle"] = data
             ts["bundle_sha256"] = hashlib.sha256(data).hexdigest()
             ts["ca_certs"] = len(certs)
             ts["modify_count"] += 1
+            ts["modify_keys"].append(key)
             total = sum(r["entries"] for r in ts["revocations"].values())
         name = arn.rsplit("/", 2)[-2] if arn.count("/") >= 2 else "ts"
         return members("TrustStores", [[
             ("Name", name), ("TrustStoreArn", arn), ("Status", "ACTIVE"),
             ("NumberOfCaCertificates", len(certs)),
             ("TotalRevokedEntries", total)]])
+
+
+    def op_GetTrustStoreCaCertificatesBundle(self, p):
+        arn, ts = self.store(p)
+        # Like S3's presigned URLs: a path and a query that only this
+        # answer knows, serving the bundle as it is now.
+        path = "/_bundle/%s?X-Amz-Algorithm=AWS4-HMAC-SHA256" \
+            "&X-Amz-Expires=600&X-Amz-Signature=%s" % (
+                uuid.uuid4().hex, hashlib.sha256(
+                    uuid.uuid4().bytes).hexdigest())
+        with self.state.lock:
+            self.state.locations[path] = ts["bundle"]
+        host = self.headers.get("Host", "127.0.0.1")
+        return "<Location>%s</Location>" % xml_escape(
+            "http://%s%s" % (host, path))
 
 
 def main():
@@ -465,6 +535,7 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--max-entries", type=int, default=500000)
     ap.add_argument("--max-lists", type=int, default=30)
+    ap.add_argument("--bundle")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     args = ap.parse_args()

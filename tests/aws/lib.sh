@@ -139,6 +139,29 @@ server_state() {
 	$PY -c "import json,urllib.request as u; print(json.load(u.urlopen('$1/_state'))['$2'])"
 }
 
+# elb_call ACTION NAME=VALUE...: an ELBv2 Query API call to the stand-in as
+# another admin would make it (signed by botocore's SigV4Auth; Debian's
+# botocore predates the trust store operations). Prints the answer.
+elb_call() {
+	$PY - "$ELB_EP" "$@" <<'EOF'
+import sys, urllib.parse, urllib.request
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+ep, action = sys.argv[1], sys.argv[2]
+params = [("Action", action), ("Version", "2015-12-01")] + \
+    [tuple(a.split("=", 1)) for a in sys.argv[3:]]
+body = urllib.parse.urlencode(params)
+req = AWSRequest(method="POST", url=ep + "/", data=body, headers={
+    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+SigV4Auth(Credentials("test:tester", "testing"), "elasticloadbalancing",
+          "us-east-1").add_auth(req)
+r = urllib.request.urlopen(urllib.request.Request(
+    ep + "/", data=body.encode(), headers=dict(req.headers), method="POST"))
+sys.stdout.write(r.read().decode() + "\n")
+EOF
+}
+
 # elb_state PYEXPR: evaluate PYEXPR with s = the stand-in's state and
 # r = this trust store's revocation lists.
 elb_state() {

@@ -26,6 +26,7 @@
 #include "crl/crl.h"
 #include "aws/aws.h"
 #include "publish/publish.h"
+#include "publish/publish_int.h"
 
 #define ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:truststore/ts/abc"
 /* A CRL far past where GnuTLS's quadratic CRL import stalls (1.8 s at 10k
@@ -446,9 +447,9 @@ t_publish_and_swap(void **state)
 
 	/* Same CRL again: already published, nothing sent. */
 	assert_int_equal(run(p, &r1, NULL), CA_OK);
-	/* Describe (reconcile), Modify, Describe (before the add), Add;
-	   nothing more. */
-	assert_int_equal(elb("len(s['calls'])"), 4);
+	/* Describe (reconcile), GetTrustStoreCaCertificatesBundle, Modify,
+	   Describe (before the add), Add; nothing more. */
+	assert_int_equal(elb("len(s['calls'])"), 5);
 
 	/* Two more revocations: a new key, a new list, the old id gone. */
 	revoke_tag(2);
@@ -1472,6 +1473,101 @@ t_exec(void **state)
 	crl_result_clear(&r);
 }
 
+/*
+ * CA bundles as ALB reads them (bundle.c): certificates parsed out of any
+ * PEM text, each once; a set compared whatever the order; written back as
+ * PEM blocks only (no blank line, no text), which parses to the same set;
+ * ALB's 25-certificate limit.
+ */
+static void
+t_bundle(void **state)
+{
+	struct bundle	 a = { 0 }, b = { 0 }, c = { 0 };
+	const char	*ours = ca_cert_pem(ca), *theirs = ca_cert_pem(other_ca);
+	char		*messy, *pem = NULL, sa[65], sb[65];
+	size_t		 len;
+	struct ca_error	 err;
+	(void)state;
+
+	/* Text around and between, a blank line, our CA twice. */
+	messy = malloc(strlen(ours) * 2 + strlen(theirs) + 100);
+	assert_non_null(messy);
+	sprintf(messy, "subject=CN=ours\n%s\n\n%sBag Attributes\n%s", ours,
+	    theirs, ours);
+	assert_int_equal(bundle_add_pem(&a, messy, strlen(messy), "messy",
+	    &err), CA_OK);
+	assert_int_equal(a.n, 2);
+	assert_non_null(strstr(a.c[0].subject, "CN=ca"));
+	assert_int_equal(strlen(a.c[0].sha256), 64);
+	/* The other order: the same set, the same set hash. */
+	assert_int_equal(bundle_add_pem(&b, theirs, strlen(theirs), "t", NULL),
+	    CA_OK);
+	assert_int_equal(bundle_add_pem(&b, ours, strlen(ours), "o", NULL),
+	    CA_OK);
+	assert_true(bundle_same_set(&a, &b));
+	assert_int_equal(bundle_set_sha256(&a, sa), CA_OK);
+	assert_int_equal(bundle_set_sha256(&b, sb), CA_OK);
+	assert_string_equal(sa, sb);
+	/* Written as ALB takes it, and read back the same. */
+	assert_int_equal(bundle_pem(&a, &pem, &len, &err), CA_OK);
+	assert_int_equal(strlen(pem), len);
+	assert_null(strstr(pem, "\n\n"));
+	assert_int_equal(strncmp(pem, "-----BEGIN CERTIFICATE-----\n", 28), 0);
+	assert_int_equal(strcmp(pem + len - 26, "-----END CERTIFICATE-----\n"),
+	    0);
+	assert_int_equal(bundle_add_pem(&c, pem, len, "pem", NULL), CA_OK);
+	assert_true(bundle_same_set(&a, &c));
+	free(pem);
+	assert_int_equal(bundle_check_alb(&a, &err), CA_OK);
+	/* Dropped by fingerprint. */
+	{
+		char	drop[1][65];
+
+		memcpy(drop[0], a.c[1].sha256, 65);
+		bundle_free(&c);
+		assert_int_equal(bundle_copy_without(&c, &a,
+		    (const char (*)[65])drop, 1, NULL), CA_OK);
+		assert_int_equal(c.n, 1);
+		assert_false(bundle_has(&c, drop[0]));
+		assert_false(bundle_same_set(&a, &c));
+	}
+	/* Not certificates: refused; nothing at all: an empty bundle. */
+	assert_int_equal(bundle_add_pem(&c, "-----BEGIN CERTIFICATE-----\n"
+	    "AAAA\n-----END CERTIFICATE-----\n", 58, "junk", &err), CA_EMALF);
+	assert_non_null(strstr(err.msg, "junk"));
+	bundle_free(&c);
+	assert_int_equal(bundle_add_pem(&c, "", 0, "empty", NULL), CA_OK);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(bundle_check_alb(&c, &err), CA_EPOLICY);
+	/* Over ALB's 25: the same two certificates, faked into 26 slots. */
+	for (size_t i = 0; i < 13; i++)
+		assert_int_equal(bundle_copy_without(&c, &a, NULL, 0, NULL),
+		    CA_OK);
+	assert_int_equal(c.n, 2);	/* each once */
+	{
+		struct bundle_cert *big = calloc(26, sizeof(*big));
+
+		assert_non_null(big);
+		for (size_t i = 0; i < 26; i++) {
+			big[i] = a.c[i % 2];
+			snprintf(big[i].sha256, sizeof(big[i].sha256), "%064zx",
+			    i);
+		}
+		{
+			struct bundle many = { big, 26 };
+
+			assert_int_equal(bundle_check_alb(&many, &err),
+			    CA_EPOLICY);
+			assert_non_null(strstr(err.msg, "at most 25"));
+		}
+		free(big);
+	}
+	bundle_free(&a);
+	bundle_free(&b);
+	bundle_free(&c);
+	free(messy);
+}
+
 int
 main(void)
 {
@@ -1488,6 +1584,7 @@ main(void)
 		cmocka_unit_test(t_migrate),
 		cmocka_unit_test(t_runner),
 		cmocka_unit_test(t_exec),
+		cmocka_unit_test(t_bundle),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
