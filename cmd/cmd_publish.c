@@ -69,9 +69,9 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 	*n = cfg->n_publishers;
 }
 
-int
-cmd_publishers_open(const struct config *cfg, struct ca *ca,
-    struct store *st, struct publish_set **out, struct ca_error *err)
+static int
+publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
+    bool dry_run, struct publish_set **out, struct ca_error *err)
 {
 	struct publish_conf	*conf;
 	struct publish_options	 opt;
@@ -88,6 +88,7 @@ cmd_publishers_open(const struct config *cfg, struct ca *ca,
 	memset(&opt, 0, sizeof(opt));
 	opt.max_entries = cfg->crl_max_entries;
 	opt.read_only = ca == NULL;
+	opt.dry_run = dry_run;
 	opt.retry_min_ms = cfg->publish_retry_min * 1000;
 	opt.retry_max_ms = cfg->publish_retry_max * 1000;
 	opt.max_lag = cfg->publish_max_lag;
@@ -99,13 +100,21 @@ cmd_publishers_open(const struct config *cfg, struct ca *ca,
 	return rc;
 }
 
+int
+cmd_publishers_open(const struct config *cfg, struct ca *ca,
+    struct store *st, struct publish_set **out, struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, false, out, err);
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mtlsca publish [--crl FILE]\n"
+	fprintf(stderr, "usage: mtlsca publish [--crl FILE] [--dry-run]\n"
 	    "  Publish the current CRL (default: the public directory's "
 	    "crl.pem)\n  through every configured publisher; exit 0 only "
-	    "when all succeed.\n");
+	    "when all succeed.\n  --dry-run: say what each would do, with "
+	    "read-only calls only.\n");
 }
 
 int
@@ -113,6 +122,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {
 		{ "crl", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,13 +134,19 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	char			 pub[CONFIG_PATH_MAX];
 	char			 crlpath[CONFIG_PATH_MAX + 16];
 	const char		*file = NULL;
+	char			*plan = NULL;
+	size_t			 plan_len;
+	bool			 dry_run = false;
 	int			 ch, status = 1;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'n':
+			dry_run = true;
 			break;
 		case 'h':
 			usage();
@@ -162,8 +178,23 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
-	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
+	    publishers_open(cfg, ca, st, dry_run, &pubs, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
+		goto out;
+	}
+	if (dry_run) {
+		/* Read-only calls only: nothing put, added, removed,
+		   modified, run or recorded. */
+		int rc = publish_dry_run(pubs, crl, &plan, &plan_len, &err);
+
+		if (plan != NULL)
+			fwrite(plan, 1, plan_len, stdout);
+		if (rc != CA_OK) {
+			fprintf(stderr, "mtlsca: publish: dry run: %s\n",
+			    err.msg);
+			goto out;
+		}
+		status = 0;
 		goto out;
 	}
 	if (publish_run(pubs, crl, &err) != CA_OK) {
@@ -176,6 +207,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	    cfg->n_publishers);
 	status = 0;
 out:
+	free(plan);
 	publish_set_free(pubs);
 	crl_snapshot_release(crl);
 	ca_free(ca);

@@ -738,6 +738,103 @@ alb_open(struct publisher *p, struct ca_error *err)
 	return publish_aws_open(p, err);
 }
 
+/* "    subject (SHA-256 fp)" lines for the certificates of a that b has
+   (or lacks, when in is false). */
+static int
+plan_certs(struct awsbuf *b, const char *what, const struct bundle *a,
+    const struct bundle *other, bool in)
+{
+	int	 rc = CA_OK;
+	bool	 any = false;
+
+	for (size_t i = 0; i < a->n && rc == CA_OK; i++) {
+		if (bundle_has(other, a->c[i].sha256) != in)
+			continue;
+		if (!any)
+			rc = awsbuf_printf(b, "    %s:\n", what);
+		any = true;
+		if (rc == CA_OK)
+			rc = awsbuf_printf(b, "      %s (SHA-256 %s)\n",
+			    a->c[i].subject, a->c[i].sha256);
+	}
+	if (rc == CA_OK && !any)
+		rc = awsbuf_printf(b, "    %s: none\n", what);
+	return rc;
+}
+
+static int
+alb_plan(struct publisher *p, const struct crl_snapshot *crl,
+    const struct publish_state *s, struct awsbuf *b, struct ca_error *err)
+{
+	struct bundle		 current = { 0 }, want = { 0 };
+	struct aws_revocation	*all = NULL;
+	size_t			 n_all = 0;
+	uint64_t		 listed = 0;
+	struct ca_error		 e2;
+	int			 rc;
+
+	/* The bundle: read-only (Get + GET of the Location). */
+	if ((rc = publish_alb_bundle_plan(p, &current, &want, err)) != CA_OK)
+		goto out;
+	if (bundle_same_set(&current, &want))
+		rc = awsbuf_printf(b, "  CA bundle: unchanged (%zu certificates"
+		    "), no ModifyTrustStore\n", current.n);
+	else if (bundle_check_alb(&want, &e2) != CA_OK)
+		rc = awsbuf_printf(b, "  CA bundle: would be refused: %s\n",
+		    e2.msg);
+	else
+		rc = awsbuf_printf(b, "  CA bundle: would ModifyTrustStore with "
+		    "%zu certificates, put in s3://%s/%sca-bundles/<its "
+		    "SHA-256>.pem\n", want.n, p->s3->conf.bucket,
+		    p->s3->prefix);
+	if (rc == CA_OK)
+		rc = plan_certs(b, "kept", &current, &want, true);
+	if (rc == CA_OK)
+		rc = plan_certs(b, "added", &want, &current, false);
+	if (rc == CA_OK)
+		rc = plan_certs(b, "removed", &current, &want, false);
+	if (rc != CA_OK) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The revocation lists: read-only (Describe). */
+	if ((rc = alb_describe(p, &all, &n_all, err)) != CA_OK)
+		goto out;
+	rc = awsbuf_printf(b, "  revocation lists: the trust store holds "
+	    "%zu\n    would add: CRL %" PRIu64 " (%" PRIu64 " entries) from "
+	    "s3://%s/%scrl/%" PRIu64 ".pem\n", n_all, crl->number,
+	    crl->entries, p->s3->conf.bucket, p->s3->prefix, crl->number);
+	for (size_t i = 0; rc == CA_OK && i < s->n_ids; i++) {
+		bool	 there = false;
+
+		for (size_t k = 0; k < n_all; k++)
+			if (all[k].id == s->revocation_ids[i]) {
+				there = true;
+				rc = awsbuf_printf(b, "    would remove: "
+				    "RevocationId %" PRIu64 " (%" PRIu64
+				    " entries, this CA's)\n", all[k].id,
+				    all[k].entries);
+				listed++;
+			}
+		if (!there && rc == CA_OK)
+			rc = awsbuf_printf(b, "    RevocationId %" PRIu64 " (this "
+			    "CA's) is no longer in the trust store: would be "
+			    "forgotten\n", s->revocation_ids[i]);
+	}
+	if (rc == CA_OK && listed == 0)
+		rc = awsbuf_puts(b, "    would remove: none\n");
+	if (rc == CA_OK && s->pending_number != 0)
+		rc = awsbuf_printf(b, "    an add of CRL %" PRIu64 " is in doubt: "
+		    "settled first\n", s->pending_number);
+	if (rc != CA_OK)
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+out:
+	free(all);
+	bundle_free(&current);
+	bundle_free(&want);
+	return rc;
+}
+
 static int
 alb_status(const struct publisher *p, const struct publish_state *s,
     struct awsbuf *b)
@@ -779,6 +876,7 @@ const struct publish_ops publish_alb_ops = {
 	.check = alb_check,
 	.open = alb_open,
 	.destination = alb_destination,
+	.plan = alb_plan,
 	.run = alb_run,
 	.reconcile = alb_reconcile,
 	.status = alb_status,

@@ -2,6 +2,7 @@
  * The dir publisher: crl.pem, crl.der and ca.pem copied into a directory
  * (nginx, HAProxy or Envoy read them there), each replaced atomically.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +56,18 @@ dir_run(struct publisher *p, const struct crl_snapshot *crl,
 	return put(p->conf.path, "crl.pem", crl->pem, crl->pem_len, err);
 }
 
+static int
+dir_plan(struct publisher *p, const struct crl_snapshot *crl,
+    const struct publish_state *s, struct awsbuf *b, struct ca_error *err)
+{
+	(void)s;
+	(void)err;
+	return awsbuf_printf(b, "  would write %s/ca.pem, %s/crl.der and "
+	    "%s/crl.pem (CRL %" PRIu64 ", %" PRIu64 " entries)\n",
+	    p->conf.path, p->conf.path, p->conf.path, crl->number,
+	    crl->entries);
+}
+
 static void
 dir_destination(const struct publisher *p, char *out, size_t size)
 {
@@ -71,5 +84,6 @@ const struct publish_ops publish_dir_ops = {
 	.check = dir_check,
 	.open = dir_open,
 	.destination = dir_destination,
+	.plan = dir_plan,
 	.run = dir_run,
 };

@@ -271,6 +271,18 @@ exec_run(struct publisher *p, const struct crl_snapshot *crl,
 }
 
 static int
+exec_plan(struct publisher *p, const struct crl_snapshot *crl,
+    const struct publish_state *s, struct awsbuf *b, struct ca_error *err)
+{
+	(void)crl;
+	(void)s;
+	(void)err;
+	return awsbuf_printf(b, "  would run %s (timeout %lld s) once the "
+	    "publishers before it have the CRL\n", p->dest + strlen("exec:"),
+	    (long long)p->conf.timeout);
+}
+
+static int
 exec_status(const struct publisher *p, const struct publish_state *s,
     struct awsbuf *b)
 {
@@ -284,6 +296,7 @@ const struct publish_ops publish_exec_ops = {
 	.check = exec_check,
 	.open = exec_open,
 	.destination = exec_destination,
+	.plan = exec_plan,
 	.run = exec_run,
 	.status = exec_status,
 };

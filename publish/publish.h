@@ -123,6 +123,9 @@ struct publish_options {
 	/* Only to read the state (`mtlsca status`): ca may be NULL, nothing
 	   is sent, written or run. */
 	bool		 read_only;
+	/* For publish_dry_run(): read-only calls, nothing written (not even
+	   an earlier version's state carried over). */
+	bool		 dry_run;
 	/* Log lines (never with a secret in them); NULL = stderr. */
 	void		(*log)(void *ctx, enum publish_log level,
 			    const char *msg);
@@ -158,6 +161,21 @@ int publish_reconcile(struct publish_set *set, struct ca_error *err);
  */
 int publish_run(struct publish_set *set, struct crl_snapshot *crl,
     struct ca_error *err);
+
+/*
+ * `mtlsca publish --dry-run`: per publisher, what publish_run would do
+ * with crl — the gate's verdict; files and keys written; for alb the CA
+ * bundle's certificates kept, added and removed (subject and SHA-256) and
+ * the revocation lists added and removed with their entry counts; the
+ * command an exec publisher would run — using read-only calls only
+ * (DescribeTrustStoreRevocations, GetTrustStoreCaCertificatesBundle and a
+ * GET of its Location). Nothing is put, added, removed, modified, run or
+ * written. *out owns the text (*len bytes). CA_OK when every publisher's
+ * plan is known and the gate passes it, else the first error (the text
+ * still says what is known).
+ */
+int publish_dry_run(struct publish_set *set, struct crl_snapshot *crl,
+    char **out, size_t *len, struct ca_error *err);
 
 /*
  * For `serve`: a thread that publishes the schedule's current CRL through

@@ -74,6 +74,16 @@ struct publish_ops {
 	   holds; NULL when there is nothing to settle. */
 	int		(*reconcile)(struct publisher *p,
 			    struct publish_state *s, struct ca_error *err);
+	/*
+	 * `mtlsca publish --dry-run`: what run would do with crl, as lines
+	 * ("  would ...") appended to b, from read-only calls only (no PUT,
+	 * no Add, Remove or Modify, no state written). CA_OK, or an error
+	 * when it cannot tell.
+	 */
+	int		(*plan)(struct publisher *p,
+			    const struct crl_snapshot *crl,
+			    const struct publish_state *s, struct awsbuf *b,
+			    struct ca_error *err);
 	/* Extra lines for `mtlsca status`; NULL when none. */
 	int		(*status)(const struct publisher *p,
 			    const struct publish_state *s, struct awsbuf *b);

@@ -443,6 +443,67 @@ publish_run(struct publish_set *set, struct crl_snapshot *crl,
 	return run_all(set, crl, &r, err);
 }
 
+/* ---- mtlsca publish --dry-run ---- */
+
+int
+publish_dry_run(struct publish_set *set, struct crl_snapshot *crl,
+    char **out, size_t *len, struct ca_error *err)
+{
+	struct gate_verdict	 v;
+	struct awsbuf		 b = { 0 };
+	struct ca_error		 e2;
+	int			 first = CA_OK, rc = CA_OK;
+
+	if (set->opt.read_only)
+		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
+		    "does not plan");
+	gate_run(set, crl, INT64_MAX, &v);
+	rc = awsbuf_printf(&b, "CRL %" PRIu64 " (%" PRIu64 " entries): %s\n",
+	    crl->number, crl->entries, v.rc == CA_OK ? "the gate passes it" :
+	    v.why);
+	if (v.rc != CA_OK) {
+		first = v.rc;
+		ca_error_set(err, v.rc, "%s", v.why);
+	}
+	for (size_t i = 0; i < set->n && rc == CA_OK; i++) {
+		struct publisher	*p = &set->pub[i];
+		struct publish_state	 s;
+		int			 prc;
+
+		rc = awsbuf_printf(&b, "publisher %s (%s) -> %s\n",
+		    p->conf.name, p->ops->name, p->dest);
+		if (rc != CA_OK)
+			break;
+		if ((prc = publish_state_read(set, p, &s, &e2)) == CA_OK &&
+		    s.published_number != 0 &&
+		    s.published_number >= crl->number) {
+			rc = awsbuf_printf(&b, "  has CRL %" PRIu64 " already: "
+			    "nothing to do\n", s.published_number);
+			continue;
+		}
+		if (prc == CA_OK && (prc = gate_for(p, &v, s.published_number,
+		    &e2)) == CA_OK)
+			prc = p->ops->plan(p, crl, &s, &b, &e2);
+		if (prc == CA_OK)
+			continue;
+		rc = awsbuf_printf(&b, "  %s: %s\n", prc == CA_EPOLICY ?
+		    "refused" : "cannot tell", e2.msg);
+		if (first == CA_OK) {
+			first = prc;
+			ca_error_set(err, prc, "%s: %s", p->conf.name, e2.msg);
+		}
+	}
+	gate_clear(&v);
+	if (rc != CA_OK) {
+		awsbuf_free(&b);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	*len = b.len;
+	if ((*out = awsbuf_take(&b)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	return first;
+}
+
 /* ---- serve's thread ---- */
 
 static void

@@ -106,6 +106,24 @@ s3_run(struct publisher *p, const struct crl_snapshot *crl,
 }
 
 static int
+s3_plan(struct publisher *p, const struct crl_snapshot *crl,
+    const struct publish_state *s, struct awsbuf *b, struct ca_error *err)
+{
+	int	 rc;
+
+	(void)err;
+	rc = awsbuf_printf(b, "  would PUT s3://%s/%scrl/%" PRIu64 ".pem, "
+	    "%scrl/latest.pem and %scrl/latest.der (CRL %" PRIu64 ", %"
+	    PRIu64 " entries)\n", p->conf.bucket, p->prefix, crl->number,
+	    p->prefix, p->prefix, crl->number, crl->entries);
+	if (rc == CA_OK && strcmp(s->bundle_sha256, p->set->bundle_sha256) !=
+	    0)
+		rc = awsbuf_printf(b, "  would PUT s3://%s/%sca.pem (this CA's "
+		    "certificate)\n", p->conf.bucket, p->prefix);
+	return rc;
+}
+
+static int
 s3_status(const struct publisher *p, const struct publish_state *s,
     struct awsbuf *b)
 {
@@ -130,6 +148,7 @@ const struct publish_ops publish_s3_ops = {
 	.check = s3_check,
 	.open = s3_open,
 	.destination = s3_destination,
+	.plan = s3_plan,
 	.run = s3_run,
 	.status = s3_status,
 };

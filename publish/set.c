@@ -198,7 +198,8 @@ publish_set_new(struct ca *ca, struct store *st,
 				goto fail;
 			}
 	}
-	for (size_t i = 0; i < n && !set->opt.read_only; i++)
+	for (size_t i = 0; i < n && !set->opt.read_only && !set->opt.dry_run;
+	    i++)
 		if ((rc = publish_state_migrate(set, &set->pub[i], err)) !=
 		    CA_OK)
 			goto fail;

@@ -87,9 +87,35 @@ mt revoke --force 4A00000000000000000000000000FF03 >/dev/null && mt crl >/dev/nu
 mt publish 2>/dev/null || fail "publish 3"
 [ "$(fps)" = "$(sorted "$TEAM" "$NEW" "$OURS")" ] || fail "bundle after their change: $(fps)"
 
-echo "--- extra_ca_files: the old root joins"
+echo "--- extra_ca_files: the old root joins; --dry-run first, read-only"
 conf "extra_ca_files = [ \"$T/old-root.pem\" ];"
 mt revoke --force 4A00000000000000000000000000FF04 >/dev/null && mt crl >/dev/null || fail "crl 4"
+N4=$(( $(openssl crl -in "$T/data/public/crl.pem" -noout -crlnumber | sed 's/.*=//') ))
+ID3=$(elb_state "r[0]['id']")
+E3=$(elb_state "r[0]['entries']")
+nreq=$(elb_state "len(s['requests'])")
+objects=$(s3cli ls crls | wc -l)
+mt status >"$T/status.before" || fail "status"
+mt publish --dry-run >"$T/plan" 2>"$T/plan.err" || { cat "$T/plan.err"; fail "dry run"; }
+cat "$T/plan"
+grep -q "CRL $N4 (4 entries): the gate passes it" "$T/plan" || fail "plan: gate"
+grep -q "would PUT s3://crls/b/crl/$N4.pem" "$T/plan" || fail "plan: the s3 keys"
+grep -q "CA bundle: would ModifyTrustStore with 4 certificates" "$T/plan" || fail "plan: bundle"
+sed -n '/kept:/,/added:/p' "$T/plan" | grep -q "CN=team-ca.*SHA-256 $TEAM" || fail "plan: the team's CA is not kept"
+sed -n '/added:/,/removed:/p' "$T/plan" | grep -q "CN=old-root.*SHA-256 $OLD" || fail "plan: the old root is not added"
+grep -q "removed: none" "$T/plan" || fail "plan: something would be removed"
+grep -q "would add: CRL $N4 (4 entries) from s3://crls/b/crl/$N4.pem" "$T/plan" || fail "plan: the list to add"
+grep -q "would remove: RevocationId $ID3 ($E3 entries, this CA's)" "$T/plan" || fail "plan: the list to remove"
+# The stand-in's request log: nothing but reads since the dry run began.
+actions=$(elb_state "' '.join(sorted(set(q['Action'] for q in s['requests'][$nreq:])))")
+echo "dry run's ELBv2 actions: $actions"
+[ "$actions" = "DescribeTrustStoreRevocations GetTrustStoreCaCertificatesBundle" ] ||
+    fail "the dry run sent other than read-only actions: $actions"
+[ "$(s3cli ls crls | wc -l)" = "$objects" ] || fail "the dry run put something in S3"
+[ "$(elb_state "r[0]['id']")" = "$ID3" ] || fail "the dry run changed the trust store's lists"
+mt status >"$T/status.after" || fail "status"
+cmp -s "$T/status.before" "$T/status.after" || fail "the dry run changed the recorded state"
+# And the real publish does what the plan said.
 mt publish 2>/dev/null || fail "publish 4"
 [ "$(fps)" = "$(sorted "$TEAM" "$NEW" "$OURS" "$OLD")" ] || fail "bundle with the extra file: $(fps)"
 
