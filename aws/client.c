@@ -233,20 +233,15 @@ sleep_ms(unsigned ms)
 		;
 }
 
-/* Exponential backoff with jitter: attempt k (1-based) waits a random
- * time in [d/2, d], d = min(max, base * 2^(k-1)). */
+/* The wait before attempt k + 1 (common/'s backoff_delay). */
 static unsigned
 backoff_ms(const struct aws_client *c, unsigned attempt)
 {
-	uint64_t	 d = c->opt.base_delay_ms;
 	uint32_t	 rnd = 0;
 
-	for (unsigned i = 1; i < attempt && d < c->opt.max_delay_ms; i++)
-		d *= 2;
-	if (d > c->opt.max_delay_ms)
-		d = c->opt.max_delay_ms;
 	gnutls_rnd(GNUTLS_RND_NONCE, &rnd, sizeof(rnd));
-	return (unsigned)(d / 2 + rnd % (d / 2 + 1));
+	return (unsigned)backoff_delay(c->opt.base_delay_ms,
+	    c->opt.max_delay_ms, attempt, rnd);
 }
 
 /* ---- signed requests ---- */

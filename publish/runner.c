@@ -31,21 +31,17 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The k-th retry (k >= 1) waits a random time in [d/2, d], d =
-   min(max, min * 2^(k-1)): exponential, and jittered so that publishers
-   (and instances) that failed together do not retry together. */
+/* The wait after the k-th failure in a row (common/'s backoff_delay):
+   exponential, and jittered so that publishers (and instances) that
+   failed together do not retry together. */
 static int64_t
 backoff_ms(const struct publish_set *set, unsigned k)
 {
-	int64_t		 d = set->opt.retry_min_ms;
 	uint32_t	 rnd = 0;
 
-	for (unsigned i = 1; i < k && d < set->opt.retry_max_ms; i++)
-		d *= 2;
-	if (d > set->opt.retry_max_ms)
-		d = set->opt.retry_max_ms;
 	gnutls_rnd(GNUTLS_RND_NONCE, &rnd, sizeof(rnd));
-	return d / 2 + (int64_t)(rnd % (uint64_t)(d / 2 + 1));
+	return backoff_delay(set->opt.retry_min_ms, set->opt.retry_max_ms, k,
+	    rnd);
 }
 
 static bool

@@ -49,7 +49,6 @@ import sys
 import threading
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -58,6 +57,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+
+import standin
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 PEM_CRL = re.compile(
@@ -181,7 +182,7 @@ def list_param(params, prefix):
     return out
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(standin.Handler):
     protocol_version = "HTTP/1.1"
     state = None
 
@@ -540,15 +541,7 @@ def main():
     ap.add_argument("--port-file")
     args = ap.parse_args()
     Handler.state = State(args)
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = srv.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(args.port_file + ".tmp", args.port_file)
-    sys.stdout.write("elbv2: listening on 127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever()
+    standin.serve(Handler, "elbv2", args.port, args.port_file)
 
 
 if __name__ == "__main__":

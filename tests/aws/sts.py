@@ -27,16 +27,15 @@ Usage: sts.py --role-arn ARN --token-file FILE --access-key AK
 import argparse
 import datetime
 import json
-import os
 import re
-import sys
 import threading
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.session
 from botocore.validate import ParamValidator
+
+import standin
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 MODEL = botocore.session.get_session().get_service_model("sts")
@@ -97,23 +96,14 @@ def check_shape(params):
     return typed
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(standin.Handler):
+    def send(self, status, body, ctype="text/xml"):
+        standin.Handler.send(self, status, body, ctype)
+
     args = None
     lock = threading.Lock()
     counts = {"calls": 0, "issued": 0, "refused": 0,
               "last_session_name": "", "last_refusal": ""}
-
-    def log_message(self, fmt, *a):
-        pass
-
-    def send(self, status, body, ctype="text/xml"):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self):
         if self.path != "/_state":
@@ -203,15 +193,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     Handler.args = args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = srv.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(args.port_file + ".tmp", args.port_file)
-    sys.stdout.write("sts: listening on 127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever()
+    standin.serve(Handler, "sts", args.port, args.port_file)
 
 
 if __name__ == "__main__":

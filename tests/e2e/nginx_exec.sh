@@ -32,34 +32,7 @@ hl_init "$CONF"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost -days 2 \
     -keyout "$N/server.key" -out "$N/server.pem" 2>/dev/null || fail "nginx's certificate"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
-cat >"$N/nginx.conf" <<EOF
-$USER_LINE
-worker_processes 1;
-pid $N/nginx.pid;
-error_log $N/logs/error.log info;
-events { worker_connections 64; }
-http {
-	access_log $N/logs/access.log;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NP ssl;
-		ssl_certificate $N/server.pem;
-		ssl_certificate_key $N/server.key;
-		ssl_verify_client on;
-		ssl_client_certificate $N/pki/ca.pem;
-		ssl_crl $N/pki/crl.pem;
-		location / {
-			return 200 "hello \$ssl_client_s_dn\n";
-		}
-	}
-}
-EOF
+hl_nginx_conf "$N" "$NP" "$N/pki/ca.pem" "$N/pki/crl.pem" daemon
 hl_start serve --config "$CONF" serve
 CA="$D/ca.pem"
 U="https://localhost:$HP"

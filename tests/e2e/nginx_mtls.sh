@@ -30,35 +30,7 @@ curl -sSf -o "$N/crl.pem" "$P/crl.pem" || fail "GET /crl.pem"
 # nginx's own server certificate: the one mtlsca issued for localhost.
 cp "$D/private/server.pem" "$N/server.pem"
 cp "$D/private/server.key" "$N/server.key"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
-cat >"$N/nginx.conf" <<EOF
-$USER_LINE
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log info;
-events { worker_connections 64; }
-http {
-	access_log $N/logs/access.log;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NP ssl;
-		ssl_certificate $N/server.pem;
-		ssl_certificate_key $N/server.key;
-		ssl_verify_client on;
-		ssl_client_certificate $N/ca.pem;
-		ssl_crl $N/crl.pem;
-		location / {
-			return 200 "hello \$ssl_client_s_dn serial \$ssl_client_serial\n";
-		}
-	}
-}
-EOF
+hl_nginx_conf "$N" "$NP" "$N/ca.pem" "$N/crl.pem"
 nginx -t -p "$N" -c "$N/nginx.conf" >"$HL_TMP/nginx-t.err" 2>&1 ||
     fail "nginx -t: $(cat "$HL_TMP/nginx-t.err")"
 nginx -p "$N" -c "$N/nginx.conf" 2>"$HL_TMP/nginx.err" &

@@ -91,10 +91,49 @@ stop_all(void)
 		}
 }
 
+/*
+ * Start tests/aws/NAME.py with args (then --port-file) in pids[slot], its
+ * output in tmpdir/NAME.log; the port it listens on, 0 on failure.
+ */
+static int
+start_server(size_t slot, const char *name, const char *const *args)
+{
+	char	 script[1100], pf[300], log[300];
+	char	*argv[32];
+	size_t	 n = 0;
+
+	snprintf(script, sizeof(script), "%s/%s.py", aws_dir(), name);
+	snprintf(pf, sizeof(pf), "%s/%s.port", tmpdir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", tmpdir, name);
+	argv[n++] = "/usr/bin/python3";
+	argv[n++] = script;
+	for (; *args != NULL && n < 28; args++)
+		argv[n++] = (char *)*args;
+	argv[n++] = "--port-file";
+	argv[n++] = pf;
+	argv[n] = NULL;
+	pids[slot] = spawn(argv, log);
+	return wait_port(pf);
+}
+
+/* A file holding text (a token). */
+static int
+write_file(char *path, size_t size, const char *name, const char *text)
+{
+	FILE	*f;
+
+	snprintf(path, size, "%s/%s", tmpdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 static int
 setup(void **state)
 {
-	char	 script[4096], pf[300], log[300], arg[300], data[300];
+	char	 data[300], cmd[1200];
+	int	 port;
 	(void)state;
 
 	if (access("/usr/bin/python3", X_OK) != 0 ||
@@ -105,105 +144,67 @@ setup(void **state)
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	atexit(stop_all);
-
-	snprintf(script, sizeof(script), "%s/swift_s3.py", aws_dir());
 	snprintf(data, sizeof(data), "%s/swift", tmpdir);
-	snprintf(pf, sizeof(pf), "%s/s3.port", tmpdir);
-	snprintf(log, sizeof(log), "%s/swift.log", tmpdir);
 	{
-		char *argv[] = { "/usr/bin/python3", script, "--dir", data,
-		    "--port-file", pf, NULL };
-		pids[0] = spawn(argv, log);
+		const char *args[] = { "--dir", data, NULL };
+
+		if ((s3_port = start_server(0, "swift_s3", args)) == 0)
+			return -1;
 	}
-	if ((s3_port = wait_port(pf)) == 0)
-		return -1;
 	snprintf(s3_ep, sizeof(s3_ep), "http://127.0.0.1:%d", s3_port);
-
-	snprintf(script, sizeof(script), "%s/elbv2.py", aws_dir());
-	snprintf(pf, sizeof(pf), "%s/elb.port", tmpdir);
-	snprintf(log, sizeof(log), "%s/elb.log", tmpdir);
 	{
-		char *argv[] = { "/usr/bin/python3", script, "--s3-endpoint",
-		    s3_ep, "--trust-store", ARN, "--cred", "test:tester,testing",
-		    "--cred", "ASIAROLE,rolesecret,roletoken", "--cred",
+		/* Swift's key with each source's session token. */
+		const char *args[] = { "--s3-endpoint", s3_ep, "--trust-store",
+		    ARN, "--cred", "test:tester,testing", "--cred",
+		    "ASIAROLE,rolesecret,roletoken", "--cred",
 		    "ASIASTS,stssecret,ststoken", "--cred",
-		    "ASIACONT,contsecret,conttoken", "--port-file", pf, NULL };
-		pids[1] = spawn(argv, log);
+		    "ASIACONT,contsecret,conttoken", NULL };
+
+		if ((elb_port = start_server(1, "elbv2", args)) == 0)
+			return -1;
 	}
-	if ((elb_port = wait_port(pf)) == 0)
-		return -1;
 	snprintf(elb_ep, sizeof(elb_ep), "http://127.0.0.1:%d", elb_port);
-
-	snprintf(script, sizeof(script), "%s/imds.py", aws_dir());
-	snprintf(pf, sizeof(pf), "%s/imds.port", tmpdir);
-	snprintf(log, sizeof(log), "%s/imds.log", tmpdir);
-	snprintf(arg, sizeof(arg), "roletoken");
 	{
-		char *argv[] = { "/usr/bin/python3", script, "--access-key",
-		    "ASIAROLE", "--secret-key", "rolesecret", "--token", arg,
-		    "--expires", "3600", "--port-file", pf, NULL };
-		pids[2] = spawn(argv, log);
+		const char *args[] = { "--access-key", "ASIAROLE",
+		    "--secret-key", "rolesecret", "--token", "roletoken",
+		    "--expires", "3600", NULL };
+
+		if ((imds_port = start_server(2, "imds", args)) == 0)
+			return -1;
 	}
-	if ((imds_port = wait_port(pf)) == 0)
-		return -1;
 	snprintf(imds_ep, sizeof(imds_ep), "http://127.0.0.1:%d", imds_port);
-
 	/* STS for web identity, expecting the token in token_file. */
-	snprintf(token_file, sizeof(token_file), "%s/web-identity-token",
-	    tmpdir);
-	{
-		FILE *f = fopen(token_file, "w");
-		if (f == NULL)
-			return -1;
-		fprintf(f, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtdGxzY2EifQ.c2ln\n");
-		fclose(f);
-	}
-	snprintf(script, sizeof(script), "%s/sts.py", aws_dir());
-	snprintf(pf, sizeof(pf), "%s/sts.port", tmpdir);
-	snprintf(log, sizeof(log), "%s/sts.log", tmpdir);
-	{
-		char *argv[] = { "/usr/bin/python3", script, "--role-arn", ROLE,
-		    "--token-file", token_file, "--access-key", "ASIASTS",
-		    "--secret-key", "stssecret", "--session-token", "ststoken",
-		    "--port-file", pf, NULL };
-		pids[3] = spawn(argv, log);
-	}
-	if (wait_port(pf) == 0)
+	if (write_file(token_file, sizeof(token_file), "web-identity-token",
+	    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtdGxzY2EifQ.c2ln\n") != 0)
 		return -1;
-	snprintf(sts_ep, sizeof(sts_ep), "http://127.0.0.1:%d",
-	    wait_port(pf));
+	{
+		const char *args[] = { "--role-arn", ROLE, "--token-file",
+		    token_file, "--access-key", "ASIASTS", "--secret-key",
+		    "stssecret", "--session-token", "ststoken", NULL };
 
-	/* The container credentials endpoint, expecting "cont-auth". */
-	snprintf(ctoken_file, sizeof(ctoken_file), "%s/container-token",
-	    tmpdir);
-	{
-		FILE *f = fopen(ctoken_file, "w");
-		if (f == NULL)
+		if ((port = start_server(3, "sts", args)) == 0)
 			return -1;
-		fprintf(f, "cont-auth\n");
-		fclose(f);
 	}
-	snprintf(script, sizeof(script), "%s/container_creds.py", aws_dir());
-	snprintf(pf, sizeof(pf), "%s/cont.port", tmpdir);
-	snprintf(log, sizeof(log), "%s/cont.log", tmpdir);
-	{
-		char *argv[] = { "/usr/bin/python3", script, "--token",
-		    "cont-auth", "--access-key", "ASIACONT", "--secret-key",
-		    "contsecret", "--session-token", "conttoken",
-		    "--port-file", pf, NULL };
-		pids[4] = spawn(argv, log);
-	}
-	if (wait_port(pf) == 0)
+	snprintf(sts_ep, sizeof(sts_ep), "http://127.0.0.1:%d", port);
+	/* The container credentials endpoint, expecting "cont-auth". */
+	if (write_file(ctoken_file, sizeof(ctoken_file), "container-token",
+	    "cont-auth\n") != 0)
 		return -1;
+	{
+		const char *args[] = { "--token", "cont-auth", "--access-key",
+		    "ASIACONT", "--secret-key", "contsecret",
+		    "--session-token", "conttoken", NULL };
+
+		if ((port = start_server(4, "container_creds", args)) == 0)
+			return -1;
+	}
 	snprintf(cont_ep, sizeof(cont_ep),
-	    "http://127.0.0.1:%d/v1/credentials", wait_port(pf));
+	    "http://127.0.0.1:%d/v1/credentials", port);
 
 	/* The bucket, made with botocore (independent of our client). */
-	snprintf(script, sizeof(script), "/usr/bin/python3 %s/s3cli.py %s mb "
-	    "crls --versioning", aws_dir(), s3_ep);
-	if (system(script) != 0)
-		return -1;
-	return 0;
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/s3cli.py %s mb crls "
+	    "--versioning", aws_dir(), s3_ep);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static int
@@ -469,13 +470,33 @@ imds_count(const char *what)
 	return n;
 }
 
+/* A margin above the credentials' lifetime (1 h) renews them at each use:
+   two calls, two fetches from the source the environment names. */
+static void
+renewed_at_each_use(void)
+{
+	struct aws_client_options o;
+	struct aws_client	*c;
+	struct aws_response	 r;
+
+	memset(&o, 0, sizeof(o));
+	o.imds_endpoint = imds_ep;
+	o.refresh_margin = 7200;
+	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	describe(c, &r, CA_OK);
+	aws_response_clear(&r);
+	assert_int_equal(aws_client_credential_fetches(c), 2);
+	aws_client_free(c);
+}
+
 static void
 t_imds_chain(void **state)
 {
 	struct aws_client	*c;
 	struct aws_credentials	 cr;
 	struct aws_response	 r;
-	struct aws_client_options o;
 	int			 before;
 	(void)state;
 
@@ -498,17 +519,8 @@ t_imds_chain(void **state)
 
 	/* Renewed before expiry: a margin above the lifetime renews every
 	 * time. */
-	memset(&o, 0, sizeof(o));
-	o.imds_endpoint = imds_ep;
-	o.refresh_margin = 7200;
-	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
-	describe(c, &r, CA_OK);
-	aws_response_clear(&r);
-	describe(c, &r, CA_OK);
-	aws_response_clear(&r);
-	assert_int_equal(aws_client_credential_fetches(c), 2);
+	renewed_at_each_use();
 	assert_true(imds_count("token_put") >= 3);
-	aws_client_free(c);
 
 	/* No metadata service: CA_EAUTH naming the chain. */
 	c = client(1, "http://127.0.0.1:9");
@@ -606,7 +618,6 @@ t_web_identity(void **state)
 	struct aws_client	*c;
 	struct aws_credentials	 cr;
 	struct aws_response	 r;
-	struct aws_client_options o;
 	struct ca_error		 err;
 	int			 issued;
 	FILE			*f;
@@ -629,16 +640,7 @@ t_web_identity(void **state)
 
 	/* Renewed before it expires (a margin above the lifetime renews at
 	   each use); the file is read again each time. */
-	memset(&o, 0, sizeof(o));
-	o.imds_endpoint = imds_ep;
-	o.refresh_margin = 7200;
-	assert_int_equal(aws_client_new(&o, &c, NULL), CA_OK);
-	describe(c, &r, CA_OK);
-	aws_response_clear(&r);
-	describe(c, &r, CA_OK);
-	aws_response_clear(&r);
-	assert_int_equal(aws_client_credential_fetches(c), 2);
-	aws_client_free(c);
+	renewed_at_each_use();
 
 	/* A token STS refuses: the chain stops there, the instance role
 	   (which would answer) is not asked. */

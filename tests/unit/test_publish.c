@@ -227,7 +227,7 @@ pubs(const char *s3_endpoint, uint64_t quota)
 {
 	struct publish_conf	 c[3];
 	struct publish_options	 o;
-	struct publish_set		*p = NULL;
+	struct publish_set	*p = NULL;
 
 	confs(c, s3_endpoint);
 	memset(&o, 0, sizeof(o));
@@ -385,8 +385,8 @@ static void
 t_invalid_conf(void **state)
 {
 	struct publish_conf	 c[3];
-	struct publish_set		*p = NULL;
-	struct ca_error			 err;
+	struct publish_set	*p = NULL;
+	struct ca_error		 err;
 	(void)state;
 
 	confs(c, s3_ep);
@@ -404,13 +404,13 @@ t_invalid_conf(void **state)
 static void
 t_publish_and_swap(void **state)
 {
-	struct publish_set		*p;
-	struct crl_result		 r1, r2;
+	struct publish_set	*p;
+	struct crl_result	 r1, r2;
 	struct publish_state	 s;
-	char				 key[64], path[300];
-	uint8_t				*buf = NULL;
-	size_t				 n;
-	long				 first_id;
+	char			 key[64], path[300];
+	uint8_t			*buf = NULL;
+	size_t			 n;
+	long			 first_id;
 	(void)state;
 
 	revoke_tag(1);
@@ -543,11 +543,11 @@ t_gate_refusals(void **state)
 static void
 t_s3_down(void **state)
 {
-	struct publish_set		*p;
-	struct crl_result		 r;
+	struct publish_set	*p;
+	struct crl_result	 r;
 	struct publish_state	 s;
-	struct ca_error			 err;
-	long				 id;
+	struct ca_error		 err;
+	long			 id;
 	(void)state;
 
 	revoke_tag(5);
@@ -574,10 +574,10 @@ t_s3_down(void **state)
 static void
 t_quota(void **state)
 {
-	struct publish_set		*p;
-	struct crl_result		 r;
+	struct publish_set	*p;
+	struct crl_result	 r;
 	struct publish_state	 s;
-	char				 cmd[512];
+	char			 cmd[512];
 	(void)state;
 
 	/* ALB refuses the add: remove first, then add. */
@@ -627,10 +627,10 @@ static void
 t_reconcile_status_metrics(void **state)
 {
 	struct publish_conf	 c[3];
-	struct publish_set		*p;
+	struct publish_set	*p;
 	struct publish_state	 s;
-	char				*text = NULL, cmd[1024];
-	size_t				 len;
+	char			*text = NULL, cmd[1024];
+	size_t			 len;
 	(void)state;
 
 	/* Someone removes our list behind our back. */
@@ -782,11 +782,11 @@ add_with_fault(struct publish_set *p, uint8_t tag, const char *fault,
 static void
 t_add_in_doubt(void **state)
 {
-	struct publish_set		*p;
+	struct publish_set	*p;
 	struct publish_state	 s;
-	struct crl_result		 r;
-	struct ca_error			 err;
-	long				 adds;
+	struct crl_result	 r;
+	struct ca_error		 err;
+	long			 adds;
 	(void)state;
 
 	p = pubs(s3_ep, 0);
@@ -843,18 +843,18 @@ t_big_crl(void **state)
 {
 	struct publish_conf	 c;
 	struct publish_options	 o;
-	struct publish_set		*p = NULL;
+	struct publish_set	*p = NULL;
 	struct publish_state	 s;
-	struct crl_result		 r, bad;
-	struct crl_snapshot		*loaded = NULL;
-	struct store_options		 so;
-	struct store			*big = NULL;
-	struct ca_error			 err;
-	char				 db[300], path[300];
-	uint8_t				*buf = NULL;
-	size_t				 n;
-	int64_t				 newest;
-	double				 t0, t_bad, t_good, t_load;
+	struct crl_result	 r, bad;
+	struct crl_snapshot	*loaded = NULL;
+	struct store_options	 so;
+	struct store		*big = NULL;
+	struct ca_error		 err;
+	char			 db[300], path[300];
+	uint8_t			*buf = NULL;
+	size_t			 n;
+	int64_t			 newest;
+	double			 t0, t_bad, t_good, t_load;
 	(void)state;
 
 	snprintf(db, sizeof(db), "%s/bigdb", tmp);
