@@ -28,8 +28,12 @@
  * logged and recorded.
  *
  * Each publisher's state (last success, last error, CRL number published,
- * RevocationIds, entries ALB reported, revoke-to-published latency) lives in
- * the store, so `mtlsca status` and /metrics in another process see it.
+ * RevocationIds, entries ALB reported, revoke-to-enforced latencies) lives
+ * in the store, keyed by destination (state.c), so `mtlsca status` and
+ * /metrics in another process see it, and a publisher pointed elsewhere
+ * publishes there at once. `serve` runs the publishers on a thread of
+ * their own (runner.c): at start, after each CRL, and after a failure
+ * with backoff until it succeeds.
  *
  * publish/ talks to AWS only through aws/, and reads CRLs only through
  * crl/'s public interface.
