@@ -125,6 +125,7 @@ gate_run(struct publish_set *set, const struct crl_snapshot *crl,
 		    "is past its nextUpdate" : "has no nextUpdate");
 		return;
 	}
+	v->next_update = rep.next_update;
 	v->rc = CA_OK;
 }
 

@@ -100,6 +100,38 @@ int publish_aws_open(struct publisher *p, struct ca_error *err);
 /* The ops of a type, or NULL. */
 const struct publish_ops *publish_ops_of(enum publish_type type);
 
+/* ---- gate.c ---- */
+
+/* What the gate learnt of a CRL, once; each publisher then only checks
+   the number and, when ALB-bound, the quotas (gate_for). */
+struct gate_verdict {
+	int		 rc;		/* CA_OK or the refusal's code */
+	char		 why[256];	/* the refusal, "gate: ..." */
+	uint64_t	 number;
+	uint64_t	 entries;
+	size_t		 pem_len;
+	int64_t		 next_update;	/* of a CRL it passed */
+	int64_t		 newest_revocation;	/* 0 when no entry */
+	/* The revocationDates after the times_after gate_run was given
+	   (owned; at most GATE_TIMES_MAX of them). */
+	int64_t		*times;
+	size_t		 n_times;
+};
+#define GATE_TIMES_MAX	100000
+
+/* Parse and check crl once (crl_check_with against the set's CA, PEM
+   only, current, number as announced), keeping the revocationDates after
+   times_after (INT64_MAX: none). Never fails itself: the outcome is in
+   *v; free it with gate_clear(). */
+void gate_run(struct publish_set *set, const struct crl_snapshot *crl,
+    int64_t times_after, struct gate_verdict *v);
+void gate_clear(struct gate_verdict *v);
+
+/* The verdict for publisher p, whose last published number is published:
+   CA_OK, or CA_EPOLICY with a "gate: ..." sentence. */
+int gate_for(const struct publisher *p, const struct gate_verdict *v,
+    uint64_t published, struct ca_error *err);
+
 #define PUBLISH_DEST_MAX	1400
 #define PUBLISH_KEY_MAX		80
 
@@ -137,8 +169,15 @@ struct publish_set {
 	char				 bundle_sha256[65];
 
 	/* runner.c: one run of the publishers at a time in this process
-	   (the lock file does it across processes). */
+	   (the lock file does it across processes), and the gate's verdict
+	   on the last CRL, kept (under run_mu) so that retries of a failed
+	   publisher do not parse and verify the same CRL again. */
 	pthread_mutex_t			 run_mu;
+	struct gate_verdict		 gate;
+	bool				 gated;
+	int64_t				 gate_after;	/* its times_after */
+	char				 gate_sha256[65];	/* of the PEM */
+	unsigned			 gate_runs;	/* parses (tests) */
 	/* The thread of publish_start() and what wakes it. */
 	struct crl_schedule		*sched;
 	pthread_t			 thread;
@@ -153,37 +192,6 @@ struct publish_set {
 
 void publish_log(struct publish_set *set, enum publish_log level,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* ---- gate.c ---- */
-
-/* What the gate learnt of a CRL, once; each publisher then only checks
-   the number and, when ALB-bound, the quotas (gate_for). */
-struct gate_verdict {
-	int		 rc;		/* CA_OK or the refusal's code */
-	char		 why[256];	/* the refusal, "gate: ..." */
-	uint64_t	 number;
-	uint64_t	 entries;
-	size_t		 pem_len;
-	int64_t		 newest_revocation;	/* 0 when no entry */
-	/* The revocationDates after the times_after gate_run was given
-	   (owned; at most GATE_TIMES_MAX of them). */
-	int64_t		*times;
-	size_t		 n_times;
-};
-#define GATE_TIMES_MAX	100000
-
-/* Parse and check crl once (crl_check_with against the set's CA, PEM
-   only, current, number as announced), keeping the revocationDates after
-   times_after (INT64_MAX: none). Never fails itself: the outcome is in
-   *v; free it with gate_clear(). */
-void gate_run(struct publish_set *set, const struct crl_snapshot *crl,
-    int64_t times_after, struct gate_verdict *v);
-void gate_clear(struct gate_verdict *v);
-
-/* The verdict for publisher p, whose last published number is published:
-   CA_OK, or CA_EPOLICY with a "gate: ..." sentence. */
-int gate_for(const struct publisher *p, const struct gate_verdict *v,
-    uint64_t published, struct ca_error *err);
 
 /* ---- alb.c ---- */
 

@@ -220,6 +220,7 @@ publish_set_free(struct publish_set *set)
 		aws_client_free(set->pub[i].aws);
 		bundle_free(&set->pub[i].extra);
 	}
+	gate_clear(&set->gate);
 	pthread_cond_destroy(&set->cond);
 	pthread_mutex_destroy(&set->mu);
 	pthread_mutex_destroy(&set->run_mu);

@@ -57,7 +57,7 @@ aws_test_creds() {
 
 wait_port() {
 	local f=$1 i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		if [ -s "$f" ]; then
 			cat "$f"
 			return 0

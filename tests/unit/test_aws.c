@@ -65,7 +65,7 @@ spawn(char *const argv[], const char *log)
 static int
 wait_port(const char *file)
 {
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 600; i++) {
 		FILE *f = fopen(file, "r");
 		int port = 0;
 		if (f != NULL) {
