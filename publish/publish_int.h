@@ -153,6 +153,8 @@ struct publisher {
 							   before (after a
 							   failure) */
 	unsigned			 streak;	/* failures in a row */
+	uint64_t			 tried;		/* CRL of the last
+							   attempt */
 	char				 logged[256];	/* failure last logged */
 	char				 logged_reconcile[256];
 };

@@ -349,8 +349,11 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 		run_failed(r, p, CA_EIO, why);
 		return;
 	}
-	if (r->by_thread && p->next_ms > mono_ms()) {
-		/* Still in its backoff delay. */
+	if (r->by_thread && p->next_ms > mono_ms() &&
+	    p->tried == crl->number) {
+		/* Still in its backoff delay (a new CRL is tried at once:
+		   it may be what the publisher needed, and a revocation
+		   must not wait out a delay meant for the last one). */
 		if (r->next_ms == 0 || p->next_ms < r->next_ms)
 			r->next_ms = p->next_ms;
 		run_failed(r, p, CA_EIO, s.last_error);
@@ -358,6 +361,7 @@ run_one(struct publisher *p, struct crl_snapshot *crl, struct run *r)
 	}
 	if (r->v == NULL)
 		r->v = verdict(set, crl);
+	p->tried = crl->number;
 	now = time_now();
 	s.last_attempt = now;
 	if ((rc = gate_for(p, r->v, s.published_number, &e2)) == CA_OK)

@@ -1170,7 +1170,7 @@ log_count(const char *needle)
 }
 
 static struct publish_set *
-dir_set(const char *name, const char *path)
+dir_set_retry(const char *name, const char *path, int64_t retry_ms)
 {
 	struct publish_conf	 c;
 	struct publish_options	 o;
@@ -1181,12 +1181,18 @@ dir_set(const char *name, const char *path)
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	snprintf(c.path, sizeof(c.path), "%s", path);
 	memset(&o, 0, sizeof(o));
-	o.retry_min_ms = 100;
-	o.retry_max_ms = 400;
+	o.retry_min_ms = retry_ms;
+	o.retry_max_ms = retry_ms * 4;
 	o.max_lag = 1;
 	o.log = log_keep;
 	assert_int_equal(publish_set_new(ca, st, &c, 1, &o, &p, NULL), CA_OK);
 	return p;
+}
+
+static struct publish_set *
+dir_set(const char *name, const char *path)
+{
+	return dir_set_retry(name, path, 100);
 }
 
 /* Wait up to ms for name's state to satisfy ok(). */
@@ -1338,6 +1344,49 @@ t_runner(void **state)
 	publish_stop(p);
 	crl_schedule_free(sched);
 	publish_set_free(p);
+}
+
+/*
+ * A new CRL is tried at once by a failing publisher, not after the rest
+ * of a backoff delay meant for the last one: a revocation does not wait
+ * out minutes of backoff.
+ */
+static void
+t_runner_new_crl(void **state)
+{
+	struct crl_schedule_options	 so;
+	struct crl_schedule		*sched = NULL;
+	struct publish_set		*p;
+	struct publish_state		 s;
+	char				 pub[300], blocker[300], www[320];
+	uint64_t			 failures;
+	int				 fd;
+	(void)state;
+
+	snprintf(pub, sizeof(pub), "%s/runpub2", tmp);
+	snprintf(blocker, sizeof(blocker), "%s/blocker2", tmp);
+	snprintf(www, sizeof(www), "%s/www", blocker);
+	fd = open(blocker, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	memset(&so, 0, sizeof(so));
+	so.debounce_ms = 100;
+	so.poll_ms = 50;
+	so.public_dir = pub;
+	assert_int_equal(crl_schedule_new(ca, st, &so, &sched, NULL), CA_OK);
+	/* A 30 s backoff: the second attempt would come 15 s later at best. */
+	p = dir_set_retry("slow", www, 30000);
+	assert_int_equal(publish_start(p, sched, NULL), CA_OK);
+	assert_int_equal(crl_schedule_start(sched, NULL), CA_OK);
+	assert_true(wait_state(p, "slow", 5000, failed_times, 1));
+	assert_int_equal(publish_state_get(p, "slow", &s, NULL), CA_OK);
+	failures = s.failures;
+	revoke_tag(0x51);
+	assert_true(wait_state(p, "slow", 5000, failed_times, failures + 1));
+	publish_stop(p);
+	crl_schedule_free(sched);
+	publish_set_free(p);
+	assert_int_equal(unlink(blocker), 0);
 }
 
 static struct publish_set *
@@ -1589,6 +1638,7 @@ main(void)
 		cmocka_unit_test(t_destinations),
 		cmocka_unit_test(t_migrate),
 		cmocka_unit_test(t_runner),
+		cmocka_unit_test(t_runner_new_crl),
 		cmocka_unit_test(t_exec),
 		cmocka_unit_test(t_bundle),
 	};
