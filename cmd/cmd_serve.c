@@ -1,9 +1,10 @@
 /*
- * `mtlsca serve`: wire the CA, the store, the CRL schedule and the HTTP
- * server together, print what a first start needs, and run until SIGTERM or
- * SIGINT. With no configuration it runs on the embedded defaults: a CA in
- * ./mtlsca-data is created if there is none, HTTPS on 127.0.0.1:8443, plain
- * HTTP (public files) on 127.0.0.1:8080.
+ * `mtlsca serve`: wire the CA, the store, the CRL schedule, the publishers
+ * and the HTTP server together, print what a first start needs, and run
+ * until SIGTERM or SIGINT. With no configuration it runs on the embedded
+ * defaults: a demo CA in ./mtlsca-data is created if there is none, HTTPS
+ * on 127.0.0.1:8443, plain HTTP (public files) on 127.0.0.1:8080. With a
+ * configuration it never creates a CA (ca_ensure).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "cmd/notify.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #ifdef MTLSCA_HAVE_HTTP
@@ -68,7 +70,13 @@ exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-/* Create the CA on the embedded default's first start. */
+/*
+ * The CA, or the demo CA of the embedded default's first start. Only the
+ * embedded default (no --config, so no publishers) may create one: with a
+ * configuration, a data_dir without a CA is a typo or a volume that is not
+ * mounted, and a brand-new CA published over the real one's trust store
+ * would refuse every client. Nothing is created before this check.
+ */
 static int
 ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 {
@@ -78,6 +86,8 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 	bool			have_cert = exists(cfg->ca_cert);
 	bool			have_key = strncmp(cfg->ca_key, "pkcs11:", 7) == 0
 	    || exists(cfg->ca_key);
+	bool			demo = strcmp(cfg->source, "(defaults)") == 0 &&
+	    cfg->n_publishers == 0;
 
 	*created = false;
 	if (have_cert && have_key)
@@ -87,6 +97,13 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 		    "restore the missing file or point the configuration at "
 		    "both", have_cert ? cfg->ca_cert : cfg->ca_key,
 		    have_cert ? cfg->ca_key : cfg->ca_cert);
+	if (!demo)
+		return ca_error_set(err, CA_ENOENT, "no CA in %s: run `mtlsca "
+		    "init` (a new CA) or `mtlsca import` (an existing one) "
+		    "with this configuration; serve makes a demo CA only "
+		    "without --config", cfg->data_dir);
+	if ((rc = dir_make(cfg->data_dir, 0700, err)) != CA_OK)
+		return rc;
 	/* A store left by another CA is not inherited (as `init`). */
 	if ((rc = cmd_store_refuse_records(cfg, err)) != CA_OK)
 		return rc;
@@ -405,7 +422,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
-	struct crl_publishers		*pubs = NULL;
+	struct publish_set		*pubs = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
@@ -485,9 +502,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	sigaddset(&sigs, SIGHUP);	/* systemctl reload: see below */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
-		goto fail;
 	if ((rc = ca_ensure(cfg, &created, &err)) != CA_OK)
+		goto fail;
+	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
 		goto fail;
 	if (created)
 		fprintf(stderr, "mtlsca: created a new CA: %s (key %s)\n",
@@ -521,13 +538,14 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	/* 0 in the config means at once; 0 here would mean the default. */
 	cso.debounce_ms = cfg->crl_debounce > 0 ? cfg->crl_debounce * 1000 : 1;
 	cso.public_dir = pub;
-	cso.lock_path = lockpath;	/* take turns with `crl` and `publish` */
+	cso.lock_path = lockpath;	/* take turns with `crl` */
 	if ((rc = crl_schedule_new(ca, st, &cso, &sched, &err)) != CA_OK)
 		goto fail;
-	/* The configured publishers (dir, S3, ALB) run after each CRL. */
+	/* The configured publishers, on a thread of their own: after each
+	   CRL, at once for whatever is behind, and again after a failure. */
 	if (cfg->n_publishers > 0 &&
 	    ((rc = cmd_publishers_open(cfg, ca, st, &pubs, &err)) != CA_OK ||
-	    (rc = crl_publishers_attach(pubs, sched, &err)) != CA_OK))
+	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
 		goto fail;
@@ -627,6 +645,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.n_admin_subjects = cfg->n_admin_subjects;
 	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin_h;
 	ho.n_admin_token_hashes = n_admin;
+	ho.publishers = pubs;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 
@@ -678,8 +697,10 @@ fail:
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
+	/* The publishers read the schedule's CRL: they stop first. */
+	publish_stop(pubs);
 	crl_schedule_free(sched);
-	crl_publishers_free(pubs);
+	publish_set_free(pubs);
 	store_close(st);
 	ca_free(ca);
 	free(toks);

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct http_server;
+struct publish_set;
 
 enum http_threading {
 	/* One thread per HTTPS connection, blocking on its commit: the
@@ -73,6 +74,11 @@ struct http_options {
 	size_t			 n_admin_subjects;
 	const uint8_t		(*admin_token_hashes)[CA_HASH_LEN];
 	size_t			 n_admin_token_hashes;
+
+	/* The publishers (may be NULL): /healthz asks publish_health() and
+	   /metrics adds publish_metrics(). Borrowed; must outlive the
+	   server. */
+	struct publish_set	*publishers;
 };
 
 /*

@@ -168,6 +168,7 @@ struct http_server {
 	struct ca		*ca;
 	struct store		*st;
 	struct crl_schedule	*sched;
+	struct publish_set	*publishers;	/* NULL when none */
 
 	/* copies of the options */
 	char			 listen[64];

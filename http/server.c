@@ -47,6 +47,7 @@
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http_int.h"
+#include "publish/publish.h"
 
 #define DEFAULT_BODY_MAX	(64 * 1024)
 #define DEFAULT_CONNECTIONS	256
@@ -194,8 +195,9 @@ http_serve_ca(struct http_server *s, struct http_req *r,
 
 /*
  * Healthy while a CRL exists and is younger than two thirds of its
- * validity: past that, a refresh has been missed more than once and a
- * relying party may soon hold an expired CRL.
+ * validity (past that, a refresh has been missed more than once and a
+ * relying party may soon hold an expired CRL), and while the publishers
+ * keep up (publish_health).
  */
 enum MHD_Result
 http_serve_healthz(struct http_server *s, struct http_req *r,
@@ -218,6 +220,18 @@ http_serve_healthz(struct http_server *s, struct http_req *r,
 		    "past two thirds of its validity without a refresh "
 		    "(nextUpdate %s)%s%s", (unsigned long long)st.number, nu,
 		    st.last_error[0] ? "; last error: " : "", st.last_error);
+	/* Published where relying parties read it, within publish.max_lag. */
+	if (s->publishers != NULL) {
+		struct publish_health	h;
+		struct ca_error		e;
+
+		if (publish_health(s->publishers, &h, &e) != CA_OK)
+			return http_respond_error(r, c, 503, "store", "%s",
+			    e.msg);
+		if (!h.ok)
+			return http_respond_error(r, c, 503, h.reason, "%s",
+			    h.message);
+	}
 	return http_respond_json(r, c, 200, json_pack("{s:s, s:I, s:s}",
 	    "status", "ok", "crl_number", (json_int_t)st.number,
 	    "crl_next_update", nu));
@@ -690,6 +704,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	s->ca = ca;
 	s->st = st;
 	s->sched = sched;
+	s->publishers = opt->publishers;
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);
 	if ((rc = options_copy(s, opt, err)) != CA_OK)

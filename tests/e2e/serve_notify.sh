@@ -23,6 +23,7 @@ HP=$(free_port)
 PP=$(free_port)
 CONF="$HL_TMP/mtlsca.conf"
 hl_config "$CONF" "$D" "$HP" "$PP"
+hl_init "$CONF"
 LISTENER="$(dirname "$0")/notify_listener.py"
 
 # listen NAME SERVE: a fresh listener on $HL_TMP/NAME.sock logging to

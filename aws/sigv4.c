@@ -13,7 +13,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
-#include "crl/sigv4.h"
+#include "aws/sigv4.h"
 
 /* ---- buffer ---- */
 

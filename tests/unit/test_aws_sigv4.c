@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "crl/sigv4.h"
+#include "aws/sigv4.h"
 
 static const struct sigv4_credentials suite_cred = {
 	"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL,

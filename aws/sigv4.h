@@ -1,13 +1,15 @@
 /*
- * AWS Signature Version 4 (internal to crl/). libcurl 7.88's CURLOPT_AWS_SIGV4
- * neither sorts query parameters nor adds x-amz-content-sha256, so the
- * publishers sign their own requests with this small signer built on GnuTLS's
- * SHA-256 and HMAC.
+ * Part of aws/'s public interface; include "aws/aws.h".
  *
- * Also here: a growable byte buffer the AWS client shares.
+ * AWS Signature Version 4. libcurl 7.88's CURLOPT_AWS_SIGV4 neither sorts
+ * query parameters nor adds x-amz-content-sha256, so the client signs its
+ * own requests with this small signer built on GnuTLS's SHA-256 and HMAC.
+ *
+ * Also here: a growable byte buffer (wiped when freed: it may have held a
+ * secret) that the client and its users share.
  */
-#ifndef MTLSCA_CRL_SIGV4_H
-#define MTLSCA_CRL_SIGV4_H
+#ifndef MTLSCA_AWS_SIGV4_H
+#define MTLSCA_AWS_SIGV4_H
 
 #include <stdbool.h>
 #include <stddef.h>
