@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "common/pem.h"
 #include "http/http.h"
 
 struct http_server;
@@ -32,6 +33,9 @@ enum http_auth {
 	HTTP_AUTH_ADMIN,	/* admin certificate or admin token: r->who */
 	HTTP_AUTH_ENROLL,	/* "Authorization: Bearer TOKEN": r->grant */
 	HTTP_AUTH_RENEW,	/* this CA's client certificate: r->grant */
+	/* a trusted proxy's address (verify.trusted_proxies); served on
+	   the verify listener only (verify.c) */
+	HTTP_AUTH_PROXY,
 };
 
 typedef enum MHD_Result (*http_handler)(struct http_server *s,
@@ -146,6 +150,8 @@ struct listener {
 	size_t			 n;
 	struct http_server	*srv;
 	bool			 https;
+	bool			 verify;	/* the verify listener */
+	char			 addr[64];	/* "": the server's listen */
 	unsigned		 port;
 };
 
@@ -166,7 +172,9 @@ struct http_server {
 
 	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
 	struct http_auditor	*auditor;	/* refusals and reads (audit.c) */
-	struct listener		 https, http;
+	struct http_verify	*verify;	/* verify.c, and the verifier */
+	struct ca_verifier	*verifier;	/* every client certificate */
+	struct listener		 https, http, vlistener;
 	struct http_deadlines	 deadlines;
 	struct http_metrics	 metrics;
 	atomic_int		 inflight;	/* requests being handled */
@@ -286,6 +294,67 @@ int http_body_parse(const char *ct, const char *q_profile, const char *q_days,
     const uint8_t *body, size_t len, struct http_body *b,
     struct ca_error *err);
 void http_body_clear(struct http_body *b);
+
+/* ---- verify_header.c: what a proxy forwards (fuzzed) ---- */
+
+/* Caps on a forwarded certificate header: its bytes, its certificates. */
+#define HTTP_VERIFY_HEADER_MAX	(64 * 1024)
+#define HTTP_VERIFY_CHAIN_MAX	10
+
+enum http_cert_encoding {
+	HTTP_CERT_PEM_URLENCODED = 0,	/* ALB, nginx, Envoy */
+	HTTP_CERT_DER_BASE64,		/* HAProxy's ssl_c_der,base64 */
+};
+
+/*
+ * A certificate header's value (len bytes, at most HTTP_VERIFY_HEADER_MAX)
+ * into its certificates, leaf first: percent-decoding ('+' stays '+') and
+ * at most HTTP_VERIFY_CHAIN_MAX PEM blocks, or one base64 DER. CA_EMALF /
+ * CA_ETOOBIG with the sentence; on success *out owns the DER
+ * (pem_certs_clear).
+ */
+int http_verify_header_decode(const char *value, size_t len,
+    enum http_cert_encoding enc, struct pem_certs *out, struct ca_error *err);
+
+/* An address range of verify.trusted_proxies. */
+struct http_cidr {
+	uint8_t		addr[16];
+	size_t		len;		/* 4 or 16 */
+	unsigned	prefix;
+};
+/* "10.0.0.0/8", "192.0.2.7" (a /32), "2001:db8::/32"; an IPv4-mapped
+   IPv6 range is its IPv4 one. CA_EINVAL with a sentence, bits set past
+   the prefix included. */
+int http_cidr_parse(const char *text, struct http_cidr *out,
+    struct ca_error *err);
+/* Is sa (IPv4, IPv6, v4-mapped IPv6) in one of c[0..n)? */
+bool http_cidr_match(const struct http_cidr *c, size_t n,
+    const struct sockaddr *sa);
+/* in as printable ASCII for a header: a byte outside 0x20-0x7e becomes
+   \XX (rfc4514, a valid RFC 4514 escape) or %XX. NULL: out of memory. */
+char *http_header_text(const char *in, bool rfc4514);
+
+/* ---- verify.c: GET /v1/verify and the verify listener ---- */
+
+/* Make the verifier (and its cache) and, with opt->port, the verify
+   listener's state; the listener itself starts with the others. */
+int http_verify_start(struct http_server *s, const struct http_options *opt,
+    struct ca_error *err);
+void http_verify_stop(struct http_server *s);
+/* The path the verify listener answers as /v1/verify (verify.path), or
+   url itself. */
+const char *http_verify_path(const struct http_server *s,
+    const struct listener *l, const char *url);
+/* NULL when l serves the path r matched, else why not (a 404). */
+const char *http_listener_refuses(const struct listener *l,
+    const struct http_req *r);
+/* HTTP_AUTH_PROXY: the peer is a trusted proxy. */
+int http_verify_authorize(struct http_server *s, struct MHD_Connection *c,
+    struct ca_error *err);
+enum MHD_Result http_verify(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+/* The verifier's series for /metrics (malloc'd text, NULL: none). */
+char *http_verify_metrics(struct http_server *s);
 
 /* ---- respond.c: answers and the JSON error shape ---- */
 

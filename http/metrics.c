@@ -304,6 +304,13 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 		bprintf(&b, "mtlsca_http_request_duration_seconds_count"
 		    "{route=\"%s\"} %llu\n", slot_label(rt), cnt);
 	}
+	{
+		char *vm = http_verify_metrics(s);
+
+		if (vm != NULL)
+			bprintf(&b, "%s", vm);
+		free(vm);
+	}
 	if (b.oom) {
 		free(b.p);
 		return http_respond_error(r, c, 500, "no_memory",

@@ -36,6 +36,9 @@ const struct http_route http_routes[] = {
 	    "see /v1/crl/status" },
 	{ "/v1/crl/status", HTTP_GET, HTTP_AUTH_ADMIN, http_crl_status,
 	    "/v1/crl/status", NULL },
+	/* the verifier, on the verify listener only (verify.c) */
+	{ "/v1/verify", HTTP_GET, HTTP_AUTH_PROXY, http_verify, "/v1/verify",
+	    NULL },
 };
 
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
