@@ -47,6 +47,7 @@ static const char main_usage[] =
 "  audit     print the audit log\n"
 "  publish   run the configured CRL publishers once\n"
 "  status    show the CRL and publisher status\n"
+"  verify    is a client certificate good right now? (as GET /v1/verify)\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -67,6 +68,7 @@ static const struct {
 	{ "audit", cmd_audit },
 	{ "publish", cmd_publish },
 	{ "status", cmd_status },
+	{ "verify", cmd_verify },
 };
 
 static int
