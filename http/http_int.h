@@ -348,9 +348,8 @@ const char *http_verify_path(const struct http_server *s,
 /* NULL when l serves the path r matched, else why not (a 404). */
 const char *http_listener_refuses(const struct listener *l,
     const struct http_req *r);
-/* HTTP_AUTH_PROXY: the peer is a trusted proxy. */
-int http_verify_authorize(struct http_server *s, struct MHD_Connection *c,
-    struct ca_error *err);
+/* HTTP_AUTH_PROXY's route: the peer must be a trusted proxy (checked
+   first), then the verification. */
 enum MHD_Result http_verify(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 /* The verifier's series for /metrics (malloc'd text, NULL: none). */

@@ -187,25 +187,6 @@ http_listener_refuses(const struct listener *l, const struct http_req *r)
 	return NULL;
 }
 
-int
-http_verify_authorize(struct http_server *s, struct MHD_Connection *c,
-    struct ca_error *err)
-{
-	const union MHD_ConnectionInfo	*ci;
-	char				 ip[64] = "?";
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && http_cidr_match(s->verify->proxies,
-	    s->verify->n_proxies, ci->client_addr))
-		return CA_OK;
-	atomic_fetch_add(&s->verify->pre[PRE_UNTRUSTED], 1);
-	if (ci != NULL)
-		http_addr_text(ci->client_addr, ip, sizeof(ip));
-	return ca_refuse(err, CA_EFORBIDDEN, pre_names[PRE_UNTRUSTED], "%s is "
-	    "not in verify.trusted_proxies: the certificate headers it sends "
-	    "are not trusted", ip);
-}
-
 /* ---- the request ---- */
 
 #define HDR_CERT	0
@@ -400,6 +381,7 @@ http_verify(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
 	struct http_verify	*hv = s->verify;
+	const union MHD_ConnectionInfo *ci;
 	struct scan		 sc;
 	struct pem_certs	 pc;
 	struct ca_verified	 vd;
@@ -415,6 +397,19 @@ http_verify(struct http_server *s, struct http_req *r,
 	memset(&pc, 0, sizeof(pc));
 	memset(&vd, 0, sizeof(vd));
 	ca_error_clear(&e);
+	/* HTTP_AUTH_PROXY: anyone else can write these headers. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || !http_cidr_match(hv->proxies, hv->n_proxies,
+	    ci->client_addr)) {
+		char ip[64] = "?";
+
+		if (ci != NULL)
+			http_addr_text(ci->client_addr, ip, sizeof(ip));
+		snprintf(msg, sizeof(msg), "%s is not in verify.trusted_proxies: "
+		    "the certificate headers it sends are not trusted", ip);
+		ret = refuse_pre(hv, r, c, PRE_UNTRUSTED, msg);
+		goto out;
+	}
 	sc.name[HDR_CERT] = hv->header;
 	if (hv->source == HTTP_VERIFY_ALB_VERIFY) {
 		sc.name[HDR_SERIAL] = hv->serial_header;
