@@ -15,24 +15,29 @@
 #define CERT_LABEL	"CERTIFICATE"
 #define END_CERT	"-----END CERTIFICATE-----"
 
-/* Value of a base64 character, -1 for '=', -2 for anything else. */
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	if (c == '=')
-		return -1;
-	return -2;
-}
+/* Values of base64 characters (RFC 4648 table 1); B64_PAD for '=',
+   B64_SPACE for space, tab, CR and LF, B64_BAD for the rest. */
+#define B64_PAD		(-1)
+#define B64_BAD		(-2)
+#define B64_SPACE	(-3)
+static const int8_t b64[256] = {
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -3, -3, -2, -2, -3, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-3, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, 62, -2, -2, -2, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -2, -2, -2, -1, -2, -2,
+	-2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -2, -2, -2, -2, -2,
+	-2, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+};
 
 /* needle in hay[0..n), or NULL (memmem is not in POSIX). */
 static const char *
@@ -50,28 +55,42 @@ find(const char *hay, size_t n, const char *needle)
 	return NULL;
 }
 
-static bool
-is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 int
 base64_decode(const char *in, size_t len, bool spaces, uint8_t *out,
     size_t cap, size_t *out_len)
 {
-	uint32_t	quad = 0;
-	size_t		n = 0, o = 0, pad = 0;
+	const unsigned char	*p = (const unsigned char *)in, *end = p + len;
+	uint32_t		 quad = 0;
+	size_t			 n = 0, o = 0, pad = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char	c = (unsigned char)in[i];
-		int		v;
+	while (p < end) {
+		int v;
 
-		if (spaces && is_space(c))
+		/* Four data characters at once: the body of every line. */
+		if (n % 4 == 0 && pad == 0 && end - p >= 4) {
+			int a = b64[p[0]], b = b64[p[1]], c = b64[p[2]];
+			int d = b64[p[3]];
+
+			if ((a | b | c | d) >= 0) {
+				if (cap - o < 3)
+					return CA_ETOOBIG;
+				quad = (uint32_t)a << 18 | (uint32_t)b << 12 |
+				    (uint32_t)c << 6 | (uint32_t)d;
+				out[o++] = (uint8_t)(quad >> 16);
+				out[o++] = (uint8_t)(quad >> 8);
+				out[o++] = (uint8_t)quad;
+				quad = 0;
+				p += 4;
+				n += 4;
+				continue;
+			}
+		}
+		v = b64[*p++];
+		if (v == B64_SPACE && spaces)
 			continue;
-		if ((v = b64_value(c)) == -2)
+		if (v == B64_BAD || v == B64_SPACE)
 			return CA_EMALF;
-		if (v == -1) {
+		if (v == B64_PAD) {
 			/* "xx==" or "xxx=": at most two, in the last quad. */
 			if (n % 4 < 2 || ++pad > 2)
 				return CA_EMALF;
@@ -94,13 +113,17 @@ base64_decode(const char *in, size_t len, bool spaces, uint8_t *out,
 		return CA_EMALF;	/* unpadded or cut short */
 	if (pad == 2) {
 		/* "xx==": 12 bits for one byte; the low 4 must be zero. */
-		if ((quad & 0x0f) != 0 || cap - o < 1)
-			return (quad & 0x0f) != 0 ? CA_EMALF : CA_ETOOBIG;
+		if ((quad & 0x0f) != 0)
+			return CA_EMALF;
+		if (cap - o < 1)
+			return CA_ETOOBIG;
 		out[o++] = (uint8_t)(quad >> 4);
 	} else if (pad == 1) {
 		/* "xxx=": 18 bits for two bytes; the low 2 must be zero. */
-		if ((quad & 0x03) != 0 || cap - o < 2)
-			return (quad & 0x03) != 0 ? CA_EMALF : CA_ETOOBIG;
+		if ((quad & 0x03) != 0)
+			return CA_EMALF;
+		if (cap - o < 2)
+			return CA_ETOOBIG;
 		out[o++] = (uint8_t)(quad >> 10);
 		out[o++] = (uint8_t)(quad >> 2);
 	}
