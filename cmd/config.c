@@ -739,7 +739,8 @@ get_header_name(struct loader *l, const config_setting_t *s, char *out,
 {
 	int rc;
 
-	if ((rc = get_string(l, s, out, size, true)) != CA_OK)
+	/* "": the source's own name. */
+	if ((rc = get_string(l, s, out, size, false)) != CA_OK)
 		return rc;
 	for (const char *q = out; *q != '\0'; q++)
 		if (!isalnum((unsigned char)*q) && strchr("!#$%&'*+-.^_`|~",
@@ -755,7 +756,7 @@ load_verify(struct loader *l, const config_setting_t *g)
 	    "source", "header", "serial_header", "issuer_header",
 	    "trusted_proxies", "cache_size", NULL };
 	static const char *const sources[] = { "alb-passthrough",
-	    "alb-verify", "nginx", "haproxy", NULL };
+	    "alb-verify", "nginx", "haproxy", "envoy", NULL };
 	struct config		*c = l->cfg;
 	config_setting_t	*s;
 	struct ca_error		 e;
@@ -800,8 +801,8 @@ load_verify(struct loader *l, const config_setting_t *g)
 			}
 		if (!found)
 			return bad(l, s, "\"%s\" is not a source: expected "
-			    "\"alb-passthrough\", \"alb-verify\", \"nginx\" "
-			    "or \"haproxy\"", src);
+			    "\"alb-passthrough\", \"alb-verify\", \"nginx\", "
+			    "\"haproxy\" or \"envoy\"", src);
 	}
 	if ((s = config_setting_get_member(g, "header")) != NULL &&
 	    (rc = get_header_name(l, s, c->verify_header,

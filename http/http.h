@@ -59,6 +59,10 @@ enum http_verify_source {
 	/* HAProxy: %[ssl_c_der,base64] in a header, X-Ssl-Client-Der unless
 	   named */
 	HTTP_VERIFY_HAPROXY,
+	/* Envoy: the Cert field of X-Forwarded-Client-Cert (its last
+	   element: the closest proxy's), set with forward_client_cert_details
+	   SANITIZE_SET and set_current_client_cert_details { cert: true } */
+	HTTP_VERIFY_ENVOY,
 };
 
 /* The most trusted_proxies ranges. */
@@ -69,8 +73,9 @@ struct http_verify_options {
 	   /metrics, /healthz, the public files), never the API; 0: none. */
 	unsigned		 port;
 	const char		*listen;	/* IP literal; NULL = 127.0.0.1 */
-	/* Another path answering as /v1/verify there (nginx auth_request,
-	   Envoy ext_authz path_prefix...); NULL: none. */
+	/* Another path answering as /v1/verify there, and every path below
+	   it (nginx auth_request; Envoy's ext_authz appends the request's
+	   path to its path_prefix); NULL: none. */
 	const char		*path;
 	enum http_verify_source	 source;
 	const char		*header;	/* NULL: the source's */

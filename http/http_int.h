@@ -304,12 +304,14 @@ void http_body_clear(struct http_body *b);
 enum http_cert_encoding {
 	HTTP_CERT_PEM_URLENCODED = 0,	/* ALB, nginx, Envoy */
 	HTTP_CERT_DER_BASE64,		/* HAProxy's ssl_c_der,base64 */
+	HTTP_CERT_XFCC,			/* Envoy's X-Forwarded-Client-Cert */
 };
 
 /*
  * A certificate header's value (len bytes, at most HTTP_VERIFY_HEADER_MAX)
  * into its certificates, leaf first: percent-decoding ('+' stays '+') and
- * at most HTTP_VERIFY_CHAIN_MAX PEM blocks, or one base64 DER. CA_EMALF /
+ * at most HTTP_VERIFY_CHAIN_MAX PEM blocks, or one base64 DER, or the
+ * URL-encoded PEM in the Cert field of XFCC's last element. CA_EMALF /
  * CA_ETOOBIG with the sentence; on success *out owns the DER
  * (pem_certs_clear).
  */

@@ -86,6 +86,7 @@ http_verify_start(struct http_server *s, const struct http_options *opt,
 	s->verify = hv;
 	hv->source = vo->source;
 	hv->enc = vo->source == HTTP_VERIFY_HAPROXY ? HTTP_CERT_DER_BASE64 :
+	    vo->source == HTTP_VERIFY_ENVOY ? HTTP_CERT_XFCC :
 	    HTTP_CERT_PEM_URLENCODED;
 	switch (vo->source) {
 	case HTTP_VERIFY_ALB_PASSTHROUGH:
@@ -99,6 +100,9 @@ http_verify_start(struct http_server *s, const struct http_options *opt,
 		break;
 	case HTTP_VERIFY_HAPROXY:
 		dflt = "X-Ssl-Client-Der";
+		break;
+	case HTTP_VERIFY_ENVOY:
+		dflt = "X-Forwarded-Client-Cert";
 		break;
 	default:
 		return ca_error_set(err, CA_EINVAL, "unknown verify source");
@@ -165,8 +169,15 @@ const char *
 http_verify_path(const struct http_server *s, const struct listener *l,
     const char *url)
 {
-	if (l->verify && s->verify != NULL && s->verify->path[0] != '\0' &&
-	    strcmp(url, s->verify->path) == 0)
+	size_t n;
+
+	if (!l->verify || s->verify == NULL || s->verify->path[0] == '\0')
+		return url;
+	/* The path, or below it: Envoy's ext_authz asks path_prefix +
+	   the request's own path. */
+	n = strlen(s->verify->path);
+	if (strncmp(url, s->verify->path, n) == 0 && (url[n] == '\0' ||
+	    url[n] == '/' || s->verify->path[n - 1] == '/'))
 		return "/v1/verify";
 	return url;
 }

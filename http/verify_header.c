@@ -15,9 +15,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 #include "http/http_int.h"
+
+/*
+ * Envoy's X-Forwarded-Client-Cert: elements separated by ',', each
+ * "Key=value" pairs separated by ';', a value quoted when it holds one of
+ * those. The Cert of the last element (the proxy nearest to us; with
+ * SANITIZE_SET the only one) into *v, *n; CA_EMALF when there is none.
+ */
+static int
+xfcc_cert(const char *in, size_t len, const char **v, size_t *n,
+    struct ca_error *err)
+{
+	size_t	start = 0, i;
+	bool	quoted = false;
+
+	/* The last element starts after the last ',' outside quotes. */
+	for (i = 0; i < len; i++) {
+		if (in[i] == '"')
+			quoted = !quoted;
+		else if (in[i] == ',' && !quoted)
+			start = i + 1;
+	}
+	if (quoted)
+		return ca_error_set(err, CA_EMALF, "X-Forwarded-Client-Cert has "
+		    "an unterminated quote");
+	for (i = start; i < len; ) {
+		size_t	k = i, e;
+
+		while (k < len && in[k] == ' ')
+			k++;
+		e = k;
+		quoted = false;
+		while (e < len && (quoted || in[e] != ';')) {
+			if (in[e] == '"')
+				quoted = !quoted;
+			e++;
+		}
+		if (e - k > 5 && strncasecmp(in + k, "Cert=", 5) == 0) {
+			k += 5;
+			if (e - k >= 2 && in[k] == '"' && in[e - 1] == '"') {
+				k++;
+				e--;
+			}
+			*v = in + k;
+			*n = e - k;
+			return CA_OK;
+		}
+		i = e + 1;
+	}
+	return ca_error_set(err, CA_EMALF, "X-Forwarded-Client-Cert has no "
+	    "Cert field (Envoy: set_current_client_cert_details { cert: true "
+	    "})");
+}
 
 int
 http_verify_header_decode(const char *value, size_t len,
@@ -57,6 +110,15 @@ http_verify_header_decode(const char *value, size_t len,
 		out->len[0] = n;
 		out->n = 1;
 		return CA_OK;
+	}
+	if (enc == HTTP_CERT_XFCC) {
+		int rc2;
+
+		if ((rc2 = xfcc_cert(value, len, &value, &len, err)) != CA_OK)
+			return rc2;
+		if (len == 0)
+			return ca_error_set(err, CA_EMALF, "the Cert field of "
+			    "X-Forwarded-Client-Cert is empty");
 	}
 	/* Percent-decoding only shortens: len bytes always suffice. */
 	if ((text = malloc(len + 1)) == NULL)

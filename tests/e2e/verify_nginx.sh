@@ -153,6 +153,9 @@ http {
 		location = /_verify {
 			internal;
 			proxy_set_header X-Ssl-Client-Cert \$ssl_client_escaped_cert;
+			# What Envoy sends (forward_client_cert_details
+			# SANITIZE_SET, set_current_client_cert_details cert).
+			proxy_set_header X-Forwarded-Client-Cert "Hash=0;Cert=\\"\$ssl_client_escaped_cert\\";Subject=\\"\$ssl_client_s_dn\\"";
 			$VERIFY_LOC
 		}
 		location / { auth_request /_verify; $APP_LOC }
@@ -322,6 +325,24 @@ code=$(hl_curl "$HL_TMP/n.out" --cacert "$CA" --cert "$HL_TMP/alice.pem" \
     --key "$HL_TMP/alice.key" "https://localhost:$NS/")
 [ "$code" = 200 ] || fail "alice through nginx mTLS: $code"
 ok "nginx as the ALB (no CRL): dave in, revoked, refused on the next request; alice still in"
+
+# ---- Envoy's X-Forwarded-Client-Cert (nginx writes it the same way) ----
+serve_with envoy
+code=$(hl_curl "$HL_TMP/n.out" --cacert "$CA" --cert "$HL_TMP/alice.pem" \
+    --key "$HL_TMP/alice.key" "https://localhost:$NS/")
+[ "$code" = 200 ] && grep -q "serial=$(serial alice) subject=CN=alice" "$HL_TMP/n.out" ||
+    fail "alice through XFCC: $code $(cat "$HL_TMP/n.out")"
+code=$(hl_curl "$HL_TMP/n.out" "${DAVE[@]}" "https://localhost:$NS/")
+[ "$code" = 403 ] && grep -q "denied: revoked" "$HL_TMP/n.out" ||
+    fail "dave through XFCC: $code $(cat "$HL_TMP/n.out")"
+# ext_authz asks path_prefix + the request's path: /auth/anything.
+code=$(hl_curl "$HL_TMP/v.json" -H "X-Forwarded-Client-Cert: Cert=\"$ALICE\"" \
+    "$V/auth/orders/42")
+[ "$code" = 200 ] || fail "/auth/orders/42: $code $(cat "$HL_TMP/v.json")"
+code=$(hl_curl "$HL_TMP/v.json" -H "X-Forwarded-Client-Cert: Cert=\"$ALICE\"" \
+    "$V/authx")
+[ "$code" = 404 ] || fail "/authx is not below /auth: $code"
+ok "Envoy's XFCC: alice in, dave refused; /auth/<path> answers as /auth (ext_authz)"
 
 kill -QUIT "$NGINX"
 wait "$NGINX" 2>/dev/null

@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for what a proxy forwards to GET /v1/verify
  * (http/verify_header.c): the first byte picks the decoder — 'p' ALB's and
- * nginx's URL-encoded PEM chain, 'd' HAProxy's base64 DER, 'c' a
- * trusted_proxies range — and the rest is the header's value. Seeds:
+ * nginx's URL-encoded PEM chain, 'd' HAProxy's base64 DER, 'x' Envoy's
+ * X-Forwarded-Client-Cert, 'c' a trusted_proxies range — and the rest is
+ * the header's value. Seeds:
  * ALB's own encoding ("-----BEGIN%20CERTIFICATE-----%0A..."), '+' kept,
  * nginx's lower-case escapes, truncated PEM, chains of 10 and 11
  * certificates, 64 KiB headers at and over the cap.
@@ -41,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&err, 0, sizeof(err));
 	rc = http_verify_header_decode((const char *)data + 1, size - 1,
-	    data[0] == 'd' ? HTTP_CERT_DER_BASE64 : HTTP_CERT_PEM_URLENCODED,
+	    data[0] == 'd' ? HTTP_CERT_DER_BASE64 : data[0] == 'x' ?
+	    HTTP_CERT_XFCC : HTTP_CERT_PEM_URLENCODED,
 	    &pc, &err);
 	if (rc == CA_OK) {
 		/* The caps hold, and every certificate lies in the buffer. */

@@ -207,6 +207,48 @@ test_caps_and_haproxy(void **state)
 	gnutls_free(der.data);
 }
 
+/* Envoy: the Cert field of X-Forwarded-Client-Cert's last element. */
+static void
+test_xfcc(void **state)
+{
+	gnutls_datum_t		 pem, der, pem2, der2;
+	struct pem_certs	 pc;
+	char			*h, *h2, *x;
+	size_t			 n;
+
+	(void)state;
+	make_cert(&pem, &der);
+	make_cert(&pem2, &der2);
+	h = alb_encode((const char *)pem.data, pem.size);
+	h2 = alb_encode((const char *)pem2.data, pem2.size);
+	n = strlen(h) + strlen(h2) + 512;
+	x = malloc(n);
+	snprintf(x, n, "By=spiffe://a/b;Hash=0a1b;Cert=\"%s\";"
+	    "Subject=\"CN=x,O=y\";URI=", h);
+	assert_int_equal(dec(x, HTTP_CERT_XFCC, &pc), CA_OK);
+	assert_memory_equal(pc.der[0], der.data, der.size);
+	pem_certs_clear(&pc);
+	/* Two elements: the last is the proxy nearest to us. */
+	snprintf(x, n, "Hash=1;Cert=\"%s\",Hash=2;Subject=\"CN=a,O=b\";"
+	    "Cert=%s", h, h2);
+	assert_int_equal(dec(x, HTTP_CERT_XFCC, &pc), CA_OK);
+	assert_memory_equal(pc.der[0], der2.data, der2.size);
+	pem_certs_clear(&pc);
+	/* A Cert only in an earlier element does not count. */
+	snprintf(x, n, "Cert=\"%s\",Hash=2;Subject=\"CN=a\"", h);
+	assert_int_equal(dec(x, HTTP_CERT_XFCC, &pc), CA_EMALF);
+	assert_int_equal(dec("Hash=1;Cert=\"-----BEGIN", HTTP_CERT_XFCC,
+	    &pc), CA_EMALF);
+	assert_int_equal(dec("Hash=1;Cert=", HTTP_CERT_XFCC, &pc), CA_EMALF);
+	free(x);
+	free(h);
+	free(h2);
+	gnutls_free(pem.data);
+	gnutls_free(der.data);
+	gnutls_free(pem2.data);
+	gnutls_free(der2.data);
+}
+
 static bool
 in(const char *range, const char *addr)
 {
@@ -271,6 +313,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alb_header),
 		cmocka_unit_test(test_caps_and_haproxy),
+		cmocka_unit_test(test_xfcc),
 		cmocka_unit_test(test_cidr),
 	};
 
