@@ -9,7 +9,9 @@
 # the app with its identity headers; after `mtlsca revoke` the very next
 # request is refused with no CRL built or reloaded; an expired certificate,
 # another CA's, a forged header from an untrusted address (127.0.0.2) and a
-# duplicated header are refused. `mtlsca verify` gives the same answers.
+# duplicated header are refused. Envoy's X-Forwarded-Client-Cert and
+# HAProxy's base64 DER, sent as they send them, get the same answers, and
+# so does `mtlsca verify`.
 . "$(dirname "$0")/http_lib.sh"
 
 command -v nginx >/dev/null || fail "nginx is missing: run packaging/setup.sh"
@@ -343,6 +345,20 @@ code=$(hl_curl "$HL_TMP/v.json" -H "X-Forwarded-Client-Cert: Cert=\"$ALICE\"" \
     "$V/authx")
 [ "$code" = 404 ] || fail "/authx is not below /auth: $code"
 ok "Envoy's XFCC: alice in, dave refused; /auth/<path> answers as /auth (ext_authz)"
+
+# ---- HAProxy's header: %[ssl_c_der,base64] ----
+serve_with haproxy
+der64() { openssl x509 -in "$HL_TMP/$1.pem" -outform DER | base64 -w0; }
+code=$(hl_curl "$HL_TMP/v.json" -H "X-Ssl-Client-Der: $(der64 alice)" "$V/auth")
+[ "$code" = 200 ] && [ "$(hl_json "$HL_TMP/v.json" subject)" = CN=alice ] ||
+    fail "alice as HAProxy sends her: $code $(cat "$HL_TMP/v.json")"
+code=$(hl_curl "$HL_TMP/v.json" -H "X-Ssl-Client-Der: $(der64 bob)" "$V/auth")
+[ "$code" = 403 ] && [ "$(hl_json "$HL_TMP/v.json" reason)" = revoked ] ||
+    fail "bob as HAProxy sends him: $code $(cat "$HL_TMP/v.json")"
+code=$(hl_curl "$HL_TMP/v.json" -H "X-Ssl-Client-Der: $ALICE" "$V/auth")
+[ "$code" = 403 ] && [ "$(hl_json "$HL_TMP/v.json" reason)" = malformed ] ||
+    fail "PEM where HAProxy sends DER: $code"
+ok "HAProxy's base64 DER: alice in, bob revoked, a PEM malformed"
 
 kill -QUIT "$NGINX"
 wait "$NGINX" 2>/dev/null
