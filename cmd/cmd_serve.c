@@ -632,6 +632,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.verify.trusted_proxies = proxies;
 	ho.verify.n_trusted_proxies = cfg->n_verify_proxies;
 	ho.verify.cache_entries = (size_t)cfg->verify_cache;
+	ho.verify.threads = cfg->verify_threads;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 

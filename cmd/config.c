@@ -754,7 +754,7 @@ load_verify(struct loader *l, const config_setting_t *g)
 {
 	static const char *const keys[] = { "listen", "port", "path",
 	    "source", "header", "serial_header", "issuer_header",
-	    "trusted_proxies", "cache_size", NULL };
+	    "trusted_proxies", "cache_size", "threads", NULL };
 	static const char *const sources[] = { "alb-passthrough",
 	    "alb-verify", "nginx", "haproxy", "envoy", NULL };
 	struct config		*c = l->cfg;
@@ -832,6 +832,10 @@ load_verify(struct loader *l, const config_setting_t *g)
 	}
 	if ((s = config_setting_get_member(g, "cache_size")) != NULL &&
 	    (rc = get_u64(l, s, 1, 1u << 24, &c->verify_cache)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "threads")) != NULL &&
+	    (rc = get_uint(l, s, 0, HTTP_LOOPS_MAX, &c->verify_threads)) !=
+	    CA_OK)
 		return rc;
 	return CA_OK;
 }

@@ -99,6 +99,7 @@ struct config {
 	char		verify_proxies[CONFIG_LIST_MAX][64];	/* CIDRs */
 	size_t		n_verify_proxies;		/* 0 = loopback */
 	uint64_t	verify_cache;			/* 16384 */
+	unsigned	verify_threads;			/* 0 = two per core */
 
 	/* admins */
 	char		admin_fingerprints[CONFIG_LIST_MAX][65];	/* SHA-256 hex */

@@ -86,6 +86,8 @@ struct http_verify_options {
 	const char *const	*trusted_proxies;
 	size_t			 n_trusted_proxies;
 	size_t			 cache_entries;	/* 0 = 16384 */
+	/* Event loops (epoll, SO_REUSEPORT); 0 = two per core (verify.c). */
+	unsigned		 threads;
 };
 
 struct http_options {

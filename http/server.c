@@ -525,10 +525,16 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	} else {
 		flags |= MHD_USE_EPOLL_INTERNAL_THREAD |
 		    MHD_ALLOW_SUSPEND_RESUME;
-		/* The plain listener serves small files: one loop; the
-		   verifier is as busy as the load balancer. */
-		if (https || l->verify)
+		/* The plain listener serves small files: one loop. */
+		if (https)
 			loops = opt->threads ? opt->threads : cores();
+		/* The verifier is as busy as the load balancer, and its
+		   requests are short: two loops a core, so that a loop
+		   the scheduler preempts holds fewer connections waiting
+		   (verify.c). */
+		if (l->verify)
+			loops = opt->verify.threads ? opt->verify.threads :
+			    2 * cores();
 		if (loops > HTTP_LOOPS_MAX)
 			loops = HTTP_LOOPS_MAX;
 		/* The limits are shared out between the loops. */
