@@ -350,6 +350,9 @@ const char *http_verify_path(const struct http_server *s,
 /* NULL when l serves the path r matched, else why not (a 404). */
 const char *http_listener_refuses(const struct listener *l,
     const struct http_req *r);
+/* Is sa in verify.trusted_proxies? */
+bool http_verify_trusted(const struct http_server *s,
+    const struct sockaddr *sa);
 /* HTTP_AUTH_PROXY's route: the peer must be a trusted proxy (checked
    first), then the verification. */
 enum MHD_Result http_verify(struct http_server *s, struct http_req *r,

@@ -537,6 +537,10 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 			    2 * cores();
 		if (loops > HTTP_LOOPS_MAX)
 			loops = HTTP_LOOPS_MAX;
+		/* A few proxies make all the verifier's connections: no
+		   per-address cap but the listener's own. */
+		if (l->verify)
+			per_ip = conns;
 		/* The limits are shared out between the loops. */
 		conns = (conns + loops - 1) / loops;
 		per_ip = (per_ip + loops - 1) / loops;

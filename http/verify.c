@@ -182,6 +182,13 @@ http_verify_path(const struct http_server *s, const struct listener *l,
 	return url;
 }
 
+bool
+http_verify_trusted(const struct http_server *s, const struct sockaddr *sa)
+{
+	return s->verify != NULL && http_cidr_match(s->verify->proxies,
+	    s->verify->n_proxies, sa);
+}
+
 const char *
 http_listener_refuses(const struct listener *l, const struct http_req *r)
 {
@@ -410,8 +417,7 @@ http_verify(struct http_server *s, struct http_req *r,
 	ca_error_clear(&e);
 	/* HTTP_AUTH_PROXY: anyone else can write these headers. */
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || !http_cidr_match(hv->proxies, hv->n_proxies,
-	    ci->client_addr)) {
+	if (ci == NULL || !http_verify_trusted(s, ci->client_addr)) {
 		char ip[64] = "?";
 
 		if (ci != NULL)

@@ -259,6 +259,21 @@ grep -q '^mtlsca_verify_total{result="good"} [1-9]' "$HL_TMP/metrics.txt" &&
     fail "metrics: $(grep verify "$HL_TMP/metrics.txt")"
 ok "the verify listener: no API (404 both ways); /metrics counts results, cache hits, durations"
 
+# A proxy's pool of idle keep-alive connections (more than
+# http.per_ip_pending, 32, and per_ip_connections / loops) does not lock
+# it out.
+"$PY" - "$VP" "$ALICE" <<'PYEOF' || fail "60 idle connections from the proxy locked it out"
+import http.client, socket, sys
+port, cert = int(sys.argv[1]), sys.argv[2]
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+c.request("GET", "/auth", headers={"X-Amzn-Mtls-Clientcert": cert})
+assert c.getresponse().status == 200
+for s in idle:
+    s.close()
+PYEOF
+ok "60 idle connections from the trusted proxy, and it is still answered"
+
 # ---- `mtlsca verify`: the same answers ----
 M verify "$HL_TMP/alice.pem" >"$HL_TMP/cli.out" || fail "mtlsca verify alice: $(cat "$HL_TMP/cli.out")"
 grep -q "^good: $(serial alice)" "$HL_TMP/cli.out" || fail "$(cat "$HL_TMP/cli.out")"
