@@ -23,6 +23,8 @@ int cmd_audit(int argc, char **argv, struct config *cfg);
 /* Publishing (issue 5). */
 int cmd_publish(int argc, char **argv, struct config *cfg);
 int cmd_status(int argc, char **argv, struct config *cfg);
+/* The verifier on the command line (issue 13). */
+int cmd_verify(int argc, char **argv, struct config *cfg);
 
 /* The client side (issue 11): enrollment, renewal, PKCS#12. */
 int cmd_enroll(int argc, char **argv, struct config *cfg);

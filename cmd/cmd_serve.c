@@ -48,7 +48,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mtlsca serve [--config FILE] [--listen ADDR] "
-	    "[--https-port N] [--http-port N]\n");
+	    "[--https-port N] [--http-port N] [--verify-port N]\n");
 }
 
 static int
@@ -417,6 +417,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	uint8_t				(*fps)[CA_HASH_LEN] = NULL;
 	uint8_t				(*admin_h)[CA_HASH_LEN] = NULL;
 	const char			*subjects[CONFIG_LIST_MAX];
+	const char			*proxies[CONFIG_LIST_MAX];
 	char				 served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
 	size_t				 n_served = 0;
 	struct ca			*ca = NULL;
@@ -480,6 +481,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			}
 		} else if (strcmp(a, "--http-port") == 0) {
 			if (port_arg(v, &cfg->http_port) != 0) {
+				usage();
+				return 2;
+			}
+		} else if (strcmp(a, "--verify-port") == 0) {
+			if (port_arg(v, &cfg->verify_port) != 0) {
 				usage();
 				return 2;
 			}
@@ -646,6 +652,20 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin_h;
 	ho.n_admin_token_hashes = n_admin;
 	ho.publishers = pubs;
+	/* The verifier behind the load balancer. */
+	for (size_t i = 0; i < cfg->n_verify_proxies; i++)
+		proxies[i] = cfg->verify_proxies[i];
+	ho.verify.port = cfg->verify_port;
+	ho.verify.listen = cfg->verify_listen;
+	ho.verify.path = cfg->verify_path;
+	ho.verify.source = (enum http_verify_source)cfg->verify_source;
+	ho.verify.header = cfg->verify_header;
+	ho.verify.serial_header = cfg->verify_serial_header;
+	ho.verify.issuer_header = cfg->verify_issuer_header;
+	ho.verify.trusted_proxies = proxies;
+	ho.verify.n_trusted_proxies = cfg->n_verify_proxies;
+	ho.verify.cache_entries = (size_t)cfg->verify_cache;
+	ho.verify.threads = cfg->verify_threads;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 
@@ -670,6 +690,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (http_server_port(srv, false))
 		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
+	if (http_server_verify_port(srv))
+		fprintf(stderr, "mtlsca: serving the verifier (GET /v1/verify"
+		    "%s%s) on %s:%u\n", cfg->verify_path[0] ? ", " : "",
+		    cfg->verify_path, cfg->verify_listen,
+		    http_server_verify_port(srv));
 	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
 	    "%s)\n", cfg->data_dir, fp);
 	/* systemd (Type=notify): started now; the watchdog from this loop. */

@@ -732,6 +732,114 @@ load_http(struct loader *l, const config_setting_t *g)
 	return CA_OK;
 }
 
+/* A header name: an RFC 9110 section 5.6.2 token. */
+static int
+get_header_name(struct loader *l, const config_setting_t *s, char *out,
+    size_t size)
+{
+	int rc;
+
+	/* "": the source's own name. */
+	if ((rc = get_string(l, s, out, size, false)) != CA_OK)
+		return rc;
+	for (const char *q = out; *q != '\0'; q++)
+		if (!isalnum((unsigned char)*q) && strchr("!#$%&'*+-.^_`|~",
+		    *q) == NULL)
+			return bad(l, s, "\"%s\" is not a header name", out);
+	return CA_OK;
+}
+
+static int
+load_verify(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "listen", "port", "path",
+	    "source", "header", "serial_header", "issuer_header",
+	    "trusted_proxies", "cache_size", "threads", NULL };
+	static const char *const sources[] = { "alb-passthrough",
+	    "alb-verify", "nginx", "haproxy", "envoy", NULL };
+	struct config		*c = l->cfg;
+	config_setting_t	*s;
+	struct ca_error		 e;
+	uint8_t			 addr[16];
+	char			 src[32];
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "listen")) != NULL) {
+		if ((rc = get_string(l, s, c->verify_listen,
+		    sizeof(c->verify_listen), true)) != CA_OK)
+			return rc;
+		if (inet_pton(AF_INET, c->verify_listen, addr) != 1 &&
+		    inet_pton(AF_INET6, c->verify_listen, addr) != 1)
+			return bad(l, s, "\"%s\" is not an IPv4 or IPv6 "
+			    "address", c->verify_listen);
+	}
+	if ((s = config_setting_get_member(g, "port")) != NULL &&
+	    (rc = get_uint(l, s, 0, 65535, &c->verify_port)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "path")) != NULL) {
+		if ((rc = get_string(l, s, c->verify_path,
+		    sizeof(c->verify_path), false)) != CA_OK)
+			return rc;
+		for (const char *q = c->verify_path; *q != '\0'; q++)
+			if (*q <= ' ' || *q == '?' || *q == '#' || *q >= 0x7f)
+				return bad(l, s, "a path without spaces, '?' "
+				    "or '#' (\"/auth\")");
+		if (c->verify_path[0] != '\0' && c->verify_path[0] != '/')
+			return bad(l, s, "must start with '/' (\"/auth\")");
+	}
+	if ((s = config_setting_get_member(g, "source")) != NULL) {
+		bool found = false;
+
+		if ((rc = get_string(l, s, src, sizeof(src), true)) != CA_OK)
+			return rc;
+		for (unsigned i = 0; sources[i] != NULL; i++)
+			if (strcmp(src, sources[i]) == 0) {
+				c->verify_source = i;
+				found = true;
+			}
+		if (!found)
+			return bad(l, s, "\"%s\" is not a source: expected "
+			    "\"alb-passthrough\", \"alb-verify\", \"nginx\", "
+			    "\"haproxy\" or \"envoy\"", src);
+	}
+	if ((s = config_setting_get_member(g, "header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_header,
+	    sizeof(c->verify_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "serial_header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_serial_header,
+	    sizeof(c->verify_serial_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "issuer_header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_issuer_header,
+	    sizeof(c->verify_issuer_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "trusted_proxies")) != NULL) {
+		if ((rc = get_strings(l, s, &c->verify_proxies[0][0],
+		    sizeof(c->verify_proxies[0]), CONFIG_LIST_MAX,
+		    &c->n_verify_proxies)) != CA_OK)
+			return rc;
+		if (c->n_verify_proxies == 0)
+			return bad(l, s, "needs at least one range (remove it "
+			    "for this host only: 127.0.0.1 and ::1)");
+		for (size_t i = 0; i < c->n_verify_proxies; i++)
+			if (http_verify_proxy_check(c->verify_proxies[i], &e) !=
+			    CA_OK)
+				return bad(l, config_setting_get_elem(s,
+				    (unsigned)i), "%s", e.msg);
+	}
+	if ((s = config_setting_get_member(g, "cache_size")) != NULL &&
+	    (rc = get_u64(l, s, 1, 1u << 24, &c->verify_cache)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "threads")) != NULL &&
+	    (rc = get_uint(l, s, 0, HTTP_LOOPS_MAX, &c->verify_threads)) !=
+	    CA_OK)
+		return rc;
+	return CA_OK;
+}
+
 static int
 load_admins(struct loader *l, const config_setting_t *g)
 {
@@ -1039,13 +1147,16 @@ config_defaults(struct config *cfg)
 	cfg->publish_retry_min = 5;
 	cfg->publish_retry_max = 300;
 	cfg->publish_max_lag = 900;
+	snprintf(cfg->verify_listen, sizeof(cfg->verify_listen), "127.0.0.1");
+	cfg->verify_cache = 16384;
 }
 
 int
 config_load(const char *path, struct config *cfg, struct ca_error *err)
 {
 	static const char *const keys[] = { "data_dir", "store", "ca", "crl",
-	    "profiles", "http", "admins", "publishers", "publish", NULL };
+	    "profiles", "http", "admins", "publishers", "publish", "verify",
+	    NULL };
 	struct config		*c = NULL;
 	struct loader		 l;
 	config_t		 lc;
@@ -1122,6 +1233,16 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	if ((s = config_lookup(&lc, "admins")) != NULL &&
 	    (rc = load_admins(&l, s)) != CA_OK)
 		goto out;
+	if ((s = config_lookup(&lc, "verify")) != NULL &&
+	    (rc = load_verify(&l, s)) != CA_OK)
+		goto out;
+	if (c->verify_port != 0 && (c->verify_port == c->https_port ||
+	    c->verify_port == c->http_port) &&
+	    strcmp(c->verify_listen, c->listen) == 0) {
+		rc = bad(&l, s, "verify.port %u is also an http port",
+		    c->verify_port);
+		goto out;
+	}
 	if ((s = config_lookup(&lc, "publishers")) != NULL &&
 	    (rc = load_publishers(&l, s)) != CA_OK)
 		goto out;

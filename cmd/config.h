@@ -100,6 +100,19 @@ struct config {
 	bool		thread_pool;			/* threading = "pool" */
 	unsigned	threads;			/* pool size; 0 = cores */
 
+	/* verify: the verifier behind the load balancer (GET /v1/verify) */
+	char		verify_listen[64];		/* 127.0.0.1 */
+	unsigned	verify_port;			/* 0 = no listener */
+	char		verify_path[256];		/* "" = none */
+	unsigned	verify_source;			/* enum http_verify_source */
+	char		verify_header[128];		/* "" = the source's */
+	char		verify_serial_header[128];
+	char		verify_issuer_header[128];
+	char		verify_proxies[CONFIG_LIST_MAX][64];	/* CIDRs */
+	size_t		n_verify_proxies;		/* 0 = loopback */
+	uint64_t	verify_cache;			/* 16384 */
+	unsigned	verify_threads;			/* 0 = two per core */
+
 	/* admins */
 	char		admin_fingerprints[CONFIG_LIST_MAX][65];	/* SHA-256 hex */
 	size_t		n_admin_fingerprints;

@@ -51,6 +51,7 @@ static const char main_usage[] =
 "  enroll    get a client certificate from a mtlsca server (key made here)\n"
 "  renew     renew a client certificate over mTLS (once due, or as a daemon)\n"
 "  export-p12  write a key and its certificate as a PKCS#12 file\n"
+"  verify    is a client certificate good right now? (as GET /v1/verify)\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
@@ -75,6 +76,7 @@ static const struct {
 	{ "enroll", cmd_enroll },
 	{ "renew", cmd_renew },
 	{ "export-p12", cmd_export_p12 },
+	{ "verify", cmd_verify },
 };
 
 static int

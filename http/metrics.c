@@ -314,6 +314,13 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 			bprintf(&b, "%s", text);
 		free(text);
 	}
+	{
+		char *vm = http_verify_metrics(s);
+
+		if (vm != NULL)
+			bprintf(&b, "%s", vm);
+		free(vm);
+	}
 	if (b.oom) {
 		free(b.p);
 		return http_respond_error(r, c, 500, "no_memory",

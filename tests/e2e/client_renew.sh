@@ -104,7 +104,7 @@ code=$(hl_curl "$HL_TMP/rv.json" --cacert "$D/ca.pem" -H "Authorization: Bearer 
 [ "$code" = 200 ] || fail "revoke: $code $(cat "$HL_TMP/rv.json")"
 run_rc 1 m renew --server "$U" --cert r/cert.pem --key r/key.pem
 has "$OUT" "the server refused the renewal of $(serial r/cert.pem)"
-has "$OUT" "is revoked"
+has "$OUT" "was revoked at"
 run_rc 1 env MTLSCA_FAKE_NOW="$(rfc3339 $(( $(epoch a/cert.pem enddate) + 60 )))" \
     "$MTLSCA" renew --server "$U" --cert a/cert.pem --key a/key.pem --if-due
 has "$OUT" "expired on"
