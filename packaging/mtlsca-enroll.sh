@@ -16,18 +16,20 @@
 # (RFC 3339 UTC) stands in for the clock, as for mtlsca (tests).
 set -eu
 
-PROG=mtlsca-enroll.sh
+# Installed as mtlsca-enroll (the package, make install); mtlsca-enroll.sh
+# in the source tree.
+PROG=${0##*/}
 SKEW_WARN=300
 
 usage() {
-	cat <<'EOF'
-usage: mtlsca-enroll.sh enroll --server URL (--token T | --token-file F)
+	cat <<EOF
+usage: $PROG enroll --server URL (--token T | --token-file F)
                         --cn NAME (--ca-file F | --ca-fingerprint SHA256)
                         [--san dns:|ip:|email:|uri:NAME]... [--key-type TYPE]
                         [--profile P] [--days N] [--out-dir DIR] [--force]
                         [--p12 FILE [--p12-legacy] [--p12-password-file F]
                         [--p12-name NAME]]
-       mtlsca-enroll.sh renew --server URL --cert FILE --key FILE
+       $PROG renew --server URL --cert FILE --key FILE
                         [--ca-file F] [--chain FILE] [--rekey [--key-type T]]
                         [--days N] [--if-due] [--force] [--exec CMD [ARG...]]
 

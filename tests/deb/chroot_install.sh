@@ -185,6 +185,18 @@ grep -qx 'data_dir = "/var/lib/mtlsca";' "$root/etc/mtlsca/ca.conf" ||
     fail "/etc/mtlsca/ca.conf does not set data_dir to /var/lib/mtlsca"
 [ -f "$root/usr/share/man/man1/mtlsca.1.gz" ] || fail "no man page"
 ok "conffile /etc/mtlsca/ca.conf (data_dir /var/lib/mtlsca), mtlsca(1)"
+# The client script and its timer: one copy of each unit (under /lib only),
+# the script without its .sh, with its man page.
+[ -x "$root/usr/bin/mtlsca-enroll" ] && [ ! -e "$root/usr/bin/mtlsca-enroll.sh" ] ||
+    fail "no /usr/bin/mtlsca-enroll (or still named .sh)"
+[ -f "$root/usr/share/man/man1/mtlsca-enroll.1.gz" ] || fail "no mtlsca-enroll(1)"
+# (The chroot merges /usr: the package's own list says where each unit is.)
+for u in mtlsca-renew@.service mtlsca-renew@.timer; do
+	[ -f "$root/lib/systemd/system/$u" ] || fail "no /lib/systemd/system/$u"
+	n=$(dpkg-deb -c "$deb" | grep -c "/systemd/system/$u\$") || true
+	[ "$n" = 1 ] || fail "$u is in the package $n times"
+done
+ok "mtlsca-enroll, mtlsca-enroll(1), mtlsca-renew@.service and .timer"
 
 unit=$root/lib/systemd/system/mtlsca.service
 [ -f "$unit" ] || fail "no /lib/systemd/system/mtlsca.service"
