@@ -536,6 +536,9 @@ struct ca_enroller_options {
 	   admin may have a certificate made for). Copied. */
 	const uint8_t			(*admin_token_hashes)[CA_HASH_LEN];
 	size_t				 n_admin_token_hashes;
+	/* Admin client certificates by SHA-256. Copied. */
+	const uint8_t			(*admin_fingerprints)[CA_HASH_LEN];
+	size_t				 n_admin_fingerprints;
 	const char *const		*admin_subjects;
 	size_t				 n_admin_subjects;
 	unsigned			 batch_max;	/* per commit; 0 = 256 */
@@ -551,18 +554,31 @@ int ca_enroller_new(struct ca *ca, struct store *st,
     struct ca_error *err);
 void ca_enroller_free(struct ca_enroller *e);
 
-/* Profile by name (NULL or "" = the default); NULL when unknown. And all
-   of them (for per-profile figures). Borrowed from e. */
-const struct ca_profile *ca_enroller_profile(const struct ca_enroller *e,
-    const char *name);
-const struct ca_profile *ca_enroller_profiles(const struct ca_enroller *e,
-    size_t *n);
+/*
+ * Put a new configuration in place (a reload): profiles, static tokens,
+ * admins. Requests already decided finish under the one they were decided
+ * under; the next ones see the new one. CA_EINVAL/CA_ENOMEM, and the
+ * running one stays.
+ */
+int ca_enroller_reconfigure(struct ca_enroller *e,
+    const struct ca_enroller_options *opt, struct ca_error *err);
+
+/* A copy of the profile named name (NULL or "" = the default): CA_OK, or
+   CA_ENOENT when there is none. */
+int ca_enroller_profile_get(const struct ca_enroller *e, const char *name,
+    struct ca_profile *out);
+/* The profiles' names, the default first: at most max; their count. */
+size_t ca_enroller_profile_names(const struct ca_enroller *e,
+    char (*names)[STORE_PROFILE_MAX], size_t max);
 /* Is subject (RFC 4514) a configured admin subject? Is hash an admin
-   token's? (constant time over the list) */
+   token's? Is a client certificate (its SHA-256, its subject) an admin's?
+   (hashes are compared in constant time over the list) */
 bool ca_enroller_admin_subject(const struct ca_enroller *e,
     const char *subject);
 bool ca_enroller_admin_token(const struct ca_enroller *e,
     const uint8_t hash[CA_HASH_LEN]);
+bool ca_enroller_admin_cert(const struct ca_enroller *e,
+    const uint8_t fingerprint[CA_HASH_LEN], const char *subject);
 
 /* The committer's figures (mtlsca_store_commits_total...). */
 struct ca_enroller_stats {

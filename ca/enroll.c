@@ -40,6 +40,7 @@ struct enroll_item {
 	struct enroll_item	*next;
 	/* what a serial collision signs again */
 	struct ca_csr		*csr;
+	struct ca_policy	*pol;		/* a reference: prof is in it */
 	const struct ca_profile	*prof;
 	unsigned		 days;
 	int			 tries;
@@ -60,17 +61,30 @@ struct enroll_item {
 	bool			 finished;
 };
 
-struct ca_enroller {
-	struct ca		*ca;
-	struct store		*st;
+/*
+ * What the configuration says about enrollment, as one immutable,
+ * reference-counted snapshot: a reload (SIGHUP) puts a new one in place
+ * while requests decided under the old one finish with it.
+ */
+struct ca_policy {
+	atomic_int		 refs;
 	struct ca_profile	*profiles;
 	size_t			 n_profiles;
 	struct ca_static_token	*tokens;
 	size_t			 n_tokens;
 	uint8_t			(*admin_tokens)[CA_HASH_LEN];
 	size_t			 n_admin_tokens;
+	uint8_t			(*admin_fps)[CA_HASH_LEN];
+	size_t			 n_admin_fps;
 	char			**admin_subjects;
 	size_t			 n_admin_subjects;
+};
+
+struct ca_enroller {
+	struct ca		*ca;
+	struct store		*st;
+	pthread_mutex_t		 pol_mu;	/* guards pol (the pointer) */
+	struct ca_policy	*pol;
 
 	/* the committer */
 	pthread_t		 thread;
@@ -107,52 +121,129 @@ default_reason(struct ca_error *err, const char *reason)
 		err->reason = reason;
 }
 
-/* ---- the enroller ---- */
+/* ---- the policy ---- */
 
 static void
-options_free(struct ca_enroller *e)
+policy_free(struct ca_policy *p)
 {
-	for (size_t i = 0; i < e->n_admin_subjects; i++)
-		free(e->admin_subjects[i]);
-	free(e->admin_subjects);
-	free(e->profiles);
-	free(e->tokens);
-	free(e->admin_tokens);
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_admin_subjects; i++)
+		free(p->admin_subjects[i]);
+	free(p->admin_subjects);
+	free(p->profiles);
+	free(p->tokens);
+	free(p->admin_tokens);
+	free(p->admin_fps);
+	free(p);
+}
+
+static void
+policy_put(struct ca_policy *p)
+{
+	if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1)
+		policy_free(p);
+}
+
+/* The current policy, with a reference: give it back with policy_put. */
+static struct ca_policy *
+policy_get(const struct ca_enroller *e)
+{
+	struct ca_enroller	*m = (struct ca_enroller *)e;	/* the lock */
+	struct ca_policy	*p;
+
+	pthread_mutex_lock(&m->pol_mu);
+	p = m->pol;
+	atomic_fetch_add(&p->refs, 1);
+	pthread_mutex_unlock(&m->pol_mu);
+	return p;
 }
 
 static int
-options_copy(struct ca_enroller *e, const struct ca_enroller_options *opt,
+policy_new(const struct ca_enroller_options *opt, struct ca_policy **out,
     struct ca_error *err)
 {
+	struct ca_policy	*p;
+	int			 rc = CA_ENOMEM;
+
 	if (opt->n_profiles == 0 || opt->profiles == NULL)
 		return ca_error_set(err, CA_EINVAL, "no certificate profile");
-	e->profiles = calloc(opt->n_profiles, sizeof(*e->profiles));
-	e->tokens = calloc(opt->n_tokens + 1, sizeof(*e->tokens));
-	e->admin_tokens = calloc(opt->n_admin_token_hashes + 1,
-	    sizeof(*e->admin_tokens));
-	e->admin_subjects = calloc(opt->n_admin_subjects + 1,
-	    sizeof(*e->admin_subjects));
-	if (e->profiles == NULL || e->tokens == NULL ||
-	    e->admin_tokens == NULL || e->admin_subjects == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	memcpy(e->profiles, opt->profiles,
-	    opt->n_profiles * sizeof(*e->profiles));
-	e->n_profiles = opt->n_profiles;
+	atomic_init(&p->refs, 1);
+	p->profiles = calloc(opt->n_profiles, sizeof(*p->profiles));
+	p->tokens = calloc(opt->n_tokens + 1, sizeof(*p->tokens));
+	p->admin_tokens = calloc(opt->n_admin_token_hashes + 1,
+	    sizeof(*p->admin_tokens));
+	p->admin_fps = calloc(opt->n_admin_fingerprints + 1,
+	    sizeof(*p->admin_fps));
+	p->admin_subjects = calloc(opt->n_admin_subjects + 1,
+	    sizeof(*p->admin_subjects));
+	if (p->profiles == NULL || p->tokens == NULL ||
+	    p->admin_tokens == NULL || p->admin_fps == NULL ||
+	    p->admin_subjects == NULL)
+		goto fail;
+	memcpy(p->profiles, opt->profiles,
+	    opt->n_profiles * sizeof(*p->profiles));
+	p->n_profiles = opt->n_profiles;
 	if (opt->n_tokens > 0)
-		memcpy(e->tokens, opt->tokens,
-		    opt->n_tokens * sizeof(*e->tokens));
-	e->n_tokens = opt->n_tokens;
+		memcpy(p->tokens, opt->tokens,
+		    opt->n_tokens * sizeof(*p->tokens));
+	p->n_tokens = opt->n_tokens;
 	if (opt->n_admin_token_hashes > 0)
-		memcpy(e->admin_tokens, opt->admin_token_hashes,
-		    opt->n_admin_token_hashes * sizeof(*e->admin_tokens));
-	e->n_admin_tokens = opt->n_admin_token_hashes;
+		memcpy(p->admin_tokens, opt->admin_token_hashes,
+		    opt->n_admin_token_hashes * sizeof(*p->admin_tokens));
+	p->n_admin_tokens = opt->n_admin_token_hashes;
+	if (opt->n_admin_fingerprints > 0)
+		memcpy(p->admin_fps, opt->admin_fingerprints,
+		    opt->n_admin_fingerprints * sizeof(*p->admin_fps));
+	p->n_admin_fps = opt->n_admin_fingerprints;
 	for (size_t i = 0; i < opt->n_admin_subjects; i++) {
-		if ((e->admin_subjects[i] = strdup(opt->admin_subjects[i])) ==
+		if ((p->admin_subjects[i] = strdup(opt->admin_subjects[i])) ==
 		    NULL)
-			return ca_error_set(err, CA_ENOMEM, "out of memory");
-		e->n_admin_subjects = i + 1;
+			goto fail;
+		p->n_admin_subjects = i + 1;
 	}
+	*out = p;
 	return CA_OK;
+fail:
+	policy_free(p);
+	return ca_error_set(err, rc, "out of memory");
+}
+
+/* Profile by name (NULL or "" = the default) in p, or NULL. */
+static const struct ca_profile *
+policy_profile(const struct ca_policy *p, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return &p->profiles[0];
+	for (size_t i = 0; i < p->n_profiles; i++)
+		if (strcmp(p->profiles[i].name, name) == 0)
+			return &p->profiles[i];
+	return NULL;
+}
+
+static bool
+policy_admin_subject(const struct ca_policy *p, const char *subject)
+{
+	if (subject == NULL)
+		return false;
+	for (size_t i = 0; i < p->n_admin_subjects; i++)
+		if (strcmp(p->admin_subjects[i], subject) == 0)
+			return true;
+	return false;
+}
+
+/* Every hash is looked at: the time taken says nothing. */
+static bool
+hash_listed(const uint8_t (*list)[CA_HASH_LEN], size_t n,
+    const uint8_t hash[CA_HASH_LEN])
+{
+	bool ok = false;
+
+	for (size_t i = 0; i < n; i++)
+		ok |= ca_hash_eq(list[i], hash);
+	return ok;
 }
 
 static void *committer_main(void *arg);
@@ -179,7 +270,8 @@ ca_enroller_new(struct ca *ca, struct store *st,
 	atomic_init(&e->enrolling, 0);
 	atomic_init(&e->commits, 0);
 	atomic_init(&e->committed, 0);
-	if ((rc = options_copy(e, opt, err)) != CA_OK)
+	pthread_mutex_init(&e->pol_mu, NULL);
+	if ((rc = policy_new(opt, &e->pol, err)) != CA_OK)
 		goto fail;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_condattr_init(&attr);
@@ -216,48 +308,88 @@ ca_enroller_free(struct ca_enroller *e)
 		pthread_cond_destroy(&e->cond);
 		pthread_mutex_destroy(&e->mu);
 	}
-	options_free(e);
+	policy_put(e->pol);
+	pthread_mutex_destroy(&e->pol_mu);
 	free(e);
 }
 
-const struct ca_profile *
-ca_enroller_profile(const struct ca_enroller *e, const char *name)
+int
+ca_enroller_reconfigure(struct ca_enroller *e,
+    const struct ca_enroller_options *opt, struct ca_error *err)
 {
-	if (name == NULL || *name == '\0')
-		return &e->profiles[0];
-	for (size_t i = 0; i < e->n_profiles; i++)
-		if (strcmp(e->profiles[i].name, name) == 0)
-			return &e->profiles[i];
-	return NULL;
+	struct ca_policy	*p, *old;
+	int			 rc;
+
+	if (e == NULL || opt == NULL)
+		return ca_error_set(err, CA_EINVAL, "ca_enroller_reconfigure: "
+		    "missing argument");
+	if ((rc = policy_new(opt, &p, err)) != CA_OK)
+		return rc;
+	pthread_mutex_lock(&e->pol_mu);
+	old = e->pol;
+	e->pol = p;
+	pthread_mutex_unlock(&e->pol_mu);
+	policy_put(old);	/* freed once the last request under it ends */
+	return CA_OK;
 }
 
-const struct ca_profile *
-ca_enroller_profiles(const struct ca_enroller *e, size_t *n)
+int
+ca_enroller_profile_get(const struct ca_enroller *e, const char *name,
+    struct ca_profile *out)
 {
-	*n = e->n_profiles;
-	return e->profiles;
+	struct ca_policy	*p = policy_get(e);
+	const struct ca_profile	*prof = policy_profile(p, name);
+
+	if (prof != NULL)
+		*out = *prof;
+	policy_put(p);
+	return prof != NULL ? CA_OK : CA_ENOENT;
+}
+
+size_t
+ca_enroller_profile_names(const struct ca_enroller *e,
+    char (*names)[STORE_PROFILE_MAX], size_t max)
+{
+	struct ca_policy	*p = policy_get(e);
+	size_t			 n = p->n_profiles < max ? p->n_profiles : max;
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(names[i], p->profiles[i].name, STORE_PROFILE_MAX);
+	policy_put(p);
+	return n;
 }
 
 bool
 ca_enroller_admin_subject(const struct ca_enroller *e, const char *subject)
 {
-	if (subject == NULL)
-		return false;
-	for (size_t i = 0; i < e->n_admin_subjects; i++)
-		if (strcmp(e->admin_subjects[i], subject) == 0)
-			return true;
-	return false;
+	struct ca_policy	*p = policy_get(e);
+	bool			 ok = policy_admin_subject(p, subject);
+
+	policy_put(p);
+	return ok;
 }
 
 bool
 ca_enroller_admin_token(const struct ca_enroller *e,
     const uint8_t hash[CA_HASH_LEN])
 {
-	bool ok = false;
+	struct ca_policy	*p = policy_get(e);
+	bool			 ok = hash_listed(p->admin_tokens,
+	    p->n_admin_tokens, hash);
 
-	/* Look at every hash: the time taken says nothing. */
-	for (size_t i = 0; i < e->n_admin_tokens; i++)
-		ok |= ca_hash_eq(e->admin_tokens[i], hash);
+	policy_put(p);
+	return ok;
+}
+
+bool
+ca_enroller_admin_cert(const struct ca_enroller *e,
+    const uint8_t fingerprint[CA_HASH_LEN], const char *subject)
+{
+	struct ca_policy	*p = policy_get(e);
+	bool			 ok = hash_listed(p->admin_fps, p->n_admin_fps,
+	    fingerprint) || policy_admin_subject(p, subject);
+
+	policy_put(p);
 	return ok;
 }
 
@@ -276,24 +408,29 @@ ca_grant_token(const struct ca_enroller *e, const uint8_t hash[CA_HASH_LEN],
 {
 	struct store_token	tok;
 	struct ca_grant		g;
+	struct ca_policy	*p = policy_get(e);
 	char			hex[2 * 4 + 1];
 	int			rc, which = -1;
+	bool			admin;
 
 	memset(&g, 0, sizeof(g));
 	hex_format(hash, 4, hex);
 	/* Every static hash is compared: timing does not tell which. */
-	for (size_t i = 0; i < e->n_tokens; i++)
-		if (ca_hash_eq(e->tokens[i].hash, hash))
+	for (size_t i = 0; i < p->n_tokens; i++)
+		if (ca_hash_eq(p->tokens[i].hash, hash))
 			which = (int)i;
+	if (which >= 0)
+		snprintf(g.profile, sizeof(g.profile), "%s",
+		    p->tokens[which].profile);
+	admin = hash_listed(p->admin_tokens, p->n_admin_tokens, hash);
+	policy_put(p);
 	if (which >= 0) {
 		g.kind = CA_GRANT_STATIC;
-		snprintf(g.profile, sizeof(g.profile), "%s",
-		    e->tokens[which].profile);
 		snprintf(g.who, sizeof(g.who), "static-token:%s", hex);
 		*out = g;
 		return CA_OK;
 	}
-	if (ca_enroller_admin_token(e, hash)) {
+	if (admin) {
 		g.kind = CA_GRANT_ADMIN;
 		snprintf(g.who, sizeof(g.who), "admin-token:%s", hex);
 		*out = g;
@@ -374,7 +511,7 @@ bound_sans(const struct ca_grant *g, const struct ca_csr *csr,
 /* The profile grant g may have a certificate for csr under (asked: the
    request's profile, "" for none), or a refusal that names the rule. */
 static int
-enroll_policy(const struct ca_enroller *e, const struct ca_grant *g,
+enroll_policy(const struct ca_policy *e, const struct ca_grant *g,
     const struct ca_csr *csr, const char *asked,
     const struct ca_profile **out, struct ca_error *err)
 {
@@ -396,7 +533,7 @@ enroll_policy(const struct ca_enroller *e, const struct ca_grant *g,
 			    CA_REASON_RENEWAL_PROFILE, "renewal keeps the "
 			    "profile '%s'", g->profile);
 		if (g->profile[0] == '\0' ||
-		    (prof = ca_enroller_profile(e, g->profile)) == NULL)
+		    (prof = policy_profile(e, g->profile)) == NULL)
 			return ca_refuse(err, CA_EPOLICY,
 			    CA_REASON_RENEWAL_PROFILE, "the certificate's "
 			    "profile '%s' is not one this service issues",
@@ -410,7 +547,7 @@ enroll_policy(const struct ca_enroller *e, const struct ca_grant *g,
 		    "this token enrolls for profile '%s', not '%s'", g->profile,
 		    asked);
 	name = g->profile[0] != '\0' ? g->profile : asked;
-	if ((prof = ca_enroller_profile(e, name)) == NULL)
+	if ((prof = policy_profile(e, name)) == NULL)
 		return ca_refuse(err, CA_EPOLICY, CA_REASON_PROFILE_UNKNOWN,
 		    "unknown profile '%s'", name);
 	if (g->cn[0] != '\0' && strcmp(g->cn, ca_csr_cn(csr)) != 0)
@@ -436,6 +573,7 @@ item_free(struct enroll_item *it)
 	}
 	ca_issued_clear(&it->iss);
 	ca_csr_free(it->csr);
+	policy_put(it->pol);
 	free(it);
 }
 
@@ -785,8 +923,11 @@ ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
 		    CA_REASON_CSR_MALFORMED : CA_REASON_CSR_POLICY);
 		goto counted;
 	}
-	if ((rc = enroll_policy(e, g, it->csr, profile != NULL ? profile : "",
-	    &prof, &out->err)) != CA_OK)
+	/* The policy this request is decided under, kept with it until it
+	   is answered (a reload may put another in place meanwhile). */
+	it->pol = policy_get(e);
+	if ((rc = enroll_policy(it->pol, g, it->csr, profile != NULL ?
+	    profile : "", &prof, &out->err)) != CA_OK)
 		goto counted;
 	/* Renewed once only: said before any signing (the commit decides
 	   atomically, record.c). */
@@ -810,8 +951,8 @@ ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
 	 * credential (its subject, which renewal keeps, is one) passes.
 	 */
 	if (g->kind != CA_GRANT_ADMIN &&
-	    !(renewal && ca_enroller_admin_subject(e, g->peer.subject)) &&
-	    ca_enroller_admin_subject(e, it->iss.subject)) {
+	    !(renewal && policy_admin_subject(it->pol, g->peer.subject)) &&
+	    policy_admin_subject(it->pol, it->iss.subject)) {
 		rc = ca_refuse(&out->err, CA_EFORBIDDEN, CA_REASON_ADMIN_SUBJECT,
 		    "the subject %.150s is an admin subject: only an admin "
 		    "may enroll it", it->iss.subject);

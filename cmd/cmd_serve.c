@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 	bool			have_cert = exists(cfg->ca_cert);
 	bool			have_key = strncmp(cfg->ca_key, "pkcs11:", 7) == 0
 	    || exists(cfg->ca_key);
-	bool			demo = strcmp(cfg->source, "(defaults)") == 0 &&
+	bool			demo = strcmp(cfg->source, CONFIG_SOURCE_DEFAULTS) == 0 &&
 	    cfg->n_publishers == 0;
 
 	*created = false;
@@ -407,19 +408,352 @@ write_public_ca(const char *public_dir, struct ca *ca, struct ca_error *err)
 	return file_write_atomic(path, pem, n, 0644, 0, err);
 }
 
+/* ---- what a reload may change ---- */
+
+/* serve's own options, which win over the file at start and at reloads. */
+struct serve_overrides {
+	const char	*listen;	/* NULL: the file's */
+	int		 https_port, http_port, verify_port;	/* -1: the file's */
+};
+
+static void
+overrides_apply(const struct serve_overrides *ov, struct config *cfg)
+{
+	if (ov->listen != NULL)
+		snprintf(cfg->listen, sizeof(cfg->listen), "%s", ov->listen);
+	if (ov->https_port >= 0)
+		cfg->https_port = (unsigned)ov->https_port;
+	if (ov->http_port >= 0)
+		cfg->http_port = (unsigned)ov->http_port;
+	if (ov->verify_port >= 0)
+		cfg->verify_port = (unsigned)ov->verify_port;
+}
+
+/* The hashes and lists serve hands the HTTP server (it copies them). */
+struct serve_policy {
+	struct ca_profile	 profiles[CONFIG_PROFILES_MAX];
+	size_t			 n_profiles;
+	struct ca_static_token	*toks;
+	size_t			 n_toks;
+	uint8_t			(*fps)[CA_HASH_LEN];
+	size_t			 n_fps;
+	uint8_t			(*admin_h)[CA_HASH_LEN];
+	size_t			 n_admin;
+	const char		*subjects[CONFIG_LIST_MAX];
+	size_t			 n_subjects;
+};
+
+static void
+policy_free(struct serve_policy *p)
+{
+	free(p->toks);
+	free(p->fps);
+	free(p->admin_h);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * The configuration's credentials as hashes, and its profiles with the
+ * service's own names on their deny lists: no enrollment may obtain a
+ * certificate for http.server_names or a name of the certificate actually
+ * served (tcert): with the runbook's serverAuth EKU it would impersonate
+ * this service to every client that trusts the CA (the CLI's `sign` is an
+ * admin act and keeps the profiles as configured). cfg->profiles stay as
+ * configured. On failure nothing is left to free.
+ */
+static int
+policy_build(const struct config *cfg, struct store *st, const char *tcert,
+    struct serve_policy *p, struct ca_error *err)
+{
+	char	served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
+	size_t	n_served = 0, mlen;
+	uint8_t	*mv = NULL;
+	int	rc;
+
+	memset(p, 0, sizeof(*p));
+	p->toks = calloc(CONFIG_PROFILES_MAX * CONFIG_LIST_MAX + 1,
+	    sizeof(*p->toks));
+	p->fps = calloc(cfg->n_admin_fingerprints + 1, sizeof(*p->fps));
+	p->admin_h = calloc(cfg->n_admin_token_hashes + 2,
+	    sizeof(*p->admin_h));
+	if (p->toks == NULL || p->fps == NULL || p->admin_h == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		for (size_t j = 0; j < cfg->n_profile_tokens[i]; j++) {
+			struct ca_static_token *t = &p->toks[p->n_toks];
+
+			if (hex_parse_exact(cfg->profile_tokens[i][j], t->hash,
+			    CA_HASH_LEN) != CA_OK) {
+				rc = ca_error_set(err, CA_EINVAL, "profile %s: "
+				    "token hash %zu is not 64 hex digits (use "
+				    "`mtlsca token hash`)",
+				    cfg->profiles[i].name, j + 1);
+				goto fail;
+			}
+			snprintf(t->profile, sizeof(t->profile), "%s",
+			    cfg->profiles[i].name);
+			p->n_toks++;
+		}
+	for (size_t i = 0; i < cfg->n_admin_fingerprints; i++)
+		if (hex_parse_exact(cfg->admin_fingerprints[i],
+		    p->fps[p->n_fps++], CA_HASH_LEN) != CA_OK) {
+			rc = ca_error_set(err, CA_EINVAL, "admin fingerprint "
+			    "%zu is not a SHA-256 (64 hex digits)", i + 1);
+			goto fail;
+		}
+	for (size_t i = 0; i < cfg->n_admin_token_hashes; i++)
+		if (hex_parse_exact(cfg->admin_token_hashes[i],
+		    p->admin_h[p->n_admin++], CA_HASH_LEN) != CA_OK) {
+			rc = ca_error_set(err, CA_EINVAL, "admin token hash %zu "
+			    "is not 64 hex digits (use `mtlsca token hash`)",
+			    i + 1);
+			goto fail;
+		}
+	/* The first start's admin token, whose hash is in the store. */
+	if (store_meta_get(st, META_ADMIN_TOKEN, &mv, &mlen, NULL) == CA_OK &&
+	    mlen == CA_HASH_LEN)
+		memcpy(p->admin_h[p->n_admin++], mv, CA_HASH_LEN);
+	free(mv);
+	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
+		p->subjects[p->n_subjects++] = cfg->admin_subjects[i];
+
+	if ((rc = ca_cert_pem_names(tcert, served, CA_PROFILE_DENY_MAX,
+	    &n_served, err)) != CA_OK)
+		goto fail;
+	memcpy(p->profiles, cfg->profiles, cfg->n_profiles *
+	    sizeof(p->profiles[0]));
+	p->n_profiles = cfg->n_profiles;
+	for (size_t i = 0; i < p->n_profiles; i++)
+		for (size_t k = 0; k < cfg->n_server_names + n_served; k++) {
+			const char *name = k < cfg->n_server_names ?
+			    cfg->server_names[k] :
+			    served[k - cfg->n_server_names];
+
+			if (ca_profile_deny(&p->profiles[i], name) != CA_OK) {
+				rc = ca_error_set(err, CA_EINVAL, "profile %s: "
+				    "cannot add the server name %s to its deny "
+				    "list (at most %d names)",
+				    p->profiles[i].name, name,
+				    CA_PROFILE_DENY_MAX);
+				goto fail;
+			}
+		}
+	return CA_OK;
+fail:
+	policy_free(p);
+	return rc;
+}
+
+/* The HTTP server's options from cfg and p (borrowed). */
+static void
+options_fill(const struct config *cfg, const struct serve_policy *p,
+    const char *tcert, const char *tkey, struct publish_set *pubs,
+    const char **proxies, struct http_options *ho)
+{
+	memset(ho, 0, sizeof(*ho));
+	ho->listen = cfg->listen;
+	ho->https_port = cfg->https_port;
+	ho->http_port = cfg->http_port;
+	ho->tls_cert_pem = tcert;
+	ho->tls_key_pem = tkey;
+	ho->body_max = cfg->body_max;
+	ho->max_connections = cfg->max_connections;
+	ho->per_ip_connections = cfg->per_ip_connections;
+	ho->timeout = cfg->timeout;
+	ho->request_timeout = cfg->request_timeout;
+	ho->request_timeout_busy = cfg->request_timeout_busy;
+	ho->per_ip_pending = cfg->per_ip_pending;
+	ho->threads = cfg->threads;
+	ho->threading = cfg->thread_pool ? HTTP_THREADING_POOL :
+	    HTTP_THREADING_PER_CONNECTION;
+	ho->profiles = p->profiles;
+	ho->n_profiles = p->n_profiles;
+	ho->tokens = p->toks;
+	ho->n_tokens = p->n_toks;
+	ho->admin_fingerprints = (const uint8_t (*)[CA_HASH_LEN])p->fps;
+	ho->n_admin_fingerprints = p->n_fps;
+	ho->admin_subjects = p->subjects;
+	ho->n_admin_subjects = p->n_subjects;
+	ho->admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])p->admin_h;
+	ho->n_admin_token_hashes = p->n_admin;
+	ho->publishers = pubs;
+	/* The verifier behind the load balancer. */
+	for (size_t i = 0; i < cfg->n_verify_proxies; i++)
+		proxies[i] = cfg->verify_proxies[i];
+	ho->verify.port = cfg->verify_port;
+	ho->verify.listen = cfg->verify_listen;
+	ho->verify.path = cfg->verify_path;
+	ho->verify.source = (enum http_verify_source)cfg->verify_source;
+	ho->verify.header = cfg->verify_header;
+	ho->verify.serial_header = cfg->verify_serial_header;
+	ho->verify.issuer_header = cfg->verify_issuer_header;
+	ho->verify.trusted_proxies = proxies;
+	ho->verify.n_trusted_proxies = cfg->n_verify_proxies;
+	ho->verify.cache_entries = (size_t)cfg->verify_cache;
+	ho->verify.threads = cfg->verify_threads;
+}
+
+/*
+ * Settings read at start only (listeners, TLS, the store, the CA, the CRL
+ * schedule, the verifier's listener): a reload that changes one says so
+ * and keeps the running value, so that cfg stays true to what runs.
+ */
+#define KEEP(field, what) keep(nc, old, offsetof(struct config, field), \
+	sizeof(old->field), what)
+
+static void
+keep(struct config *nc, const struct config *old, size_t off, size_t size,
+    const char *what)
+{
+	if (memcmp((const char *)nc + off, (const char *)old + off, size) ==
+	    0)
+		return;
+	fprintf(stderr, "mtlsca: SIGHUP: %s changed: it takes effect on "
+	    "restart\n", what);
+	memcpy((char *)nc + off, (const char *)old + off, size);
+}
+
+static void
+keep_start_only(struct config *nc, const struct config *old)
+{
+	KEEP(map_size, "store.map_size");
+	KEEP(max_readers, "store.max_readers");
+	KEEP(ca_cert, "ca.cert");
+	KEEP(ca_key, "ca.key");
+	KEEP(crl_validity, "crl.validity");
+	KEEP(crl_keep_expired, "crl.keep_expired");
+	KEEP(crl_refresh, "crl.refresh");
+	KEEP(crl_debounce, "crl.debounce");
+	KEEP(crl_warn_entries, "crl.warn_entries");
+	KEEP(crl_max_entries, "crl.max_entries");
+	KEEP(listen, "http.listen");
+	KEEP(https_port, "http.https_port");
+	KEEP(http_port, "http.http_port");
+	KEEP(server_names, "http.server_names");
+	KEEP(n_server_names, "http.server_names");
+	KEEP(tls_cert, "http.tls_cert");
+	KEEP(tls_key, "http.tls_key");
+	KEEP(max_connections, "http.max_connections");
+	KEEP(per_ip_connections, "http.per_ip_connections");
+	KEEP(timeout, "http.timeout");
+	KEEP(thread_pool, "http.threading");
+	KEEP(threads, "http.threads");
+	KEEP(verify_listen, "verify.listen");
+	KEEP(verify_port, "verify.port");
+	KEEP(verify_path, "verify.path");
+	KEEP(verify_source, "verify.source");
+	KEEP(verify_header, "verify.header");
+	KEEP(verify_serial_header, "verify.serial_header");
+	KEEP(verify_issuer_header, "verify.issuer_header");
+	KEEP(verify_proxies, "verify.trusted_proxies");
+	KEEP(n_verify_proxies, "verify.trusted_proxies");
+	KEEP(verify_cache, "verify.cache");
+	KEEP(verify_threads, "verify.threads");
+}
+
+#undef KEEP
+
+/* The publishers a reload would run, the same as running? */
+static bool
+publishers_same(const struct config *a, const struct config *b)
+{
+	if (a->n_publishers != b->n_publishers ||
+	    a->publish_retry_min != b->publish_retry_min ||
+	    a->publish_retry_max != b->publish_retry_max ||
+	    a->publish_max_lag != b->publish_max_lag)
+		return false;
+	/* Both were built from zeroed memory by config_defaults and
+	   config_load, padding included. */
+	return memcmp(a->publishers, b->publishers,
+	    a->n_publishers * sizeof(a->publishers[0])) == 0;
+}
+
+/*
+ * SIGHUP: read the configuration file again and put in place what may
+ * change while serving — profiles, static tokens, admins, publishers,
+ * body_max and the request deadlines (http_server_reconfigure). A file
+ * that does not load, or a change that cannot be made, is refused with
+ * the reason and the running configuration stays, all of it.
+ */
+static void
+reload(struct config *cfg, const struct serve_overrides *ov, struct ca *ca,
+    struct store *st, struct crl_schedule *sched, struct http_server *srv,
+    const char *tcert, struct publish_set **pubs)
+{
+	struct config		*nc = NULL;
+	struct serve_policy	 pol;
+	struct http_options	 ho;
+	struct publish_set	*np = NULL, *old;
+	struct ca_error		 err;
+	const char		*proxies[CONFIG_LIST_MAX];
+	bool			 new_pubs;
+
+	memset(&pol, 0, sizeof(pol));
+	ca_error_clear(&err);
+	if (strcmp(cfg->source, CONFIG_SOURCE_DEFAULTS) == 0) {
+		fprintf(stderr, "mtlsca: SIGHUP: no configuration file to "
+		    "read again (serve runs on the embedded defaults)\n");
+		return;
+	}
+	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
+		ca_error_set(&err, CA_ENOMEM, "out of memory");
+		goto refused;
+	}
+	config_defaults(nc);
+	if (config_load(cfg->source, nc, &err) != CA_OK ||
+	    config_set_data_dir(nc, cfg->data_dir, &err) != CA_OK)
+		goto refused;
+	overrides_apply(ov, nc);
+	keep_start_only(nc, cfg);
+	if (policy_build(nc, st, tcert, &pol, &err) != CA_OK)
+		goto refused;
+	new_pubs = !publishers_same(nc, cfg);
+	if (new_pubs && nc->n_publishers > 0 &&
+	    cmd_publishers_open(nc, ca, st, &np, &err) != CA_OK)
+		goto refused;
+	options_fill(nc, &pol, tcert, NULL, new_pubs ? np : *pubs, proxies,
+	    &ho);
+	if (http_server_reconfigure(srv, &ho, &err) != CA_OK)
+		goto refused;
+	if (new_pubs) {
+		/* The new set catches up at once with the current CRL. */
+		publish_stop(*pubs);
+		if (np != NULL && publish_start(np, sched, &err) != CA_OK)
+			fprintf(stderr, "mtlsca: SIGHUP: the publishers did not "
+			    "start: %s\n", err.msg);
+		old = http_server_publishers(srv, np);
+		publish_set_free(old);
+		*pubs = np;
+		np = NULL;
+	}
+	fprintf(stderr, "mtlsca: SIGHUP: reloaded %s: %zu profile(s), %zu "
+	    "static token(s), %zu admin(s), %zu publisher(s)%s\n", nc->source,
+	    nc->n_profiles, pol.n_toks, pol.n_fps + pol.n_subjects +
+	    pol.n_admin, nc->n_publishers, new_pubs ? " (restarted)" : "");
+	*cfg = *nc;
+	goto out;
+refused:
+	fprintf(stderr, "mtlsca: SIGHUP: %s is refused: %s; the running "
+	    "configuration stays\n", cfg->source, err.msg[0] ? err.msg :
+	    ca_strerror(err.code));
+out:
+	publish_set_free(np);
+	policy_free(&pol);
+	free(nc);
+}
+
 int
 cmd_serve(int argc, char **argv, struct config *cfg)
 {
 	struct ca_paths			 paths;
 	struct crl_schedule_options	 cso;
 	struct http_options		 ho;
-	struct ca_static_token		*toks = NULL;
-	uint8_t				(*fps)[CA_HASH_LEN] = NULL;
-	uint8_t				(*admin_h)[CA_HASH_LEN] = NULL;
-	const char			*subjects[CONFIG_LIST_MAX];
+	struct serve_policy		 pol;
+	struct serve_overrides		 ov = { NULL, -1, -1, -1 };
+	unsigned			 port;
 	const char			*proxies[CONFIG_LIST_MAX];
-	char				 served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
-	size_t				 n_served = 0;
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
@@ -435,14 +769,13 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	const uint8_t			*der;
 	size_t				 der_len;
 	char				 fp[65];
-	uint8_t				*mv = NULL;
-	size_t				 mlen, n_toks = 0, n_admin = 0;
 	sigset_t			 sigs;
 	bool				 created;
 	int				 sig, ret = 1, rc;
 
 	ca_error_clear(&err);
 	memset(&boot, 0, sizeof(boot));
+	memset(&pol, 0, sizeof(pol));
 	/* Every option takes a value: two arguments a step. */
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -473,27 +806,32 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 				usage();
 				return 2;
 			}
-			snprintf(cfg->listen, sizeof(cfg->listen), "%s", v);
+			ov.listen = v;
 		} else if (strcmp(a, "--https-port") == 0) {
-			if (port_arg(v, &cfg->https_port) != 0) {
+			if (port_arg(v, &port) != 0) {
 				usage();
 				return 2;
 			}
+			ov.https_port = (int)port;
 		} else if (strcmp(a, "--http-port") == 0) {
-			if (port_arg(v, &cfg->http_port) != 0) {
+			if (port_arg(v, &port) != 0) {
 				usage();
 				return 2;
 			}
+			ov.http_port = (int)port;
 		} else if (strcmp(a, "--verify-port") == 0) {
-			if (port_arg(v, &cfg->verify_port) != 0) {
+			if (port_arg(v, &port) != 0) {
 				usage();
 				return 2;
 			}
+			ov.verify_port = (int)port;
 		} else {
 			usage();
 			return 2;
 		}
 	}
+
+	overrides_apply(&ov, cfg);
 
 	/*
 	 * Signals: SIGPIPE ignored (a client that goes away must not kill
@@ -556,116 +894,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
 		goto fail;
 
-	/* Credentials, as hashes. */
-	toks = calloc(CONFIG_PROFILES_MAX * CONFIG_LIST_MAX + 1, sizeof(*toks));
-	fps = calloc(cfg->n_admin_fingerprints + 1, sizeof(*fps));
-	admin_h = calloc(cfg->n_admin_token_hashes + 2, sizeof(*admin_h));
-	if (toks == NULL || fps == NULL || admin_h == NULL) {
-		ca_error_set(&err, CA_ENOMEM, "out of memory");
+	/* What a reload may change: profiles (with the service's names on
+	   their deny lists), tokens, admins, limits. */
+	if ((rc = policy_build(cfg, st, tcert, &pol, &err)) != CA_OK)
 		goto fail;
-	}
-	for (size_t p = 0; p < cfg->n_profiles; p++)
-		for (size_t j = 0; j < cfg->n_profile_tokens[p]; j++) {
-			if (hex_parse_exact(cfg->profile_tokens[p][j],
-			    toks[n_toks].hash, CA_HASH_LEN) != CA_OK) {
-				ca_error_set(&err, CA_EINVAL, "profile %s: "
-				    "token hash %zu is not 64 hex digits "
-				    "(use `mtlsca token hash`)",
-				    cfg->profiles[p].name, j + 1);
-				goto fail;
-			}
-			snprintf(toks[n_toks].profile,
-			    sizeof(toks[n_toks].profile), "%s",
-			    cfg->profiles[p].name);
-			n_toks++;
-		}
-	for (size_t i = 0; i < cfg->n_admin_fingerprints; i++)
-		if (hex_parse_exact(cfg->admin_fingerprints[i], fps[i],
-		    CA_HASH_LEN) != CA_OK) {
-			ca_error_set(&err, CA_EINVAL, "admin fingerprint %zu is "
-			    "not a SHA-256 (64 hex digits)", i + 1);
-			goto fail;
-		}
-	for (size_t i = 0; i < cfg->n_admin_token_hashes; i++)
-		if (hex_parse_exact(cfg->admin_token_hashes[i],
-		    admin_h[n_admin++], CA_HASH_LEN) != CA_OK) {
-			ca_error_set(&err, CA_EINVAL, "admin token hash %zu is "
-			    "not 64 hex digits (use `mtlsca token hash`)",
-			    i + 1);
-			goto fail;
-		}
-	if (store_meta_get(st, META_ADMIN_TOKEN, &mv, &mlen, NULL) == CA_OK &&
-	    mlen == CA_HASH_LEN)
-		memcpy(admin_h[n_admin++], mv, CA_HASH_LEN);
-	free(mv);
-	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
-		subjects[i] = cfg->admin_subjects[i];
-
-	/* No enrollment may obtain a certificate for the service's own names
-	   (http.server_names, and every name of the certificate it actually
-	   serves): with the runbook's serverAuth EKU it would impersonate this
-	   service to every client that trusts the CA (the CLI's `sign` is an
-	   admin act and keeps the profiles as configured). */
-	if ((rc = ca_cert_pem_names(tcert, served, CA_PROFILE_DENY_MAX,
-	    &n_served, &err)) != CA_OK)
-		goto fail;
-	for (size_t p = 0; p < cfg->n_profiles; p++)
-		for (size_t i = 0; i < cfg->n_server_names + n_served; i++) {
-			const char *name = i < cfg->n_server_names ?
-			    cfg->server_names[i] :
-			    served[i - cfg->n_server_names];
-
-			if (ca_profile_deny(&cfg->profiles[p], name) != CA_OK) {
-				ca_error_set(&err, CA_EINVAL, "profile %s: "
-				    "cannot add the server name %s to its "
-				    "deny list (at most %d names)",
-				    cfg->profiles[p].name, name,
-				    CA_PROFILE_DENY_MAX);
-				goto fail;
-			}
-		}
-
-	memset(&ho, 0, sizeof(ho));
-	ho.listen = cfg->listen;
-	ho.https_port = cfg->https_port;
-	ho.http_port = cfg->http_port;
-	ho.tls_cert_pem = tcert;
-	ho.tls_key_pem = tkey;
-	ho.body_max = cfg->body_max;
-	ho.max_connections = cfg->max_connections;
-	ho.per_ip_connections = cfg->per_ip_connections;
-	ho.timeout = cfg->timeout;
-	ho.request_timeout = cfg->request_timeout;
-	ho.request_timeout_busy = cfg->request_timeout_busy;
-	ho.per_ip_pending = cfg->per_ip_pending;
-	ho.threads = cfg->threads;
-	ho.threading = cfg->thread_pool ? HTTP_THREADING_POOL :
-	    HTTP_THREADING_PER_CONNECTION;
-	ho.profiles = cfg->profiles;
-	ho.n_profiles = cfg->n_profiles;
-	ho.tokens = toks;
-	ho.n_tokens = n_toks;
-	ho.admin_fingerprints = (const uint8_t (*)[CA_HASH_LEN])fps;
-	ho.n_admin_fingerprints = cfg->n_admin_fingerprints;
-	ho.admin_subjects = subjects;
-	ho.n_admin_subjects = cfg->n_admin_subjects;
-	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin_h;
-	ho.n_admin_token_hashes = n_admin;
-	ho.publishers = pubs;
-	/* The verifier behind the load balancer. */
-	for (size_t i = 0; i < cfg->n_verify_proxies; i++)
-		proxies[i] = cfg->verify_proxies[i];
-	ho.verify.port = cfg->verify_port;
-	ho.verify.listen = cfg->verify_listen;
-	ho.verify.path = cfg->verify_path;
-	ho.verify.source = (enum http_verify_source)cfg->verify_source;
-	ho.verify.header = cfg->verify_header;
-	ho.verify.serial_header = cfg->verify_serial_header;
-	ho.verify.issuer_header = cfg->verify_issuer_header;
-	ho.verify.trusted_proxies = proxies;
-	ho.verify.n_trusted_proxies = cfg->n_verify_proxies;
-	ho.verify.cache_entries = (size_t)cfg->verify_cache;
-	ho.verify.threads = cfg->verify_threads;
+	options_fill(cfg, &pol, tcert, tkey, pubs, proxies, &ho);
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 
@@ -707,10 +940,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		/* SIGHUP (mtlsca.service's ExecReload=) must not stop a CA,
-		   as its default action would. */
-		fprintf(stderr, "mtlsca: SIGHUP: reloading the configuration "
-		    "is not supported yet: restart to apply it\n");
+		/* SIGHUP (mtlsca.service's ExecReload=): re-read the file;
+		   a bad one changes nothing. */
+		reload(cfg, &ov, ca, st, sched, srv, tcert, &pubs);
 	}
 	cmd_notify_stopping();
 	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",
@@ -728,9 +960,7 @@ out:
 	publish_set_free(pubs);
 	store_close(st);
 	ca_free(ca);
-	free(toks);
-	free(fps);
-	free(admin_h);
+	policy_free(&pol);
 	free(tcert);
 	if (tkey != NULL) {
 		gnutls_memset(tkey, 0, strlen(tkey));

@@ -484,6 +484,23 @@ load_rdn_list(struct loader *l, const config_setting_t *s,
 	return CA_OK;
 }
 
+/* The profile (up to idx) whose tokens, before token i of profile idx,
+   hold the same hash as it; -1 when none does. */
+static int
+token_listed(const struct config *c, size_t idx, size_t i)
+{
+	const char *h = c->profile_tokens[idx][i];
+
+	for (size_t q = 0; q <= idx; q++) {
+		size_t n = q < idx ? c->n_profile_tokens[q] : i;
+
+		for (size_t j = 0; j < n; j++)
+			if (strcasecmp(c->profile_tokens[q][j], h) == 0)
+				return (int)q;
+	}
+	return -1;
+}
+
 static int
 load_profile(struct loader *l, const config_setting_t *g, size_t idx)
 {
@@ -577,11 +594,22 @@ load_profile(struct loader *l, const config_setting_t *g, size_t idx)
 		if (n > CONFIG_LIST_MAX)
 			return bad(l, s, "%zu tokens, at most %d are allowed",
 			    n, CONFIG_LIST_MAX);
-		for (size_t i = 0; i < n; i++)
-			if ((rc = get_sha256_hex(l,
-			    config_setting_get_elem(s, (unsigned)i),
+		for (size_t i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s,
+			    (unsigned)i);
+			int other;
+
+			if ((rc = get_sha256_hex(l, e,
 			    c->profile_tokens[idx][i])) != CA_OK)
 				return rc;
+			/* A token enrolls for one profile: under two, which
+			   one it meant would depend on the order. */
+			if ((other = token_listed(c, idx, i)) >= 0)
+				return bad(l, e, "this token hash is listed "
+				    "twice (also in profile %s): a token "
+				    "enrolls for one profile",
+				    c->profiles[other].name);
+		}
 		c->n_profile_tokens[idx] = n;
 	}
 	return CA_OK;
@@ -1113,7 +1141,8 @@ void
 config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->source, sizeof(cfg->source), "(defaults)");
+	snprintf(cfg->source, sizeof(cfg->source), "%s",
+	    CONFIG_SOURCE_DEFAULTS);
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./mtlsca-data");
 	cfg->map_size = 1ULL << 30;
 	cfg->max_readers = 512;

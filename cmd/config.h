@@ -49,6 +49,9 @@ struct config_publisher {
 	int64_t	timeout;			/* seconds, 30 */
 };
 
+/* config.source without a file. */
+#define CONFIG_SOURCE_DEFAULTS	"(defaults)"
+
 struct config {
 	char		source[CONFIG_PATH_MAX];	/* file, or "(defaults)" */
 	char		data_dir[CONFIG_PATH_MAX];	/* default ./mtlsca-data */

@@ -75,10 +75,7 @@ http_peer(struct http_server *s, struct MHD_Connection *c,
 static bool
 admin_cert(struct http_server *s, const struct ca_peer *p)
 {
-	for (size_t i = 0; i < s->n_admin_fps; i++)
-		if (ca_hash_eq(s->admin_fps[i], p->fingerprint))
-			return true;
-	return ca_enroller_admin_subject(s->enroller, p->subject);
+	return ca_enroller_admin_cert(s->enroller, p->fingerprint, p->subject);
 }
 
 /* What the audit names for a credential presented: never the secret. */

@@ -88,18 +88,22 @@ conn_of(struct MHD_Connection *c)
 	return ci != NULL ? ci->socket_context : NULL;
 }
 
+/* A request is in (answered false): no deadline; answered: the next one's
+   clock starts, the idle time included. Under mu: a reload may change
+   the times. */
 static void
-set_deadline(struct http_server *s, struct MHD_Connection *c, int64_t at,
-    int64_t waiting_since)
+set_deadline(struct http_server *s, struct MHD_Connection *c, bool answered)
 {
-	struct http_conn *hc = conn_of(c);
+	struct http_deadlines	*dl = &s->deadlines;
+	struct http_conn	*hc = conn_of(c);
+	int64_t			 now = http_now_us();
 
 	if (hc == NULL)
 		return;
-	pthread_mutex_lock(&s->deadlines.mu);
-	hc->deadline_us = at;
-	hc->waiting_since_us = waiting_since;
-	pthread_mutex_unlock(&s->deadlines.mu);
+	pthread_mutex_lock(&dl->mu);
+	hc->deadline_us = answered ? now + dl->idle_us + dl->request_us : 0;
+	hc->waiting_since_us = answered ? now : 0;
+	pthread_mutex_unlock(&dl->mu);
 }
 
 void
@@ -164,16 +168,13 @@ http_conn_server(struct MHD_Connection *c)
 void
 http_conn_received(struct http_server *s, struct MHD_Connection *c)
 {
-	set_deadline(s, c, 0, 0);
+	set_deadline(s, c, false);
 }
 
 void
 http_conn_answered(struct http_server *s, struct MHD_Connection *c)
 {
-	int64_t now = http_now_us();
-
-	set_deadline(s, c, now + s->deadlines.idle_us +
-	    s->deadlines.request_us, now);
+	set_deadline(s, c, true);
 }
 
 /* Is fd still the socket accepted from hc->peer? */
@@ -339,6 +340,18 @@ http_deadlines_start(struct http_server *s, const struct http_slots *slots,
 		    "deadline thread: %s", strerror(rc));
 	dl->running = true;
 	return CA_OK;
+}
+
+void
+http_deadlines_set(struct http_server *s, const struct http_slots *slots)
+{
+	struct http_deadlines *dl = &s->deadlines;
+
+	pthread_mutex_lock(&dl->mu);
+	dl->request_us = (int64_t)slots->request_s * 1000000;
+	dl->busy_us = (int64_t)slots->busy_s * 1000000;
+	dl->per_ip_pending = slots->per_ip_pending;
+	pthread_mutex_unlock(&dl->mu);
 }
 
 void

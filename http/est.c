@@ -41,25 +41,30 @@
 #define EST_CT_CERTS		"application/pkcs7-mime; smime-type=certs-only"
 #define EST_CT_CSRATTRS		"application/csrattrs"
 
-/* The profile of the request's CA label ("" for none: the default), or
-   NULL when the label names none. */
-static const struct ca_profile *
-label_profile(struct http_server *s, const struct http_req *r)
+/* The profile of the request's CA label ("" for none: the default), a
+   copy into *p (may be NULL); false when the label names none. */
+static bool
+label_profile(struct http_server *s, const struct http_req *r,
+    struct ca_profile *p)
 {
-	return ca_enroller_profile(s->enroller, r->param);
+	struct ca_profile tmp;
+
+	return ca_enroller_profile_get(s->enroller, r->param,
+	    p != NULL ? p : &tmp) == CA_OK;
 }
 
 static enum MHD_Result
 no_label(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 {
-	size_t			 n;
-	const struct ca_profile	*p = ca_enroller_profiles(s->enroller, &n);
-	char			 names[256] = "";
-	size_t			 used = 0;
+	char	p[HTTP_PROFILES_MAX][STORE_PROFILE_MAX];
+	size_t	n = ca_enroller_profile_names(s->enroller, p,
+	    HTTP_PROFILES_MAX);
+	char	names[256] = "";
+	size_t	used = 0;
 
 	for (size_t i = 0; i < n && used < sizeof(names); i++)
 		used += (size_t)snprintf(names + used, sizeof(names) - used,
-		    "%s%s", i ? ", " : "", p[i].name);
+		    "%s%s", i ? ", " : "", p[i]);
 	return http_respond_error(r, c, 404, "not_found", "no EST CA label "
 	    "'%s' here: the labels are the profile names (%s)", r->param,
 	    names);
@@ -113,7 +118,7 @@ http_est_cacerts(struct http_server *s, struct http_req *r,
 	const uint8_t	*der;
 	size_t		 len;
 
-	if (label_profile(s, r) == NULL)
+	if (!label_profile(s, r, NULL))
 		return no_label(s, r, c);
 	der = ca_cert_der(s->ca, &len);
 	return respond_certs(r, c, der, len);
@@ -129,16 +134,16 @@ enum MHD_Result
 http_est_csrattrs(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
-	const struct ca_profile	*p = label_profile(s, r);
+	struct ca_profile	 p;
 	struct ca_error		 err;
 	uint8_t			*der = NULL;
 	size_t			 len;
 	enum MHD_Result		 ret;
 
-	if (p == NULL)
+	if (!label_profile(s, r, &p))
 		return no_label(s, r, c);
 	ca_error_clear(&err);
-	if (ca_est_csrattrs(p, &der, &len, &err) != CA_OK)
+	if (ca_est_csrattrs(&p, &der, &len, &err) != CA_OK)
 		return http_respond_caerr(r, c, &err);
 	if (der == NULL)
 		return http_respond(r, c, 204, NULL, (void *)"", 0, false);
@@ -177,7 +182,7 @@ http_est_enroll(struct http_server *s, struct http_req *r,
 
 	if (r->phase == 1)
 		return enroll_finish(s, r, c);	/* resumed after the commit */
-	if (label_profile(s, r) == NULL)
+	if (!label_profile(s, r, NULL))
 		return no_label(s, r, c);
 	ca_error_clear(&err);
 	if ((rc = http_est_body_decode(MHD_lookup_connection_value(c,

@@ -145,6 +145,23 @@ int http_server_start(const struct http_options *opt, struct ca *ca,
     struct store *st, struct crl_schedule *sched, struct http_server **out,
     struct ca_error *err);
 
+/*
+ * A reload: what can change while serving — profiles, static tokens,
+ * admins (through the enroller: requests in flight finish under the old
+ * ones), body_max, request_timeout, request_timeout_busy, per_ip_pending.
+ * The rest of opt (listeners, TLS, threading, connection limits, the
+ * verifier's listener) is read at start only. CA_OK, or an error and
+ * nothing changed.
+ */
+int http_server_reconfigure(struct http_server *s,
+    const struct http_options *opt, struct ca_error *err);
+
+/* Put pubs in place of the publishers /healthz and /metrics read (NULL:
+   none) and return the previous set: no request uses it any more, the
+   caller may free it. */
+struct publish_set *http_server_publishers(struct http_server *s,
+    struct publish_set *pubs);
+
 /* The port a listener is bound to (useful with port 0), or 0 if none. */
 unsigned http_server_port(const struct http_server *s, bool https);
 /* The verify listener's port, or 0 if none. */

@@ -85,6 +85,9 @@ extern const size_t		http_n_routes;
 /* A URL parameter ({serial} or {name}), with its NUL. */
 #define HTTP_PARAM_MAX		HTTP_SERIAL_TEXT_MAX
 
+/* Profile names the metrics count apart (the config allows fewer). */
+#define HTTP_PROFILES_MAX	64
+
 /* Statuses the metrics count separately; anything else goes to "other". */
 #define HTTP_STATUS_SLOTS	16
 #define HTTP_BUCKETS		14
@@ -95,7 +98,14 @@ struct http_metrics {
 	/* per bucket, not cumulative: the last is (5 s, +Inf) */
 	atomic_ullong	 buckets[HTTP_ROUTES_MAX + 1][HTTP_BUCKETS];
 	atomic_ullong	 duration_us[HTTP_ROUTES_MAX + 1];
-	atomic_ullong	*issued;	/* per profile, n_profiles */
+	/* per profile name, kept across reloads (a profile that goes keeps
+	   its count): names appended under issued_mu, counts atomic */
+	struct {
+		char		name[STORE_PROFILE_MAX];
+		atomic_ullong	n;
+	}		 issued[HTTP_PROFILES_MAX];
+	atomic_size_t	 n_issued;
+	pthread_mutex_t	 issued_mu;
 	atomic_ullong	 renewed;
 	atomic_ullong	 revocations;
 	atomic_ullong	 request_timeouts;	/* connections cut (deadline.c) */
@@ -174,14 +184,15 @@ struct http_server {
 	struct ca		*ca;
 	struct store		*st;
 	struct crl_schedule	*sched;
-	struct publish_set	*publishers;	/* NULL when none */
+	/* NULL when none; swapped by a reload under pub_lock, which the
+	   handlers that read it hold */
+	struct publish_set	*publishers;
+	pthread_rwlock_t	 pub_lock;
 
 	/* copies of the options */
 	char			 listen[64];
-	size_t			 body_max;
+	atomic_size_t		 body_max;	/* a reload may change it */
 	enum http_threading	 threading;
-	uint8_t			(*admin_fps)[CA_HASH_LEN];
-	size_t			 n_admin_fps;
 	char			*tls_cert;
 	char			*tls_key;
 	int64_t			 tls_not_after;	/* of tls_cert's leaf */
@@ -210,6 +221,8 @@ struct http_slots {
 /* Start and stop the watchdog; stop after the daemons. */
 int http_deadlines_start(struct http_server *s, const struct http_slots *slots,
     struct ca_error *err);
+/* New limits (a reload); idle_s and max_open stay as they are. */
+void http_deadlines_set(struct http_server *s, const struct http_slots *slots);
 /* MHD's accept policy (cls: the listener): the per-address cap on
    connections without a request, and eviction at the limit. */
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
@@ -503,6 +516,9 @@ void http_metrics_free(struct http_server *s);
 void http_metrics_request(struct http_server *s, unsigned metric,
     unsigned status, int64_t duration_us);
 void http_metrics_issued(struct http_server *s, const char *profile);
+/* Add k to profile's count (0: make it show). */
+void http_metrics_issued_add(struct http_server *s, const char *profile,
+    unsigned long long k);
 enum MHD_Result http_metrics_render(struct http_server *s,
     struct http_req *r, struct MHD_Connection *c);
 

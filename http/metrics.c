@@ -39,18 +39,20 @@ slot_label(size_t slot)
 int
 http_metrics_init(struct http_server *s)
 {
-	size_t n;
+	char	names[HTTP_PROFILES_MAX][STORE_PROFILE_MAX];
+	size_t	n = ca_enroller_profile_names(s->enroller, names,
+	    HTTP_PROFILES_MAX);
 
-	(void)ca_enroller_profiles(s->enroller, &n);
-	s->metrics.issued = calloc(n, sizeof(*s->metrics.issued));
-	return s->metrics.issued == NULL ? CA_ENOMEM : CA_OK;
+	/* Every profile shows from the start, at 0. */
+	for (size_t i = 0; i < n; i++)
+		http_metrics_issued_add(s, names[i], 0);
+	return CA_OK;
 }
 
 void
 http_metrics_free(struct http_server *s)
 {
-	free(s->metrics.issued);
-	s->metrics.issued = NULL;
+	pthread_mutex_destroy(&s->metrics.issued_mu);
 }
 
 void
@@ -83,16 +85,39 @@ http_metrics_request(struct http_server *s, unsigned metric,
 }
 
 void
-http_metrics_issued(struct http_server *s, const char *profile)
+http_metrics_issued_add(struct http_server *s, const char *profile,
+    unsigned long long k)
 {
-	size_t			 n;
-	const struct ca_profile	*p = ca_enroller_profiles(s->enroller, &n);
+	struct http_metrics	*m = &s->metrics;
+	size_t			 n = atomic_load(&m->n_issued), i;
 
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(p[i].name, profile) == 0) {
-			atomic_fetch_add(&s->metrics.issued[i], 1);
+	for (i = 0; i < n; i++)
+		if (strcmp(m->issued[i].name, profile) == 0) {
+			atomic_fetch_add(&m->issued[i].n, k);
 			return;
 		}
+	/* A name not seen yet (a profile added by a reload): appended, the
+	   count made visible only once the name is written. */
+	pthread_mutex_lock(&m->issued_mu);
+	n = atomic_load(&m->n_issued);
+	for (i = 0; i < n; i++)
+		if (strcmp(m->issued[i].name, profile) == 0)
+			break;
+	if (i == n && n < HTTP_PROFILES_MAX) {
+		snprintf(m->issued[n].name, sizeof(m->issued[n].name), "%s",
+		    profile);
+		atomic_init(&m->issued[n].n, 0);
+		atomic_store(&m->n_issued, n + 1);
+	}
+	if (i < HTTP_PROFILES_MAX)
+		atomic_fetch_add(&m->issued[i].n, k);
+	pthread_mutex_unlock(&m->issued_mu);
+}
+
+void
+http_metrics_issued(struct http_server *s, const char *profile)
+{
+	http_metrics_issued_add(s, profile, 1);
 }
 
 struct buf {
@@ -154,9 +179,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	struct buf			 b = { NULL, 0, 8192, false };
 	uint64_t			 revgen = 0;
 	int64_t				 now = time_now();
-	size_t				 n_prof;
-	const struct ca_profile		*prof = ca_enroller_profiles(
-	    s->enroller, &n_prof);
+	size_t				 n_prof = atomic_load(&m->n_issued);
 
 	if ((b.p = malloc(b.cap)) == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
@@ -171,8 +194,8 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "profile.");
 	for (size_t i = 0; i < n_prof; i++)
 		bprintf(&b, "mtlsca_certificates_issued_total{profile=\"%s\"} "
-		    "%llu\n", prof[i].name,
-		    (unsigned long long)atomic_load(&m->issued[i]));
+		    "%llu\n", m->issued[i].name,
+		    (unsigned long long)atomic_load(&m->issued[i].n));
 	help(&b, "mtlsca_certificates_renewed_total", "counter",
 	    "Certificates issued by renewal over mTLS.");
 	bprintf(&b, "mtlsca_certificates_renewed_total %llu\n",
@@ -306,6 +329,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 		    "{route=\"%s\"} %llu\n", slot_label(rt), cnt);
 	}
 	/* The publishers' series, from the store (publish/report.c). */
+	pthread_rwlock_rdlock(&s->pub_lock);
 	if (s->publishers != NULL) {
 		char	*text = NULL;
 		size_t	 len;
@@ -314,6 +338,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 			bprintf(&b, "%s", text);
 		free(text);
 	}
+	pthread_rwlock_unlock(&s->pub_lock);
 	{
 		char *vm = http_verify_metrics(s);
 

@@ -212,6 +212,7 @@ http_serve_healthz(struct http_server *s, struct http_req *r,
 {
 	struct crl_schedule_status	st;
 	int64_t				now = time_now(), limit;
+	int				hrc;
 	char				nu[21];
 
 	memset(&st, 0, sizeof(st));
@@ -228,17 +229,23 @@ http_serve_healthz(struct http_server *s, struct http_req *r,
 		    "(nextUpdate %s)%s%s", (unsigned long long)st.number, nu,
 		    st.last_error[0] ? "; last error: " : "", st.last_error);
 	/* Published where relying parties read it, within publish.max_lag. */
+	pthread_rwlock_rdlock(&s->pub_lock);
 	if (s->publishers != NULL) {
 		struct publish_health	h;
 		struct ca_error		e;
 
-		if (publish_health(s->publishers, &h, &e) != CA_OK)
+		memset(&h, 0, sizeof(h));
+		ca_error_clear(&e);
+		hrc = publish_health(s->publishers, &h, &e);
+		pthread_rwlock_unlock(&s->pub_lock);
+		if (hrc != CA_OK)
 			return http_respond_error(r, c, 503, "store", "%s",
 			    e.msg);
 		if (!h.ok)
 			return http_respond_error(r, c, 503, h.reason, "%s",
 			    h.message);
-	}
+	} else
+		pthread_rwlock_unlock(&s->pub_lock);
 	return http_respond_json(r, c, 200, json_pack("{s:s, s:I, s:s}",
 	    "status", "ok", "crl_number", (json_int_t)st.number,
 	    "crl_next_update", nu));
@@ -365,14 +372,14 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		 * the body is read and dropped as it comes, so that the client,
 		 * still sending, gets the 413 rather than a connection reset.
 		 */
-		if ((cl = content_length(c)) > s->body_max) {
+		if ((cl = content_length(c)) > atomic_load(&s->body_max)) {
 			const char *ex = MHD_lookup_connection_value(c,
 			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 
 			if (ex != NULL || cl > DRAIN_MAX)
 				return http_respond_error(r, c, 413, "too_big",
 				    "the request body is over the limit of %zu "
-				    "bytes", s->body_max);
+				    "bytes", atomic_load(&s->body_max));
 			r->too_big = true;
 		}
 		return MHD_YES;
@@ -391,13 +398,13 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 			return r->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		return http_respond_error(r, c, 413, "too_big", "the request "
-		    "body is over the limit of %zu bytes", s->body_max);
+		    "body is over the limit of %zu bytes", atomic_load(&s->body_max));
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (n > s->body_max - r->body_len) {
+		if (n > atomic_load(&s->body_max) - r->body_len) {
 			/* A chunked body that overruns: what came is
 			   dropped, the rest drained, and the answer is 413
 			   as for an announced one. */
@@ -414,8 +421,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 
 			while (cap < r->body_len + n)
 				cap *= 2;
-			if (cap > s->body_max)
-				cap = s->body_max;
+			if (cap > atomic_load(&s->body_max))
+				cap = atomic_load(&s->body_max);
 			if ((b = realloc(r->body, cap + 1)) == NULL)
 				return MHD_NO;
 			r->body = b;
@@ -665,16 +672,9 @@ options_copy(struct http_server *s, const struct http_options *opt,
 
 	snprintf(s->listen, sizeof(s->listen), "%s",
 	    opt->listen ? opt->listen : "127.0.0.1");
-	s->body_max = opt->body_max ? opt->body_max : DEFAULT_BODY_MAX;
+	atomic_init(&s->body_max, opt->body_max ? opt->body_max :
+	    DEFAULT_BODY_MAX);
 	s->threading = opt->threading;
-	s->admin_fps = calloc(opt->n_admin_fingerprints + 1,
-	    sizeof(*s->admin_fps));
-	if (s->admin_fps == NULL)
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	if (opt->n_admin_fingerprints)
-		memcpy(s->admin_fps, opt->admin_fingerprints,
-		    opt->n_admin_fingerprints * sizeof(*s->admin_fps));
-	s->n_admin_fps = opt->n_admin_fingerprints;
 	if (opt->https_port != 0) {
 		if (opt->tls_cert_pem == NULL || opt->tls_key_pem == NULL)
 			return ca_error_set(err, CA_EINVAL, "HTTPS needs a "
@@ -699,13 +699,85 @@ server_free(struct http_server *s)
 	http_metrics_free(s);
 	http_verify_stop(s);
 	ca_enroller_free(s->enroller);
-	free(s->admin_fps);
+	pthread_rwlock_destroy(&s->pub_lock);
 	free(s->tls_cert);
 	if (s->tls_key != NULL) {
 		gnutls_memset(s->tls_key, 0, strlen(s->tls_key));
 		free(s->tls_key);
 	}
 	free(s);
+}
+
+/* What the enroller takes of the options (profiles, tokens, admins). */
+static void
+enroller_options(const struct http_options *opt,
+    struct ca_enroller_options *eo)
+{
+	memset(eo, 0, sizeof(*eo));
+	eo->profiles = opt->profiles;
+	eo->n_profiles = opt->n_profiles;
+	eo->tokens = opt->tokens;
+	eo->n_tokens = opt->n_tokens;
+	eo->admin_token_hashes = opt->admin_token_hashes;
+	eo->n_admin_token_hashes = opt->n_admin_token_hashes;
+	eo->admin_fingerprints = opt->admin_fingerprints;
+	eo->n_admin_fingerprints = opt->n_admin_fingerprints;
+	eo->admin_subjects = opt->admin_subjects;
+	eo->n_admin_subjects = opt->n_admin_subjects;
+	eo->batch_max = opt->batch_max;
+}
+
+/* The limits deadline.c enforces, with their defaults. */
+static void
+slots_of(const struct http_options *opt, struct http_slots *slots)
+{
+	slots->request_s = opt->request_timeout ? opt->request_timeout :
+	    DEFAULT_REQUEST_TIMEOUT;
+	slots->idle_s = opt->timeout ? opt->timeout : DEFAULT_TIMEOUT;
+	slots->busy_s = opt->request_timeout_busy ?
+	    opt->request_timeout_busy : DEFAULT_REQUEST_TIMEOUT_BUSY;
+	if (slots->busy_s > slots->request_s)
+		slots->busy_s = slots->request_s;
+	slots->max_open = opt->max_connections ? opt->max_connections :
+	    DEFAULT_CONNECTIONS;
+	slots->per_ip_pending = opt->per_ip_pending ? opt->per_ip_pending :
+	    DEFAULT_PER_IP_PENDING;
+}
+
+int
+http_server_reconfigure(struct http_server *s, const struct http_options *opt,
+    struct ca_error *err)
+{
+	struct ca_enroller_options	eo;
+	struct http_slots		slots;
+	int				rc;
+
+	if (s == NULL || opt == NULL)
+		return ca_error_set(err, CA_EINVAL, "http_server_reconfigure: "
+		    "missing argument");
+	enroller_options(opt, &eo);
+	if ((rc = ca_enroller_reconfigure(s->enroller, &eo, err)) != CA_OK)
+		return rc;
+	/* Each profile shows in /metrics from now on. */
+	for (size_t i = 0; i < opt->n_profiles; i++)
+		http_metrics_issued_add(s, opt->profiles[i].name, 0);
+	atomic_store(&s->body_max, opt->body_max ? opt->body_max :
+	    DEFAULT_BODY_MAX);
+	slots_of(opt, &slots);
+	http_deadlines_set(s, &slots);
+	return CA_OK;
+}
+
+struct publish_set *
+http_server_publishers(struct http_server *s, struct publish_set *pubs)
+{
+	struct publish_set *old;
+
+	pthread_rwlock_wrlock(&s->pub_lock);
+	old = s->publishers;
+	s->publishers = pubs;
+	pthread_rwlock_unlock(&s->pub_lock);
+	return old;
 }
 
 int
@@ -730,20 +802,13 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	s->st = st;
 	s->sched = sched;
 	s->publishers = opt->publishers;
+	pthread_rwlock_init(&s->pub_lock, NULL);
+	pthread_mutex_init(&s->metrics.issued_mu, NULL);
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);
 	if ((rc = options_copy(s, opt, err)) != CA_OK)
 		goto fail;
-	memset(&eo, 0, sizeof(eo));
-	eo.profiles = opt->profiles;
-	eo.n_profiles = opt->n_profiles;
-	eo.tokens = opt->tokens;
-	eo.n_tokens = opt->n_tokens;
-	eo.admin_token_hashes = opt->admin_token_hashes;
-	eo.n_admin_token_hashes = opt->n_admin_token_hashes;
-	eo.admin_subjects = opt->admin_subjects;
-	eo.n_admin_subjects = opt->n_admin_subjects;
-	eo.batch_max = opt->batch_max;
+	enroller_options(opt, &eo);
 	if ((rc = ca_enroller_new(ca, st, &eo, &s->enroller, err)) != CA_OK ||
 	    (rc = http_verify_start(s, opt, err)) != CA_OK)
 		goto fail;
@@ -751,17 +816,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto fail;
 	}
-	slots.request_s = opt->request_timeout ? opt->request_timeout :
-	    DEFAULT_REQUEST_TIMEOUT;
-	slots.idle_s = opt->timeout ? opt->timeout : DEFAULT_TIMEOUT;
-	slots.busy_s = opt->request_timeout_busy ? opt->request_timeout_busy :
-	    DEFAULT_REQUEST_TIMEOUT_BUSY;
-	if (slots.busy_s > slots.request_s)
-		slots.busy_s = slots.request_s;
-	slots.max_open = opt->max_connections ? opt->max_connections :
-	    DEFAULT_CONNECTIONS;
-	slots.per_ip_pending = opt->per_ip_pending ? opt->per_ip_pending :
-	    DEFAULT_PER_IP_PENDING;
+	slots_of(opt, &slots);
 	if ((rc = http_deadlines_start(s, &slots, err)) != CA_OK ||
 	    (rc = http_auditor_start(s, err)) != CA_OK)
 		goto fail;

@@ -74,6 +74,8 @@ bad_conf() {
 	[ ! -e "$T/never" ] || fail "a refused configuration created the data directory"
 }
 printf 'data_dir = "x";\ncrl = {\n\tvalidity = "7d"\n\trefresh = ;\n};\n' | bad_conf 4 "syntax error"
+printf 'profiles = (\n { name = "a"; tokens = [ "%s" ]; },\n { name = "b"; tokens = [\n "%s" ]; }\n);\n' \
+    "$(printf '%064d' 7)" "$(printf '%064d' 7)" | bad_conf 4 "listed twice (also in profile a)"
 printf 'data_dir = "x";\nstore = {\n\tmapsize = "1G";\n};\n' | bad_conf 3 "store.mapsize: unknown key (expected one of: map_size, max_readers)"
 printf 'colour = "blue";\n' | bad_conf 1 "colour: unknown key"
 printf 'store = { map_size = "lots"; };\n' | bad_conf 1 "expected a size"
