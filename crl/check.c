@@ -14,6 +14,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "common/base64.h"
 #include "crl/crl_int.h"
 #include "crl/der.h"
 
@@ -486,22 +487,6 @@ crl_pem_encode(const uint8_t *der, size_t len, char **out, size_t *out_len)
 	return CA_OK;
 }
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 static bool
 is_space(uint8_t c)
 {
@@ -533,10 +518,10 @@ crl_pem_decode(const uint8_t *buf, size_t len, uint8_t **out,
 {
 	const uint8_t	*begin, *body, *end, *p, *q;
 	uint8_t		*der = NULL;
-	uint32_t	 acc = 0;
-	size_t		 n = 0, o = 0, pad = 0;
+	size_t		 o = 0, max;
 	unsigned	 nb = 0;
 	bool		 junk = false;
+	struct ca_error	 why;
 
 	for (p = buf; (q = find(p, len - (size_t)(p - buf), "-----BEGIN")) !=
 	    NULL; p = q + 1)
@@ -564,42 +549,16 @@ crl_pem_decode(const uint8_t *buf, size_t len, uint8_t **out,
 	if (p == end || (*p != '\r' && *p != '\n') || end[-1] != '\n')
 		return ca_error_set(err, CA_EMALF, "the PEM boundaries are not "
 		    "lines of their own (RFC 7468 section 3)");
-	if ((der = malloc((size_t)(end - body) / 4 * 3 + 3)) == NULL)
+	max = BASE64_DECODED_MAX((size_t)(end - body));
+	if ((der = malloc(max)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	for (p = body; p < end; p++) {
-		int v;
-
-		if (is_space(*p))
-			continue;
-		if (*p == '=') {
-			pad++;
-			continue;
-		}
-		if (pad > 0 || (v = b64_value(*p)) < 0) {
-			free(der);
-			return ca_error_set(err, CA_EMALF, "the PEM body is not "
-			    "base64 (RFC 7468 section 3)");
-		}
-		acc = acc << 6 | (uint32_t)v;
-		if (++n == 4) {
-			der[o++] = (uint8_t)(acc >> 16);
-			der[o++] = (uint8_t)(acc >> 8);
-			der[o++] = (uint8_t)acc;
-			n = 0;
-			acc = 0;
-		}
-	}
-	/* The tail: 2 or 3 characters plus the padding to 4. */
-	if (n + pad != 0 && (n + pad != 4 || n < 2)) {
+	/* Line breaks anywhere in the body (RFC 7468 section 3 lets the
+	   lines be of any length); the rest strictly base64. */
+	if (base64_decode((const char *)body, (size_t)(end - body), true, der,
+	    max, &o, &why) != CA_OK) {
 		free(der);
-		return ca_error_set(err, CA_EMALF, "the PEM body has a bad "
-		    "base64 ending (RFC 4648 section 4)");
-	}
-	if (n == 2) {
-		der[o++] = (uint8_t)(acc >> 4);
-	} else if (n == 3) {
-		der[o++] = (uint8_t)(acc >> 10);
-		der[o++] = (uint8_t)(acc >> 2);
+		return ca_error_set(err, CA_EMALF, "the PEM body is not base64 "
+		    "(RFC 7468 section 3): %s", why.msg);
 	}
 	*outside = junk;
 	*out = der;

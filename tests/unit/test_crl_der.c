@@ -382,6 +382,42 @@ test_pem_boundaries_are_lines(void **state)
 	assert_int_equal(crl_pem_decode((uint8_t *)glued, strlen(glued), &out,
 	    &olen, &blocks, &outside, &e), CA_EMALF);
 	assert_null(out);
+
+	/* One encoding per value (RFC 4648 section 3.5): the last character
+	   before the padding with bits set under it (one and two '='), a
+	   character outside the alphabet, a padding in the middle. The body
+	   is only base64 here, so any length of the DER will do. */
+	for (size_t cut = 1; cut <= 3; cut++) {
+		char	*p2 = NULL, *pad, *body;
+		size_t	 l2 = len - cut;
+
+		assert_int_equal(crl_pem_encode(der, l2, &p2, &plen), CA_OK);
+		body = p2 + bl + 1;
+		if ((pad = strchr(body, '=')) != NULL) {
+			/* Its value is a multiple of 4 (A, E, ..., w, 0, 4,
+			   8): the next character sets a bit under '='. */
+			pad[-1]++;
+			assert_int_equal(crl_pem_decode((uint8_t *)p2, plen,
+			    &out, &olen, &blocks, &outside, &e), CA_EMALF);
+			assert_null(out);
+			pad[-1]--;
+		} else {
+			assert_int_equal(l2 % 3, 0);
+		}
+		assert_int_equal(crl_pem_decode((uint8_t *)p2, plen, &out,
+		    &olen, &blocks, &outside, &e), CA_OK);
+		assert_int_equal(olen, l2);
+		free(out);
+		out = NULL;
+		body[10] = '*';
+		assert_int_equal(crl_pem_decode((uint8_t *)p2, plen, &out,
+		    &olen, &blocks, &outside, &e), CA_EMALF);
+		assert_non_null(strstr(e.msg, "not base64"));
+		body[10] = '=';
+		assert_int_equal(crl_pem_decode((uint8_t *)p2, plen, &out,
+		    &olen, &blocks, &outside, &e), CA_EMALF);
+		free(p2);
+	}
 	free(pem);
 }
 
