@@ -1,63 +1,32 @@
 #!/bin/bash
-# README's "Five minutes with mtlsca", run as written: every ```sh block of
+# The quickstarts, run as written: README's "Five minutes with mtlsca" and
+# docs/README.ja.md's "1. クイックスタート". For each, every ```sh block of
 # that section, in order, in one bash with -euo pipefail, from a source tree
 # whose build/ is the binary under test. Only the line that sets the ports
 # is replaced (by free ones; tests never use fixed ports). The blocks start
 # the service, enroll a client, put a real nginx in front with our CA and
-# CRL, revoke the client and check that nginx refuses it and logs why.
-# A comment line right after a command (not after another comment) that does
-# not start with a capital letter is expected output: each piece between "..." must appear in what
-# the walkthrough printed.
+# CRL, revoke the client, and check that nginx refuses it and logs why.
+# Expected output: a comment line right after a command (not after another
+# comment), in ASCII, not starting with a capital letter; each piece of it
+# between "..." must appear in what the walkthrough printed.
 . "$(dirname "$0")/lib.sh"
 tmpdir
 
 NGINX=/usr/sbin/nginx
 [ -x "$NGINX" ] || fail "$NGINX is missing: run ./packaging/test.sh"
-README="$MTLSCA_SRC/README.md"
 PORTS_LINE='HTTPS=8443 HTTP=8080 LB=9443'
 
 free_port() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# The section's sh blocks, and its expected-output comments.
-"$PY" - "$README" "$T/walk.sh" "$T/expected" <<'PYEOF'
-import re, sys
-text = open(sys.argv[1], encoding="utf-8").read()
-start = text.index("\n## Five minutes with mtlsca\n")
-end = text.index("\n## ", start + 1)
-blocks = re.findall(r"^```sh\n(.*?)^```$", text[start:end], re.S | re.M)
-if len(blocks) < 4:
-    sys.exit("only %d sh blocks in the section" % len(blocks))
-with open(sys.argv[2], "w") as f:
-    for b in blocks:
-        f.write(b + "\n")
-with open(sys.argv[3], "w") as f:
-    for b in blocks:
-        prev = ""
-        for line in b.splitlines():
-            if (line.startswith("# ") and not line[2:3].isupper() and
-                    prev and not prev.startswith("#")):
-                f.write(line[2:] + "\n")
-            prev = line
-PYEOF
-n=$(grep -c "^$PORTS_LINE" "$T/walk.sh" || true)
-assert_eq 1 "$n" "lines setting the ports ('$PORTS_LINE') in the walkthrough"
-HTTPS=$(free_port) HTTP=$(free_port) LB=$(free_port)
-sed -i "s/^$PORTS_LINE/HTTPS=$HTTPS HTTP=$HTTP LB=$LB/" "$T/walk.sh"
-[ -s "$T/expected" ] || fail "no expected output in the walkthrough's blocks"
-note "$(grep -c '' "$T/walk.sh") lines of README; ports $HTTPS $HTTP $LB"
-
-# A source tree whose build/ holds the binary under test (build-asan too).
-mkdir -p "$T/src" "$T/tmp"
-ln -s "$(dirname "$MTLSCA")" "$T/src/build"
-
-# Its own process group, so that whatever it started is stopped on any
-# failure; nginx leaves the group (it daemonizes): stopped by its pid file.
+# Whatever a walkthrough started is stopped on any failure: it runs in its
+# own process group; nginx leaves the group (it daemonizes), so it is
+# stopped through its pid file.
 WALK_PID=
 stop_all() {
 	local pf
-	for pf in "$T"/tmp/*/lb/nginx.pid; do
+	for pf in "$T"/*/tmp/*/lb/nginx.pid; do
 		[ -s "$pf" ] && kill -QUIT "$(cat "$pf")" 2>/dev/null
 	done
 	[ -n "$WALK_PID" ] && kill -TERM -- "-$WALK_PID" 2>/dev/null
@@ -65,43 +34,82 @@ stop_all() {
 }
 trap 'rc=$?; stop_all; (exit $rc); _cleanup' EXIT
 
-cd "$T/src"
-TMPDIR="$T/tmp" setsid timeout 300 bash -euo pipefail "$T/walk.sh" \
-    >"$T/out" 2>&1 &
-WALK_PID=$!
-rc=0
-wait "$WALK_PID" || rc=$?
-WALK_PID=
-[ "$rc" = 0 ] || fail "the walkthrough stopped with status $rc: ---
-$(tail -30 "$T/out")"
-note "the walkthrough ran to its end"
+# walkthrough NAME DOC HEADING: run the sh blocks of DOC's section HEADING
+# (a level-2 heading, up to the next one) in $T/NAME.
+walkthrough() {
+	local name=$1 doc=$2 heading=$3 w="$T/$1" n rc out exp rest piece d serial
+	mkdir -p "$w/src" "$w/tmp"
+	"$PY" - "$doc" "$heading" "$w/walk.sh" "$w/expected" <<'PYEOF' ||
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+start = text.index("\n## " + sys.argv[2] + "\n")
+end = text.index("\n## ", start + 1)
+blocks = re.findall(r"^```sh\n(.*?)^```$", text[start:end], re.S | re.M)
+if len(blocks) < 4:
+    sys.exit("only %d sh blocks in the section" % len(blocks))
+with open(sys.argv[3], "w") as f:
+    for b in blocks:
+        f.write(b + "\n")
+with open(sys.argv[4], "w") as f:
+    for b in blocks:
+        prev = ""
+        for line in b.splitlines():
+            if (line.startswith("# ") and line.isascii() and
+                    not line[2:3].isupper() and prev and
+                    not prev.startswith("#")):
+                f.write(line[2:] + "\n")
+            prev = line
+PYEOF
+	    fail "$doc: no section '## $heading' with its sh blocks"
+	n=$(grep -c "^$PORTS_LINE" "$w/walk.sh" || true)
+	assert_eq 1 "$n" "$doc: lines setting the ports ('$PORTS_LINE')"
+	sed -i "s/^$PORTS_LINE/HTTPS=$(free_port) HTTP=$(free_port) LB=$(free_port)/" \
+	    "$w/walk.sh"
+	[ -s "$w/expected" ] || fail "$doc: no expected output in the blocks"
+	note "$name: $(grep -c '' "$w/walk.sh") lines of $doc; $(grep '^HTTPS=' "$w/walk.sh")"
 
-OUT=$(cat "$T/out")
-while IFS= read -r exp; do
-	rest=$exp
-	while [ -n "$rest" ]; do
-		piece=${rest%%...*}
-		if [ "$piece" = "$rest" ]; then rest=; else rest=${rest#*...}; fi
-		piece=$(echo "$piece" | sed 's/^ *//; s/ *$//')
-		[ -z "$piece" ] || assert_contains "$OUT" "$piece" \
-		    "the walkthrough's output (expected: $exp)"
-	done
-done <"$T/expected"
-note "its output has every expected line: $(tr '\n' '|' <"$T/expected")"
+	# A source tree whose build/ holds the binary under test.
+	ln -s "$(dirname "$MTLSCA")" "$w/src/build"
+	(cd "$w/src" && TMPDIR="$w/tmp" exec setsid timeout 300 \
+	    bash -euo pipefail "$w/walk.sh" >"$w/out" 2>&1) &
+	WALK_PID=$!
+	rc=0
+	wait "$WALK_PID" || rc=$?
+	WALK_PID=
+	[ "$rc" = 0 ] || fail "$name: the walkthrough stopped with status $rc: ---
+$(tail -30 "$w/out")"
+	note "$name: the walkthrough ran to its end"
 
-# What the blocks leave behind, checked independently.
-D=$(echo "$T"/tmp/tmp.*)
-[ -d "$D" ] || fail "the walkthrough made no mktemp -d directory under TMPDIR"
-assert_contains "$OUT" "hello CN=client1" "nginx's answer before the revocation"
-assert_contains "$OUT" "400 The SSL certificate error" "nginx's answer after it"
-grep -q "\[info\].*(23:certificate revoked)" "$D/lb/error.log" ||
-    fail "nginx's error.log lacks the reason: $(tail -3 "$D/lb/error.log")"
-SERIAL=$(openssl x509 -in "$D/client.pem" -noout -serial | cut -d= -f2)
-openssl crl -in "$D/mtlsca-data/public/crl.pem" -noout -text |
-    grep -q "Serial Number: $SERIAL" || fail "$SERIAL is not in crl.pem"
-openssl verify -CAfile "$D/mtlsca-data/ca.pem" "$D/client2/cert.pem" >/dev/null ||
-    fail "mtlsca enroll's client2/cert.pem does not verify"
-[ ! -e "$D/mtlsca-data/first-start-tokens.txt" ] ||
-    fail "the tokens file is still there"
-grep -q "mtlsca: stopped" "$D/serve.log" || fail "serve did not stop cleanly"
-note "client1 refused by nginx after its revocation (certificate revoked at info); client2 enrolled"
+	out=$(cat "$w/out")
+	while IFS= read -r exp; do
+		rest=$exp
+		while [ -n "$rest" ]; do
+			piece=${rest%%...*}
+			if [ "$piece" = "$rest" ]; then rest=; else rest=${rest#*...}; fi
+			piece=$(echo "$piece" | sed 's/^ *//; s/ *$//')
+			[ -z "$piece" ] || assert_contains "$out" "$piece" \
+			    "$name: the output (expected: $exp)"
+		done
+	done <"$w/expected"
+	note "$name: every expected line is there: $(tr '\n' '|' <"$w/expected")"
+
+	# What the blocks leave behind, checked independently.
+	d=$(echo "$w"/tmp/tmp.*)
+	[ -d "$d" ] || fail "$name: no mktemp -d directory under TMPDIR"
+	assert_contains "$out" "hello CN=client1" "$name: nginx before the revocation"
+	assert_contains "$out" "400 The SSL certificate error" "$name: nginx after it"
+	grep -q "\[info\].*(23:certificate revoked)" "$d/lb/error.log" ||
+	    fail "$name: nginx's error.log lacks the reason: $(tail -3 "$d/lb/error.log")"
+	serial=$(openssl x509 -in "$d/client.pem" -noout -serial | cut -d= -f2)
+	openssl crl -in "$d/mtlsca-data/public/crl.pem" -noout -text |
+	    grep -q "Serial Number: $serial" || fail "$name: $serial is not in crl.pem"
+	openssl verify -CAfile "$d/mtlsca-data/ca.pem" "$d/client2/cert.pem" \
+	    >/dev/null || fail "$name: mtlsca enroll's client2/cert.pem does not verify"
+	[ ! -e "$d/mtlsca-data/first-start-tokens.txt" ] ||
+	    fail "$name: the tokens file is still there"
+	grep -q "mtlsca: stopped" "$d/serve.log" || fail "$name: serve did not stop cleanly"
+	note "$name: client1 refused by nginx after its revocation (reason at info); client2 enrolled"
+}
+
+walkthrough en "$MTLSCA_SRC/README.md" "Five minutes with mtlsca"
+walkthrough ja "$MTLSCA_SRC/docs/README.ja.md" "1. クイックスタート"
