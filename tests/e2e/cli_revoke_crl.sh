@@ -208,13 +208,14 @@ openssl crl -in data/public/crl.pem -noout -text | grep -A1 "CRL Number" | grep 
 run_status 2 m crl --pem
 
 note "crl and publish take turns with other processes (data/crl.lock, data/publish.lock)"
-# hold_lock LOCK: another process holds data/LOCK for 1 s, then writes
+# hold_lock LOCK: another process holds data/LOCK for 3 s (time enough for
+# an ASan build on a loaded machine to reach the lock), then writes
 # "holder" to the file order; returns once the lock is taken.
 hold_lock() {
 	rm -f order
-	flock "data/$1" sh -c 'sleep 1; echo holder >> order' &
+	flock "data/$1" sh -c 'sleep 3; echo holder >> order' &
 	HOLDER=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 500); do
 		flock -n "data/$1" true || return 0
 		sleep 0.02
 	done

@@ -292,9 +292,9 @@ ok "POST /v1/crl: CRL $CRLNUM"
 # The schedule takes turns with `mtlsca crl` and `publish` in other
 # processes: while another holds data/crl.lock, POST /v1/crl waits.
 rm -f "$HL_TMP/order"
-flock "$D/crl.lock" sh -c "sleep 1; echo holder >> '$HL_TMP/order'" &
+flock "$D/crl.lock" sh -c "sleep 3; echo holder >> '$HL_TMP/order'" &
 holder=$!
-for _ in $(seq 100); do
+for _ in $(seq 500); do
 	flock -n "$D/crl.lock" true || break
 	sleep 0.02
 done
