@@ -268,7 +268,7 @@ static const struct {
 	"\n"
 	"  hash [TOKEN]      print the SHA-256 (hex) of TOKEN, or of the first line\n"
 	"                    of standard input: for profiles' static tokens and\n"
-	"                    admins.token_sha256 in the configuration\n"
+	"                    admins.token_hashes in the configuration\n"
 	"  generate          a new random token and its hash (for the configuration)\n"
 	"  create            a token kept in the store (by its hash), for POST\n"
 	"                    /v1/certificates and EST\n"
@@ -296,7 +296,7 @@ static const struct {
 	"Replace the admin token kept in the store (the one the first start of\n"
 	"`serve` printed) with a new one, printed once on stdout. The old one\n"
 	"stops working at once, also in a running serve; admin tokens listed in\n"
-	"the configuration (admins.token_sha256) are not touched.\n"
+	"the configuration (admins.token_hashes) are not touched.\n"
 	"\n"
 	"  --json            print {token, id} as JSON\n" },
 	{ "audit",
