@@ -96,15 +96,10 @@ options_of(const char *text, struct optset *s)
 static void
 print_bash(void)
 {
-	static struct optset	 all;	/* large: not on the stack */
-	struct optset		*one;
-	const char		*name, *text;
+	struct optset	 all, one;	/* about 3 KB each */
+	const char	*name, *text;
 
 	memset(&all, 0, sizeof(all));
-	if ((one = calloc(1, sizeof(*one))) == NULL) {
-		cmd_fail("completion: out of memory");
-		return;
-	}
 	printf("# bash completion for mtlsca; made by `mtlsca completion "
 	    "bash`.\n# source <(mtlsca completion bash), or install as\n"
 	    "# /usr/share/bash-completion/completions/mtlsca\n\n"
@@ -152,15 +147,15 @@ print_bash(void)
 	/* A command's options (and subcommands). */
 	printf("\tcase \"$cmd\" in\n");
 	for (size_t i = 0; (text = cmd_usage_at(i, &name)) != NULL; i++) {
-		memset(one, 0, sizeof(*one));
-		options_of(text, one);
+		memset(&one, 0, sizeof(one));
+		options_of(text, &one);
 		printf("\t%s)\n\t\topts=\"", name);
 		for (size_t k = 0; k < sizeof(subcommands) /
 		    sizeof(subcommands[0]); k++)
 			if (strcmp(subcommands[k].cmd, name) == 0)
 				printf("%s ", subcommands[k].words);
-		for (size_t k = 0; k < one->n; k++)
-			printf("%s ", one->name[k]);
+		for (size_t k = 0; k < one.n; k++)
+			printf("%s ", one.name[k]);
 		printf("--help\" ;;\n");
 	}
 	printf("\thelp)\n\t\topts=\"");
@@ -169,7 +164,6 @@ print_bash(void)
 	printf("\" ;;\n\t*)\n\t\topts=\"--help\" ;;\n\tesac\n"
 	    "\tCOMPREPLY=($(compgen -W \"$opts --config --data-dir\" -- "
 	    "\"$cur\"))\n}\n\ncomplete -o default -F _mtlsca mtlsca\n");
-	free(one);
 }
 
 int

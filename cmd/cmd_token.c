@@ -305,8 +305,7 @@ out:
 struct token_walk {
 	int64_t		 now;
 	bool		 all, json;
-	json_t		*array;		/* --json */
-	size_t		 shown;
+	json_t		*array;		/* list: the tokens shown */
 	/* revoke: the ID's digits and what matched */
 	const char	*prefix;
 	size_t		 matches;
@@ -324,7 +323,11 @@ token_state(const struct store_token *tok, int64_t now)
 	return "usable";
 }
 
-/* Never the token, never its whole hash: the ID is 4 bytes of it. */
+/*
+ * Each token as a JSON object in w->array (printed, as JSON or as a
+ * table, once the read transaction is over). Never the token, never its
+ * whole hash: the ID is 4 bytes of it.
+ */
 static int
 list_cb(const uint8_t hash[STORE_TOKEN_HASH_LEN],
     const struct store_token *tok, void *arg)
@@ -332,38 +335,51 @@ list_cb(const uint8_t hash[STORE_TOKEN_HASH_LEN],
 	struct token_walk	*w = arg;
 	const char		*state = token_state(tok, w->now);
 	char			 id[2 * TOKEN_ID_BYTES + 1], exp[21], cr[21];
+	json_t			*sans = json_array(), *o;
 
-	if (!w->all && strcmp(state, "usable") != 0)
+	if (sans == NULL)
+		return CA_ENOMEM;
+	if (!w->all && strcmp(state, "usable") != 0) {
+		json_decref(sans);
 		return CA_OK;
-	w->shown++;
+	}
 	hex_format(hash, TOKEN_ID_BYTES, id);
 	time_format(tok->expires_at, exp);
 	time_format(tok->created_at, cr);
-	if (w->json) {
-		json_t *sans = json_array(), *o;
-
-		for (size_t i = 0; sans != NULL && i < tok->n_sans; i++)
-			json_array_append_new(sans, json_string(tok->sans[i]));
-		o = json_pack("{s:s, s:s, s:s?, s:o, s:b, s:I, s:s, s:s, s:s}",
-		    "id", id, "profile", tok->profile, "cn", tok->cn[0] ?
-		    tok->cn : NULL, "sans", sans != NULL ? sans : json_array(),
-		    "bound", tok->cn[0] != '\0' || tok->n_sans > 0,
-		    "uses_left", (json_int_t)tok->uses_left, "created_at", cr,
-		    "expires_at", exp, "state", state);
-		if (o == NULL || json_array_append_new(w->array, o) != 0)
-			return CA_ENOMEM;
-		return CA_OK;
-	}
-	printf("%-8s  %-16s  %-7s  %9lu  %-20s  ", id, tok->profile, state,
-	    (unsigned long)tok->uses_left, exp);
-	if (tok->cn[0] == '\0' && tok->n_sans == 0)
-		printf("-");
-	if (tok->cn[0] != '\0')
-		printf("CN=%s", tok->cn);
 	for (size_t i = 0; i < tok->n_sans; i++)
-		printf("%s%s", i > 0 || tok->cn[0] ? " " : "", tok->sans[i]);
-	printf("\n");
+		json_array_append_new(sans, json_string(tok->sans[i]));
+	o = json_pack("{s:s, s:s, s:s?, s:o, s:b, s:I, s:s, s:s, s:s}",
+	    "id", id, "profile", tok->profile, "cn", tok->cn[0] ? tok->cn :
+	    NULL, "sans", sans, "bound", tok->cn[0] != '\0' || tok->n_sans > 0,
+	    "uses_left", (json_int_t)tok->uses_left, "created_at", cr,
+	    "expires_at", exp, "state", state);
+	if (o == NULL || json_array_append_new(w->array, o) != 0)
+		return CA_ENOMEM;
 	return CA_OK;
+}
+
+/* One line of `token list`: ID, profile, state, uses, expiry, binding. */
+static void
+list_line(json_t *t)
+{
+	json_t	*cn = json_object_get(t, "cn"), *sans = json_object_get(t,
+	    "sans"), *v;
+	size_t	 i;
+
+	printf("%-8s  %-16s  %-7s  %9lld  %-20s  ",
+	    json_string_value(json_object_get(t, "id")),
+	    json_string_value(json_object_get(t, "profile")),
+	    json_string_value(json_object_get(t, "state")),
+	    (long long)json_integer_value(json_object_get(t, "uses_left")),
+	    json_string_value(json_object_get(t, "expires_at")));
+	if (json_is_null(cn) && json_array_size(sans) == 0)
+		printf("-");
+	if (json_is_string(cn))
+		printf("CN=%s", json_string_value(cn));
+	json_array_foreach(sans, i, v)
+		printf("%s%s", i > 0 || json_is_string(cn) ? " " : "",
+		    json_string_value(v));
+	printf("\n");
 }
 
 static int
@@ -390,13 +406,10 @@ token_list(int argc, char **argv, struct config *cfg, bool json)
 	ca_error_clear(&err);
 	if (cmd_store_open(cfg, true, &st, &err) != CA_OK)
 		goto out;
-	if (json && (w.array = json_array()) == NULL) {
+	if ((w.array = json_array()) == NULL) {
 		ca_error_set(&err, CA_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!json)
-		printf("%-8s  %-16s  %-7s  %9s  %-20s  %s\n", "ID", "PROFILE",
-		    "STATE", "USES_LEFT", "EXPIRES", "BOUND_TO");
 	if (store_token_foreach(st, list_cb, &w, &err) != CA_OK)
 		goto out;
 	if (json) {
@@ -404,7 +417,11 @@ token_list(int argc, char **argv, struct config *cfg, bool json)
 		w.array = NULL;
 		goto out;
 	}
-	if (w.shown == 0)
+	printf("%-8s  %-16s  %-7s  %9s  %-20s  %s\n", "ID", "PROFILE",
+	    "STATE", "USES_LEFT", "EXPIRES", "BOUND_TO");
+	for (size_t i = 0; i < json_array_size(w.array); i++)
+		list_line(json_array_get(w.array, i));
+	if (json_array_size(w.array) == 0)
 		fprintf(stderr, "mtlsca: no %stokens in the store%s\n",
 		    w.all ? "" : "usable ", w.all ? "" : " (--all shows "
 		    "expired and used ones)");
