@@ -212,6 +212,23 @@ int ca_token_generate(char out[CA_TOKEN_TEXT_MAX], struct ca_error *err);
 /* Two CA_HASH_LEN hashes equal? In constant time. */
 bool ca_hash_eq(const uint8_t *a, const uint8_t *b);
 
+/*
+ * The store's admin token (serve's first start makes it; `mtlsca admin
+ * token rotate` replaces it): only its SHA-256, in meta. The service reads
+ * it on every admin check (one read transaction), so a rotation takes
+ * effect at once in a running serve.
+ */
+#define CA_META_ADMIN_TOKEN	"serve_admin_token_sha256"
+/* Does hash match the store's admin token? false when there is none. */
+bool ca_admin_token_stored(struct store *st, const uint8_t hash[CA_HASH_LEN]);
+/*
+ * A new admin token in place of the store's (one meta write: the old one
+ * stops working when it commits). *out gets the token, to print once;
+ * the caller wipes it (gnutls_memset).
+ */
+int ca_admin_token_rotate(struct store *st, char out[CA_TOKEN_TEXT_MAX],
+    struct ca_error *err);
+
 /* ---- OpenSSL index.txt import ---- */
 
 /* One line of an OpenSSL CA database (index.txt). */
@@ -251,6 +268,7 @@ const char *ca_reason_name(int code);
  * malloc'd NUL-terminated PEM (wipe the key with gnutls_memset before
  * free()).
  */
+#define CA_PROFILE_SERVICE	"server"	/* reserved: no config profile */
 int ca_issue_server(struct ca *ca, struct store *st, const char *const *names,
     size_t n_names, unsigned days, char **cert_pem, char **key_pem,
     struct ca_error *err);

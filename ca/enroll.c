@@ -378,7 +378,9 @@ ca_enroller_admin_token(const struct ca_enroller *e,
 	    p->n_admin_tokens, hash);
 
 	policy_put(p);
-	return ok;
+	/* The store's admin token, read now: a rotation by another process
+	   (`mtlsca admin token rotate`) counts from the next request. */
+	return ok || ca_admin_token_stored(e->st, hash);
 }
 
 bool
@@ -424,6 +426,8 @@ ca_grant_token(const struct ca_enroller *e, const uint8_t hash[CA_HASH_LEN],
 		    p->tokens[which].profile);
 	admin = hash_listed(p->admin_tokens, p->n_admin_tokens, hash);
 	policy_put(p);
+	if (which < 0 && !admin)
+		admin = ca_admin_token_stored(e->st, hash);
 	if (which >= 0) {
 		g.kind = CA_GRANT_STATIC;
 		snprintf(g.who, sizeof(g.who), "static-token:%s", hex);

@@ -3,12 +3,14 @@
  * (DESIGN.md "Secrets"), and compared in constant time. Shared by the
  * service (ca/enroll.c, http/), `mtlsca token` and serve's first start.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
 #include "ca/ca.h"
+#include "store/store.h"
 
 void
 ca_token_hash(const char *token, uint8_t out[CA_HASH_LEN])
@@ -56,4 +58,35 @@ ca_hash_eq(const uint8_t *a, const uint8_t *b)
 	for (size_t i = 0; i < CA_HASH_LEN; i++)
 		d |= a[i] ^ b[i];
 	return d == 0;
+}
+
+bool
+ca_admin_token_stored(struct store *st, const uint8_t hash[CA_HASH_LEN])
+{
+	uint8_t	*v = NULL;
+	size_t	 len = 0;
+	bool	 ok;
+
+	ok = st != NULL && store_meta_get(st, CA_META_ADMIN_TOKEN, &v, &len,
+	    NULL) == CA_OK && len == CA_HASH_LEN && ca_hash_eq(v, hash);
+	free(v);
+	return ok;
+}
+
+int
+ca_admin_token_rotate(struct store *st, char out[CA_TOKEN_TEXT_MAX],
+    struct ca_error *err)
+{
+	char	tok[CA_TOKEN_TEXT_MAX];
+	uint8_t	h[CA_HASH_LEN];
+	int	rc;
+
+	if ((rc = ca_token_generate(tok, err)) != CA_OK)
+		return rc;
+	ca_token_hash(tok, h);
+	if ((rc = store_meta_put(st, CA_META_ADMIN_TOKEN, h, sizeof(h),
+	    err)) == CA_OK)
+		memcpy(out, tok, sizeof(tok));
+	gnutls_memset(tok, 0, sizeof(tok));
+	return rc;
 }

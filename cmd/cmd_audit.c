@@ -59,17 +59,14 @@ cmd_audit(int argc, char **argv, struct config *cfg)
 	ca_error_clear(&err);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: mtlsca audit [--from SEQ] [--json]\n");
-			return 0;
+			return cmd_usage_print("audit", false);
 		} else if (strcmp(argv[i], "--json") == 0) {
 			ac.json = true;
 		} else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc &&
 		    parse_u64(argv[i + 1], 0, UINT64_MAX, &from) == CA_OK) {
 			i++;
 		} else {
-			fprintf(stderr, "usage: mtlsca audit [--from SEQ] "
-			    "[--json]\n");
-			return 2;
+			return cmd_usage_print("audit", true);
 		}
 	}
 	if (cmd_store_open(cfg, true, &st, &err) != CA_OK ||

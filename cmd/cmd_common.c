@@ -37,7 +37,7 @@ static const struct {
 	"  --days N          validity in days (default: ca.days, else 1024)\n" },
 	{ "import",
 	"usage: mtlsca import --ca-cert FILE --ca-key FILE [--openssl-index FILE]\n"
-	"                     [--certs DIR]\n"
+	"                     [--certs DIR] [--json]\n"
 	"\n"
 	"Adopt an existing CA (e.g. one made with openssl) without reissuing\n"
 	"anything: copy its certificate and key (which must be mode 0600) into the\n"
@@ -50,9 +50,13 @@ static const struct {
 	"                        their time and reason\n"
 	"  --certs DIR           every *.pem certificate in DIR that this CA issued\n"
 	"                        is attached to its record (or recorded if the\n"
-	"                        index lacks it)\n" },
+	"                        index lacks it)\n"
+	"  --json                print {subject, ca_cert, ca_key, records, valid,\n"
+	"                        expired, revoked, certs_attached, certs_added,\n"
+	"                        certs_skipped} as JSON\n" },
 	{ "sign",
 	"usage: mtlsca sign --csr FILE [--profile NAME] [--days N] [--out FILE]\n"
+	"                  [--json]\n"
 	"\n"
 	"Sign a PKCS#10 request (PEM or DER) with a profile. The certificate is\n"
 	"written only after the store has recorded it.\n"
@@ -61,12 +65,16 @@ static const struct {
 	"  --profile NAME    the profile (default: the first one, \"client\")\n"
 	"  --days N          validity in days (default: the profile's days; at\n"
 	"                    most its max_days)\n"
-	"  --out FILE        write the PEM certificate to FILE (default: stdout)\n" },
+	"  --out FILE        write the PEM certificate to FILE (default: stdout)\n"
+	"  --json            print {serial, subject, profile, not_before,\n"
+	"                    not_after, pem, out} on stdout instead of the PEM\n" },
 	{ "list",
 	"usage: mtlsca list [--status valid|revoked|expired] [--cn CN] [--json]\n"
 	"\n"
 	"List the certificates the store knows: serial (upper-case hex), status,\n"
 	"notAfter and subject. \"expired\" is a valid certificate past notAfter.\n"
+	"The service's own HTTPS certificates (issued by `serve`) are marked\n"
+	"\"[service HTTPS]\" (JSON: \"service_https\": true).\n"
 	"\n"
 	"  --status S        only certificates with this status\n"
 	"  --cn CN           only certificates whose subject CN is exactly CN\n"
@@ -79,9 +87,9 @@ static const struct {
 	"  --pem             print the certificate itself (PEM)\n"
 	"  --json            print the record as JSON\n" },
 	{ "revoke",
-	"usage: mtlsca revoke SERIAL [--reason R] [--time T] [--force]\n"
+	"usage: mtlsca revoke SERIAL [--reason R] [--time T] [--force] [--json]\n"
 	"       mtlsca revoke --file FILE [--reason R] [--time T] [--force]\n"
-	"                     [--dry-run]\n"
+	"                     [--dry-run] [--json]\n"
 	"\n"
 	"Revoke certificates by serial. Revoking again changes nothing, except\n"
 	"that keyCompromise replaces another reason.\n"
@@ -90,16 +98,19 @@ static const struct {
 	"                    cACompromise, affiliationChanged, superseded,\n"
 	"                    cessationOfOperation, certificateHold,\n"
 	"                    privilegeWithdrawn, aACompromise\n"
-	"  --time T          revocation time, RFC 3339 UTC\n"
-	"                    (\"2026-01-31T12:00:00Z\"; default: now)\n"
+	"  --time T          revocation time, RFC 3339 with Z or an offset\n"
+	"                    (\"2026-01-31T12:00:00Z\", \"2026-01-31T21:00:00+09:00\";\n"
+	"                    recorded in UTC; default: now)\n"
 	"  --force           revoke serials the store never saw (imported from\n"
 	"                    elsewhere); they stay on the CRL\n"
 	"  --file FILE       one serial per line; blank lines and # comments are\n"
 	"                    allowed; every line is checked before any is revoked\n"
-	"  --dry-run         with --file: say what would happen, write nothing\n" },
+	"  --dry-run         with --file: say what would happen, write nothing\n"
+	"  --json            print {\"results\": [{serial, outcome, revoked_at,\n"
+	"                    reason}], revoked, raised, unchanged, dry_run}\n" },
 	{ "crl",
-	"usage: mtlsca crl [--out PATH] [--pem]\n"
-	"       mtlsca crl --check FILE\n"
+	"usage: mtlsca crl [--out PATH] [--pem] [--json]\n"
+	"       mtlsca crl --check FILE [--json]\n"
 	"\n"
 	"Build and sign a new CRL (the next cRLNumber) and write\n"
 	"<data_dir>/public/crl.der and crl.pem. Or check a CRL file as the load\n"
@@ -108,7 +119,11 @@ static const struct {
 	"\n"
 	"  --out PATH        also write the CRL to PATH (DER, or PEM with --pem)\n"
 	"  --pem             PEM for --out\n"
-	"  --check FILE      check FILE instead of building a CRL\n" },
+	"  --check FILE      check FILE instead of building a CRL\n"
+	"  --json            print the result as JSON: {number, entries,\n"
+	"                    this_update, next_update, files} for a new CRL;\n"
+	"                    {file, bytes, format, number, entries, this_update,\n"
+	"                    next_update, signature, ok, problem} for --check\n" },
 	/* The client side (cmd_enroll.c, cmd_renew.c, cmd_p12.c). */
 	{ "enroll",
 	"usage: mtlsca enroll --server URL (--token T | --token-file F) --cn NAME\n"
@@ -205,8 +220,133 @@ static const struct {
 	"                        asked twice on the terminal, without echo)\n"
 	"  --name NAME           the friendly name (default: the certificate's CN)\n"
 	"  --force               replace FILE if it exists\n" },
+	{ "verify",
+	"usage: mtlsca verify CERT [--chain FILE] [--json]\n"
+	"\n"
+	"Is this client certificate good right now? The answer GET /v1/verify\n"
+	"gives behind a load balancer: signed by this CA, inside its validity, a\n"
+	"key the load balancer accepts, good for clientAuth, and in the store, not\n"
+	"revoked. Reads the store without writing (serve may be running).\n"
+	"\n"
+	"  CERT              the certificate, PEM (a chain, leaf first) or DER\n"
+	"  --chain FILE      more certificates (PEM) the client sends with it\n"
+	"  --json            print the answer as JSON\n"
+	"\n"
+	"Exit status: 0 good, 1 refused (the reason is printed) or failed, 2 usage.\n" },
+	/* The service and its administration. */
+	{ "serve",
+	"usage: mtlsca serve [--config FILE] [--listen ADDR] [--https-port N]\n"
+	"                    [--http-port N] [--verify-port N]\n"
+	"\n"
+	"Run the service: enrollment (POST /v1/certificates, EST), the admin API\n"
+	"(revoke, tokens), the CRL schedule and the publishers, the verifier\n"
+	"behind a load balancer. Without --config it runs on the built-in\n"
+	"defaults and, on the first start, makes a demo CA. The first start\n"
+	"prints an admin token and an enrollment token once (to the terminal, or\n"
+	"to <data_dir>/first-start-tokens.txt, mode 0600). Runs until SIGTERM or\n"
+	"SIGINT (graceful stop); SIGHUP reloads the configuration file.\n"
+	"\n"
+	"  --config FILE     the configuration (also a global option)\n"
+	"  --listen ADDR     the address to listen on (IPv4 or IPv6 literal;\n"
+	"                    default: http.listen, else 127.0.0.1)\n"
+	"  --https-port N    the HTTPS port (0: none; default: http.https_port)\n"
+	"  --http-port N     the plain HTTP port for the CRL and the CA bundle\n"
+	"                    (0: none; default: http.http_port)\n"
+	"  --verify-port N   the verifier's plain HTTP port for a proxy (0: none;\n"
+	"                    default: verify.port)\n" },
+	{ "token",
+	"usage: mtlsca token hash [TOKEN]\n"
+	"       mtlsca token generate [--json]\n"
+	"       mtlsca token create [--profile P] [--cn CN] [--san KIND:NAME]...\n"
+	"                           [--ttl 24h] [--uses N] [--json]\n"
+	"       mtlsca token list [--all] [--json]\n"
+	"       mtlsca token revoke ID [--json]\n"
+	"\n"
+	"Enrollment tokens. A token is printed once; the store and the\n"
+	"configuration keep only its SHA-256. A token's ID is the first 8 hex\n"
+	"digits of that hash, as the audit log names it.\n"
+	"\n"
+	"  hash [TOKEN]      print the SHA-256 (hex) of TOKEN, or of the first line\n"
+	"                    of standard input: for profiles' static tokens and\n"
+	"                    admins.token_hashes in the configuration\n"
+	"  generate          a new random token and its hash (for the configuration)\n"
+	"  create            a token kept in the store (by its hash), for POST\n"
+	"                    /v1/certificates and EST\n"
+	"    --profile P     the profile it enrolls into (default: the first)\n"
+	"    --cn CN         bind it to this CN (and, without --san, to no\n"
+	"                    subjectAltName)\n"
+	"    --san KIND:NAME bind it to this subjectAltName (repeatable):\n"
+	"                    dns:NAME, ip:ADDR, email:ADDR or uri:URI\n"
+	"    --ttl D         lifetime, e.g. 30m, 24h, 7d (default: 24h)\n"
+	"    --uses N        how many enrollments it allows (default: 1)\n"
+	"  list              the store's tokens: ID, profile, bound CN and\n"
+	"                    subjectAltNames, uses left, expiry (never the token\n"
+	"                    or its hash)\n"
+	"    --all           also tokens expired or used up (default: usable ones)\n"
+	"  revoke ID         delete the store's token with this ID (8 or more hex\n"
+	"                    digits of its hash); a running serve refuses it (403)\n"
+	"                    from the next request on\n"
+	"  --json            print the result as JSON: generate {token, sha256};\n"
+	"                    create {token, id, profile, cn, sans, uses, expires_at};\n"
+	"                    list [{id, profile, cn, sans, uses_left, created_at,\n"
+	"                    expires_at, state}]; revoke {id, revoked}\n" },
+	{ "admin",
+	"usage: mtlsca admin token rotate [--json]\n"
+	"\n"
+	"Replace the admin token kept in the store (the one the first start of\n"
+	"`serve` printed) with a new one, printed once on stdout. The old one\n"
+	"stops working at once, also in a running serve; admin tokens listed in\n"
+	"the configuration (admins.token_hashes) are not touched.\n"
+	"\n"
+	"  --json            print {token, id} as JSON\n" },
+	{ "audit",
+	"usage: mtlsca audit [--from SEQ] [--json]\n"
+	"\n"
+	"Print the audit log (every issuance, revocation, CRL, token made or\n"
+	"revoked, with who did it), oldest first: sequence, time, who, action,\n"
+	"detail, tab-separated. Reads the store (serve may be running).\n"
+	"\n"
+	"  --from SEQ        start at this sequence number\n"
+	"  --json            one JSON object per line: {seq, at, who, action,\n"
+	"                    detail}\n" },
+	{ "status",
+	"usage: mtlsca status [--metrics | --json]\n"
+	"\n"
+	"Show the CA certificate's SHA-256 fingerprint (for enroll\n"
+	"--ca-fingerprint), the CRL number, the revocation generation and, per\n"
+	"configured publisher, what the store records (last success, last error,\n"
+	"CRL number published, ALB's RevocationId). Works while serve runs.\n"
+	"\n"
+	"  --metrics         the publishers' Prometheus metrics instead\n"
+	"  --json            {ca_fingerprint, ca_cert, crl_number,\n"
+	"                    revocation_generation, publishers: [...]}\n" },
+	{ "publish",
+	"usage: mtlsca publish [--crl FILE] [--dry-run] [--json]\n"
+	"\n"
+	"Publish the current CRL through every configured publisher (directory,\n"
+	"S3, ALB trust store, exec); exit 0 only when all succeed.\n"
+	"\n"
+	"  --crl FILE        the CRL to publish (default: <data_dir>/public/crl.pem)\n"
+	"  --dry-run         say what each publisher would do, with read-only\n"
+	"                    calls only\n"
+	"  --json            {crl_number, entries, publishers, dry_run, plan}\n" },
+	{ "completion",
+	"usage: mtlsca completion bash\n"
+	"\n"
+	"Print a bash completion script for mtlsca (commands and their options).\n"
+	"Load it with: source <(mtlsca completion bash). The Debian package\n"
+	"installs it in /usr/share/bash-completion/completions/mtlsca.\n" },
 	{ NULL, NULL },
 };
+
+const char *
+cmd_usage_at(size_t i, const char **name)
+{
+	if (i >= sizeof(usages) / sizeof(usages[0]) - 1)
+		return NULL;
+	*name = usages[i].name;
+	return usages[i].text;
+}
 
 const char *
 cmd_usage(const char *name)

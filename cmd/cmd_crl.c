@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "common/util.h"
@@ -17,8 +19,47 @@
 /* Read a little more than ALB's cap so that crl_check can name it. */
 #define CRL_CHECK_READ_MAX	(CRL_ALB_MAX_BYTES + 1024 * 1024)
 
+/* Print o (pretty) on stdout and free it; CMD_FAIL when out of memory. */
 static int
-crl_check_file(struct config *cfg, const char *path)
+json_print(json_t *o)
+{
+	char	*text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	int	 status = CMD_OK;
+
+	if (text == NULL)
+		status = cmd_fail("out of memory");
+	else
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	return status;
+}
+
+/*
+ * --check --json: {file, bytes, format, number, entries, this_update,
+ * next_update, signature ("verified", "failed", "not checked"), ok,
+ * problem}.
+ */
+static int
+crl_check_json(const char *path, size_t len, const struct crl_check_report
+    *rep, bool with_ca, bool ok, const char *problem)
+{
+	char t1[21], t2[21];
+
+	cmd_time(rep->this_update, t1);
+	cmd_time(rep->next_update, t2);
+	return json_print(json_pack("{s:s, s:I, s:s, s:o, s:I, s:s?, s:s?, "
+	    "s:s, s:b, s:s?}", "file", path, "bytes", (json_int_t)len,
+	    "format", rep->pem ? "PEM" : "DER", "number", rep->has_number ?
+	    json_integer((json_int_t)rep->number) : json_null(), "entries",
+	    (json_int_t)rep->entries, "this_update", rep->this_update != 0 ?
+	    t1 : NULL, "next_update", rep->has_next ? t2 : NULL, "signature",
+	    !with_ca ? "not checked" : rep->signature_ok ? "verified" :
+	    "failed", "ok", ok, "problem", ok ? NULL : problem));
+}
+
+static int
+crl_check_file(struct config *cfg, const char *path, bool json)
 {
 	struct crl_check_report	 rep;
 	struct ca_error		 err, cerr;
@@ -44,6 +85,17 @@ crl_check_file(struct config *cfg, const char *path)
 		fprintf(stderr, "mtlsca: warning: not checking the signature: "
 		    "%s\n", cerr.msg);
 	rc = crl_check(buf, len, ca, &rep, &err);
+	if (json) {
+		bool		 ok = rc == CA_OK && rep.problems[0] == '\0';
+		const char	*why = rep.problems[0] != '\0' ? rep.problems :
+		    err.msg;
+
+		status = crl_check_json(path, len, &rep, ca != NULL, ok, why);
+		if (status == CMD_OK && !ok)
+			status = cmd_fail("%s: %s", path, err.msg[0] != '\0' ?
+			    err.msg : rep.problems);
+		goto out;
+	}
 	cmd_time(rep.this_update, t1);
 	cmd_time(rep.next_update, t2);
 	printf("file:        %s (%zu bytes)\n", path, len);
@@ -71,6 +123,7 @@ crl_check_file(struct config *cfg, const char *path)
 		status = cmd_fail("%s: %s", path, err.msg[0] != '\0' ?
 		    err.msg : rep.problems);
 	}
+out:
 	ca_free(ca);
 	free(buf);
 	return status;
@@ -83,6 +136,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		{ "out", required_argument, NULL, 'o' },
 		{ "pem", no_argument, NULL, 'p' },
 		{ "check", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,7 +148,9 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	const char		*out_path = NULL, *check = NULL, *what;
 	char			 pub[CONFIG_PATH_MAX], t1[21], t2[21];
 	char			 detail[128];
-	bool			 pem = false;
+	char			 der_path[CONFIG_PATH_MAX + 16];
+	char			 pem_path[CONFIG_PATH_MAX + 16];
+	bool			 pem = false, json = false;
 	int			 ch, status = CMD_FAIL, lock = -1;
 
 	memset(&res, 0, sizeof(res));
@@ -110,6 +166,9 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 			break;
 		case 'c':
 			check = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			return cmd_usage_print("crl", false);
@@ -129,7 +188,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 			    "or --pem with it");
 			return cmd_usage_print("crl", true);
 		}
-		return crl_check_file(cfg, check);
+		return crl_check_file(cfg, check, json);
 	}
 	if (pem && out_path == NULL) {
 		cmd_fail("crl: --pem chooses the format of --out PATH "
@@ -180,13 +239,23 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	cmd_audit_note(st, "crl", detail);
 	cmd_time(res.this_update, t1);
 	cmd_time(res.next_update, t2);
+	if (res.warned)
+		fprintf(stderr, "mtlsca: warning: %s\n", res.warning);
+	if (json) {
+		snprintf(der_path, sizeof(der_path), "%s/crl.der", pub);
+		snprintf(pem_path, sizeof(pem_path), "%s/crl.pem", pub);
+		status = json_print(json_pack("{s:I, s:I, s:s, s:s, "
+		    "s:[s, s, s*], s:s?}", "number", (json_int_t)res.number,
+		    "entries", (json_int_t)res.entries, "this_update", t1,
+		    "next_update", t2, "files", der_path, pem_path, out_path,
+		    "warning", res.warned ? res.warning : NULL));
+		goto out;
+	}
 	printf("CRL number %llu: %llu entr%s, thisUpdate %s, nextUpdate %s\n",
 	    (unsigned long long)res.number, (unsigned long long)res.entries,
 	    res.entries == 1 ? "y" : "ies", t1, t2);
 	printf("wrote %s/crl.der and %s/crl.pem%s%s\n", pub, pub,
 	    out_path != NULL ? " and " : "", out_path != NULL ? out_path : "");
-	if (res.warned)
-		fprintf(stderr, "mtlsca: warning: %s\n", res.warning);
 	status = CMD_OK;
 out:
 	file_unlock(lock);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "crl/crl.h"
@@ -470,6 +472,7 @@ cmd_import(int argc, char **argv, struct config *cfg)
 		{ "ca-key", required_argument, NULL, 'k' },
 		{ "openssl-index", required_argument, NULL, 'i' },
 		{ "certs", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -487,7 +490,7 @@ cmd_import(int argc, char **argv, struct config *cfg)
 	size_t			 der_len, nv = 0, ne = 0, nr = 0;
 	struct stat		 sb;
 	int64_t			 now = time_now();
-	bool			 copied = false;
+	bool			 copied = false, json = false;
 	char			 who[96], detail[CONFIG_PATH_MAX + 64];
 	int			 ch, status = CMD_FAIL;
 
@@ -517,6 +520,9 @@ cmd_import(int argc, char **argv, struct config *cfg)
 			if (certs != NULL)
 				return given_twice("import", "--certs");
 			certs = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			return cmd_usage_print("import", false);
@@ -620,6 +626,33 @@ cmd_import(int argc, char **argv, struct config *cfg)
 	der = ca_cert_der(ca, &der_len);
 	if (cmd_cert_load(der, der_len, NULL, &carec, &err) != CA_OK) {
 		status = cmd_fail_err(&err);
+		goto out;
+	}
+	if (json) {
+		json_t	*o = json_pack("{s:s?, s:s, s:s, s:I, s:I, s:I, s:I, "
+		    "s:o, s:o, s:o}", "subject", carec.subject, "ca_cert",
+		    cfg->ca_cert, "ca_key", cfg->ca_key, "records",
+		    (json_int_t)it.n, "valid", (json_int_t)nv, "expired",
+		    (json_int_t)ne, "revoked", (json_int_t)nr,
+		    "certs_attached", certs != NULL ?
+		    json_integer((json_int_t)stats.attached) : json_null(),
+		    "certs_added", certs != NULL ?
+		    json_integer((json_int_t)stats.added) : json_null(),
+		    "certs_skipped", certs != NULL ?
+		    json_integer((json_int_t)stats.skipped) : json_null());
+		char	*text = o != NULL ? json_dumps(o, JSON_INDENT(2)) :
+		    NULL;
+
+		json_decref(o);
+		/* Committed: the import stands even if stdout fails. */
+		if (text == NULL)
+			status = cmd_fail("imported, but out of memory for the "
+			    "JSON report");
+		else {
+			printf("%s\n", text);
+			status = CMD_OK;
+		}
+		free(text);
 		goto out;
 	}
 	printf("imported CA %s\n  cert: %s\n  key:  %s (mode 0600)\n",

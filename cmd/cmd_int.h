@@ -68,6 +68,10 @@ int cmd_store_refuse_records(const struct config *cfg, struct ca_error *err);
  * the command is not one of ours. */
 const char *cmd_usage(const char *name);
 
+/* The i-th usage text (from 0) and its command's name; NULL past the
+   last (`mtlsca completion` walks them). */
+const char *cmd_usage_at(size_t i, const char **name);
+
 /* Print the usage of name: to stdout (help, returns CMD_OK) or to stderr
  * (a usage error, returns CMD_USAGE). */
 int cmd_usage_print(const char *name, bool error);

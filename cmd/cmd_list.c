@@ -45,6 +45,13 @@ pem_of(const struct cert_record *rec, char **out)
 	return CA_OK;
 }
 
+/* One of the service's own HTTPS certificates (ca_issue_server)? */
+static bool
+service_cert(const struct cert_record *rec)
+{
+	return strcmp(rec->profile, CA_PROFILE_SERVICE) == 0;
+}
+
 /* The record as a JSON object; with_pem adds the certificate. */
 static json_t *
 record_json(const struct cert_record *rec, int64_t now, bool with_pem)
@@ -73,6 +80,8 @@ record_json(const struct cert_record *rec, int64_t now, bool with_pem)
 	json_object_set_new(o, "issued_at", rec->issued_at != 0 ?
 	    json_string(t) : json_null());
 	json_object_set_new(o, "profile", json_string(rec->profile));
+	json_object_set_new(o, "service_https",
+	    json_boolean(service_cert(rec)));
 	if (rec->status == CERT_STATUS_REVOKED) {
 		cmd_time(rec->revoked_at, t);
 		json_object_set_new(o, "revoked_at", json_string(t));
@@ -111,8 +120,9 @@ list_cb(const struct cert_record *rec, void *arg)
 	}
 	serial_format(rec->serial, rec->serial_len, serial);
 	cmd_time(rec->not_after, t);
-	if (printf("%-40s  %-7s  %-20s  %s\n", serial, word, t,
-	    rec->subject != NULL ? rec->subject : "") < 0)
+	if (printf("%-40s  %-7s  %-20s  %s%s\n", serial, word, t,
+	    rec->subject != NULL ? rec->subject : "",
+	    service_cert(rec) ? "  [service HTTPS]" : "") < 0)
 		return CA_EIO;
 	return 0;
 }
@@ -308,6 +318,9 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	printf("issued:      %s\n", t);
 	printf("profile:     %s\n", rec.profile[0] != '\0' ? rec.profile :
 	    "(imported)");
+	if (service_cert(&rec))
+		printf("role:        this service's own HTTPS certificate "
+		    "(issued by serve)\n");
 	if (rec.status == CERT_STATUS_REVOKED) {
 		cmd_time(rec.revoked_at, t);
 		reason = ca_reason_name(rec.reason);

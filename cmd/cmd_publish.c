@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "common/util.h"
@@ -110,11 +112,7 @@ cmd_publishers_open(const struct config *cfg, struct ca *ca,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mtlsca publish [--crl FILE] [--dry-run]\n"
-	    "  Publish the current CRL (default: the public directory's "
-	    "crl.pem)\n  through every configured publisher; exit 0 only "
-	    "when all succeed.\n  --dry-run: say what each would do, with "
-	    "read-only calls only.\n");
+	(void)cmd_usage_print("publish", true);
 }
 
 int
@@ -123,6 +121,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	static const struct option longopts[] = {
 		{ "crl", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,7 +135,9 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	const char		*file = NULL;
 	char			*plan = NULL;
 	size_t			 plan_len;
-	bool			 dry_run = false;
+	bool			 dry_run = false, json = false;
+	json_t			*o = NULL;
+	char			*text = NULL;
 	int			 ch, status = 1;
 
 	optind = 1;
@@ -148,9 +149,11 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		case 'n':
 			dry_run = true;
 			break;
+		case 'j':
+			json = true;
+			break;
 		case 'h':
-			usage();
-			return 0;
+			return cmd_usage_print("publish", false);
 		default:
 			usage();
 			return 2;
@@ -187,7 +190,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		   modified, run or recorded. */
 		int rc = publish_dry_run(pubs, crl, &plan, &plan_len, &err);
 
-		if (plan != NULL)
+		if (plan != NULL && !json)
 			fwrite(plan, 1, plan_len, stdout);
 		if (rc != CA_OK) {
 			fprintf(stderr, "mtlsca: publish: dry run: %s\n",
@@ -195,6 +198,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 			goto out;
 		}
 		status = 0;
+		if (json)
+			goto report;
 		goto out;
 	}
 	if (publish_run(pubs, crl, &err) != CA_OK) {
@@ -202,11 +207,32 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		    (unsigned long long)crl->number, err.msg);
 		goto out;
 	}
-	printf("CRL %llu (%llu entries) published by %zu publisher(s)\n",
-	    (unsigned long long)crl->number, (unsigned long long)crl->entries,
-	    cfg->n_publishers);
+	if (!json) {
+		printf("CRL %llu (%llu entries) published by %zu "
+		    "publisher(s)\n", (unsigned long long)crl->number,
+		    (unsigned long long)crl->entries, cfg->n_publishers);
+		status = 0;
+		goto out;
+	}
+report:
+	/* {crl_number, entries, crl, publishers, dry_run, plan}: plan is the
+	   dry run's text (null after a real run). */
+	o = json_pack("{s:I, s:I, s:s, s:I, s:b, s:s%}", "crl_number",
+	    (json_int_t)crl->number, "entries", (json_int_t)crl->entries,
+	    "crl", file, "publishers", (json_int_t)cfg->n_publishers,
+	    "dry_run", dry_run, "plan", plan != NULL ? plan : "",
+	    plan != NULL ? plan_len : (size_t)0);
+	if (o != NULL && !dry_run)
+		json_object_set_new(o, "plan", json_null());
+	if (o == NULL || (text = json_dumps(o, JSON_INDENT(2))) == NULL) {
+		status = cmd_fail("publish: out of memory");
+		goto out;
+	}
+	printf("%s\n", text);
 	status = 0;
 out:
+	json_decref(o);
+	free(text);
 	free(plan);
 	publish_set_free(pubs);
 	crl_snapshot_release(crl);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "crl/crl.h"
@@ -39,13 +41,72 @@ reason_word(int code)
 	return n != NULL ? n : "unspecified";
 }
 
-/* Print what happened to one serial; rec is the final record. */
+/*
+ * --json: one object per serial in results, {serial, outcome, revoked_at,
+ * reason, known}; outcome "revoked", "raised", "unchanged", or with
+ * --dry-run "would_revoke", "would_raise", "unchanged".
+ */
+static int
+json_outcome(json_t *results, const char *hex, const char *outcome,
+    int64_t revoked_at, int reason, bool known)
+{
+	char	 t[21];
+	json_t	*o;
+
+	cmd_time(revoked_at, t);
+	o = json_pack("{s:s, s:s, s:s?, s:s, s:b}", "serial", hex, "outcome",
+	    outcome, "revoked_at", revoked_at != 0 ? t : NULL, "reason",
+	    reason_word(reason), "known", known);
+	if (o == NULL || json_array_append_new(results, o) != 0)
+		return cmd_fail("out of memory");
+	return CMD_OK;
+}
+
+/* {"results": [...], "revoked": N, "raised": N, "unchanged": N,
+   "dry_run": B} on stdout. */
+static int
+json_summary(json_t *results, bool dry_run)
+{
+	size_t	 counts[3] = { 0, 0, 0 }, i;
+	json_t	*o, *v;
+	char	*text = NULL;
+	int	 status = CMD_FAIL;
+
+	json_array_foreach(results, i, v) {
+		const char *w = json_string_value(json_object_get(v,
+		    "outcome"));
+
+		counts[strstr(w, "revoke") != NULL ? 0 :
+		    strstr(w, "raise") != NULL ? 1 : 2]++;
+	}
+	o = json_pack("{s:O, s:I, s:I, s:I, s:b}", "results", results,
+	    "revoked", (json_int_t)counts[0], "raised", (json_int_t)counts[1],
+	    "unchanged", (json_int_t)counts[2], "dry_run", dry_run);
+	if (o == NULL || (text = json_dumps(o, JSON_INDENT(2))) == NULL)
+		status = cmd_fail("out of memory");
+	else {
+		printf("%s\n", text);
+		status = CMD_OK;
+	}
+	free(text);
+	json_decref(o);
+	return status;
+}
+
+/* Print what happened to one serial; rec is the final record. With
+   results (--json), add it there instead. */
 static void
 print_outcome(const char *hex, int outcome, const struct cert_record *rec,
-    bool known)
+    bool known, json_t *results)
 {
 	char t[21];
 
+	if (results != NULL) {
+		(void)json_outcome(results, hex, outcome == STORE_REVOKE_NEW ?
+		    "revoked" : outcome == STORE_REVOKE_RAISED ? "raised" :
+		    "unchanged", rec->revoked_at, rec->reason, known);
+		return;
+	}
 	cmd_time(rec->revoked_at, t);
 	switch (outcome) {
 	case STORE_REVOKE_NEW:
@@ -86,7 +147,7 @@ parse_reason(const char *text, int *code)
 /* One serial, one transaction (crl_revoke). */
 static int
 revoke_one(struct config *cfg, const char *text, int reason, int64_t at,
-    bool force)
+    bool force, json_t *results)
 {
 	struct ca_error		 err;
 	struct store		*st = NULL;
@@ -129,7 +190,7 @@ revoke_one(struct config *cfg, const char *text, int reason, int64_t at,
 			status = cmd_fail("%s: %s", hex, err.msg);
 		goto out;
 	}
-	print_outcome(hex, outcome, &rec, known);
+	print_outcome(hex, outcome, &rec, known, results);
 	snprintf(detail, sizeof(detail), "serial=%s reason=%s outcome=%s%s",
 	    hex, reason_word(rec.reason), outcome_word(outcome),
 	    known ? "" : " forced");
@@ -218,7 +279,7 @@ out:
  */
 static int
 revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
-    bool force, bool dry_run)
+    bool force, bool dry_run, json_t *results)
 {
 	struct ca_error		 err;
 	struct store		*st = NULL;
@@ -278,6 +339,19 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 		for (size_t i = 0; i < n; i++) {
 			serial_format(items[i].serial, items[i].len, hex);
 			cmd_time(recs[i].revoked_at, t);
+			if (results != NULL) {
+				bool revoked = known[i] &&
+				    recs[i].status == CERT_STATUS_REVOKED;
+
+				if (json_outcome(results, hex, !revoked ?
+				    "would_revoke" : reason == 1 &&
+				    recs[i].reason != 1 ? "would_raise" :
+				    "unchanged", revoked ? recs[i].revoked_at :
+				    0, revoked ? recs[i].reason : reason,
+				    known[i]) != CMD_OK)
+					goto out;
+				continue;
+			}
 			if (!known[i])
 				printf("%s: would be revoked (%s); the store "
 				    "does not know it (--force)\n", hex,
@@ -294,7 +368,9 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 				    "would change\n", hex, t,
 				    reason_word(recs[i].reason));
 		}
-		printf("dry run: %zu serial(s) checked, nothing written\n", n);
+		if (results == NULL)
+			printf("dry run: %zu serial(s) checked, nothing "
+			    "written\n", n);
 		status = CMD_OK;
 		goto out;
 	}
@@ -348,13 +424,14 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 			shown.revoked_at = at;
 			shown.reason = (uint8_t)reason;
 		}
-		print_outcome(hex, outcomes[i], &shown, known[i]);
+		print_outcome(hex, outcomes[i], &shown, known[i], results);
 		if (outcomes[i] >= 0 && outcomes[i] <= 2)
 			counts[outcomes[i]]++;
 	}
-	printf("%zu revoked, %zu reason(s) raised, %zu already revoked\n",
-	    counts[STORE_REVOKE_NEW], counts[STORE_REVOKE_RAISED],
-	    counts[STORE_REVOKE_ALREADY]);
+	if (results == NULL)
+		printf("%zu revoked, %zu reason(s) raised, %zu already "
+		    "revoked\n", counts[STORE_REVOKE_NEW],
+		    counts[STORE_REVOKE_RAISED], counts[STORE_REVOKE_ALREADY]);
 	status = CMD_OK;
 out:
 	store_txn_abort(txn);
@@ -386,14 +463,16 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 		{ "force", no_argument, NULL, 'f' },
 		{ "file", required_argument, NULL, 'F' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char	*file = NULL;
 	int64_t		 at = 0;
-	int		 reason = 0, ch;
+	int		 reason = 0, ch, status;
 	unsigned	 seen = 0;
-	bool		 force = false, dry_run = false;
+	bool		 force = false, dry_run = false, json = false;
+	json_t		*results = NULL;
 
 	optind = 1;
 	opterr = 0;
@@ -411,9 +490,9 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 				return given_twice("revoke", "--time");
 			seen |= 2;
 			if (time_parse(optarg, &at) != CA_OK || at <= 0) {
-				cmd_fail("--time %s: expected an RFC 3339 UTC "
-				    "time such as 2026-01-31T12:00:00Z",
-				    optarg);
+				cmd_fail("--time %s: expected an RFC 3339 time "
+				    "such as 2026-01-31T12:00:00Z or "
+				    "2026-01-31T21:00:00+09:00", optarg);
 				return CMD_USAGE;
 			}
 			if (at > time_now() + 300) {
@@ -434,6 +513,9 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 		case 'n':
 			dry_run = true;
 			break;
+		case 'j':
+			json = true;
+			break;
 		case 'h':
 			return cmd_usage_print("revoke", false);
 		default:
@@ -442,20 +524,25 @@ cmd_revoke(int argc, char **argv, struct config *cfg)
 			return cmd_usage_print("revoke", true);
 		}
 	}
-	if (file != NULL) {
-		if (optind != argc) {
-			cmd_fail("revoke: give SERIAL or --file, not both");
-			return cmd_usage_print("revoke", true);
-		}
-		return revoke_file(cfg, file, reason, at, force, dry_run);
+	if (file != NULL && optind != argc) {
+		cmd_fail("revoke: give SERIAL or --file, not both");
+		return cmd_usage_print("revoke", true);
 	}
-	if (dry_run) {
+	if (file == NULL && dry_run) {
 		cmd_fail("revoke: --dry-run goes with --file");
 		return cmd_usage_print("revoke", true);
 	}
-	if (argc - optind != 1) {
+	if (file == NULL && argc - optind != 1) {
 		cmd_fail("revoke: expected one SERIAL (or --file FILE)");
 		return cmd_usage_print("revoke", true);
 	}
-	return revoke_one(cfg, argv[optind], reason, at, force);
+	if (json && (results = json_array()) == NULL)
+		return cmd_fail("out of memory");
+	status = file != NULL ? revoke_file(cfg, file, reason, at, force,
+	    dry_run, results) : revoke_one(cfg, argv[optind], reason, at,
+	    force, results);
+	if (status == CMD_OK && json)
+		status = json_summary(results, dry_run);
+	json_decref(results);
+	return status;
 }

@@ -34,7 +34,6 @@
 
 /* meta names */
 #define META_BOOTSTRAP		"serve_bootstrap"
-#define META_ADMIN_TOKEN	"serve_admin_token_sha256"
 
 /* The first start's enrollment token: a week, a hundred enrollments. */
 #define BOOT_TOKEN_TTL		(7 * 86400)
@@ -48,8 +47,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mtlsca serve [--config FILE] [--listen ADDR] "
-	    "[--https-port N] [--http-port N] [--verify-port N]\n");
+	(void)cmd_usage_print("serve", true);
 }
 
 static int
@@ -264,7 +262,7 @@ bootstrap(const struct config *cfg, struct store *st, struct boot *b,
 	    (rc = ca_token_generate(b->enroll, err)) != CA_OK)
 		return rc;
 	ca_token_hash(b->admin, h);
-	if ((rc = store_meta_put(st, META_ADMIN_TOKEN, h, sizeof(h), err)) !=
+	if ((rc = store_meta_put(st, CA_META_ADMIN_TOKEN, h, sizeof(h), err)) !=
 	    CA_OK)
 		return rc;
 	memset(&tok, 0, sizeof(tok));
@@ -462,12 +460,11 @@ policy_free(struct serve_policy *p)
  * configured. On failure nothing is left to free.
  */
 static int
-policy_build(const struct config *cfg, struct store *st, const char *tcert,
+policy_build(const struct config *cfg, const char *tcert,
     struct serve_policy *p, struct ca_error *err)
 {
 	char	served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
-	size_t	n_served = 0, mlen;
-	uint8_t	*mv = NULL;
+	size_t	n_served = 0;
 	int	rc;
 
 	memset(p, 0, sizeof(*p));
@@ -511,11 +508,8 @@ policy_build(const struct config *cfg, struct store *st, const char *tcert,
 			    i + 1);
 			goto fail;
 		}
-	/* The first start's admin token, whose hash is in the store. */
-	if (store_meta_get(st, META_ADMIN_TOKEN, &mv, &mlen, NULL) == CA_OK &&
-	    mlen == CA_HASH_LEN)
-		memcpy(p->admin_h[p->n_admin++], mv, CA_HASH_LEN);
-	free(mv);
+	/* The store's admin token (CA_META_ADMIN_TOKEN) is not copied here:
+	   ca/ reads it on every admin check, so a rotation needs no reload. */
 	for (size_t i = 0; i < cfg->n_admin_subjects; i++)
 		p->subjects[p->n_subjects++] = cfg->admin_subjects[i];
 
@@ -707,7 +701,7 @@ reload(struct config *cfg, const struct serve_overrides *ov, struct ca *ca,
 		goto refused;
 	overrides_apply(ov, nc);
 	keep_start_only(nc, cfg);
-	if (policy_build(nc, st, tcert, &pol, &err) != CA_OK)
+	if (policy_build(nc, tcert, &pol, &err) != CA_OK)
 		goto refused;
 	new_pubs = !publishers_same(nc, cfg);
 	if (new_pubs && nc->n_publishers > 0 &&
@@ -780,10 +774,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage();
-			return 0;
-		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return cmd_usage_print("serve", false);
 		if (v == NULL) {
 			usage();
 			return 2;
@@ -896,7 +888,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 
 	/* What a reload may change: profiles (with the service's names on
 	   their deny lists), tokens, admins, limits. */
-	if ((rc = policy_build(cfg, st, tcert, &pol, &err)) != CA_OK)
+	if ((rc = policy_build(cfg, tcert, &pol, &err)) != CA_OK)
 		goto fail;
 	options_fill(cfg, &pol, tcert, tkey, pubs, proxies, &ho);
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)

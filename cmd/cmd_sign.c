@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 
@@ -29,6 +31,7 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "days", required_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -45,6 +48,9 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	size_t			 len;
 	uint64_t		 days = 0;
 	int			 ch, status = CMD_FAIL, profile_set = 0;
+	bool			 json = false;
+	json_t			*o = NULL;
+	char			*text = NULL, nb[21];
 
 	memset(&iss, 0, sizeof(iss));
 	optind = 1;
@@ -78,6 +84,9 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 			if (out_path != NULL)
 				return given_twice("sign", "--out");
 			out_path = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			return cmd_usage_print("sign", false);
@@ -129,6 +138,8 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 			    "it)", serial, err.msg, serial);
 			goto out;
 		}
+	} else if (json) {
+		/* The PEM goes into the JSON object below. */
 	} else if (fputs(iss.pem, stdout) == EOF) {
 		status = cmd_fail("certificate %s is recorded but could not be "
 		    "written to stdout (mtlsca show %s --pem prints it)",
@@ -139,8 +150,24 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	    iss.subject != NULL ? iss.subject : "", iss.profile, serial,
 	    expires, out_path != NULL ? " -> " : "",
 	    out_path != NULL ? out_path : "");
+	if (json) {
+		cmd_time(iss.not_before, nb);
+		o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s?}",
+		    "serial", serial, "subject", iss.subject, "profile",
+		    iss.profile, "not_before", nb, "not_after", expires,
+		    "pem", iss.pem, "out", out_path);
+		if (o == NULL || (text = json_dumps(o, JSON_INDENT(2))) ==
+		    NULL || printf("%s\n", text) < 0) {
+			status = cmd_fail("certificate %s is recorded but the "
+			    "JSON could not be written (mtlsca show %s --json "
+			    "prints it)", serial, serial);
+			goto out;
+		}
+	}
 	status = CMD_OK;
 out:
+	free(text);
+	json_decref(o);
 	ca_issued_clear(&iss);
 	ca_csr_free(csr);
 	ca_free(ca);

@@ -7,15 +7,19 @@
  *   token create --profile P [--cn CN] [--san dns:NAME]... [--ttl 24h]
  *       [--uses 1]
  *                           a one-time token, kept in the store by its hash
+ *   token list [--all]      the store's tokens, by ID (4 bytes of the hash)
+ *   token revoke ID         delete one from the store
  * A token is printed once and never stored or logged in clear.
  */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <jansson.h>
 
 #include "ca/ca.h"
 #include "cmd/cmd.h"
@@ -24,19 +28,51 @@
 #include "common/util.h"
 #include "store/store.h"
 
-static const char token_usage[] =
-    "usage: mtlsca token hash [TOKEN]\n"
-    "       mtlsca token generate\n"
-    "       mtlsca token create --profile P [--cn CN] "
-    "[--san dns:NAME|ip:ADDR|email:ADDR|uri:URI]... [--ttl 24h] "
-    "[--uses 1]\n"
-    "  A token made with --cn or --san is bound: it enrolls only that CN "
-    "and\n  those subjectAltNames (none when only --cn is given).\n";
-
 static void
 usage(void)
 {
-	fputs(token_usage, stderr);
+	(void)cmd_usage_print("token", true);
+}
+
+/* Print o (pretty) on stdout and free it. */
+static int
+json_print(json_t *o)
+{
+	char	*text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	int	 ret = 0;
+
+	if (text == NULL) {
+		fprintf(stderr, "mtlsca: token: out of memory\n");
+		ret = 1;
+	} else
+		printf("%s\n", text);
+	if (text != NULL)
+		gnutls_memset(text, 0, strlen(text));
+	free(text);
+	json_decref(o);
+	return ret;
+}
+
+/* A token's ID: the first TOKEN_ID_BYTES of its hash in hex, as the audit
+   log names it ("token=ab12cd34"). */
+#define TOKEN_ID_BYTES	4
+
+/* Is --json among argv[from..]? Removes it (argc shrinks). */
+static bool
+take_json(int *argc, char **argv, int from)
+{
+	bool found = false;
+	int  o = from;
+
+	for (int i = from; i < *argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			found = true;
+			continue;
+		}
+		argv[o++] = argv[i];
+	}
+	*argc = o;
+	return found;
 }
 
 static int
@@ -93,7 +129,7 @@ token_hash(int argc, char **argv)
 }
 
 static int
-token_generate(void)
+token_generate(bool json)
 {
 	char		tok[CA_TOKEN_TEXT_MAX], hex[2 * CA_HASH_LEN + 1];
 	uint8_t		h[CA_HASH_LEN];
@@ -106,13 +142,20 @@ token_generate(void)
 	}
 	ca_token_hash(tok, h);
 	hex_format(h, sizeof(h), hex);
+	if (json) {
+		int ret = json_print(json_pack("{s:s, s:s}", "token", tok,
+		    "sha256", hex));
+
+		gnutls_memset(tok, 0, sizeof(tok));
+		return ret;
+	}
 	printf("token:  %s\nsha256: %s\n", tok, hex);
 	gnutls_memset(tok, 0, sizeof(tok));
 	return 0;
 }
 
 static int
-token_create(int argc, char **argv, struct config *cfg)
+token_create(int argc, char **argv, struct config *cfg, bool json)
 {
 	struct store_token	 tok;
 	struct store		*st = NULL;
@@ -221,6 +264,22 @@ token_create(int argc, char **argv, struct config *cfg)
 	if (store_audit_append(st, now, who, "token-create", detail, &err) !=
 	    CA_OK)
 		goto out;
+	if (json) {
+		json_t	*a = json_array(), *o;
+
+		hex_format(h, TOKEN_ID_BYTES, hex);
+		for (size_t i = 0; a != NULL && i < n_sans; i++)
+			json_array_append_new(a, json_string(sans[i]));
+		o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:b, s:I, s:s}",
+		    "token", text, "id", hex, "profile", profile, "cn",
+		    cn[0] ? cn : NULL, "sans", a != NULL ? a : json_array(),
+		    "bound", cn[0] != '\0' || n_sans > 0, "uses",
+		    (json_int_t)uses, "expires_at", exp);
+		if (json_print(o) != 0)
+			goto out;
+		ret = 0;
+		goto out;
+	}
 	printf("%s\n", text);
 	fprintf(stderr, "mtlsca: token for profile %s%s%s", profile,
 	    cn[0] ? ", CN " : "", cn);
@@ -241,23 +300,254 @@ out:
 	return ret;
 }
 
+/* ---- token list, token revoke ---- */
+
+struct token_walk {
+	int64_t		 now;
+	bool		 all, json;
+	json_t		*array;		/* list: the tokens shown */
+	/* revoke: the ID's digits and what matched */
+	const char	*prefix;
+	size_t		 matches;
+	uint8_t		 hash[CA_HASH_LEN];
+	struct store_token tok;
+};
+
+static const char *
+token_state(const struct store_token *tok, int64_t now)
+{
+	if (now >= tok->expires_at)
+		return "expired";
+	if (tok->uses_left == 0)
+		return "used";
+	return "usable";
+}
+
+/*
+ * Each token as a JSON object in w->array (printed, as JSON or as a
+ * table, once the read transaction is over). Never the token, never its
+ * whole hash: the ID is 4 bytes of it.
+ */
+static int
+list_cb(const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, void *arg)
+{
+	struct token_walk	*w = arg;
+	const char		*state = token_state(tok, w->now);
+	char			 id[2 * TOKEN_ID_BYTES + 1], exp[21], cr[21];
+	json_t			*sans = json_array(), *o;
+
+	if (sans == NULL)
+		return CA_ENOMEM;
+	if (!w->all && strcmp(state, "usable") != 0) {
+		json_decref(sans);
+		return CA_OK;
+	}
+	hex_format(hash, TOKEN_ID_BYTES, id);
+	time_format(tok->expires_at, exp);
+	time_format(tok->created_at, cr);
+	for (size_t i = 0; i < tok->n_sans; i++)
+		json_array_append_new(sans, json_string(tok->sans[i]));
+	o = json_pack("{s:s, s:s, s:s?, s:o, s:b, s:I, s:s, s:s, s:s}",
+	    "id", id, "profile", tok->profile, "cn", tok->cn[0] ? tok->cn :
+	    NULL, "sans", sans, "bound", tok->cn[0] != '\0' || tok->n_sans > 0,
+	    "uses_left", (json_int_t)tok->uses_left, "created_at", cr,
+	    "expires_at", exp, "state", state);
+	if (o == NULL || json_array_append_new(w->array, o) != 0)
+		return CA_ENOMEM;
+	return CA_OK;
+}
+
+/* One line of `token list`: ID, profile, state, uses, expiry, binding. */
+static void
+list_line(json_t *t)
+{
+	json_t	*cn = json_object_get(t, "cn"), *sans = json_object_get(t,
+	    "sans"), *v;
+	size_t	 i;
+
+	printf("%-8s  %-16s  %-7s  %9lld  %-20s  ",
+	    json_string_value(json_object_get(t, "id")),
+	    json_string_value(json_object_get(t, "profile")),
+	    json_string_value(json_object_get(t, "state")),
+	    (long long)json_integer_value(json_object_get(t, "uses_left")),
+	    json_string_value(json_object_get(t, "expires_at")));
+	if (json_is_null(cn) && json_array_size(sans) == 0)
+		printf("-");
+	if (json_is_string(cn))
+		printf("CN=%s", json_string_value(cn));
+	json_array_foreach(sans, i, v)
+		printf("%s%s", i > 0 || json_is_string(cn) ? " " : "",
+		    json_string_value(v));
+	printf("\n");
+}
+
+static int
+token_list(int argc, char **argv, struct config *cfg, bool json)
+{
+	struct token_walk	 w;
+	struct store		*st = NULL;
+	struct ca_error		 err;
+	int			 ret = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.now = time_now();
+	w.json = json;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--all") == 0)
+			w.all = true;
+		else {
+			fprintf(stderr, "mtlsca: token list: unexpected "
+			    "argument '%s'\n", argv[i]);
+			usage();
+			return 2;
+		}
+	}
+	ca_error_clear(&err);
+	if (cmd_store_open(cfg, true, &st, &err) != CA_OK)
+		goto out;
+	if ((w.array = json_array()) == NULL) {
+		ca_error_set(&err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (store_token_foreach(st, list_cb, &w, &err) != CA_OK)
+		goto out;
+	if (json) {
+		ret = json_print(w.array);
+		w.array = NULL;
+		goto out;
+	}
+	printf("%-8s  %-16s  %-7s  %9s  %-20s  %s\n", "ID", "PROFILE",
+	    "STATE", "USES_LEFT", "EXPIRES", "BOUND_TO");
+	for (size_t i = 0; i < json_array_size(w.array); i++)
+		list_line(json_array_get(w.array, i));
+	if (json_array_size(w.array) == 0)
+		fprintf(stderr, "mtlsca: no %stokens in the store%s\n",
+		    w.all ? "" : "usable ", w.all ? "" : " (--all shows "
+		    "expired and used ones)");
+	ret = 0;
+out:
+	if (ret != 0 && err.msg[0] != '\0')
+		fprintf(stderr, "mtlsca: token list: %s\n", err.msg);
+	json_decref(w.array);
+	store_close(st);
+	return ret;
+}
+
+static int
+match_cb(const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, void *arg)
+{
+	struct token_walk	*w = arg;
+	char			 hex[2 * CA_HASH_LEN + 1];
+
+	hex_format(hash, CA_HASH_LEN, hex);
+	if (strncasecmp(hex, w->prefix, strlen(w->prefix)) != 0)
+		return CA_OK;
+	if (w->matches++ == 0) {
+		memcpy(w->hash, hash, CA_HASH_LEN);
+		w->tok = *tok;
+	}
+	return CA_OK;
+}
+
+/*
+ * Delete the token whose hash starts with ID (8 to 64 hex digits), with
+ * its audit entry in the same transaction. An ID that two tokens share is
+ * refused: say more digits. The service looks tokens up in the store on
+ * every request, so the next use is refused (403, token_unknown).
+ */
+static int
+token_revoke(int argc, char **argv, struct config *cfg, bool json)
+{
+	struct token_walk	 w;
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct ca_error		 err;
+	char			 id[2 * TOKEN_ID_BYTES + 1], who[96];
+	char			 detail[STORE_PROFILE_MAX + 64];
+	size_t			 n;
+	int			 ret = 1;
+
+	if (argc != 3) {
+		usage();
+		return 2;
+	}
+	n = strlen(argv[2]);
+	if (n < 2 * TOKEN_ID_BYTES || n > 2 * CA_HASH_LEN ||
+	    strspn(argv[2], "0123456789abcdefABCDEF") != n) {
+		fprintf(stderr, "mtlsca: token revoke: ID is 8 to 64 hex "
+		    "digits (the ID column of `mtlsca token list`)\n");
+		return 2;
+	}
+	memset(&w, 0, sizeof(w));
+	w.prefix = argv[2];
+	ca_error_clear(&err);
+	if (cmd_store_open(cfg, false, &st, &err) != CA_OK ||
+	    store_token_foreach(st, match_cb, &w, &err) != CA_OK)
+		goto out;
+	if (w.matches == 0) {
+		ca_error_set(&err, CA_ENOENT, "no token with ID %s in the "
+		    "store (tokens in the configuration are removed from it)",
+		    argv[2]);
+		goto out;
+	}
+	if (w.matches > 1) {
+		ca_error_set(&err, CA_EEXIST, "%zu tokens have an ID starting "
+		    "with %s: give more digits of its hash", w.matches,
+		    argv[2]);
+		goto out;
+	}
+	hex_format(w.hash, TOKEN_ID_BYTES, id);
+	cmd_who(who, sizeof(who));
+	snprintf(detail, sizeof(detail), "token=%s profile=%s", id,
+	    w.tok.profile);
+	if (store_txn_begin(st, &txn, &err) != CA_OK)
+		goto out;
+	if (store_txn_token_delete(txn, w.hash, &err) != CA_OK ||
+	    store_txn_audit_append(txn, time_now(), who, "token-revoke",
+	    detail, &err) != CA_OK)
+		goto out;
+	ret = store_txn_commit(txn, &err) == CA_OK ? 0 : 1;
+	txn = NULL;
+	if (ret != 0)
+		goto out;
+	if (json)
+		ret = json_print(json_pack("{s:s, s:s, s:b}", "id", id,
+		    "profile", w.tok.profile, "revoked", 1));
+	else
+		printf("token %s (profile %s) revoked\n", id, w.tok.profile);
+out:
+	store_txn_abort(txn);
+	if (ret != 0 && err.msg[0] != '\0')
+		fprintf(stderr, "mtlsca: token revoke: %s\n", err.msg);
+	store_close(st);
+	return ret;
+}
+
 int
 cmd_token(int argc, char **argv, struct config *cfg)
 {
+	bool json;
+
 	if (argc < 2) {
 		usage();
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(token_usage, stdout);
-		return 0;
-	}
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return cmd_usage_print("token", false);
 	if (strcmp(argv[1], "hash") == 0)
 		return token_hash(argc, argv);
+	json = take_json(&argc, argv, 2);
 	if (strcmp(argv[1], "generate") == 0 && argc == 2)
-		return token_generate();
+		return token_generate(json);
 	if (strcmp(argv[1], "create") == 0)
-		return token_create(argc, argv, cfg);
+		return token_create(argc, argv, cfg, json);
+	if (strcmp(argv[1], "list") == 0)
+		return token_list(argc, argv, cfg, json);
+	if (strcmp(argv[1], "revoke") == 0)
+		return token_revoke(argc, argv, cfg, json);
 	usage();
 	return 2;
 }

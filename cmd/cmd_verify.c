@@ -22,20 +22,6 @@
 /* Like the HTTP verifier: a leaf and what came with it. */
 #define CHAIN_MAX	10
 
-static const char verify_usage[] =
-"usage: mtlsca verify CERT [--chain FILE] [--json]\n"
-"\n"
-"Is this client certificate good right now? The answer GET /v1/verify\n"
-"gives behind a load balancer: signed by this CA, inside its validity, a\n"
-"key the load balancer accepts, good for clientAuth, and in the store, not\n"
-"revoked. Reads the store without writing (serve may be running).\n"
-"\n"
-"  CERT              the certificate, PEM (a chain, leaf first) or DER\n"
-"  --chain FILE      more certificates (PEM) the client sends with it\n"
-"  --json            print the answer as JSON\n"
-"\n"
-"Exit status: 0 good, 1 refused (the reason is printed) or failed, 2 usage.\n";
-
 /* CERT's certificates, then FILE's, into one list (DER). */
 static int
 load(const char *path, struct pem_certs *pc, bool pem_only,
@@ -168,17 +154,13 @@ cmd_verify(int argc, char **argv, struct config *cfg)
 			json = true;
 			break;
 		case 'h':
-			fputs(verify_usage, stdout);
-			return CMD_OK;
+			return cmd_usage_print("verify", false);
 		default:
-			fputs(verify_usage, stderr);
-			return CMD_USAGE;
+			return cmd_usage_print("verify", true);
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(verify_usage, stderr);
-		return CMD_USAGE;
-	}
+	if (optind != argc - 1)
+		return cmd_usage_print("verify", true);
 	if (load(argv[optind], &leaf, false, &err) != CA_OK ||
 	    (chain != NULL && load(chain, &more, true, &err) != CA_OK)) {
 		status = cmd_fail_err(&err);

@@ -525,6 +525,11 @@ load_profile(struct loader *l, const config_setting_t *g, size_t idx)
 		if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_')
 			return bad(l, s, "\"%s\": a profile name is letters, "
 			    "digits, '-' and '_' (it appears in URLs)", p->name);
+	/* `list` and `show` mark the records of this profile as the
+	   service's own HTTPS certificates: no enrollment may share it. */
+	if (strcmp(p->name, CA_PROFILE_SERVICE) == 0)
+		return bad(l, s, "\"%s\": this profile name is reserved for "
+		    "the service's own HTTPS certificate", p->name);
 	for (size_t i = 0; i < idx; i++)
 		if (strcmp(c->profiles[i].name, p->name) == 0)
 			return bad(l, s, "profile \"%s\" is defined twice",

@@ -52,6 +52,8 @@ static const char main_usage[] =
 "  renew     renew a client certificate over mTLS (once due, or as a daemon)\n"
 "  export-p12  write a key and its certificate as a PKCS#12 file\n"
 "  verify    is a client certificate good right now? (as GET /v1/verify)\n"
+"  admin     admin token rotate: replace the store's admin token\n"
+"  completion  completion bash: a bash completion script\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
@@ -77,6 +79,8 @@ static const struct {
 	{ "renew", cmd_renew },
 	{ "export-p12", cmd_export_p12 },
 	{ "verify", cmd_verify },
+	{ "admin", cmd_admin },
+	{ "completion", cmd_completion },
 };
 
 static int

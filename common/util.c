@@ -241,24 +241,64 @@ digits_at(const char *text, size_t at, size_t n, unsigned *out)
 	return 0;
 }
 
+/*
+ * RFC 3339 §5.6: time-offset = "Z" / time-numoffset, time-numoffset =
+ * ("+" / "-") time-hour ":" time-minute, hour 00-23, minute 00-59. The
+ * colon is required ("+0900" is ISO 8601 basic format, not RFC 3339).
+ * "-00:00" (§4.3: UTC, local offset unknown) is UTC. Seconds east of UTC.
+ */
+static int
+offset_parse(const char *text, int64_t *east)
+{
+	unsigned h, m;
+
+	if ((text[0] == 'Z' || text[0] == 'z') && text[1] == '\0') {
+		*east = 0;
+		return 0;
+	}
+	if ((text[0] != '+' && text[0] != '-') || strlen(text) != 6 ||
+	    digits_at(text, 1, 2, &h) != 0 || text[3] != ':' ||
+	    digits_at(text, 4, 2, &m) != 0 || h > 23 || m > 59)
+		return -1;
+	*east = (int64_t)h * 3600 + (int64_t)m * 60;
+	if (text[0] == '-')
+		*east = -*east;
+	return 0;
+}
+
 int
 time_parse(const char *text, int64_t *out)
 {
 	unsigned	y, mo, d, h, mi, s, mdays;
+	int64_t		east;
+	size_t		i = 19;
 	static const unsigned days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
 	    31, 30, 31 };
 
-	/* Exactly "YYYY-MM-DDTHH:MM:SSZ": sscanf's %u would also take signs
-	   and spaces, which are not RFC 3339. */
-	if (text == NULL || strlen(text) != 20 ||
+	/* "YYYY-MM-DDTHH:MM:SS" exactly: sscanf's %u would also take signs
+	   and spaces, which are not RFC 3339. RFC 3339 §5.6 allows a space
+	   or a lower-case t for the T. */
+	if (text == NULL || strlen(text) < 20 ||
 	    digits_at(text, 0, 4, &y) != 0 || text[4] != '-' ||
 	    digits_at(text, 5, 2, &mo) != 0 || text[7] != '-' ||
 	    digits_at(text, 8, 2, &d) != 0 ||
-	    (text[10] != 'T' && text[10] != ' ') ||
+	    (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
 	    digits_at(text, 11, 2, &h) != 0 || text[13] != ':' ||
 	    digits_at(text, 14, 2, &mi) != 0 || text[16] != ':' ||
-	    digits_at(text, 17, 2, &s) != 0 || text[19] != 'Z')
+	    digits_at(text, 17, 2, &s) != 0)
 		return CA_EINVAL;
+	/* time-secfrac: "." 1*DIGIT, kept to the second (rounded down). */
+	if (text[i] == '.') {
+		size_t from = ++i;
+
+		while (text[i] >= '0' && text[i] <= '9')
+			i++;
+		if (i == from)
+			return CA_EINVAL;
+	}
+	if (offset_parse(text + i, &east) != 0)
+		return CA_EINVAL;
+	/* A leap second (60) has no POSIX time: refused. */
 	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59)
 		return CA_EINVAL;
 	mdays = days[mo - 1];
@@ -267,8 +307,9 @@ time_parse(const char *text, int64_t *out)
 		mdays = 29;
 	if (d < 1 || d > mdays)
 		return CA_EINVAL;
+	/* Local time minus the offset is UTC. */
 	*out = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
-	    (int64_t)mi * 60 + s;
+	    (int64_t)mi * 60 + s - east;
 	return CA_OK;
 }
 

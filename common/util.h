@@ -75,7 +75,14 @@ int64_t time_now(void);
 /* RFC 3339 UTC ("2026-11-29T03:41:29Z") into out[21]. */
 void time_format(int64_t t, char out[21]);
 
-/* Parse RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (or with a space for T). */
+/*
+ * Parse an RFC 3339 date-time (section 5.6) into seconds since the epoch
+ * (UTC): "YYYY-MM-DDTHH:MM:SS", optional fractional seconds (dropped),
+ * then "Z" or an offset "+HH:MM" / "-HH:MM" (hours 00-23, minutes 00-59,
+ * the colon required), e.g. "2026-12-05T09:00:00+09:00" is
+ * 2026-12-05T00:00:00Z. A space or "t" may stand for the T and "z" for
+ * the Z. CA_EINVAL for anything else (leap seconds included).
+ */
 int time_parse(const char *text, int64_t *out);
 
 /*

@@ -289,5 +289,14 @@ int publish_health(struct publish_set *set, struct publish_health *out,
 /* Human-readable status, one block per publisher (`mtlsca status`). */
 int publish_status_text(struct publish_set *set, char **out, size_t *len,
     struct ca_error *err);
+/*
+ * The same as a JSON array (compact), one object per publisher: name,
+ * type, status ("ok", "failing", "never run"), last_success, last_attempt,
+ * failing_since (RFC 3339 or null), crl_number, successes, failures,
+ * last_error (or null), revoke_to_published_seconds (or null),
+ * revocation_id (ALB's current one, or null). *out: free().
+ */
+int publish_status_json(struct publish_set *set, char **out,
+    struct ca_error *err);
 
 #endif

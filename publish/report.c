@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/util.h"
 #include "publish/publish_int.h"
 
@@ -77,6 +79,71 @@ publish_status_text(struct publish_set *set, char **out, size_t *len,
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 out:
 	awsbuf_free(&b);
+	return rc;
+}
+
+/* An RFC 3339 time, or JSON null for "never" (0). */
+static json_t *
+json_time(int64_t t)
+{
+	char ts[21];
+
+	if (t == 0)
+		return json_null();
+	time_format(t, ts);
+	return json_string(ts);
+}
+
+int
+publish_status_json(struct publish_set *set, char **out,
+    struct ca_error *err)
+{
+	json_t	*a = json_array(), *o;
+	int	 rc = CA_OK;
+
+	if (a == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct publisher	*p = &set->pub[i];
+		struct publish_state	 s;
+
+		if ((rc = publish_state_read(set, p, &s, err)) != CA_OK)
+			goto out;
+		o = json_object();
+		if (o == NULL || json_array_append_new(a, o) != 0) {
+			rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+			goto out;
+		}
+		json_object_set_new(o, "name", json_string(p->conf.name));
+		json_object_set_new(o, "type", json_string(p->ops->name));
+		json_object_set_new(o, "status", json_string(
+		    s.last_attempt == 0 ? "never run" :
+		    s.last_error[0] ? "failing" : "ok"));
+		json_object_set_new(o, "last_success",
+		    json_time(s.last_success));
+		json_object_set_new(o, "last_attempt",
+		    json_time(s.last_attempt));
+		json_object_set_new(o, "failing_since",
+		    json_time(s.failing_since));
+		json_object_set_new(o, "crl_number",
+		    json_integer((json_int_t)s.published_number));
+		json_object_set_new(o, "successes",
+		    json_integer((json_int_t)s.successes));
+		json_object_set_new(o, "failures",
+		    json_integer((json_int_t)s.failures));
+		json_object_set_new(o, "last_error", s.last_error[0] ?
+		    json_string(s.last_error) : json_null());
+		json_object_set_new(o, "revoke_to_published_seconds",
+		    s.latency >= 0 ? json_integer((json_int_t)s.latency) :
+		    json_null());
+		json_object_set_new(o, "revocation_id", s.n_ids > 0 ?
+		    json_integer((json_int_t)s.revocation_ids[s.n_ids - 1]) :
+		    json_null());
+	}
+	if ((*out = json_dumps(a, JSON_COMPACT)) == NULL)
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+out:
+	json_decref(a);
 	return rc;
 }
 

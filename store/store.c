@@ -1404,6 +1404,63 @@ token_read(struct store *st, MDB_txn *txn,
 }
 
 int
+store_token_foreach(struct store *st, store_token_cb cb, void *ctx,
+    struct ca_error *err)
+{
+	struct store_token	 tok;
+	MDB_txn			*txn = NULL;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v;
+	int			 rc, mrc;
+
+	if (st == NULL || cb == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad token listing");
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	if ((mrc = mdb_cursor_open(txn, st->tokens, &cur)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "listing tokens");
+		goto out;
+	}
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != STORE_TOKEN_HASH_LEN ||
+		    store_token_decode(v.mv_data, v.mv_size, &tok) != CA_OK) {
+			rc = ca_error_set(err, CA_EMALF, "the store's record of "
+			    "an enrollment token is damaged");
+			goto out;
+		}
+		if ((rc = cb(k.mv_data, &tok, ctx)) != CA_OK) {
+			ca_error_set(err, rc, "listing tokens stopped");
+			goto out;
+		}
+	}
+	if (mrc != MDB_NOTFOUND)
+		rc = store_fail(st, mrc, err, "listing tokens");
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_txn_token_delete(struct store_txn *txn,
+    const uint8_t hash[STORE_TOKEN_HASH_LEN], struct ca_error *err)
+{
+	MDB_val	k = { STORE_TOKEN_HASH_LEN, (void *)hash };
+	int	mrc;
+
+	if (txn == NULL || hash == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad token");
+	mrc = mdb_del(txn->txn, txn->st->tokens, &k, NULL);
+	if (mrc == MDB_NOTFOUND)
+		return ca_error_set(err, CA_ENOENT, "no such enrollment token");
+	if (mrc != MDB_SUCCESS)
+		return store_fail(txn->st, mrc, err, "deleting a token");
+	return CA_OK;
+}
+
+int
 store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
     struct store_token *out, struct ca_error *err)
 {

@@ -220,6 +220,19 @@ int store_token_put(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
 int store_token_get(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
     struct store_token *out, struct ca_error *err);
 /*
+ * Visit every token, in hash order, inside one read transaction (keep cb
+ * short: no I/O that may block). hash and tok are borrowed for the call. A
+ * non-zero return from cb stops the walk and is returned.
+ */
+typedef int (*store_token_cb)(const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, void *ctx);
+int store_token_foreach(struct store *st, store_token_cb cb, void *ctx,
+    struct ca_error *err);
+/* In a write batch: delete the token (CA_ENOENT if absent), so that the
+   revocation and its audit entry commit together. */
+int store_txn_token_delete(struct store_txn *txn,
+    const uint8_t hash[STORE_TOKEN_HASH_LEN], struct ca_error *err);
+/*
  * Inside a write batch (with the certificate's store_txn_cert_put, so both
  * commit or neither): check the token is known (CA_EAUTH), unexpired and has
  * uses left (CA_EAUTH, with a sentence), and take one use. *out gets the

@@ -395,6 +395,47 @@ test_grant_token(void **state)
 	}
 }
 
+/*
+ * The store's admin token (serve's first start, `mtlsca admin token
+ * rotate`): read on every check, so a rotation counts at once; the
+ * configuration's admin tokens are not touched by it.
+ */
+static void
+test_admin_token_rotate(void **state)
+{
+	struct ca_grant	g;
+	struct ca_error	e;
+	char		t1[CA_TOKEN_TEXT_MAX], t2[CA_TOKEN_TEXT_MAX];
+	uint8_t		h1[CA_HASH_LEN], h2[CA_HASH_LEN], hc[CA_HASH_LEN];
+
+	(void)state;
+	ca_token_hash(ADMIN_TOKEN, hc);
+	assert_int_equal(ca_admin_token_rotate(g_st, t1, &e), CA_OK);
+	assert_int_equal(strlen(t1), 43);
+	ca_token_hash(t1, h1);
+	assert_true(ca_admin_token_stored(g_st, h1));
+	assert_true(ca_enroller_admin_token(g_en, h1));
+	assert_int_equal(ca_grant_token(g_en, h1, &g, &e), CA_OK);
+	assert_int_equal(g.kind, CA_GRANT_ADMIN);
+
+	assert_int_equal(ca_admin_token_rotate(g_st, t2, &e), CA_OK);
+	assert_string_not_equal(t1, t2);
+	ca_token_hash(t2, h2);
+	assert_false(ca_admin_token_stored(g_st, h1));
+	assert_false(ca_enroller_admin_token(g_en, h1));
+	ca_error_clear(&e);
+	assert_int_equal(ca_grant_token(g_en, h1, &g, &e), CA_EFORBIDDEN);
+	assert_string_equal(e.reason, CA_REASON_TOKEN_UNKNOWN);
+	assert_true(ca_enroller_admin_token(g_en, h2));
+	/* The configuration's admin token is not the store's. */
+	assert_false(ca_admin_token_stored(g_st, hc));
+	assert_true(ca_enroller_admin_token(g_en, hc));
+	assert_false(ca_admin_token_stored(NULL, h2));
+	assert_int_equal(store_meta_delete(g_st, CA_META_ADMIN_TOKEN, &e),
+	    CA_OK);
+	assert_false(ca_enroller_admin_token(g_en, h2));
+}
+
 /* ---- the policy ---- */
 
 /* A renewal grant for a certificate of subject dn and profile. */
@@ -1030,6 +1071,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_grant_token),
+		cmocka_unit_test(test_admin_token_rotate),
 		cmocka_unit_test(test_policy_refusals),
 		cmocka_unit_test(test_enroll_records),
 		cmocka_unit_test(test_peer_verify),

@@ -266,6 +266,57 @@ test_time(void **state)
 	assert_int_equal(time_parse(NULL, &t), CA_EINVAL);
 	assert_true(t == 42);
 
+	/* RFC 3339 offsets: converted to UTC. */
+	assert_int_equal(time_parse("2026-12-05T09:00:00+09:00", &t), CA_OK);
+	assert_true(t == 1796428800);	/* 2026-12-05T00:00:00Z */
+	assert_int_equal(time_parse("2026-12-04T18:30:00-05:30", &t), CA_OK);
+	assert_true(t == 1796428800);
+	assert_int_equal(time_parse("2026-12-05T00:00:00-00:00", &t), CA_OK);
+	assert_true(t == 1796428800);	/* RFC 3339 §4.3: UTC */
+	assert_int_equal(time_parse("2026-12-05t00:00:00z", &t), CA_OK);
+	assert_true(t == 1796428800);
+	assert_int_equal(time_parse("2026-12-05T00:00:00.999Z", &t), CA_OK);
+	assert_true(t == 1796428800);	/* fractions dropped */
+	assert_int_equal(time_parse("2026-12-05T09:00:00.5+09:00", &t), CA_OK);
+	assert_true(t == 1796428800);
+	/* Offset bounds: 23:59 either way, across a day and a year. */
+	assert_int_equal(time_parse("2026-01-01T00:00:00+23:59", &t), CA_OK);
+	assert_true(t == 1767225600 - 86340);
+	assert_int_equal(time_parse("2025-12-31T23:59:59-23:59", &t), CA_OK);
+	assert_true(t == 1767225599 + 86340);
+	/* A leap day in local time that is February 28 in UTC. */
+	assert_int_equal(time_parse("2024-02-29T08:00:00+09:00", &t), CA_OK);
+	time_format(t, out);
+	assert_string_equal(out, "2024-02-28T23:00:00Z");
+	/* ... and March 1 local time that is the leap day in UTC. */
+	assert_int_equal(time_parse("2024-03-01T01:00:00+05:00", &t), CA_OK);
+	time_format(t, out);
+	assert_string_equal(out, "2024-02-29T20:00:00Z");
+	/* The leap day must exist in its own (local) calendar. */
+	t = 42;
+	assert_int_equal(time_parse("2025-02-29T08:00:00+09:00", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+24:00", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+09:60", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00-99:00", &t),
+	    CA_EINVAL);
+	/* ISO 8601 basic and short forms are not RFC 3339. */
+	assert_int_equal(time_parse("2026-01-01T00:00:00+0900", &t), CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+09", &t), CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+9:00", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+09:00Z", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00 +09:00", &t),
+	    CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00.Z", &t), CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00,5Z", &t), CA_EINVAL);
+	assert_int_equal(time_parse("2026-01-01T00:00:00+09:0a", &t),
+	    CA_EINVAL);
+	assert_true(t == 42);
+
 	time_format(1709251199, out);		/* the second before March */
 	assert_string_equal(out, "2024-02-29T23:59:59Z");
 }

@@ -1614,6 +1614,91 @@ test_tokens(void **state)
 	assert_int_equal(store_token_put(f->st, h2, &tok, &e), CA_EINVAL);
 }
 
+/* token list / token revoke: the walk, and deletion in a batch. */
+struct token_seen {
+	uint8_t	first[STORE_TOKEN_HASH_LEN];
+	char	cns[4][16];
+	size_t	n;
+	size_t	stop_at;	/* return CA_EIO at this count; 0: never */
+};
+
+static int
+token_cb(const uint8_t hash[STORE_TOKEN_HASH_LEN],
+    const struct store_token *tok, void *ctx)
+{
+	struct token_seen *s = ctx;
+
+	if (s->n == 0)
+		memcpy(s->first, hash, STORE_TOKEN_HASH_LEN);
+	if (s->n < 4)
+		snprintf(s->cns[s->n], sizeof(s->cns[0]), "%.15s", tok->cn);
+	if (++s->n == s->stop_at)
+		return CA_EIO;
+	return CA_OK;
+}
+
+static void
+test_token_walk_delete(void **state)
+{
+	struct fx		*f = *state;
+	struct store_token	 tok, got;
+	struct store_txn	*txn = NULL;
+	struct token_seen	 s;
+	struct ca_error		 e;
+	uint8_t			 h[3][STORE_TOKEN_HASH_LEN];
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_token_foreach(f->st, token_cb, &s, &e), CA_OK);
+	assert_int_equal(s.n, 0);
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.profile, sizeof(tok.profile), "client");
+	tok.expires_at = 2000;
+	tok.uses_left = 1;
+	/* Put out of order: the walk is in hash order. */
+	for (int i = 0; i < 3; i++) {
+		memset(h[i], 0x30 - 0x10 * i, sizeof(h[i]));
+		snprintf(tok.cn, sizeof(tok.cn), "cn%d", i);
+		assert_int_equal(store_token_put(f->st, h[i], &tok, &e), CA_OK);
+	}
+	assert_int_equal(store_token_foreach(f->st, token_cb, &s, &e), CA_OK);
+	assert_int_equal(s.n, 3);
+	assert_memory_equal(s.first, h[2], STORE_TOKEN_HASH_LEN);
+	assert_string_equal(s.cns[0], "cn2");
+	assert_string_equal(s.cns[2], "cn0");
+	/* A callback's error stops the walk and is returned. */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	assert_int_equal(store_token_foreach(f->st, token_cb, &s, &e), CA_EIO);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(store_token_foreach(NULL, token_cb, &s, &e),
+	    CA_EINVAL);
+
+	/* Deleted with an audit entry; an aborted batch deletes nothing. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_delete(txn, h[1], &e), CA_OK);
+	store_txn_abort(txn);
+	assert_int_equal(store_token_get(f->st, h[1], &got, &e), CA_OK);
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_delete(txn, h[1], &e), CA_OK);
+	assert_int_equal(store_txn_audit_append(txn, 1500, "cli:root",
+	    "token-revoke", "token=20202020", &e), CA_OK);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	assert_int_equal(store_token_get(f->st, h[1], &got, &e), CA_ENOENT);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_token_foreach(f->st, token_cb, &s, &e), CA_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.cns[0], "cn2");
+	assert_string_equal(s.cns[1], "cn0");
+	/* A deleted token can no longer be used; deleting again: ENOENT. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	assert_int_equal(store_txn_token_use(txn, h[1], 1000, &got, &e),
+	    CA_EAUTH);
+	assert_string_equal(e.reason, STORE_REASON_TOKEN_UNKNOWN);
+	assert_int_equal(store_txn_token_delete(txn, h[1], &e), CA_ENOENT);
+	store_txn_abort(txn);
+	assert_int_equal(store_txn_token_delete(NULL, h[1], &e), CA_EINVAL);
+}
+
 /* ---- audit ---- */
 
 struct audit_seen {
@@ -1903,6 +1988,7 @@ main(void)
 		T(test_threads),
 		T(test_meta),
 		T(test_tokens),
+		T(test_token_walk_delete),
 		T(test_audit),
 		T(test_map_full),
 		T(test_open_read_only),
