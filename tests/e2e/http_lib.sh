@@ -55,15 +55,15 @@ s.close()'
 }
 
 # hl_start NAME ARGS...: run "$MTLSCA" ARGS in the background with its
-# stdout/stderr in $HL_TMP/NAME.out/.err, wait for "mtlsca: ready". Sets
-# HL_PID.
+# stdout/stderr in $HL_TMP/NAME.out/.err, wait for its "ready (data in"
+# line (in any log.format). Sets HL_PID.
 hl_start() {
 	local name="$1"; shift
 	"$MTLSCA" "$@" >"$HL_TMP/$name.out" 2>"$HL_TMP/$name.err" &
 	HL_PID=$!
 	HL_PIDS+=("$HL_PID")
 	for _ in $(seq 1 200); do
-		if grep -q "mtlsca: ready" "$HL_TMP/$name.err" 2>/dev/null; then
+		if grep -q "ready (data in" "$HL_TMP/$name.err" 2>/dev/null; then
 			return 0
 		fi
 		if ! kill -0 "$HL_PID" 2>/dev/null; then
