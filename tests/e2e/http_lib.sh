@@ -16,6 +16,8 @@ PY=/usr/bin/python3	# Debian's interpreter (the pyenv one lacks modules)
 
 HL_PIDS=()
 HL_TMP="$(mktemp -d /tmp/mtlsca-e2e.XXXXXX)"
+. "$(dirname "${BASH_SOURCE[0]}")/logs_lib.sh"
+E2E_SECRETS_FILE="$HL_TMP/.secrets"
 
 hl_cleanup() {
 	local pid
@@ -25,6 +27,7 @@ hl_cleanup() {
 	for pid in "${HL_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
+	e2e_logs_keep "$HL_TMP"
 	if [ "${HL_KEEP:-0}" = 1 ]; then
 		echo "kept $HL_TMP"
 	else
@@ -146,7 +149,8 @@ hl_listeners() {
 	    END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-hl_sha256() {
+hl_sha256() {	# the SHA-256 of a token a test chose (a secret, remembered)
+	e2e_secret "$1"
 	printf '%s' "$1" | sha256sum | cut -d' ' -f1
 }
 
