@@ -132,6 +132,7 @@ test_json(void **state)
 	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
 	o = json_loads(buf, 0, &jerr);
 	assert_non_null(o);
+	assert_non_null(json_string_value(json_object_get(o, "time")));
 	assert_true(matches(json_string_value(json_object_get(o, "time")),
 	    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"));
 	assert_string_equal(json_string_value(json_object_get(o, "level")),
