@@ -73,7 +73,7 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 
 static int
 publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
-    bool dry_run, struct publish_set **out, struct ca_error *err)
+    bool dry_run, bool sink, struct publish_set **out, struct ca_error *err)
 {
 	struct publish_conf	*conf;
 	struct publish_options	 opt;
@@ -96,7 +96,9 @@ publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
 	opt.max_lag = cfg->publish_max_lag;
 	/* Take turns with `serve` and other `publish` runs. */
 	opt.lock_path = lock;
-	opt.log = log_stderr;
+	/* serve's publishers speak through its log (common/log.h); the
+	   publish command prints plain messages. */
+	opt.log = sink ? NULL : log_stderr;
 	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
 	free(conf);
 	return rc;
@@ -106,7 +108,7 @@ int
 cmd_publishers_open(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err)
 {
-	return publishers_open(cfg, ca, st, false, out, err);
+	return publishers_open(cfg, ca, st, false, true, out, err);
 }
 
 static void
@@ -181,7 +183,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
-	    publishers_open(cfg, ca, st, dry_run, &pubs, &err) != CA_OK) {
+	    publishers_open(cfg, ca, st, dry_run, false, &pubs, &err) !=
+	    CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
 		goto out;
 	}

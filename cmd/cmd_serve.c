@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "ca/ca.h"
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "cmd/config.h"
 #include "cmd/notify.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "publish/publish.h"
@@ -131,13 +133,42 @@ warn_expiry(const char *path, const char *pem)
 	left = not_after - time_now();
 	time_format(not_after, when);
 	if (left <= 0)
-		fprintf(stderr, "mtlsca: warning: the HTTPS certificate %s "
+		log_msg(LOG_LEVEL_WARNING, "the HTTPS certificate %s "
 		    "expired on %s: clients will refuse it; replace "
-		    "http.tls_cert\n", path, when);
+		    "http.tls_cert", path, when);
 	else if (left < SERVER_CERT_MIN_LEFT)
-		fprintf(stderr, "mtlsca: warning: the HTTPS certificate %s "
-		    "expires on %s, in %lld day(s): replace http.tls_cert\n",
+		log_msg(LOG_LEVEL_WARNING, "the HTTPS certificate %s "
+		    "expires on %s, in %lld day(s): replace http.tls_cert",
 		    path, when, (long long)(left / 86400));
+}
+
+/* The issuance of the service's own certificate, once, as any other. */
+static void
+server_cert_log(const char *path, const char *pem, const char **names,
+    size_t n)
+{
+	char			 list[512], hex[SERIAL_HEX_MAX + 2] = "";
+	size_t			 o = 0;
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 d = { (unsigned char *)(uintptr_t)pem,
+	    (unsigned)strlen(pem) };
+	uint8_t			 serial[SERIAL_MAX + 1];
+	size_t			 slen = sizeof(serial);
+	struct log_field	 f[] = { { "serial", hex }, { "profile",
+	    "server" } };
+
+	list[0] = '\0';
+	for (size_t i = 0; i < n && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, " %s",
+		    names[i]);
+	if (gnutls_x509_crt_init(&crt) == 0 &&
+	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == 0 &&
+	    gnutls_x509_crt_get_serial(crt, serial, &slen) == 0)
+		serial_format(serial, slen, hex);
+	gnutls_x509_crt_deinit(crt);
+	log_event(LOG_LEVEL_NOTICE, "issue", LOG_FIELDS(f), "issued the HTTPS "
+	    "certificate %s (serial %s) for%s", path, hex[0] ? hex : "?",
+	    list);
 }
 
 /* The server's own certificate: from files, or issued by the CA. */
@@ -171,9 +202,9 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 			warn_expiry(cfg->tls_cert, *cert);
 			return CA_OK;
 		}
-		fprintf(stderr, "mtlsca: warning: %s: %s: serving a "
-		    "certificate mtlsca issues itself until http.tls_cert is "
-		    "replaced\n", cfg->tls_cert, e.msg);
+		log_msg(LOG_LEVEL_WARNING, "%s: %s: serving a certificate "
+		    "mtlsca issues itself until http.tls_cert is replaced",
+		    cfg->tls_cert, e.msg);
 		free(c);
 		gnutls_memset(k, 0, klen);
 		free(k);
@@ -201,7 +232,7 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 		return CA_OK;
 	}
 	if (e.msg[0] != '\0')
-		fprintf(stderr, "mtlsca: %s: %s: issuing a new one\n", cpath,
+		log_msg(LOG_LEVEL_NOTICE, "%s: %s: issuing a new one", cpath,
 		    e.msg);
 	free(c);
 	if (k != NULL) {
@@ -222,10 +253,7 @@ tls_material(const struct config *cfg, struct ca *ca, struct store *st,
 		*cert = *key = NULL;
 		return rc;
 	}
-	fprintf(stderr, "mtlsca: issued the HTTPS certificate %s for", cpath);
-	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, " %s", names[i]);
-	fprintf(stderr, "\n");
+	server_cert_log(cpath, *cert, names, n);
 	return CA_OK;
 }
 
@@ -289,7 +317,7 @@ bootstrap_done(struct store *st)
 
 	ca_error_clear(&err);
 	if (store_meta_put(st, META_BOOTSTRAP, "1", 1, &err) != CA_OK)
-		fprintf(stderr, "mtlsca: %s\n", err.msg);
+		log_msg(LOG_LEVEL_ERROR, "%s", err.msg);
 	(void)store_audit_append(st, time_now(), "serve", "bootstrap",
 	    "created the admin token and a first enrollment token", NULL);
 }
@@ -376,9 +404,10 @@ print_first_start(const struct config *cfg, const struct boot *b,
 	gnutls_memset(text, 0, len);
 	free(text);
 	if (rc == CA_OK)
-		fprintf(stderr, "mtlsca: first start: the admin and enrollment "
-		    "tokens, with the commands to enroll and revoke, are in %s "
-		    "(mode 0600, shown once: delete it once read)\n", path);
+		log_msg(LOG_LEVEL_NOTICE, "first start: the admin and "
+		    "enrollment tokens, with the commands to enroll and "
+		    "revoke, are in %s (mode 0600, shown once: delete it once "
+		    "read)", path);
 	return rc;
 }
 
@@ -604,8 +633,8 @@ keep(struct config *nc, const struct config *old, size_t off, size_t size,
 	if (memcmp((const char *)nc + off, (const char *)old + off, size) ==
 	    0)
 		return;
-	fprintf(stderr, "mtlsca: SIGHUP: %s changed: it takes effect on "
-	    "restart\n", what);
+	log_msg(LOG_LEVEL_WARNING, "SIGHUP: %s changed: it takes effect on "
+	    "restart", what);
 	memcpy((char *)nc + off, (const char *)old + off, size);
 }
 
@@ -687,8 +716,8 @@ reload(struct config *cfg, const struct serve_overrides *ov, struct ca *ca,
 	memset(&pol, 0, sizeof(pol));
 	ca_error_clear(&err);
 	if (strcmp(cfg->source, CONFIG_SOURCE_DEFAULTS) == 0) {
-		fprintf(stderr, "mtlsca: SIGHUP: no configuration file to "
-		    "read again (serve runs on the embedded defaults)\n");
+		log_msg(LOG_LEVEL_WARNING, "SIGHUP: no configuration file to "
+		    "read again (serve runs on the embedded defaults)");
 		return;
 	}
 	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
@@ -715,22 +744,25 @@ reload(struct config *cfg, const struct serve_overrides *ov, struct ca *ca,
 		/* The new set catches up at once with the current CRL. */
 		publish_stop(*pubs);
 		if (np != NULL && publish_start(np, sched, &err) != CA_OK)
-			fprintf(stderr, "mtlsca: SIGHUP: the publishers did not "
-			    "start: %s\n", err.msg);
+			log_msg(LOG_LEVEL_ERROR, "SIGHUP: the publishers did "
+			    "not start: %s", err.msg);
 		old = http_server_publishers(srv, np);
 		publish_set_free(old);
 		*pubs = np;
 		np = NULL;
 	}
-	fprintf(stderr, "mtlsca: SIGHUP: reloaded %s: %zu profile(s), %zu "
-	    "static token(s), %zu admin(s), %zu publisher(s)%s\n", nc->source,
+	/* The log's level and format first: the line below is in the new
+	   shape. */
+	log_setup(STDERR_FILENO, nc->log_level, nc->log_format);
+	log_msg(LOG_LEVEL_NOTICE, "SIGHUP: reloaded %s: %zu profile(s), %zu "
+	    "static token(s), %zu admin(s), %zu publisher(s)%s", nc->source,
 	    nc->n_profiles, pol.n_toks, pol.n_fps + pol.n_subjects +
 	    pol.n_admin, nc->n_publishers, new_pubs ? " (restarted)" : "");
 	*cfg = *nc;
 	goto out;
 refused:
-	fprintf(stderr, "mtlsca: SIGHUP: %s is refused: %s; the running "
-	    "configuration stays\n", cfg->source, err.msg[0] ? err.msg :
+	log_msg(LOG_LEVEL_ERROR, "SIGHUP: %s is refused: %s; the running "
+	    "configuration stays", cfg->source, err.msg[0] ? err.msg :
 	    ca_strerror(err.code));
 out:
 	publish_set_free(np);
@@ -824,6 +856,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	}
 
 	overrides_apply(&ov, cfg);
+	/* From here on, what serve says is a log line (common/log.h). */
+	log_setup(STDERR_FILENO, cfg->log_level, cfg->log_format);
 
 	/*
 	 * Signals: SIGPIPE ignored (a client that goes away must not kill
@@ -843,7 +877,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
 		goto fail;
 	if (created)
-		fprintf(stderr, "mtlsca: created a new CA: %s (key %s)\n",
+		log_msg(LOG_LEVEL_NOTICE, "created a new CA: %s (key %s)",
 		    cfg->ca_cert, cfg->ca_key);
 	paths.cert = cfg->ca_cert;
 	paths.key = cfg->ca_key;
@@ -910,18 +944,18 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		bootstrap_done(st);
 	}
 	if (http_server_port(srv, true))
-		fprintf(stderr, "mtlsca: serving HTTPS on %s:%u\n", cfg->listen,
-		    http_server_port(srv, true));
+		log_msg(LOG_LEVEL_NOTICE, "serving HTTPS on %s:%u",
+		    cfg->listen, http_server_port(srv, true));
 	if (http_server_port(srv, false))
-		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
-		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
+		log_msg(LOG_LEVEL_NOTICE, "serving HTTP (public files) on "
+		    "%s:%u", cfg->listen, http_server_port(srv, false));
 	if (http_server_verify_port(srv))
-		fprintf(stderr, "mtlsca: serving the verifier (GET /v1/verify"
-		    "%s%s) on %s:%u\n", cfg->verify_path[0] ? ", " : "",
+		log_msg(LOG_LEVEL_NOTICE, "serving the verifier (GET "
+		    "/v1/verify%s%s) on %s:%u", cfg->verify_path[0] ? ", " : "",
 		    cfg->verify_path, cfg->verify_listen,
 		    http_server_verify_port(srv));
-	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
-	    "%s)\n", cfg->data_dir, fp);
+	log_msg(LOG_LEVEL_NOTICE, "ready (data in %s; CA fingerprint SHA-256 "
+	    "%s)", cfg->data_dir, fp);
 	/* systemd (Type=notify): started now; the watchdog from this loop. */
 	cmd_notify_ready(&notify, "serving on %s: HTTPS port %u, HTTP port %u",
 	    cfg->listen, http_server_port(srv, true),
@@ -937,12 +971,12 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		reload(cfg, &ov, ca, st, sched, srv, tcert, &pubs);
 	}
 	cmd_notify_stopping();
-	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",
+	log_msg(LOG_LEVEL_NOTICE, "%s: finishing requests in flight",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ret = 0;
 	goto out;
 fail:
-	fprintf(stderr, "mtlsca: serve: %s\n", err.msg[0] ? err.msg :
+	log_msg(LOG_LEVEL_ERROR, "serve: %s", err.msg[0] ? err.msg :
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
@@ -960,7 +994,7 @@ out:
 	}
 	gnutls_memset(&boot, 0, sizeof(boot));
 	if (ret == 0)
-		fprintf(stderr, "mtlsca: stopped\n");
+		log_msg(LOG_LEVEL_NOTICE, "stopped");
 	return ret;
 }
 

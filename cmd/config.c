@@ -1109,6 +1109,37 @@ load_publish(struct loader *l, const config_setting_t *g)
 	return CA_OK;
 }
 
+/* log { level = "info"; format = "text"; } (common/log.h). */
+static int
+load_log(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "level", "format", NULL };
+	config_setting_t	*s;
+	char			 v[16];
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "level")) != NULL) {
+		if ((rc = get_string(l, s, v, sizeof(v), true)) != CA_OK)
+			return bad(l, s, "expected \"error\", \"warning\", "
+			    "\"notice\", \"info\" or \"debug\"");
+		if (log_level_parse(v, &l->cfg->log_level) != CA_OK)
+			return bad(l, s, "\"%s\" is not a level: \"error\", "
+			    "\"warning\", \"notice\", \"info\" or \"debug\"",
+			    v);
+	}
+	if ((s = config_setting_get_member(g, "format")) != NULL) {
+		if ((rc = get_string(l, s, v, sizeof(v), true)) != CA_OK)
+			return bad(l, s, "expected \"text\" or \"json\"");
+		if (log_format_parse(v, &l->cfg->log_format) != CA_OK)
+			return bad(l, s, "\"%s\" is not a format: \"text\" "
+			    "(journald's fields under systemd) or \"json\" "
+			    "(one object per line)", v);
+	}
+	return CA_OK;
+}
+
 static int
 load_publishers(struct loader *l, const config_setting_t *s)
 {
@@ -1183,6 +1214,8 @@ config_defaults(struct config *cfg)
 	cfg->publish_max_lag = 900;
 	snprintf(cfg->verify_listen, sizeof(cfg->verify_listen), "127.0.0.1");
 	cfg->verify_cache = 16384;
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->log_format = LOG_FORMAT_TEXT;
 }
 
 int
@@ -1190,7 +1223,7 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 {
 	static const char *const keys[] = { "data_dir", "store", "ca", "crl",
 	    "profiles", "http", "admins", "publishers", "publish", "verify",
-	    NULL };
+	    "log", NULL };
 	struct config		*c = NULL;
 	struct loader		 l;
 	config_t		 lc;
@@ -1282,6 +1315,9 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 		goto out;
 	if ((s = config_lookup(&lc, "publish")) != NULL &&
 	    (rc = load_publish(&l, s)) != CA_OK)
+		goto out;
+	if ((s = config_lookup(&lc, "log")) != NULL &&
+	    (rc = load_log(&l, s)) != CA_OK)
 		goto out;
 	/* Paths not given follow data_dir (and a later --data-dir). */
 	c->ca_paths_explicit = (cert_set ? 1 : 0) | (key_set ? 2 : 0);

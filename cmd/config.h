@@ -12,6 +12,7 @@
 
 #include "ca/ca.h"
 #include "common/err.h"
+#include "common/log.h"
 
 #define CONFIG_PATH_MAX		1024
 #define CONFIG_PROFILES_MAX	16
@@ -130,6 +131,11 @@ struct config {
 	int64_t		publish_retry_min;		/* 5 s */
 	int64_t		publish_retry_max;		/* 5 min */
 	int64_t		publish_max_lag;		/* 15 min */
+
+	/* log: serve's lines (common/log.h); both change on SIGHUP */
+	enum log_level	log_level;			/* info */
+	enum log_format	log_format;			/* text (journal under
+							   journald) */
 };
 
 /* Fill *cfg with the embedded defaults (no file). */

@@ -17,6 +17,7 @@
 #endif
 
 #include "cmd/notify.h"
+#include "common/log.h"
 
 #ifdef MTLSCA_HAVE_SYSTEMD
 
@@ -27,7 +28,7 @@ notify_send(const char *state, const char *what)
 	int r;
 
 	if ((r = sd_notify(0, state)) < 0)
-		fprintf(stderr, "mtlsca: sd_notify %s: %s\n", what,
+		log_msg(LOG_LEVEL_WARNING, "sd_notify %s: %s", what,
 		    strerror(-r));
 }
 
@@ -106,8 +107,8 @@ cmd_notify_sigwait(struct cmd_notify *n, const sigset_t *set, int *sig)
 		if (errno != EAGAIN && errno != EINTR) {
 			/* Never a loop that no signal can end: without the
 			   watchdog, systemd restarts us when it expires. */
-			fprintf(stderr, "mtlsca: sigtimedwait: %s: the "
-			    "watchdog keep-alive stops\n", strerror(errno));
+			log_msg(LOG_LEVEL_ERROR, "sigtimedwait: %s: the "
+			    "watchdog keep-alive stops", strerror(errno));
 			n->interval_us = 0;
 			return sigwait(set, sig);
 		}

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ca/ca.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "store/store.h"
@@ -221,8 +222,8 @@ meta_revgen_get(struct crl_schedule *s, uint64_t *gen)
 static void
 say_waiting(void *arg)
 {
-	fprintf(stderr, "mtlsca: crl: waiting for another mtlsca process to "
-	    "finish its CRL run (lock %s)\n", (const char *)arg);
+	log_msg(LOG_LEVEL_NOTICE, "crl: waiting for another mtlsca process "
+	    "to finish its CRL run (lock %s)", (const char *)arg);
 }
 
 /*
@@ -263,10 +264,21 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	if ((rc = crl_build(s->ca, s->st, &o, &r, err)) != CA_OK)
 		goto out;
 	if (r.warned)
-		fprintf(stderr, "mtlsca: crl: %s\n", r.warning);
+		log_msg(LOG_LEVEL_WARNING, "crl: %s", r.warning);
 	if (s->public_dir != NULL &&
 	    (rc = crl_write_files(s->public_dir, &r, err)) != CA_OK)
 		goto out;
+	/* Before the snapshot takes r over. */
+	{
+		char			num[24], nu[21];
+		struct log_field	f[] = { { "crl_number", num } };
+
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)r.number);
+		time_format(r.next_update, nu);
+		log_event(LOG_LEVEL_INFO, "crl", LOG_FIELDS(f), "crl: CRL %s: "
+		    "%llu entries, next update %s", num,
+		    (unsigned long long)r.entries, nu);
+	}
 	if ((rc = crl_snapshot_new(&r, &snap)) != CA_OK) {
 		ca_error_set(err, rc, "out of memory");
 		goto out;
@@ -388,8 +400,8 @@ schedule_main(void *arg)
 		if (due) {
 			ca_error_clear(&err);
 			if (build_once(s, &err) != CA_OK)
-				fprintf(stderr, "mtlsca: crl: building the CRL "
-				    "failed: %s\n", err.msg);
+				log_msg(LOG_LEVEL_ERROR, "crl: building the "
+				    "CRL failed: %s", err.msg);
 			else
 				pending_since = 0;
 			pthread_mutex_lock(&s->mu);

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "ca/ca.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http_int.h"
@@ -219,6 +220,23 @@ outcome_name(int outcome)
 	}
 }
 
+/* Once per revocation request that changed or confirmed a record. */
+static void
+revoke_log(const struct http_req *r, struct MHD_Connection *c,
+    const char *hex, const char *reason, const char *outcome)
+{
+	char			ip[64];
+	struct log_field	f[] = {
+		{ "serial", hex }, { "reason", reason },
+		{ "outcome", outcome }, { "peer", ip }, { "who", r->who },
+	};
+
+	http_conn_peer_text(c, ip, sizeof(ip));
+	log_event(LOG_LEVEL_NOTICE, "revoke", LOG_FIELDS(f), "revoked serial "
+	    "%s (reason %s, %s) by %s from %s", hex, reason, outcome, r->who,
+	    ip);
+}
+
 enum MHD_Result
 http_cert_revoke(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
@@ -279,8 +297,9 @@ http_cert_revoke(struct http_server *s, struct http_req *r,
 	    hex, rn ? rn : "unspecified", outcome_name(outcome));
 	if (store_audit_append(s->st, time_now(), r->who, "revoke", detail,
 	    &err) != CA_OK)
-		fprintf(stderr, "mtlsca: audit: %s\n", err.msg);
+		log_msg(LOG_LEVEL_ERROR, "audit: %s", err.msg);
 	time_format(rec.revoked_at, t);
+	revoke_log(r, c, hex, rn ? rn : "unspecified", outcome_name(outcome));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "serial", hex, "status",
 	    "revoked", "reason", rn ? rn : "unspecified", "revoked_at", t,
 	    "outcome", outcome_name(outcome));
@@ -336,7 +355,7 @@ http_crl_run(struct http_server *s, struct http_req *r,
 	    (unsigned long long)st.number, (unsigned long long)st.entries);
 	if (store_audit_append(s->st, time_now(), r->who, "crl", detail,
 	    &err) != CA_OK)
-		fprintf(stderr, "mtlsca: audit: %s\n", err.msg);
+		log_msg(LOG_LEVEL_ERROR, "audit: %s", err.msg);
 	return http_respond_json(r, c, 200, crl_status_json(&st));
 }
 

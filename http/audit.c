@@ -12,6 +12,9 @@
  * counted and written as one "refuse-repeat" entry when the minute ends.
  * Past KINDS_MAX kinds in a minute, or QUEUE_MAX queued entries, the rest
  * is counted together and summed up in one entry per flush.
+ *
+ * The log (common/log.h) gets the same entries, from the same thread, as
+ * they are flushed: a refusal is logged once, its repeats in one line.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "http/http_int.h"
 
@@ -33,6 +37,8 @@
 struct kind {
 	char		key[320];	/* peer, route, reason, who */
 	char		who[CA_WHO_MAX];
+	char		peer[64];
+	char		reason[48];
 	char		detail[DETAIL_MAX];
 	int64_t		first;		/* 0: free */
 	unsigned long	repeats;
@@ -42,6 +48,8 @@ struct entry {
 	int64_t	at;
 	char	who[CA_WHO_MAX];
 	char	action[16];
+	char	peer[64];
+	char	reason[48];
 	char	detail[DETAIL_MAX];
 };
 
@@ -72,7 +80,8 @@ fnv(const char *s)
 /* Queue one entry (a->mu held); false when the queue is full. */
 static bool
 enqueue(struct http_auditor *a, int64_t at, const char *who,
-    const char *action, const char *detail)
+    const char *action, const char *peer, const char *reason,
+    const char *detail)
 {
 	struct entry *e;
 
@@ -82,13 +91,15 @@ enqueue(struct http_auditor *a, int64_t at, const char *who,
 	e->at = at;
 	snprintf(e->who, sizeof(e->who), "%s", who);
 	snprintf(e->action, sizeof(e->action), "%s", action);
+	snprintf(e->peer, sizeof(e->peer), "%s", peer);
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	snprintf(e->detail, sizeof(e->detail), "%s", detail);
 	return true;
 }
 
 void
 http_audit_note(struct http_auditor *a, const char *action, const char *key,
-    const char *who, const char *detail)
+    const char *who, const char *peer, const char *reason, const char *detail)
 {
 	int64_t		 now = time_now();
 	struct kind	*k = NULL, *free_slot = NULL;
@@ -114,10 +125,13 @@ http_audit_note(struct http_auditor *a, const char *action, const char *key,
 	}
 	if (k != NULL) {
 		k->repeats++;		/* within its minute: counted */
-	} else if (free_slot != NULL && enqueue(a, now, who, action,
-	    detail)) {
+	} else if (free_slot != NULL && enqueue(a, now, who, action, peer,
+	    reason, detail)) {
 		snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
 		snprintf(free_slot->who, sizeof(free_slot->who), "%s", who);
+		snprintf(free_slot->peer, sizeof(free_slot->peer), "%s", peer);
+		snprintf(free_slot->reason, sizeof(free_slot->reason), "%s",
+		    reason);
 		snprintf(free_slot->detail, sizeof(free_slot->detail), "%s",
 		    detail);
 		free_slot->first = now;
@@ -141,11 +155,36 @@ close_windows(struct http_auditor *a, int64_t now, bool all)
 		if (k->repeats > 0) {
 			snprintf(d, sizeof(d), "%lu more in the %d s after "
 			    "the first: %s", k->repeats, WINDOW_S, k->detail);
-			if (!enqueue(a, now, k->who, "repeat", d))
+			if (!enqueue(a, now, k->who, "repeat", k->peer,
+			    k->reason, d))
 				a->overflow += k->repeats;
 		}
 		k->first = 0;
 	}
+}
+
+/* An entry's line: refusals and their repeats are notices, reads info. */
+static void
+entry_log(const struct entry *e)
+{
+	struct log_field f[] = {
+		{ "who", e->who }, { "peer", e->peer[0] ? e->peer : NULL },
+		{ "reason", e->reason[0] ? e->reason : NULL },
+	};
+	enum log_level	 level = LOG_LEVEL_NOTICE;
+	const char	*what = "refused";
+
+	if (strcmp(e->action, "read") == 0) {
+		level = LOG_LEVEL_INFO;
+		what = "admin read";
+	} else if (strcmp(e->action, "repeat") == 0) {
+		what = "repeated";
+	} else if (strcmp(e->action, "audit-overflow") == 0) {
+		level = LOG_LEVEL_WARNING;
+		what = "audit";
+	}
+	log_event(level, e->action, LOG_FIELDS(f), "http: %s: %s (%s)", what,
+	    e->detail, e->who);
 }
 
 static void
@@ -164,7 +203,7 @@ flush(struct http_auditor *a, bool all)
 
 		snprintf(d, sizeof(d), "%lu refusals or reads not itemized "
 		    "(too many at once)", a->overflow);
-		if (enqueue(a, now, "http", "audit-overflow", d)) {
+		if (enqueue(a, now, "http", "audit-overflow", "", "", d)) {
 			atomic_fetch_add(a->dropped, a->overflow);
 			a->overflow = 0;
 		}
@@ -177,6 +216,8 @@ flush(struct http_auditor *a, bool all)
 	pthread_mutex_unlock(&a->mu);
 	if (batch == NULL)
 		return;		/* nothing, or out of memory: next time */
+	for (i = 0; i < n; i++)
+		entry_log(&batch[i]);
 	/* One transaction, one fsync, for everything of the last second. */
 	ca_error_clear(&err);
 	if (store_txn_begin(a->st, &txn, &err) == CA_OK) {
@@ -192,8 +233,8 @@ flush(struct http_auditor *a, bool all)
 	}
 	if (err.code != CA_OK) {
 		atomic_fetch_add(a->dropped, n);
-		fprintf(stderr, "mtlsca: http: could not write %zu audit "
-		    "entries: %s\n", n, err.msg);
+		log_msg(LOG_LEVEL_ERROR, "http: could not write %zu audit "
+		    "entries: %s", n, err.msg);
 	}
 	free(batch);
 }
@@ -270,7 +311,6 @@ http_audit_request(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
 	const struct http_route		*rt = r->route;
-	const union MHD_ConnectionInfo	*ci;
 	const char			*who, *action;
 	char				 ip[64] = "?", key[320];
 	char				 detail[DETAIL_MAX];
@@ -287,9 +327,7 @@ http_audit_request(struct http_server *s, struct http_req *r,
 		action = "read";
 	else
 		return;
-	if ((ci = MHD_get_connection_info(c,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS)) != NULL)
-		http_addr_text(ci->client_addr, ip, sizeof(ip));
+	http_conn_peer_text(c, ip, sizeof(ip));
 	who = r->who[0] != '\0' ? r->who : r->grant.who[0] != '\0' ?
 	    r->grant.who : r->presented[0] != '\0' ? r->presented :
 	    "anonymous";
@@ -306,5 +344,6 @@ http_audit_request(struct http_server *s, struct http_req *r,
 	   one kind, counted, not a flood of entries. */
 	snprintf(key, sizeof(key), "%s|%s|%s %s|%s", action, ip, r->method,
 	    rt->pattern, r->reason != NULL ? r->reason : "");
-	http_audit_note(s->auditor, action, key, who, detail);
+	http_audit_note(s->auditor, action, key, who, ip, r->reason != NULL ?
+	    r->reason : "", detail);
 }

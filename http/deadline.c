@@ -40,6 +40,7 @@
 
 #include <microhttpd.h>
 
+#include "common/log.h"
 #include "http/http_int.h"
 
 #define WATCH_PERIOD_MS	250
@@ -212,7 +213,7 @@ http_log_limited(atomic_llong *last_us, atomic_ullong *quiet, const char *what)
 		atomic_fetch_add(quiet, 1);
 		return;
 	}
-	fprintf(stderr, "mtlsca: http: %s%s\n", what,
+	log_msg(LOG_LEVEL_WARNING, "http: %s%s", what,
 	    atomic_exchange(quiet, 0) ? " (more since the last line)" : "");
 }
 
@@ -293,10 +294,10 @@ watchdog_main(void *arg)
 			/* One line a second at most: a flood of slow
 			   clients must not become a flood of logs. */
 			if (now - last_log >= 1000000) {
-				fprintf(stderr, "mtlsca: http: closed a "
+				log_msg(LOG_LEVEL_WARNING, "http: closed a "
 				    "connection with no complete request "
 				    "after %lld s (http.request_timeout%s)"
-				    "%s\n", (long long)((busy ? dl->busy_us :
+				    "%s", (long long)((busy ? dl->busy_us :
 				    dl->request_us) / 1000000), busy ?
 				    "_busy: 3/4 of the connections in use" :
 				    "", quiet ? "; more not logged" : "");

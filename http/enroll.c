@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "ca/ca.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "http/http_int.h"
 
@@ -57,7 +58,7 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	const char		*capem = ca_cert_pem(s->ca);
 
 	serial_format(iss->serial, iss->serial_len, hex);
-	http_enroll_count(s, r);
+	http_enroll_count(s, r, c);
 	if (r->pem_chain) {
 		/* RFC 8555 §9.1: the leaf first, then its issuer. */
 		size_t	 l1 = strlen(iss->pem), l2 = strlen(capem);
@@ -87,11 +88,30 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 }
 
 void
-http_enroll_count(struct http_server *s, const struct http_req *r)
+http_enroll_count(struct http_server *s, const struct http_req *r,
+    struct MHD_Connection *c)
 {
+	const struct ca_issued	*iss = &r->res.iss;
+	char			 hex[SERIAL_HEX_MAX + 2], ip[64], na[21];
+	struct log_field	 f[] = {
+		{ "serial", hex }, { "profile", iss->profile },
+		{ "subject", iss->subject }, { "peer", ip },
+		{ "who", r->grant.who[0] != '\0' ? r->grant.who : NULL },
+	};
+
 	http_metrics_issued(s, r->res.iss.profile);
 	if (r->res.renewal)
 		atomic_fetch_add(&s->metrics.renewed, 1);
+	serial_format(iss->serial, iss->serial_len, hex);
+	time_format(iss->not_after, na);
+	http_conn_peer_text(c, ip, sizeof(ip));
+	/* The grant's label (a token's hash prefix, a certificate's
+	   fingerprint), never the token. */
+	log_event(LOG_LEVEL_INFO, r->res.renewal ? "renew" : "issue",
+	    LOG_FIELDS(f), "%s serial %s (%s), profile %s, until %s, to %s",
+	    r->res.renewal ? "renewal: issued" : "issued", hex,
+	    iss->subject != NULL && iss->subject[0] != '\0' ? iss->subject :
+	    "no subject", iss->profile, na, ip);
 }
 
 /* After the commit: the certificate, or why not. */

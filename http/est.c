@@ -160,7 +160,7 @@ enroll_finish(struct http_server *s, struct http_req *r,
 	r->phase = 2;
 	if (r->res.rc != CA_OK)
 		return http_respond_caerr(r, c, &r->res.err);
-	http_enroll_count(s, r);
+	http_enroll_count(s, r, c);
 	return respond_certs(r, c, r->res.iss.der, r->res.iss.der_len);
 }
 

@@ -248,10 +248,12 @@ void http_auditor_stop(struct http_server *s);
  * Queue an audit entry (no I/O): action "refuse" or "read", who a label
  * (never a secret), detail the sentence. key names its kind (peer, route,
  * reason): the first of a kind in a minute is written, the next ones
- * counted into one "repeat" entry. NULL-safe.
+ * counted into one "repeat" entry. peer and reason ("" for none) are the
+ * log line's fields. NULL-safe.
  */
 void http_audit_note(struct http_auditor *a, const char *action,
-    const char *key, const char *who, const char *detail);
+    const char *key, const char *who, const char *peer, const char *reason,
+    const char *detail);
 /* The request's audit entry, if it is one (completed_cb). */
 void http_audit_request(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
@@ -274,12 +276,14 @@ void http_tls_guard_install(struct MHD_Connection *c);
 /* Count a refused handshake and log it (a line a second at most). */
 void http_tls_refused(struct http_server *s, const char *peer,
     const char *reason);
-/* Log "mtlsca: http: what", a line a second at most (whoever wins the race
+/* Log "http: what" (a warning), a line a second at most (whoever wins the race
    to write it), saying when lines were left out since the last. */
 void http_log_limited(atomic_llong *last_us, atomic_ullong *quiet,
     const char *what);
 /* A client address as text ("192.0.2.7", "2001:db8::7"). */
 void http_addr_text(const struct sockaddr *sa, char *out, size_t size);
+/* c's client address as text, "?" when unknown. */
+void http_conn_peer_text(struct MHD_Connection *c, char *out, size_t size);
 
 /* ---- parse.c: request parsing without a socket (fuzzed) ---- */
 
@@ -458,8 +462,10 @@ enum MHD_Result http_enroll(struct http_server *s, struct http_req *r,
 bool http_enroll_submit(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c, const uint8_t *csr, size_t csr_len,
     const char *profile, unsigned days);
-/* Count r->res's certificate in the metrics (issued, renewed). */
-void http_enroll_count(struct http_server *s, const struct http_req *r);
+/* Count r->res's certificate in the metrics (issued, renewed) and log
+   its issuance, once (c: the peer's address). */
+void http_enroll_count(struct http_server *s, const struct http_req *r,
+    struct MHD_Connection *c);
 
 /* ---- est.c, est_parse.c: EST (RFC 7030) under /.well-known/est/ ---- */
 enum MHD_Result http_est_cacerts(struct http_server *s, struct http_req *r,

@@ -44,6 +44,7 @@
 #include <microhttpd.h>
 
 #include "ca/ca.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http_int.h"
@@ -472,7 +473,7 @@ log_cb(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	fprintf(stderr, "mtlsca: http: %s\n", msg);
+	log_msg(LOG_LEVEL_WARNING, "http: %s", msg);
 }
 
 static unsigned

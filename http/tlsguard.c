@@ -161,6 +161,15 @@ http_addr_text(const struct sockaddr *sa, char *out, size_t size)
 }
 
 void
+http_conn_peer_text(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	http_addr_text(ci != NULL ? ci->client_addr : NULL, out, size);
+}
+
+void
 http_tls_refused(struct http_server *s, const char *peer, const char *reason)
 {
 	char line[512];

@@ -13,25 +13,45 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "publish/publish_int.h"
+
+/* The publisher a message names first ("nginx: published CRL 2"). */
+static const char *
+named_publisher(const struct publish_set *set, const char *msg)
+{
+	for (size_t i = 0; set != NULL && i < set->n; i++) {
+		const char	*name = set->pub[i].conf.name;
+		size_t		 len = strlen(name);
+
+		if (len > 0 && strncmp(msg, name, len) == 0 &&
+		    msg[len] == ':')
+			return name;
+	}
+	return NULL;
+}
 
 void
 publish_log(struct publish_set *set, enum publish_log level,
     const char *fmt, ...)
 {
-	char	 msg[768];
-	va_list	 ap;
+	char		 msg[768];
+	va_list		 ap;
+	struct log_field f[1];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (set != NULL && set->opt.log != NULL)
+	if (set != NULL && set->opt.log != NULL) {
 		set->opt.log(set->opt.log_ctx, level, msg);
-	else
-		fprintf(stderr, "mtlsca: publish: %s%s\n",
-		    level == PUBLISH_ERR ? "error: " :
-		    level == PUBLISH_WARN ? "warning: " : "", msg);
+		return;
+	}
+	f[0].name = "publisher";
+	f[0].value = named_publisher(set, msg);
+	log_event(level == PUBLISH_ERR ? LOG_LEVEL_ERROR :
+	    level == PUBLISH_WARN ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
+	    "publish", LOG_FIELDS(f), "publish: %s", msg);
 }
 
 /* ---- the registry ---- */

@@ -4,6 +4,7 @@
 PY=/usr/bin/python3
 AWS_DIR="${MTLSCA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/aws"
 AWS_PIDS=()
+. "$AWS_DIR/../e2e/logs_lib.sh"
 
 aws_cleanup() {
 	local p
@@ -13,6 +14,7 @@ aws_cleanup() {
 	for p in "${AWS_PIDS[@]}"; do
 		wait "$p" 2>/dev/null
 	done
+	e2e_logs_keep "$T"
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "kept $T"
 	else

@@ -16,6 +16,8 @@ PY=/usr/bin/python3	# Debian's interpreter (the pyenv one lacks modules)
 
 HL_PIDS=()
 HL_TMP="$(mktemp -d /tmp/mtlsca-e2e.XXXXXX)"
+. "$(dirname "${BASH_SOURCE[0]}")/logs_lib.sh"
+E2E_SECRETS_FILE="$HL_TMP/.secrets"
 
 hl_cleanup() {
 	local pid
@@ -25,6 +27,7 @@ hl_cleanup() {
 	for pid in "${HL_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
+	e2e_logs_keep "$HL_TMP"
 	if [ "${HL_KEEP:-0}" = 1 ]; then
 		echo "kept $HL_TMP"
 	else
@@ -55,15 +58,15 @@ s.close()'
 }
 
 # hl_start NAME ARGS...: run "$MTLSCA" ARGS in the background with its
-# stdout/stderr in $HL_TMP/NAME.out/.err, wait for "mtlsca: ready". Sets
-# HL_PID.
+# stdout/stderr in $HL_TMP/NAME.out/.err, wait for its "ready (data in"
+# line (in any log.format). Sets HL_PID.
 hl_start() {
 	local name="$1"; shift
 	"$MTLSCA" "$@" >"$HL_TMP/$name.out" 2>"$HL_TMP/$name.err" &
 	HL_PID=$!
 	HL_PIDS+=("$HL_PID")
 	for _ in $(seq 1 200); do
-		if grep -q "mtlsca: ready" "$HL_TMP/$name.err" 2>/dev/null; then
+		if grep -q "ready (data in" "$HL_TMP/$name.err" 2>/dev/null; then
 			return 0
 		fi
 		if ! kill -0 "$HL_PID" 2>/dev/null; then
@@ -146,7 +149,8 @@ hl_listeners() {
 	    END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-hl_sha256() {
+hl_sha256() {	# the SHA-256 of a token a test chose (a secret, remembered)
+	e2e_secret "$1"
 	printf '%s' "$1" | sha256sum | cut -d' ' -f1
 }
 

@@ -73,7 +73,7 @@ ok "the served certificate's own names cannot be enrolled (CN and DNS SAN)"
 
 # 20 days of validity: under the 30 days mtlsca keeps for its own, so a
 # warning at start, and the exact notAfter in /metrics.
-grep -Eq "mtlsca: warning: the HTTPS certificate $T/web.pem expires on .*, in (19|20) day\(s\): replace http.tls_cert" \
+grep -Eq "warning mtlsca: the HTTPS certificate $T/web.pem expires on .*, in (19|20) day\(s\): replace http.tls_cert" \
     "$T/serve.err" || fail "no expiry warning: $(cat "$T/serve.err")"
 left=$(curl -sS "http://127.0.0.1:$PP/metrics" | sed -n 's/^mtlsca_https_cert_expiry_seconds //p')
 na=$(date -u -d "$(openssl x509 -in "$T/web.pem" -noout -enddate | cut -d= -f2)" +%s)
@@ -88,7 +88,7 @@ export MTLSCA_FAKE_NOW
 MTLSCA_FAKE_NOW=$(date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ)
 hl_start expired --config "$CONF" serve
 unset MTLSCA_FAKE_NOW
-grep -q "mtlsca: warning: the HTTPS certificate $T/web.pem expired on .*: clients will refuse it; replace http.tls_cert" \
+grep -q "warning mtlsca: the HTTPS certificate $T/web.pem expired on .*: clients will refuse it; replace http.tls_cert" \
     "$T/expired.err" || fail "no warning for an expired certificate: $(cat "$T/expired.err")"
 left=$(curl -sS "http://127.0.0.1:$PP/metrics" | sed -n 's/^mtlsca_https_cert_expiry_seconds //p')
 [ "$left" -lt 0 ] || fail "expired, yet mtlsca_https_cert_expiry_seconds is $left"
@@ -105,7 +105,7 @@ cp "$T/web2.pem" "$T/web.pem"
 W2=$(openssl x509 -in "$T/web2.pem" -noout -serial | cut -d= -f2)
 M revoke "$W2" --reason keyCompromise >/dev/null 2>&1 || fail "revoke web2"
 hl_start revoked --config "$CONF" serve
-grep -q "warning: $T/web.pem: the HTTPS certificate (serial $W2) is revoked: serving a certificate mtlsca issues itself" \
+grep -q "warning mtlsca: $T/web.pem: the HTTPS certificate (serial $W2) is revoked: serving a certificate mtlsca issues itself" \
     "$T/revoked.err" || fail "no warning about the revoked certificate: $(cat "$T/revoked.err")"
 got=$(openssl s_client -connect "127.0.0.1:$HP" -servername localhost </dev/null 2>/dev/null |
     openssl x509 -noout -serial | cut -d= -f2)

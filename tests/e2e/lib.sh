@@ -22,6 +22,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87"
 TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 T=
+. "$(dirname "${BASH_SOURCE[0]}")/logs_lib.sh"
 
 fail() {
 	echo "FAIL [$TEST_NAME]: $*" >&2
@@ -35,6 +36,7 @@ note() {
 _cleanup() {
 	local rc=$?
 	if [ -n "$T" ] && [ -d "$T" ]; then
+		e2e_logs_keep "$T"
 		if [ -n "${KEEP_TMP:-}" ]; then
 			echo "kept $T" >&2
 		else
@@ -50,6 +52,7 @@ _cleanup() {
 # tmpdir: make $T (and cd into it); removed on exit.
 tmpdir() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/mtlsca-e2e-XXXXXX")
+	E2E_SECRETS_FILE="$T/.secrets"
 	trap _cleanup EXIT
 	cd "$T"
 }
