@@ -107,6 +107,13 @@ cmd_publishers_open(const struct config *cfg, struct ca *ca,
 	return publishers_open(cfg, ca, st, false, out, err);
 }
 
+int
+cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
+    struct store *st, struct publish_set **out, struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, true, out, err);
+}
+
 static void
 usage(void)
 {

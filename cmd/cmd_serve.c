@@ -534,6 +534,12 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	    (rc = write_public_ca(pub, ca, &err)) != CA_OK)
 		goto fail;
 
+	/* Never number a CRL the world has seen, nor drop a revocation it
+	   lists (a restored store): issue 12, cmd_backup.c. */
+	if (cmd_recover_published(cfg, ca, NULL, 0, st, NULL, &err) != CA_OK)
+		fprintf(stderr, "mtlsca: warning: the published CRLs could not "
+		    "be read: %s\n", err.msg);
+
 	/* The CRL schedule, its files, and the publishers. */
 	memset(&cso, 0, sizeof(cso));
 	cso.validity = cfg->crl_validity;

@@ -52,6 +52,8 @@ static const char main_usage[] =
 "  renew     renew a client certificate over mTLS (once due, or as a daemon)\n"
 "  export-p12  write a key and its certificate as a PKCS#12 file\n"
 "  verify    is a client certificate good right now? (as GET /v1/verify)\n"
+"  backup    write a consistent backup of the CA while it runs, or --verify one\n"
+"  restore   restore a backup, recovering what was published since\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
@@ -77,6 +79,8 @@ static const struct {
 	{ "renew", cmd_renew },
 	{ "export-p12", cmd_export_p12 },
 	{ "verify", cmd_verify },
+	{ "backup", cmd_backup },
+	{ "restore", cmd_restore },
 };
 
 static int

@@ -152,3 +152,45 @@ const struct publish_ops publish_s3_ops = {
 	.run = s3_run,
 	.status = s3_status,
 };
+
+/*
+ * What the s3 publishers last published (recovery after a restore): each
+ * one's PREFIX/crl/latest.der, handed to cb with a source naming it. A
+ * publisher that has published nothing yet (404) is skipped; any other
+ * failure stops and is returned, naming the publisher.
+ */
+int
+publish_latest_crls(struct publish_set *set, publish_crl_cb cb, void *ctx,
+    struct ca_error *err)
+{
+	struct aws_response	 r;
+	char			 key[300], source[700];
+	int			 rc = CA_OK;
+
+	if (set == NULL || cb == NULL)
+		return ca_error_set(err, CA_EINVAL, "no publishers");
+	for (size_t i = 0; i < set->n && rc == CA_OK; i++) {
+		struct publisher *p = &set->pub[i];
+
+		if (p->conf.type != PUBLISH_S3)
+			continue;
+		if (p->aws == NULL)
+			return ca_error_set(err, CA_EINVAL, "s3 publisher '%s' "
+			    "was opened read-only", p->conf.name);
+		snprintf(key, sizeof(key), "%scrl/latest.der", p->prefix);
+		snprintf(source, sizeof(source), "s3 publisher '%s': s3://%s/%s",
+		    p->conf.name, p->conf.bucket, key);
+		memset(&r, 0, sizeof(r));
+		rc = aws_s3_get(p->aws, p->conf.endpoint, p->conf.region,
+		    p->conf.bucket, key, &r, err);
+		if (rc == CA_ENOENT)
+			rc = CA_OK;	/* nothing published there yet */
+		else if (rc != CA_OK)
+			ca_error_set(err, rc, "%s: %s", source, err->msg);
+		else
+			rc = cb(ctx, source, (const uint8_t *)r.body.data,
+			    r.body.len, err);
+		aws_response_clear(&r);
+	}
+	return rc;
+}
