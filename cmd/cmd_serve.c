@@ -519,6 +519,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	paths.key = cfg->ca_key;
 	if ((rc = ca_open(&paths, &ca, &err)) != CA_OK)
 		goto fail;
+	cmd_ca_expiry_warn(cfg, ca);
 	if (config_path(cfg, "public", pub, sizeof(pub)) != 0 ||
 	    config_path(cfg, CMD_CRL_LOCK, lockpath, sizeof(lockpath)) != 0) {
 		ca_error_set(&err, CA_ETOOBIG, "data_dir path too long");

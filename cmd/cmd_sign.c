@@ -139,6 +139,9 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	    iss.subject != NULL ? iss.subject : "", iss.profile, serial,
 	    expires, out_path != NULL ? " -> " : "",
 	    out_path != NULL ? out_path : "");
+	if (iss.truncated)
+		fprintf(stderr, "mtlsca: warning: validity truncated: %s\n",
+		    iss.truncated_reason);
 	status = CMD_OK;
 out:
 	ca_issued_clear(&iss);

@@ -39,15 +39,46 @@ ca_fingerprint_print(const struct config *cfg)
 	if (gnutls_x509_crt_init(&crt) >= 0 &&
 	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0) {
+		struct ca_expiry ex;
+
 		cmd_fingerprint(der.data, der.size, fp);
 		printf("CA fingerprint:      %s (SHA-256 of %s)\n", fp,
 		    cfg->ca_cert);
+		ca_expiry_assess(gnutls_x509_crt_get_expiration_time(crt),
+		    cmd_profiles_longest_days(cfg), time_now(), &ex);
+		printf("CA expiry:           %s (%s)\n", ex.msg,
+		    ca_expiry_level_name(ex.level));
 	} else
 		printf("CA fingerprint:      - (%s is not a PEM certificate)\n",
 		    cfg->ca_cert);
 	gnutls_free(der.data);
 	gnutls_x509_crt_deinit(crt);
 	free(buf);
+}
+
+unsigned
+cmd_profiles_longest_days(const struct config *cfg)
+{
+	unsigned longest = 0;
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		unsigned d = cfg->profiles[i].max_days > cfg->profiles[i].days ?
+		    cfg->profiles[i].max_days : cfg->profiles[i].days;
+
+		if (d > longest)
+			longest = d;
+	}
+	return longest;
+}
+
+void
+cmd_ca_expiry_warn(const struct config *cfg, const struct ca *ca)
+{
+	struct ca_expiry ex;
+
+	ca_expiry_check(ca, cmd_profiles_longest_days(cfg), time_now(), &ex);
+	if (ex.level != CA_EXPIRY_OK)
+		fprintf(stderr, "mtlsca: warning: %s\n", ex.msg);
 }
 
 int

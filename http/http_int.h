@@ -185,6 +185,8 @@ struct http_server {
 	char			*tls_cert;
 	char			*tls_key;
 	int64_t			 tls_not_after;	/* of tls_cert's leaf */
+	unsigned		 longest_days;	/* of the profiles: the CA's
+						   expiry warning (metrics) */
 
 	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
 	struct http_auditor	*auditor;	/* refusals and reads (audit.c) */

@@ -737,6 +737,13 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	memset(&eo, 0, sizeof(eo));
 	eo.profiles = opt->profiles;
 	eo.n_profiles = opt->n_profiles;
+	for (size_t i = 0; i < opt->n_profiles; i++) {
+		unsigned d = opt->profiles[i].max_days > opt->profiles[i].days ?
+		    opt->profiles[i].max_days : opt->profiles[i].days;
+
+		if (d > s->longest_days)
+			s->longest_days = d;
+	}
 	eo.tokens = opt->tokens;
 	eo.n_tokens = opt->n_tokens;
 	eo.admin_token_hashes = opt->admin_token_hashes;
