@@ -37,7 +37,7 @@ static const struct {
 	"  --days N          validity in days (default: ca.days, else 1024)\n" },
 	{ "import",
 	"usage: mtlsca import --ca-cert FILE --ca-key FILE [--openssl-index FILE]\n"
-	"                     [--certs DIR]\n"
+	"                     [--certs DIR] [--openssl-crlnumber FILE]\n"
 	"\n"
 	"Adopt an existing CA (e.g. one made with openssl) without reissuing\n"
 	"anything: copy its certificate and key (which must be mode 0600) into the\n"
@@ -50,7 +50,11 @@ static const struct {
 	"                        their time and reason\n"
 	"  --certs DIR           every *.pem certificate in DIR that this CA issued\n"
 	"                        is attached to its record (or recorded if the\n"
-	"                        index lacks it)\n" },
+	"                        index lacks it)\n"
+	"  --openssl-crlnumber FILE\n"
+	"                        the runbook's crlnumber file: the next CRL gets\n"
+	"                        the number openssl's would have (default: the\n"
+	"                        crlnumber file beside --openssl-index, if any)\n" },
 	{ "sign",
 	"usage: mtlsca sign --csr FILE [--profile NAME] [--days N] [--out FILE]\n"
 	"\n"

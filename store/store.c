@@ -1243,6 +1243,22 @@ store_counter_next(struct store *st, const char *name, uint64_t *out,
 }
 
 int
+store_txn_counter_raise(struct store_txn *txn, const char *name, uint64_t v,
+    struct ca_error *err)
+{
+	uint64_t	cur;
+	int		rc;
+
+	if (txn == NULL || !meta_name_ok(name) ||
+	    strcmp(name, META_SCHEMA) == 0)
+		return ca_error_set(err, CA_EINVAL, "bad counter name");
+	if ((rc = counter_read(txn->st, txn->txn, name, &cur, err)) != CA_OK)
+		return rc;
+	return cur < v ? counter_write(txn->st, txn->txn, name, v, err) :
+	    CA_OK;
+}
+
+int
 store_counter_raise(struct store *st, const char *name, uint64_t v,
     uint64_t *out, struct ca_error *err)
 {

@@ -184,6 +184,9 @@ int store_counter_next(struct store *st, const char *name, uint64_t *out,
    (may be NULL) gets its value after. */
 int store_counter_raise(struct store *st, const char *name, uint64_t v,
     uint64_t *out, struct ca_error *err);
+/* The same inside a write batch. */
+int store_txn_counter_raise(struct store_txn *txn, const char *name,
+    uint64_t v, struct ca_error *err);
 /* Small named blobs (≤ 16 KiB). get: CA_ENOENT if absent; *out owns a
    malloc'd copy. */
 int store_meta_put(struct store *st, const char *name, const void *val,
