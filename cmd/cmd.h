@@ -52,6 +52,12 @@ int cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
 /* Backup and restore (issue 12, cmd_backup.c). */
 int cmd_backup(int argc, char **argv, struct config *cfg);
 int cmd_restore(int argc, char **argv, struct config *cfg);
+/* serve's backup schedule (config "backup"): a thread; *out NULL when the
+   configuration has none. cfg, ca and st must outlive it. */
+struct cmd_backup_sched;
+int cmd_backup_sched_start(const struct config *cfg, struct ca *ca,
+    struct store *st, struct cmd_backup_sched **out, struct ca_error *err);
+void cmd_backup_sched_stop(struct cmd_backup_sched *b);
 /*
  * Bring the store up to the newest CRLs this CA published: public/crl.der,
  * then (with ca, which opens the publishers) each s3 publisher's

@@ -26,10 +26,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -57,6 +59,7 @@
 static const char backup_usage[] =
 "usage: mtlsca backup --out FILE [--include-key] [--force]\n"
 "       mtlsca backup --verify FILE\n"
+"       mtlsca backup --scheduled\n"
 "\n"
 "Write one file holding a consistent copy of the store (taken while serve\n"
 "runs: LMDB's compacted copy of one snapshot), the CA certificate, the last\n"
@@ -69,7 +72,12 @@ static const char backup_usage[] =
 "  --force          replace an existing FILE\n"
 "  --verify FILE    check a backup without restoring it: every part's\n"
 "                   SHA-256 against the manifest, and the store copy opens\n"
-"                   with the figures the manifest gives\n";
+"                   with the figures the manifest gives\n"
+"  --scheduled      one run of the configuration's backup schedule now\n"
+"                   (backup = { every; dir; s3_publisher; keep; include_key }):\n"
+"                   DIR/<time>.mtlsca-backup and/or the s3 publisher's\n"
+"                   PREFIX/backup/<time>.mtlsca-backup, keeping the newest\n"
+"                   `keep`; serve runs it every `every`\n";
 
 static const char restore_usage[] =
 "usage: mtlsca restore FILE [--force]\n"
@@ -281,72 +289,81 @@ ca_cert_read(const struct config *cfg, struct cert_record *rec,
 	return CA_OK;
 }
 
-static int
-backup_write(struct config *cfg, const char *out, bool include_key,
-    bool force)
-{
-	struct ca_error		 err;
-	struct store		*st = NULL;
+struct backup_made {
+	int64_t			 size;
+	char			 sha256[65];	/* of the whole file */
+	char			 fp[65];	/* the CA's */
+	char			 subject[512];
 	struct store_stats	 ss;
+};
+
+/*
+ * Write a backup of st (open, in this process) to out: the store copy,
+ * the CA certificate, the public CRL pair (under the CRL lock), the key
+ * when asked, the manifest; to out.tmp.PID first, synced, then renamed.
+ * Nothing is printed: the CLI and the schedule say what they did.
+ */
+static int
+backup_make(const struct config *cfg, struct store *st, const char *out,
+    bool include_key, struct backup_made *m, struct ca_error *err)
+{
+	struct store		*cp = NULL;
 	struct cert_record	 carec;
 	struct bk		 b;
-	struct stat		 sb;
 	uint8_t			*pem = NULL;
 	size_t			 pem_len = 0;
-	char			 fp[65], tmpdir[CONFIG_PATH_MAX + 32];
+	char			 tmpdir[CONFIG_PATH_MAX + 32];
 	char			 tmp[CONFIG_PATH_MAX + 32], pub[CONFIG_PATH_MAX];
 	char			 p1[CONFIG_PATH_MAX + 16], p2[CONFIG_PATH_MAX + 16];
-	char			 db[CONFIG_PATH_MAX + 64], sha[65];
+	char			 db[CONFIG_PATH_MAX + 64];
 	char			*manifest = NULL;
 	bool			 have_tmpdir = false;
-	int			 lock = -1, status = CMD_FAIL, rc;
+	int			 lock = -1, rc;
 
 	memset(&b, 0, sizeof(b));
 	memset(&carec, 0, sizeof(carec));
+	memset(m, 0, sizeof(*m));
 	b.out = -1;
 	b.now = time_now();
-	ca_error_clear(&err);
 	tmp[0] = '\0';
-	if (!force && stat(out, &sb) == 0)
-		return cmd_fail("backup: %s exists (--force replaces it)", out);
-	if (cmd_ca_file_of(cfg, out) != NULL)
-		return cmd_fail("backup: --out %s is the CA's own file", out);
 	if (include_key && strncmp(cfg->ca_key, "pkcs11:", 7) == 0)
-		return cmd_fail("backup: --include-key: the CA key is in a "
-		    "token (%s): it cannot be copied, back the token up its "
-		    "own way", cfg->ca_key);
-	if (ca_cert_read(cfg, &carec, &pem, &pem_len, fp, &err) != CA_OK ||
-	    cmd_store_open(cfg, true, &st, &err) != CA_OK)
-		goto fail;
+		return ca_error_set(err, CA_EINVAL, "include the key: the CA "
+		    "key is in a token (%s): it cannot be copied, back the "
+		    "token up its own way", cfg->ca_key);
+	if ((rc = ca_cert_read(cfg, &carec, &pem, &pem_len, m->fp, err)) !=
+	    CA_OK)
+		goto out;
+	snprintf(m->subject, sizeof(m->subject), "%s", carec.subject != NULL ?
+	    carec.subject : "");
 	if (config_path(cfg, "public", pub, sizeof(pub)) != CA_OK ||
 	    snprintf(tmpdir, sizeof(tmpdir), "%s.tmp-XXXXXX", out) >=
 	    (int)sizeof(tmpdir) || snprintf(tmp, sizeof(tmp), "%s.tmp.%ld",
 	    out, (long)getpid()) >= (int)sizeof(tmp)) {
-		ca_error_set(&err, CA_EINVAL, "path too long: %s", out);
-		goto fail;
+		tmp[0] = '\0';
+		rc = ca_error_set(err, CA_EINVAL, "path too long: %s", out);
+		goto out;
 	}
 	/* The store: LMDB's copy of one snapshot, next to FILE. */
 	if (mkdtemp(tmpdir) == NULL) {
-		ca_error_set(&err, CA_EIO, "%s: %s", tmpdir, strerror(errno));
-		goto fail;
+		rc = ca_error_set(err, CA_EIO, "%s: %s", tmpdir,
+		    strerror(errno));
+		goto out;
 	}
 	have_tmpdir = true;
-	if (store_copy(st, tmpdir, &err) != CA_OK ||
-	    store_stats(st, &ss, &err) != CA_OK)
-		goto fail;
+	if ((rc = store_copy(st, tmpdir, err)) != CA_OK)
+		goto out;
 	/* The copy's own figures: the manifest describes what is in it. */
-	store_close(st);
 	{
 		struct store_options o;
 
 		memset(&o, 0, sizeof(o));
 		o.dir = tmpdir;
 		o.read_only = true;
-		if (store_open(&o, &st, &err) != CA_OK ||
-		    store_stats(st, &ss, &err) != CA_OK)
-			goto fail;
-		store_close(st);
-		st = NULL;
+		if ((rc = store_open(&o, &cp, err)) != CA_OK ||
+		    (rc = store_stats(cp, &m->ss, err)) != CA_OK)
+			goto out;
+		store_close(cp);
+		cp = NULL;
 		/* A read-only open leaves a lock file beside the copy. */
 		snprintf(db, sizeof(db), "%s/lock.mdb", tmpdir);
 		unlink(db);
@@ -355,47 +372,48 @@ backup_write(struct config *cfg, const char *out, bool include_key,
 
 	if ((b.out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0) {
-		ca_error_set(&err, CA_EIO, "%s: %s", tmp, strerror(errno));
-		goto fail;
+		rc = ca_error_set(err, CA_EIO, "%s: %s", tmp, strerror(errno));
+		goto out;
 	}
-	if (bk_put_file(&b, "db/data.mdb", 0600, db, false, &err) != CA_OK ||
-	    bk_put(&b, "ca.pem", 0644, -1, pem, pem_len, &err) != CA_OK)
-		goto fail;
+	if ((rc = bk_put_file(&b, "db/data.mdb", 0600, db, false, err)) !=
+	    CA_OK || (rc = bk_put(&b, "ca.pem", 0644, -1, pem, pem_len,
+	    err)) != CA_OK)
+		goto out;
 	/* crl.der and crl.pem as one pair: serve and `crl` replace them
 	   under this lock. */
-	if (cmd_crl_lock(cfg, &lock, &err) != CA_OK)
-		goto fail;
+	if ((rc = cmd_crl_lock(cfg, &lock, err)) != CA_OK)
+		goto out;
 	snprintf(p1, sizeof(p1), "%s/crl.der", pub);
 	snprintf(p2, sizeof(p2), "%s/crl.pem", pub);
-	rc = bk_put_file(&b, "public/crl.der", 0644, p1, true, &err);
+	rc = bk_put_file(&b, "public/crl.der", 0644, p1, true, err);
 	if (rc == CA_OK)
-		rc = bk_put_file(&b, "public/crl.pem", 0644, p2, true, &err);
+		rc = bk_put_file(&b, "public/crl.pem", 0644, p2, true, err);
 	file_unlock(lock);
 	lock = -1;
 	if (rc != CA_OK)
-		goto fail;
-	if (include_key && bk_put_file(&b, "private/ca.key", 0600, cfg->ca_key,
-	    false, &err) != CA_OK)
-		goto fail;
-	if ((manifest = manifest_text(cfg, &carec, fp, &ss, include_key,
+		goto out;
+	if (include_key && (rc = bk_put_file(&b, "private/ca.key", 0600,
+	    cfg->ca_key, false, err)) != CA_OK)
+		goto out;
+	if ((manifest = manifest_text(cfg, &carec, m->fp, &m->ss, include_key,
 	    &b)) == NULL) {
-		ca_error_set(&err, CA_ENOMEM, "out of memory");
-		goto fail;
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
 	}
 	/* The manifest last: it is not one of its own parts. */
-	if (archive_put(b.out, MANIFEST_NAME, 0644, b.now, -1, manifest,
-	    strlen(manifest), NULL, NULL, &err) != CA_OK ||
-	    archive_end(b.out, &err) != CA_OK)
-		goto fail;
+	if ((rc = archive_put(b.out, MANIFEST_NAME, 0644, b.now, -1, manifest,
+	    strlen(manifest), NULL, NULL, err)) != CA_OK ||
+	    (rc = archive_end(b.out, err)) != CA_OK)
+		goto out;
 	if (fsync(b.out) != 0 || close(b.out) != 0) {
 		b.out = -1;
-		ca_error_set(&err, CA_EIO, "%s: %s", tmp, strerror(errno));
-		goto fail;
+		rc = ca_error_set(err, CA_EIO, "%s: %s", tmp, strerror(errno));
+		goto out;
 	}
 	b.out = -1;
 	if (rename(tmp, out) != 0) {
-		ca_error_set(&err, CA_EIO, "%s: %s", out, strerror(errno));
-		goto fail;
+		rc = ca_error_set(err, CA_EIO, "%s: %s", out, strerror(errno));
+		goto out;
 	}
 	tmp[0] = '\0';
 	{
@@ -408,41 +426,31 @@ backup_write(struct config *cfg, const char *out, bool include_key,
 
 		memset(&hs, 0, sizeof(hs));
 		hs.out = -1;
-		snprintf(sha, sizeof(sha), "?");
+		snprintf(m->sha256, sizeof(m->sha256), "?");
 		if (fd >= 0 && gnutls_hash_init(&hs.h, GNUTLS_DIG_SHA256) >= 0) {
 			while ((n = read(fd, buf, sizeof(buf))) > 0)
 				hash_sink(&hs, buf, (size_t)n);
-			hash_hex(hs.h, sha);
+			hash_hex(hs.h, m->sha256);
 		}
-		if (fd >= 0) {
-			fstat(fd, &fs);
+		if (fd >= 0 && fstat(fd, &fs) == 0)
+			m->size = (int64_t)fs.st_size;
+		if (fd >= 0)
 			close(fd);
-		} else
-			memset(&fs, 0, sizeof(fs));
-		printf("backup:       %s (%lld bytes, mode 0600)\n", out,
-		    (long long)fs.st_size);
-		printf("sha256:       %s\n", sha);
 	}
-	printf("ca:           %s (SHA-256 %s)\n", carec.subject != NULL ?
-	    carec.subject : "", fp);
-	printf("certificates: %" PRIu64 " (%" PRIu64 " revoked)\n", ss.certs,
-	    ss.revoked);
-	printf("crl number:   %" PRIu64 "\n", ss.crl_number);
-	printf("key:          %s\n", include_key ? "included" :
-	    "not included (keep ca.key safe separately)");
 	{
-		char detail[CONFIG_PATH_MAX + 128];
+		char detail[CONFIG_PATH_MAX + 128], who[96];
 
+		cmd_who(who, sizeof(who));
 		snprintf(detail, sizeof(detail), "file=%s certificates=%" PRIu64
-		    " crl_number=%" PRIu64 "%s", out, ss.certs, ss.crl_number,
-		    include_key ? " key=included" : "");
-		if (cmd_store_open(cfg, false, &st, &err) == CA_OK)
-			cmd_audit_note(st, "backup", detail);
+		    " crl_number=%" PRIu64 "%s", out, m->ss.certs,
+		    m->ss.crl_number, include_key ? " key=included" : "");
+		/* A read-only open cannot write its audit entry: the CLI
+		   reopens; the schedule's store is writable. */
+		if (store_audit_append(st, time_now(), who, "backup", detail,
+		    NULL) != CA_OK)
+			rc = CA_OK;
 	}
-	status = CMD_OK;
-	goto out;
-fail:
-	status = cmd_fail("backup: %s", err.msg);
+	rc = CA_OK;
 out:
 	if (lock >= 0)
 		file_unlock(lock);
@@ -452,10 +460,56 @@ out:
 		unlink(tmp);
 	if (have_tmpdir)
 		rm_tree(tmpdir);
-	store_close(st);
+	store_close(cp);
 	cert_record_clear(&carec);
 	free(pem);
 	free(manifest);
+	return rc;
+}
+
+static int
+backup_write(struct config *cfg, const char *out, bool include_key,
+    bool force)
+{
+	struct ca_error		 err;
+	struct store		*st = NULL;
+	struct backup_made	 m;
+	struct stat		 sb;
+	int			 status = CMD_FAIL;
+
+	ca_error_clear(&err);
+	if (!force && stat(out, &sb) == 0)
+		return cmd_fail("backup: %s exists (--force replaces it)", out);
+	if (cmd_ca_file_of(cfg, out) != NULL)
+		return cmd_fail("backup: --out %s is the CA's own file", out);
+	if (cmd_store_open(cfg, true, &st, &err) != CA_OK ||
+	    backup_make(cfg, st, out, include_key, &m, &err) != CA_OK) {
+		status = cmd_fail("backup: %s", err.msg);
+		goto out;
+	}
+	printf("backup:       %s (%lld bytes, mode 0600)\n", out,
+	    (long long)m.size);
+	printf("sha256:       %s\n", m.sha256);
+	printf("ca:           %s (SHA-256 %s)\n", m.subject, m.fp);
+	printf("certificates: %" PRIu64 " (%" PRIu64 " revoked)\n", m.ss.certs,
+	    m.ss.revoked);
+	printf("crl number:   %" PRIu64 "\n", m.ss.crl_number);
+	printf("key:          %s\n", include_key ? "included" :
+	    "not included (keep ca.key safe separately)");
+	/* The audit entry, through a writable open. */
+	store_close(st);
+	st = NULL;
+	if (cmd_store_open(cfg, false, &st, &err) == CA_OK) {
+		char detail[CONFIG_PATH_MAX + 128];
+
+		snprintf(detail, sizeof(detail), "file=%s certificates=%" PRIu64
+		    " crl_number=%" PRIu64 "%s", out, m.ss.certs,
+		    m.ss.crl_number, include_key ? " key=included" : "");
+		cmd_audit_note(st, "backup", detail);
+	}
+	status = CMD_OK;
+out:
+	store_close(st);
 	return status;
 }
 
@@ -841,6 +895,8 @@ out:
 	return status;
 }
 
+static int backup_scheduled_cli(struct config *cfg);
+
 int
 cmd_backup(int argc, char **argv, struct config *cfg)
 {
@@ -849,11 +905,12 @@ cmd_backup(int argc, char **argv, struct config *cfg)
 		{ "include-key", no_argument, NULL, 'k' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verify", required_argument, NULL, 'v' },
+		{ "scheduled", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char	*out = NULL, *verify = NULL;
-	bool		 key = false, force = false;
+	bool		 key = false, force = false, sched = false;
 	int		 ch;
 
 	optind = 1;
@@ -872,6 +929,9 @@ cmd_backup(int argc, char **argv, struct config *cfg)
 		case 'v':
 			verify = optarg;
 			break;
+		case 's':
+			sched = true;
+			break;
 		case 'h':
 			fputs(backup_usage, stdout);
 			return CMD_OK;
@@ -882,9 +942,13 @@ cmd_backup(int argc, char **argv, struct config *cfg)
 			return CMD_USAGE;
 		}
 	}
-	if (optind != argc || (out == NULL) == (verify == NULL) ||
+	if (sched && optind == argc && out == NULL && verify == NULL && !key &&
+	    !force)
+		return backup_scheduled_cli(cfg);
+	if (optind != argc || sched || (out == NULL) == (verify == NULL) ||
 	    (verify != NULL && (key || force))) {
-		cmd_fail("backup: give --out FILE or --verify FILE");
+		cmd_fail("backup: give --out FILE, --verify FILE or "
+		    "--scheduled");
 		fputs(backup_usage, stderr);
 		return CMD_USAGE;
 	}
@@ -1235,5 +1299,300 @@ out:
 	store_close(st);
 	bk_read_clear(&r);
 	free(prev_crl);
+	return status;
+}
+
+/* ---- the schedule (config "backup"; serve, and `backup --scheduled`) ---- */
+
+#define BACKUP_SUFFIX	".mtlsca-backup"
+#define META_LAST	"backup_last"		/* counter: time of the last */
+#define META_S3_KEPT	"backup/s3-kept"	/* the names put, oldest first */
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A name the schedule makes: 20261205T031500Z.mtlsca-backup. */
+static bool
+sched_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	if (l != 16 + strlen(BACKUP_SUFFIX) ||
+	    strcmp(n + 16, BACKUP_SUFFIX) != 0 || n[8] != 'T' || n[15] != 'Z')
+		return false;
+	for (size_t i = 0; i < 15; i++)
+		if (i != 8 && (n[i] < '0' || n[i] > '9'))
+			return false;
+	return true;
+}
+
+/* Keep the newest keep scheduled backups in dir; the others go. */
+static void
+prune_dir(const char *dir, unsigned keep)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		**names = NULL, **grown, p[CONFIG_PATH_MAX + 300];
+	size_t		 n = 0, cap = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!sched_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(names, cap * sizeof(*names))) ==
+			    NULL)
+				break;
+			names = grown;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			break;
+		n++;
+	}
+	closedir(d);
+	if (names != NULL)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i + keep < n) {
+			snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+			if (unlink(p) == 0)
+				fprintf(stderr, "mtlsca: backup: removed %s "
+				    "(keep = %u)\n", p, keep);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* The s3 copies: put, remember (oldest first), delete beyond keep. */
+static int
+s3_store(const struct config *cfg, struct ca *ca, struct store *st,
+    const char *name, const char *path, char *where, size_t wsize,
+    struct ca_error *err)
+{
+	struct publish_set	*pubs = NULL;
+	uint8_t			*buf = NULL, *kept = NULL;
+	size_t			 len, klen = 0;
+	char			 list[16384], *line, *save;
+	char			*names[1024];
+	size_t			 n = 0, o = 0;
+	int			 rc;
+
+	if ((rc = file_read(path, (size_t)1 << 34, &buf, &len, err)) != CA_OK)
+		return rc;
+	if ((rc = cmd_publishers_open(cfg, ca, st, &pubs, err)) != CA_OK ||
+	    (rc = publish_s3_backup_put(pubs, cfg->backup_s3, name, buf, len,
+	    where, wsize, err)) != CA_OK)
+		goto out;
+	list[0] = '\0';
+	if (store_meta_get(st, META_S3_KEPT, &kept, &klen, NULL) == CA_OK &&
+	    klen < sizeof(list)) {
+		memcpy(list, kept, klen);
+		list[klen] = '\0';
+	}
+	for (line = strtok_r(list, "\n", &save); line != NULL && n < 1023;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strcmp(line, name) != 0)
+			names[n++] = line;
+	names[n++] = (char *)name;
+	/* Beyond keep: deleted, and forgotten once gone. */
+	while (n > cfg->backup_keep) {
+		struct ca_error e2;
+
+		if (publish_s3_backup_delete(pubs, cfg->backup_s3, names[0],
+		    &e2) != CA_OK) {
+			fprintf(stderr, "mtlsca: backup: warning: %s\n", e2.msg);
+			break;
+		}
+		fprintf(stderr, "mtlsca: backup: removed %s from s3 publisher "
+		    "'%s' (keep = %u)\n", names[0], cfg->backup_s3,
+		    cfg->backup_keep);
+		memmove(names, names + 1, (n - 1) * sizeof(names[0]));
+		n--;
+	}
+	{
+		char out[16384];
+
+		for (size_t i = 0; i < n && o + strlen(names[i]) + 2 <
+		    sizeof(out); i++)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s\n",
+			    names[i]);
+		rc = store_meta_put(st, META_S3_KEPT, out, o, err);
+	}
+out:
+	publish_set_free(pubs);
+	free(kept);
+	free(buf);
+	return rc;
+}
+
+/*
+ * One scheduled backup: made in the data directory, then moved to
+ * backup.dir and/or put in the s3 publisher's bucket, each pruned to
+ * backup.keep; the time recorded (META_LAST) so that a restart does not
+ * make one early.
+ */
+static int
+backup_scheduled(const struct config *cfg, struct ca *ca, struct store *st,
+    struct ca_error *err)
+{
+	struct backup_made	 m;
+	char			 stamp[21], name[64], tmp[CONFIG_PATH_MAX + 80];
+	char			 dst[CONFIG_PATH_MAX + 80], where[700];
+	int64_t			 now = time_now();
+	int			 rc;
+
+	time_format(now, stamp);
+	/* 2026-12-05T03:15:00Z -> 20261205T031500Z */
+	snprintf(name, sizeof(name), "%.4s%.2s%.2sT%.2s%.2s%.2sZ%s", stamp,
+	    stamp + 5, stamp + 8, stamp + 11, stamp + 14, stamp + 17,
+	    BACKUP_SUFFIX);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s", cfg->data_dir, name) >=
+	    (int)sizeof(tmp))
+		return ca_error_set(err, CA_EINVAL, "data_dir too long");
+	if ((rc = backup_make(cfg, st, tmp, cfg->backup_include_key, &m,
+	    err)) != CA_OK)
+		return rc;
+	if (cfg->backup_s3[0] != '\0') {
+		if ((rc = s3_store(cfg, ca, st, name, tmp, where,
+		    sizeof(where), err)) != CA_OK)
+			goto out;
+		fprintf(stderr, "mtlsca: backup: %s (%lld bytes, sha256 %s, "
+		    "%" PRIu64 " certificates, CRL %" PRIu64 ")\n", where,
+		    (long long)m.size, m.sha256, m.ss.certs, m.ss.crl_number);
+	}
+	if (cfg->backup_dir[0] != '\0') {
+		snprintf(dst, sizeof(dst), "%s/%s", cfg->backup_dir, name);
+		if ((rc = dir_make(cfg->backup_dir, 0700, err)) != CA_OK ||
+		    (rc = install_file(tmp, dst, 0600, err)) != CA_OK)
+			goto out;
+		fprintf(stderr, "mtlsca: backup: %s (%lld bytes, sha256 %s, "
+		    "%" PRIu64 " certificates, CRL %" PRIu64 ")\n", dst,
+		    (long long)m.size, m.sha256, m.ss.certs, m.ss.crl_number);
+		prune_dir(cfg->backup_dir, cfg->backup_keep);
+	}
+	rc = store_counter_raise(st, META_LAST, (uint64_t)now, NULL, err);
+out:
+	unlink(tmp);
+	return rc;
+}
+
+struct cmd_backup_sched {
+	const struct config	*cfg;
+	struct ca		*ca;
+	struct store		*st;
+	pthread_t		 th;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cond;
+	bool			 stop;
+};
+
+static void *
+sched_run(void *arg)
+{
+	struct cmd_backup_sched	*b = arg;
+	struct ca_error		 err;
+	struct timespec		 ts;
+	uint64_t		 last;
+	int64_t			 due, wait;
+
+	for (;;) {
+		last = 0;
+		store_counter_get(b->st, META_LAST, &last, NULL);
+		due = (int64_t)last + b->cfg->backup_every;
+		wait = due - time_now();
+		if (wait <= 0) {
+			ca_error_clear(&err);
+			if (backup_scheduled(b->cfg, b->ca, b->st, &err) !=
+			    CA_OK) {
+				fprintf(stderr, "mtlsca: backup: error: %s "
+				    "(tried again in 5 minutes)\n", err.msg);
+				wait = 300;
+			} else
+				wait = b->cfg->backup_every;
+		}
+		pthread_mutex_lock(&b->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait > 3600 ? 3600 : wait;	/* re-read hourly */
+		while (!b->stop && pthread_cond_timedwait(&b->cond, &b->mu,
+		    &ts) == 0)
+			;
+		if (b->stop) {
+			pthread_mutex_unlock(&b->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+int
+cmd_backup_sched_start(const struct config *cfg, struct ca *ca,
+    struct store *st, struct cmd_backup_sched **out, struct ca_error *err)
+{
+	struct cmd_backup_sched *b;
+
+	*out = NULL;
+	if (cfg->backup_every <= 0)
+		return CA_OK;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	b->cfg = cfg;
+	b->ca = ca;
+	b->st = st;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	if (pthread_create(&b->th, NULL, sched_run, b) != 0) {
+		pthread_mutex_destroy(&b->mu);
+		pthread_cond_destroy(&b->cond);
+		free(b);
+		return ca_error_set(err, CA_ENOMEM, "cannot start the backup "
+		    "thread");
+	}
+	*out = b;
+	return CA_OK;
+}
+
+void
+cmd_backup_sched_stop(struct cmd_backup_sched *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->stop = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	pthread_mutex_destroy(&b->mu);
+	pthread_cond_destroy(&b->cond);
+	free(b);
+}
+
+/* `backup --scheduled`: one run of the configured schedule, now. */
+static int
+backup_scheduled_cli(struct config *cfg)
+{
+	struct ca_error	 err;
+	struct store	*st = NULL;
+	struct ca	*ca = NULL;
+	int		 status = CMD_FAIL;
+
+	ca_error_clear(&err);
+	if (cfg->backup_every <= 0)
+		return cmd_fail("backup --scheduled: the configuration has no "
+		    "backup schedule (backup = { every = \"24h\"; dir = ...; "
+		    "})");
+	if ((cfg->backup_s3[0] != '\0' && cmd_ca_open(cfg, &ca, &err) !=
+	    CA_OK) || cmd_store_open(cfg, false, &st, &err) != CA_OK ||
+	    backup_scheduled(cfg, ca, st, &err) != CA_OK)
+		status = cmd_fail("backup: %s", err.msg);
+	else
+		status = CMD_OK;
+	store_close(st);
+	ca_free(ca);
 	return status;
 }

@@ -424,6 +424,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
 	struct publish_set		*pubs = NULL;
+	struct cmd_backup_sched		*backups = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
@@ -561,6 +562,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
+		goto fail;
+	/* The configured backup schedule (issue 12), on its own thread. */
+	if ((rc = cmd_backup_sched_start(cfg, ca, st, &backups, &err)) !=
+	    CA_OK)
 		goto fail;
 
 	/* Credentials, as hashes. */
@@ -729,6 +734,7 @@ fail:
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
+	cmd_backup_sched_stop(backups);
 	/* The publishers read the schedule's CRL: they stop first. */
 	publish_stop(pubs);
 	crl_schedule_free(sched);

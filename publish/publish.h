@@ -208,6 +208,17 @@ typedef int (*publish_crl_cb)(void *ctx, const char *source,
 int publish_latest_crls(struct publish_set *set, publish_crl_cb cb,
     void *ctx, struct ca_error *err);
 
+/*
+ * The backup schedule (cmd/): put buf as PREFIX/backup/<file_name> of the
+ * s3 publisher name's bucket (*key_out, may be NULL: "s3://bucket/key"),
+ * and delete one put before (its retention). file_name has no '/'.
+ */
+int publish_s3_backup_put(struct publish_set *set, const char *name,
+    const char *file_name, const void *buf, size_t len, char *key_out,
+    size_t key_size, struct ca_error *err);
+int publish_s3_backup_delete(struct publish_set *set, const char *name,
+    const char *file_name, struct ca_error *err);
+
 /* ---- state, shared through the store ---- */
 
 /* Bucket bounds (seconds) of the revoke-to-enforced histogram. */
