@@ -111,6 +111,10 @@ void aws_response_clear(struct aws_response *r);
 int aws_s3_put(struct aws_client *c, const char *endpoint, const char *region,
     const char *bucket, const char *key, const void *body, size_t len,
     const char *content_type, struct aws_response *resp, struct ca_error *err);
+/* DELETE (S3 answers 204, also for a key that is not there). */
+int aws_s3_delete(struct aws_client *c, const char *endpoint,
+    const char *region, const char *bucket, const char *key,
+    struct aws_response *resp, struct ca_error *err);
 /* GET; CA_ENOENT on 404. The object is in resp->body. */
 int aws_s3_get(struct aws_client *c, const char *endpoint, const char *region,
     const char *bucket, const char *key, struct aws_response *resp,

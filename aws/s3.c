@@ -60,6 +60,15 @@ aws_s3_put(struct aws_client *c, const char *endpoint, const char *region,
 }
 
 int
+aws_s3_delete(struct aws_client *c, const char *endpoint, const char *region,
+    const char *bucket, const char *key, struct aws_response *resp,
+    struct ca_error *err)
+{
+	return s3_call(c, "DELETE", endpoint, region, bucket, key, NULL, 0,
+	    NULL, resp, err);
+}
+
+int
 aws_s3_get(struct aws_client *c, const char *endpoint, const char *region,
     const char *bucket, const char *key, struct aws_response *resp,
     struct ca_error *err)

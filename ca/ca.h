@@ -100,6 +100,33 @@ const uint8_t *ca_sig_alg_der(const struct ca *ca, size_t *len);
 int ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
     uint8_t **sig, size_t *sig_len, struct ca_error *err);
 
+/* ---- the CA's own expiry (ca/expiry.c) ---- */
+
+enum ca_expiry_level {
+	CA_EXPIRY_OK = 0,
+	CA_EXPIRY_SHORTENS,	/* sooner than the longest profile validity:
+				   new certificates are cut to it */
+	CA_EXPIRY_90,		/* within 90 days */
+	CA_EXPIRY_30,
+	CA_EXPIRY_7,
+	CA_EXPIRY_EXPIRED,
+};
+struct ca_expiry {
+	enum ca_expiry_level	 level;
+	int64_t			 not_after;
+	int64_t			 left;		/* seconds; <= 0: expired */
+	char			 msg[320];	/* what to tell the operator */
+};
+/* How near ca's notAfter is at now, given the longest validity a profile
+   grants (days). */
+void ca_expiry_check(const struct ca *ca, unsigned longest_days, int64_t now,
+    struct ca_expiry *out);
+/* The same for a notAfter (a CA certificate read, not opened). */
+void ca_expiry_assess(int64_t not_after, unsigned longest_days, int64_t now,
+    struct ca_expiry *out);
+/* "ok", "shortens", "90d", "30d", "7d", "expired". */
+const char *ca_expiry_level_name(enum ca_expiry_level level);
+
 /* ---- profiles (filled from the config by cmd/) ---- */
 
 #define CA_PROFILE_RDN_MAX	12
@@ -166,6 +193,11 @@ struct ca_issued {
 	int64_t		 not_before;
 	int64_t		 not_after;
 	char		 profile[STORE_PROFILE_MAX];
+	/* The validity asked for would have outlived the CA (RFC 5280
+	   section 6.1.3: nothing is valid past its issuer): notAfter is the
+	   CA's, and the reason says so, in the answer and the audit. */
+	bool		 truncated;
+	char		 truncated_reason[200];
 };
 void ca_issued_clear(struct ca_issued *iss);
 

@@ -51,6 +51,11 @@ struct ca {
 	size_t			 alg_der_len;
 };
 
+/* A validity of days from now cut to ca's notAfter: iss->truncated and
+   its reason (expiry.c). */
+void ca_truncation_note(const struct ca *ca, unsigned days, int64_t now,
+    struct ca_issued *iss);
+
 /* Translate a GnuTLS error into a ca_err with "what: gnutls message". */
 int ca_gnutls_err(struct ca_error *err, int code, int gnutls_rc,
     const char *what);

@@ -502,8 +502,11 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 	if ((rc = check_denied_names(csr, profile, err)) != CA_OK)
 		return rc;
 	not_after = now + (int64_t)days * 86400;
-	if (not_after > ca->not_after)
+	if (not_after > ca->not_after) {
+		/* Said in the answer and the audit, never silently. */
 		not_after = ca->not_after;
+		ca_truncation_note(ca, days, now, &iss);
+	}
 
 	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
 		return ca_gnutls_err(err, CA_ENOMEM, rc, "crt init");

@@ -24,10 +24,12 @@ ca_record_entry_fill(struct ca_record_entry *en, const struct ca_issued *iss,
 	snprintf(en->who, sizeof(en->who), "%s", who);
 	snprintf(en->action, sizeof(en->action), "%s", action);
 	serial_format(iss->serial, iss->serial_len, hex);
+	/* A validity cut to the CA's notAfter is on record too. */
 	snprintf(en->detail, sizeof(en->detail),
-	    "serial=%s profile=%s subject=%.400s%s", hex, iss->profile,
+	    "serial=%s profile=%s subject=%.300s%s%s%s", hex, iss->profile,
 	    iss->subject != NULL ? iss->subject : "", extra != NULL ? extra :
-	    "");
+	    "", iss->truncated ? " truncated: " : "",
+	    iss->truncated ? iss->truncated_reason : "");
 }
 
 int

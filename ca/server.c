@@ -113,8 +113,10 @@ server_sign(void *arg, int64_t now, struct ca_issued *out,
 	/* Backdate a minute for clients whose clocks lag a little. */
 	nb = now - 60;
 	na = now + (int64_t)ss->days * 86400;
-	if (na > ca_not_after(ca))
+	if (na > ca_not_after(ca)) {
 		na = ca_not_after(ca);
+		ca_truncation_note(ca, ss->days, now, &iss);
+	}
 	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
 	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
 	    (rc = gnutls_x509_crt_set_key(crt, ss->key)) < 0 ||

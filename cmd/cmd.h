@@ -7,6 +7,9 @@
 #ifndef MTLSCA_CMD_CMD_H
 #define MTLSCA_CMD_CMD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cmd/config.h"
 
 int cmd_init(int argc, char **argv, struct config *cfg);
@@ -45,5 +48,30 @@ struct store;
 struct publish_set;
 int cmd_publishers_open(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err);
+/* The same for read-only AWS calls (publish_dry_run, publish_latest_crls):
+   nothing is put, run or written. */
+int cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
+    struct store *st, struct publish_set **out, struct ca_error *err);
+
+/* Backup and restore (issue 12, cmd_backup.c). */
+int cmd_backup(int argc, char **argv, struct config *cfg);
+int cmd_restore(int argc, char **argv, struct config *cfg);
+/* serve's backup schedule (config "backup"): a thread; *out NULL when the
+   configuration has none. cfg, ca and st must outlive it. */
+struct cmd_backup_sched;
+int cmd_backup_sched_start(const struct config *cfg, struct ca *ca,
+    struct store *st, struct cmd_backup_sched **out, struct ca_error *err);
+void cmd_backup_sched_stop(struct cmd_backup_sched *b);
+/*
+ * Bring the store up to the newest CRLs this CA published: public/crl.der,
+ * then (with ca, which opens the publishers) each s3 publisher's
+ * crl/latest.der, through crl_recover (the CRL number counter raised above
+ * them, their revocations the store lacks recorded again). Without ca, the
+ * CA certificate's DER (ca_der) checks the local CRL only. *newest (may be
+ * NULL): the highest number seen, 0 if none.
+ */
+int cmd_recover_published(const struct config *cfg, struct ca *ca,
+    const uint8_t *ca_der, size_t ca_len, struct store *st,
+    uint64_t *newest, struct ca_error *err);
 
 #endif

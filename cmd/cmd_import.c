@@ -464,6 +464,47 @@ given_twice(const char *cmd, const char *opt)
 	return cmd_usage_print(cmd, true);
 }
 
+/*
+ * OpenSSL's crlnumber file (`openssl ca`'s crlnumber setting): the hex
+ * number of the NEXT CRL it would issue, on one line. *next gets it.
+ */
+static int
+crlnumber_load(const char *path, uint64_t *next, struct ca_error *err)
+{
+	uint8_t		*buf = NULL;
+	size_t		 len, i = 0, digits = 0;
+	uint64_t	 v = 0;
+	int		 rc;
+
+	if ((rc = file_read(path, 4096, &buf, &len, err)) != CA_OK)
+		return rc;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	for (; i < len && hex_digit(buf[i]) >= 0; i++, digits++) {
+		if (v >> 60) {
+			rc = ca_error_set(err, CA_EPOLICY, "%s: a CRL number "
+			    "over 64 bits: mtlsca's counter cannot carry it "
+			    "over", path);
+			goto out;
+		}
+		v = (v << 4) | (uint64_t)hex_digit(buf[i]);
+	}
+	while (i < len && (buf[i] == '\n' || buf[i] == '\r' ||
+	    buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	if (digits == 0 || i != len) {
+		rc = ca_error_set(err, CA_EMALF, "%s is not an openssl "
+		    "crlnumber file (one hexadecimal number on one line)",
+		    path);
+		goto out;
+	}
+	*next = v;
+	rc = CA_OK;
+out:
+	free(buf);
+	return rc;
+}
+
 int
 cmd_import(int argc, char **argv, struct config *cfg)
 {
@@ -473,6 +514,7 @@ cmd_import(int argc, char **argv, struct config *cfg)
 		{ "openssl-index", required_argument, NULL, 'i' },
 		{ "certs", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "openssl-crlnumber", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -485,7 +527,10 @@ cmd_import(int argc, char **argv, struct config *cfg)
 	struct cert_stats	 stats;
 	struct cert_record	 carec;
 	const char		*cert = NULL, *key = NULL, *index = NULL;
-	const char		*certs = NULL;
+	const char		*certs = NULL, *crlnumber = NULL;
+	char			 found[CONFIG_PATH_MAX + 16];
+	uint64_t		 crl_next = 0;
+	bool			 have_crlnumber = false;
 	const uint8_t		*der;
 	size_t			 der_len, nv = 0, ne = 0, nr = 0;
 	struct stat		 sb;
@@ -523,6 +568,12 @@ cmd_import(int argc, char **argv, struct config *cfg)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'n':
+			if (crlnumber != NULL)
+				return given_twice("import",
+				    "--openssl-crlnumber");
+			crlnumber = optarg;
 			break;
 		case 'h':
 			return cmd_usage_print("import", false);
@@ -563,6 +614,23 @@ cmd_import(int argc, char **argv, struct config *cfg)
 	    CA_OK) {
 		status = cmd_fail("%s; nothing was imported", err.msg);
 		goto out;
+	}
+	/* The runbook's CRL number: given, or the crlnumber file beside
+	   index.txt (where `openssl ca` keeps it). */
+	if (crlnumber == NULL && index != NULL) {
+		const char *slash = strrchr(index, '/');
+
+		snprintf(found, sizeof(found), "%.*scrlnumber", slash != NULL ?
+		    (int)(slash - index + 1) : 0, index);
+		if (stat(found, &sb) == 0)
+			crlnumber = found;
+	}
+	if (crlnumber != NULL) {
+		if (crlnumber_load(crlnumber, &crl_next, &err) != CA_OK) {
+			status = cmd_fail("%s; nothing was imported", err.msg);
+			goto out;
+		}
+		have_crlnumber = true;
 	}
 
 	/* 2. The CA files, then the records in one batch. */
@@ -611,6 +679,13 @@ cmd_import(int argc, char **argv, struct config *cfg)
 			ne++;
 		else
 			nv++;
+	}
+	/* openssl's next number is ours: RFC 5280 section 5.2.3, the
+	   numbers of one issuer's CRLs rise strictly. */
+	if (have_crlnumber && crl_next > 0 && store_txn_counter_raise(txn,
+	    STORE_COUNTER_CRL, crl_next - 1, &err) != CA_OK) {
+		status = cmd_fail("%s; nothing was imported", err.msg);
+		goto out;
 	}
 	cmd_who(who, sizeof(who));
 	snprintf(detail, sizeof(detail), "ca=%s records=%zu", cert, it.n);
@@ -664,6 +739,11 @@ cmd_import(int argc, char **argv, struct config *cfg)
 		printf("%zu certificate file(s) attached to index entries, %zu "
 		    "added, %zu skipped\n", stats.attached, stats.added,
 		    stats.skipped);
+	if (have_crlnumber)
+		printf("CRL number carried over from %s: the next CRL is %llu "
+		    "(0x%llX), as openssl's would have been\n", crlnumber,
+		    (unsigned long long)(crl_next > 0 ? crl_next : 1),
+		    (unsigned long long)(crl_next > 0 ? crl_next : 1));
 	status = CMD_OK;
 out:
 	store_txn_abort(txn);

@@ -97,6 +97,12 @@ void cmd_who(char *out, size_t size);
 void cmd_audit_note(struct store *st, const char *action,
     const char *detail);
 
+/* The longest validity (days) a configured profile grants. */
+unsigned cmd_profiles_longest_days(const struct config *cfg);
+/* On stderr, when the CA expires within 90 days or sooner than the longest
+   profile validity (ca_expiry_check): serve's start. */
+void cmd_ca_expiry_warn(const struct config *cfg, const struct ca *ca);
+
 /* "2026-11-29T03:41:29Z", or "-" for STORE_NOT_AFTER_UNKNOWN / 0. */
 void cmd_time(int64_t t, char out[21]);
 

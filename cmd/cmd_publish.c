@@ -73,7 +73,8 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 
 static int
 publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
-    bool dry_run, bool sink, struct publish_set **out, struct ca_error *err)
+    bool dry_run, bool quick, bool sink, struct publish_set **out,
+    struct ca_error *err)
 {
 	struct publish_conf	*conf;
 	struct publish_options	 opt;
@@ -94,6 +95,12 @@ publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
 	opt.retry_min_ms = cfg->publish_retry_min * 1000;
 	opt.retry_max_ms = cfg->publish_retry_max * 1000;
 	opt.max_lag = cfg->publish_max_lag;
+	if (quick) {
+		/* Read at serve's start: an S3 that hangs must not hold the
+		   service back for minutes (2 tries of 10 s at most). */
+		opt.timeout_s = 10;
+		opt.max_attempts = 2;
+	}
 	/* Take turns with `serve` and other `publish` runs. */
 	opt.lock_path = lock;
 	/* serve's publishers speak through its log (common/log.h); the
@@ -108,7 +115,14 @@ int
 cmd_publishers_open(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err)
 {
-	return publishers_open(cfg, ca, st, false, true, out, err);
+	return publishers_open(cfg, ca, st, false, false, true, out, err);
+}
+
+int
+cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
+    struct store *st, struct publish_set **out, struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, true, true, true, out, err);
 }
 
 static void
@@ -183,8 +197,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
-	    publishers_open(cfg, ca, st, dry_run, false, &pubs, &err) !=
-	    CA_OK) {
+	    publishers_open(cfg, ca, st, dry_run, false, false, &pubs, &err)
+	    != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
 		goto out;
 	}

@@ -784,6 +784,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
 	struct publish_set		*pubs = NULL;
+	struct cmd_backup_sched		*backups = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
@@ -883,6 +884,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	paths.key = cfg->ca_key;
 	if ((rc = ca_open(&paths, &ca, &err)) != CA_OK)
 		goto fail;
+	cmd_ca_expiry_warn(cfg, ca);
 	if (config_path(cfg, "public", pub, sizeof(pub)) != 0 ||
 	    config_path(cfg, CMD_CRL_LOCK, lockpath, sizeof(lockpath)) != 0) {
 		ca_error_set(&err, CA_ETOOBIG, "data_dir path too long");
@@ -897,6 +899,12 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if ((rc = dir_make(pub, 0755, &err)) != CA_OK ||
 	    (rc = write_public_ca(pub, ca, &err)) != CA_OK)
 		goto fail;
+
+	/* Never number a CRL the world has seen, nor drop a revocation it
+	   lists (a restored store): issue 12, cmd_backup.c. */
+	if (cmd_recover_published(cfg, ca, NULL, 0, st, NULL, &err) != CA_OK)
+		fprintf(stderr, "mtlsca: warning: the published CRLs could not "
+		    "be read: %s\n", err.msg);
 
 	/* The CRL schedule, its files, and the publishers. */
 	memset(&cso, 0, sizeof(cso));
@@ -918,6 +926,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
+		goto fail;
+	/* The configured backup schedule (issue 12), on its own thread. */
+	if ((rc = cmd_backup_sched_start(cfg, ca, st, &backups, &err)) !=
+	    CA_OK)
 		goto fail;
 
 	/* What a reload may change: profiles (with the service's names on
@@ -980,6 +992,7 @@ fail:
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
+	cmd_backup_sched_stop(backups);
 	/* The publishers read the schedule's CRL: they stop first. */
 	publish_stop(pubs);
 	crl_schedule_free(sched);

@@ -150,6 +150,9 @@ cmd_sign(int argc, char **argv, struct config *cfg)
 	    iss.subject != NULL ? iss.subject : "", iss.profile, serial,
 	    expires, out_path != NULL ? " -> " : "",
 	    out_path != NULL ? out_path : "");
+	if (iss.truncated)
+		fprintf(stderr, "mtlsca: warning: validity truncated: %s\n",
+		    iss.truncated_reason);
 	if (json) {
 		cmd_time(iss.not_before, nb);
 		o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s?}",

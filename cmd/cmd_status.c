@@ -15,17 +15,19 @@
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "publish/publish.h"
 
 /*
  * The CA certificate's SHA-256 fingerprint: what `mtlsca enroll
- * --ca-fingerprint` checks the server's /ca.pem against. NULL, with why in
- * *why, when there is none.
+ * --ca-fingerprint` checks the server's /ca.pem against, and with ex, how
+ * near its expiry is. NULL, with why in *why, when there is none.
  */
 static const char *
-ca_fingerprint(const struct config *cfg, char fp[65], const char **why)
+ca_fingerprint(const struct config *cfg, char fp[65], struct ca_expiry *ex,
+    const char **why)
 {
 	gnutls_x509_crt_t	 crt = NULL;
 	gnutls_datum_t		 d = { NULL, 0 }, der = { NULL, 0 };
@@ -43,6 +45,10 @@ ca_fingerprint(const struct config *cfg, char fp[65], const char **why)
 	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0) {
 		cmd_fingerprint(der.data, der.size, fp);
+		if (ex != NULL)
+			ca_expiry_assess(
+			    gnutls_x509_crt_get_expiration_time(crt),
+			    cmd_profiles_longest_days(cfg), time_now(), ex);
 		ret = fp;
 	}
 	gnutls_free(der.data);
@@ -57,7 +63,8 @@ status_json(const struct config *cfg, struct publish_set *set,
 {
 	json_t		*o = NULL, *pubs = NULL;
 	char		*text = NULL, *ptext = NULL, fp[65];
-	const char	*why, *f = ca_fingerprint(cfg, fp, &why);
+	struct ca_expiry ex;
+	const char	*why, *f = ca_fingerprint(cfg, fp, &ex, &why);
 	struct ca_error	 err;
 	int		 status = CMD_FAIL;
 
@@ -74,6 +81,13 @@ status_json(const struct config *cfg, struct publish_set *set,
 	json_object_set_new(o, "ca_cert", json_string(cfg->ca_cert));
 	json_object_set_new(o, "ca_fingerprint", f != NULL ? json_string(f) :
 	    json_null());
+	if (f != NULL) {
+		json_object_set_new(o, "ca_not_after",
+		    json_integer((json_int_t)ex.not_after));
+		json_object_set_new(o, "ca_expiry", json_string(
+		    ca_expiry_level_name(ex.level)));
+		json_object_set_new(o, "ca_expiry_message", json_string(ex.msg));
+	}
 	json_object_set_new(o, "crl_number", json_integer((json_int_t)number));
 	json_object_set_new(o, "revocation_generation",
 	    json_integer((json_int_t)revgen));
@@ -92,6 +106,31 @@ out:
 	return status;
 }
 
+unsigned
+cmd_profiles_longest_days(const struct config *cfg)
+{
+	unsigned longest = 0;
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		unsigned d = cfg->profiles[i].max_days > cfg->profiles[i].days ?
+		    cfg->profiles[i].max_days : cfg->profiles[i].days;
+
+		if (d > longest)
+			longest = d;
+	}
+	return longest;
+}
+
+void
+cmd_ca_expiry_warn(const struct config *cfg, const struct ca *ca)
+{
+	struct ca_expiry ex;
+
+	ca_expiry_check(ca, cmd_profiles_longest_days(cfg), time_now(), &ex);
+	if (ex.level != CA_EXPIRY_OK)
+		log_msg(LOG_LEVEL_WARNING, "%s", ex.msg);
+}
+
 int
 cmd_status(int argc, char **argv, struct config *cfg)
 {
@@ -105,6 +144,7 @@ cmd_status(int argc, char **argv, struct config *cfg)
 	struct store		*st = NULL;
 	struct ca_error		 err;
 	char			*text = NULL, fp[65];
+	struct ca_expiry	 ex;
 	const char		*why;
 	size_t			 len;
 	uint64_t		 number = 0, revgen = 0;
@@ -151,10 +191,12 @@ cmd_status(int argc, char **argv, struct config *cfg)
 		status = 0;
 		goto out;
 	}
-	if (ca_fingerprint(cfg, fp, &why) != NULL)
+	if (ca_fingerprint(cfg, fp, &ex, &why) != NULL) {
 		printf("CA fingerprint:      %s (SHA-256 of %s)\n", fp,
 		    cfg->ca_cert);
-	else
+		printf("CA expiry:           %s (%s)\n", ex.msg,
+		    ca_expiry_level_name(ex.level));
+	} else
 		printf("CA fingerprint:      - (%s at %s)\n", why, cfg->ca_cert);
 	printf("CRL number:          %llu\nrevocation generation: %llu\n",
 	    (unsigned long long)number, (unsigned long long)revgen);

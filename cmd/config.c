@@ -1141,6 +1141,48 @@ load_log(struct loader *l, const config_setting_t *g)
 }
 
 static int
+load_backup(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "every", "dir", "s3_publisher",
+	    "keep", "include_key", NULL };
+	struct config		*c = l->cfg;
+	config_setting_t	*s;
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "every")) == NULL)
+		return bad(l, g, "a backup schedule needs every = \"24h\" (or "
+		    "another duration)");
+	if ((rc = get_duration(l, s, 60, 366 * 86400, &c->backup_every)) !=
+	    CA_OK ||
+	    (rc = opt_string(l, g, "dir", c->backup_dir,
+	    sizeof(c->backup_dir))) != CA_OK ||
+	    (rc = opt_string(l, g, "s3_publisher", c->backup_s3,
+	    sizeof(c->backup_s3))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "keep")) != NULL &&
+	    (rc = get_uint(l, s, 1, 10000, &c->backup_keep)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "include_key")) != NULL &&
+	    (rc = get_bool(l, s, &c->backup_include_key)) != CA_OK)
+		return rc;
+	if (c->backup_dir[0] == '\0' && c->backup_s3[0] == '\0')
+		return bad(l, g, "a backup schedule needs a dir, an "
+		    "s3_publisher, or both");
+	if (c->backup_s3[0] != '\0') {
+		for (size_t i = 0; i < c->n_publishers; i++)
+			if (c->publishers[i].type == PUBLISHER_S3 &&
+			    strcmp(c->publishers[i].name, c->backup_s3) == 0)
+				return CA_OK;
+		return bad(l, config_setting_get_member(g, "s3_publisher"),
+		    "\"%s\" is not an s3 publisher of this configuration",
+		    c->backup_s3);
+	}
+	return CA_OK;
+}
+
+static int
 load_publishers(struct loader *l, const config_setting_t *s)
 {
 	int	n, rc;
@@ -1210,6 +1252,7 @@ config_defaults(struct config *cfg)
 	cfg->per_ip_pending = 32;
 	cfg->threads = 0;
 	cfg->publish_retry_min = 5;
+	cfg->backup_keep = 7;
 	cfg->publish_retry_max = 300;
 	cfg->publish_max_lag = 900;
 	snprintf(cfg->verify_listen, sizeof(cfg->verify_listen), "127.0.0.1");
@@ -1223,7 +1266,7 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 {
 	static const char *const keys[] = { "data_dir", "store", "ca", "crl",
 	    "profiles", "http", "admins", "publishers", "publish", "verify",
-	    "log", NULL };
+	    "log", "backup", NULL };
 	struct config		*c = NULL;
 	struct loader		 l;
 	config_t		 lc;
@@ -1318,6 +1361,10 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 		goto out;
 	if ((s = config_lookup(&lc, "log")) != NULL &&
 	    (rc = load_log(&l, s)) != CA_OK)
+		goto out;
+	/* After the publishers: it may name one. */
+	if ((s = config_lookup(&lc, "backup")) != NULL &&
+	    (rc = load_backup(&l, s)) != CA_OK)
 		goto out;
 	/* Paths not given follow data_dir (and a later --data-dir). */
 	c->ca_paths_explicit = (cert_set ? 1 : 0) | (key_set ? 2 : 0);

@@ -136,6 +136,14 @@ struct config {
 	enum log_level	log_level;			/* info */
 	enum log_format	log_format;			/* text (journal under
 							   journald) */
+	/* backup: serve writes one every backup_every (0: never) to
+	   backup_dir and/or the s3 publisher backup_s3's bucket
+	   (PREFIX/backup/<time>.mtlsca-backup), keeping backup_keep */
+	int64_t		backup_every;
+	char		backup_dir[CONFIG_PATH_MAX];
+	char		backup_s3[64];
+	unsigned	backup_keep;			/* 7 */
+	bool		backup_include_key;		/* false */
 };
 
 /* Fill *cfg with the embedded defaults (no file). */

@@ -54,6 +54,8 @@ static const char main_usage[] =
 "  verify    is a client certificate good right now? (as GET /v1/verify)\n"
 "  admin     admin token rotate: replace the store's admin token\n"
 "  completion  completion bash: a bash completion script\n"
+"  backup    write a consistent backup of the CA while it runs, or --verify one\n"
+"  restore   restore a backup, recovering what was published since\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
@@ -81,6 +83,8 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "admin", cmd_admin },
 	{ "completion", cmd_completion },
+	{ "backup", cmd_backup },
+	{ "restore", cmd_restore },
 };
 
 static int

@@ -285,6 +285,8 @@ crl_parse_der_times(const uint8_t *der, size_t len, int64_t after,
 			return bad(o, "revokedCertificates is truncated (RFC "
 			    "5280 section 5.1.2.6)");
 		o->list_present = true;
+		o->list = t.p;
+		o->list_len = t.len;
 		der_cur_init(&list, t.p, t.len);
 		while (list.left > 0) {
 			if (der_expect(&list, DER_SEQUENCE, &e) != 0)

@@ -79,6 +79,28 @@ int crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
 int crl_write_files(const char *dir, const struct crl_result *r,
     struct ca_error *err);
 
+/*
+ * Recovery from a CRL this CA published (recover.c), for a restored or
+ * rebuilt store: raise the store's CRL number counter to the CRL's
+ * cRLNumber (the next CRL is numbered above it), then, in one transaction,
+ * revoke again every serial it lists that the store does not hold as
+ * revoked, with the CRL's date and reason (serials the store never saw are
+ * recorded without a certificate), each audited as "recovered from CRL N
+ * (source)". buf is PEM or DER; a CRL whose signature does not verify with
+ * ca_der's key is refused (CA_EPOLICY) and changes nothing.
+ */
+struct crl_recovery {
+	uint64_t	number;		/* the CRL's cRLNumber */
+	uint64_t	counter;	/* the store's CRL counter after */
+	uint64_t	listed;		/* entries in the CRL */
+	uint64_t	recovered;	/* revoked (again) in the store */
+	uint64_t	skipped;	/* entries the store cannot hold */
+	int64_t		this_update;
+};
+int crl_recover(struct store *st, const uint8_t *ca_der, size_t ca_len,
+    const uint8_t *buf, size_t len, const char *source, const char *who,
+    struct crl_recovery *out, struct ca_error *err);
+
 struct crl_check_report {
 	bool		pem;		/* input was PEM */
 	uint64_t	number;		/* 0 if absent */

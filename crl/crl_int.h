@@ -33,6 +33,8 @@ struct crl_parsed {
 	int64_t		 this_update, next_update;
 	bool		 has_next;
 	bool		 list_present;	/* revokedCertificates was encoded */
+	const uint8_t	*list;		/* its content (the entries), or NULL */
+	size_t		 list_len;
 	uint64_t	 entries;
 	uint64_t	 negative;	/* entries with a negative serial */
 	uint64_t	 bad_time_form;	/* Times outside RFC 5280 §4.1.2.5's form */

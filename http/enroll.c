@@ -80,11 +80,15 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	}
 	time_format(iss->not_before, nb);
 	time_format(iss->not_after, na);
+	/* "truncated": the CA's notAfter cut the validity asked for; the
+	   reason says until when and why. */
 	return http_respond_json(r, c, 201, json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s?}",
 	    "serial", hex, "certificate", iss->pem, "ca", capem,
 	    "not_before", nb, "not_after", na, "profile", iss->profile,
-	    "subject", iss->subject ? iss->subject : ""));
+	    "subject", iss->subject ? iss->subject : "",
+	    "truncated", iss->truncated, "truncated_reason",
+	    iss->truncated ? iss->truncated_reason : NULL));
 }
 
 void

@@ -196,6 +196,9 @@ struct http_server {
 	char			*tls_cert;
 	char			*tls_key;
 	int64_t			 tls_not_after;	/* of tls_cert's leaf */
+	atomic_uint		 longest_days;	/* of the profiles: the CA's
+						   expiry warning (metrics);
+						   changes on SIGHUP */
 
 	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
 	struct http_auditor	*auditor;	/* refusals and reads (audit.c) */

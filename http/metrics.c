@@ -273,6 +273,17 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "Seconds until the CA certificate's notAfter.");
 	bprintf(&b, "mtlsca_ca_expiry_seconds %lld\n",
 	    (long long)(ca_not_after(s->ca) - now));
+	{
+		struct ca_expiry ex;
+
+		ca_expiry_check(s->ca, atomic_load(&s->longest_days), now, &ex);
+		help(&b, "mtlsca_ca_expiry_warning", "gauge",
+		    "1 when the CA expires within 90 days or sooner than the "
+		    "longest profile validity (new certificates are cut to "
+		    "it); level: ok, shortens, 90d, 30d, 7d, expired.");
+		bprintf(&b, "mtlsca_ca_expiry_warning{level=\"%s\"} %d\n",
+		    ca_expiry_level_name(ex.level), ex.level != CA_EXPIRY_OK);
+	}
 	if (s->tls_cert != NULL) {
 		help(&b, "mtlsca_https_cert_expiry_seconds", "gauge",
 		    "Seconds until the HTTPS certificate's notAfter (one "

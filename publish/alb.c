@@ -508,6 +508,101 @@ out:
 	return rc;
 }
 
+/*
+ * Is list id of the trust store this CA's? Its content
+ * (GetTrustStoreRevocationContent answers a presigned URL, fetched
+ * unsigned) is a CRL whose signature verifies with this CA's key.
+ * *number gets its cRLNumber.
+ */
+static int
+alb_list_ours(struct publisher *p, uint64_t id, bool *ours, uint64_t *number,
+    struct ca_error *err)
+{
+	struct aws_response		 r;
+	struct crl_check_options	 o;
+	struct crl_check_report		 rep;
+	char				 ids[24], url[4096];
+	struct sigv4_kv			 kv[2] = { { "RevocationId", ids },
+	    { "TrustStoreArn", p->conf.trust_store_arn } };
+	int				 rc;
+
+	*ours = false;
+	*number = 0;
+	snprintf(ids, sizeof(ids), "%" PRIu64, id);
+	memset(&r, 0, sizeof(r));
+	if ((rc = alb_call(p, "GetTrustStoreRevocationContent", kv, 2, &r,
+	    err)) != CA_OK)
+		goto out;
+	if ((rc = aws_elbv2_parse_location(r.body.data, r.body.len, url,
+	    sizeof(url), err)) != CA_OK)
+		goto out;
+	if ((rc = aws_http_get(p->aws, url, CRL_ALB_MAX_BYTES + 1024 * 1024,
+	    &r, err)) != CA_OK)
+		goto out;
+	memset(&o, 0, sizeof(o));
+	memset(&rep, 0, sizeof(rep));
+	o.ca = p->set->ca;
+	o.times_after = INT64_MAX;
+	/* Another CA's list, or one that does not parse: not ours. */
+	if (crl_check_with((const uint8_t *)r.body.data, r.body.len, &o, &rep,
+	    NULL) == CA_OK && rep.signature_ok && rep.has_number) {
+		*ours = true;
+		*number = rep.number;
+	}
+out:
+	aws_response_clear(&r);
+	return rc;
+}
+
+/*
+ * Lists of this CA that the state does not name: after a restore of an
+ * older store (or a lost state), the trust store holds a list the state
+ * never recorded, which nothing would ever remove. Each unknown list's
+ * content says whose it is; this CA's are adopted, in CRL-number order,
+ * so that the stale-list pass below and the next publish replace them.
+ */
+static void
+alb_adopt_orphans(struct publisher *p, struct publish_state *s,
+    const struct aws_revocation *all, size_t n_all)
+{
+	struct ca_error	 e2;
+	uint64_t	 num;
+	bool		 ours;
+
+	if (p->set->ca == NULL)
+		return;
+	for (size_t k = 0; k < n_all; k++) {
+		if (ids_has(s->revocation_ids, s->n_ids, all[k].id))
+			continue;
+		if (alb_list_ours(p, all[k].id, &ours, &num, &e2) != CA_OK) {
+			publish_log(p->set, PUBLISH_WARN, "%s: reconcile: whose "
+			    "list RevocationId %" PRIu64 " is cannot be told: %s",
+			    p->conf.name, all[k].id, e2.msg);
+			continue;
+		}
+		if (!ours)
+			continue;
+		publish_log(p->set, PUBLISH_WARN, "%s: reconcile: RevocationId "
+		    "%" PRIu64 " (CRL %" PRIu64 ", %" PRIu64 " entries) is this "
+		    "CA's but was not recorded (a restored store?): adopted, "
+		    "the next publish replaces it", p->conf.name, all[k].id,
+		    num, all[k].entries);
+		if (num > s->published_number || s->n_ids == 0) {
+			/* The newest: the list in force until the next. */
+			ids_push(s, all[k].id);
+			s->alb_entries = all[k].entries;
+			if (num > s->published_number)
+				s->published_number = num;
+		} else if (s->n_ids < PUBLISH_IDS_MAX) {
+			/* Older than what is recorded: first to go. */
+			memmove(s->revocation_ids + 1, s->revocation_ids,
+			    s->n_ids * sizeof(s->revocation_ids[0]));
+			s->revocation_ids[0] = all[k].id;
+			s->n_ids++;
+		}
+	}
+}
+
 static int
 alb_reconcile(struct publisher *p, struct publish_state *s,
     struct ca_error *err)
@@ -550,6 +645,7 @@ alb_reconcile(struct publisher *p, struct publish_state *s,
 				s->published_number = number;
 		}
 	}
+	alb_adopt_orphans(p, s, all, n_all);
 	/* Stale lists this CA added (a removal that failed earlier). */
 	while (s->n_ids > 1) {
 		uint64_t id = s->revocation_ids[0];

@@ -196,6 +196,29 @@ int publish_start(struct publish_set *set, struct crl_schedule *sched,
    Before crl_schedule_free(): the thread reads the schedule's CRL. */
 void publish_stop(struct publish_set *set);
 
+/*
+ * Recovery after a restore (cmd/'s backup and serve's start): every s3
+ * publisher's PREFIX/crl/latest.der, in order, to cb (source names the
+ * publisher and the object; the bytes are borrowed for the call). One that
+ * has published nothing yet (404) is skipped; another failure, or cb's,
+ * stops and is returned. The set must not be read_only (dry_run is fine).
+ */
+typedef int (*publish_crl_cb)(void *ctx, const char *source,
+    const uint8_t *der, size_t len, struct ca_error *err);
+int publish_latest_crls(struct publish_set *set, publish_crl_cb cb,
+    void *ctx, struct ca_error *err);
+
+/*
+ * The backup schedule (cmd/): put buf as PREFIX/backup/<file_name> of the
+ * s3 publisher name's bucket (*key_out, may be NULL: "s3://bucket/key"),
+ * and delete one put before (its retention). file_name has no '/'.
+ */
+int publish_s3_backup_put(struct publish_set *set, const char *name,
+    const char *file_name, const void *buf, size_t len, char *key_out,
+    size_t key_size, struct ca_error *err);
+int publish_s3_backup_delete(struct publish_set *set, const char *name,
+    const char *file_name, struct ca_error *err);
+
 /* ---- state, shared through the store ---- */
 
 /* Bucket bounds (seconds) of the revoke-to-enforced histogram. */

@@ -152,3 +152,109 @@ const struct publish_ops publish_s3_ops = {
 	.run = s3_run,
 	.status = s3_status,
 };
+
+/*
+ * What the s3 publishers last published (recovery after a restore): each
+ * one's PREFIX/crl/latest.der, handed to cb with a source naming it. A
+ * publisher that has published nothing yet (404) is skipped; any other
+ * failure stops and is returned, naming the publisher.
+ */
+int
+publish_latest_crls(struct publish_set *set, publish_crl_cb cb, void *ctx,
+    struct ca_error *err)
+{
+	struct aws_response	 r;
+	char			 key[300], source[700];
+	int			 rc = CA_OK;
+
+	if (set == NULL || cb == NULL)
+		return ca_error_set(err, CA_EINVAL, "no publishers");
+	for (size_t i = 0; i < set->n && rc == CA_OK; i++) {
+		struct publisher *p = &set->pub[i];
+
+		if (p->conf.type != PUBLISH_S3)
+			continue;
+		if (p->aws == NULL)
+			return ca_error_set(err, CA_EINVAL, "s3 publisher '%s' "
+			    "was opened read-only", p->conf.name);
+		snprintf(key, sizeof(key), "%scrl/latest.der", p->prefix);
+		snprintf(source, sizeof(source), "s3 publisher '%s': s3://%s/%s",
+		    p->conf.name, p->conf.bucket, key);
+		memset(&r, 0, sizeof(r));
+		rc = aws_s3_get(p->aws, p->conf.endpoint, p->conf.region,
+		    p->conf.bucket, key, &r, err);
+		if (rc == CA_ENOENT)
+			rc = CA_OK;	/* nothing published there yet */
+		else if (rc != CA_OK)
+			ca_error_set(err, rc, "%s: %s", source, err->msg);
+		else
+			rc = cb(ctx, source, (const uint8_t *)r.body.data,
+			    r.body.len, err);
+		aws_response_clear(&r);
+	}
+	return rc;
+}
+
+static struct publisher *
+s3_named(struct publish_set *set, const char *name, struct ca_error *err)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->pub[i].conf.type == PUBLISH_S3 &&
+		    strcmp(set->pub[i].conf.name, name) == 0) {
+			if (set->pub[i].aws == NULL) {
+				ca_error_set(err, CA_EINVAL, "s3 publisher '%s' "
+				    "was opened read-only", name);
+				return NULL;
+			}
+			return &set->pub[i];
+		}
+	ca_error_set(err, CA_ENOENT, "no s3 publisher '%s'", name);
+	return NULL;
+}
+
+int
+publish_s3_backup_put(struct publish_set *set, const char *name,
+    const char *file_name, const void *buf, size_t len, char *key_out,
+    size_t key_size, struct ca_error *err)
+{
+	struct publisher	*p;
+	struct aws_response	 r;
+	char			 key[600];
+	int			 rc;
+
+	if (set == NULL || name == NULL || file_name == NULL ||
+	    strchr(file_name, '/') != NULL)
+		return ca_error_set(err, CA_EINVAL, "bad backup upload");
+	if ((p = s3_named(set, name, err)) == NULL)
+		return err != NULL ? err->code : CA_ENOENT;
+	snprintf(key, sizeof(key), "%sbackup/%s", p->prefix, file_name);
+	memset(&r, 0, sizeof(r));
+	rc = aws_s3_put(p->aws, p->conf.endpoint, p->conf.region,
+	    p->conf.bucket, key, buf, len, "application/x-tar", &r, err);
+	aws_response_clear(&r);
+	if (rc == CA_OK && key_out != NULL)
+		snprintf(key_out, key_size, "s3://%s/%s", p->conf.bucket, key);
+	return rc;
+}
+
+int
+publish_s3_backup_delete(struct publish_set *set, const char *name,
+    const char *file_name, struct ca_error *err)
+{
+	struct publisher	*p;
+	struct aws_response	 r;
+	char			 key[600];
+	int			 rc;
+
+	if (set == NULL || name == NULL || file_name == NULL ||
+	    strchr(file_name, '/') != NULL)
+		return ca_error_set(err, CA_EINVAL, "bad backup deletion");
+	if ((p = s3_named(set, name, err)) == NULL)
+		return err != NULL ? err->code : CA_ENOENT;
+	snprintf(key, sizeof(key), "%sbackup/%s", p->prefix, file_name);
+	memset(&r, 0, sizeof(r));
+	rc = aws_s3_delete(p->aws, p->conf.endpoint, p->conf.region,
+	    p->conf.bucket, key, &r, err);
+	aws_response_clear(&r);
+	return rc;
+}

@@ -9,6 +9,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1241,6 +1242,45 @@ store_counter_next(struct store *st, const char *name, uint64_t *out,
 	return rc;
 }
 
+int
+store_txn_counter_raise(struct store_txn *txn, const char *name, uint64_t v,
+    struct ca_error *err)
+{
+	uint64_t	cur;
+	int		rc;
+
+	if (txn == NULL || !meta_name_ok(name) ||
+	    strcmp(name, META_SCHEMA) == 0)
+		return ca_error_set(err, CA_EINVAL, "bad counter name");
+	if ((rc = counter_read(txn->st, txn->txn, name, &cur, err)) != CA_OK)
+		return rc;
+	return cur < v ? counter_write(txn->st, txn->txn, name, v, err) :
+	    CA_OK;
+}
+
+int
+store_counter_raise(struct store *st, const char *name, uint64_t v,
+    uint64_t *out, struct ca_error *err)
+{
+	struct store_txn	*txn = NULL;
+	uint64_t		 cur;
+	int			 rc;
+
+	if (st == NULL || !meta_name_ok(name) || strcmp(name, META_SCHEMA) == 0)
+		return ca_error_set(err, CA_EINVAL, "bad counter name");
+	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
+		return rc;
+	if ((rc = counter_read(st, txn->txn, name, &cur, err)) != CA_OK ||
+	    (cur < v && (rc = counter_write(st, txn->txn, name, v, err)) !=
+	    CA_OK)) {
+		store_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = store_txn_commit(txn, err)) == CA_OK && out != NULL)
+		*out = cur < v ? v : cur;
+	return rc;
+}
+
 /* put (when to != NULL) and delete (when from != NULL) in one write
    transaction. */
 static int
@@ -1702,6 +1742,106 @@ store_audit_foreach(struct store *st, uint64_t from,
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}
+
+/* ---- copies and figures (backup) ---- */
+
+int
+store_copy(struct store *st, const char *dir, struct ca_error *err)
+{
+	MDB_txn	*txn = NULL;
+	char	 path[4096];
+	int	 fd = -1, rc, mrc = MDB_SUCCESS;
+
+	if (st == NULL || dir == NULL)
+		return ca_error_set(err, CA_EINVAL, "no store or directory");
+	if (path_join(path, sizeof(path), dir, "data.mdb") != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "path too long: %s", dir);
+	/* 0600: the store holds token hashes and the audit log. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) <
+	    0)
+		return ca_error_set(err, errno == EEXIST ? CA_EEXIST : CA_EIO,
+		    "%s: %s", path, strerror(errno));
+	for (int tries = 0; tries < 3; tries++) {
+		/*
+		 * A read transaction of ours around LMDB's copy (which opens
+		 * its own) keeps this process from adopting a map another
+		 * process grew while the copy reads it; when LMDB says the
+		 * map moved, the next begin adopts it and the copy restarts.
+		 */
+		if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+			goto out;
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			rc = ca_error_set(err, CA_EIO, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		/* LMDB's own copy of one snapshot, compacted (free pages
+		   left out): writers go on meanwhile. */
+		mrc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+		txn_end(st, txn);
+		txn = NULL;
+		if (mrc != MDB_MAP_RESIZED)
+			break;
+	}
+	if (mrc != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "copying the store");
+		goto out;
+	}
+	if (fsync(fd) != 0) {
+		rc = ca_error_set(err, CA_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	txn_end(st, txn);
+	if (close(fd) != 0 && rc == CA_OK)
+		rc = ca_error_set(err, CA_EIO, "%s: %s", path, strerror(errno));
+	if (rc != CA_OK)
+		unlink(path);
+	return rc;
+}
+
+int
+store_stats(struct store *st, struct store_stats *out, struct ca_error *err)
+{
+	MDB_txn		*txn = NULL;
+	MDB_stat	 ms;
+	MDB_dbi		 dbis[4];
+	uint64_t	*to[4];
+	int		 rc = CA_OK, mrc;
+
+	if (st == NULL || out == NULL)
+		return ca_error_set(err, CA_EINVAL, "no store");
+	memset(out, 0, sizeof(*out));
+	dbis[0] = st->certs;
+	to[0] = &out->certs;
+	dbis[1] = st->revoked;
+	to[1] = &out->revoked;
+	dbis[2] = st->tokens;
+	to[2] = &out->tokens;
+	dbis[3] = st->audit;
+	to[3] = &out->audit;
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	for (size_t i = 0; i < 4; i++) {
+		if ((mrc = mdb_stat(txn, dbis[i], &ms)) != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "reading the store's "
+			    "figures");
+			goto out;
+		}
+		*to[i] = ms.ms_entries;
+	}
+	if ((rc = counter_read(st, txn, META_SCHEMA, &out->schema, err)) !=
+	    CA_OK ||
+	    (rc = counter_read(st, txn, STORE_COUNTER_CRL, &out->crl_number,
+	    err)) != CA_OK ||
+	    (rc = counter_read(st, txn, STORE_COUNTER_REVGEN, &out->revgen,
+	    err)) != CA_OK)
+		goto out;
+out:
 	txn_end(st, txn);
 	return rc;
 }

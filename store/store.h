@@ -179,6 +179,14 @@ int store_counter_get(struct store *st, const char *name, uint64_t *out,
    single writer two processes never get the same value. */
 int store_counter_next(struct store *st, const char *name, uint64_t *out,
     struct ca_error *err);
+/* Raise a counter to at least v in one write transaction (it never goes
+   down: a CRL number read from a published CRL, after a restore); *out
+   (may be NULL) gets its value after. */
+int store_counter_raise(struct store *st, const char *name, uint64_t v,
+    uint64_t *out, struct ca_error *err);
+/* The same inside a write batch. */
+int store_txn_counter_raise(struct store_txn *txn, const char *name,
+    uint64_t v, struct ca_error *err);
 /* Small named blobs (≤ 16 KiB). get: CA_ENOENT if absent; *out owns a
    malloc'd copy. */
 int store_meta_put(struct store *st, const char *name, const void *val,
@@ -286,5 +294,29 @@ int store_audit_foreach(struct store *st, uint64_t from,
 /* Well-known counter names. */
 #define STORE_COUNTER_REVGEN	"revocation_generation"
 #define STORE_COUNTER_CRL	"crl_number"
+
+/* ---- copies and figures (backup) ---- */
+
+/*
+ * A consistent, compacted copy of the whole store into dir/data.mdb (dir
+ * must exist and hold no data.mdb; the file is 0600): LMDB's own copy
+ * (mdb_env_copyfd2 with MDB_CP_COMPACT) of one read snapshot, while
+ * writers, in this process or another, go on. Synced before it returns;
+ * removed on failure.
+ */
+int store_copy(struct store *st, const char *dir, struct ca_error *err);
+
+struct store_stats {
+	uint64_t	schema;
+	uint64_t	certs;		/* records */
+	uint64_t	revoked;	/* revoked-index entries */
+	uint64_t	tokens;
+	uint64_t	audit;		/* audit entries */
+	uint64_t	crl_number;	/* the last CRL number taken */
+	uint64_t	revgen;
+};
+/* The figures of one read snapshot. */
+int store_stats(struct store *st, struct store_stats *out,
+    struct ca_error *err);
 
 #endif

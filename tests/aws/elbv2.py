@@ -99,6 +99,7 @@ class State(object):
                                           "modify_count": 0,
                                           "modify_keys": []}}
         self.locations = {}
+        self.contents = {}      # RevocationId -> the CRL ALB copied
         self.requests = []
         self.next_id = 1
         self.faults = {}
@@ -210,7 +211,8 @@ class Handler(standin.Handler):
         u = urllib.parse.urlsplit(self.path)
         if self.path == "/_state":
             self.send(200, json.dumps(self.state.dump()), "application/json")
-        elif u.path.startswith("/_bundle/"):
+        elif u.path.startswith("/_bundle/") or \
+                u.path.startswith("/_revocation/"):
             # The presigned URL: it must come back whole, query included.
             with self.state.lock:
                 got = self.state.locations.get(self.path)
@@ -410,7 +412,8 @@ class Handler(standin.Handler):
             except ValueError as e:
                 raise ApiError("InvalidRevocationContent",
                                "The CRL could not be parsed: %s" % e)
-            added.append((bucket, key, n, hashlib.sha256(data).hexdigest()))
+            added.append((bucket, key, n, hashlib.sha256(data).hexdigest(),
+                          data))
         with self.state.lock:
             total = sum(r["entries"] for r in ts["revocations"].values())
             total += sum(a[2] for a in added)
@@ -424,11 +427,12 @@ class Handler(standin.Handler):
                                % (total, lists, self.state.args.max_entries,
                                   self.state.args.max_lists))
             out = []
-            for bucket, key, n, digest in added:
+            for bucket, key, n, digest, data in added:
                 rid = self.state.next_id
                 self.state.next_id += 1
                 ts["revocations"][rid] = {"bucket": bucket, "key": key,
                                           "entries": n, "sha256": digest}
+                self.state.contents[rid] = data
                 out.append([("TrustStoreArn", arn), ("RevocationId", rid),
                             ("RevocationType", "CRL"),
                             ("NumberOfRevokedEntries", n)])
@@ -521,6 +525,24 @@ class Handler(standin.Handler):
                     uuid.uuid4().bytes).hexdigest())
         with self.state.lock:
             self.state.locations[path] = ts["bundle"]
+        host = self.headers.get("Host", "127.0.0.1")
+        return "<Location>%s</Location>" % xml_escape(
+            "http://%s%s" % (host, path))
+
+
+    def op_GetTrustStoreRevocationContent(self, p):
+        arn, ts = self.store(p)
+        rid = int(p.get("RevocationId", "0") or "0")
+        with self.state.lock:
+            if rid not in ts["revocations"]:
+                raise ApiError("RevocationIdNotFound",
+                               "Revocation ID '%d' not found" % rid)
+            # A presigned URL to the copy ALB made at the add.
+            path = "/_revocation/%s?X-Amz-Algorithm=AWS4-HMAC-SHA256" \
+                "&X-Amz-Expires=600&X-Amz-Signature=%s" % (
+                    uuid.uuid4().hex, hashlib.sha256(
+                        uuid.uuid4().bytes).hexdigest())
+            self.state.locations[path] = self.state.contents[rid]
         host = self.headers.get("Host", "127.0.0.1")
         return "<Location>%s</Location>" % xml_escape(
             "http://%s%s" % (host, path))

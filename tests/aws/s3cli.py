@@ -58,6 +58,13 @@ def main():
             kw["Prefix"] = sys.argv[4]
         for o in c.list_objects(**kw).get("Contents", []):
             print(o["Key"])
+    elif cmd == "versions":
+        # KEY VERSION-ID ETAG per version of every object under a prefix.
+        kw = {"Bucket": bucket}
+        if len(sys.argv) > 4:
+            kw["Prefix"] = sys.argv[4]
+        for v in c.list_object_versions(**kw).get("Versions", []):
+            print(v["Key"], v.get("VersionId", "null"), v["ETag"])
     else:
         sys.exit("unknown command " + cmd)
 

@@ -42,7 +42,7 @@ json_of() {
 note "--help for every command"
 declare -A OPTS=(
 	[init]="--subject --key-type --days"
-	[import]="--ca-cert --ca-key --openssl-index --certs --json"
+	[import]="--ca-cert --ca-key --openssl-index --certs --openssl-crlnumber --json"
 	[sign]="--csr --profile --days --out --json"
 	[list]="--status --cn --json"
 	[show]="--pem --json"
@@ -59,6 +59,8 @@ declare -A OPTS=(
 	[verify]="--chain --json"
 	[admin]="--json"
 	[completion]=""
+	[backup]="--out --include-key --force --verify --scheduled"
+	[restore]="--force"
 )
 # The commands the main help lists: a command added there without a
 # help text (or left out of OPTS) fails here.

@@ -1196,6 +1196,117 @@ test_check_malformed(void **state)
 	store_close(st);
 }
 
+/* ---- recovery from a published CRL (a restored, older store) ---- */
+
+static int
+count_recovered(const struct store_audit *a, void *ctx)
+{
+	if (strcmp(a->action, "revoke") == 0 &&
+	    strstr(a->detail, "recovered from CRL 2 (test)") != NULL)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+static void
+test_recover(void **state)
+{
+	static const uint8_t	 s1[] = { 0x41, 0x01 }, s2[] = { 0x41, 0x02 };
+	static const uint8_t	 s3[] = { 0x41, 0x03 };
+	struct store		*live = store_new(NULL, 0);
+	struct store		*old = store_new(NULL, 0);
+	struct crl_result	 r, r2, other;
+	struct crl_recovery	 rec;
+	struct cert_record	 got;
+	struct ca_error		 e;
+	const uint8_t		*der;
+	size_t			 dlen;
+	uint64_t		 gen0, gen1;
+	int			 audits = 0;
+	(void)state;
+
+	/* The live store: s1 revoked at backup time, then s2 (keyCompromise)
+	   and s3 (issued after the backup), and two CRLs published. */
+	put_cert(live, s1, sizeof(s1), T_2030);
+	put_cert(live, s2, sizeof(s2), T_2030);
+	put_cert(live, s3, sizeof(s3), T_2030);
+	do_revoke(live, s1, sizeof(s1), 4, T_GOLDEN, STORE_REVOKE_NEW);
+	/* The "backup": s1 revoked, s2 valid, s3 never seen. */
+	put_cert(old, s1, sizeof(s1), T_2030);
+	put_cert(old, s2, sizeof(s2), T_2030);
+	do_revoke(old, s1, sizeof(s1), 4, T_GOLDEN, STORE_REVOKE_NEW);
+	build(g_rsa, live, T_GOLDEN + 100, 0, &r2);
+	do_revoke(live, s2, sizeof(s2), 1, T_GOLDEN + 200, STORE_REVOKE_NEW);
+	do_revoke(live, s3, sizeof(s3), 5, T_GOLDEN + 300, STORE_REVOKE_NEW);
+	build(g_rsa, live, T_GOLDEN + 400, 0, &r);
+	assert_int_equal(r.number, 2);
+
+	/* Another CA's CRL is not believed: nothing changes. */
+	build(g_ec, live, T_GOLDEN + 500, 0, &other);
+	der = ca_cert_der(g_rsa, &dlen);
+	assert_int_equal(store_counter_get(old, STORE_COUNTER_REVGEN, &gen0,
+	    &e), CA_OK);
+	assert_int_equal(crl_recover(old, der, dlen, other.der, other.der_len,
+	    "test", "cli:test", &rec, &e), CA_EPOLICY);
+	assert_non_null(strstr(e.msg, "not signed by this CA"));
+	assert_int_equal(store_counter_get(old, STORE_COUNTER_CRL, &gen1, &e),
+	    CA_OK);
+	assert_int_equal(gen1, 0);
+
+	/* Ours, as PEM: the counter rises, s2 and s3 come back revoked with
+	   the CRL's date and reason. */
+	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)r.pem,
+	    r.pem_len, "test", "cli:test", &rec, &e), CA_OK);
+	assert_int_equal(rec.number, 2);
+	assert_int_equal(rec.counter, 2);
+	assert_int_equal(rec.listed, 3);
+	assert_int_equal(rec.recovered, 2);
+	assert_int_equal(store_cert_get(old, s2, sizeof(s2), &got, &e), CA_OK);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_int_equal(got.reason, 1);
+	assert_true(got.revoked_at == T_GOLDEN + 200);
+	assert_true(got.not_after == T_2030);	/* its own record */
+	cert_record_clear(&got);
+	assert_int_equal(store_cert_get(old, s3, sizeof(s3), &got, &e), CA_OK);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_int_equal(got.reason, 5);
+	assert_true(got.revoked_at == T_GOLDEN + 300);
+	assert_null(got.der);
+	cert_record_clear(&got);
+	assert_int_equal(store_counter_get(old, STORE_COUNTER_REVGEN, &gen1,
+	    &e), CA_OK);
+	assert_true(gen1 > gen0);
+	assert_int_equal(store_audit_foreach(old, 0, count_recovered, &audits,
+	    &e), CA_OK);
+	assert_int_equal(audits, 2);
+
+	/* Twice, or an older CRL after it (DER): nothing more, and the
+	   counter never goes down. */
+	assert_int_equal(crl_recover(old, der, dlen, r.der, r.der_len, "test",
+	    "cli:test", &rec, &e), CA_OK);
+	assert_int_equal(rec.recovered, 0);
+	assert_int_equal(crl_recover(old, der, dlen, r2.der, r2.der_len,
+	    "test", "cli:test", &rec, &e), CA_OK);
+	assert_int_equal(rec.number, 1);
+	assert_int_equal(rec.counter, 2);
+	assert_int_equal(rec.recovered, 0);
+
+	/* The next CRL of the restored store is numbered above the
+	   published one and lists all three. */
+	crl_result_clear(&other);
+	build(g_rsa, old, T_GOLDEN + 600, 0, &other);
+	assert_int_equal(other.number, 3);
+	assert_int_equal(other.entries, 3);
+
+	/* Not a CRL. */
+	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)"junk",
+	    4, "test", "cli:test", &rec, &e), CA_EMALF);
+	crl_result_clear(&r);
+	crl_result_clear(&r2);
+	crl_result_clear(&other);
+	store_close(live);
+	store_close(old);
+}
+
 int
 main(void)
 {
@@ -1216,6 +1327,7 @@ main(void)
 		cmocka_unit_test(test_check_negative_serial),
 		cmocka_unit_test(test_check_too_many_entries),
 		cmocka_unit_test(test_check_malformed),
+		cmocka_unit_test(test_recover),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1965,6 +1965,125 @@ test_map_resized(void **state)
 	store_close(st);
 }
 
+
+struct copy_writer {
+	struct store	*st;
+	uint32_t	 from, n;
+};
+
+static void *
+copy_writer_run(void *arg)
+{
+	struct copy_writer	*w = arg;
+	struct cert_record	 r;
+	struct ca_error		 e;
+
+	for (uint32_t i = 0; i < w->n; i++) {
+		mk_record(&r, w->from + i, 2000000000);
+		if (store_cert_put(w->st, &r, &e) != CA_OK)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* store_copy: a consistent, compacted copy that opens as a store, taken
+   while another thread writes; never over an existing file. */
+static void
+test_copy(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*cp = NULL;
+	struct store_stats	 before, after, got;
+	struct store_revocation	 rv;
+	struct cert_record	 r, rec;
+	struct copy_writer	 w = { f->st, 1000, 300 };
+	struct ca_error		 e;
+	pthread_t		 th;
+	char			 dir[128], path[160];
+	void			*res;
+	uint64_t		 v;
+	int			 outcome;
+
+	for (uint32_t i = 1; i <= 40; i++) {
+		mk_record(&r, i, 2000000000);
+		assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+	}
+	mk_record(&r, 7, 2000000000);
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = r.serial;
+	rv.serial_len = r.serial_len;
+	rv.revoked_at = 1700000000;
+	rv.reason = 1;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(store_counter_next(f->st, STORE_COUNTER_CRL, &v, &e),
+	    CA_OK);
+	assert_int_equal(store_stats(f->st, &before, &e), CA_OK);
+	assert_int_equal(before.certs, 40);
+	assert_int_equal(before.revoked, 1);
+	assert_int_equal(before.crl_number, 1);
+
+	snprintf(dir, sizeof(dir), "%s/copy", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(pthread_create(&th, NULL, copy_writer_run, &w), 0);
+	assert_int_equal(store_copy(f->st, dir, &e), CA_OK);
+	assert_int_equal(pthread_join(th, &res), 0);
+	assert_null(res);
+	assert_int_equal(store_stats(f->st, &after, &e), CA_OK);
+	assert_int_equal(after.certs, 340);
+
+	/* Never over an existing copy. */
+	assert_int_equal(store_copy(f->st, dir, &e), CA_EEXIST);
+
+	o.dir = dir;
+	assert_int_equal(store_open(&o, &cp, &e), CA_OK);
+	assert_int_equal(store_stats(cp, &got, &e), CA_OK);
+	/* One snapshot: somewhere between, never a half-written record. */
+	assert_true(got.certs >= before.certs && got.certs <= after.certs);
+	assert_int_equal(got.revoked, 1);
+	assert_int_equal(got.crl_number, 1);
+	assert_int_equal(got.schema, before.schema);
+	assert_int_equal(store_cert_get(cp, r.serial, r.serial_len, &rec, &e),
+	    CA_OK);
+	assert_int_equal(rec.status, CERT_STATUS_REVOKED);
+	assert_int_equal(rec.reason, 1);
+	cert_record_clear(&rec);
+	store_close(cp);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 077, 0);
+	}
+}
+
+/* store_counter_raise: up only, in one transaction. */
+static void
+test_counter_raise(void **state)
+{
+	struct fx	*f = *state;
+	struct ca_error	 e;
+	uint64_t	 v;
+
+	assert_int_equal(store_counter_raise(f->st, STORE_COUNTER_CRL, 41, &v,
+	    &e), CA_OK);
+	assert_int_equal(v, 41);
+	assert_int_equal(store_counter_next(f->st, STORE_COUNTER_CRL, &v, &e),
+	    CA_OK);
+	assert_int_equal(v, 42);
+	/* Never down. */
+	assert_int_equal(store_counter_raise(f->st, STORE_COUNTER_CRL, 5, &v,
+	    &e), CA_OK);
+	assert_int_equal(v, 42);
+	assert_int_equal(counter(f->st, STORE_COUNTER_CRL), 42);
+	assert_int_equal(store_counter_raise(f->st, "schema_version", 9, NULL,
+	    &e), CA_EINVAL);
+	assert_int_equal(store_counter_raise(f->st, "", 9, NULL, &e),
+	    CA_EINVAL);
+}
+
 int
 main(void)
 {
@@ -1995,6 +2114,8 @@ main(void)
 		T(test_renewals),
 		T(test_schema_version),
 		T(test_map_resized),
+		T(test_copy),
+		T(test_counter_raise),
 #undef T
 	};
 
