@@ -33,7 +33,14 @@ struct store_txn;
 
 struct store_options {
 	const char	*dir;		/* the LMDB environment directory */
-	uint64_t	 map_size;	/* bytes; 0 = default 1 GiB */
+	/*
+	 * The largest the map may grow to, in bytes; 0: as far as the disk
+	 * has room. The map starts small and grows by itself before a write
+	 * transaction that could run short (store_map_stats).
+	 */
+	uint64_t	 map_size;
+	/* The map's first size (tests); 0: 64 MiB or what the data needs. */
+	uint64_t	 initial_map_size;
 	unsigned	 max_readers;	/* 0 = default 512 */
 	bool		 read_only;
 };
@@ -78,6 +85,27 @@ int store_record_decode(const uint8_t *buf, size_t len, struct cert_record *rec)
 int store_open(const struct store_options *opt, struct store **out,
     struct ca_error *err);
 void store_close(struct store *st);
+
+/*
+ * The map: used (bytes of the data file in use), mapped (the map's size in
+ * this process) and limit (what it may grow to: store.map_size, or the data
+ * plus the disk's free space when unbounded). A store at 80 % of its limit
+ * should be looked at (the metric's warning).
+ */
+struct store_map_stats {
+	uint64_t	used;
+	uint64_t	mapped;
+	uint64_t	limit;
+	uint64_t	grown;		/* growths in this process */
+};
+void store_map_stats(struct store *st, struct store_map_stats *out);
+/*
+ * Make room for a large write transaction: grow the map, within its limit,
+ * so that at least bytes are free beyond what is used. A store opened
+ * read-only, or one at its limit, is left as it is (the transaction will
+ * then report CA_ESPACE if it does not fit).
+ */
+void store_reserve(struct store *st, uint64_t bytes);
 
 /* ---- single operations, each its own transaction ---- */
 

@@ -1710,6 +1710,112 @@ test_map_full(void **state)
 	store_close(st);
 }
 
+/*
+ * The map grows by itself (issue 15): a store opened with a tiny map and no
+ * limit takes megabytes, one certificate per transaction and in one large
+ * batch, and never reports full; with a limit it stops there, saying so.
+ */
+static void
+test_map_grows(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct store_map_stats	 ms;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	static uint8_t		 der[4096];
+	char			 db[128];
+	uint64_t		 grown;
+	uint32_t		 i;
+	int			 rc = CA_OK, tries;
+
+	snprintf(db, sizeof(db), "%s/growing", f->dir);
+	o.dir = db;
+	o.initial_map_size = 128 * 1024;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	/* The open's own write grew the 128 KiB map to keep room ahead. */
+	store_map_stats(st, &ms);
+	assert_true(ms.mapped > 128 * 1024);
+	assert_true(ms.limit > ms.mapped);
+	grown = ms.grown;
+	/* 3,000 records of 4 KiB, one per transaction: about 100 times the
+	   first map. */
+	for (i = 1; i <= 3000; i++) {
+		mk_record(&r, i, 1000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		if ((rc = store_cert_put(st, &r, &e)) != CA_OK)
+			fail_msg("record %u with a growing map: %s", i, e.msg);
+	}
+	store_map_stats(st, &ms);
+	assert_true(ms.grown > grown);
+	assert_true(ms.used > 12u << 20);
+	assert_true(ms.mapped > ms.used);
+	/* One transaction larger than the room kept ahead (48 MB): the
+	   first try may run short, and says to try again; the next fits. */
+	for (tries = 0; tries < 3; tries++) {
+		assert_int_equal(store_txn_begin(st, &txn, &e), CA_OK);
+		for (i = 10001; i <= 16000; i++) {
+			mk_record(&r, i, 5000 + i);
+			r.der = der;
+			r.der_len = sizeof(der);
+			if ((rc = store_txn_cert_put(txn, &r, &e)) != CA_OK)
+				break;
+		}
+		if (rc == CA_OK) {
+			rc = store_txn_commit(txn, &e);
+			txn = NULL;
+		}
+		store_txn_abort(txn);
+		txn = NULL;
+		if (rc == CA_OK)
+			break;
+		assert_int_equal(rc, CA_ESPACE);
+		assert_non_null(strstr(e.msg, "try again"));
+	}
+	assert_int_equal(rc, CA_OK);
+	mk_record(&r, 16000, 0);
+	assert_int_equal(store_cert_get(st, r.serial, r.serial_len, &got, &e),
+	    CA_OK);
+	assert_int_equal(got.der_len, sizeof(der));
+	cert_record_clear(&got);
+	/* Room asked for ahead of a large batch: it fits the first time. */
+	store_reserve(st, 64u << 20);
+	assert_int_equal(store_txn_begin(st, &txn, &e), CA_OK);
+	for (i = 20001; i <= 25000 && rc == CA_OK; i++) {
+		mk_record(&r, i, 9000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		rc = store_txn_cert_put(txn, &r, &e);
+	}
+	if (rc != CA_OK)
+		fail_msg("a batch after store_reserve: %s", e.msg);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	store_close(st);
+
+	/* With a limit, the map grows up to it and then the store is full,
+	   naming the setting. */
+	snprintf(db, sizeof(db), "%s/bounded", f->dir);
+	o.dir = db;
+	o.map_size = 2u << 20;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1, rc = CA_OK; i < 5000 && rc == CA_OK; i++) {
+		mk_record(&r, i, 1000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		rc = store_cert_put(st, &r, &e);
+	}
+	assert_int_equal(rc, CA_ESPACE);
+	assert_non_null(strstr(e.msg, "store.map_size"));
+	store_map_stats(st, &ms);
+	assert_int_equal(ms.limit, 2u << 20);
+	assert_true(ms.used > (3u << 20) / 2);
+	assert_true(i > 150);
+	store_close(st);
+}
+
 static void
 test_open_read_only(void **state)
 {
@@ -1882,6 +1988,7 @@ main(void)
 		T(test_tokens),
 		T(test_audit),
 		T(test_map_full),
+		T(test_map_grows),
 		T(test_open_read_only),
 		T(test_renewals),
 		T(test_schema_version),
