@@ -15,6 +15,14 @@
  *       a reason cycling through unspecified, keyCompromise,
  *       affiliationChanged, superseded, cessationOfOperation. 10,000 per
  *       write transaction.
+ *   fill_store certs DATA_DIR N [--seed S]
+ *       Add N issued certificates as the service records them: a 16-byte
+ *       serial, the subject CN=host-I,O=bench (and its CN index entry), a
+ *       600-byte stand-in for the DER, notBefore a year before notAfter,
+ *       notAfter from 180 days ago to 365 days ahead (about a quarter
+ *       expired); every tenth one revoked in the same transaction (reason
+ *       superseded). 10,000 per write transaction. For the list, filter
+ *       and issuance benchmarks and tests at a realistic store size.
  *   fill_store build DATA_DIR [--repeat K] [--out DIR]
  *       crl_build (+ crl_write_files when --out is given) K times; prints
  *       per-run wall times and the process's peak RSS.
@@ -196,6 +204,85 @@ out:
 }
 
 static int
+cmd_certs(const char *dir, uint64_t n, uint64_t seed)
+{
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct ca_error		 e;
+	static uint8_t		 der[600];
+	char			 cert[4096], key[4096], db[4096], subject[64];
+	int64_t			 now = time_now();
+	double			 t0 = now_s();
+	int			 rc = 1;
+
+	paths_of(dir, cert, key, db, sizeof(cert));
+	if (dir_make(db, 0700, &e) != CA_OK || open_store(db, &st, &e) !=
+	    CA_OK)
+		return die("store", &e);
+	for (size_t i = 0; i < sizeof(der); i++)
+		der[i] = (uint8_t)rnd(&seed);
+	der[0] = 0x30;
+	for (uint64_t i = 0; i < n; i++) {
+		struct cert_record	rec;
+
+		if (txn == NULL && store_txn_begin(st, &txn, &e) != CA_OK) {
+			die("begin", &e);
+			goto out;
+		}
+		memset(&rec, 0, sizeof(rec));
+		for (int k = 0; k < 2; k++) {
+			uint64_t v = rnd(&seed);
+			memcpy(rec.serial + 8 * k, &v, 8);
+		}
+		rec.serial[0] = (uint8_t)((rec.serial[0] & 0x3f) | 0x40);
+		rec.serial_len = 16;
+		rec.not_after = now - 180 * 86400 +
+		    (int64_t)(rnd(&seed) % (545 * 86400));
+		rec.not_before = rec.not_after - 365 * 86400;
+		rec.issued_at = rec.not_before;
+		snprintf(rec.profile, sizeof(rec.profile), "client");
+		snprintf(subject, sizeof(subject), "CN=host-%" PRIu64 ",O=bench",
+		    i);
+		rec.subject = subject;
+		rec.der = der;
+		rec.der_len = sizeof(der);
+		if (store_txn_cert_put(txn, &rec, &e) != CA_OK) {
+			die("put", &e);
+			goto out;
+		}
+		if (i % 10 == 9) {
+			struct store_revocation	rv;
+			int			outcome;
+
+			memset(&rv, 0, sizeof(rv));
+			rv.serial = rec.serial;
+			rv.serial_len = rec.serial_len;
+			rv.reason = 4;
+			rv.revoked_at = now - (int64_t)(rnd(&seed) % 86400);
+			if (store_txn_cert_revoke(txn, &rv, crl_entry_encode,
+			    &outcome, &e) != CA_OK) {
+				die("revoke", &e);
+				goto out;
+			}
+		}
+		if ((i + 1) % BATCH == 0 || i + 1 == n) {
+			int c = store_txn_commit(txn, &e);
+			txn = NULL;
+			if (c != CA_OK) {
+				die("commit", &e);
+				goto out;
+			}
+		}
+	}
+	printf("filled %" PRIu64 " certificates in %.2f s\n", n, now_s() - t0);
+	rc = 0;
+out:
+	store_txn_abort(txn);
+	store_close(st);
+	return rc;
+}
+
+static int
 cmd_build(const char *dir, int repeat, const char *out)
 {
 	struct ca_paths		 p;
@@ -274,6 +361,16 @@ main(int argc, char **argv)
 		}
 		return cmd_fill(argv[2], n, index, reasons, seed);
 	}
+	if (argc >= 4 && strcmp(argv[1], "certs") == 0 &&
+	    parse_u64(argv[3], 1, 100000000, &n) == CA_OK) {
+		for (int i = 4; i < argc; i++) {
+			if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+				seed = strtoull(argv[++i], NULL, 0) | 1;
+			else
+				goto usage;
+		}
+		return cmd_certs(argv[2], n, seed);
+	}
 	if (argc >= 3 && strcmp(argv[1], "build") == 0) {
 		for (int i = 3; i < argc; i++) {
 			if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
@@ -290,6 +387,7 @@ usage:
 	fprintf(stderr, "usage: fill_store init DATA_DIR [ecdsa]\n"
 	    "       fill_store fill DATA_DIR N [--index FILE] [--no-reasons] "
 	    "[--seed S]\n"
+	    "       fill_store certs DATA_DIR N [--seed S]\n"
 	    "       fill_store build DATA_DIR [--repeat K] [--out DIR]\n");
 	return 2;
 }
