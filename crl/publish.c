@@ -14,7 +14,7 @@
 
 #include "common/util.h"
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 #include "crl/publish_int.h"
 
 #define STATE_PREFIX	"publisher/"

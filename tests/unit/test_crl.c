@@ -25,7 +25,7 @@
 
 #include "crl/crl.h"
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* 2027-03-01T00:00:00Z: the pinned thisUpdate of the golden CRLs. */
 #define T_GOLDEN	1803859200LL
