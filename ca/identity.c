@@ -771,8 +771,88 @@ out:
 	return CA_OK;
 }
 
+/*
+ * A TBSCertificate of this CA: one SEQUENCE, [0] { v3 }, a positive serial,
+ * the CA's signature algorithm and the CA's subject as issuer (RFC 5280
+ * §4.1.2).
+ */
+static int
+cert_tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
+    struct ca_error *err)
+{
+	static const uint8_t	 v3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
+	const uint8_t		*p = tbs;
+	size_t			 hdr, l, sh, sl;
+	uint8_t			 tag;
+	const char		*why = NULL;
+
+	if (der_tlv(p, len, &tag, &hdr, &l) != 0 || tag != 0x30 ||
+	    hdr + l != len) {
+		why = "it is not one DER SEQUENCE";
+		goto out;
+	}
+	p += hdr;
+	if (l < sizeof(v3) || memcmp(p, v3, sizeof(v3)) != 0) {
+		why = "its version is not v3";
+		goto out;
+	}
+	p += sizeof(v3);
+	l -= sizeof(v3);
+	if (der_tlv(p, l, &tag, &sh, &sl) != 0 || tag != 0x02 || sl == 0 ||
+	    (p[sh] & 0x80) != 0) {
+		why = "its serial is not a positive INTEGER";
+		goto out;
+	}
+	p += sh + sl;
+	l -= sh + sl;
+	if (l < ca->alg_der_len || memcmp(p, ca->alg_der, ca->alg_der_len)) {
+		why = "its signature algorithm is not the CA's";
+		goto out;
+	}
+	p += ca->alg_der_len;
+	l -= ca->alg_der_len;
+	if (l < ca->subject_len || memcmp(p, ca->subject_der, ca->subject_len))
+		why = "its issuer is not the CA's subject";
+out:
+	if (why != NULL)
+		return ca_error_set(err, CA_EINVAL, "refusing to sign: the CA "
+		    "key signs only a v3 TBSCertificate (RFC 5280 section 4.1) "
+		    "of this CA, and %s", why);
+	return CA_OK;
+}
+
+static int sign_checked(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err);
+
+int
+ca_sign_cert_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err)
+{
+	int rc;
+
+	if (tbs_len > UINT_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "TBSCertificate too "
+		    "large");
+	if ((rc = cert_tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
+		return rc;
+	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
+}
+
 int
 ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
+    size_t *sig_len, struct ca_error *err)
+{
+	int rc;
+
+	if (tbs_len > UINT_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "TBSCertList too large");
+	if ((rc = tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
+		return rc;
+	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
+}
+
+static int
+sign_checked(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
     size_t *sig_len, struct ca_error *err)
 {
 	struct ca_signer	*s;
@@ -781,10 +861,6 @@ ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
 	uint8_t			*buf;
 	int			 rc;
 
-	if (tbs_len > UINT_MAX)
-		return ca_error_set(err, CA_ETOOBIG, "TBSCertList too large");
-	if ((rc = tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
-		return rc;
 	/* PKCS#1 v1.5 for RSA keys (RFC 4055 keeps sha256WithRSAEncryption),
 	 * DER Ecdsa-Sig-Value for EC keys (RFC 5758 §3.2). */
 	s = ca_signer_acquire(ca);
