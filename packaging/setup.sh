@@ -18,11 +18,12 @@ type=${MTLSCA_BUILD_TYPE:-RelWithDebInfo}
 BUILD_PKGS="cmake gcc make pkg-config libgnutls28-dev liblmdb-dev
 libconfig-dev libjansson-dev libmicrohttpd-dev libcurl4-gnutls-dev
 libxml2-dev libcmocka-dev"
-# The end-to-end tests' independent checkers and peers, the benchmarks,
+# The end-to-end tests' independent checkers and peers, the benchmarks
+# (golang-cfssl: the issuance CPU baseline of tests/bench/cfssl_bench.sh),
 # and clang for the fuzz targets.
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
 lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev
-softhsm2"
+softhsm2 golang-cfssl"
 
 if [ "${MTLSCA_SETUP_NO_APT:-}" != 1 ]; then
 	if [ "$(id -u)" -eq 0 ]; then
