@@ -301,7 +301,8 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	if (r.warned)
 		fprintf(stderr, "mtlsca: crl: %s\n", r.warning);
 	if (s->public_dir != NULL &&
-	    (rc = crl_write_files(s->public_dir, &r, err)) != CA_OK)
+	    ((rc = crl_write_files(s->public_dir, &r, err)) != CA_OK ||
+	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK))
 		goto out;
 	if ((rc = snapshot_new(r.der, r.der_len, r.pem, r.pem_len, &snap)) !=
 	    CA_OK) {
@@ -374,17 +375,30 @@ load_existing(struct crl_schedule *s)
 	if (s->public_dir == NULL ||
 	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
 		goto out;
+	/* Files this data directory wrote and recorded (trust.c) are taken
+	   by their hashes; any other CRL is read and verified. */
+	if ((snap = crl_snapshot_recorded(s->st, s->ca, s->public_dir)) !=
+	    NULL) {
+		rep.number = snap->number;
+		rep.entries = snap->entries;
+		rep.this_update = snap->this_update;
+		rep.next_update = snap->next_update;
+		goto adopt;
+	}
 	if (file_read(path, CRL_ALB_MAX_BYTES, &pem, &pem_len, NULL) != CA_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
 	if (crl_check_any(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
 	    !rep.signature_ok || !rep.has_number)
 		goto out;
+adopt:
 	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=
 	    CA_OK || !meta_revgen_get(s, &done) || done != gen)
 		goto out;
 	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
 		goto out;
+	if (snap != NULL)
+		goto install;
 	pemd.data = pem;
 	pemd.size = (unsigned)pem_len;
 	if (gnutls_pem_base64_decode2("X509 CRL", &pemd, &der) < 0)
@@ -396,13 +410,18 @@ load_existing(struct crl_schedule *s)
 	snap->entries = rep.entries;
 	snap->this_update = rep.this_update;
 	snap->next_update = rep.next_update;
+	/* Verified in full: recorded, so that the next start need not. */
+	crl_snapshot_record(s->st, s->ca, snap);
+install:
 	snapshot_install(s, snap);
+	snap = NULL;
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
 	s->status.last_success = rep.this_update;
 	pthread_mutex_unlock(&s->mu);
 	ok = true;
 out:
+	crl_snapshot_release(snap);
 	gnutls_free(der.data);
 	free(pem);
 	return ok;
