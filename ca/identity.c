@@ -734,54 +734,15 @@ ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
  * an OCSP response.
  */
 static int
-tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
+tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len, bool cert,
     struct ca_error *err)
 {
+	/* TBSCertList: version v2 (RFC 5280 §5.1.2.1); TBSCertificate:
+	   [0] { v3 } (§4.1.2.1), then a positive serial (§4.1.2.2). */
 	static const uint8_t	 v2[] = { 0x02, 0x01, 0x01 };
-	const uint8_t		*p = tbs;
-	size_t			 hdr, l;
-	uint8_t			 tag;
-	const char		*why = NULL;
-
-	if (der_tlv(p, len, &tag, &hdr, &l) != 0 || tag != 0x30 ||
-	    hdr + l != len) {
-		why = "it is not one DER SEQUENCE";
-		goto out;
-	}
-	p += hdr;
-	if (l < sizeof(v2) || memcmp(p, v2, sizeof(v2)) != 0) {
-		why = "its version is not v2";
-		goto out;
-	}
-	p += sizeof(v2);
-	l -= sizeof(v2);
-	if (l < ca->alg_der_len || memcmp(p, ca->alg_der, ca->alg_der_len)) {
-		why = "its signature algorithm is not the CA's";
-		goto out;
-	}
-	p += ca->alg_der_len;
-	l -= ca->alg_der_len;
-	if (l < ca->subject_len || memcmp(p, ca->subject_der, ca->subject_len))
-		why = "its issuer is not the CA's subject";
-out:
-	if (why != NULL)
-		return ca_error_set(err, CA_EINVAL, "refusing to sign: the CA "
-		    "key signs only a v2 TBSCertList (RFC 5280 section 5.1) "
-		    "of this CA, and %s", why);
-	return CA_OK;
-}
-
-/*
- * A TBSCertificate of this CA: one SEQUENCE, [0] { v3 }, a positive serial,
- * the CA's signature algorithm and the CA's subject as issuer (RFC 5280
- * §4.1.2).
- */
-static int
-cert_tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
-    struct ca_error *err)
-{
 	static const uint8_t	 v3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
-	const uint8_t		*p = tbs;
+	const uint8_t		*v = cert ? v3 : v2, *p = tbs;
+	size_t			 vlen = cert ? sizeof(v3) : sizeof(v2);
 	size_t			 hdr, l, sh, sl;
 	uint8_t			 tag;
 	const char		*why = NULL;
@@ -792,19 +753,21 @@ cert_tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
 		goto out;
 	}
 	p += hdr;
-	if (l < sizeof(v3) || memcmp(p, v3, sizeof(v3)) != 0) {
-		why = "its version is not v3";
+	if (l < vlen || memcmp(p, v, vlen) != 0) {
+		why = cert ? "its version is not v3" : "its version is not v2";
 		goto out;
 	}
-	p += sizeof(v3);
-	l -= sizeof(v3);
-	if (der_tlv(p, l, &tag, &sh, &sl) != 0 || tag != 0x02 || sl == 0 ||
-	    (p[sh] & 0x80) != 0) {
-		why = "its serial is not a positive INTEGER";
-		goto out;
+	p += vlen;
+	l -= vlen;
+	if (cert) {
+		if (der_tlv(p, l, &tag, &sh, &sl) != 0 || tag != 0x02 ||
+		    sl == 0 || (p[sh] & 0x80) != 0) {
+			why = "its serial is not a positive INTEGER";
+			goto out;
+		}
+		p += sh + sl;
+		l -= sh + sl;
 	}
-	p += sh + sl;
-	l -= sh + sl;
 	if (l < ca->alg_der_len || memcmp(p, ca->alg_der, ca->alg_der_len)) {
 		why = "its signature algorithm is not the CA's";
 		goto out;
@@ -816,8 +779,9 @@ cert_tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
 out:
 	if (why != NULL)
 		return ca_error_set(err, CA_EINVAL, "refusing to sign: the CA "
-		    "key signs only a v3 TBSCertificate (RFC 5280 section 4.1) "
-		    "of this CA, and %s", why);
+		    "key signs only a %s of this CA, and %s", cert ?
+		    "v3 TBSCertificate (RFC 5280 section 4.1)" :
+		    "v2 TBSCertList (RFC 5280 section 5.1)", why);
 	return CA_OK;
 }
 
@@ -833,7 +797,7 @@ ca_sign_cert_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
 	if (tbs_len > UINT_MAX)
 		return ca_error_set(err, CA_ETOOBIG, "TBSCertificate too "
 		    "large");
-	if ((rc = cert_tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
+	if ((rc = tbs_check(ca, tbs, tbs_len, true, err)) != CA_OK)
 		return rc;
 	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
 }
@@ -846,7 +810,7 @@ ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
 
 	if (tbs_len > UINT_MAX)
 		return ca_error_set(err, CA_ETOOBIG, "TBSCertList too large");
-	if ((rc = tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
+	if ((rc = tbs_check(ca, tbs, tbs_len, false, err)) != CA_OK)
 		return rc;
 	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
 }
