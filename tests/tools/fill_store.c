@@ -98,6 +98,20 @@ ossl_time(int64_t t, char out[32])
 	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* Commit the batch after item i of n when it is full or the last. */
+static int
+batch_end(struct store_txn **txn, uint64_t i, uint64_t n)
+{
+	struct ca_error	e;
+	int		c;
+
+	if ((i + 1) % BATCH != 0 && i + 1 != n)
+		return 0;
+	c = store_txn_commit(*txn, &e);
+	*txn = NULL;
+	return c == CA_OK ? 0 : die("commit", &e);
+}
+
 static int
 cmd_init(const char *dir, int ecdsa)
 {
@@ -184,14 +198,8 @@ cmd_fill(const char *dir, uint64_t n, const char *index, int reasons,
 				fprintf(idx, "R\t%s\t%s\t%s\tunknown\t"
 				    "/CN=client %" PRIu64 "\n", na, ra, hex, i);
 		}
-		if ((i + 1) % BATCH == 0 || i + 1 == n) {
-			int c = store_txn_commit(txn, &e);
-			txn = NULL;
-			if (c != CA_OK) {
-				die("commit", &e);
-				goto out;
-			}
-		}
+		if (batch_end(&txn, i, n) != 0)
+			goto out;
 	}
 	printf("filled %" PRIu64 " revocations in %.2f s\n", n, now_s() - t0);
 	rc = 0;
@@ -265,14 +273,8 @@ cmd_certs(const char *dir, uint64_t n, uint64_t seed)
 				goto out;
 			}
 		}
-		if ((i + 1) % BATCH == 0 || i + 1 == n) {
-			int c = store_txn_commit(txn, &e);
-			txn = NULL;
-			if (c != CA_OK) {
-				die("commit", &e);
-				goto out;
-			}
-		}
+		if (batch_end(&txn, i, n) != 0)
+			goto out;
 	}
 	printf("filled %" PRIu64 " certificates in %.2f s\n", n, now_s() - t0);
 	rc = 0;
