@@ -209,9 +209,18 @@ cmd_list(int argc, char **argv, struct config *cfg)
 	if (!ctx.json)
 		printf("%-40s  %-7s  %-20s  %s\n", "SERIAL", "STATUS",
 		    "NOT_AFTER", "SUBJECT");
-	/* --cn seeks the store's CN index. */
-	rc = cn != NULL ? store_cert_foreach_cn(st, cn, NULL, 0, list_cb, &ctx,
-	    &err) : store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err);
+	/* --cn seeks the store's CN index; --status alone reads its status's
+	   index. */
+	if (cn != NULL)
+		rc = store_cert_foreach_cn(st, cn, NULL, 0, list_cb, &ctx,
+		    &err);
+	else if (ctx.filter != FILTER_ALL)
+		rc = store_cert_foreach_status(st, ctx.filter == FILTER_VALID ?
+		    STORE_FILTER_VALID : ctx.filter == FILTER_REVOKED ?
+		    STORE_FILTER_REVOKED : STORE_FILTER_EXPIRED, ctx.now, NULL,
+		    0, 0, list_cb, &ctx, &err);
+	else
+		rc = store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err);
 	if (rc != CA_OK) {
 		status = cmd_fail("listing the store: %s", err.msg[0] ?
 		    err.msg : "output failed");

@@ -29,8 +29,14 @@
  * 3: plus "renewals" (serial renewed -> be64 time, the new serial), empty
  * when an older store is first opened for writing (renewals before it were
  * not recorded).
+ * 4: "expiry" holds the certificates that are not revoked only (a
+ * revocation moves the key from "expiry" to "revoked", which has the same
+ * keys), so that each status is one index: valid and expired are two
+ * ranges of "expiry", revoked is "revoked" (store_cert_foreach_status).
+ * The revoked keys leave "expiry" when an older store is first opened for
+ * writing.
  */
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 /* The map's first size, and the least room kept free ahead of writes. */
 #define STORE_MAP_START		(64ULL << 20)
 #define STORE_HEADROOM_MIN	(16ULL << 20)
@@ -63,6 +69,7 @@ struct store {
 	int		 read_only;
 	bool		 has_cn;	/* a read-only open of version 1: no */
 	bool		 has_renewals;	/* a read-only open before 3: no */
+	bool		 live_expiry;	/* a read-only open before 4: no */
 	char		*dir;
 	/*
 	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
@@ -663,6 +670,33 @@ cn_index_build(struct store *st, MDB_txn *txn, struct ca_error *err)
 	return rc;
 }
 
+/* Version 3 to 4: the revoked certificates leave "expiry" (both indexes
+   have the keys be64(not_after) || serial). */
+static int
+expiry_unrevoke(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	int		 rc = CA_OK, mrc;
+
+	if ((mrc = mdb_cursor_open(txn, st->revoked, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "moving revoked keys");
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		MDB_val key = k;
+		int	drc = mdb_del(txn, st->expiry, &key, NULL);
+
+		if (drc != MDB_SUCCESS && drc != MDB_NOTFOUND) {
+			rc = store_fail(st, drc, err, "moving revoked keys");
+			break;
+		}
+	}
+	if (rc == CA_OK && mrc != MDB_NOTFOUND)
+		rc = store_fail(st, mrc, err, "moving revoked keys");
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 static int
 check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 {
@@ -676,18 +710,23 @@ check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 			return ca_error_set(err, CA_ENOENT,
 			    "no store at %s (it was never initialised): run "
 			    "`mtlsca init` first", st->dir);
+		st->live_expiry = true;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
 	if (v < STORE_SCHEMA_VERSION && st->read_only)
-		return CA_OK;	/* readable as is; CN listings scan */
+		return CA_OK;	/* readable as is; CN and status listings scan */
 	if (v < STORE_SCHEMA_VERSION) {
 		/* 2 to 3: "renewals" was created empty by open_dbis. */
 		if (v == 1 && (rc = cn_index_build(st, txn, err)) != CA_OK)
 			return rc;
+		if ((rc = expiry_unrevoke(st, txn, err)) != CA_OK)
+			return rc;
+		st->live_expiry = true;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
+	st->live_expiry = true;
 	if (v != STORE_SCHEMA_VERSION)
 		return ca_error_set(err, CA_EINVAL,
 		    "the store at %s has schema version %llu but this mtlsca "
@@ -1017,10 +1056,15 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 	if ((rc = record_put(st, txn->txn, &rec, fresh ? MDB_NOOVERWRITE : 0,
 	    err)) != CA_OK)
 		goto out;
-	if (fresh && ((rc = index_put(st, txn->txn, st->expiry, rec.not_after,
-	    rec.serial, rec.serial_len, "", 0, 0, err)) != CA_OK ||
-	    (rc = cn_put(st, txn->txn, &rec, err)) != CA_OK))
+	if (fresh && (rc = cn_put(st, txn->txn, &rec, err)) != CA_OK)
 		goto out;
+	/* Revoked: its key moves from "expiry" to "revoked" (schema 4). */
+	if (result == STORE_REVOKE_NEW && !fresh &&
+	    (mrc = mdb_del(txn->txn, st->expiry, &k, NULL)) != MDB_SUCCESS &&
+	    mrc != MDB_NOTFOUND) {
+		rc = store_fail(st, mrc, err, "updating the expiry index");
+		goto out;
+	}
 	if ((rc = counter_add(st, txn->txn, STORE_COUNTER_REVGEN, 1, NULL,
 	    err)) != CA_OK)
 		goto out;
@@ -1317,6 +1361,304 @@ store_cert_foreach_cn(struct store *st, const char *cn, const uint8_t *after,
 	    (after != NULL && !serial_ok(after, after_len)))
 		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
 	return cert_walk(st, cn, after, after_len, cb, ctx, err);
+}
+
+/* ---- listings by status ---- */
+
+/* A serial as LMDB orders keys (memcmp, then the shorter first). */
+struct ser {
+	uint8_t	b[SERIAL_MAX + 1];
+	uint8_t	len;
+};
+
+static int
+ser_cmp(const void *a, const void *b)
+{
+	const struct ser	*x = a, *y = b;
+	size_t			 n = x->len < y->len ? x->len : y->len;
+	int			 c = memcmp(x->b, y->b, n);
+
+	return c != 0 ? c : (int)x->len - (int)y->len;
+}
+
+/* The serials found so far: all of them, or (limit) the smallest ones in a
+   max-heap. */
+struct serset {
+	struct ser	*v;
+	size_t		 n, cap, limit;
+};
+
+static void
+heap_down(struct ser *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct ser t;
+
+		if (l < n && ser_cmp(&v[l], &v[m]) > 0)
+			m = l;
+		if (r < n && ser_cmp(&v[r], &v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		t = v[i];
+		v[i] = v[m];
+		v[m] = t;
+		i = m;
+	}
+}
+
+static void
+heap_up(struct ser *v, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		struct ser t;
+
+		if (ser_cmp(&v[p], &v[i]) >= 0)
+			return;
+		t = v[i];
+		v[i] = v[p];
+		v[p] = t;
+		i = p;
+	}
+}
+
+static int
+serset_add(struct serset *s, const uint8_t *serial, size_t len)
+{
+	struct ser x;
+
+	if (len < 1 || len > SERIAL_MAX + 1)
+		return CA_EMALF;
+	memcpy(x.b, serial, len);
+	x.len = (uint8_t)len;
+	if (s->limit != 0 && s->n == s->limit) {
+		/* Full: keep it only if smaller than the largest kept. */
+		if (ser_cmp(&x, &s->v[0]) >= 0)
+			return CA_OK;
+		s->v[0] = x;
+		heap_down(s->v, s->n, 0);
+		return CA_OK;
+	}
+	if (s->n == s->cap) {
+		size_t		 ncap = s->cap ? s->cap * 2 : 256;
+		struct ser	*nv;
+
+		if (s->limit != 0 && ncap > s->limit)
+			ncap = s->limit;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return CA_ENOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = x;
+	if (s->limit != 0)
+		heap_up(s->v, s->n - 1);
+	return CA_OK;
+}
+
+/*
+ * Collect the serials of the index keys (be64(not_after) || serial) of dbi
+ * in [lo, hi) (as unsigned be64; hi 0: to the end) that come after `after`.
+ */
+static int
+index_collect(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
+    uint64_t hi, const struct ser *after, struct serset *s,
+    struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	uint8_t		 start[8];
+	MDB_cursor_op	 op = MDB_SET_RANGE;
+	int		 rc = CA_OK, mrc;
+
+	if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	store_be64_put(start, lo);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	for (;;) {
+		struct ser x;
+
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "listing certificates");
+			break;
+		}
+		if (k.mv_size < 9 || k.mv_size > STORE_INDEX_KEY_MAX) {
+			rc = ca_error_set(err, CA_EMALF, "an index key of the "
+			    "store is damaged");
+			break;
+		}
+		if (hi != 0 && store_be64_get(k.mv_data) >= hi)
+			break;
+		x.len = (uint8_t)(k.mv_size - 8);
+		memcpy(x.b, (uint8_t *)k.mv_data + 8, x.len);
+		if (after != NULL && ser_cmp(&x, after) <= 0)
+			continue;
+		if ((rc = serset_add(s, x.b, x.len)) != CA_OK) {
+			rc = ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Has dbi a key in [lo, hi)? */
+static int
+index_any(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
+    uint64_t hi, bool *any, struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	uint8_t		 start[8];
+	int		 mrc;
+
+	if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	store_be64_put(start, lo);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(cur);
+	if (mrc == MDB_NOTFOUND) {
+		*any = false;
+		return CA_OK;
+	}
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	*any = k.mv_size >= 8 && (hi == 0 || store_be64_get(k.mv_data) < hi);
+	return CA_OK;
+}
+
+static bool
+status_is(const struct cert_record *rec, enum store_status_filter f,
+    int64_t now)
+{
+	bool expired = rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
+	    rec->not_after < now;
+
+	if (rec->status == CERT_STATUS_REVOKED)
+		return f == STORE_FILTER_REVOKED;
+	return f == (expired ? STORE_FILTER_EXPIRED : STORE_FILTER_VALID);
+}
+
+struct status_scan {
+	enum store_status_filter	 f;
+	int64_t				 now;
+	size_t				 limit, n;
+	store_cert_cb			 cb;
+	void				*ctx;
+};
+
+static int
+status_scan_cb(const struct cert_record *rec, void *arg)
+{
+	struct status_scan	*ss = arg;
+	int			 rc;
+
+	if (!status_is(rec, ss->f, ss->now))
+		return 0;
+	if ((rc = ss->cb(rec, ss->ctx)) != 0)
+		return rc;
+	return ss->limit != 0 && ++ss->n >= ss->limit ? 1 : 0;
+}
+
+int
+store_cert_foreach_status(struct store *st, enum store_status_filter f,
+    int64_t now, const uint8_t *after, size_t after_len, size_t limit,
+    store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	struct status_scan	 ss = { f, now, limit, 0, cb, ctx };
+	struct serset		 set = { NULL, 0, 0, limit };
+	struct cert_record	 rec;
+	struct ser		 a;
+	MDB_txn			*txn = NULL;
+	MDB_val			 k, v;
+	/* be64 order of the signed not_after: negative times sort last */
+	const uint64_t		 t_now = now < 0 ? 0 : (uint64_t)now;
+	const uint64_t		 t_neg = 1ULL << 63;
+	bool			 any = true;
+	int			 rc, mrc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (st == NULL || cb == NULL || f > STORE_FILTER_EXPIRED ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	if (after != NULL) {
+		memcpy(a.b, after, after_len);
+		a.len = (uint8_t)after_len;
+	}
+	/* An older store read as it is: the walk, filtered. */
+	if (!st->live_expiry)
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	switch (f) {
+	case STORE_FILTER_VALID:
+		/* Valid certificates are most of a store: walk the records
+		   in serial order, unless the index says there are none. */
+		if ((rc = index_any(st, txn, st->expiry, t_now, t_neg, &any,
+		    err)) != CA_OK || !any)
+			goto out;
+		txn_end(st, txn);
+		txn = NULL;
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	case STORE_FILTER_REVOKED:
+		rc = index_collect(st, txn, st->revoked, 0, 0, after != NULL ?
+		    &a : NULL, &set, err);
+		break;
+	case STORE_FILTER_EXPIRED:
+		/* not_after < now: [0, now), and the negative times. */
+		if ((rc = index_collect(st, txn, st->expiry, 0, t_now,
+		    after != NULL ? &a : NULL, &set, err)) == CA_OK)
+			rc = index_collect(st, txn, st->expiry, t_neg, 0,
+			    after != NULL ? &a : NULL, &set, err);
+		break;
+	}
+	if (rc != CA_OK)
+		goto out;
+	qsort(set.v, set.n, sizeof(*set.v), ser_cmp);
+	for (size_t i = 0; i < set.n; i++) {
+		k.mv_size = set.v[i].len;
+		k.mv_data = set.v[i].b;
+		if ((mrc = mdb_get(txn, st->certs, &k, &v)) != MDB_SUCCESS) {
+			rc = mrc == MDB_NOTFOUND ? ca_error_set(err, CA_EIO,
+			    "an index of the store names a serial without a "
+			    "record: the store is damaged") :
+			    store_fail(st, mrc, err, "listing certificates");
+			goto out;
+		}
+		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
+			rc = ca_error_set(err, CA_EMALF, "a record of the "
+			    "store is damaged or of an unknown version");
+			goto out;
+		}
+		/* The indexes and the records are one snapshot. */
+		rc = status_is(&rec, f, now) ? cb(&rec, ctx) : 0;
+		cert_record_clear(&rec);
+		if (rc < 0) {
+			ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			goto out;
+		}
+		if (rc > 0)
+			break;
+	}
+	rc = CA_OK;
+out:
+	cert_record_clear(&rec);
+	free(set.v);
+	txn_end(st, txn);
+	return rc;
 }
 
 /* ---- the revoked index ---- */

@@ -4,7 +4,8 @@
  *
  * Databases (one LMDB environment in <data_dir>/db):
  *   certs    serial (DER INTEGER content bytes) -> versioned cert record
- *   expiry   be64(not_after) || serial -> "" (certificates by expiry)
+ *   expiry   be64(not_after) || serial -> "" (certificates not revoked, by
+ *            expiry: a revocation moves the key to "revoked")
  *   revoked  be64(not_after) || serial -> the CRL entry's final DER
  *            (keyed by expiry so that entries past a cut-off form a prefix
  *            range a CRL build skips with one cursor seek)
@@ -132,6 +133,24 @@ int store_cert_foreach(struct store *st, const uint8_t *after,
 int store_cert_foreach_cn(struct store *st, const char *cn,
     const uint8_t *after, size_t after_len, store_cert_cb cb, void *ctx,
     struct ca_error *err);
+
+/*
+ * The certificates of one status at now, in serial order after `after`,
+ * at most limit of them (0: all), through the indexes: revoked from the
+ * revoked index, expired and valid as ranges of the expiry index (schema
+ * 4), so that a status nobody has answers at once whatever the store's
+ * size. Memory: the serials of the matching certificates (at most limit of
+ * them when limit is given), never their records. A store of an older
+ * schema opened read-only is scanned instead. Callback as above.
+ */
+enum store_status_filter {
+	STORE_FILTER_VALID = 0,		/* not revoked, not past notAfter */
+	STORE_FILTER_REVOKED = 1,
+	STORE_FILTER_EXPIRED = 2,	/* not revoked, past notAfter */
+};
+int store_cert_foreach_status(struct store *st, enum store_status_filter f,
+    int64_t now, const uint8_t *after, size_t after_len, size_t limit,
+    store_cert_cb cb, void *ctx, struct ca_error *err);
 
 /*
  * Revocation. The CRL entry's DER depends on the final revocation time and
