@@ -339,14 +339,121 @@ int ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
     struct ca_peer *out, struct ca_error *err);
 
 /*
- * ca_peer_check, then the store: the certificate must be one this CA
- * recorded and not revoked (checked on every request, so that a revocation
- * takes effect at once). CA_EFORBIDDEN with CA_REASON_PEER_* and the
- * reason otherwise. rec (may be NULL) gets the record (owned).
+ * The service's mTLS check (admin, renewal): ca_verify_chain's answer on
+ * the certificate (ca/verify.c), so that a certificate the verifier
+ * refuses never logs in either. CA_EFORBIDDEN with CA_REASON_PEER_*
+ * (untrusted: not ours, expired, key, usage; unknown: not in the store;
+ * revoked) and the verifier's sentence otherwise. rec (may be NULL) gets
+ * the record (owned). ca_verifier_peer is the same through a verifier
+ * (and its cache).
  */
 int ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
     size_t len, int64_t now, struct ca_peer *out, struct cert_record *rec,
     struct ca_error *err);
+
+/* ---- verification of client certificates (ca/verify.c) ----
+ *
+ * "Is this client certificate good right now?", one answer for the
+ * verifier behind the load balancer (http/verify.c), `mtlsca verify` and
+ * the service's own mTLS: signed by a CA of this instance (the anchors are
+ * ours, never what the client sent), inside its validity, a key ALB
+ * accepts, good for clientAuth, and in the store now — known, the very
+ * certificate recorded, not revoked.
+ */
+enum ca_verify_result {
+	CA_VERIFY_GOOD = 0,
+	CA_VERIFY_MALFORMED,		/* does not parse, over a cap */
+	CA_VERIFY_UNKNOWN_ISSUER,	/* its issuer is no CA of ours */
+	CA_VERIFY_BAD_SIGNATURE,	/* names our CA, not signed by it */
+	CA_VERIFY_KEY_POLICY,		/* a key ALB refuses */
+	CA_VERIFY_NOT_CLIENT,		/* a CA, or EKU without clientAuth */
+	CA_VERIFY_NOT_YET_VALID,
+	CA_VERIFY_EXPIRED,
+	CA_VERIFY_NOT_ISSUED_HERE,	/* signed by us, unknown to the store */
+	CA_VERIFY_REVOKED,
+};
+#define CA_VERIFY_RESULTS	10
+
+/* "good", "malformed", "unknown_issuer", "bad_signature", "key_policy",
+   "not_client", "not_yet_valid", "expired", "not_issued_here", "revoked":
+   also the err->reason of a refusal. */
+const char *ca_verify_result_name(enum ca_verify_result r);
+
+/* What a verification says (ca_verified_clear frees it). */
+struct ca_verified {
+	enum ca_verify_result	 result;
+	uint8_t			 serial[SERIAL_MAX + 1];
+	size_t			 serial_len;		/* 0: not read */
+	uint8_t			 fingerprint[CA_HASH_LEN]; /* leaf's SHA-256 */
+	char			*subject;	/* RFC 4514, owned, or NULL */
+	char			*sans;		/* "dns:a, ip:b", owned, or NULL */
+	char			 profile[STORE_PROFILE_MAX];	/* the store's */
+	int64_t			 not_before, not_after;
+	int64_t			 revoked_at;	/* CA_VERIFY_REVOKED */
+	int			 revocation_reason;	/* RFC 5280 code */
+	bool			 cached;	/* the signature check was */
+};
+void ca_verified_clear(struct ca_verified *v);
+
+struct ca_verifier;
+
+struct ca_verifier_options {
+	/* Verified certificates kept, by leaf fingerprint; 0: no cache. */
+	size_t	cache_entries;
+};
+
+/*
+ * A verifier for the CAs of this instance (cas[0] active; the others
+ * retiring: still trusted for the certificates they issued) and their
+ * store, all borrowed. The cache keeps what never changes (signature, key,
+ * usage, identity) and the store's answer with the revocation counter it
+ * was read at: every revocation (STORE_COUNTER_REVGEN, another process's
+ * included) sends the next verification of each certificate back to the
+ * store. Thread-safe. Free with ca_verifier_free (NULL-safe).
+ */
+int ca_verifier_new(struct ca *const *cas, size_t n_cas, struct store *st,
+    const struct ca_verifier_options *opt, struct ca_verifier **out,
+    struct ca_error *err);
+void ca_verifier_free(struct ca_verifier *v);
+
+/*
+ * Verify a chain (DER, leaf first; the rest is what the client sent and is
+ * not trusted for anything) at now. CA_OK: good, out filled. CA_EFORBIDDEN:
+ * refused, out->result says why, err->reason is its name and err->msg the
+ * sentence (revoked: when and why). Anything else is a failure to answer
+ * (CA_ENOMEM, the store's error), not a verdict. Free out with
+ * ca_verified_clear() whatever the result.
+ */
+int ca_verify_chain(struct ca_verifier *v, const uint8_t *const *der,
+    const size_t *len, size_t n, int64_t now, struct ca_verified *out,
+    struct ca_error *err);
+
+/*
+ * The load balancer verified the chain and forwards the leaf's serial
+ * (content bytes) and issuer (RFC 2253 text, as ALB's
+ * X-Amzn-Mtls-Clientcert-Issuer; NULL: not checked): the live answer for
+ * that serial. The issuer must name a CA of ours (CA_VERIFY_UNKNOWN_ISSUER),
+ * the serial be in the store (CA_VERIFY_NOT_ISSUED_HERE); the recorded
+ * certificate then goes through ca_verify_chain (or, imported without one,
+ * the record's dates and status decide). Returns as ca_verify_chain.
+ */
+int ca_verify_serial(struct ca_verifier *v, const uint8_t *serial,
+    size_t serial_len, const char *issuer, int64_t now,
+    struct ca_verified *out, struct ca_error *err);
+
+/* ca_peer_verify through v. */
+int ca_verifier_peer(struct ca_verifier *v, const uint8_t *der, size_t len,
+    int64_t now, struct ca_peer *out, struct cert_record *rec,
+    struct ca_error *err);
+
+struct ca_verifier_stats {
+	uint64_t	hits;		/* signature checks the cache spared */
+	uint64_t	misses;
+	uint64_t	store_reads;	/* records read (first time, or after a
+					   revocation) */
+	uint64_t	entries;	/* in the cache now */
+};
+void ca_verifier_stats(struct ca_verifier *v, struct ca_verifier_stats *out);
 
 /* ---- enrollment (ca/enroll.c) ----
  *
@@ -380,7 +487,7 @@ int ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
 #define CA_REASON_SUBJECT	"subject"	/* required RDN, 2 CNs... */
 #define CA_REASON_SAN		"san"		/* type, count, encoding */
 #define CA_REASON_SERVER_NAME	"server_name"	/* the service's own names */
-/* ...and from ca_peer_verify (renewal with a client certificate): */
+/* ...and from ca_peer_verify (renewal, admin by client certificate): */
 #define CA_REASON_PEER_UNTRUSTED "peer_untrusted"	/* not ours, expired */
 #define CA_REASON_PEER_UNKNOWN	"peer_unknown"	/* not in the store */
 #define CA_REASON_PEER_REVOKED	"peer_revoked"

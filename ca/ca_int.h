@@ -229,6 +229,13 @@ bool ca_ip6_embeds_ip4(const uint8_t ip[16]);
    in IPv6 becomes its 4 bytes. Returns the length written to out. */
 size_t ca_ip_canon(const uint8_t *ip, size_t len, uint8_t out[16]);
 
+/*
+ * Good for TLS client authentication (server.c): an end entity whose
+ * extendedKeyUsage, when present, lists clientAuth. CA_EAUTH with the
+ * reason otherwise.
+ */
+int ca_crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

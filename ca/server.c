@@ -318,8 +318,8 @@ crt_check_issued(const struct ca *ca, gnutls_x509_crt_t crt, int64_t now,
  * clientAuth (section 4.2.1.12). The service's own serverAuth-only
  * certificate, or one of a server-only profile, must not log in.
  */
-static int
-crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err)
+int
+ca_crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err)
 {
 	char		oid[128];
 	size_t		sz;
@@ -509,7 +509,7 @@ ca_peer_check(struct ca *ca, const uint8_t *der, size_t len, int64_t now,
 	}
 	if ((rc = crt_check_issued(ca, crt, now, "the client certificate",
 	    err)) != CA_OK ||
-	    (rc = crt_check_client(crt, err)) != CA_OK)
+	    (rc = ca_crt_check_client(crt, err)) != CA_OK)
 		goto out;
 	n = sizeof(p.serial);
 	if ((rc = gnutls_x509_crt_get_serial(crt, p.serial, &n)) < 0 ||
@@ -560,42 +560,6 @@ ca_cert_pem_not_after(const char *pem, int64_t *not_after,
 		return rc;
 	*not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
 	gnutls_x509_crt_deinit(crt);
-	return CA_OK;
-}
-
-int
-ca_peer_verify(struct ca *ca, struct store *st, const uint8_t *der,
-    size_t len, int64_t now, struct ca_peer *out, struct cert_record *rec,
-    struct ca_error *err)
-{
-	struct ca_peer		p;
-	struct cert_record	r;
-	struct ca_error		e;
-	char			hex[SERIAL_HEX_MAX + 2];
-	int			rc;
-
-	ca_error_clear(&e);
-	if (ca_peer_check(ca, der, len, now, &p, &e) != CA_OK)
-		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_UNTRUSTED,
-		    "%s", e.msg);
-	memset(&r, 0, sizeof(r));
-	serial_format(p.serial, p.serial_len, hex);
-	rc = store_cert_get(st, p.serial, p.serial_len, &r, &e);
-	if (rc == CA_ENOENT)
-		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_UNKNOWN,
-		    "the client certificate %s is not in this CA's store", hex);
-	if (rc != CA_OK)
-		return ca_error_set(err, rc, "%s", e.msg);
-	if (r.status == CERT_STATUS_REVOKED) {
-		cert_record_clear(&r);
-		return ca_refuse(err, CA_EFORBIDDEN, CA_REASON_PEER_REVOKED,
-		    "the client certificate %s is revoked", hex);
-	}
-	*out = p;
-	if (rec != NULL)
-		*rec = r;
-	else
-		cert_record_clear(&r);
 	return CA_OK;
 }
 

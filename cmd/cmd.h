@@ -23,6 +23,8 @@ int cmd_audit(int argc, char **argv, struct config *cfg);
 /* Publishing (issue 5). */
 int cmd_publish(int argc, char **argv, struct config *cfg);
 int cmd_status(int argc, char **argv, struct config *cfg);
+/* The verifier on the command line (issue 13). */
+int cmd_verify(int argc, char **argv, struct config *cfg);
 
 /* The client side (issue 11): enrollment, renewal, PKCS#12. */
 int cmd_enroll(int argc, char **argv, struct config *cfg);
@@ -30,17 +32,14 @@ int cmd_renew(int argc, char **argv, struct config *cfg);
 int cmd_export_p12(int argc, char **argv, struct config *cfg);
 
 /*
- * Publishing wiring (cmd_publish.c), also used by `serve`: the config's
- * publishers as crl/'s plain structs (out holds CONFIG_PUBLISHERS_MAX), and
- * the publisher set built from them (free with crl_publishers_free()).
+ * Publishing wiring (cmd_publish.c), also used by `serve` and `status`: the
+ * publisher set built from the configuration's publishers (free with
+ * publish_set_free()); without a CA (NULL), a read-only set.
  */
 struct ca;
 struct store;
-struct crl_publisher_conf;
-struct crl_publishers;
-void cmd_publishers_conf(const struct config *cfg,
-    struct crl_publisher_conf *out, size_t *n);
+struct publish_set;
 int cmd_publishers_open(const struct config *cfg, struct ca *ca,
-    struct store *st, struct crl_publishers **out, struct ca_error *err);
+    struct store *st, struct publish_set **out, struct ca_error *err);
 
 #endif

@@ -294,9 +294,8 @@ cmd_store_open(const struct config *cfg, bool read_only, struct store **out,
 static void
 say_waiting(void *arg)
 {
-	fprintf(stderr, "mtlsca: waiting for another mtlsca process (serve, "
-	    "crl or publish) to finish its CRL run (lock %s)\n",
-	    (const char *)arg);
+	fprintf(stderr, "mtlsca: waiting for another mtlsca process (serve "
+	    "or crl) to finish its CRL run (lock %s)\n", (const char *)arg);
 }
 
 int

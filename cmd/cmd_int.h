@@ -35,11 +35,14 @@ int cmd_ca_open(const struct config *cfg, struct ca **out,
     struct ca_error *err);
 
 /*
- * <data_dir>/crl.lock: `serve`'s CRL schedule, `mtlsca crl` and `mtlsca
- * publish` hold it across a CRL run (build, files, publishers), so that
- * runs on one data directory take turns.
+ * <data_dir>/crl.lock: `serve`'s CRL schedule and `mtlsca crl` hold it
+ * across a CRL build and its files, so that runs on one data directory
+ * take turns. <data_dir>/publish.lock: `serve`'s publishers and `mtlsca
+ * publish` hold it across a run of the publishers. Two locks, so that a
+ * CRL is never held back by a publisher waiting on S3 or ALB.
  */
-#define CMD_CRL_LOCK	"crl.lock"
+#define CMD_CRL_LOCK		"crl.lock"
+#define CMD_PUBLISH_LOCK	"publish.lock"
 
 /*
  * Take the CRL lock, saying on stderr when another process holds it and

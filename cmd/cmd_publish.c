@@ -3,39 +3,56 @@
  * (the public directory's crl.pem, as `mtlsca crl` writes it). The exit
  * status says whether every publisher succeeded.
  *
- * Also the wiring `serve` uses: cmd_publishers_open() turns the config's
- * publishers into crl/'s publisher set.
+ * Also the wiring `serve` and `status` use: cmd_publishers_open() turns the
+ * config's publishers into publish/'s publisher set.
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 
 static void
-log_stderr(void *ctx, enum crl_publish_log level, const char *msg)
+log_stderr(void *ctx, enum publish_log level, const char *msg)
 {
 	(void)ctx;
 	fprintf(stderr, "mtlsca: publish: %s%s\n",
-	    level == CRL_PUBLISH_ERR ? "error: " :
-	    level == CRL_PUBLISH_WARN ? "warning: " : "", msg);
+	    level == PUBLISH_ERR ? "error: " :
+	    level == PUBLISH_WARN ? "warning: " : "", msg);
 }
 
-void
-cmd_publishers_conf(const struct config *cfg, struct crl_publisher_conf *out,
+/* The config's publishers as publish/'s plain structs. */
+static void
+publishers_conf(const struct config *cfg, struct publish_conf *out,
     size_t *n)
 {
 	for (size_t i = 0; i < cfg->n_publishers; i++) {
 		const struct config_publisher *c = &cfg->publishers[i];
-		struct crl_publisher_conf *o = &out[i];
+		struct publish_conf *o = &out[i];
 
 		memset(o, 0, sizeof(*o));
-		o->type = c->type == PUBLISHER_DIR ? CRL_PUBLISHER_DIR :
-		    c->type == PUBLISHER_S3 ? CRL_PUBLISHER_S3 :
-		    CRL_PUBLISHER_ALB;
+		o->type = c->type == PUBLISHER_DIR ? PUBLISH_DIR :
+		    c->type == PUBLISHER_S3 ? PUBLISH_S3 :
+		    c->type == PUBLISHER_ALB ? PUBLISH_ALB : PUBLISH_EXEC;
+		for (size_t k = 0; k < c->n_command; k++)
+			snprintf(o->argv[k], sizeof(o->argv[k]), "%s",
+			    c->command[k]);
+		o->argc = c->n_command;
+		o->timeout = c->timeout;
+		for (size_t k = 0; k < c->n_extra_ca_files; k++)
+			snprintf(o->extra_ca_files[k],
+			    sizeof(o->extra_ca_files[k]), "%s",
+			    c->extra_ca_files[k]);
+		o->n_extra_ca_files = c->n_extra_ca_files;
+		for (size_t k = 0; k < c->n_remove_ca_fingerprints; k++)
+			memcpy(o->remove_ca_fingerprints[k],
+			    c->remove_ca_fingerprints[k], 65);
+		o->n_remove_ca_fingerprints = c->n_remove_ca_fingerprints;
 		snprintf(o->name, sizeof(o->name), "%s", c->name);
 		snprintf(o->path, sizeof(o->path), "%s", c->path);
 		snprintf(o->bucket, sizeof(o->bucket), "%s", c->bucket);
@@ -52,28 +69,52 @@ cmd_publishers_conf(const struct config *cfg, struct crl_publisher_conf *out,
 	*n = cfg->n_publishers;
 }
 
-int
-cmd_publishers_open(const struct config *cfg, struct ca *ca,
-    struct store *st, struct crl_publishers **out, struct ca_error *err)
+static int
+publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
+    bool dry_run, struct publish_set **out, struct ca_error *err)
 {
-	struct crl_publisher_conf	 conf[CONFIG_PUBLISHERS_MAX];
-	struct crl_publish_options	 opt;
-	size_t				 n;
+	struct publish_conf	*conf;
+	struct publish_options	 opt;
+	char			 lock[CONFIG_PATH_MAX];
+	size_t			 n;
+	int			 rc;
 
-	cmd_publishers_conf(cfg, conf, &n);
+	if (config_path(cfg, CMD_PUBLISH_LOCK, lock, sizeof(lock)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
+	if ((conf = calloc(CONFIG_PUBLISHERS_MAX, sizeof(*conf))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	publishers_conf(cfg, conf, &n);
 	memset(&opt, 0, sizeof(opt));
 	opt.max_entries = cfg->crl_max_entries;
+	opt.read_only = ca == NULL;
+	opt.dry_run = dry_run;
+	opt.retry_min_ms = cfg->publish_retry_min * 1000;
+	opt.retry_max_ms = cfg->publish_retry_max * 1000;
+	opt.max_lag = cfg->publish_max_lag;
+	/* Take turns with `serve` and other `publish` runs. */
+	opt.lock_path = lock;
 	opt.log = log_stderr;
-	return crl_publishers_new(ca, st, conf, n, &opt, out, err);
+	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
+	free(conf);
+	return rc;
+}
+
+int
+cmd_publishers_open(const struct config *cfg, struct ca *ca,
+    struct store *st, struct publish_set **out, struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, false, out, err);
 }
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mtlsca publish [--crl FILE]\n"
+	fprintf(stderr, "usage: mtlsca publish [--crl FILE] [--dry-run]\n"
 	    "  Publish the current CRL (default: the public directory's "
 	    "crl.pem)\n  through every configured publisher; exit 0 only "
-	    "when all succeed.\n");
+	    "when all succeed.\n  --dry-run: say what each would do, with "
+	    "read-only calls only.\n");
 }
 
 int
@@ -81,25 +122,31 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {
 		{ "crl", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store		*st = NULL;
 	struct ca		*ca = NULL;
-	struct crl_publishers	*pubs = NULL;
-	struct crl_result	 crl;
+	struct publish_set	*pubs = NULL;
+	struct crl_snapshot	*crl = NULL;
 	struct ca_error		 err;
 	char			 pub[CONFIG_PATH_MAX];
 	char			 crlpath[CONFIG_PATH_MAX + 16];
 	const char		*file = NULL;
-	int			 ch, status = 1, lock = -1;
+	char			*plan = NULL;
+	size_t			 plan_len;
+	bool			 dry_run = false;
+	int			 ch, status = 1;
 
-	memset(&crl, 0, sizeof(crl));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'n':
+			dry_run = true;
 			break;
 		case 'h':
 			usage();
@@ -126,30 +173,44 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		snprintf(crlpath, sizeof(crlpath), "%s/crl.pem", pub);
 		file = crlpath;
 	}
-	/* Take turns with `serve` and `crl` (see CMD_CRL_LOCK); the CRL is
-	   read once the lock is ours, so it is the newest. */
+	/* The publish lock (CMD_PUBLISH_LOCK) is taken by publish_run();
+	   crl.pem is replaced by rename, so it is read whole. */
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
-	    cmd_crl_lock(cfg, &lock, &err) != CA_OK ||
-	    crl_publish_load(file, &crl, &err) != CA_OK ||
-	    cmd_publishers_open(cfg, ca, st, &pubs, &err) != CA_OK) {
+	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
+	    publishers_open(cfg, ca, st, dry_run, &pubs, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
 		goto out;
 	}
-	if (crl_publishers_run(pubs, &crl, &err) != CA_OK) {
+	if (dry_run) {
+		/* Read-only calls only: nothing put, added, removed,
+		   modified, run or recorded. */
+		int rc = publish_dry_run(pubs, crl, &plan, &plan_len, &err);
+
+		if (plan != NULL)
+			fwrite(plan, 1, plan_len, stdout);
+		if (rc != CA_OK) {
+			fprintf(stderr, "mtlsca: publish: dry run: %s\n",
+			    err.msg);
+			goto out;
+		}
+		status = 0;
+		goto out;
+	}
+	if (publish_run(pubs, crl, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: CRL %llu: %s\n",
-		    (unsigned long long)crl.number, err.msg);
+		    (unsigned long long)crl->number, err.msg);
 		goto out;
 	}
 	printf("CRL %llu (%llu entries) published by %zu publisher(s)\n",
-	    (unsigned long long)crl.number, (unsigned long long)crl.entries,
+	    (unsigned long long)crl->number, (unsigned long long)crl->entries,
 	    cfg->n_publishers);
 	status = 0;
 out:
-	crl_publishers_free(pubs);
-	crl_result_clear(&crl);
+	free(plan);
+	publish_set_free(pubs);
+	crl_snapshot_release(crl);
 	ca_free(ca);
 	store_close(st);
-	file_unlock(lock);
 	return status;
 }

@@ -1,9 +1,10 @@
 /*
- * `mtlsca serve`: wire the CA, the store, the CRL schedule and the HTTP
- * server together, print what a first start needs, and run until SIGTERM or
- * SIGINT. With no configuration it runs on the embedded defaults: a CA in
- * ./mtlsca-data is created if there is none, HTTPS on 127.0.0.1:8443, plain
- * HTTP (public files) on 127.0.0.1:8080.
+ * `mtlsca serve`: wire the CA, the store, the CRL schedule, the publishers
+ * and the HTTP server together, print what a first start needs, and run
+ * until SIGTERM or SIGINT. With no configuration it runs on the embedded
+ * defaults: a demo CA in ./mtlsca-data is created if there is none, HTTPS
+ * on 127.0.0.1:8443, plain HTTP (public files) on 127.0.0.1:8080. With a
+ * configuration it never creates a CA (ca_ensure).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,8 +22,10 @@
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "cmd/config.h"
+#include "cmd/notify.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #ifdef MTLSCA_HAVE_HTTP
@@ -45,7 +48,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mtlsca serve [--config FILE] [--listen ADDR] "
-	    "[--https-port N] [--http-port N]\n");
+	    "[--https-port N] [--http-port N] [--verify-port N]\n");
 }
 
 static int
@@ -67,7 +70,13 @@ exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-/* Create the CA on the embedded default's first start. */
+/*
+ * The CA, or the demo CA of the embedded default's first start. Only the
+ * embedded default (no --config, so no publishers) may create one: with a
+ * configuration, a data_dir without a CA is a typo or a volume that is not
+ * mounted, and a brand-new CA published over the real one's trust store
+ * would refuse every client. Nothing is created before this check.
+ */
 static int
 ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 {
@@ -77,6 +86,8 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 	bool			have_cert = exists(cfg->ca_cert);
 	bool			have_key = strncmp(cfg->ca_key, "pkcs11:", 7) == 0
 	    || exists(cfg->ca_key);
+	bool			demo = strcmp(cfg->source, "(defaults)") == 0 &&
+	    cfg->n_publishers == 0;
 
 	*created = false;
 	if (have_cert && have_key)
@@ -86,6 +97,13 @@ ca_ensure(const struct config *cfg, bool *created, struct ca_error *err)
 		    "restore the missing file or point the configuration at "
 		    "both", have_cert ? cfg->ca_cert : cfg->ca_key,
 		    have_cert ? cfg->ca_key : cfg->ca_cert);
+	if (!demo)
+		return ca_error_set(err, CA_ENOENT, "no CA in %s: run `mtlsca "
+		    "init` (a new CA) or `mtlsca import` (an existing one) "
+		    "with this configuration; serve makes a demo CA only "
+		    "without --config", cfg->data_dir);
+	if ((rc = dir_make(cfg->data_dir, 0700, err)) != CA_OK)
+		return rc;
 	/* A store left by another CA is not inherited (as `init`). */
 	if ((rc = cmd_store_refuse_records(cfg, err)) != CA_OK)
 		return rc;
@@ -399,15 +417,17 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	uint8_t				(*fps)[CA_HASH_LEN] = NULL;
 	uint8_t				(*admin_h)[CA_HASH_LEN] = NULL;
 	const char			*subjects[CONFIG_LIST_MAX];
+	const char			*proxies[CONFIG_LIST_MAX];
 	char				 served[CA_PROFILE_DENY_MAX][CA_NAME_MAX];
 	size_t				 n_served = 0;
 	struct ca			*ca = NULL;
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
-	struct crl_publishers		*pubs = NULL;
+	struct publish_set		*pubs = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
 	struct boot			 boot;
+	struct cmd_notify		 notify;
 	char				 pub[CONFIG_PATH_MAX];
 	char				 lockpath[CONFIG_PATH_MAX];
 	char				*tcert = NULL, *tkey = NULL;
@@ -464,6 +484,11 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 				usage();
 				return 2;
 			}
+		} else if (strcmp(a, "--verify-port") == 0) {
+			if (port_arg(v, &cfg->verify_port) != 0) {
+				usage();
+				return 2;
+			}
 		} else {
 			usage();
 			return 2;
@@ -480,11 +505,12 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);	/* systemctl reload: see below */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
-		goto fail;
 	if ((rc = ca_ensure(cfg, &created, &err)) != CA_OK)
+		goto fail;
+	if ((rc = dir_make(cfg->data_dir, 0700, &err)) != CA_OK)
 		goto fail;
 	if (created)
 		fprintf(stderr, "mtlsca: created a new CA: %s (key %s)\n",
@@ -518,13 +544,14 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	/* 0 in the config means at once; 0 here would mean the default. */
 	cso.debounce_ms = cfg->crl_debounce > 0 ? cfg->crl_debounce * 1000 : 1;
 	cso.public_dir = pub;
-	cso.lock_path = lockpath;	/* take turns with `crl` and `publish` */
+	cso.lock_path = lockpath;	/* take turns with `crl` */
 	if ((rc = crl_schedule_new(ca, st, &cso, &sched, &err)) != CA_OK)
 		goto fail;
-	/* The configured publishers (dir, S3, ALB) run after each CRL. */
+	/* The configured publishers, on a thread of their own: after each
+	   CRL, at once for whatever is behind, and again after a failure. */
 	if (cfg->n_publishers > 0 &&
 	    ((rc = cmd_publishers_open(cfg, ca, st, &pubs, &err)) != CA_OK ||
-	    (rc = crl_publishers_attach(pubs, sched, &err)) != CA_OK))
+	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
 		goto fail;
@@ -624,6 +651,21 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	ho.n_admin_subjects = cfg->n_admin_subjects;
 	ho.admin_token_hashes = (const uint8_t (*)[CA_HASH_LEN])admin_h;
 	ho.n_admin_token_hashes = n_admin;
+	ho.publishers = pubs;
+	/* The verifier behind the load balancer. */
+	for (size_t i = 0; i < cfg->n_verify_proxies; i++)
+		proxies[i] = cfg->verify_proxies[i];
+	ho.verify.port = cfg->verify_port;
+	ho.verify.listen = cfg->verify_listen;
+	ho.verify.path = cfg->verify_path;
+	ho.verify.source = (enum http_verify_source)cfg->verify_source;
+	ho.verify.header = cfg->verify_header;
+	ho.verify.serial_header = cfg->verify_serial_header;
+	ho.verify.issuer_header = cfg->verify_issuer_header;
+	ho.verify.trusted_proxies = proxies;
+	ho.verify.n_trusted_proxies = cfg->n_verify_proxies;
+	ho.verify.cache_entries = (size_t)cfg->verify_cache;
+	ho.verify.threads = cfg->verify_threads;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 
@@ -648,15 +690,29 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (http_server_port(srv, false))
 		fprintf(stderr, "mtlsca: serving HTTP (public files) on "
 		    "%s:%u\n", cfg->listen, http_server_port(srv, false));
+	if (http_server_verify_port(srv))
+		fprintf(stderr, "mtlsca: serving the verifier (GET /v1/verify"
+		    "%s%s) on %s:%u\n", cfg->verify_path[0] ? ", " : "",
+		    cfg->verify_path, cfg->verify_listen,
+		    http_server_verify_port(srv));
 	fprintf(stderr, "mtlsca: ready (data in %s; CA fingerprint SHA-256 "
 	    "%s)\n", cfg->data_dir, fp);
+	/* systemd (Type=notify): started now; the watchdog from this loop. */
+	cmd_notify_ready(&notify, "serving on %s: HTTPS port %u, HTTP port %u",
+	    cfg->listen, http_server_port(srv, true),
+	    http_server_port(srv, false));
 
 	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
+		if (cmd_notify_sigwait(&notify, &sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		/* SIGHUP (mtlsca.service's ExecReload=) must not stop a CA,
+		   as its default action would. */
+		fprintf(stderr, "mtlsca: SIGHUP: reloading the configuration "
+		    "is not supported yet: restart to apply it\n");
 	}
+	cmd_notify_stopping();
 	fprintf(stderr, "mtlsca: %s: finishing requests in flight\n",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ret = 0;
@@ -666,8 +722,10 @@ fail:
 	    ca_strerror(err.code));
 out:
 	http_server_stop(srv);
+	/* The publishers read the schedule's CRL: they stop first. */
+	publish_stop(pubs);
 	crl_schedule_free(sched);
-	crl_publishers_free(pubs);
+	publish_set_free(pubs);
 	store_close(st);
 	ca_free(ca);
 	free(toks);

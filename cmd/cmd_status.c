@@ -16,6 +16,7 @@
 #include "cmd/cmd_int.h"
 #include "common/util.h"
 #include "crl/crl.h"
+#include "publish/publish.h"
 
 /* The CA certificate's SHA-256 fingerprint: what `mtlsca enroll
    --ca-fingerprint` checks the server's /ca.pem against. */
@@ -57,11 +58,11 @@ cmd_status(int argc, char **argv, struct config *cfg)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct crl_publisher_conf conf[CONFIG_PUBLISHERS_MAX];
+	struct publish_set	*set = NULL;
 	struct store		*st = NULL;
 	struct ca_error		 err;
 	char			*text = NULL;
-	size_t			 n, len;
+	size_t			 len;
 	uint64_t		 number = 0, revgen = 0;
 	bool			 metrics = false;
 	int			 ch, status = 1;
@@ -84,17 +85,15 @@ cmd_status(int argc, char **argv, struct config *cfg)
 		fprintf(stderr, "usage: mtlsca status [--metrics]\n");
 		return 2;
 	}
-	cmd_publishers_conf(cfg, conf, &n);
 	if (cmd_store_open(cfg, true, &st, &err) != CA_OK ||
 	    store_counter_get(st, STORE_COUNTER_CRL, &number, &err) != CA_OK ||
 	    store_counter_get(st, STORE_COUNTER_REVGEN, &revgen, &err) !=
-	    CA_OK) {
+	    CA_OK || cmd_publishers_open(cfg, NULL, st, &set, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: status: %s\n", err.msg);
 		goto out;
 	}
 	if (metrics) {
-		if (crl_publish_metrics(st, conf, n, &text, &len, &err) !=
-		    CA_OK) {
+		if (publish_metrics(set, &text, &len, &err) != CA_OK) {
 			fprintf(stderr, "mtlsca: status: %s\n", err.msg);
 			goto out;
 		}
@@ -105,7 +104,7 @@ cmd_status(int argc, char **argv, struct config *cfg)
 	ca_fingerprint_print(cfg);
 	printf("CRL number:          %llu\nrevocation generation: %llu\n",
 	    (unsigned long long)number, (unsigned long long)revgen);
-	if (crl_publish_status_text(st, conf, n, &text, &len, &err) != CA_OK) {
+	if (publish_status_text(set, &text, &len, &err) != CA_OK) {
 		fprintf(stderr, "mtlsca: status: %s\n", err.msg);
 		goto out;
 	}
@@ -113,6 +112,7 @@ cmd_status(int argc, char **argv, struct config *cfg)
 	status = 0;
 out:
 	free(text);
+	publish_set_free(set);
 	store_close(st);
 	return status;
 }

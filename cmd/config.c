@@ -733,6 +733,114 @@ load_http(struct loader *l, const config_setting_t *g)
 	return CA_OK;
 }
 
+/* A header name: an RFC 9110 section 5.6.2 token. */
+static int
+get_header_name(struct loader *l, const config_setting_t *s, char *out,
+    size_t size)
+{
+	int rc;
+
+	/* "": the source's own name. */
+	if ((rc = get_string(l, s, out, size, false)) != CA_OK)
+		return rc;
+	for (const char *q = out; *q != '\0'; q++)
+		if (!isalnum((unsigned char)*q) && strchr("!#$%&'*+-.^_`|~",
+		    *q) == NULL)
+			return bad(l, s, "\"%s\" is not a header name", out);
+	return CA_OK;
+}
+
+static int
+load_verify(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "listen", "port", "path",
+	    "source", "header", "serial_header", "issuer_header",
+	    "trusted_proxies", "cache_size", "threads", NULL };
+	static const char *const sources[] = { "alb-passthrough",
+	    "alb-verify", "nginx", "haproxy", "envoy", NULL };
+	struct config		*c = l->cfg;
+	config_setting_t	*s;
+	struct ca_error		 e;
+	uint8_t			 addr[16];
+	char			 src[32];
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "listen")) != NULL) {
+		if ((rc = get_string(l, s, c->verify_listen,
+		    sizeof(c->verify_listen), true)) != CA_OK)
+			return rc;
+		if (inet_pton(AF_INET, c->verify_listen, addr) != 1 &&
+		    inet_pton(AF_INET6, c->verify_listen, addr) != 1)
+			return bad(l, s, "\"%s\" is not an IPv4 or IPv6 "
+			    "address", c->verify_listen);
+	}
+	if ((s = config_setting_get_member(g, "port")) != NULL &&
+	    (rc = get_uint(l, s, 0, 65535, &c->verify_port)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "path")) != NULL) {
+		if ((rc = get_string(l, s, c->verify_path,
+		    sizeof(c->verify_path), false)) != CA_OK)
+			return rc;
+		for (const char *q = c->verify_path; *q != '\0'; q++)
+			if (*q <= ' ' || *q == '?' || *q == '#' || *q >= 0x7f)
+				return bad(l, s, "a path without spaces, '?' "
+				    "or '#' (\"/auth\")");
+		if (c->verify_path[0] != '\0' && c->verify_path[0] != '/')
+			return bad(l, s, "must start with '/' (\"/auth\")");
+	}
+	if ((s = config_setting_get_member(g, "source")) != NULL) {
+		bool found = false;
+
+		if ((rc = get_string(l, s, src, sizeof(src), true)) != CA_OK)
+			return rc;
+		for (unsigned i = 0; sources[i] != NULL; i++)
+			if (strcmp(src, sources[i]) == 0) {
+				c->verify_source = i;
+				found = true;
+			}
+		if (!found)
+			return bad(l, s, "\"%s\" is not a source: expected "
+			    "\"alb-passthrough\", \"alb-verify\", \"nginx\", "
+			    "\"haproxy\" or \"envoy\"", src);
+	}
+	if ((s = config_setting_get_member(g, "header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_header,
+	    sizeof(c->verify_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "serial_header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_serial_header,
+	    sizeof(c->verify_serial_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "issuer_header")) != NULL &&
+	    (rc = get_header_name(l, s, c->verify_issuer_header,
+	    sizeof(c->verify_issuer_header))) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "trusted_proxies")) != NULL) {
+		if ((rc = get_strings(l, s, &c->verify_proxies[0][0],
+		    sizeof(c->verify_proxies[0]), CONFIG_LIST_MAX,
+		    &c->n_verify_proxies)) != CA_OK)
+			return rc;
+		if (c->n_verify_proxies == 0)
+			return bad(l, s, "needs at least one range (remove it "
+			    "for this host only: 127.0.0.1 and ::1)");
+		for (size_t i = 0; i < c->n_verify_proxies; i++)
+			if (http_verify_proxy_check(c->verify_proxies[i], &e) !=
+			    CA_OK)
+				return bad(l, config_setting_get_elem(s,
+				    (unsigned)i), "%s", e.msg);
+	}
+	if ((s = config_setting_get_member(g, "cache_size")) != NULL &&
+	    (rc = get_u64(l, s, 1, 1u << 24, &c->verify_cache)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "threads")) != NULL &&
+	    (rc = get_uint(l, s, 0, HTTP_LOOPS_MAX, &c->verify_threads)) !=
+	    CA_OK)
+		return rc;
+	return CA_OK;
+}
+
 static int
 load_admins(struct loader *l, const config_setting_t *g)
 {
@@ -804,7 +912,10 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 	    "prefix", "region", "endpoint", "imds_endpoint", NULL };
 	static const char *const alb_keys[] = { "type", "name",
 	    "trust_store_arn", "region", "endpoint", "s3", "s3_publisher",
-	    "imds_endpoint", NULL };
+	    "imds_endpoint", "extra_ca_files", "remove_ca_fingerprints",
+	    NULL };
+	static const char *const exec_keys[] = { "type", "name", "command",
+	    "timeout", NULL };
 	struct config_publisher	*p = &l->cfg->publishers[idx];
 	config_setting_t	*s;
 	char			 type[16];
@@ -814,21 +925,25 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 	if (!config_setting_is_group(g))
 		return bad(l, g, "expected a group { type = \"dir\"; ... }");
 	if ((s = config_setting_get_member(g, "type")) == NULL)
-		return bad(l, g, "a publisher needs a type: \"dir\", \"s3\" "
-		    "or \"alb\"");
+		return bad(l, g, "a publisher needs a type: \"dir\", \"s3\", "
+		    "\"alb\" or \"exec\"");
 	if ((rc = get_string(l, s, type, sizeof(type), true)) != CA_OK)
-		return bad(l, s, "expected \"dir\", \"s3\" or \"alb\"");
+		return bad(l, s, "expected \"dir\", \"s3\", \"alb\" or "
+		    "\"exec\"");
 	if (strcmp(type, "dir") == 0)
 		p->type = PUBLISHER_DIR;
 	else if (strcmp(type, "s3") == 0)
 		p->type = PUBLISHER_S3;
 	else if (strcmp(type, "alb") == 0)
 		p->type = PUBLISHER_ALB;
+	else if (strcmp(type, "exec") == 0)
+		p->type = PUBLISHER_EXEC;
 	else
 		return bad(l, s, "\"%s\" is not a publisher type: expected "
-		    "\"dir\", \"s3\" or \"alb\"", type);
+		    "\"dir\", \"s3\", \"alb\" or \"exec\"", type);
 	if ((rc = known_keys(l, g, p->type == PUBLISHER_DIR ? dir_keys :
-	    p->type == PUBLISHER_S3 ? s3_keys : alb_keys)) != CA_OK)
+	    p->type == PUBLISHER_S3 ? s3_keys : p->type == PUBLISHER_ALB ?
+	    alb_keys : exec_keys)) != CA_OK)
 		return rc;
 	if ((s = config_setting_get_member(g, "name")) == NULL)
 		return bad(l, g, "a publisher needs a name");
@@ -859,6 +974,26 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 			return rc;
 	}
 	switch (p->type) {
+	case PUBLISHER_EXEC:
+		if ((s = config_setting_get_member(g, "command")) == NULL)
+			return bad(l, g, "an exec publisher needs a command: "
+			    "[ \"/usr/sbin/nginx\", \"-s\", \"reload\" ]");
+		if ((rc = get_strings(l, s, &p->command[0][0],
+		    sizeof(p->command[0]), CONFIG_ARGV_MAX, &p->n_command)) !=
+		    CA_OK)
+			return rc;
+		if (p->n_command == 0)
+			return bad(l, s, "needs at least the program");
+		/* No shell runs it, and no PATH search finds it. */
+		if (p->command[0][0] != '/')
+			return bad(l, config_setting_get_elem(s, 0), "\"%s\" is "
+			    "not an absolute path (the command runs without a "
+			    "shell or a PATH search)", p->command[0]);
+		p->timeout = 30;
+		if ((s = config_setting_get_member(g, "timeout")) != NULL &&
+		    (rc = get_duration(l, s, 1, 3600, &p->timeout)) != CA_OK)
+			return rc;
+		return CA_OK;
 	case PUBLISHER_DIR:
 		return need(l, g, p->path, "a path", type);
 	case PUBLISHER_S3:
@@ -872,6 +1007,29 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 		    (rc = need(l, g, p->s3_publisher, "s3 (the name of the s3 "
 		    "publisher that uploads the CRL)", type)) != CA_OK)
 			return rc;
+		if ((s = config_setting_get_member(g, "extra_ca_files")) !=
+		    NULL && (rc = get_strings(l, s, &p->extra_ca_files[0][0],
+		    sizeof(p->extra_ca_files[0]), 8,
+		    &p->n_extra_ca_files)) != CA_OK)
+			return rc;
+		if ((s = config_setting_get_member(g,
+		    "remove_ca_fingerprints")) != NULL) {
+			int n;
+
+			if (!config_setting_is_array(s) &&
+			    !config_setting_is_list(s))
+				return bad(l, s, "expected a list of SHA-256 "
+				    "fingerprints");
+			if ((n = config_setting_length(s)) > 25)
+				return bad(l, s, "at most 25 entries (ALB's "
+				    "bundle limit)");
+			for (int i = 0; i < n; i++)
+				if ((rc = get_sha256_hex(l,
+				    config_setting_get_elem(s, (unsigned)i),
+				    p->remove_ca_fingerprints[i])) != CA_OK)
+					return rc;
+			p->n_remove_ca_fingerprints = (size_t)n;
+		}
 		if (strncmp(p->trust_store_arn, "arn:", 4) != 0)
 			return bad(l, config_setting_get_member(g,
 			    "trust_store_arn"), "\"%s\" is not an ARN "
@@ -887,6 +1045,35 @@ load_publisher(struct loader *l, const config_setting_t *g, size_t idx)
 		return bad(l, g, "s3 = \"%s\" does not name an s3 publisher "
 		    "listed before this one", p->s3_publisher);
 	}
+	return CA_OK;
+}
+
+static int
+load_publish(struct loader *l, const config_setting_t *g)
+{
+	static const char *const keys[] = { "retry_min", "retry_max",
+	    "max_lag", NULL };
+	struct config		*c = l->cfg;
+	config_setting_t	*s, *max;
+	int			 rc;
+
+	if ((rc = known_keys(l, g, keys)) != CA_OK)
+		return rc;
+	if ((s = config_setting_get_member(g, "retry_min")) != NULL &&
+	    (rc = get_duration(l, s, 1, 3600, &c->publish_retry_min)) !=
+	    CA_OK)
+		return rc;
+	if ((max = config_setting_get_member(g, "retry_max")) != NULL &&
+	    (rc = get_duration(l, max, 1, 86400, &c->publish_retry_max)) !=
+	    CA_OK)
+		return rc;
+	if (c->publish_retry_max < c->publish_retry_min)
+		return bad(l, max != NULL ? max : g, "retry_max must not be "
+		    "shorter than retry_min");
+	if ((s = config_setting_get_member(g, "max_lag")) != NULL &&
+	    (rc = get_duration(l, s, 1, 7 * 86400, &c->publish_max_lag)) !=
+	    CA_OK)
+		return rc;
 	return CA_OK;
 }
 
@@ -958,13 +1145,19 @@ config_defaults(struct config *cfg)
 	cfg->request_timeout_busy = 2;
 	cfg->per_ip_pending = 32;
 	cfg->threads = 0;
+	cfg->publish_retry_min = 5;
+	cfg->publish_retry_max = 300;
+	cfg->publish_max_lag = 900;
+	snprintf(cfg->verify_listen, sizeof(cfg->verify_listen), "127.0.0.1");
+	cfg->verify_cache = 16384;
 }
 
 int
 config_load(const char *path, struct config *cfg, struct ca_error *err)
 {
 	static const char *const keys[] = { "data_dir", "store", "ca", "crl",
-	    "profiles", "http", "admins", "publishers", NULL };
+	    "profiles", "http", "admins", "publishers", "publish", "verify",
+	    NULL };
 	struct config		*c = NULL;
 	struct loader		 l;
 	config_t		 lc;
@@ -1041,8 +1234,21 @@ config_load(const char *path, struct config *cfg, struct ca_error *err)
 	if ((s = config_lookup(&lc, "admins")) != NULL &&
 	    (rc = load_admins(&l, s)) != CA_OK)
 		goto out;
+	if ((s = config_lookup(&lc, "verify")) != NULL &&
+	    (rc = load_verify(&l, s)) != CA_OK)
+		goto out;
+	if (c->verify_port != 0 && (c->verify_port == c->https_port ||
+	    c->verify_port == c->http_port) &&
+	    strcmp(c->verify_listen, c->listen) == 0) {
+		rc = bad(&l, s, "verify.port %u is also an http port",
+		    c->verify_port);
+		goto out;
+	}
 	if ((s = config_lookup(&lc, "publishers")) != NULL &&
 	    (rc = load_publishers(&l, s)) != CA_OK)
+		goto out;
+	if ((s = config_lookup(&lc, "publish")) != NULL &&
+	    (rc = load_publish(&l, s)) != CA_OK)
 		goto out;
 	/* Paths not given follow data_dir (and a later --data-dir). */
 	c->ca_paths_explicit = (cert_set ? 1 : 0) | (key_set ? 2 : 0);

@@ -19,7 +19,9 @@
 #define CONFIG_PUBLISHERS_MAX	8
 #define CONFIG_STR_MAX		512
 
-enum publisher_type { PUBLISHER_DIR, PUBLISHER_S3, PUBLISHER_ALB };
+enum publisher_type { PUBLISHER_DIR, PUBLISHER_S3, PUBLISHER_ALB,
+	PUBLISHER_EXEC };
+#define CONFIG_ARGV_MAX		16
 
 struct config_publisher {
 	enum publisher_type	type;
@@ -35,6 +37,16 @@ struct config_publisher {
 	char	trust_store_arn[CONFIG_STR_MAX];
 	char	s3_publisher[64];		/* name of the s3 publisher */
 	char	imds_endpoint[CONFIG_STR_MAX];	/* "" = http://169.254.169.254 */
+	/* alb: more CA certificates for the trust store, and those to take
+	   out of it (SHA-256, lower-case hex) */
+	char	extra_ca_files[8][CONFIG_PATH_MAX];
+	size_t	n_extra_ca_files;
+	char	remove_ca_fingerprints[25][65];
+	size_t	n_remove_ca_fingerprints;
+	/* exec */
+	char	command[CONFIG_ARGV_MAX][CONFIG_STR_MAX];
+	size_t	n_command;
+	int64_t	timeout;			/* seconds, 30 */
 };
 
 struct config {
@@ -88,6 +100,19 @@ struct config {
 	bool		thread_pool;			/* threading = "pool" */
 	unsigned	threads;			/* pool size; 0 = cores */
 
+	/* verify: the verifier behind the load balancer (GET /v1/verify) */
+	char		verify_listen[64];		/* 127.0.0.1 */
+	unsigned	verify_port;			/* 0 = no listener */
+	char		verify_path[256];		/* "" = none */
+	unsigned	verify_source;			/* enum http_verify_source */
+	char		verify_header[128];		/* "" = the source's */
+	char		verify_serial_header[128];
+	char		verify_issuer_header[128];
+	char		verify_proxies[CONFIG_LIST_MAX][64];	/* CIDRs */
+	size_t		n_verify_proxies;		/* 0 = loopback */
+	uint64_t	verify_cache;			/* 16384 */
+	unsigned	verify_threads;			/* 0 = two per core */
+
 	/* admins */
 	char		admin_fingerprints[CONFIG_LIST_MAX][65];	/* SHA-256 hex */
 	size_t		n_admin_fingerprints;
@@ -99,6 +124,9 @@ struct config {
 	/* publishers */
 	struct config_publisher publishers[CONFIG_PUBLISHERS_MAX];
 	size_t		n_publishers;
+	int64_t		publish_retry_min;		/* 5 s */
+	int64_t		publish_retry_max;		/* 5 min */
+	int64_t		publish_max_lag;		/* 15 min */
 };
 
 /* Fill *cfg with the embedded defaults (no file). */

@@ -45,11 +45,13 @@ static const char main_usage[] =
 "  serve     run the HTTPS service (enrollment, admin API, CRL schedule)\n"
 "  token     manage enrollment tokens\n"
 "  audit     print the audit log\n"
-"  publish   run the configured CRL publishers once\n"
+"  publish   run the configured CRL publishers once (--dry-run: say what\n"
+"            they would do, with read-only calls)\n"
 "  status    show the CRL and publisher status, and the CA's fingerprint\n"
 "  enroll    get a client certificate from a mtlsca server (key made here)\n"
 "  renew     renew a client certificate over mTLS (once due, or as a daemon)\n"
 "  export-p12  write a key and its certificate as a PKCS#12 file\n"
+"  verify    is a client certificate good right now? (as GET /v1/verify)\n"
 "\n"
 "'mtlsca help COMMAND' or 'mtlsca COMMAND --help' shows a command's options.\n"
 "Exit status: 0 success, 1 failure, 2 usage error; renew --if-due: 3 when\n"
@@ -74,6 +76,7 @@ static const struct {
 	{ "enroll", cmd_enroll },
 	{ "renew", cmd_renew },
 	{ "export-p12", cmd_export_p12 },
+	{ "verify", cmd_verify },
 };
 
 static int

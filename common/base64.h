@@ -6,6 +6,7 @@
 #ifndef MTLSCA_COMMON_BASE64_H
 #define MTLSCA_COMMON_BASE64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,16 +17,16 @@
 
 /*
  * Decode in[0..len) into out (room for max bytes); *out_len gets the count.
- * Whitespace (SP, HT, CR, LF) is skipped wherever it is; anything else
- * outside the alphabet is refused, and so are a length (without the
- * whitespace) that is not a multiple of 4, '=' anywhere but in the last one
- * or two places, and non-zero bits under the padding (RFC 4648 section 3.5:
- * one encoding per value). An empty input decodes to nothing. CA_EMALF
- * with a sentence saying where, or CA_ETOOBIG when the result is over max
- * (out then holds a part of it).
+ * With spaces, whitespace (SP, HT, CR, LF) is skipped wherever it is;
+ * otherwise it is refused like anything else outside the alphabet; so are
+ * a length (without the whitespace) that is not a multiple of 4, '=' but
+ * in the last one or two places, and non-zero bits under the padding (RFC
+ * 4648 section 3.5: one encoding per value). An empty input decodes to
+ * nothing. CA_EMALF with a sentence saying where, or CA_ETOOBIG when the
+ * result is over max (out then holds a part of it). err may be NULL.
  */
-int base64_decode(const char *in, size_t len, uint8_t *out, size_t max,
-    size_t *out_len, struct ca_error *err);
+int base64_decode(const char *in, size_t len, bool spaces, uint8_t *out,
+    size_t max, size_t *out_len, struct ca_error *err);
 
 /*
  * Encode in[0..len) with padding, a line break ("\n") after every width

@@ -537,3 +537,15 @@ subject_cn(const char *subject, char *out, size_t size)
 	}
 	return false;
 }
+
+int64_t
+backoff_delay(int64_t base, int64_t max, unsigned k, uint32_t rnd)
+{
+	int64_t	 d = base;
+
+	for (unsigned i = 1; i < k && d < max; i++)
+		d = d > INT64_MAX / 2 ? max : d * 2;
+	if (d > max)
+		d = max;
+	return d / 2 + (int64_t)(rnd % (uint64_t)(d - d / 2 + 1));
+}

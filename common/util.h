@@ -61,6 +61,14 @@ int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
  */
 int parse_duration(const char *text, int64_t *seconds);
 
+/*
+ * Exponential backoff with jitter: the k-th wait (k >= 1) lies in
+ * [d/2, d], d = min(max, base * 2^(k-1)); rnd (a random number from the
+ * caller: common/ has no random source) picks where, so that clients that
+ * failed together do not retry together. base and max > 0.
+ */
+int64_t backoff_delay(int64_t base, int64_t max, unsigned k, uint32_t rnd);
+
 /* Current time in seconds since the epoch; MTLSCA_FAKE_NOW overrides (tests). */
 int64_t time_now(void);
 

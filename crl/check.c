@@ -212,6 +212,13 @@ crl_ext(struct crl_parsed *o, const struct der_tlv *oid, bool critical,
 int
 crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *o)
 {
+	return crl_parse_der_times(der, len, INT64_MAX, NULL, 0, o);
+}
+
+int
+crl_parse_der_times(const uint8_t *der, size_t len, int64_t after,
+    int64_t *times, size_t max, struct crl_parsed *o)
+{
 	struct der_cur	top, cl, tbs, list, ent;
 	struct der_tlv	t, tbs_tlv, alg, inner_alg, sig, e, serial, x;
 	int64_t		when;
@@ -292,6 +299,13 @@ crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *o)
 			if ((rc = read_time(&ent, o, &when,
 			    "a revocationDate")) != CA_OK)
 				return rc;
+			if (when > o->newest_revocation)
+				o->newest_revocation = when;
+			if (when > after) {
+				if (o->n_times < max && times != NULL)
+					times[o->n_times++] = when;
+				o->times_later++;
+			}
 			if (ent.left > 0) {
 				if (der_expect(&ent, DER_SEQUENCE, &x) != 0 ||
 				    ent.left != 0)
@@ -616,10 +630,13 @@ problem(struct crl_check_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-check(const uint8_t *buf, size_t len, struct ca *ca, bool alb,
-    struct crl_check_report *report, struct ca_error *err)
+int
+crl_check_with(const uint8_t *buf, size_t len,
+    const struct crl_check_options *opt, struct crl_check_report *report,
+    struct ca_error *err)
 {
+	struct ca		*ca = opt->ca;
+	bool			 alb = opt->alb;
 	struct crl_check_report	 r;
 	struct crl_parsed	 p;
 	struct ca_error		 e2;
@@ -656,12 +673,19 @@ check(const uint8_t *buf, size_t len, struct ca *ca, bool alb,
 			    "one CRL per file and nothing else");
 		d = der;
 	}
-	if (crl_parse_der(d, dlen, &p) != CA_OK) {
+	r.der_len = dlen;
+	if (crl_parse_der_times(d, dlen, opt->times_after, opt->times,
+	    opt->times_max, &p) != CA_OK) {
 		problem(&r, "%s", p.why);
 		rc = CA_EMALF;
 		goto out;
 	}
 	r.entries = p.entries;
+	r.negative = p.negative;
+	r.has_next = p.has_next;
+	r.newest_revocation = p.newest_revocation;
+	r.n_times = p.n_times;
+	r.times_later = p.times_later;
 	r.this_update = p.this_update;
 	r.next_update = p.has_next ? p.next_update : 0;
 	r.has_number = p.has_number && !p.number_big;
@@ -724,12 +748,16 @@ int
 crl_check(const uint8_t *buf, size_t len, struct ca *ca,
     struct crl_check_report *report, struct ca_error *err)
 {
-	return check(buf, len, ca, true, report, err);
+	struct crl_check_options o = { ca, true, INT64_MAX, NULL, 0 };
+
+	return crl_check_with(buf, len, &o, report, err);
 }
 
 int
 crl_check_any(const uint8_t *buf, size_t len, struct ca *ca,
     struct crl_check_report *report, struct ca_error *err)
 {
-	return check(buf, len, ca, false, report, err);
+	struct crl_check_options o = { ca, false, INT64_MAX, NULL, 0 };
+
+	return crl_check_with(buf, len, &o, report, err);
 }

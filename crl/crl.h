@@ -2,14 +2,16 @@
  * crl/ — revocation and CRLs: write revocations (the revoked index holds each
  * entry's final DER, so the module that knows the CRL format encodes it),
  * build the CRL in one pass with our own DER writer, sign it through the CA,
- * verify it, write crl.der and crl.pem atomically, and check any CRL against
- * ALB's limits. (The schedule and the publishers join this module later.)
+ * verify it, write crl.der and crl.pem atomically, check any CRL against
+ * ALB's limits, and keep it fresh on a schedule (crl/schedule.h). Where a
+ * CRL goes next is publish/'s business.
  *
  * Every function returns CA_OK or a negative enum ca_err and fills *err.
  */
 #ifndef MTLSCA_CRL_CRL_H
 #define MTLSCA_CRL_CRL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +86,12 @@ struct crl_check_report {
 	uint64_t	entries;
 	int64_t		this_update, next_update;
 	bool		signature_ok;	/* only when a CA was given */
+	bool		has_next;	/* nextUpdate present */
+	size_t		der_len;	/* bytes of DER (the PEM's body) */
+	uint64_t	negative;	/* entries with a negative serial */
+	int64_t		newest_revocation;	/* latest revocationDate, 0 */
+	size_t		n_times;	/* crl_check_options.times kept */
+	uint64_t	times_later;	/* dates after times_after, all */
 	char		problems[1024];	/* "; "-separated, empty when none */
 };
 /*
@@ -100,9 +108,52 @@ int crl_check(const uint8_t *buf, size_t len, struct ca *ca,
 int crl_check_any(const uint8_t *buf, size_t len, struct ca *ca,
     struct crl_check_report *report, struct ca_error *err);
 
-/* The CRL schedule (serve) and the publishers (dir, S3, ALB). */
+struct crl_check_options {
+	struct ca	*ca;		/* NULL: no issuer, AKI, signature */
+	bool		 alb;		/* ALB's quotas (crl_check) */
+	/* The revocationDates later than times_after are kept in
+	   times[times_max] (report->n_times; report->times_later counts
+	   them all), for revoke-to-enforced latencies. INT64_MAX: none. */
+	int64_t		 times_after;
+	int64_t		*times;
+	size_t		 times_max;
+};
+/* crl_check or crl_check_any in the same single pass, with options. */
+int crl_check_with(const uint8_t *buf, size_t len,
+    const struct crl_check_options *opt, struct crl_check_report *report,
+    struct ca_error *err);
+
+/*
+ * An immutable, reference-counted CRL: what the schedule hands to the
+ * HTTP handlers and the publishers. Give each reference back with
+ * crl_snapshot_release().
+ */
+struct crl_snapshot {
+	atomic_int	 refs;
+	uint8_t		*der;
+	size_t		 der_len;
+	char		*pem;
+	size_t		 pem_len;
+	uint64_t	 number;
+	uint64_t	 entries;
+	int64_t		 this_update;
+	int64_t		 next_update;	/* -1 when absent */
+};
+/* A snapshot that takes r's buffers (no copy; r is left empty), with one
+   reference. CA_ENOMEM, CA_EINVAL. */
+int crl_snapshot_new(struct crl_result *r, struct crl_snapshot **out);
+/*
+ * Load a PEM CRL file (as `mtlsca crl` writes it): only parsed (strictly,
+ * and its cRLNumber required), not checked: the publishers' gate does that.
+ */
+int crl_snapshot_load(const char *pem_path, struct crl_snapshot **out,
+    struct ca_error *err);
+/* Another reference to snap (NULL-safe); returns snap. */
+struct crl_snapshot *crl_snapshot_ref(struct crl_snapshot *snap);
+void crl_snapshot_release(struct crl_snapshot *snap);
+
+/* The CRL schedule of `serve`. */
 #include "crl/schedule.h"
-#include "crl/publish.h"
 
 /*
  * Trust by hash (trust.c): after a CRL's files are written, record the

@@ -43,6 +43,12 @@ struct crl_parsed {
 	const uint8_t	*aki_keyid;	/* NULL when the AKI has no keyIdentifier */
 	size_t		 aki_len;
 	bool		 unknown_critical; /* an unrecognised critical extension */
+	int64_t		 newest_revocation; /* latest revocationDate; 0: none */
+	/* revocationDates later than times_after, when the caller asked
+	   (crl_parse_der_times): n_times kept in times[], times_later
+	   counted in all. */
+	size_t		 n_times;
+	uint64_t	 times_later;
 	char		 why[160];	/* on CA_EMALF: which rule was broken */
 };
 
@@ -52,6 +58,11 @@ struct crl_parsed {
  * v2 when extensions are present. CA_OK or CA_EMALF with out->why.
  */
 int crl_parse_der(const uint8_t *der, size_t len, struct crl_parsed *out);
+
+/* The same, also keeping the revocationDates later than after in
+   times[max] (out->n_times, out->times_later). */
+int crl_parse_der_times(const uint8_t *der, size_t len, int64_t after,
+    int64_t *times, size_t max, struct crl_parsed *out);
 
 /*
  * Verify sig over tbs with the public key of the certificate cert (DER),

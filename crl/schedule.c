@@ -14,8 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <gnutls/gnutls.h>
-
 #include "ca/ca.h"
 #include "common/util.h"
 #include "crl/crl.h"
@@ -26,12 +24,6 @@
 /* After a failed build, try again this soon (or at refresh, if sooner). */
 #define RETRY_S			30
 
-struct publisher {
-	char		 name[64];
-	crl_publish_fn	 fn;
-	void		*ctx;
-};
-
 struct crl_schedule {
 	struct ca		*ca;
 	struct store		*st;
@@ -39,8 +31,9 @@ struct crl_schedule {
 	char			*public_dir;
 	char			*lock_path;
 
-	struct publisher	 pubs[CRL_SCHEDULE_PUBLISHERS_MAX];
-	size_t			 n_pubs;
+	pthread_mutex_t		 listener_mu;	/* the listener and its calls */
+	crl_schedule_listener	 listener;
+	void			*listener_ctx;
 
 	pthread_mutex_t		 build_mu;	/* one build at a time */
 
@@ -65,25 +58,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-snapshot_free(struct crl_snapshot *snap)
-{
-	if (snap == NULL)
-		return;
-	free(snap->der);
-	free(snap->pem);
-	free(snap);
-}
-
-void
-crl_snapshot_release(struct crl_snapshot *snap)
-{
-	if (snap == NULL)
-		return;
-	if (atomic_fetch_sub(&snap->refs, 1) == 1)
-		snapshot_free(snap);
-}
-
 struct crl_snapshot *
 crl_schedule_current(struct crl_schedule *s)
 {
@@ -92,8 +66,7 @@ crl_schedule_current(struct crl_schedule *s)
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
-	if ((snap = s->cur) != NULL)
-		atomic_fetch_add(&snap->refs, 1);
+	snap = crl_snapshot_ref(s->cur);
 	pthread_mutex_unlock(&s->mu);
 	return snap;
 }
@@ -115,30 +88,6 @@ snapshot_install(struct crl_schedule *s, struct crl_snapshot *snap)
 	s->status.next_update = snap->next_update;
 	pthread_mutex_unlock(&s->mu);
 	crl_snapshot_release(old);
-}
-
-static int
-snapshot_new(const uint8_t *der, size_t der_len, const char *pem,
-    size_t pem_len, struct crl_snapshot **out)
-{
-	struct crl_snapshot *snap;
-
-	if ((snap = calloc(1, sizeof(*snap))) == NULL)
-		return CA_ENOMEM;
-	atomic_init(&snap->refs, 1);
-	snap->der = malloc(der_len ? der_len : 1);
-	snap->pem = malloc(pem_len + 1);
-	if (snap->der == NULL || snap->pem == NULL) {
-		snapshot_free(snap);
-		return CA_ENOMEM;
-	}
-	memcpy(snap->der, der, der_len);
-	snap->der_len = der_len;
-	memcpy(snap->pem, pem, pem_len);
-	snap->pem[pem_len] = '\0';
-	snap->pem_len = pem_len;
-	*out = snap;
-	return CA_OK;
 }
 
 int
@@ -192,6 +141,7 @@ crl_schedule_new(struct ca *ca, struct store *st,
 	s->opt.lock_path = s->lock_path;
 	pthread_mutex_init(&s->build_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->listener_mu, NULL);
 	{
 		pthread_condattr_t ca_attr;
 
@@ -205,24 +155,39 @@ crl_schedule_new(struct ca *ca, struct store *st,
 }
 
 int
-crl_schedule_add_publisher(struct crl_schedule *s, const char *name,
-    crl_publish_fn fn, void *ctx, struct ca_error *err)
+crl_schedule_set_listener(struct crl_schedule *s, crl_schedule_listener fn,
+    void *ctx, struct ca_error *err)
 {
-	struct publisher *p;
-
-	if (s == NULL || fn == NULL)
-		return ca_error_set(err, CA_EINVAL, "no publisher");
-	if (s->running)
-		return ca_error_set(err, CA_EINVAL, "publishers are added "
-		    "before the CRL schedule starts");
-	if (s->n_pubs >= CRL_SCHEDULE_PUBLISHERS_MAX)
-		return ca_error_set(err, CA_ETOOBIG, "at most %d CRL "
-		    "publishers", CRL_SCHEDULE_PUBLISHERS_MAX);
-	p = &s->pubs[s->n_pubs++];
-	snprintf(p->name, sizeof(p->name), "%s", name ? name : "publisher");
-	p->fn = fn;
-	p->ctx = ctx;
+	if (s == NULL)
+		return ca_error_set(err, CA_EINVAL, "no schedule");
+	/* Under the mutex the calls hold: once this returns, the old
+	   listener is neither called nor being called. */
+	pthread_mutex_lock(&s->listener_mu);
+	s->listener = fn;
+	s->listener_ctx = ctx;
+	pthread_mutex_unlock(&s->listener_mu);
 	return CA_OK;
+}
+
+static void
+tell(struct crl_schedule *s, const struct crl_snapshot *snap)
+{
+	pthread_mutex_lock(&s->listener_mu);
+	if (s->listener != NULL)
+		s->listener(s->listener_ctx, snap);
+	pthread_mutex_unlock(&s->listener_mu);
+}
+
+void
+crl_schedule_note_publish(struct crl_schedule *s, const char *what)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->status.publish_failures++;
+	snprintf(s->status.last_error, sizeof(s->status.last_error), "%s",
+	    what);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void
@@ -261,12 +226,12 @@ say_waiting(void *arg)
 }
 
 /*
- * Build, write, swap, publish. Serialised by build_mu in this process and
- * by the lock file across processes: CRL numbers are taken, files written
- * and publishers run in one order, so no run overwrites a newer CRL or a
- * publisher's state with an older one. The revocation generation is read
- * before the build: a revocation that lands during the build bumps it
- * again and causes one more CRL, never a missed one.
+ * Build, write, swap, tell the listener. Serialised by build_mu in this
+ * process and by the lock file across processes: CRL numbers are taken and
+ * files written in one order, so no run overwrites a newer CRL with an
+ * older one. The revocation generation is read before the build: a
+ * revocation that lands during the build bumps it again and causes one
+ * more CRL, never a missed one.
  */
 static int
 build_once(struct crl_schedule *s, struct ca_error *err)
@@ -274,7 +239,6 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	struct crl_options	 o;
 	struct crl_result	 r;
 	struct crl_snapshot	*snap = NULL;
-	struct ca_error		 perr;
 	uint64_t		 gen = 0;
 	int64_t			 now = time_now();
 	int			 rc, lock = -1;
@@ -304,17 +268,11 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	    ((rc = crl_write_files(s->public_dir, &r, err)) != CA_OK ||
 	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK))
 		goto out;
-	if ((rc = snapshot_new(r.der, r.der_len, r.pem, r.pem_len, &snap)) !=
-	    CA_OK) {
+	if ((rc = crl_snapshot_new(&r, &snap)) != CA_OK) {
 		ca_error_set(err, rc, "out of memory");
 		goto out;
 	}
-	snap->number = r.number;
-	snap->entries = r.entries;
-	snap->this_update = r.this_update;
-	snap->next_update = r.next_update;
-	snapshot_install(s, snap);
-	snap = NULL;
+	snapshot_install(s, crl_snapshot_ref(snap));
 	meta_revgen_put(s, gen);
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
@@ -323,19 +281,6 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	s->status.last_error[0] = '\0';
 	s->next_retry = 0;
 	pthread_mutex_unlock(&s->mu);
-
-	for (size_t i = 0; i < s->n_pubs; i++) {
-		ca_error_clear(&perr);
-		if (s->pubs[i].fn(&r, s->pubs[i].ctx, &perr) == CA_OK)
-			continue;
-		fprintf(stderr, "mtlsca: crl: publisher %s failed: %s\n",
-		    s->pubs[i].name, perr.msg);
-		pthread_mutex_lock(&s->mu);
-		s->status.publish_failures++;
-		snprintf(s->status.last_error, sizeof(s->status.last_error),
-		    "publisher %.40s: %.200s", s->pubs[i].name, perr.msg);
-		pthread_mutex_unlock(&s->mu);
-	}
 out:
 	pthread_mutex_lock(&s->mu);
 	s->status.last_attempt = now;
@@ -349,6 +294,9 @@ out:
 	pthread_mutex_unlock(&s->mu);
 	file_unlock(lock);
 	pthread_mutex_unlock(&s->build_mu);
+	if (rc == CA_OK)
+		tell(s, snap);
+	crl_snapshot_release(snap);
 	crl_result_clear(&r);
 	return rc;
 }
@@ -363,14 +311,10 @@ load_existing(struct crl_schedule *s)
 {
 	struct crl_check_report	 rep;
 	struct crl_snapshot	*snap = NULL;
-	gnutls_datum_t		 der = { NULL, 0 };
-	gnutls_datum_t		 pemd;
-	uint8_t			*pem = NULL;
-	size_t			 pem_len;
 	char			 path[4096];
 	uint64_t		 gen = 0, done = 0;
 	int64_t			 now = time_now();
-	bool			 ok = false;
+	bool			 ok = false, trusted = false;
 
 	if (s->public_dir == NULL ||
 	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
@@ -379,17 +323,19 @@ load_existing(struct crl_schedule *s)
 	   by their hashes; any other CRL is read and verified. */
 	if ((snap = crl_snapshot_recorded(s->st, s->ca, s->public_dir)) !=
 	    NULL) {
+		memset(&rep, 0, sizeof(rep));
 		rep.number = snap->number;
 		rep.entries = snap->entries;
 		rep.this_update = snap->this_update;
 		rep.next_update = snap->next_update;
+		trusted = true;
 		goto adopt;
 	}
-	if (file_read(path, CRL_ALB_MAX_BYTES, &pem, &pem_len, NULL) != CA_OK)
+	if (crl_snapshot_load(path, &snap, NULL) != CA_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
-	if (crl_check_any(pem, pem_len, s->ca, &rep, NULL) != CA_OK ||
-	    !rep.signature_ok || !rep.has_number)
+	if (crl_check_any((const uint8_t *)snap->pem, snap->pem_len, s->ca,
+	    &rep, NULL) != CA_OK || !rep.signature_ok || !rep.has_number)
 		goto out;
 adopt:
 	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=
@@ -397,33 +343,18 @@ adopt:
 		goto out;
 	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
 		goto out;
-	if (snap != NULL)
-		goto install;
-	pemd.data = pem;
-	pemd.size = (unsigned)pem_len;
-	if (gnutls_pem_base64_decode2("X509 CRL", &pemd, &der) < 0)
-		goto out;
-	if (snapshot_new(der.data, der.size, (const char *)pem, pem_len,
-	    &snap) != CA_OK)
-		goto out;
-	snap->number = rep.number;
-	snap->entries = rep.entries;
-	snap->this_update = rep.this_update;
-	snap->next_update = rep.next_update;
 	/* Verified in full: recorded, so that the next start need not. */
-	crl_snapshot_record(s->st, s->ca, snap);
-install:
-	snapshot_install(s, snap);
-	snap = NULL;
+	if (!trusted)
+		crl_snapshot_record(s->st, s->ca, snap);
+	snapshot_install(s, crl_snapshot_ref(snap));
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;
 	s->status.last_success = rep.this_update;
 	pthread_mutex_unlock(&s->mu);
+	tell(s, snap);
 	ok = true;
 out:
 	crl_snapshot_release(snap);
-	gnutls_free(der.data);
-	free(pem);
 	return ok;
 }
 
@@ -572,6 +503,7 @@ crl_schedule_free(struct crl_schedule *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->build_mu);
+	pthread_mutex_destroy(&s->listener_mu);
 	free(s->public_dir);
 	free(s->lock_path);
 	free(s);

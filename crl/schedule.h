@@ -9,10 +9,11 @@
  * STORE_COUNTER_REVGEN, a read transaction of microseconds).
  *
  * After each new CRL it writes crl.der and crl.pem into the public directory,
- * swaps the in-memory copy that crl_schedule_current() hands out, then runs
- * the publishers in the order they were added. Adding a publisher (S3, ALB,
- * a directory...) is one call to crl_schedule_add_publisher() before
- * crl_schedule_start().
+ * swaps the in-memory snapshot that crl_schedule_current() hands out, and
+ * tells its listener (crl_schedule_set_listener). It never publishes: the
+ * publishers (publish/) run on a thread and a lock of their own, so that a
+ * revocation gets its local CRL within `debounce` even while S3 or ALB is
+ * down and a publisher retries.
  */
 #ifndef MTLSCA_CRL_SCHEDULE_H
 #define MTLSCA_CRL_SCHEDULE_H
@@ -28,8 +29,7 @@ struct ca;
 struct store;
 struct crl_result;
 struct crl_schedule;
-
-#define CRL_SCHEDULE_PUBLISHERS_MAX	16
+struct crl_snapshot;
 
 struct crl_schedule_options {
 	/* CRL build options (validity, keep_expired, limits); now is ignored. */
@@ -42,38 +42,20 @@ struct crl_schedule_options {
 	unsigned	 poll_ms;	/* revocation counter poll; 0 = 250 */
 	const char	*public_dir;	/* crl.der/crl.pem go here; NULL = none */
 	/*
-	 * Held (file_lock) across build, files and publishers, so that runs
-	 * of `mtlsca crl` and `mtlsca publish` on the same data directory
-	 * take turns with this one; NULL = none.
+	 * Held (file_lock) across the build and the files, so that runs of
+	 * `mtlsca crl` on the same data directory take turns with this one;
+	 * NULL = none. Publishing has a lock of its own.
 	 */
 	const char	*lock_path;
 };
 
 /*
- * A publisher: called on the schedule thread with each new CRL, after the
- * files are written. Returns CA_OK or an error with a sentence in err; a
- * failing publisher is logged and recorded in the status, the others still
- * run, and the next CRL tries again.
+ * Told of each new CRL (snap is the new current one, borrowed for the
+ * call), on the thread that built it, after the files are written and with
+ * no lock held. It must return quickly (wake a thread).
  */
-typedef int (*crl_publish_fn)(const struct crl_result *crl, void *ctx,
-    struct ca_error *err);
-
-/*
- * An immutable copy of the current CRL, shared by reference with the HTTP
- * handlers. Take one with crl_schedule_current(), give it back with
- * crl_snapshot_release().
- */
-struct crl_snapshot {
-	atomic_int	 refs;
-	uint8_t		*der;
-	size_t		 der_len;
-	char		*pem;
-	size_t		 pem_len;
-	uint64_t	 number;
-	uint64_t	 entries;
-	int64_t		 this_update;
-	int64_t		 next_update;
-};
+typedef void (*crl_schedule_listener)(void *ctx,
+    const struct crl_snapshot *snap);
 
 struct crl_schedule_status {
 	bool		 have_crl;
@@ -86,7 +68,8 @@ struct crl_schedule_status {
 	int64_t		 last_attempt;
 	uint64_t	 builds;	/* successful builds since start */
 	uint64_t	 failures;	/* failed builds since start */
-	uint64_t	 publish_failures;
+	uint64_t	 publish_failures;	/* as told by
+					   crl_schedule_note_publish() */
 	bool		 pending;	/* a revocation waits for its CRL */
 	char		 last_error[256];	/* "" when the last build was good */
 };
@@ -99,9 +82,14 @@ int crl_schedule_new(struct ca *ca, struct store *st,
     const struct crl_schedule_options *opt, struct crl_schedule **out,
     struct ca_error *err);
 
-/* Before crl_schedule_start() only. name is copied. CA_ETOOBIG when full. */
-int crl_schedule_add_publisher(struct crl_schedule *s, const char *name,
-    crl_publish_fn fn, void *ctx, struct ca_error *err);
+/* One listener (NULL: none); replacing it waits for a call in progress,
+   so that the old one's context may be freed after. */
+int crl_schedule_set_listener(struct crl_schedule *s,
+    crl_schedule_listener fn, void *ctx, struct ca_error *err);
+
+/* A publisher's run failed (what: "publisher NAME: sentence"): counted in
+   publish_failures and shown as last_error by the status. */
+void crl_schedule_note_publish(struct crl_schedule *s, const char *what);
 
 /*
  * Load the CRL in the public directory, or build one when it is missing,
@@ -114,15 +102,16 @@ int crl_schedule_start(struct crl_schedule *s, struct ca_error *err);
 void crl_schedule_notify(struct crl_schedule *s);
 
 /*
- * Build, write and publish a CRL now, on the caller's thread (serialised
- * with the schedule thread). *out (may be NULL) gets the status after it.
+ * Build and write a CRL now, on the caller's thread (serialised with the
+ * schedule thread); the listener hears of it. *out (may be NULL) gets the
+ * status after it.
  */
 int crl_schedule_run(struct crl_schedule *s, struct crl_schedule_status *out,
     struct ca_error *err);
 
-/* The current CRL, or NULL before the first one. */
+/* The current CRL (a reference: crl_snapshot_release() it), or NULL
+   before the first one. */
 struct crl_snapshot *crl_schedule_current(struct crl_schedule *s);
-void crl_snapshot_release(struct crl_snapshot *snap);
 
 void crl_schedule_status(struct crl_schedule *s,
     struct crl_schedule_status *out);

@@ -67,7 +67,8 @@ http_peer(struct http_server *s, struct MHD_Connection *c,
 	certs = gnutls_certificate_get_peers(ci->tls_session, &n);
 	if (certs == NULL || n == 0)
 		return ca_error_set(err, CA_ENOENT, "no client certificate");
-	return ca_peer_verify(s->ca, s->st, certs[0].data, certs[0].size,
+	/* The verifier's answer (ca/verify.c), as /v1/verify gives it. */
+	return ca_verifier_peer(s->verifier, certs[0].data, certs[0].size,
 	    time_now(), peer, rec, err);
 }
 
@@ -204,6 +205,12 @@ http_authorize(struct http_server *s, struct http_req *r,
 		return auth_renew(s, r, c, err);
 	case HTTP_AUTH_ENROLL_BASIC:
 		return http_est_auth(s, c, &r->grant, err);	/* est.c */
+	case HTTP_AUTH_PROXY:
+		/* The handler checks the proxy's address before it reads
+		   anything (http_verify_trusted), so that this refusal too
+		   carries X-Mtls-Result, which nginx's auth_request_set
+		   reads. */
+		return CA_OK;
 	}
 	return ca_error_set(err, CA_EINVAL, "route without an auth class");
 }

@@ -238,7 +238,10 @@ http_conn_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 		    hc->waiting_since_us < oldest->waiting_since_us)
 			oldest = hc;
 	}
-	if (waiting >= dl->per_ip_pending) {
+	/* A trusted proxy keeps a pool of idle keep-alive connections to
+	   the verifier: no per-address cap for it (verify.c). */
+	if (waiting >= dl->per_ip_pending && !(l->verify &&
+	    http_verify_trusted(s, addr))) {
 		pthread_mutex_unlock(&dl->mu);
 		atomic_fetch_add(&s->metrics.refused_pending, 1);
 		http_log_limited(&s->metrics.slots_log_us, &s->metrics.slots_quiet,

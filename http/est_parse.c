@@ -49,7 +49,8 @@ http_basic_parse(const char *h, char user[HTTP_BASIC_USER_MAX],
 		    "hold a space");
 		goto out;
 	}
-	if ((rc = base64_decode(h, n, buf, sizeof(buf), &len, NULL)) !=
+	if ((rc = base64_decode(h, n, true, buf, sizeof(buf), &len,
+	    NULL)) !=
 	    CA_OK) {
 		rc = ca_error_set(err, CA_EFORBIDDEN, "the Basic credentials "
 		    "are not %s", rc == CA_ETOOBIG ? "of a token's length" :
@@ -115,8 +116,8 @@ http_est_body_decode(const char *ct, const uint8_t *body, size_t len,
 	if ((buf = malloc(cap)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	ca_error_clear(&e);
-	if ((rc = base64_decode((const char *)body, len, buf, cap, &n,
-	    &e)) != CA_OK) {
+	if ((rc = base64_decode((const char *)body, len, true, buf, cap,
+	    &n, &e)) != CA_OK) {
 		if (rc == CA_ETOOBIG)
 			ca_error_set(err, rc, "the request decodes to more "
 			    "than %d bytes", CA_CSR_MAX);

@@ -1,7 +1,9 @@
 /*
  * http/ — the service behind `mtlsca serve`: an HTTPS listener (the JSON API
- * and the public files) and an optional plain-HTTP listener (public files
- * only: /crl, /crl.pem, /ca.pem, /healthz, /metrics). Thin: it parses,
+ * and the public files), an optional plain-HTTP listener (public files
+ * only: /crl, /crl.pem, /ca.pem, /healthz, /metrics) and an optional
+ * verify listener (plain HTTP: GET /v1/verify for proxies, and the public
+ * files). Thin: it parses,
  * authorises, calls ca/ (enrollment: ca_enroll) and crl/, and encodes the
  * answer. Only this module maps enum ca_err to HTTP statuses, and only it
  * includes <microhttpd.h>.
@@ -21,6 +23,7 @@
 #include "store/store.h"
 
 struct http_server;
+struct publish_set;
 
 enum http_threading {
 	/* One thread per HTTPS connection, blocking on its commit: the
@@ -37,6 +40,56 @@ enum http_threading {
 
 /* As a port: bind any free port (read it back with http_server_port). */
 #define HTTP_PORT_EPHEMERAL	0x10000u
+
+/*
+ * Where the verifier (GET /v1/verify: is this client certificate good
+ * right now?) reads the certificate a proxy forwards.
+ */
+enum http_verify_source {
+	/* ALB passthrough: X-Amzn-Mtls-Clientcert, the URL-encoded PEM of
+	   the chain the client sent, leaf first */
+	HTTP_VERIFY_ALB_PASSTHROUGH = 0,
+	/* ALB verify mode: X-Amzn-Mtls-Clientcert-Leaf (URL-encoded PEM),
+	   or without it the -Serial-Number and -Issuer headers (the serial's
+	   live status) */
+	HTTP_VERIFY_ALB_VERIFY,
+	/* nginx: $ssl_client_escaped_cert (URL-encoded PEM) in a header,
+	   X-Ssl-Client-Cert unless named; Envoy's %DOWNSTREAM_PEER_CERT% is
+	   the same encoding */
+	HTTP_VERIFY_NGINX,
+	/* HAProxy: %[ssl_c_der,base64] in a header, X-Ssl-Client-Der unless
+	   named */
+	HTTP_VERIFY_HAPROXY,
+	/* Envoy: the Cert field of X-Forwarded-Client-Cert (its last
+	   element: the closest proxy's), set with forward_client_cert_details
+	   SANITIZE_SET and set_current_client_cert_details { cert: true } */
+	HTTP_VERIFY_ENVOY,
+};
+
+/* The most trusted_proxies ranges. */
+#define HTTP_VERIFY_PROXIES_MAX	32
+
+struct http_verify_options {
+	/* A listener of its own (plain HTTP) serving only the verifier (and
+	   /metrics, /healthz, the public files), never the API; 0: none. */
+	unsigned		 port;
+	const char		*listen;	/* IP literal; NULL = 127.0.0.1 */
+	/* Another path answering as /v1/verify there, and every path below
+	   it (nginx auth_request; Envoy's ext_authz appends the request's
+	   path to its path_prefix); NULL: none. */
+	const char		*path;
+	enum http_verify_source	 source;
+	const char		*header;	/* NULL: the source's */
+	const char		*serial_header;	/* ALB verify; NULL: ALB's */
+	const char		*issuer_header;	/* ALB verify; NULL: ALB's */
+	/* Addresses allowed to send these headers, as "10.0.0.0/8",
+	   "::1"; none: 127.0.0.1 and ::1. Copied. */
+	const char *const	*trusted_proxies;
+	size_t			 n_trusted_proxies;
+	size_t			 cache_entries;	/* 0 = 16384 */
+	/* Event loops (epoll, SO_REUSEPORT); 0 = two per core (verify.c). */
+	unsigned		 threads;
+};
 
 struct http_options {
 	const char	*listen;		/* IP literal; NULL = 127.0.0.1 */
@@ -73,6 +126,13 @@ struct http_options {
 	size_t			 n_admin_subjects;
 	const uint8_t		(*admin_token_hashes)[CA_HASH_LEN];
 	size_t			 n_admin_token_hashes;
+
+	/* The publishers (may be NULL): /healthz asks publish_health() and
+	   /metrics adds publish_metrics(). Borrowed; must outlive the
+	   server. */
+	struct publish_set	*publishers;
+	/* The verifier behind the load balancer (http/verify.c). */
+	struct http_verify_options verify;
 };
 
 /*
@@ -87,6 +147,12 @@ int http_server_start(const struct http_options *opt, struct ca *ca,
 
 /* The port a listener is bound to (useful with port 0), or 0 if none. */
 unsigned http_server_port(const struct http_server *s, bool https);
+/* The verify listener's port, or 0 if none. */
+unsigned http_server_verify_port(const struct http_server *s);
+
+/* Is text a verify.trusted_proxies range ("10.0.0.0/8", "::1")? CA_EINVAL
+   with a sentence otherwise (the configuration checks it at load). */
+int http_verify_proxy_check(const char *text, struct ca_error *err);
 
 /*
  * Stop accepting, let requests in flight finish (at most a few seconds),

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "common/pem.h"
 #include "http/http.h"
 
 struct http_server;
@@ -35,6 +36,9 @@ enum http_auth {
 	/* "Authorization: Basic" (RFC 7617) with an enrollment token as the
 	   password: r->grant (EST, est.c) */
 	HTTP_AUTH_ENROLL_BASIC,
+	/* a trusted proxy's address (verify.trusted_proxies); served on
+	   the verify listener only (verify.c) */
+	HTTP_AUTH_PROXY,
 };
 
 /*
@@ -161,6 +165,8 @@ struct listener {
 	size_t			 n;
 	struct http_server	*srv;
 	bool			 https;
+	bool			 verify;	/* the verify listener */
+	char			 addr[64];	/* "": the server's listen */
 	unsigned		 port;
 };
 
@@ -168,6 +174,7 @@ struct http_server {
 	struct ca		*ca;
 	struct store		*st;
 	struct crl_schedule	*sched;
+	struct publish_set	*publishers;	/* NULL when none */
 
 	/* copies of the options */
 	char			 listen[64];
@@ -181,7 +188,9 @@ struct http_server {
 
 	struct ca_enroller	*enroller;	/* profiles, tokens, admins */
 	struct http_auditor	*auditor;	/* refusals and reads (audit.c) */
-	struct listener		 https, http;
+	struct http_verify	*verify;	/* verify.c, and the verifier */
+	struct ca_verifier	*verifier;	/* every client certificate */
+	struct listener		 https, http, vlistener;
 	struct http_deadlines	 deadlines;
 	struct http_metrics	 metrics;
 	atomic_int		 inflight;	/* requests being handled */
@@ -301,6 +310,71 @@ int http_body_parse(const char *ct, const char *q_profile, const char *q_days,
     const uint8_t *body, size_t len, struct http_body *b,
     struct ca_error *err);
 void http_body_clear(struct http_body *b);
+
+/* ---- verify_header.c: what a proxy forwards (fuzzed) ---- */
+
+/* Caps on a forwarded certificate header: its bytes, its certificates. */
+#define HTTP_VERIFY_HEADER_MAX	(64 * 1024)
+#define HTTP_VERIFY_CHAIN_MAX	10
+
+enum http_cert_encoding {
+	HTTP_CERT_PEM_URLENCODED = 0,	/* ALB, nginx, Envoy */
+	HTTP_CERT_DER_BASE64,		/* HAProxy's ssl_c_der,base64 */
+	HTTP_CERT_XFCC,			/* Envoy's X-Forwarded-Client-Cert */
+};
+
+/*
+ * A certificate header's value (len bytes, at most HTTP_VERIFY_HEADER_MAX)
+ * into its certificates, leaf first: percent-decoding ('+' stays '+') and
+ * at most HTTP_VERIFY_CHAIN_MAX PEM blocks, or one base64 DER, or the
+ * URL-encoded PEM in the Cert field of XFCC's last element. CA_EMALF /
+ * CA_ETOOBIG with the sentence; on success *out owns the DER
+ * (pem_certs_clear).
+ */
+int http_verify_header_decode(const char *value, size_t len,
+    enum http_cert_encoding enc, struct pem_certs *out, struct ca_error *err);
+
+/* An address range of verify.trusted_proxies. */
+struct http_cidr {
+	uint8_t		addr[16];
+	size_t		len;		/* 4 or 16 */
+	unsigned	prefix;
+};
+/* "10.0.0.0/8", "192.0.2.7" (a /32), "2001:db8::/32"; an IPv4-mapped
+   IPv6 range is its IPv4 one. CA_EINVAL with a sentence, bits set past
+   the prefix included. */
+int http_cidr_parse(const char *text, struct http_cidr *out,
+    struct ca_error *err);
+/* Is sa (IPv4, IPv6, v4-mapped IPv6) in one of c[0..n)? */
+bool http_cidr_match(const struct http_cidr *c, size_t n,
+    const struct sockaddr *sa);
+/* in as printable ASCII for a header: a byte outside 0x20-0x7e becomes
+   \XX (rfc4514, a valid RFC 4514 escape) or %XX. NULL: out of memory. */
+char *http_header_text(const char *in, bool rfc4514);
+
+/* ---- verify.c: GET /v1/verify and the verify listener ---- */
+
+/* Make the verifier (and its cache) and, with opt->port, the verify
+   listener's state; the listener itself starts with the others. */
+int http_verify_start(struct http_server *s, const struct http_options *opt,
+    struct ca_error *err);
+void http_verify_stop(struct http_server *s);
+/* The path the verify listener answers as /v1/verify (verify.path), or
+   url itself. */
+const char *http_verify_path(const struct http_server *s,
+    const struct listener *l, const char *url);
+/* NULL when l serves the path r matched, else why not (a 404). */
+const char *http_listener_refuses(const struct listener *l,
+    const struct http_req *r);
+/* Is sa in verify.trusted_proxies? */
+bool http_verify_trusted(const struct http_server *s,
+    const struct sockaddr *sa);
+/* HTTP_AUTH_PROXY's route: the peer must be a trusted proxy (checked
+   first), then the verification. */
+enum MHD_Result http_verify(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c);
+/* The verifier's series for /metrics (malloc'd text, NULL: none). */
+char *http_verify_metrics(struct http_server *s);
 
 /* ---- respond.c: answers and the JSON error shape ---- */
 

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http_int.h"
+#include "publish/publish.h"
 
 static const unsigned status_slots[] = {
 	200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503, 507,
@@ -322,6 +323,22 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 		    (double)atomic_load(&m->duration_us[rt]) / 1e6);
 		bprintf(&b, "mtlsca_http_request_duration_seconds_count"
 		    "{route=\"%s\"} %llu\n", slot_label(rt), cnt);
+	}
+	/* The publishers' series, from the store (publish/report.c). */
+	if (s->publishers != NULL) {
+		char	*text = NULL;
+		size_t	 len;
+
+		if (publish_metrics(s->publishers, &text, &len, NULL) == CA_OK)
+			bprintf(&b, "%s", text);
+		free(text);
+	}
+	{
+		char *vm = http_verify_metrics(s);
+
+		if (vm != NULL)
+			bprintf(&b, "%s", vm);
+		free(vm);
 	}
 	if (b.oom) {
 		free(b.p);

@@ -68,6 +68,9 @@ const struct http_route http_routes[] = {
 	{ "/.well-known/est/{name}/csrattrs", HTTP_GET, HTTP_AUTH_PUBLIC,
 	    HTTP_PROTO_EST, http_est_csrattrs,
 	    "/.well-known/est/{name}/csrattrs", NULL },
+	/* the verifier, on the verify listener only (verify.c) */
+	{ "/v1/verify", HTTP_GET, HTTP_AUTH_PROXY, HTTP_PROTO_API, http_verify,
+	    "/v1/verify", NULL },
 };
 
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);

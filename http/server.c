@@ -47,6 +47,7 @@
 #include "common/util.h"
 #include "crl/crl.h"
 #include "http/http_int.h"
+#include "publish/publish.h"
 
 #define DEFAULT_BODY_MAX	(64 * 1024)
 #define DEFAULT_CONNECTIONS	256
@@ -68,6 +69,13 @@
 #define URL_MAX			(8 * 1024)
 #define HEADERS_MAX		(16 * 1024)
 #define CONNECTION_MEMORY	(64 * 1024)
+/*
+ * The verify listener takes a forwarded chain of up to 64 KiB. No more
+ * memory than that needs: libmicrohttpd zeroes a connection's whole pool
+ * before each request on it (256 KiB made memset a fifth of the CPU).
+ */
+#define VERIFY_HEADERS_MAX	(HTTP_VERIFY_HEADER_MAX + 8 * 1024)
+#define VERIFY_CONNECTION_MEMORY (96 * 1024)
 /*
  * RFC 8446 and 5246 only: TLS 1.0/1.1 are deprecated (RFC 8996). The
  * signature algorithms, which the CertificateRequest offers to clients,
@@ -194,8 +202,9 @@ http_serve_ca(struct http_server *s, struct http_req *r,
 
 /*
  * Healthy while a CRL exists and is younger than two thirds of its
- * validity: past that, a refresh has been missed more than once and a
- * relying party may soon hold an expired CRL.
+ * validity (past that, a refresh has been missed more than once and a
+ * relying party may soon hold an expired CRL), and while the publishers
+ * keep up (publish_health).
  */
 enum MHD_Result
 http_serve_healthz(struct http_server *s, struct http_req *r,
@@ -218,6 +227,18 @@ http_serve_healthz(struct http_server *s, struct http_req *r,
 		    "past two thirds of its validity without a refresh "
 		    "(nextUpdate %s)%s%s", (unsigned long long)st.number, nu,
 		    st.last_error[0] ? "; last error: " : "", st.last_error);
+	/* Published where relying parties read it, within publish.max_lag. */
+	if (s->publishers != NULL) {
+		struct publish_health	h;
+		struct ca_error		e;
+
+		if (publish_health(s->publishers, &h, &e) != CA_OK)
+			return http_respond_error(r, c, 503, "store", "%s",
+			    e.msg);
+		if (!h.ok)
+			return http_respond_error(r, c, 503, h.reason, "%s",
+			    h.message);
+	}
 	return http_respond_json(r, c, 200, json_pack("{s:s, s:I, s:s}",
 	    "status", "ok", "crl_number", (json_int_t)st.number,
 	    "crl_next_update", nu));
@@ -282,15 +303,16 @@ static enum MHD_Result
 dispatch(struct http_server *s, struct listener *l, struct http_req *r,
     struct MHD_Connection *c, const char *method)
 {
-	struct ca_error err;
+	struct ca_error	 err;
+	const char	*why;
 
 	if (r->path_row < 0)
 		return http_respond_error(r, c, 404, "not_found", "no such "
 		    "resource");
-	/* Tokens and admin actions only over TLS. */
-	if (r->https_only && !l->https)
-		return http_respond_error(r, c, 404, "not_found", "the API is "
-		    "served over HTTPS only");
+	/* Tokens and admin actions only over TLS; the verifier on its own
+	   listener, which serves nothing else (verify.c). */
+	if ((why = http_listener_refuses(l, r)) != NULL)
+		return http_respond_error(r, c, 404, "not_found", "%s", why);
 	if (r->route == NULL)
 		return http_respond_error(r, c, 405, "method_not_allowed",
 		    "%s is not allowed here%s%s", method,
@@ -321,7 +343,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->https = l->https;
 		r->start_us = http_now_us();
 		snprintf(r->method, sizeof(r->method), "%s", method);
-		route(r, url, method);
+		route(r, http_verify_path(s, l, url), method);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
 		if (strlen(url) + values_length(c, MHD_GET_ARGUMENT_KIND) >
@@ -329,10 +351,12 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 			return http_respond_error(r, c, 414, "uri_too_long",
 			    "the request's URL and query are over the limit "
 			    "of %d bytes", URL_MAX);
-		if (values_length(c, MHD_HEADER_KIND) > HEADERS_MAX)
+		if (values_length(c, MHD_HEADER_KIND) > (l->verify ?
+		    VERIFY_HEADERS_MAX : HEADERS_MAX))
 			return http_respond_error(r, c, 431,
 			    "headers_too_large", "the request's headers are "
-			    "over the limit of %d bytes", HEADERS_MAX);
+			    "over the limit of %d bytes", l->verify ?
+			    VERIFY_HEADERS_MAX : HEADERS_MAX);
 		/*
 		 * Refuse an announced oversize body before reading any of it
 		 * into memory. With "Expect: 100-continue", or a body too big
@@ -478,6 +502,7 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	struct sockaddr		*sa;
 	struct MHD_OptionItem	 ops[24];
 	const union MHD_DaemonInfo *di;
+	const char		*addr = l->addr[0] != '\0' ? l->addr : s->listen;
 	unsigned		 flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	unsigned		 loops = 1;
 	unsigned		 conns = opt->max_connections ?
@@ -493,16 +518,16 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	else if (port > 65535)
 		return ca_error_set(err, CA_EINVAL, "port %u is not a TCP port",
 		    port);
-	if (inet_pton(AF_INET, s->listen, &sin.sin_addr) == 1) {
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
 		sin.sin_family = AF_INET;
 		sa = (struct sockaddr *)&sin;
-	} else if (inet_pton(AF_INET6, s->listen, &sin6.sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, addr, &sin6.sin6_addr) == 1) {
 		sin6.sin6_family = AF_INET6;
 		sa = (struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
 	} else {
 		return ca_error_set(err, CA_EINVAL, "listen address '%s' is "
-		    "not an IPv4 or IPv6 address", s->listen);
+		    "not an IPv4 or IPv6 address", addr);
 	}
 	sin.sin_port = htons((uint16_t)port);
 	sin6.sin6_port = htons((uint16_t)port);
@@ -517,8 +542,19 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		/* The plain listener serves small files: one loop. */
 		if (https)
 			loops = opt->threads ? opt->threads : cores();
+		/* The verifier is as busy as the load balancer, and its
+		   requests are short: two loops a core, so that a loop
+		   the scheduler preempts holds fewer connections waiting
+		   (verify.c). */
+		if (l->verify)
+			loops = opt->verify.threads ? opt->verify.threads :
+			    2 * cores();
 		if (loops > HTTP_LOOPS_MAX)
 			loops = HTTP_LOOPS_MAX;
+		/* A few proxies make all the verifier's connections: no
+		   per-address cap but the listener's own. */
+		if (l->verify)
+			per_ip = conns;
 		/* The limits are shared out between the loops. */
 		conns = (conns + loops - 1) / loops;
 		per_ip = (per_ip + loops - 1) / loops;
@@ -538,7 +574,7 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	    opt->timeout ? opt->timeout : DEFAULT_TIMEOUT, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    CONNECTION_MEMORY, NULL };
+	    l->verify ? VERIFY_CONNECTION_MEMORY : CONNECTION_MEMORY, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	    (intptr_t)completed_cb, l };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
@@ -552,8 +588,9 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		 */
 		if (port != 0 && port_in_use(sa))
 			return ca_error_set(err, CA_EIO, "cannot listen on %s "
-			    "port %u (%s): the port is in use", s->listen,
-			    port, https ? "HTTPS" : "HTTP");
+			    "port %u (%s): the port is in use", addr,
+			    port, l->verify ? "verify" : https ? "HTTPS" :
+			    "HTTP");
 		ops[n++] = (struct MHD_OptionItem){
 		    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
 	}
@@ -587,8 +624,9 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		    MHD_OPTION_END);
 		if (l->d[l->n] == NULL)
 			return ca_error_set(err, CA_EIO, "cannot listen on %s "
-			    "port %u (%s): is the port in use?", s->listen,
-			    port, https ? "HTTPS" : "HTTP");
+			    "port %u (%s): is the port in use?", addr,
+			    port, l->verify ? "verify" : https ? "HTTPS" :
+			    "HTTP");
 		if (l->n == 0) {
 			di = MHD_get_daemon_info(l->d[0],
 			    MHD_DAEMON_INFO_BIND_PORT);
@@ -659,6 +697,7 @@ server_free(struct http_server *s)
 	if (s == NULL)
 		return;
 	http_metrics_free(s);
+	http_verify_stop(s);
 	ca_enroller_free(s->enroller);
 	free(s->admin_fps);
 	free(s->tls_cert);
@@ -690,6 +729,7 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	s->ca = ca;
 	s->st = st;
 	s->sched = sched;
+	s->publishers = opt->publishers;
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);
 	if ((rc = options_copy(s, opt, err)) != CA_OK)
@@ -704,7 +744,8 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	eo.admin_subjects = opt->admin_subjects;
 	eo.n_admin_subjects = opt->n_admin_subjects;
 	eo.batch_max = opt->batch_max;
-	if ((rc = ca_enroller_new(ca, st, &eo, &s->enroller, err)) != CA_OK)
+	if ((rc = ca_enroller_new(ca, st, &eo, &s->enroller, err)) != CA_OK ||
+	    (rc = http_verify_start(s, opt, err)) != CA_OK)
 		goto fail;
 	if (http_metrics_init(s) != CA_OK) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
@@ -730,11 +771,15 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	if (opt->http_port != 0 && (rc = listener_start(s, &s->http, false,
 	    opt->http_port, opt, err)) != CA_OK)
 		goto fail;
+	if (opt->verify.port != 0 && (rc = listener_start(s, &s->vlistener,
+	    false, opt->verify.port, opt, err)) != CA_OK)
+		goto fail;
 	*out = s;
 	return CA_OK;
 fail:
 	listener_stop(&s->https);
 	listener_stop(&s->http);
+	listener_stop(&s->vlistener);
 	http_deadlines_stop(s);
 	http_auditor_stop(s);
 	server_free(s);		/* the enroller's committer drains first */
@@ -766,6 +811,7 @@ http_server_stop(struct http_server *s)
 	atomic_store(&s->stopping, true);
 	listener_quiesce(&s->https);
 	listener_quiesce(&s->http);
+	listener_quiesce(&s->vlistener);
 	until = http_now_us() + (int64_t)STOP_GRACE_MS * 1000;
 	while (atomic_load(&s->inflight) > 0 && http_now_us() < until) {
 		struct timespec ts = { 0, 10 * 1000000L };
@@ -774,6 +820,7 @@ http_server_stop(struct http_server *s)
 	}
 	listener_stop(&s->https);
 	listener_stop(&s->http);
+	listener_stop(&s->vlistener);
 	http_deadlines_stop(s);
 	http_auditor_stop(s);	/* after the last request's entry */
 	server_free(s);		/* the enroller's committer drains first */

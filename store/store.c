@@ -44,7 +44,7 @@
    before it leaves the map as it is for now. */
 #define STORE_GROW_WAIT_S	2
 #define STORE_READERS_DEFAULT	512
-#define STORE_META_MAX		4096
+#define STORE_META_MAX		16384
 #define STORE_META_NAME_MAX	128
 /* How long a thread that must adopt a grown map waits for the other
    threads' transactions to end before it gives up. */
@@ -1809,35 +1809,77 @@ store_counter_next(struct store *st, const char *name, uint64_t *out,
 	return rc;
 }
 
-int
-store_meta_put(struct store *st, const char *name, const void *val,
-    size_t len, struct ca_error *err)
+/* put (when to != NULL) and delete (when from != NULL) in one write
+   transaction. */
+static int
+meta_write(struct store *st, const char *from, const char *to,
+    const void *val, size_t len, struct ca_error *err)
 {
 	struct store_txn	*txn = NULL;
 	MDB_val			 k, v;
-	int			 rc;
+	int			 rc, mrc;
 
-	if (st == NULL || !meta_name_ok(name) || (val == NULL && len > 0))
+	if (st == NULL || (to != NULL && !meta_name_ok(to)) ||
+	    (from != NULL && !meta_name_ok(from)) || (val == NULL && len > 0))
 		return ca_error_set(err, CA_EINVAL, "bad store meta name");
-	if (strcmp(name, META_SCHEMA) == 0)
+	if ((to != NULL && strcmp(to, META_SCHEMA) == 0) ||
+	    (from != NULL && strcmp(from, META_SCHEMA) == 0))
 		return ca_error_set(err, CA_EINVAL,
 		    "the store's schema version is not a setting");
 	if (len > STORE_META_MAX)
 		return ca_error_set(err, CA_ETOOBIG,
 		    "store meta value \"%s\" of %zu bytes is over the limit of "
-		    "%d", name, len, STORE_META_MAX);
+		    "%d", to, len, STORE_META_MAX);
 	if ((rc = store_txn_begin(st, &txn, err)) != CA_OK)
 		return rc;
-	k.mv_size = strlen(name);
-	k.mv_data = (void *)name;
-	v.mv_size = len;
-	v.mv_data = (void *)(len > 0 ? val : "");
-	if ((rc = store_fail(st, mdb_put(txn->txn, st->meta, &k, &v, 0), err,
-	    "writing store meta")) != CA_OK) {
-		store_txn_abort(txn);
-		return rc;
+	if (from != NULL) {
+		k.mv_size = strlen(from);
+		k.mv_data = (void *)from;
+		mrc = mdb_del(txn->txn, st->meta, &k, NULL);
+		if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
+			rc = store_fail(st, mrc, err, "deleting store meta");
+			store_txn_abort(txn);
+			return rc;
+		}
+	}
+	if (to != NULL) {
+		k.mv_size = strlen(to);
+		k.mv_data = (void *)to;
+		v.mv_size = len;
+		v.mv_data = (void *)(len > 0 ? val : "");
+		if ((rc = store_fail(st, mdb_put(txn->txn, st->meta, &k, &v, 0),
+		    err, "writing store meta")) != CA_OK) {
+			store_txn_abort(txn);
+			return rc;
+		}
 	}
 	return store_txn_commit(txn, err);
+}
+
+int
+store_meta_put(struct store *st, const char *name, const void *val,
+    size_t len, struct ca_error *err)
+{
+	if (name == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad store meta name");
+	return meta_write(st, NULL, name, val, len, err);
+}
+
+int
+store_meta_delete(struct store *st, const char *name, struct ca_error *err)
+{
+	if (name == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad store meta name");
+	return meta_write(st, name, NULL, NULL, 0, err);
+}
+
+int
+store_meta_move(struct store *st, const char *from, const char *to,
+    const void *val, size_t len, struct ca_error *err)
+{
+	if (from == NULL || to == NULL)
+		return ca_error_set(err, CA_EINVAL, "bad store meta name");
+	return meta_write(st, from, to, val, len, err);
 }
 
 int

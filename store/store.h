@@ -226,12 +226,19 @@ int store_counter_get(struct store *st, const char *name, uint64_t *out,
    single writer two processes never get the same value. */
 int store_counter_next(struct store *st, const char *name, uint64_t *out,
     struct ca_error *err);
-/* Small named blobs (≤ 4 KiB). get: CA_ENOENT if absent; *out owns a
+/* Small named blobs (≤ 16 KiB). get: CA_ENOENT if absent; *out owns a
    malloc'd copy. */
 int store_meta_put(struct store *st, const char *name, const void *val,
     size_t len, struct ca_error *err);
 int store_meta_get(struct store *st, const char *name, uint8_t **out,
     size_t *len, struct ca_error *err);
+/* Delete name; CA_OK when it is absent too. */
+int store_meta_delete(struct store *st, const char *name,
+    struct ca_error *err);
+/* In one transaction: to = val, and from deleted (absent is fine), so that
+   a value renamed is never lost nor found twice. */
+int store_meta_move(struct store *st, const char *from, const char *to,
+    const void *val, size_t len, struct ca_error *err);
 
 /* ---- enrollment tokens (the service) ---- */
 

@@ -3,8 +3,9 @@
 A stand-in for the ELBv2 trust-store API (AWS Query protocol, 2015-12-01),
 for tests. It implements the documented subset mtlsca uses:
 AddTrustStoreRevocations, RemoveTrustStoreRevocations,
-DescribeTrustStoreRevocations and ModifyTrustStore, with AWS's XML shapes
-and error codes (botocore's service-2.json).
+DescribeTrustStoreRevocations, ModifyTrustStore and
+GetTrustStoreCaCertificatesBundle, with AWS's XML shapes and error codes
+(botocore's service-2.json).
 
 - Every request's SigV4 signature is recomputed with python3-botocore's
   SigV4Auth (an implementation independent of mtlsca's) over the received
@@ -16,6 +17,15 @@ and error codes (botocore's service-2.json).
 - Quotas: 500,000 revoked entries and 30 revocation lists per trust store
   (both can be lowered for tests); over either,
   TooManyTrustStoreRevocationEntries.
+- The CA bundle: --bundle FILE is the trust store's bundle at creation
+  (none: empty). ModifyTrustStore fetches the new one from S3 and refuses
+  (InvalidCaCertificatesBundle) what ALB refuses: anything but PEM
+  certificates one after another (no blank line, no text), more than 25 of
+  them, one over 16 KB. GetTrustStoreCaCertificatesBundle answers a
+  Location, a presigned-style URL on this server that serves the bundle as
+  it was at that call.
+- A request log: every API call with its parameters, in order
+  (GET /_state "requests"; "calls" has the action names).
 
 Test hooks (not AWS): GET /_state returns the state as JSON;
 POST /_fault?action=NAME&status=500&count=N makes the next N calls of NAME
@@ -25,7 +35,8 @@ way back: the caller cannot tell it from a call that never ran); &skip=K
 lets the next K calls through before the N failures begin;
 POST /_drop[?id=N] removes lists as another admin would.
 
-Usage: elbv2.py --s3-endpoint URL --trust-store ARN --cred AK,SK[,TOKEN]...
+Usage: elbv2.py --s3-endpoint URL --trust-store ARN
+                --cred AK,SK[,TOKEN[|TOKEN...]]...
                 [--max-entries N] [--max-lists N] [--port-file FILE]
 """
 import argparse
@@ -38,7 +49,6 @@ import sys
 import threading
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -46,6 +56,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+import standin
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 PEM_CRL = re.compile(
@@ -69,21 +82,34 @@ class State(object):
         self.args = args
         self.creds = {}
         for c in args.cred:
-            # "AK,SK" or "AK,SK,TOKEN" (tempauth keys hold a ':').
+            # "AK,SK" or "AK,SK,TOKEN[|TOKEN...]" (tempauth keys hold a
+            # ':'; one key may come with several session tokens).
             parts = c.split(",")
-            self.creds[parts[0]] = (parts[1],
-                                    parts[2] if len(parts) > 2 else None)
+            self.creds[parts[0]] = (parts[1], parts[2].split("|")
+                                    if len(parts) > 2 else None)
+        bundle = b""
+        if args.bundle:
+            with open(args.bundle, "rb") as f:
+                bundle = f.read()
         self.stores = {args.trust_store: {"revocations": {},
+                                          "bundle": bundle,
                                           "bundle_sha256": None,
-                                          "ca_certs": 0,
-                                          "modify_count": 0}}
+                                          "ca_certs": len(
+                                              PEM_CERT.findall(bundle)),
+                                          "modify_count": 0,
+                                          "modify_keys": []}}
+        self.locations = {}
+        self.requests = []
         self.next_id = 1
         self.faults = {}
         self.calls = []
+        self.conns = set()
 
     def dump(self):
         with self.lock:
-            out = {"calls": self.calls, "trust_stores": {}}
+            out = {"calls": self.calls, "trust_stores": {},
+                   "connections": len(self.conns),
+                   "requests": self.requests}
             for arn, ts in self.stores.items():
                 out["trust_stores"][arn] = {
                     "revocations": [
@@ -92,8 +118,19 @@ class State(object):
                     "bundle_sha256": ts["bundle_sha256"],
                     "ca_certs": ts["ca_certs"],
                     "modify_count": ts["modify_count"],
+                    "modify_keys": ts["modify_keys"],
+                    "bundle_fingerprints": fingerprints(ts["bundle"]),
                 }
             return out
+
+
+def fingerprints(bundle):
+    """SHA-256 of each certificate's DER, as openssl -fingerprint."""
+    out = []
+    for pem in PEM_CERT.findall(bundle):
+        c = x509.load_pem_x509_certificate(pem)
+        out.append(c.fingerprint(hashes.SHA256()).hex())
+    return out
 
 
 def s3_client(args):
@@ -145,7 +182,7 @@ def list_param(params, prefix):
     return out
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(standin.Handler):
     protocol_version = "HTTP/1.1"
     state = None
 
@@ -170,8 +207,24 @@ class Handler(BaseHTTPRequestHandler):
         self.send(e.status, body)
 
     def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
         if self.path == "/_state":
             self.send(200, json.dumps(self.state.dump()), "application/json")
+        elif u.path.startswith("/_bundle/"):
+            # The presigned URL: it must come back whole, query included.
+            with self.state.lock:
+                got = self.state.locations.get(self.path)
+            if got is None:
+                self.send(403, "<Error><Code>AccessDenied</Code><Message>"
+                          "Request has expired or the signature does not "
+                          "match</Message></Error>", "application/xml")
+                return
+            data = got
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-pem-file")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         else:
             self.send(404, "not found", "text/plain")
 
@@ -203,9 +256,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError("InvalidClientTokenId",
                            "The security token included in the request is "
                            "invalid.", 403)
-        secret, token = self.state.creds[ak]
-        if token is not None and \
-                self.headers.get("X-Amz-Security-Token") != token:
+        secret, tokens = self.state.creds[ak]
+        token = self.headers.get("X-Amz-Security-Token")
+        if tokens is not None and token not in tokens:
             raise ApiError("InvalidClientTokenId",
                            "The security token included in the request is "
                            "invalid.", 403)
@@ -247,6 +300,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.read_body()
         u = urllib.parse.urlsplit(self.path)
+        if u.path == "/":
+            with self.state.lock:
+                # One TCP connection per client address and port: how
+                # many the callers opened (keep-alive reuse).
+                self.state.conns.add(self.client_address)
         if u.path == "/_drop":
             # Someone else removes lists behind mtlsca's back.
             q = dict(urllib.parse.parse_qsl(u.query))
@@ -280,6 +338,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = None
             with self.state.lock:
                 self.state.calls.append(action)
+                self.state.requests.append(
+                    {k: v for k, v in params.items() if k != "Version"})
                 f = self.state.faults.get(action)
                 if f and f[4] > 0:
                     self.state.faults[action] = f[:4] + (f[4] - 1,)
@@ -430,20 +490,40 @@ class Handler(BaseHTTPRequestHandler):
                            "The CA bundle must be 1 to 25 PEM certificates "
                            "and nothing else")
         for c in certs:
+            if len(c) > 16 * 1024:
+                raise ApiError("InvalidCaCertificatesBundle",
+                               "A CA certificate is over 16 KB")
             try:
                 x509.load_pem_x509_certificate(c)
             except ValueError as e:
                 raise ApiError("InvalidCaCertificatesBundle", str(e))
         with self.state.lock:
+            ts["bundle"] = data
             ts["bundle_sha256"] = hashlib.sha256(data).hexdigest()
             ts["ca_certs"] = len(certs)
             ts["modify_count"] += 1
+            ts["modify_keys"].append(key)
             total = sum(r["entries"] for r in ts["revocations"].values())
         name = arn.rsplit("/", 2)[-2] if arn.count("/") >= 2 else "ts"
         return members("TrustStores", [[
             ("Name", name), ("TrustStoreArn", arn), ("Status", "ACTIVE"),
             ("NumberOfCaCertificates", len(certs)),
             ("TotalRevokedEntries", total)]])
+
+
+    def op_GetTrustStoreCaCertificatesBundle(self, p):
+        arn, ts = self.store(p)
+        # Like S3's presigned URLs: a path and a query that only this
+        # answer knows, serving the bundle as it is now.
+        path = "/_bundle/%s?X-Amz-Algorithm=AWS4-HMAC-SHA256" \
+            "&X-Amz-Expires=600&X-Amz-Signature=%s" % (
+                uuid.uuid4().hex, hashlib.sha256(
+                    uuid.uuid4().bytes).hexdigest())
+        with self.state.lock:
+            self.state.locations[path] = ts["bundle"]
+        host = self.headers.get("Host", "127.0.0.1")
+        return "<Location>%s</Location>" % xml_escape(
+            "http://%s%s" % (host, path))
 
 
 def main():
@@ -456,19 +536,12 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--max-entries", type=int, default=500000)
     ap.add_argument("--max-lists", type=int, default=30)
+    ap.add_argument("--bundle")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     args = ap.parse_args()
     Handler.state = State(args)
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = srv.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(args.port_file + ".tmp", args.port_file)
-    sys.stdout.write("elbv2: listening on 127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever()
+    standin.serve(Handler, "elbv2", args.port, args.port_file)
 
 
 if __name__ == "__main__":

@@ -18,31 +18,18 @@ Usage: imds.py --access-key AK --secret-key SK --token TOKEN [--role R]
 import argparse
 import datetime
 import json
-import os
 import secrets
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import standin
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(standin.Handler):
     args = None
     lock = threading.Lock()
     tokens = set()
     counts = {"token_put": 0, "role_get": 0, "creds_get": 0,
               "unauthorized": 0}
-
-    def log_message(self, fmt, *a):
-        pass
-
-    def send(self, status, body, ctype="text/plain"):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_PUT(self):
         n = int(self.headers.get("Content-Length", "0") or "0")
@@ -109,15 +96,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     Handler.args = args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = srv.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(args.port_file + ".tmp", args.port_file)
-    sys.stdout.write("imds: listening on 127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever()
+    standin.serve(Handler, "imds", args.port, args.port_file)
 
 
 if __name__ == "__main__":

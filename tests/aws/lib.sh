@@ -57,7 +57,7 @@ aws_test_creds() {
 
 wait_port() {
 	local f=$1 i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		if [ -s "$f" ]; then
 			cat "$f"
 			return 0
@@ -107,6 +107,59 @@ start_imds() {
 	AWS_PIDS+=($!)
 	IMDS_PORT=$(wait_port "$T/imds.port") || { cat "$T/imds.log"; exit 1; }
 	IMDS_EP="http://127.0.0.1:$IMDS_PORT"
+}
+
+# start_sts ROLE_ARN TOKEN_FILE SESSION_TOKEN: STS on $STS_EP handing out
+# Swift's key test:tester with SESSION_TOKEN for a web identity token
+# equal to TOKEN_FILE's content.
+start_sts() {
+	$PY "$AWS_DIR/sts.py" --role-arn "$1" --token-file "$2" \
+		--access-key test:tester --secret-key testing \
+		--session-token "$3" --port-file "$T/sts.port" \
+		>"$T/sts.log" 2>&1 &
+	AWS_PIDS+=($!)
+	STS_PORT=$(wait_port "$T/sts.port") || { cat "$T/sts.log"; exit 1; }
+	STS_EP="http://127.0.0.1:$STS_PORT"
+}
+
+# start_container AUTH SESSION_TOKEN: the container credentials endpoint
+# on $CONTAINER_URI, for the Authorization value AUTH.
+start_container() {
+	$PY "$AWS_DIR/container_creds.py" --token "$1" \
+		--access-key test:tester --secret-key testing \
+		--session-token "$2" --port-file "$T/cont.port" \
+		>"$T/cont.log" 2>&1 &
+	AWS_PIDS+=($!)
+	CONT_PORT=$(wait_port "$T/cont.port") || { cat "$T/cont.log"; exit 1; }
+	CONTAINER_URI="http://127.0.0.1:$CONT_PORT/v1/credentials"
+}
+
+# server_state URL KEY: a counter from a stand-in's /_state.
+server_state() {
+	$PY -c "import json,urllib.request as u; print(json.load(u.urlopen('$1/_state'))['$2'])"
+}
+
+# elb_call ACTION NAME=VALUE...: an ELBv2 Query API call to the stand-in as
+# another admin would make it (signed by botocore's SigV4Auth; Debian's
+# botocore predates the trust store operations). Prints the answer.
+elb_call() {
+	$PY - "$ELB_EP" "$@" <<'EOF'
+import sys, urllib.parse, urllib.request
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+ep, action = sys.argv[1], sys.argv[2]
+params = [("Action", action), ("Version", "2015-12-01")] + \
+    [tuple(a.split("=", 1)) for a in sys.argv[3:]]
+body = urllib.parse.urlencode(params)
+req = AWSRequest(method="POST", url=ep + "/", data=body, headers={
+    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+SigV4Auth(Credentials("test:tester", "testing"), "elasticloadbalancing",
+          "us-east-1").add_auth(req)
+r = urllib.request.urlopen(urllib.request.Request(
+    ep + "/", data=body.encode(), headers=dict(req.headers), method="POST"))
+sys.stdout.write(r.read().decode() + "\n")
+EOF
 }
 
 # elb_state PYEXPR: evaluate PYEXPR with s = the stand-in's state and

@@ -118,6 +118,13 @@ printf 'publishers = ( { type = "dir"; name = "x"; } );\n' | bad_conf 1 "needs a
 printf 'publishers = ( { type = "dir"; name = "x"; path = "/p"; bucket = "b"; } );\n' | bad_conf 1 "bucket: unknown key"
 printf 'publishers = (\n\t{ type = "alb"; name = "a"; trust_store_arn = "arn:aws:x"; region = "r"; s3 = "up"; }\n);\n' | bad_conf 2 'does not name an s3 publisher listed before this one'
 printf 'publishers = (\n\t{ type = "s3"; name = "x"; bucket = "b"; region = "r"; },\n\t{ type = "s3"; name = "x"; bucket = "b"; region = "r"; }\n);\n' | bad_conf 3 "defined twice"
+printf 'publish = { retry_min = "1m"; retry_max = "10s"; };\n' | bad_conf 1 "retry_max must not be shorter than retry_min"
+printf 'publishers = ( { type = "exec"; name = "x"; } );\n' | bad_conf 1 "an exec publisher needs a command"
+printf 'publishers = ( { type = "exec"; name = "x"; command = [ "nginx", "-s", "reload" ]; } );\n' | bad_conf 1 '"nginx" is not an absolute path'
+printf 'publishers = ( { type = "exec"; name = "x"; command = [ "/bin/true" ]; timeout = "2h"; } );\n' | bad_conf 1 "publishers[0].timeout: \"2h\" is out of range"
+printf 'publishers = ( { type = "exec"; name = "x"; command = [ "/bin/true" ]; path = "/p"; } );\n' | bad_conf 1 "path: unknown key"
+printf 'publish = { max_lag = "0s"; };\n' | bad_conf 1 "publish.max_lag"
+printf 'publish = { retry = "1s"; };\n' | bad_conf 1 "publish.retry: unknown key"
 
 note "crl.max_entries above ALB's quota (nginx, HAProxy have none)"
 # ALB's 500,000 is the alb publisher's business; `mtlsca crl` takes up to

@@ -207,34 +207,41 @@ openssl crl -in data/public/crl.pem -noout -text | grep -A1 "CRL Number" | grep 
     fail "public/crl.pem is not CRL number 3"
 run_status 2 m crl --pem
 
-note "crl and publish take turns with other processes (data/crl.lock)"
-# hold_lock: another process holds data/crl.lock for 1 s, then writes
+note "crl and publish take turns with other processes (data/crl.lock, data/publish.lock)"
+# hold_lock LOCK: another process holds data/LOCK for 1 s, then writes
 # "holder" to the file order; returns once the lock is taken.
 hold_lock() {
 	rm -f order
-	flock data/crl.lock sh -c 'sleep 1; echo holder >> order' &
+	flock "data/$1" sh -c 'sleep 1; echo holder >> order' &
 	HOLDER=$!
 	for _ in $(seq 100); do
-		flock -n data/crl.lock true || return 0
+		flock -n "data/$1" true || return 0
 		sleep 0.02
 	done
-	fail "the test's lock holder never took data/crl.lock"
+	fail "the test's lock holder never took data/$1"
 }
-hold_lock
+hold_lock crl.lock
 run_ok m crl
 echo crl >> order
 wait "$HOLDER"
 assert_eq "holder crl" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca crl waited for the lock holder"
-assert_contains "$OUT" "waiting for another mtlsca process (serve, crl or publish) to finish its CRL run"
+assert_contains "$OUT" "waiting for another mtlsca process (serve or crl) to finish its CRL run"
 assert_contains "$OUT" "CRL number 4:"
 printf 'publishers = ( { type = "dir"; name = "www"; path = "%s/www"; } );\n' "$PWD" > pub.conf
-hold_lock
+hold_lock publish.lock
 run_ok m --config pub.conf publish
 echo publish >> order
 wait "$HOLDER"
 assert_eq "holder publish" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca publish waited for the lock holder"
-assert_contains "$OUT" "waiting for another mtlsca process"
+assert_contains "$OUT" "waiting for another mtlsca process (serve or publish) to finish publishing"
 cmp -s www/crl.pem data/public/crl.pem || fail "publish did not copy CRL 4 to www/"
+# Publishing never waits for a CRL build, nor a build for a publisher: a
+# run of the publishers goes ahead while crl.lock is held.
+hold_lock crl.lock
+run_ok m --config pub.conf publish
+echo publish >> order
+wait "$HOLDER"
+assert_eq "publish holder" "$(tr '\n' ' ' < order | sed 's/ $//')" "mtlsca publish waited for crl.lock"
 # No CA there: refused, and nothing created in its place.
 run_status 1 "$MTLSCA" --data-dir "$T/none" --config pub.conf publish
 assert_contains "$OUT" "no CA certificate at $T/none/ca.pem"

@@ -24,6 +24,7 @@ cl_serve() {
 	CONF="$HL_TMP/mtlsca.conf"
 	hl_config "$CONF" "$D" "$HP" "$PP" "
 admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
+	hl_init "$CONF"
 	hl_start serve --config "$CONF" serve
 	U="https://localhost:$HP"
 	P="http://127.0.0.1:$PP"

@@ -104,7 +104,7 @@ code=$(hl_curl "$HL_TMP/rv.json" --cacert "$D/ca.pem" -H "Authorization: Bearer 
 [ "$code" = 200 ] || fail "revoke: $code $(cat "$HL_TMP/rv.json")"
 run_rc 1 m renew --server "$U" --cert r/cert.pem --key r/key.pem
 has "$OUT" "the server refused the renewal of $(serial r/cert.pem)"
-has "$OUT" "is revoked"
+has "$OUT" "was revoked at"
 run_rc 1 env MTLSCA_FAKE_NOW="$(rfc3339 $(( $(epoch a/cert.pem enddate) + 60 )))" \
     "$MTLSCA" renew --server "$U" --cert a/cert.pem --key a/key.pem --if-due
 has "$OUT" "expired on"
@@ -184,8 +184,8 @@ ok "--daemon not due: sleeps until $at (2/3 + jitter), SIGTERM exits 0"
 UNITS="$MTLSCA_SRC/packaging/systemd"
 SD="$HL_TMP/systemd"
 mkdir -p "$SD"
-# An absolute ExecStart (systemd would search /usr/local/bin and /usr/bin).
-sed "s|^ExecStart=mtlsca |ExecStart=$MTLSCA |" "$UNITS/mtlsca-renew@.service" \
+# The unit runs /usr/bin/mtlsca (the package's): the one under test here.
+sed "s|^ExecStart=/usr/bin/mtlsca |ExecStart=$MTLSCA |" "$UNITS/mtlsca-renew@.service" \
     >"$SD/mtlsca-renew@web.service"
 cp "$UNITS/mtlsca-renew@.timer" "$SD/mtlsca-renew@web.timer"
 if command -v systemd-analyze >/dev/null; then

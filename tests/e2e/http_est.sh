@@ -27,6 +27,7 @@ profiles = (
 );"
 M() { "$MTLSCA" --config "$CONF" "$@"; }
 
+hl_init "$CONF"	# serve --config never creates a CA
 hl_start serve --config "$CONF" serve
 CA="$D/ca.pem"
 U="https://localhost:$HP/.well-known/est"

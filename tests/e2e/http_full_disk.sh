@@ -33,6 +33,7 @@ enroll() {	# enroll NAME -> status; body in NAME.json
 	    --data-binary @"$HL_TMP/$1.csr" "https://localhost:$HP/v1/certificates"
 }
 
+hl_init "$CONF"	# serve --config never creates a CA
 hl_start first --config "$CONF" serve
 [ "$(enroll alice)" = 201 ] || fail "enroll on a disk with room: $(cat "$HL_TMP/alice.json")"
 hl_stop "$HL_PID"

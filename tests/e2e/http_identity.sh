@@ -21,6 +21,7 @@ CONF="$HL_TMP/mtlsca.conf"
 admins="admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; subjects = [ \"CN=ops-admin\" ]; };"
 hl_config "$CONF" "$D" "$HP" "$PP" "$admins"
 M() { "$MTLSCA" --config "$CONF" "$@"; }
+hl_init "$CONF"	# serve --config never creates a CA
 hl_start serve --config "$CONF" serve
 CA="$D/ca.pem"
 U="https://localhost:$HP"

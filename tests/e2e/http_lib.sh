@@ -94,6 +94,51 @@ ${5:-}
 EOF
 }
 
+# hl_init CONF: create the CA the configuration names (`serve --config`
+# never creates one: a mistyped data_dir must not mint a new CA).
+hl_init() {
+	"$MTLSCA" --config "$1" init >"$HL_TMP/init.out" 2>&1 ||
+	    fail "mtlsca init: $(cat "$HL_TMP/init.out")"
+}
+
+# hl_nginx_conf DIR PORT CA_FILE CRL_FILE [daemon]: DIR/nginx.conf, an mTLS
+# front on 127.0.0.1:PORT that trusts CA_FILE and checks CRL_FILE, with its
+# certificate in DIR/server.pem and key in DIR/server.key, everything else
+# under DIR; in the foreground unless "daemon" is given. It answers 200
+# "hello DN serial SERIAL" to a client it lets in.
+hl_nginx_conf() {
+	local dir="$1" port="$2" ca="$3" crl="$4" daemon="daemon off;"
+	[ "${5:-}" = daemon ] && daemon=""
+	mkdir -p "$dir/logs" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<EOF
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes 1;
+$daemon
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log info;
+events { worker_connections 64; }
+http {
+	access_log $dir/logs/access.log;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $dir/server.pem;
+		ssl_certificate_key $dir/server.key;
+		ssl_verify_client on;
+		ssl_client_certificate $ca;
+		ssl_crl $crl;
+		location / {
+			return 200 "hello \$ssl_client_s_dn serial \$ssl_client_serial\n";
+		}
+	}
+}
+EOF
+}
+
 # hl_listeners PORT: how many TCP sockets listen on PORT (from /proc, as
 # minimal Debian has no ss).
 hl_listeners() {
@@ -171,7 +216,7 @@ hl_wait_crl() {
 # Its files live in DIR (copies of the four given). Sets HL_NGINX (the
 # pid, also stopped on exit) once it answers TLS.
 hl_nginx() {
-	local n="$1" port="$2" user_line=""
+	local n="$1" port="$2"
 	command -v nginx >/dev/null ||
 	    fail "nginx is missing: run packaging/setup.sh"
 	mkdir -p "$n/logs" "$n/tmp"
@@ -179,34 +224,7 @@ hl_nginx() {
 	cp "$4" "$n/crl.pem"
 	cp "$5" "$n/server.pem"
 	cp "$6" "$n/server.key"
-	[ "$(id -u)" = 0 ] && user_line="user root;"
-	cat >"$n/nginx.conf" <<NGINX
-$user_line
-worker_processes 1;
-daemon off;
-pid $n/nginx.pid;
-error_log $n/logs/error.log info;
-events { worker_connections 64; }
-http {
-	access_log $n/logs/access.log;
-	client_body_temp_path $n/tmp/body;
-	proxy_temp_path $n/tmp/proxy;
-	fastcgi_temp_path $n/tmp/fastcgi;
-	uwsgi_temp_path $n/tmp/uwsgi;
-	scgi_temp_path $n/tmp/scgi;
-	server {
-		listen 127.0.0.1:$port ssl;
-		ssl_certificate $n/server.pem;
-		ssl_certificate_key $n/server.key;
-		ssl_verify_client on;
-		ssl_client_certificate $n/ca.pem;
-		ssl_crl $n/crl.pem;
-		location / {
-			return 200 "hello \$ssl_client_s_dn serial \$ssl_client_serial\n";
-		}
-	}
-}
-NGINX
+	hl_nginx_conf "$n" "$port" "$n/ca.pem" "$n/crl.pem"
 	nginx -t -p "$n" -c "$n/nginx.conf" >"$HL_TMP/nginx-t.err" 2>&1 ||
 	    fail "nginx -t: $(cat "$HL_TMP/nginx-t.err")"
 	nginx -p "$n" -c "$n/nginx.conf" 2>"$HL_TMP/nginx.err" &

@@ -16,6 +16,7 @@ check_mode() {
 	conf="$HL_TMP/$mode.conf"
 	hl_config "$conf" "$D" "$HP" "$PP"
 	sed -i "s/^http = {/http = { max_connections = 8; per_ip_connections = 4; per_ip_pending = 2; request_timeout = 10; request_timeout_busy = 2; threading = \"$mode\"; threads = 2;/" "$conf"
+	hl_init "$conf"
 	hl_start "serve-$mode" --config "$conf" serve
 
 	"$PY" - "$HP" "$D/ca.pem" <<'PYEOF' || fail "$mode: an ordinary client was starved (see above)"

@@ -17,6 +17,7 @@ check_mode() {
 	hl_config "$conf" "$D" "$HP" "$PP" "
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$STATIC")\" ]; } );"
 	sed -i "s/^http = {/http = { request_timeout = 2; timeout = 30; threading = \"$mode\";/" "$conf"
+	hl_init "$conf"
 	hl_start "serve-$mode" --config "$conf" serve
 	pid=$HL_PID
 

@@ -30,6 +30,7 @@ TOKEN="tls-files-$RANDOM$RANDOM"
 hl_config "$CONF" "$T/data" "$HP" "$PP" "
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );"
 sed -i "s|^http = {|http = { tls_cert = \"$T/web.pem\"; tls_key = \"$T/web.key\";|" "$CONF"
+hl_init "$CONF"
 
 chmod 644 "$T/web.key"
 timeout 20 "$MTLSCA" --config "$CONF" serve >"$T/refused.out" 2>"$T/refused.err"

@@ -18,6 +18,7 @@ TOKEN="hostile-$RANDOM$RANDOM"
 CONF="$HL_TMP/mtlsca.conf"
 hl_config "$CONF" "$HL_TMP/data" "$HP" "$PP" "
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );"
+hl_init "$CONF"	# serve --config never creates a CA
 hl_start serve --config "$CONF" serve
 CA="$HL_TMP/data/ca.pem"
 

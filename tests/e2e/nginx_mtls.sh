@@ -14,6 +14,7 @@ CONF="$HL_TMP/mtlsca.conf"
 hl_config "$CONF" "$D" "$HP" "$PP" "
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$ENROLL")\" ]; } );
 admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
+hl_init "$CONF"
 hl_start serve --config "$CONF" serve
 CA="$D/ca.pem"
 U="https://localhost:$HP"

@@ -63,9 +63,10 @@ ID2=$(elb_state "r[0]['id']")
 # Every ELBv2 call was signed correctly (the stand-in refuses otherwise),
 # and each publish looked at the trust store before its Add (the Add is
 # recorded as pending against that snapshot: publish_aws.c).
-calls=$(elb_state "','.join(c.replace('TrustStoreRevocations', '') for c in s['calls'])")
+# Each publish read the trust store's CA bundle; only the first changed it.
+calls=$(elb_state "','.join(c.replace('TrustStoreRevocations', '').replace('GetTrustStoreCaCertificatesBundle', 'GetBundle') for c in s['calls'])")
 echo "ELBv2 calls: $calls"
-[ "$calls" = "Describe,ModifyTrustStore,Describe,Add,Describe,Describe,Add,Remove" ] ||
+[ "$calls" = "Describe,GetBundle,ModifyTrustStore,Describe,Add,Describe,GetBundle,Describe,Add,Remove" ] ||
     fail "unexpected ELBv2 calls: $calls"
 
 # Publishing the same CRL again is a no-op that succeeds.
@@ -81,4 +82,17 @@ grep -q "object:           prod/ca/crl/$N2.pem" "$T/status" || fail "status lack
 mt status --metrics >"$T/metrics" || fail "status --metrics"
 grep -q "mtlsca_publisher_alb_revocation_id{publisher=\"alb\",type=\"alb\"} $ID2" "$T/metrics" || fail "metrics"
 grep -q 'mtlsca_publisher_up{publisher="bucket",type="s3"} 1' "$T/metrics" || fail "metrics up"
+
+# The same publisher names, another prefix and directory: new destinations,
+# so the current CRL goes there at once (state is kept per destination, not
+# per name); the trust store, which has it, gets no new list.
+adds=$(elb_state "s['calls'].count('AddTrustStoreRevocations')")
+sed -i -e 's|prefix = "prod/ca"|prefix = "prod/moved"|' -e "s|$T/www|$T/www2|" "$T/ca.conf"
+mt publish || fail "publish to the moved prefix"
+s3cli get crls "prod/moved/crl/$N2.pem" "$T/moved.pem" || fail "nothing under the new prefix"
+cmp "$T/moved.pem" "$T/data/public/crl.pem" || fail "the new prefix's CRL differs"
+cmp "$T/www2/crl.pem" "$T/data/public/crl.pem" || fail "the new directory's CRL differs"
+[ "$(elb_state "s['calls'].count('AddTrustStoreRevocations')")" = "$adds" ] || fail "ALB got a list it had"
+mt status | grep -A12 "publisher bucket" | grep -q "object:           prod/moved/crl/$N2.pem" ||
+    fail "status does not show the new destination's key"
 echo PASS

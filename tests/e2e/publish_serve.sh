@@ -22,6 +22,21 @@ $(aws_publishers "$S3_EP" svc)
 CONF
 aws_test_creds
 mt() { "$M" --config "$T/ca.conf" "$@"; }
+
+# A mistyped data_dir (a volume not mounted...): serve must not make a CA
+# of its own and hand it to the trust store. Refused, nothing created,
+# not one call to S3 or ELBv2.
+sed "s|data_dir = \"$T/data\"|data_dir = \"$T/dtaa\"|" "$T/ca.conf" >"$T/typo.conf"
+rc=0
+timeout 20 "$M" --config "$T/typo.conf" serve >"$T/typo.log" 2>&1 || rc=$?
+cat "$T/typo.log"
+[ "$rc" = 1 ] || fail "serve with a data_dir holding no CA exited $rc"
+grep -q "no CA in $T/dtaa: run \`mtlsca init\`" "$T/typo.log" || fail "the refusal does not name the directory and mtlsca init"
+grep -q "mtlsca import" "$T/typo.log" || fail "the refusal does not name mtlsca import"
+[ ! -e "$T/dtaa" ] || fail "serve created $T/dtaa"
+[ "$(elb_state "len(s['calls'])")" = 0 ] || fail "ELBv2 was called: $(elb_state "s['calls']")"
+[ -z "$(s3cli ls crls)" ] || fail "something was put in S3: $(s3cli ls crls)"
+
 mt init --key-type ecdsa-p256 >/dev/null || fail "init"
 # Not through mt(): $! must be the server itself, so that the EXIT trap
 # kills it rather than a subshell that would leave it running.

@@ -90,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (base64_encode(der, len, 64, &enc, &elen, &err) != CA_OK)
 			__builtin_trap();
 		if ((again = malloc(len)) == NULL ||
-		    base64_decode(enc, elen, again, len, &n, &err) != CA_OK ||
+		    base64_decode(enc, elen, true, again, len, &n, &err) != CA_OK ||
 		    n != len || memcmp(again, der, len) != 0)
 			__builtin_trap();
 		if (ca_csr_parse(der, len, &csr, &err) == CA_OK)
@@ -100,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();	/* a refusal is 400, 413 or 415 */
 	}
 	/* The decoder alone, with an output cap smaller than most inputs. */
-	rc = base64_decode((const char *)p, (size_t)(end - p), small,
+	rc = base64_decode((const char *)p, (size_t)(end - p), true, small,
 	    sizeof(small), &n, NULL);
 	if ((rc == CA_OK && n > sizeof(small)) ||
 	    (rc != CA_OK && rc != CA_EMALF && rc != CA_ETOOBIG))

@@ -564,6 +564,30 @@ test_hex(void **state)
 	assert_memory_equal(out, keep, 4);
 }
 
+/* 5 s doubling to 5 min, each wait anywhere in [d/2, d]. */
+static void
+test_backoff(void **state)
+{
+	static const int64_t d[] = { 5000, 10000, 20000, 40000, 80000, 160000,
+	    300000, 300000, 300000 };
+	(void)state;
+
+	for (unsigned k = 1; k <= 9; k++) {
+		assert_int_equal(backoff_delay(5000, 300000, k, 0),
+		    d[k - 1] / 2);
+		assert_int_equal(backoff_delay(5000, 300000, k,
+		    (uint32_t)(d[k - 1] / 2)), d[k - 1]);
+		for (uint32_t r = 0; r < 100000; r += 7919) {
+			int64_t w = backoff_delay(5000, 300000, k, r);
+
+			assert_true(w >= d[k - 1] / 2 && w <= d[k - 1]);
+		}
+	}
+	/* No overflow however long the streak. */
+	assert_int_equal(backoff_delay(5000, 300000, 4000000000u, 0), 150000);
+	assert_int_equal(backoff_delay(1, 1, 1, 12345), 1);
+}
+
 int
 main(void)
 {
@@ -583,6 +607,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_lock, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

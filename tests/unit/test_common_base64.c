@@ -20,7 +20,7 @@ dec(const char *in, uint8_t *out, size_t max, size_t *n)
 {
 	struct ca_error e;
 
-	return base64_decode(in, strlen(in), out, max, n, &e);
+	return base64_decode(in, strlen(in), true, out, max, n, &e);
 }
 
 /* RFC 4648 section 10, both ways. */
@@ -84,7 +84,7 @@ test_round_trip(void **state)
 					line = NULL;
 				}
 			}
-			assert_int_equal(base64_decode(enc, n, out,
+			assert_int_equal(base64_decode(enc, n, true, out,
 			    sizeof(out), &m, &e), CA_OK);
 			assert_int_equal(m, len);
 			assert_memory_equal(out, in, len);
@@ -139,8 +139,8 @@ test_refusals(void **state)
 		assert_int_equal(n, 99);	/* untouched */
 	}
 	/* A NUL inside the text is a character like any other. */
-	assert_int_equal(base64_decode("Zm9v\0Zm9v", 9, out, sizeof(out), &n,
-	    NULL), CA_EMALF);
+	assert_int_equal(base64_decode("Zm9v\0Zm9v", 9, true, out, sizeof(out),
+	    &n, NULL), CA_EMALF);
 	/* The cap: exactly enough, one byte short. */
 	assert_int_equal(dec("Zm9vYmFy", out, 6, &n), CA_OK);
 	assert_int_equal(dec("Zm9vYmFy", out, 5, &n), CA_ETOOBIG);

@@ -1442,7 +1442,7 @@ test_meta(void **state)
 {
 	struct fx	*f = *state;
 	struct ca_error	 e;
-	uint8_t		*val = NULL, big[4097];
+	uint8_t		*val = NULL, big[16385];
 	size_t		 len = 0;
 
 	ca_error_clear(&e);
@@ -1469,9 +1469,32 @@ test_meta(void **state)
 	free(val);
 
 	memset(big, 'x', sizeof(big));
-	assert_int_equal(store_meta_put(f->st, "big", big, 4096, &e), CA_OK);
-	assert_int_equal(store_meta_put(f->st, "big", big, 4097, &e),
+	assert_int_equal(store_meta_put(f->st, "big", big, 16384, &e), CA_OK);
+	assert_int_equal(store_meta_put(f->st, "big", big, 16385, &e),
 	    CA_ETOOBIG);
+
+	/* Delete: gone, and deleting what is absent is fine. */
+	assert_int_equal(store_meta_delete(f->st, "big", &e), CA_OK);
+	assert_int_equal(store_meta_get(f->st, "big", &val, &len, &e),
+	    CA_ENOENT);
+	assert_int_equal(store_meta_delete(f->st, "big", &e), CA_OK);
+	/* Move: the new name has the value, the old one is gone. */
+	assert_int_equal(store_meta_move(f->st, "alb_revocation_id", "moved",
+	    "67", 2, &e), CA_OK);
+	assert_int_equal(store_meta_get(f->st, "alb_revocation_id", &val, &len,
+	    &e), CA_ENOENT);
+	assert_int_equal(store_meta_get(f->st, "moved", &val, &len, &e),
+	    CA_OK);
+	assert_memory_equal(val, "67", 2);
+	free(val);
+	/* A refused move changes nothing. */
+	assert_int_equal(store_meta_move(f->st, "moved", "schema_version",
+	    "x", 1, &e), CA_EINVAL);
+	assert_int_equal(store_meta_get(f->st, "moved", &val, &len, &e),
+	    CA_OK);
+	free(val);
+	assert_int_equal(store_meta_delete(f->st, "schema_version", &e),
+	    CA_EINVAL);
 	assert_int_equal(store_meta_put(f->st, "schema_version", "x", 1, &e),
 	    CA_EINVAL);
 	assert_int_equal(store_meta_put(f->st, "", "x", 1, &e), CA_EINVAL);

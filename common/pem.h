@@ -1,0 +1,42 @@
+/*
+ * Certificates as text: the CERTIFICATE blocks of a PEM text (RFC 7468),
+ * decoded (common/base64.h, strict) into one buffer. No library:
+ * the verifier decodes a client's chain on every request, and the CLI reads
+ * the same chains from files.
+ */
+#ifndef MTLSCA_COMMON_PEM_H
+#define MTLSCA_COMMON_PEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* The most certificates pem_certs_decode keeps. */
+#define PEM_CERTS_MAX	16
+
+/* The certificates of a PEM text, leaf first. */
+struct pem_certs {
+	uint8_t		*buf;			/* owned: all the DER */
+	const uint8_t	*der[PEM_CERTS_MAX];	/* into buf */
+	size_t		 len[PEM_CERTS_MAX];
+	size_t		 n;
+};
+
+/*
+ * Every "-----BEGIN CERTIFICATE-----" ... "-----END CERTIFICATE-----"
+ * block of text[0..len) (need not be NUL-terminated), decoded, in order.
+ * Text outside the blocks is ignored (RFC 7468 section 2 lets explanatory
+ * text surround them); inside, only base64 and line breaks. CA_EMALF with
+ * a sentence for a block without its end (a truncated PEM), another label
+ * (a key pasted by mistake), a bad character, a NUL or no certificate at
+ * all; CA_ETOOBIG for more than max (at most PEM_CERTS_MAX) certificates
+ * or one over der_max bytes. On success *out owns buf (pem_certs_clear);
+ * on failure it holds nothing.
+ */
+int pem_certs_decode(const char *text, size_t len, size_t max, size_t der_max,
+    struct pem_certs *out, struct ca_error *err);
+void pem_certs_clear(struct pem_certs *c);
+
+#endif
