@@ -161,11 +161,11 @@ EOF
 fi
 
 # start: serve until "mtlsca: ready" (its pid in serve.pid); prints the
-# seconds it took.
+# seconds it took and the CPU seconds it used (user + system, /proc).
 start() {
 	python3 - "$MTLSCA" "$WORK/serve.conf" "$WORK/serve.pid" \
 	    "$WORK/serve.err" <<'PY'
-import subprocess, sys, time
+import os, subprocess, sys, time
 err = open(sys.argv[4], "wb")
 t0 = time.monotonic()
 p = subprocess.Popen([sys.argv[1], "--config", sys.argv[2], "serve"],
@@ -176,7 +176,9 @@ while b"mtlsca: ready" not in open(sys.argv[4], "rb").read():
     if p.poll() is not None:
         sys.exit("serve exited before it was ready")
     time.sleep(0.002)
-print("%.4f" % (time.monotonic() - t0))
+wall = time.monotonic() - t0
+f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+print("%.4f %.4f" % (wall, (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")))
 PY
 }
 stop() {
@@ -187,25 +189,27 @@ stop() {
 }
 if step 4; then
 echo "== 4. serve start-up with $REVOKED revoked"
-trusted=() full=()
+trusted=() full=() tcpu=() fcpu=()
 for ((i = 0; i < ROUNDS; i++)); do
-	t=$(start) || die "serve did not start"
+	read -r t c < <(start) || die "serve did not start"
 	stop
-	trusted+=("$t")
+	trusted+=("$t") tcpu+=("$c")
 	echo >>"$C/public/crl.pem"	# no longer the recorded file
-	t=$(start) || die "serve did not start"
+	read -r t c < <(start) || die "serve did not start"
 	stop
-	full+=("$t")
+	full+=("$t") fcpu+=("$c")
 	# the full check recorded it again; next round starts trusted
 done
 ts=$(printf '%s\n' "${trusted[@]}" | mmm 3)
 fs=$(printf '%s\n' "${full[@]}" | mmm 3)
-echo "to ready, files trusted by hash: s $ts"
-echo "to ready, crl.pem re-read and verified: s $fs"
-echo "ratio of medians (verified / trusted):" "$(awk -v a="$(echo "$fs" |
-    cut -d/ -f2)" -v b="$(echo "$ts" | cut -d/ -f2)" \
+tc=$(printf '%s\n' "${tcpu[@]}" | mmm 3)
+fc=$(printf '%s\n' "${fcpu[@]}" | mmm 3)
+echo "to ready, files trusted by hash:        wall s $ts, CPU s $tc"
+echo "to ready, crl.pem re-read and verified: wall s $fs, CPU s $fc"
+echo "ratio of CPU medians (verified / trusted):" "$(awk -v a="$(echo "$fc" |
+    cut -d/ -f2)" -v b="$(echo "$tc" | cut -d/ -f2)" \
     'BEGIN { printf "%.1fx\n", a / b }')"
-
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
 if step 5; then
