@@ -4,7 +4,7 @@
 # server fails.
 #
 # Both servers sign with the same P-256 CA key and certificate (made by
-# `mtlsca serve` on its first start) and get the same CSR, from wrk with the
+# `mtlsca init`) and get the same CSR, from wrk with the
 # same threads and connections; rounds alternate between them so that the
 # machine's load falls on both alike. For each round, a server's CPU
 # (user + system of every thread, from /proc/PID/stat) over the round is
@@ -71,9 +71,8 @@ hl_config "$conf" "$D" "$HP" "$PP" "
 ca = { key_type = \"ecdsa-p256\"; };
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );"
 sed -i "s/^http = {/http = { max_connections = 1024; per_ip_connections = 1024; per_ip_pending = 1024;/" "$conf"
-# The CA first (serve makes it on its first start), then the fill.
-hl_start first --config "$conf" serve
-hl_stop "$HL_PID"
+# The CA first (`serve --config` never makes one), then the fill.
+hl_init "$conf"
 if [ "$FILL" -gt 0 ]; then
 	"$MTLSCA_BUILD/tests/fill_store" certs "$D" "$FILL" >/dev/null ||
 	    fail "fill_store certs $FILL"
