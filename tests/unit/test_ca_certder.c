@@ -198,16 +198,26 @@ profiles_make(struct ca_profile *ps, size_t *n)
 	ps[3].server_auth = ps[3].client_auth = false;
 	snprintf(ps[3].subject_allowed[0], 16, "CN");
 	ps[3].n_allowed = 1;
-	ps[4] = ps[0];					/* every attribute */
+	/* Every attribute, in two profiles: one holds at most
+	   CA_PROFILE_RDN_MAX. */
+	ps[4] = ps[0];
 	snprintf(ps[4].name, sizeof(ps[4].name), "every");
-	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++)
-		snprintf(ps[4].subject_allowed[i], 16, "%s", every[i]);
-	ps[4].n_allowed = sizeof(every) / sizeof(every[0]);
+	ps[6] = ps[0];
+	snprintf(ps[6].name, sizeof(ps[6].name), "every-rest");
+	ps[4].n_allowed = ps[6].n_allowed = 0;
+	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++) {
+		struct ca_profile *p = i < CA_PROFILE_RDN_MAX ? &ps[4] : &ps[6];
+
+		snprintf(p->subject_allowed[p->n_allowed++], 16, "%s",
+		    every[i]);
+	}
+	/* with CN, so that its subjects are not empty */
+	snprintf(ps[6].subject_allowed[ps[6].n_allowed++], 16, "CN");
 	ps[5] = ps[0];					/* nothing copied */
 	snprintf(ps[5].name, sizeof(ps[5].name), "sans-only");
 	snprintf(ps[5].subject_allowed[0], 16, "UID");
 	ps[5].n_allowed = 1;
-	*n = 6;
+	*n = 7;
 }
 
 static void
