@@ -40,6 +40,9 @@
 /* The map's first size, and the least room kept free ahead of writes. */
 #define STORE_MAP_START		(64ULL << 20)
 #define STORE_HEADROOM_MIN	(16ULL << 20)
+/* A status listing's page reads at most this many index keys, then walks
+   (store_cert_foreach_status). */
+#define STORE_STATUS_INDEX_MAX	4096
 /* How long a growth waits for this process's open transactions to end
    before it leaves the map as it is for now. */
 #define STORE_GROW_WAIT_S	2
@@ -70,6 +73,7 @@ struct store {
 	bool		 has_cn;	/* a read-only open of version 1: no */
 	bool		 has_renewals;	/* a read-only open before 3: no */
 	bool		 live_expiry;	/* a read-only open before 4: no */
+	size_t		 status_index_max;	/* see store_options */
 	char		*dir;
 	/*
 	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
@@ -787,6 +791,8 @@ store_open(const struct store_options *opt, struct store **out,
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	}
 	st->read_only = opt->read_only;
+	st->status_index_max = opt->status_index_max != 0 ?
+	    opt->status_index_max : STORE_STATUS_INDEX_MAX;
 	st->bound = opt->map_size;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
@@ -1461,11 +1467,12 @@ serset_add(struct serset *s, const uint8_t *serial, size_t len)
 /*
  * Collect the serials of the index keys (be64(not_after) || serial) of dbi
  * in [lo, hi) (as unsigned be64; hi 0: to the end) that come after `after`.
+ * With a budget, at most *budget keys are read; *dense when there were more.
  */
 static int
 index_collect(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
-    uint64_t hi, const struct ser *after, struct serset *s,
-    struct ca_error *err)
+    uint64_t hi, const struct ser *after, struct serset *s, size_t *budget,
+    bool *dense, struct ca_error *err)
 {
 	MDB_cursor	*cur = NULL;
 	MDB_val		 k, v;
@@ -1496,6 +1503,11 @@ index_collect(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
 		}
 		if (hi != 0 && store_be64_get(k.mv_data) >= hi)
 			break;
+		/* Out of budget: too many to read for one page. */
+		if (budget != NULL && (*budget)-- == 0) {
+			*dense = true;
+			break;
+		}
 		x.len = (uint8_t)(k.mv_size - 8);
 		memcpy(x.b, (uint8_t *)k.mv_data + 8, x.len);
 		if (after != NULL && ser_cmp(&x, after) <= 0)
@@ -1584,7 +1596,8 @@ store_cert_foreach_status(struct store *st, enum store_status_filter f,
 	/* be64 order of the signed not_after: negative times sort last */
 	const uint64_t		 t_now = now < 0 ? 0 : (uint64_t)now;
 	const uint64_t		 t_neg = 1ULL << 63;
-	bool			 any = true;
+	size_t			 budget = st != NULL ? st->status_index_max : 0;
+	bool			 any = true, dense = false;
 	int			 rc, mrc;
 
 	memset(&rec, 0, sizeof(rec));
@@ -1614,19 +1627,29 @@ store_cert_foreach_status(struct store *st, enum store_status_filter f,
 		    &ss, err);
 	case STORE_FILTER_REVOKED:
 		rc = index_collect(st, txn, st->revoked, 0, 0, after != NULL ?
-		    &a : NULL, &set, err);
+		    &a : NULL, &set, limit != 0 ? &budget : NULL, &dense, err);
 		break;
 	case STORE_FILTER_EXPIRED:
 		/* not_after < now: [0, now), and the negative times. */
 		if ((rc = index_collect(st, txn, st->expiry, 0, t_now,
-		    after != NULL ? &a : NULL, &set, err)) == CA_OK)
+		    after != NULL ? &a : NULL, &set, limit != 0 ? &budget :
+		    NULL, &dense, err)) == CA_OK && !dense)
 			rc = index_collect(st, txn, st->expiry, t_neg, 0,
-			    after != NULL ? &a : NULL, &set, err);
+			    after != NULL ? &a : NULL, &set, limit != 0 ?
+			    &budget : NULL, &dense, err);
 		break;
 	}
 	if (rc != CA_OK)
 		goto out;
-	qsort(set.v, set.n, sizeof(*set.v), ser_cmp);
+	/* Many of this status: a page is nearer in the records' order. */
+	if (dense) {
+		free(set.v);
+		txn_end(st, txn);
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	}
+	if (set.n > 1)
+		qsort(set.v, set.n, sizeof(*set.v), ser_cmp);
 	for (size_t i = 0; i < set.n; i++) {
 		k.mv_size = set.v[i].len;
 		k.mv_data = set.v[i].b;

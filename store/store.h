@@ -43,6 +43,9 @@ struct store_options {
 	/* The map's first size (tests); 0: 64 MiB or what the data needs. */
 	uint64_t	 initial_map_size;
 	unsigned	 max_readers;	/* 0 = default 512 */
+	/* Index keys a page of a status listing reads before it walks the
+	   records instead (store_cert_foreach_status); 0 = 4096. Tests. */
+	size_t		 status_index_max;
 	bool		 read_only;
 };
 
@@ -139,9 +142,14 @@ int store_cert_foreach_cn(struct store *st, const char *cn,
  * at most limit of them (0: all), through the indexes: revoked from the
  * revoked index, expired and valid as ranges of the expiry index (schema
  * 4), so that a status nobody has answers at once whatever the store's
- * size. Memory: the serials of the matching certificates (at most limit of
- * them when limit is given), never their records. A store of an older
- * schema opened read-only is scanned instead. Callback as above.
+ * size. The indexes are in notAfter order, the listing in serial order: a
+ * page (limit given) of a status with more than status_index_max
+ * certificates walks the records in serial order instead, where a page is
+ * found after about limit x records / matches of them (as for valid,
+ * which is most of a store). Memory: the serials of the matching
+ * certificates (at most limit of them when limit is given), never their
+ * records. A store of an older schema opened read-only is scanned
+ * instead. Callback as above.
  */
 enum store_status_filter {
 	STORE_FILTER_VALID = 0,		/* not revoked, not past notAfter */
