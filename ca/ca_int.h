@@ -150,6 +150,8 @@ struct ca_csr_san {
 struct ca_csr {
 	gnutls_x509_crq_t	 crq;
 	gnutls_pubkey_t		 pub;
+	uint8_t			*spki;		/* its SubjectPublicKeyInfo */
+	size_t			 spki_len;
 	gnutls_pk_algorithm_t	 pk;
 	unsigned		 bits;
 	char			*subject;
@@ -168,6 +170,40 @@ struct ca_csr {
  */
 int ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
     size_t *name_len);
+
+/* ---- certder.c: the certificate written with common/der.h ---- */
+
+/* Whether profile p copies subject attributes of type oid (dotted). */
+bool ca_profile_allows(const struct ca_profile *p, const char *oid);
+
+/*
+ * The TBSCertificate of a certificate for csr under p (checked by ca_issue
+ * first) with serial and validity: what GnuTLS's crt builder writes for the
+ * same inputs. On success *out owns *out_len malloc'd bytes; the subject
+ * Name lies at [*name_off, *name_off + *name_len).
+ */
+int ca_tbs_write(struct ca *ca, const struct ca_csr *csr,
+    const struct ca_profile *p, const uint8_t *serial, size_t serial_len,
+    int64_t not_before, int64_t not_after, uint8_t **out, size_t *out_len,
+    size_t *name_off, size_t *name_len, struct ca_error *err);
+/* Sign tbs with the CA key and wrap it into a Certificate; *der owns the
+   malloc'd result. */
+int ca_cert_assemble(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **der, size_t *der_len, struct ca_error *err);
+/*
+ * Sign a TBSCertificate (RFC 5280 §4.1) of this CA: v3, its signature
+ * algorithm, its subject as issuer, or nothing (the key is no "sign any
+ * bytes" oracle, STYLE.md). *sig owns the malloc'd signature value.
+ */
+int ca_sign_cert_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err);
+/*
+ * ca_issue with the serial and validity given (tests compare it with
+ * GnuTLS's builder): no policy check; ca_issue makes them first.
+ */
+int ca_issue_at(struct ca *ca, const struct ca_csr *csr,
+    const struct ca_profile *profile, const uint8_t serial[16], int64_t now,
+    int64_t not_after, struct ca_issued *out, struct ca_error *err);
 
 /* RFC 5280 §4.2.1.2 method (1) key identifier (SHA-1, 20 bytes). */
 int ca_ski_compute(gnutls_pubkey_t pub, uint8_t out[20],

@@ -13,6 +13,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "common/der.h"
 #include "common/util.h"
 #include "ca/ca_int.h"
 
@@ -135,6 +136,40 @@ pem_decode(const uint8_t *buf, size_t len, gnutls_datum_t *der,
 		return ca_error_set(err, CA_EMALF, "PEM CERTIFICATE REQUEST: "
 		    "bad base64 (%s)", gnutls_strerror(rc));
 	return CA_OK;
+}
+
+/*
+ * The SubjectPublicKeyInfo TLV of a DER CertificationRequest (RFC 2986 §4):
+ * SEQUENCE { SEQUENCE { version, subject, subjectPKInfo, [0] ... } ... },
+ * copied as it is into the certificate (certder.c). Run on DER that GnuTLS
+ * accepted and re-encoded identically.
+ */
+static int
+csr_spki(struct ca_csr *csr, const uint8_t *der, size_t len,
+    struct ca_error *err)
+{
+	struct der_cur	c;
+	struct der_tlv	t;
+
+	der_cur_init(&c, der, len);
+	if (der_expect(&c, DER_SEQUENCE, &t) != 0)
+		goto bad;
+	der_cur_init(&c, t.p, t.len);
+	if (der_expect(&c, DER_SEQUENCE, &t) != 0)
+		goto bad;
+	der_cur_init(&c, t.p, t.len);
+	if (der_expect(&c, DER_INTEGER, &t) != 0 ||
+	    der_expect(&c, DER_SEQUENCE, &t) != 0 ||
+	    der_expect(&c, DER_SEQUENCE, &t) != 0)
+		goto bad;
+	if ((csr->spki = malloc(t.tlv_len)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	memcpy(csr->spki, t.hdr, t.tlv_len);
+	csr->spki_len = t.tlv_len;
+	return CA_OK;
+bad:
+	return ca_error_set(err, CA_EMALF, "CSR: no subjectPKInfo (RFC 2986 "
+	    "section 4.1)");
 }
 
 /* ---- field checks ---- */
@@ -510,7 +545,8 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
 		goto out;
 	}
 	if ((rc = csr_subject(csr, der.data, der.size, err)) != CA_OK ||
-	    (rc = csr_sans(csr, err)) != CA_OK)
+	    (rc = csr_sans(csr, err)) != CA_OK ||
+	    (rc = csr_spki(csr, der.data, der.size, err)) != CA_OK)
 		goto out;
 	if ((rc = gnutls_x509_crq_get_dn3(csr->crq, &dn, 0)) < 0 &&
 	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
@@ -551,6 +587,7 @@ ca_csr_free(struct ca_csr *csr)
 		free(csr->avas[i].value);
 	for (size_t i = 0; i < csr->n_sans; i++)
 		free(csr->sans[i].data);
+	free(csr->spki);
 	free(csr->subject);
 	free(csr->cn);
 	free(csr);

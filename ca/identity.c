@@ -734,12 +734,16 @@ ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
  * an OCSP response.
  */
 static int
-tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
+tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len, bool cert,
     struct ca_error *err)
 {
+	/* TBSCertList: version v2 (RFC 5280 §5.1.2.1); TBSCertificate:
+	   [0] { v3 } (§4.1.2.1), then a positive serial (§4.1.2.2). */
 	static const uint8_t	 v2[] = { 0x02, 0x01, 0x01 };
-	const uint8_t		*p = tbs;
-	size_t			 hdr, l;
+	static const uint8_t	 v3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
+	const uint8_t		*v = cert ? v3 : v2, *p = tbs;
+	size_t			 vlen = cert ? sizeof(v3) : sizeof(v2);
+	size_t			 hdr, l, sh, sl;
 	uint8_t			 tag;
 	const char		*why = NULL;
 
@@ -749,12 +753,21 @@ tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
 		goto out;
 	}
 	p += hdr;
-	if (l < sizeof(v2) || memcmp(p, v2, sizeof(v2)) != 0) {
-		why = "its version is not v2";
+	if (l < vlen || memcmp(p, v, vlen) != 0) {
+		why = cert ? "its version is not v3" : "its version is not v2";
 		goto out;
 	}
-	p += sizeof(v2);
-	l -= sizeof(v2);
+	p += vlen;
+	l -= vlen;
+	if (cert) {
+		if (der_tlv(p, l, &tag, &sh, &sl) != 0 || tag != 0x02 ||
+		    sl == 0 || (p[sh] & 0x80) != 0) {
+			why = "its serial is not a positive INTEGER";
+			goto out;
+		}
+		p += sh + sl;
+		l -= sh + sl;
+	}
 	if (l < ca->alg_der_len || memcmp(p, ca->alg_der, ca->alg_der_len)) {
 		why = "its signature algorithm is not the CA's";
 		goto out;
@@ -766,13 +779,44 @@ tbs_check(const struct ca *ca, const uint8_t *tbs, size_t len,
 out:
 	if (why != NULL)
 		return ca_error_set(err, CA_EINVAL, "refusing to sign: the CA "
-		    "key signs only a v2 TBSCertList (RFC 5280 section 5.1) "
-		    "of this CA, and %s", why);
+		    "key signs only a %s of this CA, and %s", cert ?
+		    "v3 TBSCertificate (RFC 5280 section 4.1)" :
+		    "v2 TBSCertList (RFC 5280 section 5.1)", why);
 	return CA_OK;
+}
+
+static int sign_checked(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err);
+
+int
+ca_sign_cert_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len,
+    uint8_t **sig, size_t *sig_len, struct ca_error *err)
+{
+	int rc;
+
+	if (tbs_len > UINT_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "TBSCertificate too "
+		    "large");
+	if ((rc = tbs_check(ca, tbs, tbs_len, true, err)) != CA_OK)
+		return rc;
+	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
 }
 
 int
 ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
+    size_t *sig_len, struct ca_error *err)
+{
+	int rc;
+
+	if (tbs_len > UINT_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "TBSCertList too large");
+	if ((rc = tbs_check(ca, tbs, tbs_len, false, err)) != CA_OK)
+		return rc;
+	return sign_checked(ca, tbs, tbs_len, sig, sig_len, err);
+}
+
+static int
+sign_checked(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
     size_t *sig_len, struct ca_error *err)
 {
 	struct ca_signer	*s;
@@ -781,10 +825,6 @@ ca_sign_tbs(struct ca *ca, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
 	uint8_t			*buf;
 	int			 rc;
 
-	if (tbs_len > UINT_MAX)
-		return ca_error_set(err, CA_ETOOBIG, "TBSCertList too large");
-	if ((rc = tbs_check(ca, tbs, tbs_len, err)) != CA_OK)
-		return rc;
 	/* PKCS#1 v1.5 for RSA keys (RFC 4055 keeps sha256WithRSAEncryption),
 	 * DER Ecdsa-Sig-Value for EC keys (RFC 5758 §3.2). */
 	s = ca_signer_acquire(ca);

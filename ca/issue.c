@@ -13,8 +13,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
-#include <gnutls/x509-ext.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 #include "ca/ca_int.h"
 
@@ -85,6 +85,12 @@ oid_in(const char *oid, const char (*names)[16], size_t n)
 	return false;
 }
 
+bool
+ca_profile_allows(const struct ca_profile *p, const char *oid)
+{
+	return oid_in(oid, p->subject_allowed, p->n_allowed);
+}
+
 /* The profile names RDN types we know; a typo must not silently drop
  * attributes or make a requirement impossible. */
 static int
@@ -115,14 +121,13 @@ profile_check(const struct ca_profile *p, struct ca_error *err)
 	return CA_OK;
 }
 
-/* Copy the allowed subject attributes, in the CSR's order (RFC 5280
- * §4.1.2.6); *n_copied counts them. */
+/* The allowed subject attributes, copied in the CSR's order (RFC 5280
+ * §4.1.2.6, certder.c); *n_copied counts them. The required ones must be
+ * there, and one CN at most. */
 static int
-build_subject(gnutls_x509_crt_t crt, const struct ca_csr *csr,
-    const struct ca_profile *p, size_t *n_copied, struct ca_error *err)
+check_subject(const struct ca_csr *csr, const struct ca_profile *p,
+    size_t *n_copied, struct ca_error *err)
 {
-	int	rc;
-
 	for (size_t i = 0; i < p->n_required; i++) {
 		const char *oid = ca_rdn_oid(p->subject_required[i]);
 		bool found = false;
@@ -149,13 +154,6 @@ build_subject(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
 			    "the CSR's subject has more than one CN: a "
 			    "certificate names one holder");
-		rc = gnutls_x509_crt_set_dn_by_oid(crt, a->oid, 0, a->value,
-		    (unsigned)strlen(a->value));
-		if (rc < 0)
-			return ca_refuse(err, CA_EPOLICY, CA_REASON_SUBJECT,
-			    "subject attribute %s '%.64s' cannot be encoded: "
-			    "%s",
-			    ca_rdn_name(a->oid), a->value, gnutls_strerror(rc));
 		(*n_copied)++;
 	}
 	return CA_OK;
@@ -360,20 +358,16 @@ check_denied_names(const struct ca_csr *csr, const struct ca_profile *p,
 }
 
 
-/* subjectAltName: the CSR's entries of the types the profile allows; any
- * other entry refuses the request rather than vanishing silently. Critical
- * only when the subject is empty (RFC 5280 §4.2.1.6). */
+/* subjectAltName: the CSR's entries of the types the profile allows (all
+ * copied, certder.c); any other entry refuses the request rather than
+ * vanishing silently. */
 static int
-build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
-    const struct ca_profile *p, bool subject_empty, struct ca_error *err)
+check_sans(const struct ca_csr *csr, const struct ca_profile *p,
+    bool subject_empty, struct ca_error *err)
 {
-	gnutls_subject_alt_names_t	 sans = NULL;
-	gnutls_datum_t			 der = { NULL, 0 };
 	/* max_sans 0 means no subjectAltName at all (ca.conf.example:
 	   "0 to 32"); ca_profile_default() sets CA_SAN_MAX. */
-	unsigned			 max = p->max_sans < CA_SAN_MAX ?
-					     p->max_sans : CA_SAN_MAX;
-	int				 rc;
+	unsigned max = p->max_sans < CA_SAN_MAX ? p->max_sans : CA_SAN_MAX;
 
 	if (csr->n_sans == 0) {
 		if (subject_empty)
@@ -399,49 +393,6 @@ build_sans(gnutls_x509_crt_t crt, const struct ca_csr *csr,
 			    "profile %.32s does not issue %s subjectAltNames",
 			    p->name, san_label(t));
 	}
-	if ((rc = gnutls_subject_alt_names_init(&sans)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "SAN init");
-	for (size_t i = 0; i < csr->n_sans; i++) {
-		gnutls_datum_t d = { csr->sans[i].data,
-		    (unsigned)csr->sans[i].len };
-
-		if ((rc = gnutls_subject_alt_names_set(sans,
-		    csr->sans[i].type, &d, NULL)) < 0) {
-			rc = ca_refuse(err, CA_EPOLICY, CA_REASON_SAN,
-			    "%s subjectAltName '%.64s' cannot be encoded: %s",
-			    san_label(csr->sans[i].type),
-			    csr->sans[i].type == GNUTLS_SAN_IPADDRESS ? "" :
-			    (const char *)csr->sans[i].data,
-			    gnutls_strerror(rc));
-			goto out;
-		}
-	}
-	if ((rc = gnutls_x509_ext_export_subject_alt_names(sans, &der)) < 0 ||
-	    (rc = gnutls_x509_crt_set_extension_by_oid(crt, "2.5.29.17",
-	    der.data, der.size, subject_empty ? 1 : 0)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "subjectAltName");
-		goto out;
-	}
-	rc = CA_OK;
-out:
-	gnutls_free(der.data);
-	gnutls_subject_alt_names_deinit(sans);
-	return rc;
-}
-
-static int
-add_ext(gnutls_x509_crt_t crt, const char *oid, int export_rc,
-    gnutls_datum_t *d, struct ca_error *err)
-{
-	int	rc = export_rc;
-
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_extension_by_oid(crt, oid, d->data,
-		    d->size, 0);
-	gnutls_free(d->data);
-	d->data = NULL;
-	if (rc < 0)
-		return ca_gnutls_err(err, CA_ECRYPTO, rc, oid);
 	return CA_OK;
 }
 
@@ -463,22 +414,95 @@ dup_datum(const gnutls_datum_t *d, bool nul, void *out, size_t *len,
 	return CA_OK;
 }
 
+/* PEM of a certificate (RFC 7468 §5), as gnutls_pem_base64_encode2 writes
+   it: 64 columns, a newline after every line. */
+static int
+pem_of(const uint8_t *der, size_t len, char **out, struct ca_error *err)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
+	static const char end[] = "-----END CERTIFICATE-----\n";
+	char	*b64 = NULL, *pem;
+	size_t	 n = 0;
+	int	 rc;
+
+	if ((rc = base64_encode(der, len, 64, &b64, &n, err)) != CA_OK)
+		return rc;
+	if ((pem = malloc(sizeof(begin) - 1 + n + sizeof(end))) == NULL) {
+		free(b64);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	memcpy(pem, begin, sizeof(begin) - 1);
+	memcpy(pem + sizeof(begin) - 1, b64, n);
+	memcpy(pem + sizeof(begin) - 1 + n, end, sizeof(end));
+	free(b64);
+	*out = pem;
+	return CA_OK;
+}
+
+int
+ca_issue_at(struct ca *ca, const struct ca_csr *csr,
+    const struct ca_profile *profile, const uint8_t serial[16], int64_t now,
+    int64_t not_after, struct ca_issued *out, struct ca_error *err)
+{
+	struct ca_issued	 iss;
+	gnutls_datum_t		 name, d = { NULL, 0 };
+	uint8_t			*tbs = NULL;
+	size_t			 tbs_len = 0, name_off = 0, name_len = 0;
+	int			 rc;
+
+	memset(&iss, 0, sizeof(iss));
+	if ((rc = ca_tbs_write(ca, csr, profile, serial, 16, now, not_after,
+	    &tbs, &tbs_len, &name_off, &name_len, err)) != CA_OK)
+		goto out;
+	if ((rc = ca_cert_assemble(ca, tbs, tbs_len, &iss.der, &iss.der_len,
+	    err)) != CA_OK)
+		goto out;
+	memcpy(iss.serial, serial, 16);
+	iss.serial_len = 16;
+	iss.not_before = now;
+	iss.not_after = not_after;
+	snprintf(iss.profile, sizeof(iss.profile), "%s", profile->name);
+	if ((rc = pem_of(iss.der, iss.der_len, &iss.pem, err)) != CA_OK)
+		goto out;
+	/* The subject as RFC 4514 text, by GnuTLS from the Name written
+	   (what gnutls_x509_crt_get_dn3 says of the certificate). */
+	name.data = tbs + name_off;
+	name.size = (unsigned)name_len;
+	if ((rc = gnutls_x509_rdn_get2(&name, &d, 0)) < 0 &&
+	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE &&
+	    rc != GNUTLS_E_ASN1_ELEMENT_NOT_FOUND) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "subject");
+		goto out;
+	}
+	if (rc < 0) {			/* empty subject */
+		gnutls_free(d.data);
+		d.data = NULL;
+		d.size = 0;
+	}
+	rc = dup_datum(&d, true, &iss.subject, NULL, err);
+	if (rc != CA_OK)
+		goto out;
+	*out = iss;
+	memset(&iss, 0, sizeof(iss));
+	rc = CA_OK;
+out:
+	gnutls_free(d.data);
+	free(tbs);
+	ca_issued_clear(&iss);
+	return rc;
+}
+
 int
 ca_issue(struct ca *ca, const struct ca_csr *csr,
     const struct ca_profile *profile, unsigned days, int64_t now,
     struct ca_issued *out, struct ca_error *err)
 {
-	struct ca_issued	 iss;
-	struct ca_signer	*s;
-	gnutls_x509_crt_t	 crt = NULL;
-	gnutls_datum_t		 d = { NULL, 0 };
-	uint8_t			 serial[16], ski[20];
+	uint8_t			 serial[16];
 	size_t			 n_subject = 0;
-	unsigned		 ku, max_days;
+	unsigned		 max_days;
 	int64_t			 not_after;
 	int			 rc;
 
-	memset(&iss, 0, sizeof(iss));
 	if (ca == NULL || csr == NULL || profile == NULL || out == NULL)
 		return ca_error_set(err, CA_EINVAL, "ca_issue: missing "
 		    "argument");
@@ -508,114 +532,14 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 		ca_truncation_note(ca, days, now, &iss);
 	}
 
-	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
-		return ca_gnutls_err(err, CA_ENOMEM, rc, "crt init");
-	if ((rc = build_subject(crt, csr, profile, &n_subject, err)) != CA_OK)
-		goto out;
+	/* The runbook's client_ext.cnf [v3_req] (certder.c): only what the
+	 * profile allows is taken from the request, after these checks;
+	 * nothing of the request's extensions is copied. */
+	if ((rc = check_subject(csr, profile, &n_subject, err)) != CA_OK ||
+	    (rc = check_sans(csr, profile, n_subject == 0, err)) != CA_OK)
+		return rc;
 	if ((rc = ca_serial_new(serial, err)) != CA_OK)
-		goto out;
-	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
-	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
-	    (rc = gnutls_x509_crt_set_activation_time(crt, (time_t)now)) < 0 ||
-	    (rc = gnutls_x509_crt_set_expiration_time(crt,
-	    (time_t)not_after)) < 0 ||
-	    (rc = gnutls_x509_crt_set_pubkey(crt, csr->pub)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "building the "
-		    "certificate");
-		goto out;
-	}
-
-	/* The runbook's client_ext.cnf [v3_req], in its order, none critical:
-	 * basicConstraints CA:FALSE; keyUsage digitalSignature, plus
-	 * keyEncipherment for RSA only (RFC 5480 §3 forbids it for EC
-	 * keys); EKU serverAuth, clientAuth; AKI keyid; and the SKI that
-	 * OpenSSL 3 adds. Nothing of the request's extensions is copied. */
-	if ((rc = add_ext(crt, "2.5.29.19",
-	    gnutls_x509_ext_export_basic_constraints(0, -1, &d), &d, err)) !=
-	    CA_OK)
-		goto out;
-	ku = GNUTLS_KEY_DIGITAL_SIGNATURE;
-	if (csr->pk == GNUTLS_PK_RSA)
-		ku |= GNUTLS_KEY_KEY_ENCIPHERMENT;
-	if ((rc = add_ext(crt, "2.5.29.15",
-	    gnutls_x509_ext_export_key_usage(ku, &d), &d, err)) != CA_OK)
-		goto out;
-	if ((profile->server_auth && (rc = gnutls_x509_crt_set_key_purpose_oid(
-	    crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0) ||
-	    (profile->client_auth && (rc = gnutls_x509_crt_set_key_purpose_oid(
-	    crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0)) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "extendedKeyUsage");
-		goto out;
-	}
-	if ((rc = build_sans(crt, csr, profile, n_subject == 0, err)) != CA_OK)
-		goto out;
-	if ((rc = gnutls_x509_crt_set_authority_key_id(crt, ca->ski,
-	    ca->ski_len)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc,
-		    "authorityKeyIdentifier");
-		goto out;
-	}
-	if ((rc = ca_ski_compute(csr->pub, ski, err)) != CA_OK)
-		goto out;
-	if ((rc = gnutls_x509_crt_set_subject_key_id(crt, ski,
-	    sizeof(ski))) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "subjectKeyIdentifier");
-		goto out;
-	}
-
-	s = ca_signer_acquire(ca);
-	rc = gnutls_x509_crt_privkey_sign(crt, s->crt, s->key, ca->dig, 0);
-	ca_signer_release(s);
-	if (rc < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "signing");
-		goto out;
-	}
-
-	memcpy(iss.serial, serial, sizeof(serial));
-	iss.serial_len = sizeof(serial);
-	iss.not_before = now;
-	iss.not_after = not_after;
-	snprintf(iss.profile, sizeof(iss.profile), "%s", profile->name);
-	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "export");
-		goto out;
-	}
-	rc = dup_datum(&d, false, &iss.der, &iss.der_len, err);
-	gnutls_free(d.data);
-	d.data = NULL;
-	if (rc != CA_OK)
-		goto out;
-	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d)) < 0) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "export");
-		goto out;
-	}
-	rc = dup_datum(&d, true, &iss.pem, NULL, err);
-	gnutls_free(d.data);
-	d.data = NULL;
-	if (rc != CA_OK)
-		goto out;
-	d.size = 0;
-	if ((rc = gnutls_x509_crt_get_dn3(crt, &d, 0)) < 0 &&
-	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "subject");
-		goto out;
-	}
-	if (rc < 0) {			/* empty subject */
-		gnutls_free(d.data);
-		d.data = NULL;
-		d.size = 0;
-	}
-	rc = dup_datum(&d, true, &iss.subject, NULL, err);
-	gnutls_free(d.data);
-	d.data = NULL;
-	if (rc != CA_OK)
-		goto out;
-	*out = iss;
-	memset(&iss, 0, sizeof(iss));
-	rc = CA_OK;
-out:
-	gnutls_free(d.data);
-	gnutls_x509_crt_deinit(crt);
-	ca_issued_clear(&iss);
-	return rc;
+		return rc;
+	return ca_issue_at(ca, csr, profile, serial, now, not_after, out,
+	    err);
 }

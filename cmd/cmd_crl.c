@@ -227,6 +227,10 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		    (unsigned long long)res.number, err.msg);
 		goto out;
 	}
+	/* So that serve, at its start, trusts these files by their hash. */
+	if (crl_files_record(st, ca, &res, &err) != CA_OK)
+		fprintf(stderr, "mtlsca: crl: %s (serve will check the CRL "
+		    "in full at its start)\n", err.msg);
 	if (out_path != NULL && file_write_atomic(out_path,
 	    pem ? (const void *)res.pem : (const void *)res.der,
 	    pem ? res.pem_len : res.der_len, 0644, 0, &err) != CA_OK) {

@@ -19,11 +19,34 @@ enum list_filter { FILTER_ALL, FILTER_VALID, FILTER_REVOKED, FILTER_EXPIRED };
 struct list_ctx {
 	enum list_filter	 filter;
 	bool			 json;
-	json_t			*array;
 	int64_t			 now;
 	size_t			 count;
 	int			 failed;
 };
+
+/*
+ * One element of the --json array, written as it is read: the array is
+ * never held whole (at 1M records it was 3 GB of heap). The bytes are those
+ * json_dumps(array, JSON_INDENT(2)) writes: each element's lines indented
+ * by two more spaces, elements separated by ",\n".
+ */
+static int
+json_element_print(json_t *o, size_t index)
+{
+	char	*text = json_dumps(o, JSON_INDENT(2));
+	int	 rc = CA_OK;
+
+	if (text == NULL)
+		return CA_ENOMEM;
+	if (fputs(index == 0 ? "[\n  " : ",\n  ", stdout) == EOF)
+		rc = CA_EIO;
+	for (const char *p = text; rc == CA_OK && *p != '\0'; p++)
+		if (putchar(*p) == EOF || (*p == '\n' &&
+		    fputs("  ", stdout) == EOF))
+			rc = CA_EIO;
+	free(text);
+	return rc;
+}
 
 static int
 pem_of(const struct cert_record *rec, char **out)
@@ -111,13 +134,16 @@ list_cb(const struct cert_record *rec, void *arg)
 	    (ctx->filter == FILTER_REVOKED && strcmp(word, "revoked") != 0) ||
 	    (ctx->filter == FILTER_EXPIRED && strcmp(word, "expired") != 0))
 		return 0;
-	ctx->count++;
 	if (ctx->json) {
-		if ((o = record_json(rec, ctx->now, false)) == NULL ||
-		    json_array_append_new(ctx->array, o) != 0)
+		int rc;
+
+		if ((o = record_json(rec, ctx->now, false)) == NULL)
 			return CA_ENOMEM;
-		return 0;
+		rc = json_element_print(o, ctx->count++);
+		json_decref(o);
+		return rc;
 	}
+	ctx->count++;
 	serial_format(rec->serial, rec->serial_len, serial);
 	cmd_time(rec->not_after, t);
 	if (printf("%-40s  %-7s  %-20s  %s%s\n", serial, word, t,
@@ -140,7 +166,6 @@ cmd_list(int argc, char **argv, struct config *cfg)
 	struct list_ctx	 ctx;
 	struct ca_error	 err;
 	struct store	*st = NULL;
-	char		*text = NULL;
 	const char	*cn = NULL;
 	int		 ch, rc, status = CMD_FAIL;
 
@@ -191,32 +216,37 @@ cmd_list(int argc, char **argv, struct config *cfg)
 		status = cmd_fail_err(&err);
 		goto out;
 	}
-	if (ctx.json && (ctx.array = json_array()) == NULL) {
-		status = cmd_fail("out of memory");
-		goto out;
-	}
 	if (!ctx.json)
 		printf("%-40s  %-7s  %-20s  %s\n", "SERIAL", "STATUS",
 		    "NOT_AFTER", "SUBJECT");
-	/* --cn seeks the store's CN index. */
-	rc = cn != NULL ? store_cert_foreach_cn(st, cn, NULL, 0, list_cb, &ctx,
-	    &err) : store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err);
+	/* --cn seeks the store's CN index; --status alone reads its status's
+	   index. */
+	if (cn != NULL)
+		rc = store_cert_foreach_cn(st, cn, NULL, 0, list_cb, &ctx,
+		    &err);
+	else if (ctx.filter != FILTER_ALL)
+		rc = store_cert_foreach_status(st, ctx.filter == FILTER_VALID ?
+		    STORE_FILTER_VALID : ctx.filter == FILTER_REVOKED ?
+		    STORE_FILTER_REVOKED : STORE_FILTER_EXPIRED, ctx.now, NULL,
+		    0, 0, list_cb, &ctx, &err);
+	else
+		rc = store_cert_foreach(st, NULL, 0, list_cb, &ctx, &err);
 	if (rc != CA_OK) {
 		status = cmd_fail("listing the store: %s", err.msg[0] ?
 		    err.msg : "output failed");
 		goto out;
 	}
-	if (ctx.json) {
-		if ((text = json_dumps(ctx.array, JSON_INDENT(2))) == NULL) {
-			status = cmd_fail("out of memory");
-			goto out;
-		}
-		printf("%s\n", text);
+	if (ctx.json && fputs(ctx.count == 0 ? "[]\n" : "\n]\n", stdout) ==
+	    EOF) {
+		status = cmd_fail("listing the store: output failed");
+		goto out;
+	}
+	if (fflush(stdout) == EOF) {
+		status = cmd_fail("listing the store: output failed");
+		goto out;
 	}
 	status = CMD_OK;
 out:
-	free(text);
-	json_decref(ctx.array);
 	store_close(st);
 	return status;
 }

@@ -26,6 +26,19 @@ struct serial_item {
 	unsigned long	line;
 };
 
+/*
+ * What the report of one line of a --file needs from the store, and no
+ * more: a full record holds the certificate and its subject (about 1 KB),
+ * which at 400,000 lines was 790 MB of heap for nothing.
+ */
+struct serial_state {
+	int64_t		revoked_at;
+	uint8_t		status;
+	uint8_t		reason;
+	bool		known;
+	int8_t		outcome;
+};
+
 static const char *
 outcome_word(int outcome)
 {
@@ -285,9 +298,7 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	struct store		*st = NULL;
 	struct store_txn	*txn = NULL;
 	struct serial_item	*items = NULL;
-	struct cert_record	*recs = NULL;
-	int			*outcomes = NULL;
-	bool			*known = NULL;
+	struct serial_state	*recs = NULL;
 	char			 hex[SERIAL_HEX_MAX + 2], t[21];
 	char			 who[96], detail[CONFIG_PATH_MAX + 128];
 	size_t			 n = 0, unknown = 0, counts[3] = { 0, 0, 0 };
@@ -296,9 +307,7 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	if (read_serials(path, &items, &n) != 0)
 		return CMD_FAIL;
 	ca_error_clear(&err);
-	if ((recs = calloc(n, sizeof(*recs))) == NULL ||
-	    (outcomes = calloc(n, sizeof(*outcomes))) == NULL ||
-	    (known = calloc(n, sizeof(*known))) == NULL) {
+	if ((recs = calloc(n, sizeof(*recs))) == NULL) {
 		status = cmd_fail("out of memory");
 		goto out;
 	}
@@ -309,12 +318,20 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	/* Look every serial up first: the report, and the refusal of
 	 * unknown serials before anything is written. */
 	for (size_t i = 0; i < n; i++) {
-		int grc = store_cert_get(st, items[i].serial, items[i].len,
-		    &recs[i], &err);
+		struct cert_record	rec;
+		int			grc;
 
+		memset(&rec, 0, sizeof(rec));
+		grc = store_cert_get(st, items[i].serial, items[i].len, &rec,
+		    &err);
+		recs[i].known = grc == CA_OK;
+		recs[i].status = rec.status;
+		recs[i].reason = rec.reason;
+		recs[i].revoked_at = rec.revoked_at;
+		cert_record_clear(&rec);
 		if (grc == CA_OK)
-			known[i] = true;
-		else if (grc == CA_ENOENT)
+			continue;
+		if (grc == CA_ENOENT)
 			unknown++;
 		else {
 			status = cmd_fail_err(&err);
@@ -323,7 +340,7 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	}
 	if (unknown > 0 && !force) {
 		for (size_t i = 0; i < n; i++)
-			if (!known[i]) {
+			if (!recs[i].known) {
 				serial_format(items[i].serial, items[i].len,
 				    hex);
 				fprintf(stderr, "mtlsca: %s:%lu: serial %s is "
@@ -340,7 +357,7 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 			serial_format(items[i].serial, items[i].len, hex);
 			cmd_time(recs[i].revoked_at, t);
 			if (results != NULL) {
-				bool revoked = known[i] &&
+				bool revoked = recs[i].known &&
 				    recs[i].status == CERT_STATUS_REVOKED;
 
 				if (json_outcome(results, hex, !revoked ?
@@ -348,11 +365,11 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 				    recs[i].reason != 1 ? "would_raise" :
 				    "unchanged", revoked ? recs[i].revoked_at :
 				    0, revoked ? recs[i].reason : reason,
-				    known[i]) != CMD_OK)
+				    recs[i].known) != CMD_OK)
 					goto out;
 				continue;
 			}
-			if (!known[i])
+			if (!recs[i].known)
 				printf("%s: would be revoked (%s); the store "
 				    "does not know it (--force)\n", hex,
 				    reason_word(reason));
@@ -377,12 +394,16 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	if (at == 0)
 		at = time_now();
 	cmd_who(who, sizeof(who));
+	/* One transaction for the whole file: room for every record, index
+	   and audit entry it may write (about 1 KB a line, pages included). */
+	store_reserve(st, (uint64_t)n * 1024);
 	if (store_txn_begin(st, &txn, &err) != CA_OK) {
 		status = cmd_fail_err(&err);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_revocation rv;
+		int			outcome = 0;
 
 		memset(&rv, 0, sizeof(rv));
 		rv.serial = items[i].serial;
@@ -395,13 +416,14 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 		snprintf(detail, sizeof(detail), "serial=%s reason=%s file=%s",
 		    hex, reason_word(reason), path);
 		if (store_txn_cert_revoke(txn, &rv, crl_entry_encode,
-		    &outcomes[i], &err) != CA_OK ||
+		    &outcome, &err) != CA_OK ||
 		    store_txn_audit_append(txn, at, who, "revoke", detail,
 		    &err) != CA_OK) {
 			status = cmd_fail("%s:%lu: %s: %s; nothing was revoked",
 			    path, items[i].line, hex, err.msg);
 			goto out;
 		}
+		recs[i].outcome = (int8_t)outcome;
 	}
 	if (store_txn_commit(txn, &err) != CA_OK) {
 		txn = NULL;
@@ -410,23 +432,28 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	}
 	txn = NULL;
 	for (size_t i = 0; i < n; i++) {
-		struct cert_record shown = recs[i];
+		struct cert_record	shown;
+		int			outcome = recs[i].outcome;
 
+		memset(&shown, 0, sizeof(shown));
+		shown.status = recs[i].status;
+		shown.reason = recs[i].reason;
+		shown.revoked_at = recs[i].revoked_at;
 		serial_format(items[i].serial, items[i].len, hex);
 		/* The time and reason as the transaction left them. */
-		if (outcomes[i] == STORE_REVOKE_NEW) {
+		if (outcome == STORE_REVOKE_NEW) {
 			shown.revoked_at = at;
 			shown.reason = (uint8_t)reason;
-		} else if (outcomes[i] == STORE_REVOKE_RAISED)
+		} else if (outcome == STORE_REVOKE_RAISED)
 			shown.reason = 1;
 		else if (shown.status != CERT_STATUS_REVOKED) {
 			/* Listed twice: revoked by its first line. */
 			shown.revoked_at = at;
 			shown.reason = (uint8_t)reason;
 		}
-		print_outcome(hex, outcomes[i], &shown, known[i], results);
-		if (outcomes[i] >= 0 && outcomes[i] <= 2)
-			counts[outcomes[i]]++;
+		print_outcome(hex, outcome, &shown, recs[i].known, results);
+		if (outcome >= 0 && outcome <= 2)
+			counts[outcome]++;
 	}
 	if (results == NULL)
 		printf("%zu revoked, %zu reason(s) raised, %zu already "
@@ -435,12 +462,7 @@ revoke_file(struct config *cfg, const char *path, int reason, int64_t at,
 	status = CMD_OK;
 out:
 	store_txn_abort(txn);
-	if (recs != NULL)
-		for (size_t i = 0; i < n; i++)
-			cert_record_clear(&recs[i]);
 	free(recs);
-	free(outcomes);
-	free(known);
 	free(items);
 	store_close(st);
 	return status;

@@ -335,7 +335,8 @@ load_store(struct loader *l, const config_setting_t *g)
 
 	if ((rc = known_keys(l, g, keys)) != CA_OK)
 		return rc;
-	/* LMDB's map is address space, not memory: up to 1 TiB is fine. */
+	/* The limit the map grows to by itself (address space, not memory:
+	   up to 1 TiB is fine); unset, the disk is the limit. */
 	if ((s = config_setting_get_member(g, "map_size")) != NULL &&
 	    (rc = get_size(l, s, 1ULL << 20, 1ULL << 40,
 	    &l->cfg->map_size)) != CA_OK)
@@ -1222,7 +1223,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->source, sizeof(cfg->source), "%s",
 	    CONFIG_SOURCE_DEFAULTS);
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./mtlsca-data");
-	cfg->map_size = 1ULL << 30;
+	cfg->map_size = 0;		/* grows as far as the disk allows */
 	cfg->max_readers = 512;
 	derive_ca_paths(cfg, true, true);
 	cfg->ca_key_type = CA_KEY_RSA2048;

@@ -58,7 +58,7 @@ struct config {
 	char		data_dir[CONFIG_PATH_MAX];	/* default ./mtlsca-data */
 
 	/* store */
-	uint64_t	map_size;			/* default 1 GiB */
+	uint64_t	map_size;			/* limit; 0 = the disk */
 	unsigned	max_readers;			/* default 512 */
 
 	/* ca: paths default to <data_dir>/ca.pem and <data_dir>/private/ca.key */

@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "crl/crl.h"
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 #define DAY		86400
 #define SIG_MAX		2048	/* RSA-16384 is 2048 octets; ECDSA far less */

@@ -16,7 +16,7 @@
 
 #include "common/base64.h"
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* Extension OIDs (content octets) under id-ce (2.5.29). */
 static const uint8_t oid_crl_number[] = { 0x55, 0x1d, 0x14 };

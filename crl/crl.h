@@ -177,4 +177,20 @@ void crl_snapshot_release(struct crl_snapshot *snap);
 /* The CRL schedule of `serve`. */
 #include "crl/schedule.h"
 
+/*
+ * Trust by hash (trust.c): after a CRL's files are written, record the
+ * SHA-256 of its DER and PEM with its number, dates and entry count, for
+ * this CA. crl_snapshot_recorded: dir/crl.der and dir/crl.pem when both
+ * still have the recorded hashes, as a snapshot (one reference) whose facts
+ * come from the record (it was verified when built); NULL otherwise (no
+ * record, another CA, a file changed or missing: check it in full).
+ */
+int crl_files_record(struct store *st, struct ca *ca,
+    const struct crl_result *r, struct ca_error *err);
+struct crl_snapshot *crl_snapshot_recorded(struct store *st, struct ca *ca,
+    const char *dir);
+/* The same record for a CRL checked in full (best effort). */
+void crl_snapshot_record(struct store *st, struct ca *ca,
+    const struct crl_snapshot *snap);
+
 #endif

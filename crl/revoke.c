@@ -10,7 +10,7 @@
 
 #include "common/util.h"
 #include "crl/crl.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* id-ce-cRLReasons (2.5.29.21), RFC 5280 §5.3.1. */
 static const uint8_t oid_reason[] = { 0x55, 0x1d, 0x15 };

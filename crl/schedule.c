@@ -266,7 +266,8 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	if (r.warned)
 		log_msg(LOG_LEVEL_WARNING, "crl: %s", r.warning);
 	if (s->public_dir != NULL &&
-	    (rc = crl_write_files(s->public_dir, &r, err)) != CA_OK)
+	    ((rc = crl_write_files(s->public_dir, &r, err)) != CA_OK ||
+	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK))
 		goto out;
 	/* Before the snapshot takes r over. */
 	{
@@ -325,22 +326,38 @@ load_existing(struct crl_schedule *s)
 	char			 path[4096];
 	uint64_t		 gen = 0, done = 0;
 	int64_t			 now = time_now();
-	bool			 ok = false;
+	bool			 ok = false, trusted = false;
 
 	if (s->public_dir == NULL ||
 	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
 		goto out;
+	/* Files this data directory wrote and recorded (trust.c) are taken
+	   by their hashes; any other CRL is read and verified. */
+	if ((snap = crl_snapshot_recorded(s->st, s->ca, s->public_dir)) !=
+	    NULL) {
+		memset(&rep, 0, sizeof(rep));
+		rep.number = snap->number;
+		rep.entries = snap->entries;
+		rep.this_update = snap->this_update;
+		rep.next_update = snap->next_update;
+		trusted = true;
+		goto adopt;
+	}
 	if (crl_snapshot_load(path, &snap, NULL) != CA_OK)
 		goto out;
 	memset(&rep, 0, sizeof(rep));
 	if (crl_check_any((const uint8_t *)snap->pem, snap->pem_len, s->ca,
 	    &rep, NULL) != CA_OK || !rep.signature_ok || !rep.has_number)
 		goto out;
+adopt:
 	if (store_counter_get(s->st, STORE_COUNTER_REVGEN, &gen, NULL) !=
 	    CA_OK || !meta_revgen_get(s, &done) || done != gen)
 		goto out;
 	if (now - rep.this_update >= s->opt.refresh || now >= rep.next_update)
 		goto out;
+	/* Verified in full: recorded, so that the next start need not. */
+	if (!trusted)
+		crl_snapshot_record(s->st, s->ca, snap);
 	snapshot_install(s, crl_snapshot_ref(snap));
 	pthread_mutex_lock(&s->mu);
 	s->seen_revgen = gen;

@@ -163,10 +163,18 @@ http_cert_list(struct http_server *s, struct http_req *r,
 	if ((lc.items = json_array()) == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
 		    "out of memory");
-	/* cn= seeks the store's CN index; status= filters as it goes. */
+	/* cn= seeks the store's CN index (status= filters as it goes);
+	   status= alone reads its status's index, for one more than a page
+	   (the one that says there is more). */
 	if (lc.cn != NULL)
 		rc = store_cert_foreach_cn(s->st, lc.cn, after_len ? after :
 		    NULL, after_len, list_cb, &lc, &err);
+	else if (lc.want >= 0 || lc.want_expired)
+		rc = store_cert_foreach_status(s->st, lc.want_expired ?
+		    STORE_FILTER_EXPIRED : lc.want == CERT_STATUS_REVOKED ?
+		    STORE_FILTER_REVOKED : STORE_FILTER_VALID, lc.now,
+		    after_len ? after : NULL, after_len, lc.limit + 1, list_cb,
+		    &lc, &err);
 	else
 		rc = store_cert_foreach(s->st, after_len ? after : NULL,
 		    after_len, list_cb, &lc, &err);

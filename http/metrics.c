@@ -176,6 +176,7 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	struct http_metrics		*m = &s->metrics;
 	struct crl_schedule_status	 st;
 	struct ca_enroller_stats	 es;
+	struct store_map_stats		 ms;
 	struct buf			 b = { NULL, 0, 8192, false };
 	uint64_t			 revgen = 0;
 	int64_t				 now = time_now();
@@ -245,6 +246,24 @@ http_metrics_render(struct http_server *s, struct http_req *r,
 	    "Certificates recorded by those transactions.");
 	bprintf(&b, "mtlsca_store_committed_certificates_total %llu\n",
 	    (unsigned long long)es.committed);
+	store_map_stats(s->st, &ms);
+	help(&b, "mtlsca_store_used_bytes", "gauge",
+	    "Bytes of the store's data file in use.");
+	bprintf(&b, "mtlsca_store_used_bytes %llu\n",
+	    (unsigned long long)ms.used);
+	help(&b, "mtlsca_store_map_bytes", "gauge",
+	    "The store's map as it is now (it grows by itself).");
+	bprintf(&b, "mtlsca_store_map_bytes %llu\n",
+	    (unsigned long long)ms.mapped);
+	help(&b, "mtlsca_store_limit_bytes", "gauge",
+	    "What the map may grow to: store.map_size, or the data plus the "
+	    "disk's free space.");
+	bprintf(&b, "mtlsca_store_limit_bytes %llu\n",
+	    (unsigned long long)ms.limit);
+	help(&b, "mtlsca_store_map_warning", "gauge",
+	    "1 when the store uses 80 % or more of its limit.");
+	bprintf(&b, "mtlsca_store_map_warning %d\n", ms.limit > 0 &&
+	    ms.used >= ms.limit / 5 * 4 ? 1 : 0);
 
 	help(&b, "mtlsca_crl_number", "gauge", "cRLNumber of the current CRL.");
 	bprintf(&b, "mtlsca_crl_number %llu\n", (unsigned long long)st.number);

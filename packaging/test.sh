@@ -14,12 +14,13 @@ build=${MTLSCA_BUILD_DIR:-$src/build}
 
 # The end-to-end tests' independent checkers and peers (openssl, certtool,
 # python3-cryptography, curl, nginx, Swift's S3 API, botocore for the ELBv2
-# stand-in, SoftHSM for PKCS#11), the benchmarks (wrk, time), clang for the
+# stand-in, SoftHSM for PKCS#11), the benchmarks (wrk, time; golang-cfssl:
+# the issuance CPU baseline of tests/bench/cfssl_bench.sh), clang for the
 # fuzz targets, systemd-analyze for the unit checks, and what building the
 # .deb and its chroot test need (debhelper, lintian, debootstrap).
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
 lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev
-softhsm2 systemd dpkg-dev debhelper lintian debootstrap"
+softhsm2 systemd dpkg-dev debhelper lintian debootstrap golang-cfssl"
 
 "$src/packaging/setup.sh"
 . "$src/packaging/apt.sh"

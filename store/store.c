@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +30,23 @@
  * 3: plus "renewals" (serial renewed -> be64 time, the new serial), empty
  * when an older store is first opened for writing (renewals before it were
  * not recorded).
+ * 4: "expiry" holds the certificates that are not revoked only (a
+ * revocation moves the key from "expiry" to "revoked", which has the same
+ * keys), so that each status is one index: valid and expired are two
+ * ranges of "expiry", revoked is "revoked" (store_cert_foreach_status).
+ * The revoked keys leave "expiry" when an older store is first opened for
+ * writing.
  */
-#define STORE_SCHEMA_VERSION	3
-#define STORE_MAP_DEFAULT	(1ULL << 30)
+#define STORE_SCHEMA_VERSION	4
+/* The map's first size, and the least room kept free ahead of writes. */
+#define STORE_MAP_START		(64ULL << 20)
+#define STORE_HEADROOM_MIN	(16ULL << 20)
+/* A status listing's page reads at most this many index keys, then walks
+   (store_cert_foreach_status). */
+#define STORE_STATUS_INDEX_MAX	4096
+/* How long a growth waits for this process's open transactions to end
+   before it leaves the map as it is for now. */
+#define STORE_GROW_WAIT_S	2
 #define STORE_READERS_DEFAULT	512
 #define STORE_META_MAX		16384
 #define STORE_META_NAME_MAX	128
@@ -41,6 +56,9 @@
 /* A revoked-index scan hands the map pages it has read back to the kernel
    every this many entries (see map_window below). */
 #define STORE_SCAN_DROP_EVERY	16384
+/* A listing drops more often: its records (about 1 KB) are spread over a
+   leaf page each few, and each page that faults maps its neighbours too. */
+#define STORE_LIST_DROP_EVERY	256
 
 /* Private meta names. */
 #define META_SCHEMA		"schema_version"
@@ -55,6 +73,8 @@ struct store {
 	int		 read_only;
 	bool		 has_cn;	/* a read-only open of version 1: no */
 	bool		 has_renewals;	/* a read-only open before 3: no */
+	bool		 live_expiry;	/* a read-only open before 4: no */
+	size_t		 status_index_max;	/* see store_options */
 	char		*dir;
 	/*
 	 * mdb_env_set_mapsize(env, 0), the answer to MDB_MAP_RESIZED, may only
@@ -65,12 +85,19 @@ struct store {
 	pthread_cond_t	 cond;
 	unsigned	 active;
 	int		 resizing;
+	/* Growth (under lock): the limit (0: the disk), room a transaction
+	   that ran short asked for, growths so far. */
+	uint64_t	 bound;
+	uint64_t	 want_free;
+	uint64_t	 grown;
 };
 
 struct store_txn {
 	struct store	*st;
 	MDB_txn		*txn;
 };
+
+static bool map_can_grow(struct store *st, size_t mapped);
 
 /* ---- errors ---- */
 
@@ -87,10 +114,21 @@ store_fail(struct store *st, int mrc, struct ca_error *err, const char *what)
 		memset(&info, 0, sizeof(info));
 		if (st != NULL)
 			mdb_env_info(st->env, &info);
+		if (st != NULL && map_can_grow(st, info.me_mapsize))
+			return ca_error_set(err, CA_ESPACE,
+			    "%s: this transaction needed more room than the "
+			    "store at %s had mapped (%zu bytes); the map grows "
+			    "before the next one: try again", what, dir,
+			    info.me_mapsize);
+		if (st != NULL && st->bound == 0)
+			return ca_error_set(err, CA_ESPACE,
+			    "%s: the store at %s is full: the disk has no room "
+			    "left to grow it (%zu bytes mapped)", what, dir,
+			    info.me_mapsize);
 		return ca_error_set(err, CA_ESPACE,
-		    "%s: the store at %s is full (its map size is %zu bytes): "
-		    "raise store.map_size in the configuration", what, dir,
-		    info.me_mapsize);
+		    "%s: the store at %s is full: it reached its limit, "
+		    "store.map_size (%zu bytes): raise store.map_size in the "
+		    "configuration", what, dir, info.me_mapsize);
 	case MDB_TXN_FULL:
 		return ca_error_set(err, CA_ESPACE,
 		    "%s: too many changes for one transaction of the store at "
@@ -184,12 +222,176 @@ out:
 	return rc;
 }
 
+/*
+ * Growing the map. LMDB lets a process change its map size only while it
+ * has no transaction open (mdb_env_set_mapsize); other processes adopt the
+ * new size through MDB_MAP_RESIZED (adopt_mapsize). So before each write
+ * transaction the store makes sure that the map has room ahead of the data:
+ * as much as is used, at least STORE_HEADROOM_MIN, and whatever a
+ * transaction that ran short asked for; growing doubles that room, within
+ * the limit (the map is address space: a large one costs nothing). A store is then full only at its limit: store.map_size, or
+ * the disk when there is none.
+ */
+
+static uint64_t
+page_size_of(struct store *st)
+{
+	MDB_stat ms;
+
+	if (mdb_env_stat(st->env, &ms) != MDB_SUCCESS || ms.ms_psize == 0)
+		return 4096;
+	return ms.ms_psize;
+}
+
+/* Bytes of the data file in use (its pages up to the last one written),
+   and the map's size, as the newest meta page says. */
+static void
+map_used(struct store *st, uint64_t *used, uint64_t *mapped)
+{
+	MDB_envinfo info;
+
+	memset(&info, 0, sizeof(info));
+	(void)mdb_env_info(st->env, &info);
+	*used = ((uint64_t)info.me_last_pgno + 1) * page_size_of(st);
+	*mapped = info.me_mapsize;
+}
+
+/* What the map may grow to: the bound, or, unbounded, the data file plus
+   the free space of its disk. */
+static uint64_t
+map_limit(struct store *st)
+{
+	struct statvfs	vfs;
+	struct stat	sb;
+	char		path[4096];
+	uint64_t	file = 0, avail = 0;
+
+	if (st->bound != 0)
+		return st->bound;
+	if (path_join(path, sizeof(path), st->dir, "data.mdb") == CA_OK &&
+	    stat(path, &sb) == 0)
+		file = (uint64_t)sb.st_size;
+	if (statvfs(st->dir, &vfs) == 0)
+		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	/* 1 TiB of address space at most, as store.map_size allows. */
+	if (avail > (1ULL << 40) - file)
+		avail = (1ULL << 40) - file;
+	return file + avail;
+}
+
+static bool
+map_can_grow(struct store *st, size_t mapped)
+{
+	bool can;
+
+	if (st->read_only)
+		return false;
+	pthread_mutex_lock(&st->lock);
+	/* The next write transaction asks for twice the map, or more. */
+	if (st->want_free < (uint64_t)mapped)
+		st->want_free = (uint64_t)mapped;
+	pthread_mutex_unlock(&st->lock);
+	can = map_limit(st) > (uint64_t)mapped + (1ULL << 20);
+	return can;
+}
+
+/* The size the map should have now, or 0 when it has room enough. Called
+   with st->lock held. */
+static uint64_t
+map_target(struct store *st, uint64_t extra)
+{
+	uint64_t used, mapped, room, limit, size;
+
+	map_used(st, &used, &mapped);
+	/* A transaction of random inserts copies most leaf pages it touches
+	   before the old ones are free again: as much room as is used. */
+	room = used;
+	if (room < STORE_HEADROOM_MIN)
+		room = STORE_HEADROOM_MIN;
+	if (room < extra)
+		room = extra;
+	if (room < st->want_free)
+		room = st->want_free;
+	if (mapped >= used && mapped - used >= room)
+		return 0;
+	limit = map_limit(st);
+	if (room > UINT64_MAX / 4 || used > UINT64_MAX / 2)
+		size = limit;
+	else
+		size = used + 2 * room;
+	size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+	if (size > limit)
+		size = limit & ~(page_size_of(st) - 1);
+	return size > mapped ? size : 0;
+}
+
+/*
+ * Grow the map if it runs short of room (extra: bytes a caller is about to
+ * write). Waits a little for this process's other transactions to end;
+ * when they do not, the map stays as it is until the next write.
+ */
+static void
+map_grow(struct store *st, uint64_t extra)
+{
+	struct timespec	 until;
+	uint64_t	 size;
+	int		 waited = 0;
+
+	if (st->read_only)
+		return;
+	pthread_mutex_lock(&st->lock);
+	if ((size = map_target(st, extra)) == 0) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STORE_GROW_WAIT_S;
+	if (st->resizing) {
+		pthread_mutex_unlock(&st->lock);
+		return;		/* another thread is at it */
+	}
+	st->resizing = 1;
+	while (st->active > 0 && waited == 0)
+		waited = pthread_cond_timedwait(&st->cond, &st->lock, &until);
+	/* Again, now that nothing can commit: the size may have moved. */
+	if (st->active == 0 && (size = map_target(st, extra)) != 0 &&
+	    mdb_env_set_mapsize(st->env, (size_t)size) == MDB_SUCCESS) {
+		st->grown++;
+		st->want_free = 0;
+	}
+	st->resizing = 0;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+store_reserve(struct store *st, uint64_t bytes)
+{
+	if (st != NULL)
+		map_grow(st, bytes);
+}
+
+void
+store_map_stats(struct store *st, struct store_map_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return;
+	map_used(st, &out->used, &out->mapped);
+	out->limit = map_limit(st);
+	pthread_mutex_lock(&st->lock);
+	out->grown = st->grown;
+	pthread_mutex_unlock(&st->lock);
+}
+
 static int
 txn_begin(struct store *st, unsigned flags, MDB_txn **out,
     struct ca_error *err)
 {
 	int mrc, rc;
 
+	if ((flags & MDB_RDONLY) == 0)
+		map_grow(st, 0);
 	for (int tries = 0;; tries++) {
 		txn_enter(st);
 		mrc = mdb_txn_begin(st->env, NULL, flags, out);
@@ -473,6 +675,33 @@ cn_index_build(struct store *st, MDB_txn *txn, struct ca_error *err)
 	return rc;
 }
 
+/* Version 3 to 4: the revoked certificates leave "expiry" (both indexes
+   have the keys be64(not_after) || serial). */
+static int
+expiry_unrevoke(struct store *st, MDB_txn *txn, struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	int		 rc = CA_OK, mrc;
+
+	if ((mrc = mdb_cursor_open(txn, st->revoked, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "moving revoked keys");
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		MDB_val key = k;
+		int	drc = mdb_del(txn, st->expiry, &key, NULL);
+
+		if (drc != MDB_SUCCESS && drc != MDB_NOTFOUND) {
+			rc = store_fail(st, drc, err, "moving revoked keys");
+			break;
+		}
+	}
+	if (rc == CA_OK && mrc != MDB_NOTFOUND)
+		rc = store_fail(st, mrc, err, "moving revoked keys");
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 static int
 check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 {
@@ -486,18 +715,23 @@ check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 			return ca_error_set(err, CA_ENOENT,
 			    "no store at %s (it was never initialised): run "
 			    "`mtlsca init` first", st->dir);
+		st->live_expiry = true;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
 	if (v < STORE_SCHEMA_VERSION && st->read_only)
-		return CA_OK;	/* readable as is; CN listings scan */
+		return CA_OK;	/* readable as is; CN and status listings scan */
 	if (v < STORE_SCHEMA_VERSION) {
 		/* 2 to 3: "renewals" was created empty by open_dbis. */
 		if (v == 1 && (rc = cn_index_build(st, txn, err)) != CA_OK)
 			return rc;
+		if ((rc = expiry_unrevoke(st, txn, err)) != CA_OK)
+			return rc;
+		st->live_expiry = true;
 		return counter_write(st, txn, META_SCHEMA,
 		    STORE_SCHEMA_VERSION, err);
 	}
+	st->live_expiry = true;
 	if (v != STORE_SCHEMA_VERSION)
 		return ca_error_set(err, CA_EINVAL,
 		    "the store at %s has schema version %llu but this mtlsca "
@@ -505,6 +739,28 @@ check_schema(struct store *st, MDB_txn *txn, struct ca_error *err)
 		    "wrote it", st->dir, (unsigned long long)v,
 		    STORE_SCHEMA_VERSION);
 	return CA_OK;
+}
+
+/*
+ * The map's first size: what the data file holds plus room (LMDB raises a
+ * smaller size to the data's anyway), STORE_MAP_START for a new store,
+ * never past the bound.
+ */
+static uint64_t
+initial_map(struct store *st, const struct store_options *opt,
+    const char *path)
+{
+	struct stat	sb;
+	uint64_t	size = opt->initial_map_size;
+
+	if (size == 0) {
+		size = STORE_MAP_START;
+		if (stat(path, &sb) == 0 && (uint64_t)sb.st_size / 4 * 5 > size)
+			size = (uint64_t)sb.st_size / 4 * 5;
+	}
+	if (st->bound != 0 && size > st->bound)
+		size = st->bound;
+	return (size + 4095) & ~4095ULL;
 }
 
 int
@@ -536,6 +792,9 @@ store_open(const struct store_options *opt, struct store **out,
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	}
 	st->read_only = opt->read_only;
+	st->status_index_max = opt->status_index_max != 0 ?
+	    opt->status_index_max : STORE_STATUS_INDEX_MAX;
+	st->bound = opt->map_size;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
 
@@ -548,9 +807,8 @@ store_open(const struct store_options *opt, struct store **out,
 	if ((mrc = mdb_env_set_maxdbs(st->env, 8)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_set_maxreaders(st->env, opt->max_readers != 0 ?
 	    opt->max_readers : STORE_READERS_DEFAULT)) != MDB_SUCCESS ||
-	    (mrc = mdb_env_set_mapsize(st->env, opt->map_size != 0 ?
-	    (size_t)opt->map_size : (size_t)STORE_MAP_DEFAULT)) !=
-	    MDB_SUCCESS) {
+	    (mrc = mdb_env_set_mapsize(st->env, (size_t)initial_map(st, opt,
+	    path))) != MDB_SUCCESS) {
 		rc = store_fail(st, mrc, err, "configuring the store");
 		goto out;
 	}
@@ -805,10 +1063,15 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 	if ((rc = record_put(st, txn->txn, &rec, fresh ? MDB_NOOVERWRITE : 0,
 	    err)) != CA_OK)
 		goto out;
-	if (fresh && ((rc = index_put(st, txn->txn, st->expiry, rec.not_after,
-	    rec.serial, rec.serial_len, "", 0, 0, err)) != CA_OK ||
-	    (rc = cn_put(st, txn->txn, &rec, err)) != CA_OK))
+	if (fresh && (rc = cn_put(st, txn->txn, &rec, err)) != CA_OK)
 		goto out;
+	/* Revoked: its key moves from "expiry" to "revoked" (schema 4). */
+	if (result == STORE_REVOKE_NEW && !fresh &&
+	    (mrc = mdb_del(txn->txn, st->expiry, &k, NULL)) != MDB_SUCCESS &&
+	    mrc != MDB_NOTFOUND) {
+		rc = store_fail(st, mrc, err, "updating the expiry index");
+		goto out;
+	}
 	if ((rc = counter_add(st, txn->txn, STORE_COUNTER_REVGEN, 1, NULL,
 	    err)) != CA_OK)
 		goto out;
@@ -895,136 +1158,7 @@ store_cert_get(struct store *st, const uint8_t *serial, size_t len,
 	return rc;
 }
 
-/*
- * The walk of store_cert_foreach and store_cert_foreach_cn. With cn, over
- * the "cn" index (keys CN, NUL, serial: a CN's certificates in serial
- * order), or, on a version-1 store opened read-only, over every record with
- * that CN.
- */
-static int
-cert_walk(struct store *st, const char *cn, const uint8_t *after,
-    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
-{
-	MDB_txn			*txn = NULL;
-	MDB_cursor		*cur = NULL;
-	MDB_val			 k, v, sk;
-	struct cert_record	 rec;
-	uint8_t			 key[STORE_CN_MAX + 1 + SERIAL_MAX + 1];
-	char			 hex[SERIAL_HEX_MAX + 2], rcn[STORE_CN_MAX];
-	size_t			 plen = 0;
-	bool			 by_index = cn != NULL && st->has_cn;
-	MDB_cursor_op		 op = MDB_FIRST;
-	int			 rc, mrc;
-
-	memset(&rec, 0, sizeof(rec));
-	if (cn != NULL) {
-		if ((plen = strlen(cn) + 1) > STORE_CN_MAX)
-			return ca_error_set(err, CA_EINVAL, "a CN is at most "
-			    "%d bytes", STORE_CN_MAX - 1);
-		memcpy(key, cn, plen);
-	}
-	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
-		return rc;
-	if ((mrc = mdb_cursor_open(txn, by_index ? st->cn : st->certs,
-	    &cur)) != MDB_SUCCESS) {
-		rc = store_fail(st, mrc, err, "listing certificates");
-		goto out;
-	}
-	if (by_index) {
-		/* From the CN's first entry, or from `after` within it. */
-		if (after != NULL)
-			memcpy(key + plen, after, after_len);
-		k.mv_size = plen + after_len;
-		k.mv_data = key;
-		op = MDB_SET_RANGE;
-	} else if (after != NULL) {
-		k.mv_size = after_len;
-		k.mv_data = (void *)after;
-		op = MDB_SET_RANGE;
-	}
-	for (;;) {
-		mrc = mdb_cursor_get(cur, &k, &v, op);
-		op = MDB_NEXT;
-		if (mrc == MDB_NOTFOUND)
-			break;
-		if (mrc != MDB_SUCCESS) {
-			rc = store_fail(st, mrc, err, "listing certificates");
-			goto out;
-		}
-		sk = k;
-		if (by_index) {
-			if (k.mv_size <= plen || memcmp(k.mv_data, key, plen))
-				break;		/* past the CN */
-			sk.mv_data = (uint8_t *)k.mv_data + plen;
-			sk.mv_size = k.mv_size - plen;
-			if ((mrc = mdb_get(txn, st->certs, &sk, &v)) !=
-			    MDB_SUCCESS) {
-				fmt_serial(sk.mv_data, sk.mv_size, hex);
-				rc = mrc == MDB_NOTFOUND ? ca_error_set(err,
-				    CA_EIO, "the CN index names serial %s, "
-				    "which has no record: the store is "
-				    "damaged", hex) : store_fail(st, mrc, err,
-				    "listing certificates");
-				goto out;
-			}
-		}
-		/* MDB_SET_RANGE lands on `after` itself when it exists. */
-		if (after != NULL && sk.mv_size == after_len &&
-		    memcmp(sk.mv_data, after, after_len) == 0)
-			continue;
-		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
-			fmt_serial(sk.mv_data, sk.mv_size, hex);
-			rc = ca_error_set(err, CA_EMALF,
-			    "the store's record of serial %s is damaged or of "
-			    "an unknown version", hex);
-			goto out;
-		}
-		if (cn != NULL && !by_index && (rec.subject == NULL ||
-		    !subject_cn(rec.subject, rcn, sizeof(rcn)) ||
-		    strcmp(rcn, cn) != 0)) {
-			cert_record_clear(&rec);
-			continue;
-		}
-		rc = cb(&rec, ctx);
-		cert_record_clear(&rec);
-		if (rc < 0) {
-			ca_error_set(err, rc, "listing certificates: %s",
-			    ca_strerror(rc));
-			goto out;
-		}
-		if (rc > 0)
-			break;
-	}
-	rc = CA_OK;
-out:
-	cert_record_clear(&rec);
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	txn_end(st, txn);
-	return rc;
-}
-
-int
-store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
-    store_cert_cb cb, void *ctx, struct ca_error *err)
-{
-	if (st == NULL || cb == NULL ||
-	    (after != NULL && !serial_ok(after, after_len)))
-		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
-	return cert_walk(st, NULL, after, after_len, cb, ctx, err);
-}
-
-int
-store_cert_foreach_cn(struct store *st, const char *cn, const uint8_t *after,
-    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
-{
-	if (st == NULL || cb == NULL || cn == NULL ||
-	    (after != NULL && !serial_ok(after, after_len)))
-		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
-	return cert_walk(st, cn, after, after_len, cb, ctx, err);
-}
-
-/* ---- the revoked index ---- */
+/* ---- reading the map without keeping it resident ---- */
 
 /*
  * The pages of the map a scan has read since its last drop: the span of the
@@ -1095,6 +1229,463 @@ map_window_drop(struct map_window *w)
 	w->lo = UINTPTR_MAX;
 	w->hi = 0;
 }
+
+/*
+ * The walk of store_cert_foreach and store_cert_foreach_cn. With cn, over
+ * the "cn" index (keys CN, NUL, serial: a CN's certificates in serial
+ * order), or, on a version-1 store opened read-only, over every record with
+ * that CN.
+ */
+static int
+cert_walk(struct store *st, const char *cn, const uint8_t *after,
+    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	MDB_txn			*txn = NULL;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v, sk;
+	struct cert_record	 rec;
+	uint8_t			 key[STORE_CN_MAX + 1 + SERIAL_MAX + 1];
+	char			 hex[SERIAL_HEX_MAX + 2], rcn[STORE_CN_MAX];
+	size_t			 plen = 0;
+	bool			 by_index = cn != NULL && st->has_cn;
+	MDB_cursor_op		 op = MDB_FIRST;
+	struct map_window	 win;
+	uint64_t		 seen = 0;
+	int			 rc, mrc;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&win, 0, sizeof(win));
+	if (cn != NULL) {
+		if ((plen = strlen(cn) + 1) > STORE_CN_MAX)
+			return ca_error_set(err, CA_EINVAL, "a CN is at most "
+			    "%d bytes", STORE_CN_MAX - 1);
+		memcpy(key, cn, plen);
+	}
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	/* A listing of the whole store reads every record once: its pages
+	   are handed back as it goes (see store_revoked_scan). */
+	map_window_init(st, &win);
+	if ((mrc = mdb_cursor_open(txn, by_index ? st->cn : st->certs,
+	    &cur)) != MDB_SUCCESS) {
+		rc = store_fail(st, mrc, err, "listing certificates");
+		goto out;
+	}
+	if (by_index) {
+		/* From the CN's first entry, or from `after` within it. */
+		if (after != NULL)
+			memcpy(key + plen, after, after_len);
+		k.mv_size = plen + after_len;
+		k.mv_data = key;
+		op = MDB_SET_RANGE;
+	} else if (after != NULL) {
+		k.mv_size = after_len;
+		k.mv_data = (void *)after;
+		op = MDB_SET_RANGE;
+	}
+	for (;;) {
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "listing certificates");
+			goto out;
+		}
+		sk = k;
+		if (by_index) {
+			if (k.mv_size <= plen || memcmp(k.mv_data, key, plen))
+				break;		/* past the CN */
+			sk.mv_data = (uint8_t *)k.mv_data + plen;
+			sk.mv_size = k.mv_size - plen;
+			if ((mrc = mdb_get(txn, st->certs, &sk, &v)) !=
+			    MDB_SUCCESS) {
+				fmt_serial(sk.mv_data, sk.mv_size, hex);
+				rc = mrc == MDB_NOTFOUND ? ca_error_set(err,
+				    CA_EIO, "the CN index names serial %s, "
+				    "which has no record: the store is "
+				    "damaged", hex) : store_fail(st, mrc, err,
+				    "listing certificates");
+				goto out;
+			}
+		}
+		/* MDB_SET_RANGE lands on `after` itself when it exists. */
+		if (after != NULL && sk.mv_size == after_len &&
+		    memcmp(sk.mv_data, after, after_len) == 0)
+			continue;
+		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
+			fmt_serial(sk.mv_data, sk.mv_size, hex);
+			rc = ca_error_set(err, CA_EMALF,
+			    "the store's record of serial %s is damaged or of "
+			    "an unknown version", hex);
+			goto out;
+		}
+		if (cn != NULL && !by_index && (rec.subject == NULL ||
+		    !subject_cn(rec.subject, rcn, sizeof(rcn)) ||
+		    strcmp(rcn, cn) != 0)) {
+			cert_record_clear(&rec);
+			continue;
+		}
+		/* The record is a copy: the value's pages may go. */
+		map_window_note(&win, &v);
+		rc = cb(&rec, ctx);
+		cert_record_clear(&rec);
+		if (rc < 0) {
+			ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			goto out;
+		}
+		if (rc > 0)
+			break;
+		if (++seen % STORE_LIST_DROP_EVERY == 0)
+			map_window_drop(&win);
+	}
+	rc = CA_OK;
+out:
+	map_window_drop(&win);
+	cert_record_clear(&rec);
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	txn_end(st, txn);
+	return rc;
+}
+
+int
+store_cert_foreach(struct store *st, const uint8_t *after, size_t after_len,
+    store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	if (st == NULL || cb == NULL ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	return cert_walk(st, NULL, after, after_len, cb, ctx, err);
+}
+
+int
+store_cert_foreach_cn(struct store *st, const char *cn, const uint8_t *after,
+    size_t after_len, store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	if (st == NULL || cb == NULL || cn == NULL ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	return cert_walk(st, cn, after, after_len, cb, ctx, err);
+}
+
+/* ---- listings by status ---- */
+
+/* A serial as LMDB orders keys (memcmp, then the shorter first). */
+struct ser {
+	uint8_t	b[SERIAL_MAX + 1];
+	uint8_t	len;
+};
+
+static int
+ser_cmp(const void *a, const void *b)
+{
+	const struct ser	*x = a, *y = b;
+	size_t			 n = x->len < y->len ? x->len : y->len;
+	int			 c = memcmp(x->b, y->b, n);
+
+	return c != 0 ? c : (int)x->len - (int)y->len;
+}
+
+/* The serials found so far: all of them, or (limit) the smallest ones in a
+   max-heap. */
+struct serset {
+	struct ser	*v;
+	size_t		 n, cap, limit;
+};
+
+static void
+heap_down(struct ser *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct ser t;
+
+		if (l < n && ser_cmp(&v[l], &v[m]) > 0)
+			m = l;
+		if (r < n && ser_cmp(&v[r], &v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		t = v[i];
+		v[i] = v[m];
+		v[m] = t;
+		i = m;
+	}
+}
+
+static void
+heap_up(struct ser *v, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		struct ser t;
+
+		if (ser_cmp(&v[p], &v[i]) >= 0)
+			return;
+		t = v[i];
+		v[i] = v[p];
+		v[p] = t;
+		i = p;
+	}
+}
+
+static int
+serset_add(struct serset *s, const uint8_t *serial, size_t len)
+{
+	struct ser x;
+
+	if (len < 1 || len > SERIAL_MAX + 1)
+		return CA_EMALF;
+	memcpy(x.b, serial, len);
+	x.len = (uint8_t)len;
+	if (s->limit != 0 && s->n == s->limit) {
+		/* Full: keep it only if smaller than the largest kept. */
+		if (ser_cmp(&x, &s->v[0]) >= 0)
+			return CA_OK;
+		s->v[0] = x;
+		heap_down(s->v, s->n, 0);
+		return CA_OK;
+	}
+	if (s->n == s->cap) {
+		size_t		 ncap = s->cap ? s->cap * 2 : 256;
+		struct ser	*nv;
+
+		if (s->limit != 0 && ncap > s->limit)
+			ncap = s->limit;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return CA_ENOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = x;
+	if (s->limit != 0)
+		heap_up(s->v, s->n - 1);
+	return CA_OK;
+}
+
+/*
+ * Collect the serials of the index keys (be64(not_after) || serial) of dbi
+ * in [lo, hi) (as unsigned be64; hi 0: to the end) that come after `after`.
+ * With a budget, at most *budget keys are read; *dense when there were more.
+ */
+static int
+index_collect(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
+    uint64_t hi, const struct ser *after, struct serset *s, size_t *budget,
+    bool *dense, struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	uint8_t		 start[8];
+	MDB_cursor_op	 op = MDB_SET_RANGE;
+	int		 rc = CA_OK, mrc;
+
+	if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	store_be64_put(start, lo);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	for (;;) {
+		struct ser x;
+
+		mrc = mdb_cursor_get(cur, &k, &v, op);
+		op = MDB_NEXT;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = store_fail(st, mrc, err, "listing certificates");
+			break;
+		}
+		if (k.mv_size < 9 || k.mv_size > STORE_INDEX_KEY_MAX) {
+			rc = ca_error_set(err, CA_EMALF, "an index key of the "
+			    "store is damaged");
+			break;
+		}
+		if (hi != 0 && store_be64_get(k.mv_data) >= hi)
+			break;
+		/* Out of budget: too many to read for one page. */
+		if (budget != NULL && (*budget)-- == 0) {
+			*dense = true;
+			break;
+		}
+		x.len = (uint8_t)(k.mv_size - 8);
+		memcpy(x.b, (uint8_t *)k.mv_data + 8, x.len);
+		if (after != NULL && ser_cmp(&x, after) <= 0)
+			continue;
+		if ((rc = serset_add(s, x.b, x.len)) != CA_OK) {
+			rc = ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Has dbi a key in [lo, hi)? */
+static int
+index_any(struct store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t lo,
+    uint64_t hi, bool *any, struct ca_error *err)
+{
+	MDB_cursor	*cur = NULL;
+	MDB_val		 k, v;
+	uint8_t		 start[8];
+	int		 mrc;
+
+	if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	store_be64_put(start, lo);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(cur);
+	if (mrc == MDB_NOTFOUND) {
+		*any = false;
+		return CA_OK;
+	}
+	if (mrc != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "listing certificates");
+	*any = k.mv_size >= 8 && (hi == 0 || store_be64_get(k.mv_data) < hi);
+	return CA_OK;
+}
+
+static bool
+status_is(const struct cert_record *rec, enum store_status_filter f,
+    int64_t now)
+{
+	bool expired = rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
+	    rec->not_after < now;
+
+	if (rec->status == CERT_STATUS_REVOKED)
+		return f == STORE_FILTER_REVOKED;
+	return f == (expired ? STORE_FILTER_EXPIRED : STORE_FILTER_VALID);
+}
+
+struct status_scan {
+	enum store_status_filter	 f;
+	int64_t				 now;
+	size_t				 limit, n;
+	store_cert_cb			 cb;
+	void				*ctx;
+};
+
+static int
+status_scan_cb(const struct cert_record *rec, void *arg)
+{
+	struct status_scan	*ss = arg;
+	int			 rc;
+
+	if (!status_is(rec, ss->f, ss->now))
+		return 0;
+	if ((rc = ss->cb(rec, ss->ctx)) != 0)
+		return rc;
+	return ss->limit != 0 && ++ss->n >= ss->limit ? 1 : 0;
+}
+
+int
+store_cert_foreach_status(struct store *st, enum store_status_filter f,
+    int64_t now, const uint8_t *after, size_t after_len, size_t limit,
+    store_cert_cb cb, void *ctx, struct ca_error *err)
+{
+	struct status_scan	 ss = { f, now, limit, 0, cb, ctx };
+	struct serset		 set = { NULL, 0, 0, limit };
+	struct cert_record	 rec;
+	struct ser		 a;
+	MDB_txn			*txn = NULL;
+	MDB_val			 k, v;
+	/* be64 order of the signed not_after: negative times sort last */
+	const uint64_t		 t_now = now < 0 ? 0 : (uint64_t)now;
+	const uint64_t		 t_neg = 1ULL << 63;
+	size_t			 budget = st != NULL ? st->status_index_max : 0;
+	bool			 any = true, dense = false;
+	int			 rc, mrc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (st == NULL || cb == NULL || f > STORE_FILTER_EXPIRED ||
+	    (after != NULL && !serial_ok(after, after_len)))
+		return ca_error_set(err, CA_EINVAL, "bad certificate listing");
+	if (after != NULL) {
+		memcpy(a.b, after, after_len);
+		a.len = (uint8_t)after_len;
+	}
+	/* An older store read as it is: the walk, filtered. */
+	if (!st->live_expiry)
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
+		return rc;
+	switch (f) {
+	case STORE_FILTER_VALID:
+		/* Valid certificates are most of a store: walk the records
+		   in serial order, unless the index says there are none. */
+		if ((rc = index_any(st, txn, st->expiry, t_now, t_neg, &any,
+		    err)) != CA_OK || !any)
+			goto out;
+		txn_end(st, txn);
+		txn = NULL;
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	case STORE_FILTER_REVOKED:
+		rc = index_collect(st, txn, st->revoked, 0, 0, after != NULL ?
+		    &a : NULL, &set, limit != 0 ? &budget : NULL, &dense, err);
+		break;
+	case STORE_FILTER_EXPIRED:
+		/* not_after < now: [0, now), and the negative times. */
+		if ((rc = index_collect(st, txn, st->expiry, 0, t_now,
+		    after != NULL ? &a : NULL, &set, limit != 0 ? &budget :
+		    NULL, &dense, err)) == CA_OK && !dense)
+			rc = index_collect(st, txn, st->expiry, t_neg, 0,
+			    after != NULL ? &a : NULL, &set, limit != 0 ?
+			    &budget : NULL, &dense, err);
+		break;
+	}
+	if (rc != CA_OK)
+		goto out;
+	/* Many of this status: a page is nearer in the records' order. */
+	if (dense) {
+		free(set.v);
+		txn_end(st, txn);
+		return cert_walk(st, NULL, after, after_len, status_scan_cb,
+		    &ss, err);
+	}
+	if (set.n > 1)
+		qsort(set.v, set.n, sizeof(*set.v), ser_cmp);
+	for (size_t i = 0; i < set.n; i++) {
+		k.mv_size = set.v[i].len;
+		k.mv_data = set.v[i].b;
+		if ((mrc = mdb_get(txn, st->certs, &k, &v)) != MDB_SUCCESS) {
+			rc = mrc == MDB_NOTFOUND ? ca_error_set(err, CA_EIO,
+			    "an index of the store names a serial without a "
+			    "record: the store is damaged") :
+			    store_fail(st, mrc, err, "listing certificates");
+			goto out;
+		}
+		if (store_record_decode(v.mv_data, v.mv_size, &rec) != CA_OK) {
+			rc = ca_error_set(err, CA_EMALF, "a record of the "
+			    "store is damaged or of an unknown version");
+			goto out;
+		}
+		/* The indexes and the records are one snapshot. */
+		rc = status_is(&rec, f, now) ? cb(&rec, ctx) : 0;
+		cert_record_clear(&rec);
+		if (rc < 0) {
+			ca_error_set(err, rc, "listing certificates: %s",
+			    ca_strerror(rc));
+			goto out;
+		}
+		if (rc > 0)
+			break;
+	}
+	rc = CA_OK;
+out:
+	cert_record_clear(&rec);
+	free(set.v);
+	txn_end(st, txn);
+	return rc;
+}
+
+/* ---- the revoked index ---- */
 
 /*
  * Why the scan drops the pages it has read: LMDB reads through its file

@@ -4,7 +4,8 @@
  *
  * Databases (one LMDB environment in <data_dir>/db):
  *   certs    serial (DER INTEGER content bytes) -> versioned cert record
- *   expiry   be64(not_after) || serial -> "" (certificates by expiry)
+ *   expiry   be64(not_after) || serial -> "" (certificates not revoked, by
+ *            expiry: a revocation moves the key to "revoked")
  *   revoked  be64(not_after) || serial -> the CRL entry's final DER
  *            (keyed by expiry so that entries past a cut-off form a prefix
  *            range a CRL build skips with one cursor seek)
@@ -33,8 +34,18 @@ struct store_txn;
 
 struct store_options {
 	const char	*dir;		/* the LMDB environment directory */
-	uint64_t	 map_size;	/* bytes; 0 = default 1 GiB */
+	/*
+	 * The largest the map may grow to, in bytes; 0: as far as the disk
+	 * has room. The map starts small and grows by itself before a write
+	 * transaction that could run short (store_map_stats).
+	 */
+	uint64_t	 map_size;
+	/* The map's first size (tests); 0: 64 MiB or what the data needs. */
+	uint64_t	 initial_map_size;
 	unsigned	 max_readers;	/* 0 = default 512 */
+	/* Index keys a page of a status listing reads before it walks the
+	   records instead (store_cert_foreach_status); 0 = 4096. Tests. */
+	size_t		 status_index_max;
 	bool		 read_only;
 };
 
@@ -79,6 +90,27 @@ int store_open(const struct store_options *opt, struct store **out,
     struct ca_error *err);
 void store_close(struct store *st);
 
+/*
+ * The map: used (bytes of the data file in use), mapped (the map's size in
+ * this process) and limit (what it may grow to: store.map_size, or the data
+ * plus the disk's free space when unbounded). A store at 80 % of its limit
+ * should be looked at (the metric's warning).
+ */
+struct store_map_stats {
+	uint64_t	used;
+	uint64_t	mapped;
+	uint64_t	limit;
+	uint64_t	grown;		/* growths in this process */
+};
+void store_map_stats(struct store *st, struct store_map_stats *out);
+/*
+ * Make room for a large write transaction: grow the map, within its limit,
+ * so that at least bytes are free beyond what is used. A store opened
+ * read-only, or one at its limit, is left as it is (the transaction will
+ * then report CA_ESPACE if it does not fit).
+ */
+void store_reserve(struct store *st, uint64_t bytes);
+
 /* ---- single operations, each its own transaction ---- */
 
 /* CA_EEXIST when the serial is taken (MDB_NOOVERWRITE). */
@@ -104,6 +136,29 @@ int store_cert_foreach(struct store *st, const uint8_t *after,
 int store_cert_foreach_cn(struct store *st, const char *cn,
     const uint8_t *after, size_t after_len, store_cert_cb cb, void *ctx,
     struct ca_error *err);
+
+/*
+ * The certificates of one status at now, in serial order after `after`,
+ * at most limit of them (0: all), through the indexes: revoked from the
+ * revoked index, expired and valid as ranges of the expiry index (schema
+ * 4), so that a status nobody has answers at once whatever the store's
+ * size. The indexes are in notAfter order, the listing in serial order: a
+ * page (limit given) of a status with more than status_index_max
+ * certificates walks the records in serial order instead, where a page is
+ * found after about limit x records / matches of them (as for valid,
+ * which is most of a store). Memory: the serials of the matching
+ * certificates (at most limit of them when limit is given), never their
+ * records. A store of an older schema opened read-only is scanned
+ * instead. Callback as above.
+ */
+enum store_status_filter {
+	STORE_FILTER_VALID = 0,		/* not revoked, not past notAfter */
+	STORE_FILTER_REVOKED = 1,
+	STORE_FILTER_EXPIRED = 2,	/* not revoked, past notAfter */
+};
+int store_cert_foreach_status(struct store *st, enum store_status_filter f,
+    int64_t now, const uint8_t *after, size_t after_len, size_t limit,
+    store_cert_cb cb, void *ctx, struct ca_error *err);
 
 /*
  * Revocation. The CRL entry's DER depends on the final revocation time and

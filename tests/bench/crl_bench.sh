@@ -24,8 +24,9 @@
 # bench.conf raises crl.max_entries to 10,000,000 (ALB's 500,000 quota is
 # its publisher's business, not the CLI's). openssl writes one PEM. Both
 # run with the store or index already in the page cache (it was just
-# written). Wall time is the median of CRL_BENCH_RUNS runs; peak RSS is the
-# largest "Maximum resident set size" of /usr/bin/time -v over them. This
+# written). Rounds alternate (mtlsca, openssl, mtlsca, ...); wall time is
+# shown as min/median/max, CPU (user + system) as its median, peak RSS as
+# the largest "Maximum resident set size" of /usr/bin/time -v. This
 # prints figures; it fails only when a tool fails, never on a timing.
 set -u
 
@@ -60,9 +61,9 @@ cat >"$CONF" <<-EOF
 	};
 EOF
 
-# One timed run: prints "seconds maxrss_kb status".
+# One timed run: prints "seconds maxrss_kb status cpu_seconds".
 timed() {
-	local log=$WORK/time.log t0 t1 rc wall rss
+	local log=$WORK/time.log t0 t1 rc wall rss cpu
 	# Wall time from the clock (time -v rounds to 10 ms), RSS from time.
 	t0=$(date +%s%N)
 	/usr/bin/time -v -o "$log" "$@" >"$WORK/out.log" 2>&1
@@ -70,31 +71,17 @@ timed() {
 	t1=$(date +%s%N)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")
-	echo "$wall ${rss:-0} $rc"
+	cpu=$(awk -F': ' '/User time|System time/ { c += $2 }
+	    END { printf "%.2f", c }' "$log")
+	echo "$wall ${rss:-0} $rc $cpu"
 }
 
-# Median of the numbers on stdin.
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-";
-    else if (NR % 2) print a[(NR + 1) / 2];
-    else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-# Run a command RUNS times; "median_s peak_mb status". CHECK, if set, is
-# run after each run and must succeed too.
-CHECK=
-bench() {
-	local t=() r=() rc=0 i out
-	for ((i = 0; i < RUNS; i++)); do
-		out=$(timed "$@")
-		t+=("$(echo "$out" | cut -d' ' -f1)")
-		r+=("$(echo "$out" | cut -d' ' -f2)")
-		[ "$(echo "$out" | cut -d' ' -f3)" = 0 ] || rc=1
-		if [ "$rc" = 0 ] && [ -n "$CHECK" ]; then
-			$CHECK || rc=1
-		fi
-	done
-	printf '%s %s %s\n' "$(printf '%s\n' "${t[@]}" | median)" \
-	    "$(printf '%s\n' "${r[@]}" | sort -g | tail -1 | awk '{ printf "%d", $1 / 1024 }')" "$rc"
-}
+# "min/median/max" of the numbers on stdin; "median" alone with -m.
+mmm() { sort -g | awk -v only="${1:-}" '{ a[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    if (only == "-m") printf "%.3f\n", m
+    else printf "%.2f/%.2f/%.2f\n", a[1], m, a[NR] }'; }
 
 # After an mtlsca run: both files replaced, and the CLI counted N entries.
 check_mtlsca() {
@@ -109,76 +96,87 @@ ratio() {
 	    printf "%.1fx", a / b; else print "-" }'
 }
 
-printf '%-9s %-22s %-22s %-10s %-10s\n' "entries" "mtlsca crl" \
+printf '%-9s %-26s %-26s %-9s %-9s\n' "entries" "mtlsca crl" \
     "openssl ca -gencrl" "time" "RSS"
-printf '%-9s %-22s %-22s %-10s %-10s\n' "" "(median, peak RSS)" \
-    "(median, peak RSS)" "ossl/mtl" "ossl/mtl"
+printf '%-9s %-26s %-26s %-9s %-9s\n' "" "wall s min/med/max, MB" \
+    "wall s min/med/max, MB" "ossl/mtl" "ossl/mtl"
 status=0
 for n in $SIZES; do
 	d=$WORK/n$n
+	o=$d/openssl
 	rm -rf "$d"
-	mkdir -p "$d/openssl"
+	mkdir -p "$o"
 	"$FILL_STORE" init "$d" >/dev/null || die "init failed"
-	fill_args=(fill "$d" "$n" --index "$d/openssl/index.txt")
+	fill_args=(fill "$d" "$n" --index "$o/index.txt")
 	[ "$REASONS" = 1 ] || fill_args+=(--no-reasons)
 	"$FILL_STORE" "${fill_args[@]}" >/dev/null || die "fill of $n failed"
+	cp "$d/ca.pem" "$o/ca.pem"
+	cp "$d/private/ca.key" "$o/ca.key"
+	echo 01 >"$o/crlnumber"
+	cat >"$o/openssl.cnf" <<-EOF
+	[ ca ]
+	default_ca = CA_default
+	[ CA_default ]
+	dir = $o
+	database = \$dir/index.txt
+	certificate = \$dir/ca.pem
+	private_key = \$dir/ca.key
+	crlnumber = \$dir/crlnumber
+	new_certs_dir = \$dir
+	default_md = sha256
+	default_crl_days = 7
+	crl_extensions = crl_ext
+	unique_subject = no
+	[ crl_ext ]
+	authorityKeyIdentifier = keyid:always
+	EOF
 
-	# mtlsca: the real binary, DER and PEM written.
+	# Rounds alternated: mtlsca (the real binary, DER and PEM written),
+	# then openssl, RUNS times.
 	CUR_N=$n CUR_DIR=$d
-	touch "$WORK/stamp"
-	sleep 0.01
-	CHECK=check_mtlsca
-	read -r cs cm crc < <(bench "$MTLSCA" --config "$CONF" --data-dir "$d" crl)
-	CHECK=
-	if [ "$crc" = 0 ]; then
-		cli="${cs}s ${cm}MB"
-	else
-		cli="FAILED"
-		echo "crl_bench: mtlsca crl at $n: $(tail -1 "$WORK/out.log")" >&2
-		cs="" cm=""
-		status=1
-	fi
-
-	ossl="skipped"
-	os="" om=""
-	if [ "$DO_OPENSSL" = 1 ]; then
-		o=$d/openssl
-		cp "$d/ca.pem" "$o/ca.pem"
-		cp "$d/private/ca.key" "$o/ca.key"
-		echo 01 >"$o/crlnumber"
-		cat >"$o/openssl.cnf" <<-EOF
-		[ ca ]
-		default_ca = CA_default
-		[ CA_default ]
-		dir = $o
-		database = \$dir/index.txt
-		certificate = \$dir/ca.pem
-		private_key = \$dir/ca.key
-		crlnumber = \$dir/crlnumber
-		new_certs_dir = \$dir
-		default_md = sha256
-		default_crl_days = 7
-		crl_extensions = crl_ext
-		unique_subject = no
-		[ crl_ext ]
-		authorityKeyIdentifier = keyid:always
-		EOF
-		read -r os om orc < <(bench openssl ca -config "$o/openssl.cnf" \
-		    -gencrl -out "$o/crl.pem")
-		if [ "$orc" = 0 ]; then
-			ossl="${os}s ${om}MB"
-		else
-			ossl="FAILED"
-			echo "crl_bench: openssl at $n: $(tail -1 "$WORK/out.log")" >&2
-			os="" om=""
-			status=1
+	mw=() mr=() mc=() ow=() or=() oc=() mrc=0 orc=0
+	for ((i = 0; i < RUNS; i++)); do
+		touch "$WORK/stamp"
+		sleep 0.01
+		read -r w r rc c < <(timed "$MTLSCA" --config "$CONF" \
+		    --data-dir "$d" crl)
+		if [ "$rc" != 0 ] || ! check_mtlsca; then
+			echo "crl_bench: mtlsca crl at $n: $(tail -1 \
+			    "$WORK/out.log")" >&2
+			mrc=1
 		fi
+		mw+=("$w") mr+=("$r") mc+=("$c")
+		[ "$DO_OPENSSL" = 1 ] || continue
+		read -r w r rc c < <(timed openssl ca -config "$o/openssl.cnf" \
+		    -gencrl -out "$o/crl.pem")
+		if [ "$rc" != 0 ]; then
+			echo "crl_bench: openssl at $n: $(tail -1 \
+			    "$WORK/out.log")" >&2
+			orc=1
+		fi
+		ow+=("$w") or+=("$r") oc+=("$c")
+	done
+	peak() { printf '%s\n' "$@" | sort -g | tail -1 |
+	    awk '{ printf "%d", $1 / 1024 }'; }
+	cs=$(printf '%s\n' "${mw[@]}" | mmm -m) cm=$(peak "${mr[@]}")
+	cli="$(printf '%s\n' "${mw[@]}" | mmm) ${cm}MB"
+	ccpu=$(printf '%s\n' "${mc[@]}" | mmm -m)
+	[ "$mrc" = 0 ] || { cli="FAILED"; cs="" cm=""; status=1; }
+	ossl="skipped" os="" om="" ocpu=""
+	if [ "$DO_OPENSSL" = 1 ]; then
+		os=$(printf '%s\n' "${ow[@]}" | mmm -m) om=$(peak "${or[@]}")
+		ossl="$(printf '%s\n' "${ow[@]}" | mmm) ${om}MB"
+		ocpu=$(printf '%s\n' "${oc[@]}" | mmm -m)
+		[ "$orc" = 0 ] || { ossl="FAILED"; os="" om=""; status=1; }
 	fi
-	printf '%-9s %-22s %-22s %-10s %-10s\n' "$n" "$cli" "$ossl" \
+	printf '%-9s %-26s %-26s %-9s %-9s\n' "$n" "$cli" "$ossl" \
 	    "$(ratio "$os" "$cs")" "$(ratio "$om" "$cm")"
+	printf '%-9s %-26s %-26s %-9s\n' "" "CPU s median $ccpu" \
+	    "${ocpu:+CPU s median $ocpu}" "$(ratio "$ocpu" "$ccpu")"
 	# Keep the disk small between sizes.
 	[ -n "${CRL_BENCH_DIR:-}" ] || rm -rf "$d"
 done
-echo "(medians of $RUNS runs, warm page cache; peak = largest maximum RSS;" \
-    "ratios = openssl / mtlsca: above 1x, mtlsca is faster or smaller)"
+echo "($RUNS rounds alternated, warm page cache; MB = largest maximum RSS;" \
+    "ratios of medians = openssl / mtlsca: above 1x, mtlsca is faster or" \
+    "smaller; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 exit $status

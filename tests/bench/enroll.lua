@@ -1,16 +1,23 @@
--- wrk script for tests/bench/http_bench.sh: POST the same CSR over and over
--- (each request still gets a fresh serial and its own certificate).
--- BENCH_CSR: path of a PEM CSR; BENCH_TOKEN: a static enrollment token;
+-- wrk script for tests/bench/http_bench.sh and cfssl_bench.sh: POST the same
+-- body over and over (each request still gets a fresh serial and its own
+-- certificate).
+-- BENCH_CSR: path of the body (a PEM CSR, or cfssl's JSON sign request);
+-- BENCH_CONTENT_TYPE: its type (default application/x-pem-file);
+-- BENCH_TOKEN: a static enrollment token (none: no Authorization header);
 -- BENCH_EXPECT: the status counted as expected (201; 403 for the floor
--- run, where the token is wrong on purpose).
+-- run, where the token is wrong on purpose; 200 for cfssl).
 local f = assert(io.open(os.getenv("BENCH_CSR"), "r"))
 local csr = f:read("*a")
 f:close()
 
 wrk.method = "POST"
 wrk.body = csr
-wrk.headers["Content-Type"] = "application/x-pem-file"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or
+    "application/x-pem-file"
+local token = os.getenv("BENCH_TOKEN") or ""
+if token ~= "" then
+	wrk.headers["Authorization"] = "Bearer " .. token
+end
 
 -- Each wrk thread has its own Lua state: count there, add up in done().
 local threads = {}

@@ -15,6 +15,21 @@
  *       a reason cycling through unspecified, keyCompromise,
  *       affiliationChanged, superseded, cessationOfOperation. 10,000 per
  *       write transaction.
+ *   fill_store certs DATA_DIR N [--seed S] [--none-expired]
+ *       Add N issued certificates as the service records them: a 16-byte
+ *       serial, the subject CN=host-I,O=bench (and its CN index entry), a
+ *       600-byte stand-in for the DER, notBefore a year before notAfter,
+ *       notAfter from 180 days ago to 365 days ahead (about a quarter
+ *       expired; --none-expired: 1 to 545 days ahead); every tenth one
+ *       revoked in the same transaction (reason superseded). 10,000 per
+ *       write transaction. For the list, filter and issuance benchmarks
+ *       and tests at a realistic store size.
+ *   fill_store filter DATA_DIR [--rounds K]
+ *       For each status (valid, revoked, expired): time a page of 100
+ *       (store_cert_foreach_status, as GET /v1/certificates?status= does)
+ *       and, for comparison, the same page found by filtering the full walk
+ *       (the path before the status indexes); K rounds alternated (default
+ *       5); prints the count matched and min/median/max in ms of each.
  *   fill_store build DATA_DIR [--repeat K] [--out DIR]
  *       crl_build (+ crl_write_files when --out is given) K times; prints
  *       per-run wall times and the process's peak RSS.
@@ -88,6 +103,20 @@ ossl_time(int64_t t, char out[32])
 	gmtime_r(&tt, &tm);
 	snprintf(out, 32, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100,
 	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Commit the batch after item i of n when it is full or the last. */
+static int
+batch_end(struct store_txn **txn, uint64_t i, uint64_t n)
+{
+	struct ca_error	e;
+	int		c;
+
+	if ((i + 1) % BATCH != 0 && i + 1 != n)
+		return 0;
+	c = store_txn_commit(*txn, &e);
+	*txn = NULL;
+	return c == CA_OK ? 0 : die("commit", &e);
 }
 
 static int
@@ -176,14 +205,8 @@ cmd_fill(const char *dir, uint64_t n, const char *index, int reasons,
 				fprintf(idx, "R\t%s\t%s\t%s\tunknown\t"
 				    "/CN=client %" PRIu64 "\n", na, ra, hex, i);
 		}
-		if ((i + 1) % BATCH == 0 || i + 1 == n) {
-			int c = store_txn_commit(txn, &e);
-			txn = NULL;
-			if (c != CA_OK) {
-				die("commit", &e);
-				goto out;
-			}
-		}
+		if (batch_end(&txn, i, n) != 0)
+			goto out;
 	}
 	printf("filled %" PRIu64 " revocations in %.2f s\n", n, now_s() - t0);
 	rc = 0;
@@ -191,6 +214,79 @@ out:
 	store_txn_abort(txn);
 	if (idx != NULL && fclose(idx) != 0)
 		rc = 1;
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_certs(const char *dir, uint64_t n, uint64_t seed, int none_expired)
+{
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct ca_error		 e;
+	static uint8_t		 der[600];
+	char			 cert[4096], key[4096], db[4096], subject[64];
+	int64_t			 now = time_now();
+	double			 t0 = now_s();
+	int			 rc = 1;
+
+	paths_of(dir, cert, key, db, sizeof(cert));
+	if (dir_make(db, 0700, &e) != CA_OK || open_store(db, &st, &e) !=
+	    CA_OK)
+		return die("store", &e);
+	for (size_t i = 0; i < sizeof(der); i++)
+		der[i] = (uint8_t)rnd(&seed);
+	der[0] = 0x30;
+	for (uint64_t i = 0; i < n; i++) {
+		struct cert_record	rec;
+
+		if (txn == NULL && store_txn_begin(st, &txn, &e) != CA_OK) {
+			die("begin", &e);
+			goto out;
+		}
+		memset(&rec, 0, sizeof(rec));
+		for (int k = 0; k < 2; k++) {
+			uint64_t v = rnd(&seed);
+			memcpy(rec.serial + 8 * k, &v, 8);
+		}
+		rec.serial[0] = (uint8_t)((rec.serial[0] & 0x3f) | 0x40);
+		rec.serial_len = 16;
+		rec.not_after = (none_expired ? now + 86400 :
+		    now - 180 * 86400) + (int64_t)(rnd(&seed) % (545 * 86400));
+		rec.not_before = rec.not_after - 365 * 86400;
+		rec.issued_at = rec.not_before;
+		snprintf(rec.profile, sizeof(rec.profile), "client");
+		snprintf(subject, sizeof(subject), "CN=host-%" PRIu64 ",O=bench",
+		    i);
+		rec.subject = subject;
+		rec.der = der;
+		rec.der_len = sizeof(der);
+		if (store_txn_cert_put(txn, &rec, &e) != CA_OK) {
+			die("put", &e);
+			goto out;
+		}
+		if (i % 10 == 9) {
+			struct store_revocation	rv;
+			int			outcome;
+
+			memset(&rv, 0, sizeof(rv));
+			rv.serial = rec.serial;
+			rv.serial_len = rec.serial_len;
+			rv.reason = 4;
+			rv.revoked_at = now - (int64_t)(rnd(&seed) % 86400);
+			if (store_txn_cert_revoke(txn, &rv, crl_entry_encode,
+			    &outcome, &e) != CA_OK) {
+				die("revoke", &e);
+				goto out;
+			}
+		}
+		if (batch_end(&txn, i, n) != 0)
+			goto out;
+	}
+	printf("filled %" PRIu64 " certificates in %.2f s\n", n, now_s() - t0);
+	rc = 0;
+out:
+	store_txn_abort(txn);
 	store_close(st);
 	return rc;
 }
@@ -250,6 +346,114 @@ done:
 	return rc;
 }
 
+/* ---- filter: the status listings against the filtered walk ---- */
+
+#define FILTER_PAGE	100
+
+struct page {
+	enum store_status_filter	 f;
+	int64_t				 now;
+	size_t				 n;
+	bool				 filter;	/* the walk: filter here */
+};
+
+static int
+page_cb(const struct cert_record *rec, void *arg)
+{
+	struct page	*p = arg;
+	bool		 expired = rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
+	    rec->not_after < p->now;
+	int		 st = rec->status == CERT_STATUS_REVOKED ?
+	    STORE_FILTER_REVOKED : expired ? STORE_FILTER_EXPIRED :
+	    STORE_FILTER_VALID;
+
+	if (p->filter && st != (int)p->f)
+		return 0;
+	return ++p->n >= FILTER_PAGE ? 1 : 0;
+}
+
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmd_filter(const char *dir, int rounds)
+{
+	static const char	*names[] = { "valid", "revoked", "expired" };
+	struct store		*st = NULL;
+	struct store_options	 so;
+	struct ca_error		 e;
+	char			 cert[4096], key[4096], db[4096];
+	double			*t = NULL;
+	int			 rc = 1;
+
+	paths_of(dir, cert, key, db, sizeof(cert));
+	memset(&so, 0, sizeof(so));
+	so.dir = db;
+	so.read_only = 1;
+	if (store_open(&so, &st, &e) != CA_OK)
+		return die("store", &e);
+	if ((t = calloc((size_t)rounds * 2, sizeof(*t))) == NULL)
+		goto out;
+	printf("%-8s %8s  %-26s  %-26s\n", "status", "page", "by index (ms)",
+	    "filtered walk (ms)");
+	printf("%-8s %8s  %-26s  %-26s\n", "", "", "min / median / max",
+	    "min / median / max");
+	for (int f = STORE_FILTER_VALID; f <= STORE_FILTER_EXPIRED; f++) {
+		struct page	p;
+		size_t		n_index = 0, n_walk = 0;
+
+		for (int r = 0; r < rounds; r++) {
+			double t0;
+
+			/* alternated: index then walk, each round */
+			memset(&p, 0, sizeof(p));
+			p.f = (enum store_status_filter)f;
+			p.now = time_now();
+			t0 = now_s();
+			if (store_cert_foreach_status(st, p.f, p.now, NULL, 0,
+			    FILTER_PAGE, page_cb, &p, &e) != CA_OK) {
+				die("listing", &e);
+				goto out;
+			}
+			t[r] = (now_s() - t0) * 1e3;
+			n_index = p.n;
+			memset(&p, 0, sizeof(p));
+			p.f = (enum store_status_filter)f;
+			p.now = time_now();
+			p.filter = true;
+			t0 = now_s();
+			if (store_cert_foreach(st, NULL, 0, page_cb, &p, &e) !=
+			    CA_OK) {
+				die("walk", &e);
+				goto out;
+			}
+			t[rounds + r] = (now_s() - t0) * 1e3;
+			n_walk = p.n;
+		}
+		if (n_index != n_walk) {
+			fprintf(stderr, "fill_store: %s: %zu by index, %zu by "
+			    "the walk\n", names[f], n_index, n_walk);
+			goto out;
+		}
+		qsort(t, (size_t)rounds, sizeof(*t), dbl_cmp);
+		qsort(t + rounds, (size_t)rounds, sizeof(*t), dbl_cmp);
+		printf("%-8s %8zu  %7.3f / %7.3f / %7.3f  %7.1f / %7.1f / "
+		    "%7.1f\n", names[f], n_index, t[0], t[rounds / 2],
+		    t[rounds - 1], t[rounds], t[rounds + rounds / 2],
+		    t[2 * rounds - 1]);
+	}
+	rc = 0;
+out:
+	free(t);
+	store_close(st);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,6 +478,30 @@ main(int argc, char **argv)
 		}
 		return cmd_fill(argv[2], n, index, reasons, seed);
 	}
+	if (argc >= 4 && strcmp(argv[1], "certs") == 0 &&
+	    parse_u64(argv[3], 1, 100000000, &n) == CA_OK) {
+		int none_expired = 0;
+
+		for (int i = 4; i < argc; i++) {
+			if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+				seed = strtoull(argv[++i], NULL, 0) | 1;
+			else if (strcmp(argv[i], "--none-expired") == 0)
+				none_expired = 1;
+			else
+				goto usage;
+		}
+		return cmd_certs(argv[2], n, seed, none_expired);
+	}
+	if (argc >= 3 && strcmp(argv[1], "filter") == 0) {
+		for (int i = 3; i < argc; i++) {
+			if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+				repeat = parse_u64(argv[++i], 1, 1000, &n) ==
+				    CA_OK ? (int)n : 0;
+			else
+				goto usage;
+		}
+		return cmd_filter(argv[2], repeat > 1 ? repeat : 5);
+	}
 	if (argc >= 3 && strcmp(argv[1], "build") == 0) {
 		for (int i = 3; i < argc; i++) {
 			if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
@@ -290,6 +518,8 @@ usage:
 	fprintf(stderr, "usage: fill_store init DATA_DIR [ecdsa]\n"
 	    "       fill_store fill DATA_DIR N [--index FILE] [--no-reasons] "
 	    "[--seed S]\n"
+	    "       fill_store certs DATA_DIR N [--seed S] [--none-expired]\n"
+	    "       fill_store filter DATA_DIR [--rounds K]\n"
 	    "       fill_store build DATA_DIR [--repeat K] [--out DIR]\n");
 	return 2;
 }

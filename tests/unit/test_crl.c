@@ -25,7 +25,7 @@
 
 #include "crl/crl.h"
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* 2027-03-01T00:00:00Z: the pinned thisUpdate of the golden CRLs. */
 #define T_GOLDEN	1803859200LL
@@ -864,6 +864,59 @@ test_write_files(void **state)
 }
 
 /*
+ * Trust by hash (issue 15): the files of a CRL recorded after they were
+ * written come back as a snapshot with the recorded facts; a changed byte
+ * in either file, another CA or no record means a full check (NULL).
+ */
+static void
+test_trust_recorded(void **state)
+{
+	struct store		*st = golden_store();
+	struct crl_snapshot	*snap;
+	struct crl_result	 r;
+	struct ca_error		 e;
+	char			 dir[512], p[600];
+	uint8_t			*buf = NULL;
+	size_t			 len;
+	(void)state;
+
+	build(g_ec, st, T_GOLDEN, 0, &r);
+	path(dir, sizeof(dir), "trusted/public");
+	assert_int_equal(crl_write_files(dir, &r, &e), CA_OK);
+	assert_null(crl_snapshot_recorded(st, g_ec, dir));	/* no record */
+	assert_int_equal(crl_files_record(st, g_ec, &r, &e), CA_OK);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	assert_int_equal(snap->der_len, r.der_len);
+	assert_memory_equal(snap->der, r.der, r.der_len);
+	assert_int_equal(snap->pem_len, r.pem_len);
+	assert_memory_equal(snap->pem, r.pem, r.pem_len);
+	assert_int_equal(snap->number, r.number);
+	assert_int_equal(snap->entries, r.entries);
+	assert_int_equal(snap->this_update, r.this_update);
+	assert_int_equal(snap->next_update, r.next_update);
+	crl_snapshot_release(snap);
+	/* Another CA: not its CRL. */
+	assert_null(crl_snapshot_recorded(st, g_rsa, dir));
+	/* One byte changed in either file: checked in full. */
+	for (int f = 0; f < 2; f++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, f ? "crl.pem" : "crl.der");
+		assert_int_equal(file_read(p, 1 << 20, &buf, &len, &e), CA_OK);
+		buf[len / 2] ^= 0x01;
+		assert_int_equal(file_write_atomic(p, buf, len, 0644, 0, &e),
+		    CA_OK);
+		assert_null(crl_snapshot_recorded(st, g_ec, dir));
+		buf[len / 2] ^= 0x01;
+		assert_int_equal(file_write_atomic(p, buf, len, 0644, 0, &e),
+		    CA_OK);
+		free(buf);
+		assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+		crl_snapshot_release(snap);
+	}
+	crl_result_clear(&r);
+	store_close(st);
+}
+
+/*
  * Past the GnuTLS import threshold and the PEM thread's: 40,000 entries
  * (~1.3 MB), built, checked by crl_check and by openssl.
  */
@@ -1322,6 +1375,7 @@ main(void)
 		cmocka_unit_test(test_numbers_two_processes),
 		cmocka_unit_test(test_openssl_verify_leaf),
 		cmocka_unit_test(test_write_files),
+		cmocka_unit_test(test_trust_recorded),
 		cmocka_unit_test(test_large_crl),
 		cmocka_unit_test(test_check_accepts_ours),
 		cmocka_unit_test(test_check_negative_serial),

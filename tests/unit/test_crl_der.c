@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* A TLV with len content octets: header bytes as X.690 §8.1.3 says. */
 static void

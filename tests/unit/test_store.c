@@ -1818,6 +1818,314 @@ test_map_full(void **state)
 	store_close(st);
 }
 
+/*
+ * The map grows by itself (issue 15): a store opened with a tiny map and no
+ * limit takes megabytes, one certificate per transaction and in one large
+ * batch, and never reports full; with a limit it stops there, saying so.
+ */
+static void
+test_map_grows(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct store_map_stats	 ms;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	static uint8_t		 der[4096];
+	char			 db[128];
+	uint64_t		 grown;
+	uint32_t		 i;
+	int			 rc = CA_OK, tries;
+
+	snprintf(db, sizeof(db), "%s/growing", f->dir);
+	o.dir = db;
+	o.initial_map_size = 128 * 1024;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	/* The open's own write grew the 128 KiB map to keep room ahead. */
+	store_map_stats(st, &ms);
+	assert_true(ms.mapped > 128 * 1024);
+	assert_true(ms.limit > ms.mapped);
+	grown = ms.grown;
+	/* 3,000 records of 4 KiB, one per transaction: about 100 times the
+	   first map. */
+	for (i = 1; i <= 3000; i++) {
+		mk_record(&r, i, 1000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		if ((rc = store_cert_put(st, &r, &e)) != CA_OK)
+			fail_msg("record %u with a growing map: %s", i, e.msg);
+	}
+	store_map_stats(st, &ms);
+	assert_true(ms.grown > grown);
+	assert_true(ms.used > 12u << 20);
+	assert_true(ms.mapped > ms.used);
+	/* One transaction larger than the room kept ahead (48 MB): the
+	   first try may run short, and says to try again; the next fits. */
+	for (tries = 0; tries < 3; tries++) {
+		assert_int_equal(store_txn_begin(st, &txn, &e), CA_OK);
+		for (i = 10001; i <= 16000; i++) {
+			mk_record(&r, i, 5000 + i);
+			r.der = der;
+			r.der_len = sizeof(der);
+			if ((rc = store_txn_cert_put(txn, &r, &e)) != CA_OK)
+				break;
+		}
+		if (rc == CA_OK) {
+			rc = store_txn_commit(txn, &e);
+			txn = NULL;
+		}
+		store_txn_abort(txn);
+		txn = NULL;
+		if (rc == CA_OK)
+			break;
+		assert_int_equal(rc, CA_ESPACE);
+		assert_non_null(strstr(e.msg, "try again"));
+	}
+	assert_int_equal(rc, CA_OK);
+	mk_record(&r, 16000, 0);
+	assert_int_equal(store_cert_get(st, r.serial, r.serial_len, &got, &e),
+	    CA_OK);
+	assert_int_equal(got.der_len, sizeof(der));
+	cert_record_clear(&got);
+	/* Room asked for ahead of a large batch: it fits the first time. */
+	store_reserve(st, 64u << 20);
+	assert_int_equal(store_txn_begin(st, &txn, &e), CA_OK);
+	for (i = 20001; i <= 25000 && rc == CA_OK; i++) {
+		mk_record(&r, i, 9000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		rc = store_txn_cert_put(txn, &r, &e);
+	}
+	if (rc != CA_OK)
+		fail_msg("a batch after store_reserve: %s", e.msg);
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	store_close(st);
+
+	/* With a limit, the map grows up to it and then the store is full,
+	   naming the setting. */
+	snprintf(db, sizeof(db), "%s/bounded", f->dir);
+	o.dir = db;
+	o.map_size = 2u << 20;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1, rc = CA_OK; i < 5000 && rc == CA_OK; i++) {
+		mk_record(&r, i, 1000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		rc = store_cert_put(st, &r, &e);
+	}
+	assert_int_equal(rc, CA_ESPACE);
+	assert_non_null(strstr(e.msg, "store.map_size"));
+	store_map_stats(st, &ms);
+	assert_int_equal(ms.limit, 2u << 20);
+	assert_true(ms.used > (3u << 20) / 2);
+	assert_true(i > 150);
+	store_close(st);
+}
+
+/* ---- listings by status against a brute-force scan ---- */
+
+struct serials {
+	uint8_t	v[4096][17];
+	size_t	n;
+};
+
+static int
+status_collect_cb(const struct cert_record *rec, void *arg)
+{
+	struct serials *s = arg;
+
+	assert_true(s->n < 4096);
+	s->v[s->n][0] = (uint8_t)rec->serial_len;
+	memcpy(s->v[s->n] + 1, rec->serial, rec->serial_len);
+	s->n++;
+	return 0;
+}
+
+struct brute {
+	struct serials	*out;
+	int		 want;
+	int64_t		 now;
+};
+
+static int
+brute_cb(const struct cert_record *rec, void *arg)
+{
+	struct brute	*b = arg;
+	int		 st;
+
+	if (rec->status == CERT_STATUS_REVOKED)
+		st = STORE_FILTER_REVOKED;
+	else if (rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
+	    rec->not_after < b->now)
+		st = STORE_FILTER_EXPIRED;
+	else
+		st = STORE_FILTER_VALID;
+	return st == b->want ? status_collect_cb(rec, b->out) : 0;
+}
+
+/* Each status through store_cert_foreach_status, whole and in pages of 7,
+   equals the brute-force filter of the full walk, in serial order. */
+static void
+filters_check(struct store *st, int64_t now, size_t *counts)
+{
+	static struct serials	want, got, page;
+	struct ca_error		e;
+
+	for (int f = STORE_FILTER_VALID; f <= STORE_FILTER_EXPIRED; f++) {
+		struct brute b = { &want, f, now };
+
+		want.n = got.n = 0;
+		assert_int_equal(store_cert_foreach(st, NULL, 0, brute_cb, &b,
+		    &e), CA_OK);
+		assert_int_equal(store_cert_foreach_status(st, f, now, NULL, 0,
+		    0, status_collect_cb, &got, &e), CA_OK);
+		assert_int_equal(got.n, want.n);
+		assert_memory_equal(got.v, want.v, want.n * 17);
+		got.n = 0;
+		for (;;) {
+			const uint8_t *after = got.n ? got.v[got.n - 1] + 1 :
+			    NULL;
+			size_t alen = got.n ? got.v[got.n - 1][0] : 0;
+
+			page.n = 0;
+			assert_int_equal(store_cert_foreach_status(st, f, now,
+			    after, alen, 7, status_collect_cb, &page, &e), CA_OK);
+			assert_true(page.n <= 7);
+			memcpy(got.v[got.n], page.v, page.n * 17);
+			got.n += page.n;
+			if (page.n < 7)
+				break;
+		}
+		assert_int_equal(got.n, want.n);
+		assert_memory_equal(got.v, want.v, want.n * 17);
+		counts[f] = want.n;
+	}
+}
+
+static void
+test_status_filters(void **state)
+{
+	struct fx		*f = *state;
+	struct store_txn	*txn = NULL;
+	struct store_options	 o = { .dir = f->db };
+	struct cert_record	 r;
+	struct ca_error		 e;
+	size_t			 counts[3];
+	uint64_t		 seed = 0x2545f4914f6cdd1dULL;
+	const int64_t		 now = 1800000000;
+	MDB_env			*env = NULL;
+	MDB_txn			*mt = NULL;
+	MDB_dbi			 meta, revoked, expiry;
+	MDB_cursor		*cur = NULL;
+	MDB_val			 k, v;
+	uint8_t			 three[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
+
+	/* Nothing at all: every status is empty. */
+	filters_check(f->st, now, counts);
+	assert_int_equal(counts[0] + counts[1] + counts[2], 0);
+	/* A random store: 2,000 certificates with notAfter 100 days either
+	   side of now (some before 1970, some unknown), a fifth revoked, and
+	   revocations of serials the store never saw. */
+	assert_int_equal(store_txn_begin(f->st, &txn, &e), CA_OK);
+	for (uint32_t i = 1; i <= 2000; i++) {
+		int64_t na;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		na = now - 100 * 86400 + (int64_t)(seed % (200 * 86400));
+		if (i % 97 == 0)
+			na = -86400 * (int64_t)(i % 5 + 1);
+		if (i % 89 == 0)
+			na = now;		/* valid: not past notAfter */
+		mk_record(&r, (uint32_t)(seed >> 40) << 12 | i, na);
+		assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
+		if (seed % 5 == 0) {
+			struct store_revocation	rv = { r.serial,
+			    r.serial_len, now - 10, 1, false, 0 };
+			int			out;
+
+			assert_int_equal(store_txn_cert_revoke(txn, &rv,
+			    test_enc, &out, &e), CA_OK);
+		}
+	}
+	for (uint32_t i = 1; i <= 30; i++) {
+		struct store_revocation	rv;
+		uint8_t			sn[16];
+		size_t			len;
+		int			out;
+
+		mk_serial(0xff000000u | i, sn, &len);
+		memset(&rv, 0, sizeof(rv));
+		rv.serial = sn;
+		rv.serial_len = len;
+		rv.revoked_at = now - 5;
+		rv.force = true;
+		rv.not_after = i % 2 ? STORE_NOT_AFTER_UNKNOWN : now - 86400;
+		assert_int_equal(store_txn_cert_revoke(txn, &rv, test_enc, &out,
+		    &e), CA_OK);
+	}
+	assert_int_equal(store_txn_commit(txn, &e), CA_OK);
+	filters_check(f->st, now, counts);
+	assert_true(counts[STORE_FILTER_VALID] > 500);
+	assert_true(counts[STORE_FILTER_REVOKED] > 300);
+	assert_true(counts[STORE_FILTER_EXPIRED] > 500);
+	/* At another time, other answers, still the scan's. */
+	filters_check(f->st, now + 50 * 86400, counts);
+	filters_check(f->st, now - 200 * 86400, counts);
+	assert_int_equal(counts[STORE_FILTER_EXPIRED], 20);	/* < 1970 */
+
+	/* A schema-3 store (revoked keys still in "expiry"): read-only, it
+	   is scanned; opened for writing, it moves them, and the indexes
+	   answer as the scan does. */
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(env, f->db, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &mt), 0);
+	assert_int_equal(mdb_dbi_open(mt, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_dbi_open(mt, "revoked", 0, &revoked), 0);
+	assert_int_equal(mdb_dbi_open(mt, "expiry", 0, &expiry), 0);
+	assert_int_equal(mdb_cursor_open(mt, revoked, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		MDB_val empty = { 0, (void *)"" };
+
+		assert_int_equal(mdb_put(mt, expiry, &k, &empty, 0), 0);
+	}
+	mdb_cursor_close(cur);
+	k.mv_size = 14;
+	k.mv_data = "schema_version";
+	v.mv_size = 8;
+	v.mv_data = three;
+	assert_int_equal(mdb_put(mt, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(mt), 0);
+	mdb_env_close(env);
+	o.read_only = true;
+	assert_int_equal(store_open(&o, &f->st, &e), CA_OK);
+	filters_check(f->st, now, counts);
+	store_close(f->st);
+	o.read_only = false;
+	assert_int_equal(store_open(&o, &f->st, &e), CA_OK);
+	filters_check(f->st, now, counts);
+	assert_true(counts[STORE_FILTER_REVOKED] > 300);
+
+	/* Pages of a status with more than status_index_max certificates
+	   walk the records instead: the same answers. */
+	store_close(f->st);
+	f->st = NULL;
+	o.status_index_max = 16;
+	assert_int_equal(store_open(&o, &f->st, &e), CA_OK);
+	filters_check(f->st, now, counts);
+	assert_true(counts[STORE_FILTER_REVOKED] > 16 &&
+	    counts[STORE_FILTER_EXPIRED] > 16);
+	filters_check(f->st, now - 200 * 86400, counts);
+	assert_int_equal(counts[STORE_FILTER_EXPIRED], 20);	/* < 1970 */
+}
+
 static void
 test_open_read_only(void **state)
 {
@@ -1878,9 +2186,10 @@ test_schema_version(void **state)
 	MDB_txn			*txn = NULL;
 	MDB_dbi			 meta;
 	MDB_val			 k = { 14, "schema_version" }, v;
-	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
+	uint8_t			 val[8] = { 0, 0, 0, 0, 0, 0, 0, 4 };
 
-	/* The fixture wrote version 3 (1, the CN index, renewals). */
+	/* The fixture wrote version 4 (1, the CN index, renewals, expiry
+	   without the revoked). */
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(mdb_env_create(&env), 0);
@@ -1892,7 +2201,7 @@ test_schema_version(void **state)
 	assert_int_equal(v.mv_size, 8);
 	assert_memory_equal(v.mv_data, val, 8);
 	/* A future version. */
-	val[7] = 4;
+	val[7] = 5;
 	v.mv_size = 8;
 	v.mv_data = val;
 	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
@@ -1902,7 +2211,7 @@ test_schema_version(void **state)
 	ca_error_clear(&e);
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
-	assert_non_null(strstr(e.msg, "schema version 4"));
+	assert_non_null(strstr(e.msg, "schema version 5"));
 	o.read_only = true;
 	assert_int_equal(store_open(&o, &st, &e), CA_EINVAL);
 	assert_null(st);
@@ -2110,6 +2419,8 @@ main(void)
 		T(test_token_walk_delete),
 		T(test_audit),
 		T(test_map_full),
+		T(test_map_grows),
+		T(test_status_filters),
 		T(test_open_read_only),
 		T(test_renewals),
 		T(test_schema_version),

@@ -1,22 +1,21 @@
 /*
- * crl/ private: the small DER writer and the strict DER reader the CRL code
- * is built on (X.690 §10 distinguished encoding: definite minimal lengths,
- * low tag numbers, minimal INTEGERs). Nothing outside crl/ includes this
- * header (tests do, to test it).
+ * The small DER writer and the strict DER reader the CRL code (crl/) and the
+ * certificate writer (ca/certder.c) are built on (X.690 §10 distinguished
+ * encoding: definite minimal lengths, low tag numbers, minimal INTEGERs).
  *
  * Writer: a struct der_buf over caller memory. Every put appends; a put that
  * does not fit sets overflow and writes nothing more, so a sequence of puts
  * is checked once at the end. The reader never reads past its input and
  * never allocates.
  */
-#ifndef MTLSCA_CRL_DER_H
-#define MTLSCA_CRL_DER_H
+#ifndef MTLSCA_COMMON_DER_H
+#define MTLSCA_COMMON_DER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Universal tags used by CRLs (X.680 §8.4). */
+/* Universal tags used by CRLs and certificates (X.680 §8.4). */
 #define DER_BOOLEAN		0x01
 #define DER_INTEGER		0x02
 #define DER_BIT_STRING		0x03

@@ -1,13 +1,15 @@
 /*
- * The small DER writer and strict DER reader of crl/ (see der.h). The writer
- * exists because GnuTLS's CRL writer adds entries in quadratic time, cannot
- * write reasonCode and cannot omit an empty revokedCertificates; the reader
- * re-checks everything we produce and what crl_check is handed.
+ * The small DER writer and strict DER reader (see der.h). The writer exists
+ * because GnuTLS's CRL writer adds entries in quadratic time, cannot write
+ * reasonCode and cannot omit an empty revokedCertificates, and because
+ * building a certificate through GnuTLS's crt API costs more CPU than
+ * signing it (ca/certder.c); the reader re-checks everything we produce
+ * and what crl_check is handed.
  */
 #include <string.h>
 
 #include "common/util.h"
-#include "crl/der.h"
+#include "common/der.h"
 
 /* ---- calendar (proleptic Gregorian, Howard Hinnant's algorithms) ---- */
 
