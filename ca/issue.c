@@ -501,6 +501,7 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 	size_t			 n_subject = 0;
 	unsigned		 max_days;
 	int64_t			 not_after;
+	bool			 truncated = false;
 	int			 rc;
 
 	if (ca == NULL || csr == NULL || profile == NULL || out == NULL)
@@ -529,7 +530,7 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 	if (not_after > ca->not_after) {
 		/* Said in the answer and the audit, never silently. */
 		not_after = ca->not_after;
-		ca_truncation_note(ca, days, now, &iss);
+		truncated = true;
 	}
 
 	/* The runbook's client_ext.cnf [v3_req] (certder.c): only what the
@@ -540,6 +541,10 @@ ca_issue(struct ca *ca, const struct ca_csr *csr,
 		return rc;
 	if ((rc = ca_serial_new(serial, err)) != CA_OK)
 		return rc;
-	return ca_issue_at(ca, csr, profile, serial, now, not_after, out,
-	    err);
+	if ((rc = ca_issue_at(ca, csr, profile, serial, now, not_after, out,
+	    err)) != CA_OK)
+		return rc;
+	if (truncated)
+		ca_truncation_note(ca, days, now, out);
+	return CA_OK;
 }

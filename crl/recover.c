@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "crl/crl_int.h"
-#include "crl/der.h"
+#include "common/der.h"
 #include "common/util.h"
 
 static const uint8_t oid_reason[] = { 0x55, 0x1d, 0x15 };
