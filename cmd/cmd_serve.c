@@ -675,6 +675,12 @@ keep_start_only(struct config *nc, const struct config *old)
 	KEEP(n_verify_proxies, "verify.trusted_proxies");
 	KEEP(verify_cache, "verify.cache");
 	KEEP(verify_threads, "verify.threads");
+	/* The backup thread reads these without a lock. */
+	KEEP(backup_every, "backup.every");
+	KEEP(backup_dir, "backup.dir");
+	KEEP(backup_s3, "backup.s3_publisher");
+	KEEP(backup_keep, "backup.keep");
+	KEEP(backup_include_key, "backup.include_key");
 }
 
 #undef KEEP
