@@ -46,7 +46,7 @@ ok "status gives the CA's expiry level (30d, then 7d and expired with MTLSCA_FAK
 hl_start serve --config "$CONF" serve
 U="https://localhost:$HP"
 P="http://127.0.0.1:$PP"
-grep -q "mtlsca: warning: the CA expires on .*sooner than the longest profile validity" \
+grep -q "warning mtlsca: the CA expires on .*sooner than the longest profile validity" \
     "$HL_TMP/serve.err" || fail "no start-up warning"
 hl_csr e "/CN=short-enroll"
 code=$(hl_curl "$HL_TMP/e.json" --cacert "$CA" -H "Authorization: Bearer $STATIC" \
