@@ -126,6 +126,11 @@ void ca_expiry_assess(int64_t not_after, unsigned longest_days, int64_t now,
     struct ca_expiry *out);
 /* "ok", "shortens", "90d", "30d", "7d", "expired". */
 const char *ca_expiry_level_name(enum ca_expiry_level level);
+/* The longest validity (days: days or max_days) any of the profiles grants:
+   the longest_days of the two above. */
+struct ca_profile;
+unsigned ca_profiles_longest_days(const struct ca_profile *profiles,
+    size_t n);
 
 /* ---- profiles (filled from the config by cmd/) ---- */
 

@@ -94,3 +94,18 @@ ca_expiry_assess(int64_t not_after, unsigned longest_days, int64_t now,
 		break;
 	}
 }
+
+unsigned
+ca_profiles_longest_days(const struct ca_profile *profiles, size_t n)
+{
+	unsigned longest = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = profiles[i].max_days > profiles[i].days ?
+		    profiles[i].max_days : profiles[i].days;
+
+		if (d > longest)
+			longest = d;
+	}
+	return longest;
+}

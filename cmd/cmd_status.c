@@ -109,16 +109,7 @@ out:
 unsigned
 cmd_profiles_longest_days(const struct config *cfg)
 {
-	unsigned longest = 0;
-
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		unsigned d = cfg->profiles[i].max_days > cfg->profiles[i].days ?
-		    cfg->profiles[i].max_days : cfg->profiles[i].days;
-
-		if (d > longest)
-			longest = d;
-	}
-	return longest;
+	return ca_profiles_longest_days(cfg->profiles, cfg->n_profiles);
 }
 
 void

@@ -728,23 +728,6 @@ enroller_options(const struct http_options *opt,
 	eo->batch_max = opt->batch_max;
 }
 
-/* The longest validity a profile grants (days): the CA's expiry warning
-   in /metrics compares the CA's notAfter with it. */
-static unsigned
-longest_days_of(const struct http_options *opt)
-{
-	unsigned longest = 0;
-
-	for (size_t i = 0; i < opt->n_profiles; i++) {
-		unsigned d = opt->profiles[i].max_days > opt->profiles[i].days ?
-		    opt->profiles[i].max_days : opt->profiles[i].days;
-
-		if (d > longest)
-			longest = d;
-	}
-	return longest;
-}
-
 /* The limits deadline.c enforces, with their defaults. */
 static void
 slots_of(const struct http_options *opt, struct http_slots *slots)
@@ -776,7 +759,8 @@ http_server_reconfigure(struct http_server *s, const struct http_options *opt,
 	enroller_options(opt, &eo);
 	if ((rc = ca_enroller_reconfigure(s->enroller, &eo, err)) != CA_OK)
 		return rc;
-	atomic_store(&s->longest_days, longest_days_of(opt));
+	atomic_store(&s->longest_days, ca_profiles_longest_days(opt->profiles,
+	    opt->n_profiles));
 	/* Each profile shows in /metrics from now on. */
 	for (size_t i = 0; i < opt->n_profiles; i++)
 		http_metrics_issued_add(s, opt->profiles[i].name, 0);
@@ -828,7 +812,8 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	if ((rc = options_copy(s, opt, err)) != CA_OK)
 		goto fail;
 	enroller_options(opt, &eo);
-	atomic_store(&s->longest_days, longest_days_of(opt));
+	atomic_store(&s->longest_days, ca_profiles_longest_days(opt->profiles,
+	    opt->n_profiles));
 	if ((rc = ca_enroller_new(ca, st, &eo, &s->enroller, err)) != CA_OK ||
 	    (rc = http_verify_start(s, opt, err)) != CA_OK)
 		goto fail;
