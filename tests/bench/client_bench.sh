@@ -47,6 +47,8 @@ http = { listen = "127.0.0.1"; https_port = $HP; http_port = $PP;
 	server_names = [ "localhost", "127.0.0.1" ]; };
 profiles = ( { name = "client"; tokens = [ "$HASH" ]; } );
 EOF
+# `serve --config` never makes a CA.
+"$MTLSCA" --config bench.conf init >init.out 2>&1 || die "init: $(cat init.out)"
 "$MTLSCA" --config bench.conf serve >serve.out 2>serve.err &
 SERVE_PID=$!
 for _ in $(seq 1 200); do

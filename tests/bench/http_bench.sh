@@ -76,6 +76,8 @@ admins = { token_hashes = [ \"$(hl_sha256 "$ADMIN")\" ]; };"
 	# The default debounce, for the revoke-to-CRL figure.
 	sed -i 's/debounce = "1s"/debounce = "2s"/' "$conf"
 	sed -i "s/^http = {/http = { max_connections = 1024; per_ip_connections = 1024; per_ip_pending = 1024; threading = \"${BENCH_THREADING:-connection}\";/" "$conf"
+	# `serve --config` never makes a CA: init makes it, with ca.key_type.
+	hl_init "$conf"
 	hl_start "serve-$kind" --config "$conf" serve
 	local pid=$HL_PID
 	hl_csr "bench-$kind" "/CN=bench-client"

@@ -56,6 +56,8 @@ http = { listen = "127.0.0.1"; https_port = $HP; http_port = $PP;
 profiles = ( { name = "client"; tokens = [ "$(hl_sha256 "$TOKEN")" ]; } );
 verify = { port = $VP; source = "alb-passthrough"; };
 EOF
+# `serve --config` never makes a CA.
+hl_init "$CONF"
 hl_start serve --config "$CONF" serve
 SERVE=$HL_PID
 CA="$D/ca.pem"
