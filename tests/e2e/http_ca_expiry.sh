@@ -40,7 +40,15 @@ MTLSCA_FAKE_NOW=$(date -u -d "+5 days" +%Y-%m-%dT%H:%M:%SZ) M status 2>&1 |
     grep -q "CA expiry: .*(7d)" || fail "status 5 days on"
 MTLSCA_FAKE_NOW=$(date -u -d "+11 days" +%Y-%m-%dT%H:%M:%SZ) M status 2>&1 |
     grep -q "CA expiry: *the CA expired on .*(expired)" || fail "status 11 days on"
-ok "status gives the CA's expiry level (30d, then 7d and expired with MTLSCA_FAKE_NOW)"
+# status --json: the same level, and the CA's notAfter as openssl reads it.
+M status --json >"$HL_TMP/status.json" 2>/dev/null || true
+lvl=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ca_expiry"])' "$HL_TMP/status.json") ||
+    fail "status --json: $(cat "$HL_TMP/status.json")"
+[ "$lvl" = 30d ] || fail "status --json: ca_expiry $lvl"
+na=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ca_not_after"])' "$HL_TMP/status.json")
+[ "$na" = "$(date -u -d "$(openssl x509 -in "$D/ca.pem" -noout -enddate | cut -d= -f2)" +%s)" ] ||
+    fail "status --json: ca_not_after $na"
+ok "status gives the CA's expiry level (30d, then 7d and expired with MTLSCA_FAKE_NOW; --json too)"
 
 # serve: a warning at start; the enrollment answer and the audit say it.
 hl_start serve --config "$CONF" serve
