@@ -2164,9 +2164,7 @@ renewal_read(struct store *st, MDB_txn *txn, const uint8_t *old,
 		return ca_error_set(err, CA_EMALF, "a renewal record of the "
 		    "store is damaged");
 	p = v.mv_data;
-	out->at = 0;
-	for (int i = 0; i < 8; i++)
-		out->at = out->at << 8 | p[i];
+	out->at = (int64_t)store_be64_get(p);
 	out->serial_len = v.mv_size - 8;
 	memcpy(out->serial, p + 8, out->serial_len);
 	return CA_OK;
@@ -2180,7 +2178,8 @@ store_renewal_get(struct store *st, const uint8_t *old, size_t old_len,
 	int	 rc;
 
 	if (st == NULL || out == NULL || !serial_ok(old, old_len))
-		return ca_error_set(err, CA_EINVAL, "bad serial");
+		return ca_error_set(err, CA_EINVAL, "a serial number has 1 to "
+		    "21 content octets (RFC 5280 section 4.1.2.2)");
 	if ((rc = txn_begin(st, MDB_RDONLY, &txn, err)) != CA_OK)
 		return rc;
 	rc = renewal_read(st, txn, old, old_len, out, err);
@@ -2201,7 +2200,8 @@ store_txn_renewal_put(struct store_txn *txn, const uint8_t *old,
 
 	if (txn == NULL || !serial_ok(old, old_len) ||
 	    !serial_ok(new_serial, new_len))
-		return ca_error_set(err, CA_EINVAL, "bad serial");
+		return ca_error_set(err, CA_EINVAL, "a serial number has 1 to "
+		    "21 content octets (RFC 5280 section 4.1.2.2)");
 	if ((rc = renewal_read(txn->st, txn->txn, old, old_len, &prev,
 	    err)) == CA_OK) {
 		fmt_serial(old, old_len, a);
@@ -2213,8 +2213,7 @@ store_txn_renewal_put(struct store_txn *txn, const uint8_t *old,
 	}
 	if (rc != CA_ENOENT)
 		return rc;
-	for (int i = 0; i < 8; i++)
-		buf[i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
+	store_be64_put(buf, (uint64_t)at);
 	memcpy(buf + 8, new_serial, new_len);
 	k.mv_size = old_len;
 	k.mv_data = (void *)old;
