@@ -7,8 +7,9 @@
  * answers parsed by libxml2.
  *
  * It knows nothing of CRLs or publishers: publish/ is its user. It depends
- * only on common/, GnuTLS, libcurl, libxml2 and jansson, and is the only
- * module that includes <curl/curl.h> and <libxml/...>.
+ * only on common/, GnuTLS, libcurl, libxml2 and jansson; it is the only
+ * module that includes <libxml/...>, and shares <curl/curl.h> with client/
+ * alone (design note 7).
  *
  * No secret reaches an error message: errors name the credential source
  * ("environment", "web identity", "container"...) only.
