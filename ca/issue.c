@@ -14,7 +14,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
-#include "common/base64.h"
+#include "common/pem.h"
 #include "common/util.h"
 #include "ca/ca_int.h"
 
@@ -419,24 +419,9 @@ dup_datum(const gnutls_datum_t *d, bool nul, void *out, size_t *len,
 static int
 pem_of(const uint8_t *der, size_t len, char **out, struct ca_error *err)
 {
-	static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
-	static const char end[] = "-----END CERTIFICATE-----\n";
-	char	*b64 = NULL, *pem;
-	size_t	 n = 0;
-	int	 rc;
+	size_t n;
 
-	if ((rc = base64_encode(der, len, 64, &b64, &n, err)) != CA_OK)
-		return rc;
-	if ((pem = malloc(sizeof(begin) - 1 + n + sizeof(end))) == NULL) {
-		free(b64);
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	}
-	memcpy(pem, begin, sizeof(begin) - 1);
-	memcpy(pem + sizeof(begin) - 1, b64, n);
-	memcpy(pem + sizeof(begin) - 1 + n, end, sizeof(end));
-	free(b64);
-	*out = pem;
-	return CA_OK;
+	return pem_encode("CERTIFICATE", der, len, out, &n, err);
 }
 
 int

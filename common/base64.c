@@ -134,35 +134,52 @@ bits:
 	    "padding (RFC 4648 section 3.5)");
 }
 
-int
-base64_encode(const uint8_t *in, size_t len, size_t width, char **out,
-    size_t *out_len, struct ca_error *err)
+size_t
+base64_encoded_size(size_t len, size_t width)
 {
-	size_t	 chars = (len + 2) / 3 * 4;
-	size_t	 lines = width == 0 ? 1 : (chars + width - 1) / width;
-	size_t	 col = 0;
-	char	*buf, *p;
+	size_t chars = (len + 2) / 3 * 4;
 
-	if (len > SIZE_MAX / 4)
-		return ca_error_set(err, CA_ETOOBIG, "base64: input too big");
-	if (lines == 0)
-		lines = 1;
-	if ((buf = malloc(chars + lines + 1)) == NULL)
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	p = buf;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t	v = (uint32_t)in[i] << 16;
-		size_t		left = len - i;
-		char		q[4];
+	return chars + (width == 0 ? 1 : (chars + width - 1) / width);
+}
 
-		if (left > 1)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		q[0] = alphabet[v >> 18 & 63];
-		q[1] = alphabet[v >> 12 & 63];
-		q[2] = left > 1 ? alphabet[v >> 6 & 63] : '=';
-		q[3] = left > 2 ? alphabet[v & 63] : '=';
+/* Four characters for the last one to three octets, with padding. */
+static char *
+quad(const uint8_t *in, size_t left, char *p)
+{
+	uint32_t v = (uint32_t)in[0] << 16;
+
+	if (left > 1)
+		v |= (uint32_t)in[1] << 8;
+	if (left > 2)
+		v |= in[2];
+	p[0] = alphabet[v >> 18 & 63];
+	p[1] = alphabet[v >> 12 & 63];
+	p[2] = left > 1 ? alphabet[v >> 6 & 63] : '=';
+	p[3] = left > 2 ? alphabet[v & 63] : '=';
+	return p + 4;
+}
+
+size_t
+base64_encode_to(const uint8_t *in, size_t len, size_t width, char *out)
+{
+	char	*p = out;
+	size_t	 i = 0, col = 0;
+
+	/* Whole lines first, without a column count: a CRL of a million
+	   entries is 50 MB of PEM. */
+	if (width != 0 && width % 4 == 0) {
+		size_t line = width / 4 * 3;
+
+		for (; i + line <= len; i += line) {
+			for (size_t k = 0; k < line; k += 3)
+				p = quad(in + i + k, 3, p);
+			*p++ = '\n';
+		}
+	}
+	for (; i < len; i += 3) {
+		char q[4];
+
+		quad(in + i, len - i, q);
 		for (size_t k = 0; k < 4; k++) {
 			*p++ = q[k];
 			if (width != 0 && ++col == width) {
@@ -171,10 +188,23 @@ base64_encode(const uint8_t *in, size_t len, size_t width, char **out,
 			}
 		}
 	}
-	if (p == buf || p[-1] != '\n')
+	if (p == out || p[-1] != '\n')
 		*p++ = '\n';
-	*p = '\0';
-	*out_len = (size_t)(p - buf);
+	return (size_t)(p - out);
+}
+
+int
+base64_encode(const uint8_t *in, size_t len, size_t width, char **out,
+    size_t *out_len, struct ca_error *err)
+{
+	char	*buf;
+
+	if (len > SIZE_MAX / 4)
+		return ca_error_set(err, CA_ETOOBIG, "base64: input too big");
+	if ((buf = malloc(base64_encoded_size(len, width) + 1)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	*out_len = base64_encode_to(in, len, width, buf);
+	buf[*out_len] = '\0';
 	*out = buf;
 	return CA_OK;
 }

@@ -36,4 +36,11 @@ int base64_decode(const char *in, size_t len, bool spaces, uint8_t *out,
 int base64_encode(const uint8_t *in, size_t len, size_t width, char **out,
     size_t *out_len, struct ca_error *err);
 
+/* The most characters base64_encode_to writes for len octets at width. */
+size_t base64_encoded_size(size_t len, size_t width);
+/* The same encoding into out (room for base64_encoded_size characters, no
+   NUL written); returns how many were written. */
+size_t base64_encode_to(const uint8_t *in, size_t len, size_t width,
+    char *out);
+
 #endif

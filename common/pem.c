@@ -5,6 +5,7 @@
  * rule a text breaks, and refuses what GnuTLS would let pass (bits past
  * the last byte, a truncated block after a good one).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +138,26 @@ pem_certs_decode(const char *text, size_t len, size_t max, size_t der_max,
 fail:
 	pem_certs_clear(&pc);
 	return rc;
+}
+
+int
+pem_encode(const char *label, const uint8_t *der, size_t len, char **out,
+    size_t *out_len, struct ca_error *err)
+{
+	size_t	 ll = strlen(label), size;
+	char	*s, *p;
+
+	if (len > SIZE_MAX / 4 || ll > 64)
+		return ca_error_set(err, CA_ETOOBIG, "PEM: input too big");
+	/* "-----BEGIN " label "-----\n", the same with END. */
+	size = 2 * (ll + 17) + base64_encoded_size(len, 64) + 1;
+	if ((s = malloc(size)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	p = s + sprintf(s, "-----BEGIN %s-----\n", label);
+	if (len > 0)
+		p += base64_encode_to(der, len, 64, p);
+	p += sprintf(p, "-----END %s-----\n", label);
+	*out = s;
+	*out_len = (size_t)(p - s);
+	return CA_OK;
 }

@@ -39,4 +39,14 @@ int pem_certs_decode(const char *text, size_t len, size_t max, size_t der_max,
     struct pem_certs *out, struct ca_error *err);
 void pem_certs_clear(struct pem_certs *c);
 
+/*
+ * der as one PEM block (RFC 7468) labelled label ("CERTIFICATE",
+ * "X509 CRL"): base64 in 64-column lines, a line break after each line and
+ * after the END line, as GnuTLS and OpenSSL write it. On success *out owns
+ * a NUL-terminated malloc'd string of *out_len characters. CA_ENOMEM or
+ * CA_ETOOBIG; err may be NULL.
+ */
+int pem_encode(const char *label, const uint8_t *der, size_t len, char **out,
+    size_t *out_len, struct ca_error *err);
+
 #endif

@@ -15,8 +15,9 @@
 #include <gnutls/x509.h>
 
 #include "common/base64.h"
-#include "crl/crl_int.h"
 #include "common/der.h"
+#include "common/pem.h"
+#include "crl/crl_int.h"
 
 /* Extension OIDs (content octets) under id-ce (2.5.29). */
 static const uint8_t oid_crl_number[] = { 0x55, 0x1d, 0x14 };
@@ -431,62 +432,10 @@ out:
 
 /* ---- PEM (RFC 7468) ---- */
 
-static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 int
 crl_pem_encode(const uint8_t *der, size_t len, char **out, size_t *out_len)
 {
-	size_t	 chars, lines, total, i = 0, col = 0;
-	char	*s, *p;
-
-	if (len > SIZE_MAX / 2)
-		return CA_ETOOBIG;
-	chars = (len + 2) / 3 * 4;
-	lines = (chars + 63) / 64;
-	total = sizeof(CRL_PEM_BEGIN) + chars + lines + sizeof(CRL_PEM_END);
-	if ((s = malloc(total + 1)) == NULL)
-		return CA_ENOMEM;
-	p = s;
-	memcpy(p, CRL_PEM_BEGIN "\n", sizeof(CRL_PEM_BEGIN));
-	p += sizeof(CRL_PEM_BEGIN);
-	/* 48 input octets make one 64-column line. */
-	for (; i + 48 <= len; i += 48) {
-		const uint8_t *q = der + i;
-		for (int k = 0; k < 16; k++, q += 3) {
-			uint32_t v = (uint32_t)q[0] << 16 |
-			    (uint32_t)q[1] << 8 | q[2];
-			p[0] = b64[v >> 18];
-			p[1] = b64[(v >> 12) & 63];
-			p[2] = b64[(v >> 6) & 63];
-			p[3] = b64[v & 63];
-			p += 4;
-		}
-		*p++ = '\n';
-	}
-	for (; i < len; i += 3) {
-		uint32_t v = (uint32_t)der[i] << 16;
-		size_t	 n = len - i;
-
-		if (n > 1)
-			v |= (uint32_t)der[i + 1] << 8;
-		if (n > 2)
-			v |= der[i + 2];
-		p[0] = b64[v >> 18];
-		p[1] = b64[(v >> 12) & 63];
-		p[2] = n > 1 ? b64[(v >> 6) & 63] : '=';
-		p[3] = n > 2 ? b64[v & 63] : '=';
-		p += 4;
-		col += 4;
-	}
-	if (col > 0)
-		*p++ = '\n';
-	memcpy(p, CRL_PEM_END "\n", sizeof(CRL_PEM_END));
-	p += sizeof(CRL_PEM_END);
-	*p = '\0';
-	*out = s;
-	*out_len = (size_t)(p - s);
-	return CA_OK;
+	return pem_encode("X509 CRL", der, len, out, out_len, NULL);
 }
 
 static bool

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <gnutls/gnutls.h>
 
 #include "common/base64.h"
 #include "common/pem.h"
@@ -125,12 +126,43 @@ test_pem_certs(void **state)
 	assert_int_equal(decode(big, 10, &pc), CA_ETOOBIG);
 }
 
+/* pem_encode writes what GnuTLS writes, for every tail length and for
+   whole lines (64 columns: 48 octets). */
+static void
+test_pem_encode(void **state)
+{
+	static const char *const labels[] = { "CERTIFICATE", "X509 CRL" };
+	uint8_t		 der[300];
+	struct ca_error	 e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(der); i++)
+		der[i] = (uint8_t)(i * 37 + 11);
+	for (size_t l = 0; l < 2; l++)
+		for (size_t len = 1; len <= sizeof(der); len++) {
+			gnutls_datum_t	 d = { der, (unsigned)len }, ref;
+			char		*pem = NULL;
+			size_t		 n = 0;
+
+			assert_int_equal(gnutls_pem_base64_encode2(labels[l],
+			    &d, &ref), 0);
+			assert_int_equal(pem_encode(labels[l], der, len, &pem,
+			    &n, &e), CA_OK);
+			assert_int_equal(n, strlen(pem));
+			assert_int_equal(n, ref.size);
+			assert_memory_equal(pem, ref.data, n);
+			gnutls_free(ref.data);
+			free(pem);
+		}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_pem_certs),
+		cmocka_unit_test(test_pem_encode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
