@@ -138,8 +138,10 @@ size_t
 base64_encoded_size(size_t len, size_t width)
 {
 	size_t chars = (len + 2) / 3 * 4;
+	size_t lines = width == 0 ? 1 : (chars + width - 1) / width;
 
-	return chars + (width == 0 ? 1 : (chars + width - 1) / width);
+	/* Empty input is one empty line. */
+	return chars + (lines == 0 ? 1 : lines);
 }
 
 /* Four characters for the last one to three octets, with padding. */
