@@ -91,6 +91,66 @@ const uint8_t *ca_ski(const struct ca *ca, size_t *len);
 int64_t ca_not_after(const struct ca *ca);
 
 /*
+ * The CA's id in the store (CA rotation, ca/cas.c): what its certificates'
+ * records and revocations carry, so that each CA's CRL lists its own. A CA
+ * opened by ca_open is STORE_CA_FIRST until told otherwise.
+ */
+void ca_set_id(struct ca *ca, uint32_t id);
+uint32_t ca_get_id(const struct ca *ca);
+/* The key type of an opened CA (what `ca rotate` makes by default). */
+enum ca_key_type ca_key_type_of_ca(const struct ca *ca);
+
+/* ---- the CAs of a data directory (ca/cas.c) ----
+ * <data_dir>/cas/<id>/{ca.pem,ca.key,state} for each CA that took part in
+ * a rotation (see cas.c); the configured ca.cert/ca.key hold the active
+ * one. A retiring CA signs nothing new; its CRL is still built and
+ * published until last_expiry (its last certificate's notAfter); then it
+ * is retired.
+ */
+enum ca_state { CA_STATE_ACTIVE, CA_STATE_RETIRING, CA_STATE_RETIRED };
+const char *ca_state_name(enum ca_state s);	/* "active", ... */
+
+struct ca_entry {
+	uint32_t	 id;
+	enum ca_state	 state;
+	char		 cert[4096];		/* cas/<id>/ca.pem */
+	char		 key[4096];		/* cas/<id>/ca.key */
+	uint8_t		 fingerprint[32];	/* SHA-256 of the DER */
+	char		 fingerprint_hex[65];
+	char		 subject[512];		/* RFC 4514 */
+	int64_t		 not_after;		/* the CA certificate's */
+	int64_t		 last_expiry;		/* retiring: its last
+						   certificate's notAfter */
+	int64_t		 since;			/* state changed at */
+};
+struct ca_registry;
+
+/*
+ * Read cas_dir (absent: a data directory that never rotated, with one CA,
+ * id 1) and find the configured CA (active_der) in it. CA_EPOLICY when
+ * cas_dir has CAs and the configured one is none of them.
+ */
+int ca_registry_load(const char *cas_dir, const uint8_t *active_der,
+    size_t active_len, struct ca_registry **out, struct ca_error *err);
+void ca_registry_free(struct ca_registry *r);
+/* The configured CA's id (1 without a registry). */
+uint32_t ca_registry_active_id(const struct ca_registry *r);
+/* The CAs of the registry in id order (borrowed). */
+size_t ca_registry_count(const struct ca_registry *r);
+const struct ca_entry *ca_registry_at(const struct ca_registry *r, size_t i);
+const struct ca_entry *ca_registry_find(const struct ca_registry *r,
+    uint32_t id);
+/* A CA marked active that is not the configured one: a rotation that
+   stopped before its files were installed (cmd/ finishes it); or NULL. */
+const struct ca_entry *ca_registry_pending(const struct ca_registry *r);
+/* The id the next rotation gives its CA. */
+uint32_t ca_registry_next_id(const struct ca_registry *r);
+/* Write cas_dir/<id>/state atomically. */
+int ca_registry_state_write(const char *cas_dir, uint32_t id,
+    enum ca_state s, int64_t last_expiry, int64_t since,
+    struct ca_error *err);
+
+/*
  * The AlgorithmIdentifier DER the CA signs with (sha256WithRSAEncryption;
  * ecdsa-with-SHA256/384/512 matched to the curve), and a signature over tbs
  * with that algorithm. *sig owns a malloc'd buffer. Used by crl/ to sign the
@@ -198,6 +258,7 @@ struct ca_issued {
 	int64_t		 not_before;
 	int64_t		 not_after;
 	char		 profile[STORE_PROFILE_MAX];
+	uint32_t	 ca_id;		/* the issuing CA's (ca_set_id) */
 	/* The validity asked for would have outlived the CA (RFC 5280
 	   section 6.1.3: nothing is valid past its issuer): notAfter is the
 	   CA's, and the reason says so, in the answer and the audit. */

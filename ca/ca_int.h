@@ -49,6 +49,7 @@ struct ca {
 	int64_t			 not_after;
 	uint8_t			 alg_der[16];
 	size_t			 alg_der_len;
+	uint32_t		 id;		/* the store's CA id (ca_set_id) */
 };
 
 /* A validity of days from now cut to ca's notAfter: iss->truncated and

@@ -432,6 +432,7 @@ ca_open(const struct ca_paths *paths, struct ca **out, struct ca_error *err)
 	url = is_url(paths->key);
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	ca->id = STORE_CA_FIRST;
 	if ((rc = cert_load(paths->cert, &crt, err)) != CA_OK)
 		goto out;
 	if ((rc = cert_check_ca(crt, paths->cert, &ca->pk, &ca->curve,
@@ -613,6 +614,33 @@ int64_t
 ca_not_after(const struct ca *ca)
 {
 	return ca->not_after;
+}
+
+void
+ca_set_id(struct ca *ca, uint32_t id)
+{
+	ca->id = id > STORE_CA_FIRST ? id : STORE_CA_FIRST;
+}
+
+uint32_t
+ca_get_id(const struct ca *ca)
+{
+	return ca->id > STORE_CA_FIRST ? ca->id : STORE_CA_FIRST;
+}
+
+enum ca_key_type
+ca_key_type_of_ca(const struct ca *ca)
+{
+	unsigned bits = 0;
+
+	if (ca->pk == GNUTLS_PK_ECDSA)
+		return ca->curve == GNUTLS_ECC_CURVE_SECP384R1 ?
+		    CA_KEY_ECDSA_P384 : ca->curve == GNUTLS_ECC_CURVE_SECP521R1 ?
+		    CA_KEY_ECDSA_P521 : CA_KEY_ECDSA_P256;
+	if (ca->n_signers > 0)
+		gnutls_x509_crt_get_pk_algorithm(ca->signers[0].crt, &bits);
+	return bits >= 4096 ? CA_KEY_RSA4096 : bits >= 3072 ? CA_KEY_RSA3072 :
+	    CA_KEY_RSA2048;
 }
 
 const uint8_t *

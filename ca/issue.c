@@ -67,6 +67,7 @@ ca_issued_record(const struct ca_issued *iss, int64_t issued_at,
 	rec->not_before = iss->not_before;
 	rec->not_after = iss->not_after;
 	rec->issued_at = issued_at;
+	rec->ca_id = iss->ca_id;
 	memcpy(rec->profile, iss->profile, sizeof(rec->profile));
 	/* Borrowed: the store only reads a record it is handed. */
 	rec->subject = iss->subject;
@@ -446,6 +447,7 @@ ca_issue_at(struct ca *ca, const struct ca_csr *csr,
 	iss.serial_len = 16;
 	iss.not_before = now;
 	iss.not_after = not_after;
+	iss.ca_id = ca->id;
 	snprintf(iss.profile, sizeof(iss.profile), "%s", profile->name);
 	if ((rc = pem_of(iss.der, iss.der_len, &iss.pem, err)) != CA_OK)
 		goto out;

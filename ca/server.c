@@ -181,6 +181,7 @@ server_sign(void *arg, int64_t now, struct ca_issued *out,
 	iss.serial_len = sizeof(serial);
 	iss.not_before = nb;
 	iss.not_after = na;
+	iss.ca_id = ca->id;
 	snprintf(iss.profile, sizeof(iss.profile), "%s", CA_PROFILE_SERVICE);
 	iss.der_len = der.size;
 	if ((iss.der = malloc(der.size)) == NULL ||

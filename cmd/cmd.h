@@ -32,6 +32,8 @@ int cmd_verify(int argc, char **argv, struct config *cfg);
 /* CLI polish (issue 14): admin token rotation, shell completion. */
 int cmd_admin(int argc, char **argv, struct config *cfg);
 int cmd_completion(int argc, char **argv, struct config *cfg);
+/* CA rotation (issue 12): `mtlsca ca rotate|list`. */
+int cmd_ca(int argc, char **argv, struct config *cfg);
 
 /* The client side (issue 11): enrollment, renewal, PKCS#12. */
 int cmd_enroll(int argc, char **argv, struct config *cfg);

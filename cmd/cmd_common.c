@@ -15,6 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <jansson.h>
 
 #include "cmd/cmd_int.h"
 #include "common/util.h"
@@ -303,6 +304,31 @@ static const struct {
 	"the configuration (admins.token_hashes) are not touched.\n"
 	"\n"
 	"  --json            print {token, id} as JSON\n" },
+	{ "ca",
+	"usage: mtlsca ca rotate [--key-type T] [--subject DN] [--days N] [--json]\n"
+	"       mtlsca ca list [--json]\n"
+	"\n"
+	"rotate makes a new CA (key 0600, as `init` does) and makes it the\n"
+	"active one: it signs every certificate from then on, and the\n"
+	"configured ca.cert and ca.key become it. The old CA is kept in\n"
+	"<data_dir>/cas/<id>/ and is retiring: it signs nothing new, but its\n"
+	"CRL is still built, numbered and published (public/ca-<id>/, its own\n"
+	"S3 keys and trust-store list) until its last certificate expires;\n"
+	"then `serve` retires it and removes its list. public/ca.pem and\n"
+	"GET /ca.pem hold both CAs, public/crls.pem both CRLs (for nginx's\n"
+	"ssl_crl). Restart serve after a rotation.\n"
+	"  --key-type T      rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384,\n"
+	"                    ecdsa-p521 (default: the old CA's)\n"
+	"  --subject DN      RFC 4514 (default: the old subject, its CN\n"
+	"                    followed by the new CA's id)\n"
+	"  --days N          the new CA's validity (default 1024)\n"
+	"list shows each CA: id, state (active, retiring, retired), expiry,\n"
+	"its last certificate's expiry, certificates issued, valid and revoked.\n"
+	"  --json            print the result as JSON: rotate {active {id,\n"
+	"                    subject, sha256, not_after}, retiring {id, sha256,\n"
+	"                    until, certificates}}; list [{id, state, subject,\n"
+	"                    sha256, not_after, last_certificate_expires,\n"
+	"                    certificates, valid, revoked}]\n" },
 	{ "audit",
 	"usage: mtlsca audit [--from SEQ] [--json]\n"
 	"\n"
@@ -433,22 +459,6 @@ cmd_fail_err(const struct ca_error *err)
 {
 	return cmd_fail("%s", err->msg[0] != '\0' ? err->msg :
 	    ca_strerror(err->code));
-}
-
-int
-cmd_ca_open(const struct config *cfg, struct ca **out, struct ca_error *err)
-{
-	struct ca_paths	paths;
-	struct stat	sb;
-
-	/* Say what to do, not only that a file is missing. */
-	if (stat(cfg->ca_cert, &sb) != 0)
-		return ca_error_set(err, CA_ENOENT, "no CA certificate at %s: "
-		    "create a CA with 'mtlsca init' or adopt one with 'mtlsca "
-		    "import' (data directory %s)", cfg->ca_cert, cfg->data_dir);
-	paths.cert = cfg->ca_cert;
-	paths.key = cfg->ca_key;
-	return ca_open(&paths, out, err);
 }
 
 int
@@ -724,4 +734,20 @@ cmd_fingerprint(const uint8_t *der, size_t len, char out[65])
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+/* Print o (pretty) on stdout and free it; CMD_FAIL when out of memory. */
+int
+cmd_json_print(json_t *o)
+{
+	char	*text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	int	 status = CMD_OK;
+
+	if (text == NULL)
+		status = cmd_fail("out of memory");
+	else
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	return status;
 }

@@ -23,6 +23,7 @@ static const struct {
 } subcommands[] = {
 	{ "token", "hash generate create list revoke" },
 	{ "admin", "token rotate" },
+	{ "ca", "rotate list" },
 	{ "completion", "bash" },
 };
 

@@ -4,6 +4,7 @@
  * the way the load balancer would before someone uploads it.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +20,6 @@
 /* Read a little more than ALB's cap so that crl_check can name it. */
 #define CRL_CHECK_READ_MAX	(CRL_ALB_MAX_BYTES + 1024 * 1024)
 
-/* Print o (pretty) on stdout and free it; CMD_FAIL when out of memory. */
-static int
-json_print(json_t *o)
-{
-	char	*text = o != NULL ? json_dumps(o, JSON_INDENT(2)) : NULL;
-	int	 status = CMD_OK;
-
-	if (text == NULL)
-		status = cmd_fail("out of memory");
-	else
-		printf("%s\n", text);
-	free(text);
-	json_decref(o);
-	return status;
-}
 
 /*
  * --check --json: {file, bytes, format, number, entries, this_update,
@@ -48,7 +34,7 @@ crl_check_json(const char *path, size_t len, const struct crl_check_report
 
 	cmd_time(rep->this_update, t1);
 	cmd_time(rep->next_update, t2);
-	return json_print(json_pack("{s:s, s:I, s:s, s:o, s:I, s:s?, s:s?, "
+	return cmd_json_print(json_pack("{s:s, s:I, s:s, s:o, s:I, s:s?, s:s?, "
 	    "s:s, s:b, s:s?}", "file", path, "bytes", (json_int_t)len,
 	    "format", rep->pem ? "PEM" : "DER", "number", rep->has_number ?
 	    json_integer((json_int_t)rep->number) : json_null(), "entries",
@@ -148,11 +134,14 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	const char		*out_path = NULL, *check = NULL, *what;
 	char			 pub[CONFIG_PATH_MAX], t1[21], t2[21];
 	char			 detail[128];
+	struct cmd_cas		 cas;
+	json_t			*retiring = NULL;
 	char			 der_path[CONFIG_PATH_MAX + 16];
 	char			 pem_path[CONFIG_PATH_MAX + 16];
 	bool			 pem = false, json = false;
 	int			 ch, status = CMD_FAIL, lock = -1;
 
+	memset(&cas, 0, sizeof(cas));
 	memset(&res, 0, sizeof(res));
 	optind = 1;
 	opterr = 0;
@@ -227,6 +216,47 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		    (unsigned long long)res.number, err.msg);
 		goto out;
 	}
+	/* Each retiring CA's CRL (CA rotation), then crls.pem with all. */
+	if (cmd_cas_open(cfg, ca, time_now(), &cas, &err) != CA_OK ||
+	    (retiring = json_array()) == NULL) {
+		status = cmd_fail("%s", err.msg[0] ? err.msg : "out of memory");
+		goto out;
+	}
+	for (size_t i = 1; i < cas.n; i++) {
+		struct crl_result	r2;
+		char			dir[CONFIG_PATH_MAX];
+
+		memset(&r2, 0, sizeof(r2));
+		cmd_cas_public_dir(pub, &cas, i, dir, sizeof(dir));
+		if (crl_build(cas.ca[i], st, &opt, &r2, &err) != CA_OK ||
+		    crl_write_files(dir, &r2, &err) != CA_OK) {
+			crl_result_clear(&r2);
+			status = cmd_fail("retiring CA %" PRIu32 "'s CRL: %s",
+			    cas.id[i], err.msg);
+			goto out;
+		}
+		(void)crl_files_record(st, cas.ca[i], &r2, NULL);
+		snprintf(detail, sizeof(detail), "number=%llu entries=%llu "
+		    "ca=%" PRIu32, (unsigned long long)r2.number,
+		    (unsigned long long)r2.entries, cas.id[i]);
+		cmd_audit_note(st, "crl", detail);
+		if (json)
+			json_array_append_new(retiring, json_pack("{s:I, s:I, "
+			    "s:I, s:s}", "ca", (json_int_t)cas.id[i], "number",
+			    (json_int_t)r2.number, "entries",
+			    (json_int_t)r2.entries, "dir", dir));
+		else
+			printf("retiring CA %" PRIu32 ": CRL number %llu, %llu "
+			    "entr%s -> %s\n", cas.id[i],
+			    (unsigned long long)r2.number,
+			    (unsigned long long)r2.entries,
+			    r2.entries == 1 ? "y" : "ies", dir);
+		crl_result_clear(&r2);
+	}
+	if (crl_files_combine(pub, &err) != CA_OK) {
+		status = cmd_fail("%s", err.msg);
+		goto out;
+	}
 	/* So that serve, at its start, trusts these files by their hash. */
 	if (crl_files_record(st, ca, &res, &err) != CA_OK)
 		fprintf(stderr, "mtlsca: crl: %s (serve will check the CRL "
@@ -248,11 +278,13 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	if (json) {
 		snprintf(der_path, sizeof(der_path), "%s/crl.der", pub);
 		snprintf(pem_path, sizeof(pem_path), "%s/crl.pem", pub);
-		status = json_print(json_pack("{s:I, s:I, s:s, s:s, "
-		    "s:[s, s, s*], s:s?}", "number", (json_int_t)res.number,
+		status = cmd_json_print(json_pack("{s:I, s:I, s:s, s:s, "
+		    "s:[s, s, s*], s:s?, s:o}", "number", (json_int_t)res.number,
 		    "entries", (json_int_t)res.entries, "this_update", t1,
 		    "next_update", t2, "files", der_path, pem_path, out_path,
-		    "warning", res.warned ? res.warning : NULL));
+		    "warning", res.warned ? res.warning : NULL, "retiring",
+		    retiring));
+		retiring = NULL;
 		goto out;
 	}
 	printf("CRL number %llu: %llu entr%s, thisUpdate %s, nextUpdate %s\n",
@@ -262,6 +294,8 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	    out_path != NULL ? " and " : "", out_path != NULL ? out_path : "");
 	status = CMD_OK;
 out:
+	json_decref(retiring);
+	cmd_cas_close(&cas);
 	file_unlock(lock);
 	crl_result_clear(&res);
 	ca_free(ca);

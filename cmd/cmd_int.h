@@ -86,6 +86,39 @@ int cmd_usage_print(const char *name, bool error);
 int cmd_cert_load(const uint8_t *buf, size_t len, struct ca *ca,
     struct cert_record *rec, struct ca_error *err);
 
+/* Print o (pretty JSON) on stdout and free it; CMD_FAIL when out of
+   memory. */
+struct json_t;
+int cmd_json_print(struct json_t *o);
+
+/*
+ * The CAs of the data directory (cmd_ca.c, ca/cas.c): ca[0] the active one
+ * (borrowed), then each retiring CA (opened from cas/<id>/, ids set). due:
+ * its last certificate has expired (now), so it retires (cmd_cas_retire
+ * marks it, after its revocation lists are taken out).
+ */
+#define CMD_CAS_MAX	8
+struct cmd_cas {
+	struct ca		*ca[CMD_CAS_MAX];
+	uint32_t		 id[CMD_CAS_MAX];
+	int64_t			 last_expiry[CMD_CAS_MAX];
+	bool			 due[CMD_CAS_MAX];
+	size_t			 n;
+	struct ca_registry	*reg;
+};
+int cmd_cas_open(const struct config *cfg, struct ca *active, int64_t now,
+    struct cmd_cas *out, struct ca_error *err);
+void cmd_cas_close(struct cmd_cas *c);
+int cmd_cas_retire(const struct config *cfg, const struct cmd_cas *c,
+    size_t i, int64_t now, struct ca_error *err);
+/* <data_dir>/cas */
+int cmd_cas_dir(const struct config *cfg, char *out, size_t size);
+/* Where CA i's CRL files go: pub for the active one, pub/ca-<id> for a
+   retiring one; and its publishing namespace ("" or "ca-<id>"). */
+void cmd_cas_public_dir(const char *pub, const struct cmd_cas *c, size_t i,
+    char *out, size_t size);
+void cmd_cas_ns(const struct cmd_cas *c, size_t i, char *out, size_t size);
+
 /* Who runs the command, for the audit log: "cli:<login name>". */
 void cmd_who(char *out, size_t size);
 

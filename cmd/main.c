@@ -53,6 +53,7 @@ static const char main_usage[] =
 "  export-p12  write a key and its certificate as a PKCS#12 file\n"
 "  verify    is a client certificate good right now? (as GET /v1/verify)\n"
 "  admin     admin token rotate: replace the store's admin token\n"
+"  ca        ca rotate: a new active CA, the old one retiring; ca list\n"
 "  completion  completion bash: a bash completion script\n"
 "  backup    write a consistent backup of the CA while it runs, or --verify one\n"
 "  restore   restore a backup, recovering what was published since\n"
@@ -82,6 +83,7 @@ static const struct {
 	{ "export-p12", cmd_export_p12 },
 	{ "verify", cmd_verify },
 	{ "admin", cmd_admin },
+	{ "ca", cmd_ca },
 	{ "completion", cmd_completion },
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },

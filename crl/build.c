@@ -332,6 +332,7 @@ crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
 	vis.begin = scan_begin;
 	vis.entry = scan_entry;
 	vis.ctx = &s;
+	vis.ca_id = ca_get_id(ca);	/* this CA's entries only */
 	if ((rc = store_revoked_scan(st, min_not_after, &vis, err)) != CA_OK) {
 		if (rc == CA_ETOOBIG)
 			ca_error_set(err, rc, "the revoked index is over 4 GB: "

@@ -75,6 +75,22 @@ void crl_result_clear(struct crl_result *r);
 int crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
     struct crl_result *out, struct ca_error *err);
 
+/*
+ * <root>/crls.pem, atomically: <root>/crl.pem (the active CA's) followed
+ * by each <root>/ca-<id>/crl.pem (retiring CAs', by name), for nginx's
+ * ssl_crl and the like, which need a CRL for every CA they trust
+ * (combine.c).
+ */
+int crl_files_combine(const char *root, struct ca_error *err);
+
+/*
+ * The name of a meta entry kept per CA: base for the first CA (as every
+ * store before CA rotation has it), base "@<id>" for a later one, so that
+ * each CA's CRL schedule and file record are its own.
+ */
+void crl_meta_name(const char *base, const struct ca *ca, char *out,
+    size_t size);
+
 /* Write <dir>/crl.der and <dir>/crl.pem atomically (creates dir). */
 int crl_write_files(const char *dir, const struct crl_result *r,
     struct ca_error *err);

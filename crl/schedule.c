@@ -31,6 +31,7 @@ struct crl_schedule {
 	struct crl_schedule_options opt;
 	char			*public_dir;
 	char			*lock_path;
+	char			*combine_root;
 
 	pthread_mutex_t		 listener_mu;	/* the listener and its calls */
 	crl_schedule_listener	 listener;
@@ -140,6 +141,14 @@ crl_schedule_new(struct ca *ca, struct store *st,
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	}
 	s->opt.lock_path = s->lock_path;
+	if (opt->combine_root != NULL &&
+	    (s->combine_root = strdup(opt->combine_root)) == NULL) {
+		free(s->lock_path);
+		free(s->public_dir);
+		free(s);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	s->opt.combine_root = s->combine_root;
 	pthread_mutex_init(&s->build_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->listener_mu, NULL);
@@ -198,7 +207,10 @@ meta_revgen_put(struct crl_schedule *s, uint64_t gen)
 
 	for (int i = 7; i >= 0; i--, gen >>= 8)
 		b[i] = (uint8_t)gen;
-	(void)store_meta_put(s->st, META_SCHEDULE_REVGEN, b, sizeof(b), NULL);
+	char	name[64];
+
+	crl_meta_name(META_SCHEDULE_REVGEN, s->ca, name, sizeof(name));
+	(void)store_meta_put(s->st, name, b, sizeof(b), NULL);
 }
 
 static bool
@@ -207,8 +219,10 @@ meta_revgen_get(struct crl_schedule *s, uint64_t *gen)
 	uint8_t	*b = NULL;
 	size_t	 len;
 	bool	 ok = false;
+	char	 name[64];
 
-	if (store_meta_get(s->st, META_SCHEDULE_REVGEN, &b, &len, NULL) ==
+	crl_meta_name(META_SCHEDULE_REVGEN, s->ca, name, sizeof(name));
+	if (store_meta_get(s->st, name, &b, &len, NULL) ==
 	    CA_OK && len == 8) {
 		*gen = 0;
 		for (size_t i = 0; i < 8; i++)
@@ -268,6 +282,9 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 	if (s->public_dir != NULL &&
 	    ((rc = crl_write_files(s->public_dir, &r, err)) != CA_OK ||
 	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK))
+		goto out;
+	if (s->combine_root != NULL &&
+	    (rc = crl_files_combine(s->combine_root, err)) != CA_OK)
 		goto out;
 	/* Before the snapshot takes r over. */
 	{
@@ -518,5 +535,6 @@ crl_schedule_free(struct crl_schedule *s)
 	pthread_mutex_destroy(&s->listener_mu);
 	free(s->public_dir);
 	free(s->lock_path);
+	free(s->combine_root);
 	free(s);
 }

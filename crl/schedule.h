@@ -47,6 +47,9 @@ struct crl_schedule_options {
 	 * NULL = none. Publishing has a lock of its own.
 	 */
 	const char	*lock_path;
+	/* After writing the files, rewrite <combine_root>/crls.pem
+	   (crl_files_combine); NULL = do not. */
+	const char	*combine_root;
 };
 
 /*

@@ -71,7 +71,12 @@ record_put(struct store *st, struct ca *ca, const struct crl_snapshot *c,
 	be64_put(rec + R_FACTS + 8, (uint64_t)c->this_update);
 	be64_put(rec + R_FACTS + 16, (uint64_t)c->next_update);
 	be64_put(rec + R_FACTS + 24, c->entries);
-	return store_meta_put(st, META_CRL_RECORD, rec, sizeof(rec), err);
+	{
+		char name[64];
+
+		crl_meta_name(META_CRL_RECORD, ca, name, sizeof(name));
+		return store_meta_put(st, name, rec, sizeof(rec), err);
+	}
 }
 
 int
@@ -118,11 +123,13 @@ crl_snapshot_recorded(struct store *st, struct ca *ca, const char *dir)
 	struct crl_snapshot	*snap = NULL;
 	uint8_t			*rec = NULL, *der = NULL, *pem = NULL, cah[32];
 	size_t			 rec_len = 0, der_len = 0, pem_len = 0;
-	char			 path[4096];
+	char			 path[4096], name[64];
+
 
 	if (st == NULL || ca == NULL || dir == NULL)
 		return NULL;
-	if (store_meta_get(st, META_CRL_RECORD, &rec, &rec_len, NULL) !=
+	crl_meta_name(META_CRL_RECORD, ca, name, sizeof(name));
+	if (store_meta_get(st, name, &rec, &rec_len, NULL) !=
 	    CA_OK || rec_len != RECORD_LEN || rec[0] != RECORD_V1 ||
 	    ca_hash(ca, cah) != CA_OK || memcmp(cah, rec + R_CA, 32) != 0)
 		goto out;

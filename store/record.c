@@ -18,6 +18,10 @@
  *	u8	flags: bit 0 = a subject is present; other bits zero
  *	be32	subject length (0..4096; 0 when absent), then the subject
  *	be32	der length (0..65536; 0 = no certificate), then the DER
+ *
+ * Version 2 (a certificate of a CA after a rotation) is version 1 followed
+ * by be32 ca_id (>= 2). The first CA's records stay version 1, so that a
+ * store that never rotated reads the same in an older binary.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +155,7 @@ store_record_size(const struct cert_record *rec)
 	    (rec->der == NULL && rec->der_len != 0))
 		return 0;
 	return 1 + 1 + rec->serial_len + 1 + 1 + 4 * 8 + 1 + plen + 1 +
-	    4 + slen + 4 + rec->der_len;
+	    4 + slen + 4 + rec->der_len + (rec->ca_id > STORE_CA_FIRST ? 4 : 0);
 }
 
 int
@@ -167,7 +171,7 @@ store_record_encode(const struct cert_record *rec, uint8_t **out, size_t *len)
 	plen = strlen(rec->profile);
 	slen = rec->subject != NULL ? strlen(rec->subject) : 0;
 	p = buf;
-	*p++ = STORE_RECORD_V1;
+	*p++ = rec->ca_id > STORE_CA_FIRST ? STORE_RECORD_V2 : STORE_RECORD_V1;
 	*p++ = (uint8_t)rec->serial_len;
 	p = wr_bytes(p, rec->serial, rec->serial_len);
 	*p++ = rec->status;
@@ -183,6 +187,8 @@ store_record_encode(const struct cert_record *rec, uint8_t **out, size_t *len)
 	p = wr_bytes(p, rec->subject, slen);
 	p = wr_be32(p, (uint32_t)rec->der_len);
 	p = wr_bytes(p, rec->der, rec->der_len);
+	if (rec->ca_id > STORE_CA_FIRST)
+		p = wr_be32(p, rec->ca_id);
 	if ((size_t)(p - buf) != n) {
 		/* store_record_size and this writer disagree: a bug. */
 		free(buf);
@@ -199,12 +205,15 @@ store_record_decode(const uint8_t *buf, size_t len, struct cert_record *rec)
 	struct rd		 r = { buf, len, 0 };
 	struct cert_record	 t;
 	const uint8_t		*s, *prof, *subj = NULL, *der = NULL;
-	uint8_t			 flags, plen;
+	uint8_t			 flags, plen, version;
 	uint32_t		 slen, dlen;
 	int			 rc = CA_EMALF;
 
 	memset(&t, 0, sizeof(t));
-	if (buf == NULL || rec == NULL || rd_u8(&r) != STORE_RECORD_V1)
+	if (buf == NULL || rec == NULL)
+		goto out;
+	version = rd_u8(&r);
+	if (version != STORE_RECORD_V1 && version != STORE_RECORD_V2)
 		goto out;
 	t.serial_len = rd_u8(&r);
 	if (t.serial_len < 1 || t.serial_len > SERIAL_MAX + 1 ||
@@ -235,6 +244,11 @@ store_record_decode(const uint8_t *buf, size_t len, struct cert_record *rec)
 		goto out;
 	dlen = rd_be32(&r);
 	if (dlen > STORE_DER_MAX || (der = rd_take(&r, dlen)) == NULL)
+		goto out;
+	t.ca_id = STORE_CA_FIRST;
+	/* Version 2 names a later CA, never the first (one encoding). */
+	if (version == STORE_RECORD_V2 &&
+	    (t.ca_id = rd_be32(&r)) <= STORE_CA_FIRST)
 		goto out;
 	/* One exact encoding: nothing may follow the last field. */
 	if (r.bad || r.left != 0)

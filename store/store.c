@@ -951,8 +951,11 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 	struct cert_record	 rec;
 	struct ca_error		 e2;
 	char			 hex[SERIAL_HEX_MAX + 2];
-	uint8_t			 entry[STORE_ENTRY_MAX], ikey[STORE_INDEX_KEY_MAX];
-	size_t			 elen = 0;
+	/* The value: the entry's DER, after REVOKED_CA_TAG and the CA id
+	   when a later CA than the first issued the certificate. */
+	uint8_t			 val[REVOKED_CA_HDR + STORE_ENTRY_MAX];
+	uint8_t			 ikey[STORE_INDEX_KEY_MAX], *entry;
+	size_t			 elen = 0, hdr = 0;
 	MDB_val			 k, v;
 	unsigned		 pflags;
 	int			 rc, mrc, result, fresh = 0;
@@ -983,6 +986,19 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 		   and drop it from every CRL at once: unknown instead. */
 		rec.not_after = rv->not_after > 0 ? rv->not_after :
 		    STORE_NOT_AFTER_UNKNOWN;
+		rec.ca_id = rv->ca_id;
+		if (rec.ca_id == 0) {
+			uint64_t active = 0;
+
+			/* The active CA's CRL lists it (ca rotate records
+			   which that is). */
+			if ((rc = counter_read(st, txn->txn,
+			    STORE_COUNTER_CA_ACTIVE, &active, err)) != CA_OK)
+				goto out;
+			rec.ca_id = active > STORE_CA_FIRST &&
+			    active <= UINT32_MAX ? (uint32_t)active :
+			    STORE_CA_FIRST;
+		}
 		fresh = 1;
 	} else if (rc == CA_ENOENT) {
 		rc = ca_error_set(err, CA_ENOENT,
@@ -1012,12 +1028,21 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 		result = STORE_REVOKE_NEW;
 	}
 
-	if ((rc = enc(&rec, entry, sizeof(entry), &elen)) != 0) {
+	if (rec.ca_id > STORE_CA_FIRST) {
+		val[0] = REVOKED_CA_TAG;
+		val[1] = (uint8_t)(rec.ca_id >> 24);
+		val[2] = (uint8_t)(rec.ca_id >> 16);
+		val[3] = (uint8_t)(rec.ca_id >> 8);
+		val[4] = (uint8_t)rec.ca_id;
+		hdr = REVOKED_CA_HDR;
+	}
+	entry = val + hdr;
+	if ((rc = enc(&rec, entry, STORE_ENTRY_MAX, &elen)) != 0) {
 		rc = ca_error_set(err, rc < 0 ? rc : CA_EINVAL,
 		    "could not encode the CRL entry of serial %s", hex);
 		goto out;
 	}
-	if (elen == 0 || elen > sizeof(entry)) {
+	if (elen == 0 || elen > STORE_ENTRY_MAX) {
 		rc = ca_error_set(err, CA_EINVAL,
 		    "the CRL entry of serial %s is %zu bytes (1..%d allowed)",
 		    hex, elen, STORE_ENTRY_MAX);
@@ -1048,10 +1073,10 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 		pflags = MDB_NOOVERWRITE;
 	}
 	if ((rc = counter_add(st, txn->txn, META_REVOKED_BYTES,
-	    (int64_t)elen, NULL, err)) != CA_OK)
+	    (int64_t)(hdr + elen), NULL, err)) != CA_OK)
 		goto out;
-	v.mv_size = elen;
-	v.mv_data = entry;
+	v.mv_size = hdr + elen;
+	v.mv_data = val;
 	if ((mrc = mdb_put(txn->txn, st->revoked, &k, &v, pflags)) !=
 	    MDB_SUCCESS) {
 		rc = mrc == MDB_KEYEXIST ? ca_error_set(err, CA_EIO,
@@ -1688,6 +1713,25 @@ out:
 /* ---- the revoked index ---- */
 
 /*
+ * Whose entry a revoked-index value is: a value that starts with the DER
+ * SEQUENCE tag is the first CA's (every store before CA rotation); a later
+ * CA's starts with REVOKED_CA_TAG (never a DER tag of an entry) and its
+ * be32 id. 0 for a value that is neither (never listed).
+ */
+static uint32_t
+revoked_value_ca(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size >= 1 && p[0] == 0x30)
+		return STORE_CA_FIRST;
+	if (v->mv_size > REVOKED_CA_HDR && p[0] == REVOKED_CA_TAG)
+		return ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) |
+		    ((uint32_t)p[3] << 8) | p[4];
+	return 0;
+}
+
+/*
  * Why the scan drops the pages it has read: LMDB reads through its file
  * mapping, and every page of it the process touches counts in its resident
  * set until unmapped. The revoked index is spread over the whole data file
@@ -1720,10 +1764,12 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 	uint8_t		 start[8];
 	uint64_t	 entries, bytes, seen = 0;
 	MDB_cursor_op	 op = MDB_SET_RANGE;
+	uint32_t	 want_ca;
 	int		 rc, mrc;
 
 	if (st == NULL || vis == NULL || vis->entry == NULL)
 		return ca_error_set(err, CA_EINVAL, "bad revoked-index scan");
+	want_ca = vis->ca_id > STORE_CA_FIRST ? vis->ca_id : STORE_CA_FIRST;
 	memset(&win, 0, sizeof(win));
 	/* One snapshot for the counters and the entries: the bounds handed
 	   to begin() hold for everything entry() will see. */
@@ -1769,7 +1815,15 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 		   out pointers into its map (the key lies on the same leaf
 		   page), whereas the first key may still be our buffer. */
 		map_window_note(&win, &v);
-		if ((rc = vis->entry(vis->ctx, v.mv_data, v.mv_size)) != 0) {
+		if (revoked_value_ca(&v) != want_ca) {
+			if (++seen % STORE_SCAN_DROP_EVERY == 0)
+				map_window_drop(&win);
+			continue;
+		}
+		if ((rc = vis->entry(vis->ctx, (const uint8_t *)v.mv_data +
+		    (want_ca > STORE_CA_FIRST ? REVOKED_CA_HDR : 0),
+		    v.mv_size - (want_ca > STORE_CA_FIRST ? REVOKED_CA_HDR :
+		    0))) != 0) {
 			if (rc < 0) {
 				ca_error_set(err, rc,
 				    "building the revocation list: %s",

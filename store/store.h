@@ -72,7 +72,12 @@ struct cert_record {
 	char		*subject;		/* RFC 4514 text, may be NULL */
 	uint8_t		*der;			/* the certificate, may be NULL */
 	size_t		 der_len;
+	/* The CA that issued it (CA rotation): 0 or 1 is the store's first
+	   CA, the one `init` or `import` made; `mtlsca ca rotate` numbers
+	   the next ones 2, 3... */
+	uint32_t	 ca_id;
 };
+#define STORE_CA_FIRST	1u
 
 /* Free what the record owns and zero it. NULL-safe. */
 void cert_record_clear(struct cert_record *rec);
@@ -184,6 +189,8 @@ struct store_revocation {
 	bool		 force;		/* revoke a serial the store never saw */
 	int64_t		 not_after;	/* with force: STORE_NOT_AFTER_UNKNOWN
 					   unless known */
+	uint32_t	 ca_id;		/* with force: the CA whose CRL lists
+					   it (0 = the first) */
 };
 
 /*
@@ -221,6 +228,9 @@ struct store_revoked_visitor {
 	   bytes are borrowed for the call. */
 	int (*entry)(void *ctx, const uint8_t *der, size_t len);
 	void *ctx;
+	/* Whose entries: the CA id of the records (0 = the first CA). The
+	   others are skipped, so that each CA's CRL lists its own. */
+	uint32_t ca_id;
 };
 int store_revoked_scan(struct store *st, int64_t min_not_after,
     const struct store_revoked_visitor *v, struct ca_error *err);
@@ -349,6 +359,8 @@ int store_audit_foreach(struct store *st, uint64_t from,
 /* Well-known counter names. */
 #define STORE_COUNTER_REVGEN	"revocation_generation"
 #define STORE_COUNTER_CRL	"crl_number"
+/* The active CA's id (`mtlsca ca rotate` raises it; absent: the first). */
+#define STORE_COUNTER_CA_ACTIVE	"ca_active"
 
 /* ---- copies and figures (backup) ---- */
 

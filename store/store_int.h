@@ -12,6 +12,10 @@
 
 /* Record format version (first byte of every certs value). */
 #define STORE_RECORD_V1		1
+#define STORE_RECORD_V2		2	/* V1 + be32 CA id */
+/* A revoked-index value of a CA after the first: tag, be32 id, entry DER. */
+#define REVOKED_CA_TAG		0x00
+#define REVOKED_CA_HDR		5
 #define STORE_SUBJECT_MAX	4096
 #define STORE_DER_MAX		65536
 

@@ -812,7 +812,7 @@ scan_entry(void *ctx, const uint8_t *der, size_t len)
 static void
 do_scan(struct store *st, int64_t min, struct scan *s)
 {
-	struct store_revoked_visitor	v = { scan_begin, scan_entry, s };
+	struct store_revoked_visitor	v = { scan_begin, scan_entry, s, 0 };
 	struct ca_error			e;
 
 	memset(s, 0, sizeof(*s));
@@ -1062,8 +1062,8 @@ test_scan_callbacks(void **state)
 	struct store_revocation		 rv = { 0 };
 	struct ca_error			 e;
 	int				 outcome, calls = 0;
-	struct store_revoked_visitor	 v1 = { begin_fail, entry_stop, &calls };
-	struct store_revoked_visitor	 v2 = { NULL, entry_stop, &calls };
+	struct store_revoked_visitor	 v1 = { begin_fail, entry_stop, &calls, 0 };
+	struct store_revoked_visitor	 v2 = { NULL, entry_stop, &calls, 0 };
 
 	for (uint32_t i = 1; i <= 3; i++) {
 		mk_record(&r, i, 1000);
@@ -1099,7 +1099,7 @@ test_scan_many(void **state)
 	struct store_txn		*txn = NULL;
 	struct ca_error			 e;
 	struct scan			 s;
-	struct store_revoked_visitor	 v = { scan_begin, count_entry, &s };
+	struct store_revoked_visitor	 v = { scan_begin, count_entry, &s, 0 };
 	struct timespec			 t0, t1;
 	uint8_t				 serial[SERIAL_MAX + 1];
 	const char			*env = getenv("MTLSCA_STORE_BENCH_N");
@@ -1210,7 +1210,7 @@ test_scan_rss(void **state)
 	struct store_txn		*txn = NULL;
 	struct ca_error			 e;
 	struct rss_scan			 r;
-	struct store_revoked_visitor	 v = { NULL, rss_entry, &r };
+	struct store_revoked_visitor	 v = { NULL, rss_entry, &r, 0 };
 	struct stat			 sb;
 	char				 path[128];
 	uint8_t				 serial[SERIAL_MAX + 1];
@@ -2044,7 +2044,7 @@ test_status_filters(void **state)
 		assert_int_equal(store_txn_cert_put(txn, &r, &e), CA_OK);
 		if (seed % 5 == 0) {
 			struct store_revocation	rv = { r.serial,
-			    r.serial_len, now - 10, 1, false, 0 };
+			    r.serial_len, now - 10, 1, false, 0, 0 };
 			int			out;
 
 			assert_int_equal(store_txn_cert_revoke(txn, &rv,
