@@ -31,6 +31,9 @@
 
 #include "ca/ca.h"
 #include "cmd/cmd.h"
+#include "common/log.h"
+#include "crl/crl.h"
+#include "publish/publish.h"
 #include "cmd/cmd_int.h"
 #include "common/util.h"
 #include "store/store.h"
@@ -455,7 +458,7 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 				 ndir[CONFIG_PATH_MAX], ocert[CONFIG_PATH_MAX],
 				 okey[CONFIG_PATH_MAX], ncert[CONFIG_PATH_MAX],
 				 nkey[CONFIG_PATH_MAX], subj[1100], detail[512],
-				 ofp[65], nfp[65], t1[21], t2[21];
+				 ofp[65], nfp[65], t1[21], t2[21], ns[32];
 	struct ca_identity	 idn;
 	struct stat		 sb;
 	const uint8_t		*der;
@@ -560,9 +563,13 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 		status = cmd_fail("ca rotate: %s", err.msg);
 		goto out;
 	}
-	/* 4. */
+	/* 4. The old CA's publishing state goes with it into its
+	   namespace (its recorded trust-store list is replaced, never
+	   orphaned); the new CA starts afresh under the plain names. */
+	snprintf(ns, sizeof(ns), "ca-%" PRIu32, old_id);
 	if (store_counter_raise(st, STORE_COUNTER_CA_ACTIVE, new_id, NULL,
-	    &err) != CA_OK) {
+	    &err) != CA_OK ||
+	    cmd_publish_state_move(cfg, st, "", ns, &err) != CA_OK) {
 		status = cmd_fail("ca rotate: %s", err.msg);
 		goto out;
 	}
@@ -672,4 +679,132 @@ cmd_ca(int argc, char **argv, struct config *cfg)
 		return ca_rotate(cfg, key_type, subject, (unsigned)days, json);
 	cmd_fail("ca: unknown action '%s' (rotate, list)", what);
 	return cmd_usage_print("ca", true);
+}
+
+/* ---- serve: the retiring CAs' CRL schedules and publishers ---- */
+
+/* Take a retired CA's files out of public/ (crls.pem is rewritten). */
+static void
+public_retire(const char *dir)
+{
+	char path[CONFIG_PATH_MAX + 16];
+
+	if (path_join(path, sizeof(path), dir, "crl.pem") == CA_OK)
+		(void)unlink(path);
+	if (path_join(path, sizeof(path), dir, "crl.der") == CA_OK)
+		(void)unlink(path);
+	(void)rmdir(dir);
+}
+
+/* Retire CA i of c (its last certificate has expired): its revocation
+   lists leave the trust stores, its files public/, and its state says
+   so. A failure leaves it retiring, to try again at the next start. */
+static int
+retire_one(const struct config *cfg, struct store *st, struct cmd_cas *c,
+    size_t i, const char *pub, int64_t now, struct ca_error *err)
+{
+	struct publish_set	*set = NULL;
+	char			 ns[32], dir[CONFIG_PATH_MAX], detail[128];
+	int			 rc;
+
+	cmd_cas_ns(c, i, ns, sizeof(ns));
+	if (cfg->n_publishers > 0 &&
+	    ((rc = cmd_publishers_open_ns(cfg, c->ca[i], st, ns, &set, err)) !=
+	    CA_OK || (rc = publish_retire(set, err)) != CA_OK)) {
+		publish_set_free(set);
+		return rc;
+	}
+	publish_set_free(set);
+	cmd_cas_public_dir(pub, c, i, dir, sizeof(dir));
+	public_retire(dir);
+	if ((rc = cmd_cas_retire(cfg, c, i, now, err)) != CA_OK)
+		return rc;
+	snprintf(detail, sizeof(detail), "ca %" PRIu32 " retired: its last "
+	    "certificate has expired", c->id[i]);
+	cmd_audit_note(st, "ca-retire", detail);
+	return CA_OK;
+}
+
+int
+cmd_retiring_start(const struct config *cfg, struct store *st,
+    struct cmd_cas *c, const struct crl_schedule_options *cso,
+    const char *pub, struct cmd_retiring *out, struct ca_error *err)
+{
+	struct crl_schedule_options	 o;
+	char				 dir[CONFIG_PATH_MAX], ns[32];
+	int64_t				 now = time_now();
+	int				 rc;
+
+	memset(out, 0, sizeof(*out));
+	/* Retire what is due first: its CRL is then neither built nor
+	   published again. */
+	for (size_t i = 1; i < c->n; ) {
+		if (!c->due[i]) {
+			i++;
+			continue;
+		}
+		if ((rc = retire_one(cfg, st, c, i, pub, now, err)) != CA_OK) {
+			log_msg(LOG_LEVEL_WARNING, "CA %" PRIu32 " is due to "
+			    "retire but stays retiring until the next start: "
+			    "%s", c->id[i], err->msg);
+			ca_error_clear(err);
+			c->due[i] = false;
+			i++;
+			continue;
+		}
+		log_msg(LOG_LEVEL_NOTICE, "CA %" PRIu32 " retired: its last "
+		    "certificate has expired; its revocation lists are "
+		    "removed", c->id[i]);
+		ca_free(c->ca[i]);
+		memmove(&c->ca[i], &c->ca[i + 1], (c->n - i - 1) *
+		    sizeof(c->ca[0]));
+		memmove(&c->id[i], &c->id[i + 1], (c->n - i - 1) *
+		    sizeof(c->id[0]));
+		memmove(&c->last_expiry[i], &c->last_expiry[i + 1],
+		    (c->n - i - 1) * sizeof(c->last_expiry[0]));
+		memmove(&c->due[i], &c->due[i + 1], (c->n - i - 1) *
+		    sizeof(c->due[0]));
+		c->n--;
+	}
+	(void)crl_files_combine(pub, NULL);
+	for (size_t i = 1; i < c->n; i++) {
+		o = *cso;
+		cmd_cas_public_dir(pub, c, i, dir, sizeof(dir));
+		o.public_dir = dir;
+		o.combine_root = pub;
+		if ((rc = crl_schedule_new(c->ca[i], st, &o, &out->sched[i],
+		    err)) != CA_OK)
+			goto fail;
+		cmd_cas_ns(c, i, ns, sizeof(ns));
+		if (cfg->n_publishers > 0 &&
+		    ((rc = cmd_publishers_open_ns(cfg, c->ca[i], st, ns,
+		    &out->pubs[i], err)) != CA_OK ||
+		    (rc = publish_start(out->pubs[i], out->sched[i], err)) !=
+		    CA_OK))
+			goto fail;
+		if ((rc = crl_schedule_start(out->sched[i], err)) != CA_OK)
+			goto fail;
+		log_msg(LOG_LEVEL_NOTICE, "retiring CA %" PRIu32 ": its CRL is "
+		    "kept in %s and published until its last certificate "
+		    "expires", c->id[i], dir);
+	}
+	out->n = c->n;
+	return CA_OK;
+fail:
+	out->n = c->n;
+	cmd_retiring_stop(out);
+	return ca_error_set(err, rc, "retiring CA: %s", err->msg);
+}
+
+void
+cmd_retiring_stop(struct cmd_retiring *r)
+{
+	for (size_t i = 1; i < r->n && i < CMD_CAS_MAX; i++) {
+		publish_stop(r->pubs[i]);
+		crl_schedule_free(r->sched[i]);
+		publish_set_free(r->pubs[i]);
+		r->pubs[i] = NULL;
+		r->sched[i] = NULL;
+	}
+	r->n = 0;
 }

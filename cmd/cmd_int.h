@@ -111,6 +111,25 @@ int cmd_cas_open(const struct config *cfg, struct ca *active, int64_t now,
 void cmd_cas_close(struct cmd_cas *c);
 int cmd_cas_retire(const struct config *cfg, const struct cmd_cas *c,
     size_t i, int64_t now, struct ca_error *err);
+/*
+ * serve's retiring CAs (cmd_ca.c): each one due retires first (its
+ * revocation lists removed from the trust stores, its public files, state
+ * "retired"; c loses it); each one left gets a CRL schedule (cso, files in
+ * public/ca-<id>/, crls.pem rewritten) and publishers in its namespace.
+ */
+struct crl_schedule;
+struct crl_schedule_options;
+struct publish_set;
+struct cmd_retiring {
+	struct crl_schedule	*sched[CMD_CAS_MAX];	/* [0] unused */
+	struct publish_set	*pubs[CMD_CAS_MAX];
+	size_t			 n;
+};
+int cmd_retiring_start(const struct config *cfg, struct store *st,
+    struct cmd_cas *c, const struct crl_schedule_options *cso,
+    const char *pub, struct cmd_retiring *out, struct ca_error *err);
+void cmd_retiring_stop(struct cmd_retiring *r);
+
 /* <data_dir>/cas */
 int cmd_cas_dir(const struct config *cfg, char *out, size_t size);
 /* Where CA i's CRL files go: pub for the active one, pub/ca-<id> for a

@@ -73,8 +73,8 @@ publishers_conf(const struct config *cfg, struct publish_conf *out,
 
 static int
 publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
-    bool dry_run, bool quick, bool sink, struct publish_set **out,
-    struct ca_error *err)
+    bool dry_run, bool quick, bool sink, const char *ns,
+    struct publish_set **out, struct ca_error *err)
 {
 	struct publish_conf	*conf;
 	struct publish_options	 opt;
@@ -106,6 +106,7 @@ publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
 	/* serve's publishers speak through its log (common/log.h); the
 	   publish command prints plain messages. */
 	opt.log = sink ? NULL : log_stderr;
+	opt.ca_ns = ns;		/* a retiring CA's (cmd_ca.c) */
 	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
 	free(conf);
 	return rc;
@@ -115,14 +116,41 @@ int
 cmd_publishers_open(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err)
 {
-	return publishers_open(cfg, ca, st, false, false, true, out, err);
+	return publishers_open(cfg, ca, st, false, false, true, NULL, out,
+	    err);
+}
+
+int
+cmd_publishers_open_ns(const struct config *cfg, struct ca *ca,
+    struct store *st, const char *ns, struct publish_set **out,
+    struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, false, false, true, ns, out, err);
+}
+
+int
+cmd_publish_state_move(const struct config *cfg, struct store *st,
+    const char *from_ns, const char *to_ns, struct ca_error *err)
+{
+	struct publish_conf	*conf;
+	size_t			 n;
+	int			 rc;
+
+	if (cfg->n_publishers == 0)
+		return CA_OK;
+	if ((conf = calloc(CONFIG_PUBLISHERS_MAX, sizeof(*conf))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	publishers_conf(cfg, conf, &n);
+	rc = publish_state_move(st, conf, n, from_ns, to_ns, err);
+	free(conf);
+	return rc;
 }
 
 int
 cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err)
 {
-	return publishers_open(cfg, ca, st, true, true, true, out, err);
+	return publishers_open(cfg, ca, st, true, true, true, NULL, out, err);
 }
 
 static void
@@ -197,7 +225,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, false, &st, &err) != CA_OK ||
 	    crl_snapshot_load(file, &crl, &err) != CA_OK ||
-	    publishers_open(cfg, ca, st, dry_run, false, false, &pubs, &err)
+	    publishers_open(cfg, ca, st, dry_run, false, false, NULL, &pubs,
+	    &err)
 	    != CA_OK) {
 		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
 		goto out;

@@ -418,22 +418,41 @@ print_first_start(const struct config *cfg, const struct boot *b,
  * the store and the CRL intact, writes nothing and goes on serving.
  */
 static int
-write_public_ca(const char *public_dir, struct ca *ca, struct ca_error *err)
+write_public_ca(const char *public_dir, const struct cmd_cas *cas,
+    struct ca_error *err)
 {
-	char		 path[CONFIG_PATH_MAX + 16];
-	const char	*pem = ca_cert_pem(ca);
+	char		 path[CONFIG_PATH_MAX + 16], *pem;
 	uint8_t		*old = NULL;
-	size_t		 len, n = strlen(pem);
+	size_t		 len, n = 0, cap = 0;
 	bool		 same;
+	int		 rc;
 
-	if (path_join(path, sizeof(path), public_dir, "ca.pem") != CA_OK)
+	for (size_t i = 0; i < cas->n; i++)
+		cap += strlen(ca_cert_pem(cas->ca[i])) + 1;
+	if ((pem = malloc(cap + 1)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+
+	/* The active CA first, then each retiring one: a client of either
+	   verifies, and so does a TLS terminator given this file. */
+	for (size_t i = 0; i < cas->n; i++) {
+		const char	*p = ca_cert_pem(cas->ca[i]);
+		size_t		 l = strlen(p);
+
+		memcpy(pem + n, p, l);
+		n += l;
+		if (l > 0 && p[l - 1] != '\n')
+			pem[n++] = '\n';
+	}
+	if (path_join(path, sizeof(path), public_dir, "ca.pem") != CA_OK) {
+		free(pem);
 		return ca_error_set(err, CA_ETOOBIG, "path too long");
+	}
 	same = file_read(path, PEM_MAX, &old, &len, NULL) == CA_OK &&
 	    len == n && memcmp(old, pem, n) == 0;
 	free(old);
-	if (same)
-		return CA_OK;
-	return file_write_atomic(path, pem, n, 0644, 0, err);
+	rc = same ? CA_OK : file_write_atomic(path, pem, n, 0644, 0, err);
+	free(pem);
+	return rc;
 }
 
 /* ---- what a reload may change ---- */
@@ -794,6 +813,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct store			*st = NULL;
 	struct crl_schedule		*sched = NULL;
 	struct publish_set		*pubs = NULL;
+	struct cmd_cas			 cas;
+	struct cmd_retiring		 retiring;
 	struct cmd_backup_sched		*backups = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
@@ -823,6 +844,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, SERVE_MMAP_THRESHOLD);
 	memset(&boot, 0, sizeof(boot));
+	memset(&cas, 0, sizeof(cas));
+	memset(&retiring, 0, sizeof(retiring));
 	memset(&pol, 0, sizeof(pol));
 	/* Every option takes a value: two arguments a step. */
 	for (int i = 1; i < argc; i += 2) {
@@ -901,9 +924,10 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if (created)
 		log_msg(LOG_LEVEL_NOTICE, "created a new CA: %s (key %s)",
 		    cfg->ca_cert, cfg->ca_key);
-	paths.cert = cfg->ca_cert;
-	paths.key = cfg->ca_key;
-	if ((rc = ca_open(&paths, &ca, &err)) != CA_OK)
+	/* The active CA (finishing a rotation cut short), then the
+	   retiring ones (CA rotation, cmd_ca.c). */
+	if ((rc = cmd_ca_open(cfg, &ca, &err)) != CA_OK ||
+	    (rc = cmd_cas_open(cfg, ca, time_now(), &cas, &err)) != CA_OK)
 		goto fail;
 	cmd_ca_expiry_warn(cfg, ca);
 	if (config_path(cfg, "public", pub, sizeof(pub)) != 0 ||
@@ -918,7 +942,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if ((rc = tls_material(cfg, ca, st, &tcert, &tkey, &err)) != CA_OK)
 		goto fail;
 	if ((rc = dir_make(pub, 0755, &err)) != CA_OK ||
-	    (rc = write_public_ca(pub, ca, &err)) != CA_OK)
+	    (rc = write_public_ca(pub, &cas, &err)) != CA_OK)
 		goto fail;
 
 	/* Never number a CRL the world has seen, nor drop a revocation it
@@ -938,6 +962,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	cso.debounce_ms = cfg->crl_debounce > 0 ? cfg->crl_debounce * 1000 : 1;
 	cso.public_dir = pub;
 	cso.lock_path = lockpath;	/* take turns with `crl` */
+	cso.combine_root = pub;		/* crls.pem: every CA's CRL */
 	if ((rc = crl_schedule_new(ca, st, &cso, &sched, &err)) != CA_OK)
 		goto fail;
 	/* The configured publishers, on a thread of their own: after each
@@ -947,6 +972,14 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	    (rc = publish_start(pubs, sched, &err)) != CA_OK))
 		goto fail;
 	if ((rc = crl_schedule_start(sched, &err)) != CA_OK)
+		goto fail;
+	/* Each retiring CA: retired when its last certificate has expired,
+	   else its own CRL schedule and publishers. */
+	if ((rc = cmd_retiring_start(cfg, st, &cas, &cso, pub, &retiring,
+	    &err)) != CA_OK)
+		goto fail;
+	/* ca.pem again: a CA that just retired leaves it. */
+	if ((rc = write_public_ca(pub, &cas, &err)) != CA_OK)
 		goto fail;
 	/* The configured backup schedule (issue 12), on its own thread. */
 	if ((rc = cmd_backup_sched_start(cfg, ca, st, &backups, &err)) !=
@@ -958,6 +991,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	if ((rc = policy_build(cfg, tcert, &pol, &err)) != CA_OK)
 		goto fail;
 	options_fill(cfg, &pol, tcert, tkey, pubs, proxies, &ho);
+	ho.retiring_cas = &cas.ca[1];
+	ho.n_retiring_cas = cas.n - 1;
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 
@@ -1016,9 +1051,11 @@ out:
 	cmd_backup_sched_stop(backups);
 	/* The publishers read the schedule's CRL: they stop first. */
 	publish_stop(pubs);
+	cmd_retiring_stop(&retiring);
 	crl_schedule_free(sched);
 	publish_set_free(pubs);
 	store_close(st);
+	cmd_cas_close(&cas);
 	ca_free(ca);
 	policy_free(&pol);
 	free(tcert);

@@ -131,6 +131,10 @@ struct http_options {
 	   /metrics adds publish_metrics(). Borrowed; must outlive the
 	   server. */
 	struct publish_set	*publishers;
+	/* Retiring CAs (CA rotation; borrowed): their clients still log in
+	   and verify, /ca.pem and the TLS trust list name them too. */
+	struct ca *const	*retiring_cas;
+	size_t			 n_retiring_cas;
 	/* The verifier behind the load balancer (http/verify.c). */
 	struct http_verify_options verify;
 };

@@ -180,6 +180,8 @@ struct listener {
 	unsigned		 port;
 };
 
+#define HTTP_CAS_MAX	8	/* the active CA and retiring ones */
+
 struct http_server {
 	struct ca		*ca;
 	struct store		*st;
@@ -187,6 +189,11 @@ struct http_server {
 	/* NULL when none; swapped by a reload under pub_lock, which the
 	   handlers that read it hold */
 	struct publish_set	*publishers;
+	/* The active CA and the retiring ones (verifier, trust list), and
+	   their certificates as one PEM text (/ca.pem). */
+	struct ca		*cas[HTTP_CAS_MAX];
+	size_t			 n_cas;
+	char			*ca_pems;
 	pthread_rwlock_t	 pub_lock;
 
 	/* copies of the options */

@@ -188,11 +188,41 @@ http_serve_crl_pem(struct http_server *s, struct http_req *r,
 	return serve_crl(s, r, c, true);
 }
 
+/* The active CA first, then the retiring ones (options). */
+static int
+cas_copy(struct http_server *s, struct ca *ca, const struct http_options *opt,
+    struct ca_error *err)
+{
+	size_t n = 0, len = 0;
+
+	if (opt->n_retiring_cas + 1 > HTTP_CAS_MAX)
+		return ca_error_set(err, CA_ETOOBIG, "more than %d retiring CAs",
+		    HTTP_CAS_MAX - 1);
+	s->cas[s->n_cas++] = ca;
+	for (size_t i = 0; i < opt->n_retiring_cas; i++)
+		s->cas[s->n_cas++] = opt->retiring_cas[i];
+	for (size_t i = 0; i < s->n_cas; i++)
+		n += strlen(ca_cert_pem(s->cas[i])) + 1;
+	if ((s->ca_pems = malloc(n + 1)) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->n_cas; i++) {
+		const char *p = ca_cert_pem(s->cas[i]);
+		size_t l = strlen(p);
+
+		memcpy(s->ca_pems + len, p, l);
+		len += l;
+		if (l > 0 && p[l - 1] != '\n')
+			s->ca_pems[len++] = '\n';
+	}
+	s->ca_pems[len] = '\0';
+	return CA_OK;
+}
+
 enum MHD_Result
 http_serve_ca(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c)
 {
-	char *b = ca_bundle(ca_cert_pem(s->ca));
+	char *b = ca_bundle(s->ca_pems);
 
 	if (b == NULL)
 		return http_respond_error(r, c, 500, "no_memory",
@@ -618,7 +648,7 @@ listener_start(struct http_server *s, struct listener *l, bool https,
 		 * request (auth.c), against the CA and the store.
 		 */
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST,
-		    0, (void *)ca_cert_pem(s->ca) };
+		    0, (void *)s->ca_pems };
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
 		    0, (void *)TLS_PRIORITIES };
 	}
@@ -701,6 +731,7 @@ server_free(struct http_server *s)
 	http_verify_stop(s);
 	ca_enroller_free(s->enroller);
 	pthread_rwlock_destroy(&s->pub_lock);
+	free(s->ca_pems);
 	free(s->tls_cert);
 	if (s->tls_key != NULL) {
 		gnutls_memset(s->tls_key, 0, strlen(s->tls_key));
@@ -806,6 +837,8 @@ http_server_start(const struct http_options *opt, struct ca *ca,
 	s->sched = sched;
 	s->publishers = opt->publishers;
 	pthread_rwlock_init(&s->pub_lock, NULL);
+	if ((rc = cas_copy(s, ca, opt, err)) != CA_OK)
+		goto fail;
 	pthread_mutex_init(&s->metrics.issued_mu, NULL);
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);

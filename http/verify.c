@@ -138,7 +138,7 @@ http_verify_start(struct http_server *s, const struct http_options *opt,
 	memset(&cvo, 0, sizeof(cvo));
 	cvo.cache_entries = vo->cache_entries ? vo->cache_entries :
 	    DEFAULT_CACHE;
-	if ((rc = ca_verifier_new(&s->ca, 1, s->st, &cvo, &s->verifier,
+	if ((rc = ca_verifier_new(s->cas, s->n_cas, s->st, &cvo, &s->verifier,
 	    err)) != CA_OK)
 		return rc;
 	if (vo->port != 0) {
