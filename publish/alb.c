@@ -899,7 +899,7 @@ alb_plan(struct publisher *p, const struct crl_snapshot *crl,
 	rc = awsbuf_printf(b, "  revocation lists: the trust store holds "
 	    "%zu\n    would add: CRL %" PRIu64 " (%" PRIu64 " entries) from "
 	    "s3://%s/%scrl/%" PRIu64 ".pem\n", n_all, crl->number,
-	    crl->entries, p->s3->conf.bucket, p->s3->prefix, crl->number);
+	    crl->entries, p->s3->conf.bucket, p->s3->crl_prefix, crl->number);
 	for (size_t i = 0; rc == CA_OK && i < s->n_ids; i++) {
 		bool	 there = false;
 
@@ -961,6 +961,32 @@ alb_status(const struct publisher *p, const struct publish_state *s,
 	return rc;
 }
 
+/*
+ * A retired CA: every list of its in the trust store goes. Reconcile first,
+ * so that an add left in doubt and a list of this CA's the state never
+ * recorded (a restored store) are found by their content and go too.
+ */
+static int
+alb_retire(struct publisher *p, struct publish_state *s, struct ca_error *err)
+{
+	int	 rc;
+
+	if ((rc = alb_reconcile(p, s, err)) != CA_OK)
+		return rc;
+	while (s->n_ids > 0) {
+		uint64_t id = s->revocation_ids[s->n_ids - 1];
+
+		/* RevocationIdNotFound counts as removed. */
+		if ((rc = alb_remove(p, s, id, err)) != CA_OK)
+			return rc;
+		publish_log(p->set, PUBLISH_INFO, "%s: CA retired: removed "
+		    "RevocationId %" PRIu64 " from the trust store",
+		    p->conf.name, id);
+	}
+	s->alb_entries = 0;
+	return CA_OK;
+}
+
 static void
 alb_destination(const struct publisher *p, char *out, size_t size)
 {
@@ -976,4 +1002,5 @@ const struct publish_ops publish_alb_ops = {
 	.run = alb_run,
 	.reconcile = alb_reconcile,
 	.status = alb_status,
+	.retire = alb_retire,
 };

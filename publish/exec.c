@@ -3,7 +3,9 @@
  * told to (nginx -s reload, a HAProxy runtime command, an Envoy hot
  * restart...). Once every publisher listed before it has the CRL (runner.c),
  * its command runs: no shell (argv as configured, argv[0] an absolute path),
- * a clean environment (no AWS credentials leak into it), stdin from
+ * a clean environment (no AWS credentials leak into it: PATH,
+ * MTLSCA_CRL_NUMBER, MTLSCA_CRL_ENTRIES and MTLSCA_CA_NS, "" for the
+ * active CA or a retiring CA's namespace), stdin from
  * /dev/null, its own process group; its exit status is its result, and a
  * command still running at the timeout is killed with its group.
  */
@@ -130,9 +132,10 @@ run_command(const struct publisher *p, const struct crl_snapshot *crl,
 	sigset_t			 none, dfl;
 	char				*argv[PUBLISH_ARGV_MAX + 1];
 	char				 number[48], entries[48];
+	char				 ns[PUBLISH_NS_MAX + 16];
 	char				*envp[] = {
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	    number, entries, NULL };
+	    number, entries, ns, NULL };
 	char				 out[EXEC_OUTPUT_KEEP], line[200];
 	size_t				 got = 0;
 	int				 pipefd[2] = { -1, -1 }, status = 0;
@@ -146,6 +149,8 @@ run_command(const struct publisher *p, const struct crl_snapshot *crl,
 	    crl->number);
 	snprintf(entries, sizeof(entries), "MTLSCA_CRL_ENTRIES=%" PRIu64,
 	    crl->entries);
+	/* Whose CRL: "" for the active CA, a retiring CA's namespace. */
+	snprintf(ns, sizeof(ns), "MTLSCA_CA_NS=%s", p->set->ns);
 	for (size_t i = 0; i < p->conf.argc; i++)
 		argv[i] = (char *)p->conf.argv[i];
 	argv[p->conf.argc] = NULL;
@@ -274,21 +279,27 @@ static int
 exec_plan(struct publisher *p, const struct crl_snapshot *crl,
     const struct publish_state *s, struct awsbuf *b, struct ca_error *err)
 {
+	char	 cmd[PUBLISH_DEST_MAX];
+
 	(void)crl;
 	(void)s;
 	(void)err;
-	return awsbuf_printf(b, "  would run %s (timeout %lld s) once the "
-	    "publishers before it have the CRL\n", p->dest + strlen("exec:"),
-	    (long long)p->conf.timeout);
+	exec_destination(p, cmd, sizeof(cmd));
+	return awsbuf_printf(b, "  would run %s (timeout %lld s, "
+	    "MTLSCA_CA_NS=%s) once the publishers before it have the CRL\n",
+	    cmd + strlen("exec:"), (long long)p->conf.timeout, p->set->ns);
 }
 
 static int
 exec_status(const struct publisher *p, const struct publish_state *s,
     struct awsbuf *b)
 {
+	char	 cmd[PUBLISH_DEST_MAX];
+
 	(void)s;
+	exec_destination(p, cmd, sizeof(cmd));
 	return awsbuf_printf(b, "  command:          %s (timeout %lld s)\n",
-	    p->dest + strlen("exec:"), (long long)p->conf.timeout);
+	    cmd + strlen("exec:"), (long long)p->conf.timeout);
 }
 
 const struct publish_ops publish_exec_ops = {

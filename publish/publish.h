@@ -134,7 +134,29 @@ struct publish_options {
 	void		(*log)(void *ctx, enum publish_log level,
 			    const char *msg);
 	void		*log_ctx;
+	/*
+	 * Whose CRL this set publishes, after `mtlsca ca rotate` (one set per
+	 * live CA). NULL or "" = the active CA: every name as it always was.
+	 * Otherwise a retiring CA's namespace, PUBLISH_NS_MAX characters at
+	 * most of [a-z0-9-] ("ca-2"; "crl", "backup" and "ca-bundles" are
+	 * taken), and then:
+	 *   state  each destination's text ends in "#<ns>": its own state
+	 *          (published number, RevocationIds);
+	 *   dir    <path>/<ns>/crl.pem and crl.der, no ca.pem;
+	 *   s3     PREFIX<ns>/crl/<n>.pem, crl/latest.pem, crl/latest.der,
+	 *          no PREFIX/ca.pem (the active set's); backups unchanged;
+	 *   alb    its own revocation list (from its s3 publisher's key in
+	 *          this namespace); the bundle merged as always, so it keeps
+	 *          both CAs;
+	 *   exec   MTLSCA_CA_NS=<ns> in the command's environment.
+	 * Every dir publisher, active or not, then rewrites <path>/crls.pem:
+	 * crl.pem and each <path>/<ns>/crl.pem, for ssl_crl.
+	 */
+	const char	*ca_ns;
 };
+
+/* Longest namespace of publish_options.ca_ns. */
+#define PUBLISH_NS_MAX	32
 
 /*
  * Check the list (names unique, alb's s3_publisher names an s3 publisher
@@ -148,6 +170,33 @@ int publish_set_new(struct ca *ca, struct store *st,
     struct ca_error *err);
 /* Stops the thread of publish_start() first. NULL-safe. */
 void publish_set_free(struct publish_set *set);
+
+/*
+ * A retiring CA's last certificate has expired: take its CRL down from
+ * every destination of its (namespaced) set. alb: every RevocationId it
+ * recorded (and any list of its own the trust store holds unrecorded) is
+ * removed, a list already gone is fine; dir: <path>/<ns>/crl.pem, crl.der
+ * and the directory go, and crls.pem is rewritten without them; s3: its
+ * objects stay (the history of what was published). Each publisher's state
+ * is forgotten. Takes the set's run lock (and lock file). CA_EINVAL for
+ * the active CA's set (no ca_ns) or a read-only or dry-run set. Idempotent:
+ * running it again does nothing more; on a failure the state of the
+ * publishers not done stays, for the next try.
+ */
+int publish_retire(struct publish_set *set, struct ca_error *err);
+
+/*
+ * At `mtlsca ca rotate`: for each publisher of conf, the state recorded for
+ * its destination under from_ns moves to its destination under to_ns (NULL
+ * or "" = the active CA's names), each in one store transaction, so the
+ * old CA's published number and RevocationIds follow it into its
+ * namespace and the new active CA starts afresh under the plain names.
+ * No network, no CA. A state that is not there is skipped (so running it
+ * again does nothing); one already at to_ns is replaced. CA_EINVAL for a
+ * bad namespace or conf, or from_ns equal to to_ns.
+ */
+int publish_state_move(struct store *st, const struct publish_conf *conf,
+    size_t n, const char *from_ns, const char *to_ns, struct ca_error *err);
 
 /*
  * Reconcile every alb publisher's recorded RevocationIds with what

@@ -87,6 +87,11 @@ struct publish_ops {
 	/* Extra lines for `mtlsca status`; NULL when none. */
 	int		(*status)(const struct publisher *p,
 			    const struct publish_state *s, struct awsbuf *b);
+	/* publish_retire(): take this retiring CA's CRL down from the
+	   destination (state.c then forgets *s); NULL when nothing is to be
+	   taken down. Idempotent. */
+	int		(*retire)(struct publisher *p,
+			    struct publish_state *s, struct ca_error *err);
 };
 
 extern const struct publish_ops publish_dir_ops;
@@ -146,6 +151,9 @@ struct publisher {
 	bool				 alb_bound;	/* ALB reads what it
 							   publishes */
 	char				 prefix[260];	/* s3: "" or "p/" */
+	/* s3: where its CRLs go: prefix, then "<ns>/" in a retiring CA's
+	   set ("p/ca-2/"). */
+	char				 crl_prefix[300];
 	bool				 reconciled;	/* alb */
 	struct bundle			 extra;		/* alb: extra_ca_files */
 	/* What runner.c keeps between runs (under the set's run_mu). */
@@ -169,6 +177,9 @@ struct publish_set {
 	char				*bundle;	/* the CA bundle PEM */
 	size_t				 bundle_len;
 	char				 bundle_sha256[65];
+	/* publish_options.ca_ns: "" for the active CA, else a retiring CA's
+	   namespace (opt.ca_ns points here). */
+	char				 ns[PUBLISH_NS_MAX + 1];
 
 	/* runner.c: one run of the publishers at a time in this process
 	   (the lock file does it across processes), and the gate's verdict
@@ -195,6 +206,24 @@ struct publish_set {
 void publish_log(struct publish_set *set, enum publish_log level,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- namespaces (set.c) ---- */
+
+/* NULL and "" are the active CA's; else [a-z0-9-]{1,32}, not a name the
+   s3 prefix uses itself. CA_EINVAL with a sentence. */
+int publish_ns_check(const char *ns, struct ca_error *err);
+/* A publisher's destination text (the key of its state), from its conf
+   and the namespace alone: no network, no CA. */
+int publish_destination_of(const struct publish_conf *conf, const char *ns,
+    char *out, size_t size, struct ca_error *err);
+/* s3.c: the conf's prefix as keys start with it: "" or "p/". */
+void publish_s3_prefix(const char *conf_prefix, char *out, size_t size);
+
+/* ---- dir.c ---- */
+
+/* Rewrite <path>/crls.pem: crl.pem, then each <path>/<ns>/crl.pem by
+   name, atomically (nothing when there is no CRL at all). */
+int publish_dir_compose(const char *path, struct ca_error *err);
+
 /* ---- alb.c ---- */
 
 /* The trust store's bundle now (current) and what it should be (want):
@@ -216,6 +245,9 @@ int publish_state_read(struct publish_set *set, const struct publisher *p,
     struct publish_state *out, struct ca_error *err);
 int publish_state_write(struct publish_set *set, const struct publisher *p,
     const struct publish_state *s, struct ca_error *err);
+/* Delete p's state (absent is fine). */
+int publish_state_forget(struct publish_set *set, const struct publisher *p,
+    struct ca_error *err);
 
 /* The publisher called name, or NULL. */
 struct publisher *publish_find(struct publish_set *set, const char *name);

@@ -493,9 +493,10 @@ publish_dry_run(struct publish_set *set, struct crl_snapshot *crl,
 		return ca_error_set(err, CA_EINVAL, "a read-only publisher set "
 		    "does not plan");
 	gate_run(set, crl, INT64_MAX, &v);
-	rc = awsbuf_printf(&b, "CRL %" PRIu64 " (%" PRIu64 " entries): %s\n",
-	    crl->number, crl->entries, v.rc == CA_OK ? "the gate passes it" :
-	    v.why);
+	rc = awsbuf_printf(&b, "CRL %" PRIu64 " (%" PRIu64 " entries%s%s): "
+	    "%s\n", crl->number, crl->entries, set->ns[0] ? ", retiring CA "
+	    "namespace " : "", set->ns,
+	    v.rc == CA_OK ? "the gate passes it" : v.why);
 	if (v.rc != CA_OK) {
 		first = v.rc;
 		ca_error_set(err, v.rc, "%s", v.why);
@@ -536,6 +537,60 @@ publish_dry_run(struct publish_set *set, struct crl_snapshot *crl,
 	*len = b.len;
 	if ((*out = awsbuf_take(&b)) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	return first;
+}
+
+/* ---- a retired CA ---- */
+
+int
+publish_retire(struct publish_set *set, struct ca_error *err)
+{
+	struct publish_state	 s;
+	struct ca_error		 e2;
+	int			 lock = -1, first = CA_OK, rc;
+	size_t			 done = 0;
+
+	if (set == NULL || set->ns[0] == '\0')
+		return ca_error_set(err, CA_EINVAL, "only a retiring CA's "
+		    "publishers (a set with a CA namespace) are retired");
+	if (set->opt.read_only || set->opt.dry_run)
+		return ca_error_set(err, CA_EINVAL, "a read-only or dry-run "
+		    "publisher set does not retire");
+	/* Its thread would publish the CRL again. */
+	publish_stop(set);
+	pthread_mutex_lock(&set->run_mu);
+	if (set->lock_path != NULL && (rc = file_lock(set->lock_path,
+	    say_waiting, set, &lock, err)) != CA_OK) {
+		pthread_mutex_unlock(&set->run_mu);
+		return rc;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		struct publisher *p = &set->pub[i];
+
+		rc = publish_state_read(set, p, &s, &e2);
+		if (rc == CA_OK && p->ops->retire != NULL &&
+		    (rc = p->ops->retire(p, &s, &e2)) != CA_OK)
+			/* What was done is kept: the next try goes on. */
+			(void)publish_state_write(set, p, &s, NULL);
+		if (rc == CA_OK)
+			rc = publish_state_forget(set, p, &e2);
+		if (rc == CA_OK) {
+			done++;
+			continue;
+		}
+		publish_log(set, PUBLISH_ERR, "%s: retiring CA %s: %s",
+		    p->conf.name, set->ns, e2.msg);
+		if (first == CA_OK) {
+			first = rc;
+			ca_error_set(err, rc, "%s: %s", p->conf.name, e2.msg);
+		}
+	}
+	if (first == CA_OK)
+		publish_log(set, PUBLISH_INFO, "CA %s retired: its CRL is taken "
+		    "down from %zu publishers (S3 keeps its objects)", set->ns,
+		    done);
+	file_unlock(lock);
+	pthread_mutex_unlock(&set->run_mu);
 	return first;
 }
 

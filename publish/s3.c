@@ -35,10 +35,10 @@ publish_aws_open(struct publisher *p, struct ca_error *err)
 	return aws_client_new(&ao, &p->aws, err);
 }
 
-static int
-s3_open(struct publisher *p, struct ca_error *err)
+void
+publish_s3_prefix(const char *conf_prefix, char *out, size_t size)
 {
-	const char	*pre = p->conf.prefix;
+	const char	*pre = conf_prefix;
 	size_t		 l;
 
 	while (*pre == '/')
@@ -46,8 +46,16 @@ s3_open(struct publisher *p, struct ca_error *err)
 	l = strlen(pre);
 	while (l > 0 && pre[l - 1] == '/')
 		l--;
-	snprintf(p->prefix, sizeof(p->prefix), "%.*s%s", (int)l, pre,
-	    l ? "/" : "");
+	snprintf(out, size, "%.*s%s", (int)l, pre, l ? "/" : "");
+}
+
+static int
+s3_open(struct publisher *p, struct ca_error *err)
+{
+	publish_s3_prefix(p->conf.prefix, p->prefix, sizeof(p->prefix));
+	/* A retiring CA's CRLs: PREFIX<ns>/crl/... */
+	snprintf(p->crl_prefix, sizeof(p->crl_prefix), "%s%s%s", p->prefix,
+	    p->set->ns, p->set->ns[0] ? "/" : "");
 	return publish_aws_open(p, err);
 }
 
@@ -74,25 +82,27 @@ s3_run(struct publisher *p, const struct crl_snapshot *crl,
     struct publish_state *s, struct ca_error *err)
 {
 	struct publish_set	*set = p->set;
-	char			 key[300];
+	char			 key[400];
 	int			 rc;
 
 	/* A new key per CRL: the one ALB is told to copy. */
-	snprintf(key, sizeof(key), "%scrl/%" PRIu64 ".pem", p->prefix,
+	snprintf(key, sizeof(key), "%scrl/%" PRIu64 ".pem", p->crl_prefix,
 	    crl->number);
 	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,
 	    "application/x-pem-file", err)) != CA_OK)
 		return rc;
 	snprintf(s->object_key, sizeof(s->object_key), "%s", key);
-	snprintf(key, sizeof(key), "%scrl/latest.pem", p->prefix);
+	snprintf(key, sizeof(key), "%scrl/latest.pem", p->crl_prefix);
 	if ((rc = s3_put(p, key, crl->pem, crl->pem_len,
 	    "application/x-pem-file", err)) != CA_OK)
 		return rc;
-	snprintf(key, sizeof(key), "%scrl/latest.der", p->prefix);
+	snprintf(key, sizeof(key), "%scrl/latest.der", p->crl_prefix);
 	if ((rc = s3_put(p, key, crl->der, crl->der_len,
 	    "application/pkix-crl", err)) != CA_OK)
 		return rc;
-	if (strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
+	/* The bundle object is the active CA's set's. */
+	if (set->ns[0] == '\0' &&
+	    strcmp(s->bundle_sha256, set->bundle_sha256) != 0) {
 		snprintf(key, sizeof(key), "%sca.pem", p->prefix);
 		if ((rc = s3_put(p, key, set->bundle, set->bundle_len,
 		    "application/x-pem-file", err)) != CA_OK)
@@ -114,10 +124,10 @@ s3_plan(struct publisher *p, const struct crl_snapshot *crl,
 	(void)err;
 	rc = awsbuf_printf(b, "  would PUT s3://%s/%scrl/%" PRIu64 ".pem, "
 	    "%scrl/latest.pem and %scrl/latest.der (CRL %" PRIu64 ", %"
-	    PRIu64 " entries)\n", p->conf.bucket, p->prefix, crl->number,
-	    p->prefix, p->prefix, crl->number, crl->entries);
-	if (rc == CA_OK && strcmp(s->bundle_sha256, p->set->bundle_sha256) !=
-	    0)
+	    PRIu64 " entries)\n", p->conf.bucket, p->crl_prefix, crl->number,
+	    p->crl_prefix, p->crl_prefix, crl->number, crl->entries);
+	if (rc == CA_OK && p->set->ns[0] == '\0' &&
+	    strcmp(s->bundle_sha256, p->set->bundle_sha256) != 0)
 		rc = awsbuf_printf(b, "  would PUT s3://%s/%sca.pem (this CA's "
 		    "certificate)\n", p->conf.bucket, p->prefix);
 	return rc;
@@ -164,7 +174,7 @@ publish_latest_crls(struct publish_set *set, publish_crl_cb cb, void *ctx,
     struct ca_error *err)
 {
 	struct aws_response	 r;
-	char			 key[300], source[700];
+	char			 key[400], source[800];
 	int			 rc = CA_OK;
 
 	if (set == NULL || cb == NULL)
@@ -177,7 +187,7 @@ publish_latest_crls(struct publish_set *set, publish_crl_cb cb, void *ctx,
 		if (p->aws == NULL)
 			return ca_error_set(err, CA_EINVAL, "s3 publisher '%s' "
 			    "was opened read-only", p->conf.name);
-		snprintf(key, sizeof(key), "%scrl/latest.der", p->prefix);
+		snprintf(key, sizeof(key), "%scrl/latest.der", p->crl_prefix);
 		snprintf(source, sizeof(source), "s3 publisher '%s': s3://%s/%s",
 		    p->conf.name, p->conf.bucket, key);
 		memset(&r, 0, sizeof(r));

@@ -68,6 +68,59 @@ publish_ops_of(enum publish_type type)
 	return NULL;
 }
 
+/* ---- namespaces: one set per live CA ---- */
+
+int
+publish_ns_check(const char *ns, struct ca_error *err)
+{
+	/* Names the s3 prefix holds itself: PREFIX/crl/, PREFIX/backup/,
+	   PREFIX/ca-bundles/. */
+	static const char *const taken[] = { "crl", "backup", "ca-bundles" };
+	size_t	 len;
+
+	if (ns == NULL || ns[0] == '\0')
+		return CA_OK;
+	len = strlen(ns);
+	if (len > PUBLISH_NS_MAX || strspn(ns, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789-") != len)
+		return ca_error_set(err, CA_EINVAL, "CA namespace '%.40s' must "
+		    "be 1 to %d characters of a-z, 0-9 and '-'", ns,
+		    PUBLISH_NS_MAX);
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (strcmp(ns, taken[i]) == 0)
+			return ca_error_set(err, CA_EINVAL, "CA namespace '%s' "
+			    "is a name the s3 publisher uses itself", ns);
+	return CA_OK;
+}
+
+int
+publish_destination_of(const struct publish_conf *conf, const char *ns,
+    char *out, size_t size, struct ca_error *err)
+{
+	struct publisher	*p;
+	size_t			 len;
+
+	if (publish_ops_of(conf->type) == NULL)
+		return ca_error_set(err, CA_EINVAL, "publisher '%s' has an "
+		    "unknown type", conf->name);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	p->conf = *conf;
+	p->ops = publish_ops_of(conf->type);
+	if (conf->type == PUBLISH_S3)
+		publish_s3_prefix(conf->prefix, p->prefix, sizeof(p->prefix));
+	p->ops->destination(p, out, size);
+	free(p);
+	/* A retiring CA's destination is a place of its own: its own state
+	   (published number, RevocationIds). */
+	len = strlen(out);
+	if (ns != NULL && ns[0] != '\0' &&
+	    (size_t)snprintf(out + len, size - len, "#%s", ns) >= size - len)
+		return ca_error_set(err, CA_ETOOBIG, "publisher '%s': its "
+		    "destination is too long", conf->name);
+	return CA_OK;
+}
+
 /* ---- the set ---- */
 
 static int
@@ -155,6 +208,11 @@ publish_set_new(struct ca *ca, struct store *st,
 	set->st = st;
 	if (opt != NULL)
 		set->opt = *opt;
+	if ((rc = publish_ns_check(set->opt.ca_ns, err)) != CA_OK)
+		goto fail;
+	if (set->opt.ca_ns != NULL)
+		snprintf(set->ns, sizeof(set->ns), "%s", set->opt.ca_ns);
+	set->opt.ca_ns = set->ns;
 	if (set->opt.retry_min_ms <= 0)
 		set->opt.retry_min_ms = 5000;
 	if (set->opt.retry_max_ms <= 0)
@@ -204,7 +262,9 @@ publish_set_new(struct ca *ca, struct store *st,
 
 		if ((rc = p->ops->open(p, err)) != CA_OK)
 			goto fail;
-		p->ops->destination(p, p->dest, sizeof(p->dest));
+		if ((rc = publish_destination_of(&p->conf, set->ns, p->dest,
+		    sizeof(p->dest), err)) != CA_OK)
+			goto fail;
 		if ((rc = publish_state_key(p->dest, p->key)) != CA_OK) {
 			rc = ca_error_set(err, rc, "cannot hash a destination");
 			goto fail;
@@ -218,8 +278,9 @@ publish_set_new(struct ca *ca, struct store *st,
 				goto fail;
 			}
 	}
-	for (size_t i = 0; i < n && !set->opt.read_only && !set->opt.dry_run;
-	    i++)
+	/* An earlier version's state was the one CA's: the active set's. */
+	for (size_t i = 0; i < n && !set->opt.read_only && !set->opt.dry_run &&
+	    set->ns[0] == '\0'; i++)
 		if ((rc = publish_state_migrate(set, &set->pub[i], err)) !=
 		    CA_OK)
 			goto fail;

@@ -371,7 +371,9 @@ publish_state_read(struct publish_set *set, const struct publisher *p,
 		   publisher has run on since the upgrade): read it where an
 		   earlier version left it. */
 		ca_error_clear(err);
-		if ((rc = legacy_read(set, p, &s, err)) == CA_ENOENT) {
+		/* (Only the active CA's: a retiring CA's set is newer.) */
+		if (set->ns[0] != '\0' ||
+		    (rc = legacy_read(set, p, &s, err)) == CA_ENOENT) {
 			state_init(p, &s);
 			rc = CA_OK;
 		}
@@ -433,6 +435,106 @@ publish_state_migrate(struct publish_set *set, struct publisher *p,
 		publish_log(set, PUBLISH_INFO, "%s: state carried over to %s "
 		    "(CRL %" PRIu64 " published%s)", p->conf.name, p->dest,
 		    s.published_number, s.n_ids ? ", RevocationIds kept" : "");
+	return rc;
+}
+
+int
+publish_state_forget(struct publish_set *set, const struct publisher *p,
+    struct ca_error *err)
+{
+	return store_meta_delete(set->st, p->key, err);
+}
+
+/* ---- rotation: a CA's state into its namespace ---- */
+
+/* A read-only set of conf under ns: the publishers' destinations and state
+   keys, with no CA and no network. */
+static int
+names_of(struct store *st, const struct publish_conf *conf, size_t n,
+    const char *ns, struct publish_set **out, struct ca_error *err)
+{
+	struct publish_options	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.read_only = true;
+	o.ca_ns = ns;
+	return publish_set_new(NULL, st, conf, n, &o, out, err);
+}
+
+/* Move p's state (JSON at from_key) to q's destination. */
+static int
+move_one(struct publish_set *to, const struct publisher *q,
+    const char *from_key, const struct publish_state *s,
+    struct ca_error *err)
+{
+	char	*text = NULL;
+	int	 rc;
+
+	if (state_encode(q, s, &text) != CA_OK)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	rc = store_meta_move(to->st, from_key, q->key, text, strlen(text),
+	    err);
+	free(text);
+	return rc;
+}
+
+int
+publish_state_move(struct store *st, const struct publish_conf *conf,
+    size_t n, const char *from_ns, const char *to_ns, struct ca_error *err)
+{
+	struct publish_set	*from = NULL, *to = NULL;
+	struct publish_state	 s;
+	struct ca_error		 e2;
+	uint8_t			*buf = NULL;
+	size_t			 len;
+	int			 rc;
+
+	if (st == NULL || (conf == NULL && n > 0))
+		return ca_error_set(err, CA_EINVAL, "no store or publishers");
+	if (strcmp(from_ns != NULL ? from_ns : "", to_ns != NULL ? to_ns :
+	    "") == 0)
+		return ca_error_set(err, CA_EINVAL, "the state would move onto "
+		    "itself (namespace '%s')", from_ns != NULL ? from_ns : "");
+	if ((rc = names_of(st, conf, n, from_ns, &from, err)) != CA_OK ||
+	    (rc = names_of(st, conf, n, to_ns, &to, err)) != CA_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct publisher	*p = &from->pub[i], *q = &to->pub[i];
+		char			 legacy[PUBLISH_NAME_MAX + 16];
+
+		snprintf(legacy, sizeof(legacy), LEGACY_PREFIX "%s",
+		    p->conf.name);
+		ca_error_clear(&e2);
+		rc = store_meta_get(st, p->key, &buf, &len, &e2);
+		if (rc == CA_OK) {
+			rc = state_decode(p, buf, len, &s, &e2);
+			free(buf);
+			buf = NULL;
+			if (rc == CA_OK)
+				rc = move_one(to, q, p->key, &s, &e2);
+		} else if (rc == CA_ENOENT && from->ns[0] == '\0') {
+			/* Not carried over since an upgrade yet: what an
+			   earlier version recorded is the old CA's too. */
+			rc = legacy_read(from, p, &s, &e2);
+			if (rc == CA_OK)
+				rc = move_one(to, q, legacy, &s, &e2);
+			else if (rc == CA_ENOENT)
+				rc = CA_OK;
+		} else if (rc == CA_ENOENT)
+			rc = CA_OK;	/* nothing recorded: nothing to move */
+		/* An earlier version's record left behind must not be taken
+		   for the new active CA's (its ids are the old CA's lists). */
+		if (rc == CA_OK && from->ns[0] == '\0')
+			rc = store_meta_delete(st, legacy, &e2);
+		if (rc != CA_OK) {
+			ca_error_set(err, rc, "publisher '%s': moving its state "
+			    "to %s: %s", p->conf.name, q->dest, e2.msg);
+			goto out;
+		}
+	}
+out:
+	publish_set_free(from);
+	publish_set_free(to);
 	return rc;
 }
 
