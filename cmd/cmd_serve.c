@@ -802,7 +802,6 @@ out:
 int
 cmd_serve(int argc, char **argv, struct config *cfg)
 {
-	struct ca_paths			 paths;
 	struct crl_schedule_options	 cso;
 	struct http_options		 ho;
 	struct serve_policy		 pol;
@@ -993,6 +992,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	options_fill(cfg, &pol, tcert, tkey, pubs, proxies, &ho);
 	ho.retiring_cas = &cas.ca[1];
 	ho.n_retiring_cas = cas.n - 1;
+	ho.retiring_scheds = &retiring.sched[1];
 	if ((rc = http_server_start(&ho, ca, st, sched, &srv, &err)) != CA_OK)
 		goto fail;
 

@@ -135,6 +135,8 @@ struct http_options {
 	   and verify, /ca.pem and the TLS trust list name them too. */
 	struct ca *const	*retiring_cas;
 	size_t			 n_retiring_cas;
+	/* Their CRL schedules, in the same order (GET /crls.pem). */
+	struct crl_schedule *const *retiring_scheds;
 	/* The verifier behind the load balancer (http/verify.c). */
 	struct http_verify_options verify;
 };

@@ -192,6 +192,7 @@ struct http_server {
 	/* The active CA and the retiring ones (verifier, trust list), and
 	   their certificates as one PEM text (/ca.pem). */
 	struct ca		*cas[HTTP_CAS_MAX];
+	struct crl_schedule	*scheds[HTTP_CAS_MAX];	/* [0]: sched */
 	size_t			 n_cas;
 	char			*ca_pems;
 	pthread_rwlock_t	 pub_lock;
@@ -437,6 +438,8 @@ enum MHD_Result http_serve_crl(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 enum MHD_Result http_serve_crl_pem(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
+enum MHD_Result http_serve_crls_pem(struct http_server *s,
+    struct http_req *r, struct MHD_Connection *c);
 enum MHD_Result http_serve_ca(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 enum MHD_Result http_serve_healthz(struct http_server *s, struct http_req *r,

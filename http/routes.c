@@ -16,6 +16,8 @@ const struct http_route http_routes[] = {
 	    "/crl", NULL },
 	{ "/crl.pem", HTTP_GET, HTTP_AUTH_PUBLIC, HTTP_PROTO_API,
 	    http_serve_crl_pem, "/crl.pem", NULL },
+	{ "/crls.pem", HTTP_GET, HTTP_AUTH_PUBLIC, HTTP_PROTO_API,
+	    http_serve_crls_pem, "/crls.pem", NULL },
 	{ "/ca.pem", HTTP_GET, HTTP_AUTH_PUBLIC, HTTP_PROTO_API, http_serve_ca,
 	    "/ca.pem", NULL },
 	{ "/healthz", HTTP_GET, HTTP_AUTH_PUBLIC, HTTP_PROTO_API,

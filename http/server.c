@@ -139,6 +139,49 @@ serve_crl(struct http_server *s, struct http_req *r, struct MHD_Connection *c,
 }
 
 /*
+ * GET /crls.pem: the active CA's CRL, then each retiring CA's, in one PEM
+ * text, for the TLS terminators that take every CRL from one file (nginx's
+ * ssl_crl): with CRL checks on, OpenSSL refuses a client whose CA has no
+ * CRL there. /crl.pem stays one CRL (ALB's rule).
+ */
+enum MHD_Result
+http_serve_crls_pem(struct http_server *s, struct http_req *r,
+    struct MHD_Connection *c)
+{
+	struct crl_snapshot	*snap[HTTP_CAS_MAX];
+	size_t			 n = 0, len = 0;
+	char			*buf;
+
+	for (size_t i = 0; i < s->n_cas; i++) {
+		if (s->scheds[i] == NULL)
+			continue;
+		if ((snap[n] = crl_schedule_current(s->scheds[i])) == NULL) {
+			for (size_t k = 0; k < n; k++)
+				crl_snapshot_release(snap[k]);
+			return http_respond_error(r, c, 503, "no_crl", "no CRL "
+			    "has been generated yet");
+		}
+		len += snap[n++]->pem_len + 1;
+	}
+	if ((buf = malloc(len + 1)) == NULL) {
+		for (size_t k = 0; k < n; k++)
+			crl_snapshot_release(snap[k]);
+		return http_respond_error(r, c, 500, "no_memory",
+		    "out of memory");
+	}
+	len = 0;
+	for (size_t k = 0; k < n; k++) {
+		memcpy(buf + len, snap[k]->pem, snap[k]->pem_len);
+		len += snap[k]->pem_len;
+		if (snap[k]->pem_len > 0 && buf[len - 1] != '\n')
+			buf[len++] = '\n';
+		crl_snapshot_release(snap[k]);
+	}
+	return http_respond(r, c, 200, "application/x-pem-file", buf, len,
+	    true);
+}
+
+/*
  * The ALB trust-store bundle: PEM only, no blank lines, no text before or
  * after (DESIGN.md, "CA bundle"). Built from the CA's PEM with any "\r",
  * blank line or text outside BEGIN/END removed.
@@ -198,9 +241,13 @@ cas_copy(struct http_server *s, struct ca *ca, const struct http_options *opt,
 	if (opt->n_retiring_cas + 1 > HTTP_CAS_MAX)
 		return ca_error_set(err, CA_ETOOBIG, "more than %d retiring CAs",
 		    HTTP_CAS_MAX - 1);
+	s->scheds[0] = s->sched;
 	s->cas[s->n_cas++] = ca;
-	for (size_t i = 0; i < opt->n_retiring_cas; i++)
+	for (size_t i = 0; i < opt->n_retiring_cas; i++) {
+		s->scheds[s->n_cas] = opt->retiring_scheds != NULL ?
+		    opt->retiring_scheds[i] : NULL;
 		s->cas[s->n_cas++] = opt->retiring_cas[i];
+	}
 	for (size_t i = 0; i < s->n_cas; i++)
 		n += strlen(ca_cert_pem(s->cas[i])) + 1;
 	if ((s->ca_pems = malloc(n + 1)) == NULL)
