@@ -725,17 +725,16 @@ retire_one(const struct config *cfg, struct store *st, struct cmd_cas *c,
 	return CA_OK;
 }
 
-int
-cmd_retiring_start(const struct config *cfg, struct store *st,
-    struct cmd_cas *c, const struct crl_schedule_options *cso,
-    const char *pub, struct cmd_retiring *out, struct ca_error *err)
+void
+cmd_retire_due(const struct config *cfg, struct store *st, struct cmd_cas *c,
+    const char *pub)
 {
-	struct crl_schedule_options	 o;
-	char				 dir[CONFIG_PATH_MAX], ns[32];
-	int64_t				 now = time_now();
-	int				 rc;
+	struct ca_error	 e;
+	struct ca_error	*err = &e;
+	int64_t		 now = time_now();
+	bool		 retired = false;
 
-	memset(out, 0, sizeof(*out));
+	ca_error_clear(err);
 	/* Retire what is due first: its CRL is then neither built nor
 	   published again. */
 	for (size_t i = 1; i < c->n; ) {
@@ -743,10 +742,11 @@ cmd_retiring_start(const struct config *cfg, struct store *st,
 			i++;
 			continue;
 		}
-		if ((rc = retire_one(cfg, st, c, i, pub, now, err)) != CA_OK) {
+		if (retire_one(cfg, st, c, i, pub, now, err) != CA_OK) {
 			log_msg(LOG_LEVEL_WARNING, "CA %" PRIu32 " is due to "
-			    "retire but stays retiring until the next start: "
-			    "%s", c->id[i], err->msg);
+			    "retire but stays retiring for now (serve's next "
+			    "start or `mtlsca publish` tries again): %s",
+			    c->id[i], err->msg);
 			ca_error_clear(err);
 			c->due[i] = false;
 			i++;
@@ -765,7 +765,23 @@ cmd_retiring_start(const struct config *cfg, struct store *st,
 		memmove(&c->due[i], &c->due[i + 1], (c->n - i - 1) *
 		    sizeof(c->due[0]));
 		c->n--;
+		retired = true;
 	}
+	if (retired)
+		(void)crl_files_combine(pub, NULL);
+}
+
+int
+cmd_retiring_start(const struct config *cfg, struct store *st,
+    struct cmd_cas *c, const struct crl_schedule_options *cso,
+    const char *pub, struct cmd_retiring *out, struct ca_error *err)
+{
+	struct crl_schedule_options	 o;
+	char				 dir[CONFIG_PATH_MAX], ns[32];
+	int				 rc;
+
+	memset(out, 0, sizeof(*out));
+	cmd_retire_due(cfg, st, c, pub);
 	(void)crl_files_combine(pub, NULL);
 	for (size_t i = 1; i < c->n; i++) {
 		o = *cso;

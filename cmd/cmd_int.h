@@ -125,6 +125,10 @@ struct cmd_retiring {
 	struct publish_set	*pubs[CMD_CAS_MAX];
 	size_t			 n;
 };
+/* Retire each CA of c that is due (c loses it); one that cannot retire
+   now (a trust store unreachable) stays retiring, with a warning. */
+void cmd_retire_due(const struct config *cfg, struct store *st,
+    struct cmd_cas *c, const char *pub);
 int cmd_retiring_start(const struct config *cfg, struct store *st,
     struct cmd_cas *c, const struct crl_schedule_options *cso,
     const char *pub, struct cmd_retiring *out, struct ca_error *err);

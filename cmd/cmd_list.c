@@ -4,11 +4,13 @@
  * ALB forwards them: upper-case hex without separators.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 
 #include "cmd/cmd.h"
@@ -103,6 +105,9 @@ record_json(const struct cert_record *rec, int64_t now, bool with_pem)
 	json_object_set_new(o, "issued_at", rec->issued_at != 0 ?
 	    json_string(t) : json_null());
 	json_object_set_new(o, "profile", json_string(rec->profile));
+	/* The issuing CA's id (`mtlsca ca list`): 1 until a rotation. */
+	json_object_set_new(o, "ca_id", json_integer(rec->ca_id >
+	    STORE_CA_FIRST ? rec->ca_id : STORE_CA_FIRST));
 	json_object_set_new(o, "service_https",
 	    json_boolean(service_cert(rec)));
 	if (rec->status == CERT_STATUS_REVOKED) {
@@ -120,6 +125,28 @@ record_json(const struct cert_record *rec, int64_t now, bool with_pem)
 		free(pem);
 	}
 	return o;
+}
+
+/* The issuer's name as RFC 4514 text, from the recorded certificate;
+   "" without one. */
+static void
+issuer_of(const struct cert_record *rec, char *out, size_t size)
+{
+	gnutls_x509_crt_t	crt = NULL;
+	gnutls_datum_t		d, dn = { NULL, 0 };
+
+	out[0] = '\0';
+	if (rec->der == NULL || rec->der_len == 0 ||
+	    gnutls_x509_crt_init(&crt) < 0)
+		return;
+	d.data = rec->der;
+	d.size = (unsigned)rec->der_len;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0)
+		snprintf(out, size, "%.*s", (int)dn.size,
+		    (const char *)dn.data);
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
 }
 
 static int
@@ -146,9 +173,11 @@ list_cb(const struct cert_record *rec, void *arg)
 	ctx->count++;
 	serial_format(rec->serial, rec->serial_len, serial);
 	cmd_time(rec->not_after, t);
-	if (printf("%-40s  %-7s  %-20s  %s%s\n", serial, word, t,
+	if (printf("%-40s  %-7s  %-20s  %s%s", serial, word, t,
 	    rec->subject != NULL ? rec->subject : "",
-	    service_cert(rec) ? "  [service HTTPS]" : "") < 0)
+	    service_cert(rec) ? "  [service HTTPS]" : "") < 0 ||
+	    (rec->ca_id > STORE_CA_FIRST && printf("  [CA %" PRIu32 "]",
+	    rec->ca_id) < 0) || putchar('\n') == EOF)
 		return CA_EIO;
 	return 0;
 }
@@ -265,7 +294,7 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	struct cert_record	 rec;
 	uint8_t			 serial[SERIAL_MAX + 1];
 	size_t			 serial_len;
-	char			 hex[SERIAL_HEX_MAX + 2], t[21];
+	char			 hex[SERIAL_HEX_MAX + 2], t[21], issuer[512];
 	char			*pem = NULL, *text = NULL;
 	const char		*reason;
 	json_t			*o = NULL;
@@ -348,6 +377,10 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	printf("issued:      %s\n", t);
 	printf("profile:     %s\n", rec.profile[0] != '\0' ? rec.profile :
 	    "(imported)");
+	issuer_of(&rec, issuer, sizeof(issuer));
+	printf("issuer:      CA %" PRIu32 "%s%s%s\n", rec.ca_id >
+	    STORE_CA_FIRST ? rec.ca_id : STORE_CA_FIRST, issuer[0] ? " (" : "",
+	    issuer, issuer[0] ? ")" : "");
 	if (service_cert(&rec))
 		printf("role:        this service's own HTTPS certificate "
 		    "(issued by serve)\n");

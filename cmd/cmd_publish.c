@@ -7,6 +7,7 @@
  * config's publishers into publish/'s publisher set.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,50 @@ cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
 	return publishers_open(cfg, ca, st, true, true, true, NULL, out, err);
 }
 
+/* `mtlsca publish`: each retiring CA's public/ca-<id>/crl.pem through its
+   namespaced publishers; CA_OK when all went out. */
+static int
+publish_retiring(const struct config *cfg, struct ca *ca, struct store *st,
+    const char *pub, bool quiet)
+{
+	struct cmd_cas		 cas;
+	struct publish_set	*set = NULL;
+	struct crl_snapshot	*snap = NULL;
+	struct ca_error		 err;
+	char			 dir[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 16],
+				 ns[32];
+	int			 rc;
+
+	ca_error_clear(&err);
+	if ((rc = cmd_cas_open(cfg, ca, time_now(), &cas, &err)) != CA_OK) {
+		fprintf(stderr, "mtlsca: publish: %s\n", err.msg);
+		return rc;
+	}
+	cmd_retire_due(cfg, st, &cas, pub);
+	for (size_t i = 1; i < cas.n && rc == CA_OK; i++) {
+		cmd_cas_public_dir(pub, &cas, i, dir, sizeof(dir));
+		cmd_cas_ns(&cas, i, ns, sizeof(ns));
+		snprintf(path, sizeof(path), "%s/crl.pem", dir);
+		if ((rc = crl_snapshot_load(path, &snap, &err)) != CA_OK ||
+		    (rc = publishers_open(cfg, cas.ca[i], st, false, false,
+		    false, ns, &set, &err)) != CA_OK ||
+		    (rc = publish_run(set, snap, &err)) != CA_OK)
+			fprintf(stderr, "mtlsca: publish: retiring CA %" PRIu32
+			    ": %s\n", cas.id[i], err.msg);
+		else if (!quiet)
+			printf("retiring CA %" PRIu32 ": CRL %llu (%llu "
+			    "entries) published\n", cas.id[i],
+			    (unsigned long long)snap->number,
+			    (unsigned long long)snap->entries);
+		publish_set_free(set);
+		set = NULL;
+		crl_snapshot_release(snap);
+		snap = NULL;
+	}
+	cmd_cas_close(&cas);
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -253,10 +298,16 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		    (unsigned long long)crl->number, err.msg);
 		goto out;
 	}
-	if (!json) {
+	if (!json)
 		printf("CRL %llu (%llu entries) published by %zu "
 		    "publisher(s)\n", (unsigned long long)crl->number,
 		    (unsigned long long)crl->entries, cfg->n_publishers);
+	/* The retiring CAs' CRLs (CA rotation), each in its namespace;
+	   one whose last certificate has expired retires instead. */
+	if (file == crlpath && publish_retiring(cfg, ca, st, pub, json) !=
+	    CA_OK)
+		goto out;
+	if (!json) {
 		status = 0;
 		goto out;
 	}

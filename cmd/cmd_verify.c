@@ -132,6 +132,7 @@ cmd_verify(int argc, char **argv, struct config *cfg)
 	struct ca_verified	 vd;
 	struct ca_verifier	*v = NULL;
 	struct ca		*ca = NULL;
+	struct cmd_cas		 cas;
 	struct store		*st = NULL;
 	struct ca_error		 err;
 	const uint8_t		*der[CHAIN_MAX];
@@ -143,6 +144,7 @@ cmd_verify(int argc, char **argv, struct config *cfg)
 	memset(&leaf, 0, sizeof(leaf));
 	memset(&more, 0, sizeof(more));
 	memset(&vd, 0, sizeof(vd));
+	memset(&cas, 0, sizeof(cas));
 	ca_error_clear(&err);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
@@ -175,9 +177,12 @@ cmd_verify(int argc, char **argv, struct config *cfg)
 		der[n] = i < leaf.n ? leaf.der[i] : more.der[i - leaf.n];
 		len[n++] = i < leaf.n ? leaf.len[i] : more.len[i - leaf.n];
 	}
+	/* The active CA and the retiring ones: their clients are good
+	   until their certificates expire. */
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
+	    cmd_cas_open(cfg, ca, time_now(), &cas, &err) != CA_OK ||
 	    cmd_store_open(cfg, true, &st, &err) != CA_OK ||
-	    ca_verifier_new(&ca, 1, st, NULL, &v, &err) != CA_OK) {
+	    ca_verifier_new(cas.ca, cas.n, st, NULL, &v, &err) != CA_OK) {
 		status = cmd_fail_err(&err);
 		goto out;
 	}
@@ -195,6 +200,7 @@ out:
 	ca_verified_clear(&vd);
 	ca_verifier_free(v);
 	store_close(st);
+	cmd_cas_close(&cas);
 	ca_free(ca);
 	pem_certs_clear(&leaf);
 	pem_certs_clear(&more);

@@ -46,6 +46,8 @@ record_json(const struct cert_record *rec, int64_t now, bool with_pem)
 	json_object_set_new(o, "subject", rec->subject ?
 	    json_string(rec->subject) : json_null());
 	json_object_set_new(o, "profile", json_string(rec->profile));
+	json_object_set_new(o, "ca_id", json_integer(rec->ca_id >
+	    STORE_CA_FIRST ? rec->ca_id : STORE_CA_FIRST));
 	time_format(rec->not_before, t);
 	json_object_set_new(o, "not_before", json_string(t));
 	if (rec->not_after == STORE_NOT_AFTER_UNKNOWN) {
