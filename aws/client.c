@@ -366,7 +366,7 @@ aws_signed_send(struct aws_client *c, const struct aws_signed_call *sc,
 		req.body = sc->body;
 		req.body_len = sc->body_len;
 		req.s3 = sc->s3;
-		sigv4_amz_date(time_now(), date);
+		sigv4_amz_date(time_real_now(), date);
 		{
 			struct sigv4_credentials sc4 = { cr.access_key,
 			    cr.secret_key, cr.session_token };

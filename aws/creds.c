@@ -501,7 +501,7 @@ cached(struct aws_client *c, const char *source, fetch_fn fetch,
     struct ca_error *err)
 {
 	struct aws_credentials	 fresh;
-	int64_t			 now = time_now();
+	int64_t			 now = time_real_now();
 	bool			 mine;
 	int			 rc;
 

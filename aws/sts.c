@@ -122,7 +122,7 @@ aws_creds_web_identity(struct aws_client *c, struct aws_credentials *out,
 		snprintf(sess, sizeof(sess), "%s", session);
 	} else
 		snprintf(sess, sizeof(sess), "mtlsca-%lld",
-		    (long long)time_now());
+		    (long long)time_real_now());
 	if ((rc = file_read(file, TOKEN_MAX, &tok, &tlen, &e2)) != CA_OK) {
 		rc = ca_error_set(err, CA_EAUTH, "%s", e2.msg);
 		goto out;

@@ -258,6 +258,20 @@ struct ca_count {
 	int64_t		last_expiry;
 };
 
+/*
+ * Whether rec keeps its CA retiring until it expires: every certificate
+ * the CA issued, except the service's own HTTPS certificates (profile
+ * "server"), which serve replaces with one of the new CA at its first
+ * start after the rotation and never presents again. One of unknown
+ * notAfter (revoked with --force) is listed until then anyway.
+ */
+static bool
+counts_for_expiry(const struct cert_record *rec)
+{
+	return rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
+	    strcmp(rec->profile, CA_PROFILE_SERVICE) != 0;
+}
+
 struct count_ctx {
 	struct ca_count	*c;
 	size_t		 n;
@@ -281,8 +295,7 @@ count_cb(const struct cert_record *rec, void *arg)
 			c->revoked++;
 		else if (rec->not_after > x->now)
 			c->valid++;
-		if (rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
-		    rec->not_after > c->last_expiry)
+		if (counts_for_expiry(rec) && rec->not_after > c->last_expiry)
 			c->last_expiry = rec->not_after;
 	}
 	return 0;
@@ -421,6 +434,24 @@ default_subject(const char *old, uint32_t id, char *out, size_t size)
 	    id, old + i);
 }
 
+static void
+move_public_crl(const struct config *cfg, uint32_t old_id)
+{
+	static const char *const names[] = { "crl.der", "crl.pem" };
+	char	pub[CONFIG_PATH_MAX], dir[CONFIG_PATH_MAX + 16];
+	char	from[CONFIG_PATH_MAX + 16], to[CONFIG_PATH_MAX + 32];
+
+	if (config_path(cfg, "public", pub, sizeof(pub)) != CA_OK ||
+	    snprintf(dir, sizeof(dir), "%s/ca-%" PRIu32, pub, old_id) >=
+	    (int)sizeof(dir) || dir_make(dir, 0755, NULL) != CA_OK)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s/%s", pub, names[i]);
+		snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
+		(void)rename(from, to);
+	}
+}
+
 struct last_ctx {
 	uint32_t	id;
 	int64_t		last;
@@ -436,8 +467,7 @@ last_cb(const struct cert_record *rec, void *arg)
 	    x->id)
 		return 0;
 	x->n++;
-	if (rec->not_after != STORE_NOT_AFTER_UNKNOWN && rec->not_after >
-	    x->last)
+	if (counts_for_expiry(rec) && rec->not_after > x->last)
 		x->last = rec->not_after;
 	return 0;
 }
@@ -563,6 +593,10 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 		status = cmd_fail("ca rotate: %s", err.msg);
 		goto out;
 	}
+	/* The CRL files in public/ are the old CA's: they move to its
+	   directory, where its CRL is kept from now on (and where a restart's
+	   recovery reads them with its certificate). */
+	move_public_crl(cfg, old_id);
 	/* 4. The old CA's publishing state goes with it into its
 	   namespace (its recorded trust-store list is replaced, never
 	   orphaned); the new CA starts afresh under the plain names. */

@@ -201,6 +201,12 @@ time_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t
+time_real_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
 void
 time_format(int64_t t, char out[21])
 {

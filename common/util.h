@@ -71,6 +71,10 @@ int64_t backoff_delay(int64_t base, int64_t max, unsigned k, uint32_t rnd);
 
 /* Current time in seconds since the epoch; MTLSCA_FAKE_NOW overrides (tests). */
 int64_t time_now(void);
+/* The system clock, never MTLSCA_FAKE_NOW: for what another party checks
+   against its own clock (AWS request signatures, credentials' expiry), so
+   that a test that moves the CA's clock still talks to S3 and ELBv2. */
+int64_t time_real_now(void);
 
 /* RFC 3339 UTC ("2026-11-29T03:41:29Z") into out[21]. */
 void time_format(int64_t t, char out[21]);

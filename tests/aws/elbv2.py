@@ -34,6 +34,13 @@ carried out first and only its answer is the failure (an answer lost on the
 way back: the caller cannot tell it from a call that never ran); &skip=K
 lets the next K calls through before the N failures begin;
 POST /_drop[?id=N] removes lists as another admin would.
+POST /_check[?at=UNIXTIME] with a PEM client certificate (its chain may
+follow) answers {"ok": bool, "reason": str} the way an ALB in mTLS verify
+mode decides from this trust store: a CA of the bundle whose subject is
+the issuer and whose key verifies the signature, inside the validity (at
+the time given, else now), and no CRL of the trust store that this CA
+signed lists the serial (a CA with no CRL there is not checked: ALB's
+rule). Nothing of mtlsca is asked: only the bundle and the CRLs ALB holds.
 
 Usage: elbv2.py --s3-endpoint URL --trust-store ARN
                 --cred AK,SK[,TOKEN[|TOKEN...]]...
@@ -317,6 +324,12 @@ class Handler(standin.Handler):
                             del ts["revocations"][rid]
             self.send(200, "ok", "text/plain")
             return
+        if u.path == "/_check":
+            q = dict(urllib.parse.parse_qsl(u.query))
+            ok, why = self.check_client(body, q.get("at"))
+            self.send(200, json.dumps({"ok": ok, "reason": why}),
+                      "application/json")
+            return
         if u.path == "/_fault":
             q = dict(urllib.parse.parse_qsl(u.query))
             with self.state.lock:
@@ -364,6 +377,59 @@ class Handler(standin.Handler):
                          action))
         except ApiError as e:
             self.send_error_xml(e)
+
+    def check_client(self, pem, at):
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError as e:
+            return False, "not a certificate: %s" % e
+        when = datetime.datetime.utcfromtimestamp(
+            int(at) if at else int(datetime.datetime.utcnow().timestamp()))
+        with self.state.lock:
+            ts = next(iter(self.state.stores.values()))
+            bundle = ts["bundle"]
+            crls = [self.state.contents[rid]
+                    for rid in ts["revocations"]
+                    if rid in self.state.contents]
+
+        def signed_by(obj, ca):
+            key = ca.public_key()
+            try:
+                if isinstance(key, ec.EllipticCurvePublicKey):
+                    key.verify(obj.signature, obj.tbs_certificate_bytes
+                               if hasattr(obj, "tbs_certificate_bytes")
+                               else obj.tbs_certlist_bytes,
+                               ec.ECDSA(obj.signature_hash_algorithm))
+                else:
+                    key.verify(obj.signature, obj.tbs_certificate_bytes
+                               if hasattr(obj, "tbs_certificate_bytes")
+                               else obj.tbs_certlist_bytes,
+                               padding.PKCS1v15(),
+                               obj.signature_hash_algorithm)
+                return True
+            except Exception:
+                return False
+
+        issuer = None
+        for block in PEM_CERT.findall(bundle):
+            ca = x509.load_pem_x509_certificate(block)
+            if ca.subject == cert.issuer and signed_by(cert, ca):
+                issuer = ca
+                break
+        if issuer is None:
+            return False, "no CA of the trust store issued it"
+        if when < cert.not_valid_before or when > cert.not_valid_after:
+            return False, "outside its validity"
+        for data in crls:
+            crl = x509.load_pem_x509_crl(data)
+            if crl.issuer != issuer.subject or not signed_by(crl, issuer):
+                continue
+            if crl.get_revoked_certificate_by_serial_number(
+                    cert.serial_number) is not None:
+                return False, "revoked (CRL of %s)" % \
+                    issuer.subject.rfc4514_string()
+        return True, "trusted by %s" % issuer.subject.rfc4514_string()
 
     @staticmethod
     def raise_fault(f):
