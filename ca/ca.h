@@ -145,6 +145,17 @@ const struct ca_entry *ca_registry_find(const struct ca_registry *r,
 const struct ca_entry *ca_registry_pending(const struct ca_registry *r);
 /* The id the next rotation gives its CA. */
 uint32_t ca_registry_next_id(const struct ca_registry *r);
+/*
+ * A cross certificate: subject's CA certificate (its name, key and
+ * extensions) issued by issuer, valid until the earlier of the two
+ * notAfters (*pem owns the PEM). serve sends it after its HTTPS
+ * certificate while a CA retires, so that a client that trusts only the
+ * old CA (its ca.pem from before the rotation) still verifies the service
+ * signed by the new one, and renews.
+ */
+int ca_cross_sign(struct ca *issuer, const struct ca *subject, char **pem,
+    struct ca_error *err);
+
 /* Write cas_dir/<id>/state atomically. */
 int ca_registry_state_write(const char *cas_dir, uint32_t id,
     enum ca_state s, int64_t last_expiry, int64_t since,

@@ -344,3 +344,58 @@ ca_registry_state_write(const char *cas_dir, uint32_t id, enum ca_state s,
 		    ca_state_name(s), a, b);
 	return file_write_atomic(path, text, strlen(text), 0644, 0, err);
 }
+
+int
+ca_cross_sign(struct ca *issuer, const struct ca *subject, char **pem,
+    struct ca_error *err)
+{
+	gnutls_x509_crt_t	 crt = NULL;
+	gnutls_datum_t		 d, out = { NULL, 0 };
+	struct ca_signer	*s;
+	uint8_t			 serial[16];
+	int64_t			 not_after;
+	int			 rc;
+
+	*pem = NULL;
+	/* The subject CA's certificate as it is (name, key, SKI, basic
+	   constraints, key usage), given a new serial, the issuer's name
+	   and key identifier, a validity within the issuer's, and the
+	   issuer's signature. */
+	if ((rc = ca_serial_new(serial, err)) != CA_OK)
+		return rc;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	d.data = subject->der;
+	d.size = (unsigned)subject->der_len;
+	not_after = subject->not_after < issuer->not_after ?
+	    subject->not_after : issuer->not_after;
+	if ((rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER)) < 0 ||
+	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) <
+	    0 || (rc = gnutls_x509_crt_set_expiration_time(crt,
+	    (time_t)not_after)) < 0 ||
+	    (rc = gnutls_x509_crt_set_authority_key_id(crt, issuer->ski,
+	    issuer->ski_len)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "cross certificate");
+		goto out;
+	}
+	s = ca_signer_acquire(issuer);
+	rc = gnutls_x509_crt_privkey_sign(crt, s->crt, s->key, issuer->dig, 0);
+	ca_signer_release(s);
+	if (rc < 0 || (rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM,
+	    &out)) < 0) {
+		rc = ca_gnutls_err(err, CA_ECRYPTO, rc, "signing the cross "
+		    "certificate");
+		goto out;
+	}
+	if ((*pem = malloc(out.size + 1)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(*pem, out.data, out.size);
+	(*pem)[out.size] = '\0';
+	rc = CA_OK;
+out:
+	gnutls_free(out.data);
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}

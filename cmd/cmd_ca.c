@@ -262,14 +262,17 @@ struct ca_count {
  * Whether rec keeps its CA retiring until it expires: every certificate
  * the CA issued, except the service's own HTTPS certificates (profile
  * "server"), which serve replaces with one of the new CA at its first
- * start after the rotation and never presents again. One of unknown
+ * start after the rotation and never presents again, and the cross
+ * certificate of the next CA (profile "cross"), only sent while it
+ * retires. One of unknown
  * notAfter (revoked with --force) is listed until then anyway.
  */
 static bool
 counts_for_expiry(const struct cert_record *rec)
 {
 	return rec->not_after != STORE_NOT_AFTER_UNKNOWN &&
-	    strcmp(rec->profile, CA_PROFILE_SERVICE) != 0;
+	    strcmp(rec->profile, CA_PROFILE_SERVICE) != 0 &&
+	    strcmp(rec->profile, CMD_PROFILE_CROSS) != 0;
 }
 
 struct count_ctx {
@@ -434,6 +437,76 @@ default_subject(const char *old, uint32_t id, char *out, size_t size)
 	    id, old + i);
 }
 
+/* cas/<new>/cross-<old>.pem, recorded in the store as the old CA's
+   (profile "cross"). */
+static int
+cross_make(const struct config *cfg, struct store *st, struct ca *old,
+    struct ca *nca, uint32_t old_id, const char *ndir, struct ca_error *err)
+{
+	struct cert_record	 rec;
+	char			*pem = NULL, path[CONFIG_PATH_MAX + 32];
+	int			 rc;
+
+	(void)cfg;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(path, sizeof(path), "%s/cross-%" PRIu32 ".pem", ndir, old_id);
+	if ((rc = ca_cross_sign(old, nca, &pem, err)) != CA_OK ||
+	    (rc = cmd_cert_load((const uint8_t *)pem, strlen(pem), old, &rec,
+	    err)) != CA_OK)
+		goto out;
+	snprintf(rec.profile, sizeof(rec.profile), "%s", CMD_PROFILE_CROSS);
+	rec.ca_id = old_id;
+	rec.issued_at = time_now();
+	if ((rc = store_cert_put(st, &rec, err)) != CA_OK ||
+	    (rc = file_write_atomic(path, pem, strlen(pem), 0644, 0, err)) !=
+	    CA_OK)
+		goto out;
+out:
+	cert_record_clear(&rec);
+	free(pem);
+	return rc;
+}
+
+int
+cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
+    char **chain, struct ca_error *err)
+{
+	char	 cas[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 64];
+	uint8_t	*buf = NULL;
+	size_t	 len, n;
+	char	*nc;
+	int	 rc;
+
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK)
+		return ca_error_set(err, CA_ETOOBIG, "data_dir too long");
+	for (size_t i = 1; i < c->n; i++) {
+		if (c->due[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%" PRIu32 "/cross-%" PRIu32
+		    ".pem", cas, c->id[0], c->id[i]);
+		rc = file_read(path, 64 * 1024, &buf, &len, err);
+		if (rc == CA_ENOENT) {
+			ca_error_clear(err);
+			continue;
+		}
+		if (rc != CA_OK)
+			return rc;
+		n = strlen(*chain);
+		if ((nc = realloc(*chain, n + len + 2)) == NULL) {
+			free(buf);
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		}
+		*chain = nc;
+		if (n > 0 && nc[n - 1] != '\n')
+			nc[n++] = '\n';
+		memcpy(nc + n, buf, len);
+		nc[n + len] = '\0';
+		free(buf);
+		buf = NULL;
+	}
+	return CA_OK;
+}
+
 static void
 move_public_crl(const struct config *cfg, uint32_t old_id)
 {
@@ -583,6 +656,12 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 	if (ca_init(&np, &io, &err) != CA_OK ||
 	    ca_open(&np, &nca, &err) != CA_OK) {
 		status = cmd_fail("ca rotate: making the new CA: %s", err.msg);
+		goto out;
+	}
+	/* The old CA vouches for the new one (ca_cross_sign): clients that
+	   trust only the old CA still verify the service and renew. */
+	if (cross_make(cfg, st, ca, nca, old_id, ndir, &err) != CA_OK) {
+		status = cmd_fail("ca rotate: %s", err.msg);
 		goto out;
 	}
 	/* 3. The rotation happens here. */

@@ -134,6 +134,14 @@ int cmd_retiring_start(const struct config *cfg, struct store *st,
     const char *pub, struct cmd_retiring *out, struct ca_error *err);
 void cmd_retiring_stop(struct cmd_retiring *r);
 
+/* The profile of the cross certificate `ca rotate` records (the old CA
+   signs the new one: ca_cross_sign). */
+#define CMD_PROFILE_CROSS	"cross"
+/* Append to *chain (malloc'd PEM, the service's HTTPS chain) the cross
+   certificate of the active CA by each retiring CA not due to retire. */
+int cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
+    char **chain, struct ca_error *err);
+
 /* <data_dir>/cas */
 int cmd_cas_dir(const struct config *cfg, char *out, size_t size);
 /* Where CA i's CRL files go: pub for the active one, pub/ca-<id> for a

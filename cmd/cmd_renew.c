@@ -207,6 +207,39 @@ secret_free(char *s, size_t len)
 	}
 }
 
+/* Append ca_pem to the CA file at path unless it holds it already;
+   best effort (a failure is said, the renewal stands). */
+static void
+ca_file_learn(const char *path, const char *ca_pem)
+{
+	struct ca_error	 e;
+	uint8_t		*old = NULL;
+	size_t		 len, n;
+	char		*text;
+
+	if (ca_pem == NULL || ca_pem[0] == '\0' ||
+	    file_read(path, 1024 * 1024, &old, &len, &e) != CA_OK) {
+		free(old);
+		return;
+	}
+	n = strlen(ca_pem);
+	if (strstr((const char *)old, ca_pem) != NULL ||
+	    (text = malloc(len + n + 2)) == NULL) {
+		free(old);
+		return;
+	}
+	memcpy(text, old, len);
+	if (len > 0 && text[len - 1] != '\n')
+		text[len++] = '\n';
+	memcpy(text + len, ca_pem, n);
+	if (replace(path, text, len + n, 0644, &e) != CA_OK)
+		say("%s: the new CA could not be added: %s", path, e.msg);
+	else
+		say("%s: added the CA that issued the new certificate", path);
+	free(text);
+	free(old);
+}
+
 /*
  * One attempt under the lock: read the files, decide, renew, replace.
  * Due delay seconds after the 2/3 point (the daemon's jitter); force:
@@ -347,6 +380,13 @@ attempt(const struct renew_opts *o, bool force, int64_t delay,
 			goto out;
 		}
 	}
+	/* After a CA rotation the answer's CA is the new one: the ca.pem
+	   beside the certificate (enroll's) learns it, next to the CA it
+	   held, so that the next renewal verifies the service once the old
+	   CA has retired and the service stops sending its cross
+	   certificate. */
+	if (o->ca_file == o->ca_default)
+		ca_file_learn(o->ca_default, iss.ca_pem);
 	a->now = leaf;
 	time_format(leaf.not_before, t1);
 	time_format(leaf.not_after, t2);

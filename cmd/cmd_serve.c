@@ -938,7 +938,9 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		goto fail;
 	if ((rc = bootstrap(cfg, st, &boot, &err)) != CA_OK)
 		goto fail;
-	if ((rc = tls_material(cfg, ca, st, &tcert, &tkey, &err)) != CA_OK)
+	if ((rc = tls_material(cfg, ca, st, &tcert, &tkey, &err)) != CA_OK ||
+	    (cfg->tls_cert[0] == '\0' &&
+	    (rc = cmd_cas_cross_chain(cfg, &cas, &tcert, &err)) != CA_OK))
 		goto fail;
 	if ((rc = dir_make(pub, 0755, &err)) != CA_OK ||
 	    (rc = write_public_ca(pub, &cas, &err)) != CA_OK)

@@ -75,6 +75,12 @@ CA1_FP=$(openssl x509 -in "$T/data/ca.pem" -noout -fingerprint -sha256 | sed 's/
 cp "$T/data/ca.pem" "$T/ca1.pem"
 serve_start
 wait_for "len(r) == 1" 30 || { cat "$T/serve.log"; fail "CA 1's CRL was not published"; }
+# A client enrolled over the API: its ca.pem holds CA 1 alone.
+TOK=$(mt token create --cn renewer --uses 1 2>/dev/null | head -1)
+"$M" enroll --server "https://localhost:$HTTPS_PORT" --ca-file "$T/data/ca.pem" \
+    --token "$TOK" --cn renewer --days 2 --out-dir "$T/renewer" >"$T/enroll.out" 2>&1 ||
+    fail "enroll: $(cat "$T/enroll.out")"
+[ "$(grep -c "BEGIN CERTIFICATE" "$T/renewer/ca.pem")" = 1 ] || fail "renewer/ca.pem"
 serve_stop
 
 # ---- the rotation ----
@@ -86,13 +92,13 @@ $PY - "$T/list.json" "$(date -u -d "+2 days" +%Y-%m-%d)" <<'EOF' || fail "ca lis
 import json, sys
 cas = {c["id"]: c for c in json.load(open(sys.argv[1]))}
 assert cas[1]["state"] == "retiring" and cas[2]["state"] == "active", cas
-assert cas[1]["certificates"] == 3 and cas[2]["certificates"] == 0, cas
+assert cas[1]["certificates"] == 5 and cas[2]["certificates"] == 0, cas
 assert cas[1]["last_certificate_expires"][:10] == sys.argv[2], cas
 EOF
 cmp -s "$T/ca1.pem" "$T/data/ca.pem" && fail "the configured ca.pem is still CA 1"
 [ "$(stat -c %a "$T/data/cas/1/ca.key")" = 600 ] || fail "cas/1/ca.key is not 0600"
 [ "$(stat -c %a "$T/data/cas/2/ca.key")" = 600 ] || fail "cas/2/ca.key is not 0600"
-echo "ok - ca rotate: CA 2 active (configured ca.pem replaced), CA 1 retiring until its clients expire (2 clients, 1 HTTPS certificate)"
+echo "ok - ca rotate: CA 2 active (configured ca.pem replaced), CA 1 retiring until its clients expire (3 clients, its HTTPS certificate, the cross certificate)"
 
 serve_start
 wait_for "len(r) == 2" 30 || { cat "$T/serve.log"; fail "two lists were not published: $(elb_state r)"; }
@@ -109,6 +115,20 @@ mt show "$(serial old-ok)" | grep -q "^issuer:      CA 1 (CN=Rotation Test CA)" 
 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" </dev/null 2>/dev/null |
     grep -q "issuer=CN = Rotation Test CA 2" || fail "the HTTPS certificate is not CA 2's"
 echo "ok - serve signs with CA 2 (new client, its own HTTPS certificate); list/show name the issuer"
+
+# The client that trusts CA 1 alone renews: serve sends CA 2 cross-signed
+# by CA 1 after its certificate; the renewal comes from CA 2, and the
+# client's ca.pem learns CA 2.
+openssl s_client -showcerts -connect "127.0.0.1:$HTTPS_PORT" </dev/null 2>/dev/null >"$T/chain.txt"
+[ "$(grep -c "BEGIN CERTIFICATE" "$T/chain.txt")" = 2 ] || fail "serve does not send the cross certificate"
+grep -q "1 s:CN = Rotation Test CA 2" "$T/chain.txt" && grep -q "i:CN = Rotation Test CA\$" "$T/chain.txt" ||
+    fail "the second certificate is not CA 2 signed by CA 1: $(grep -E '^ *[0-9] [si]:' "$T/chain.txt")"
+"$M" renew --server "https://localhost:$HTTPS_PORT" --cert "$T/renewer/cert.pem" \
+    --key "$T/renewer/key.pem" >"$T/renew.out" 2>&1 || fail "renew: $(cat "$T/renew.out")"
+openssl x509 -in "$T/renewer/cert.pem" -noout -issuer | grep -q "Rotation Test CA 2" ||
+    fail "the renewed certificate is not CA 2's"
+[ "$(grep -c "BEGIN CERTIFICATE" "$T/renewer/ca.pem")" = 2 ] || fail "renewer/ca.pem did not learn CA 2"
+echo "ok - a client trusting CA 1 alone renews through the cross certificate and moves to CA 2"
 
 # Revoke a client of the retiring CA: its CRL (and only its) lists it.
 mt revoke --reason keyCompromise "$(serial old-bad)" >/dev/null || fail "revoke old-bad"
@@ -202,6 +222,12 @@ for i in $(seq 1 50); do curl -sf -o /dev/null "$P/ca.pem" && break; sleep 0.2; 
 [ ! -e "$T/pubdir/ca-1" ] || fail "the dir publisher kept ca-1/"
 head -1 "$T/data/cas/1/state" | grep -qx retired || fail "cas/1/state: $(cat "$T/data/cas/1/state")"
 mt ca list | grep -q "^1 *retired" || fail "ca list: $(mt ca list)"
+# No cross certificate any more; the renewed client still verifies the
+# service with its ca.pem.
+openssl s_client -showcerts -connect "127.0.0.1:$HTTPS_PORT" </dev/null 2>/dev/null |
+    grep -c "BEGIN CERTIFICATE" | grep -qx 1 || fail "serve still sends the cross certificate"
+curl -sS -o /dev/null --cacert "$T/renewer/ca.pem" "https://localhost:$HTTPS_PORT/ca.pem" ||
+    fail "the renewed client no longer verifies the service"
 mt audit | grep -q "ca 1 retired" || fail "no audit entry for the retirement"
 serve_stop
 echo "ok - after CA 1's last certificate expired: its list removed, the bundle keeps both CAs, /ca.pem and /crls.pem the new CA only"
