@@ -417,12 +417,15 @@ out:
 /* ---- ca rotate ---- */
 
 /* The new CA's default subject: the old one's, its CN followed by the new
-   id ("CN=mtlsca demo CA" -> "CN=mtlsca demo CA 2"), so that the two are
-   told apart in every tool; without a CN first, one is put first. */
+   id ("CN=mtlsca demo CA" -> "CN=mtlsca demo CA 2", and "... CA 2" ->
+   "... CA 3"), so that the two are told apart in every tool; without a CN
+   first, one is put first. */
 static void
-default_subject(const char *old, uint32_t id, char *out, size_t size)
+default_subject(const char *old, uint32_t old_id, uint32_t id, char *out,
+    size_t size)
 {
-	size_t i;
+	char	suffix[16];
+	size_t	i, cn_end, sl;
 
 	if (strncmp(old, "CN=", 3) != 0) {
 		snprintf(out, size, "CN=mtlsca CA %" PRIu32 "%s%.500s", id,
@@ -433,8 +436,15 @@ default_subject(const char *old, uint32_t id, char *out, size_t size)
 	for (i = 3; old[i] != '\0' && old[i] != ',' && old[i] != '+'; i++)
 		if (old[i] == '\\' && old[i + 1] != '\0')
 			i++;
-	snprintf(out, size, "%.*s %" PRIu32 "%.500s", (int)(i > 500 ? 500 : i), old,
-	    id, old + i);
+	/* The old CA's own number goes: "CA 2" becomes "CA 3". */
+	cn_end = i;
+	snprintf(suffix, sizeof(suffix), " %" PRIu32, old_id);
+	sl = strlen(suffix);
+	if (old_id > STORE_CA_FIRST && cn_end > 3 + sl &&
+	    strncmp(old + cn_end - sl, suffix, sl) == 0)
+		cn_end -= sl;
+	snprintf(out, size, "%.*s %" PRIu32 "%.500s", (int)(cn_end > 500 ? 500 :
+	    cn_end), old, id, old + i);
 }
 
 /* cas/<new>/cross-<old>.pem, recorded in the store as the old CA's
@@ -607,7 +617,8 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 			status = cmd_fail_err(&err);
 			goto out;
 		}
-		default_subject(idn.subject, new_id, subj, sizeof(subj));
+		default_subject(idn.subject, old_id, new_id, subj,
+		    sizeof(subj));
 		subject = subj;
 	}
 	io.subject = subject;
