@@ -762,7 +762,7 @@ cmd_ca(int argc, char **argv, struct config *cfg)
 	int		 c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			key_type = optarg;

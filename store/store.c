@@ -1042,9 +1042,10 @@ txn_revoke(struct store_txn *txn, const struct store_revocation *rv,
 		    "could not encode the CRL entry of serial %s", hex);
 		goto out;
 	}
-	if (elen == 0 || elen > STORE_ENTRY_MAX) {
+	if (elen == 0 || elen > STORE_ENTRY_MAX || entry[0] == REVOKED_CA_TAG) {
 		rc = ca_error_set(err, CA_EINVAL,
-		    "the CRL entry of serial %s is %zu bytes (1..%d allowed)",
+		    "the CRL entry of serial %s is %zu bytes (1..%d allowed, "
+		    "the first one not 0)",
 		    hex, elen, STORE_ENTRY_MAX);
 		goto out;
 	}
@@ -1713,19 +1714,21 @@ out:
 /* ---- the revoked index ---- */
 
 /*
- * Whose entry a revoked-index value is: a value that starts with the DER
- * SEQUENCE tag is the first CA's (every store before CA rotation); a later
- * CA's starts with REVOKED_CA_TAG (never a DER tag of an entry) and its
- * be32 id. 0 for a value that is neither (never listed).
+ * Whose entry a revoked-index value is: a later CA's starts with
+ * REVOKED_CA_TAG and its be32 id; any other value is the entry itself, of
+ * the first CA (every store before CA rotation). An entry never starts
+ * with REVOKED_CA_TAG (0x00: no DER element does; txn_revoke refuses an
+ * encoder's entry that would). 0 for a tagged value too short to hold an
+ * entry (never listed).
  */
 static uint32_t
 revoked_value_ca(const MDB_val *v)
 {
 	const uint8_t *p = v->mv_data;
 
-	if (v->mv_size >= 1 && p[0] == 0x30)
+	if (v->mv_size >= 1 && p[0] != REVOKED_CA_TAG)
 		return STORE_CA_FIRST;
-	if (v->mv_size > REVOKED_CA_HDR && p[0] == REVOKED_CA_TAG)
+	if (v->mv_size > REVOKED_CA_HDR)
 		return ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) |
 		    ((uint32_t)p[3] << 8) | p[4];
 	return 0;

@@ -58,6 +58,7 @@ declare -A OPTS=(
 	[export-p12]="--cert --key --out --chain --legacy --password-file --name --force"
 	[verify]="--chain --json"
 	[admin]="--json"
+	[ca]="--key-type --subject --days --json"
 	[completion]=""
 	[backup]="--out --include-key --force --verify --scheduled"
 	[restore]="--force"
