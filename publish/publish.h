@@ -153,6 +153,15 @@ struct publish_options {
 	 * crl.pem and each <path>/<ns>/crl.pem, for ssl_crl.
 	 */
 	const char	*ca_ns;
+	/*
+	 * The CA bundle this set publishes (dir's ca.pem, s3's PREFIX/ca.pem,
+	 * merged into an ALB trust store's): PEM certificates, this CA's
+	 * among them (CA_EINVAL otherwise), copied. NULL or "" = this CA's
+	 * certificate alone. After a rotation the active CA's set is given
+	 * every live CA's, so that relying parties that read ca.pem keep
+	 * accepting the retiring CA's clients.
+	 */
+	const char	*bundle_pem;
 };
 
 /* Longest namespace of publish_options.ca_ns. */

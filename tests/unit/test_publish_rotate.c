@@ -676,6 +676,42 @@ t_latest_and_compose(void **state)
 	crl_result_clear(&z);
 }
 
+/* The active set given every live CA's certificates publishes them all. */
+static void
+t_bundle_pem(void **state)
+{
+	struct publish_conf	 c[1];
+	struct publish_options	 o;
+	struct publish_set	*a = NULL;
+	struct crl_result	 x;
+	struct ca_error		 err;
+	char			 both[8192];
+	(void)state;
+
+	memset(c, 0, sizeof(c));
+	c[0].type = PUBLISH_DIR;
+	snprintf(c[0].name, sizeof(c[0].name), "d");
+	snprintf(c[0].path, sizeof(c[0].path), "%s/bundle", tmp);
+	memset(&o, 0, sizeof(o));
+	o.bundle_pem = ca_cert_pem(old_ca);
+	assert_int_equal(publish_set_new(new_ca, st, c, 1, &o, &a, &err),
+	    CA_EINVAL);
+	assert_non_null(strstr(err.msg, "this CA"));
+	o.bundle_pem = "not PEM";
+	assert_int_not_equal(publish_set_new(new_ca, st, c, 1, &o, &a, &err),
+	    CA_OK);
+	snprintf(both, sizeof(both), "%s%s", ca_cert_pem(new_ca),
+	    ca_cert_pem(old_ca));
+	o.bundle_pem = both;
+	assert_int_equal(publish_set_new(new_ca, st, c, 1, &o, &a, &err),
+	    CA_OK);
+	build(new_ca, &x);
+	run(a, &x);
+	assert_true(file_is("bundle/ca.pem", both, strlen(both)));
+	publish_set_free(a);
+	crl_result_clear(&x);
+}
+
 int
 main(void)
 {
@@ -684,6 +720,7 @@ main(void)
 		cmocka_unit_test(t_dest_keys),
 		cmocka_unit_test(t_rotation),
 		cmocka_unit_test(t_latest_and_compose),
+		cmocka_unit_test(t_bundle_pem),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
