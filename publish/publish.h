@@ -2,7 +2,8 @@
  * publish/ — where each new CRL goes after it is built (by `serve`) or when
  * `mtlsca publish` is run once. One ops table per publisher type
  * (registry.c):
- *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically.
+ *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically,
+ *        then crls.pem: every live CA's CRL (after a rotation) in one.
  *   s3   PUT the PEM CRL under a new key per CRL, PREFIX/crl/<number>.pem,
  *        plus PREFIX/crl/latest.pem, PREFIX/crl/latest.der, and the CA
  *        bundle PREFIX/ca.pem when it changed.
