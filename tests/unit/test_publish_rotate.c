@@ -416,6 +416,25 @@ t_dest_keys(void **state)
 	assert_string_equal(r->pub[1].crl_prefix, "prod/ca-2/");
 	assert_string_equal(r->pub[1].prefix, "prod/");
 	assert_string_equal(a->pub[1].crl_prefix, "prod/");
+	/* Status and metrics tell the two sets' publishers apart. */
+	{
+		char	*t = NULL;
+		size_t	 n;
+
+		assert_int_equal(publish_metrics(r, &t, &n, NULL), CA_OK);
+		assert_non_null(strstr(t, "type=\"alb\",ca_ns=\"ca-2\"}"));
+		free(t);
+		assert_int_equal(publish_metrics(a, &t, &n, NULL), CA_OK);
+		assert_null(strstr(t, "ca_ns"));
+		free(t);
+		assert_int_equal(publish_status_text(r, &t, &n, NULL), CA_OK);
+		assert_non_null(strstr(t, "publisher alb (alb, retiring CA "
+		    "ca-2)"));
+		free(t);
+		assert_int_equal(publish_status_text(a, &t, &n, NULL), CA_OK);
+		assert_non_null(strstr(t, "publisher alb (alb)"));
+		free(t);
+	}
 	publish_set_free(a);
 	publish_set_free(z);
 	publish_set_free(r);
