@@ -2,7 +2,8 @@
  * publish/ — where each new CRL goes after it is built (by `serve`) or when
  * `mtlsca publish` is run once. One ops table per publisher type
  * (registry.c):
- *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically.
+ *   dir  copy crl.pem, crl.der and ca.pem into a directory, atomically,
+ *        then crls.pem: every live CA's CRL (after a rotation) in one.
  *   s3   PUT the PEM CRL under a new key per CRL, PREFIX/crl/<number>.pem,
  *        plus PREFIX/crl/latest.pem, PREFIX/crl/latest.der, and the CA
  *        bundle PREFIX/ca.pem when it changed.
@@ -153,6 +154,15 @@ struct publish_options {
 	 * crl.pem and each <path>/<ns>/crl.pem, for ssl_crl.
 	 */
 	const char	*ca_ns;
+	/*
+	 * The CA bundle this set publishes (dir's ca.pem, s3's PREFIX/ca.pem,
+	 * merged into an ALB trust store's): PEM certificates, this CA's
+	 * among them (CA_EINVAL otherwise), copied. NULL or "" = this CA's
+	 * certificate alone. After a rotation the active CA's set is given
+	 * every live CA's, so that relying parties that read ca.pem keep
+	 * accepting the retiring CA's clients.
+	 */
+	const char	*bundle_pem;
 };
 
 /* Longest namespace of publish_options.ca_ns. */

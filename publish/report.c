@@ -40,7 +40,7 @@ publish_status_text(struct publish_set *set, char **out, size_t *len,
 			goto out;
 		fmt_time(s.last_success, ts);
 		fmt_time(s.last_attempt, ta);
-		rc = awsbuf_printf(&b, "publisher %s (%s)\n"
+		rc = awsbuf_printf(&b, "publisher %s (%s%s%s)\n"
 		    "  status:           %s\n"
 		    "  last success:     %s\n"
 		    "  last attempt:     %s\n"
@@ -48,8 +48,8 @@ publish_status_text(struct publish_set *set, char **out, size_t *len,
 		    "  successes:        %" PRIu64 "\n"
 		    "  failures:         %" PRIu64 "\n"
 		    "  last error:       %s\n",
-		    p->conf.name, p->ops->name,
-		    s.last_attempt == 0 ? "never run" :
+		    p->conf.name, p->ops->name, set->ns[0] ? ", retiring CA " :
+		    "", set->ns, s.last_attempt == 0 ? "never run" :
 		    s.last_error[0] ? "FAILING" : "ok", ts, ta,
 		    s.published_number, s.successes, s.failures,
 		    s.last_error[0] ? s.last_error : "-");
@@ -159,6 +159,9 @@ labels(struct awsbuf *b, const struct publisher *p, const char *le)
 		    awsbuf_puts(b, "_") : awsbuf_add(b, q, 1);
 	if (rc == CA_OK)
 		rc = awsbuf_printf(b, "\",type=\"%s\"", p->ops->name);
+	/* A retiring CA's publishers (after a rotation): the same names. */
+	if (rc == CA_OK && p->set->ns[0] != '\0')
+		rc = awsbuf_printf(b, ",ca_ns=\"%s\"", p->set->ns);
 	if (rc == CA_OK && le != NULL)
 		rc = awsbuf_printf(b, ",le=\"%s\"", le);
 	return rc == CA_OK ? awsbuf_puts(b, "}") : rc;

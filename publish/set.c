@@ -178,6 +178,27 @@ out:
 	return rc;
 }
 
+/* publish_options.bundle_pem, when given: PEM certificates, this CA's
+   among them. */
+static int
+bundle_holds_ca(struct ca *ca, const char *pem, struct ca_error *err)
+{
+	struct bundle	 given = { 0 }, ours = { 0 };
+	int		 rc;
+
+	if (pem == NULL || pem[0] == '\0')
+		return CA_OK;
+	if ((rc = bundle_add_pem(&given, pem, strlen(pem), "the CA bundle",
+	    err)) == CA_OK && (rc = bundle_add_pem(&ours, ca_cert_pem(ca),
+	    strlen(ca_cert_pem(ca)), "this CA", err)) == CA_OK &&
+	    (ours.n != 1 || !bundle_has(&given, ours.c[0].sha256)))
+		rc = ca_error_set(err, CA_EINVAL, "the CA bundle to publish "
+		    "does not hold this CA's certificate");
+	bundle_free(&given);
+	bundle_free(&ours);
+	return rc;
+}
+
 int
 publish_set_new(struct ca *ca, struct store *st,
     const struct publish_conf *conf, size_t n,
@@ -235,10 +256,14 @@ publish_set_new(struct ca *ca, struct store *st,
 	if (set->opt.read_only || ca == NULL) {
 		set->opt.read_only = true;
 		pem = "";
-	} else if ((rc = ca_signs_crls(ca, err)) != CA_OK)
+	} else if ((rc = ca_signs_crls(ca, err)) != CA_OK ||
+	    (rc = bundle_holds_ca(ca, set->opt.bundle_pem, err)) != CA_OK)
 		goto fail;
+	else if (set->opt.bundle_pem != NULL && set->opt.bundle_pem[0] != '\0')
+		pem = set->opt.bundle_pem;
 	else
 		pem = ca_cert_pem(ca);
+	set->opt.bundle_pem = NULL;	/* borrowed: copied below */
 	set->bundle_len = strlen(pem);
 	if ((set->bundle = strdup(pem)) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
