@@ -517,6 +517,44 @@ cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
 	return CA_OK;
 }
 
+char *
+cmd_cas_bundle_pem(const struct config *cfg, struct ca *active)
+{
+	struct ca_registry	*reg = NULL;
+	const struct ca_entry	*e;
+	char			 cas[CONFIG_PATH_MAX], *out, *nb;
+	const uint8_t		*der;
+	uint8_t			*pem = NULL;
+	size_t			 len, n;
+
+	der = ca_cert_der(active, &len);
+	if ((out = strdup(ca_cert_pem(active))) == NULL ||
+	    cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
+	    ca_registry_load(cas, der, len, &reg, NULL) != CA_OK) {
+		ca_registry_free(reg);
+		return out;
+	}
+	for (size_t i = 0; i < ca_registry_count(reg); i++) {
+		e = ca_registry_at(reg, i);
+		if (e->state != CA_STATE_RETIRING ||
+		    e->id == ca_registry_active_id(reg) ||
+		    file_read(e->cert, 64 * 1024, &pem, &len, NULL) != CA_OK)
+			continue;
+		n = strlen(out);
+		if ((nb = realloc(out, n + len + 2)) != NULL) {
+			out = nb;
+			if (n > 0 && out[n - 1] != '\n')
+				out[n++] = '\n';
+			memcpy(out + n, pem, len);
+			out[n + len] = '\0';
+		}
+		free(pem);
+		pem = NULL;
+	}
+	ca_registry_free(reg);
+	return out;
+}
+
 static void
 move_public_crl(const struct config *cfg, uint32_t old_id)
 {

@@ -142,6 +142,10 @@ void cmd_retiring_stop(struct cmd_retiring *r);
 int cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
     char **chain, struct ca_error *err);
 
+/* The active CA's PEM and each retiring CA's (malloc'd; NULL when out of
+   memory): the bundle the active CA's publishers publish. */
+char *cmd_cas_bundle_pem(const struct config *cfg, struct ca *active);
+
 /* <data_dir>/cas */
 int cmd_cas_dir(const struct config *cfg, char *out, size_t size);
 /* Where CA i's CRL files go: pub for the active one, pub/ca-<id> for a

@@ -78,6 +78,7 @@ publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
     struct publish_set **out, struct ca_error *err)
 {
 	struct publish_conf	*conf;
+	char			*bundle = NULL;
 	struct publish_options	 opt;
 	char			 lock[CONFIG_PATH_MAX];
 	size_t			 n;
@@ -108,7 +109,13 @@ publishers_open(const struct config *cfg, struct ca *ca, struct store *st,
 	   publish command prints plain messages. */
 	opt.log = sink ? NULL : log_stderr;
 	opt.ca_ns = ns;		/* a retiring CA's (cmd_ca.c) */
+	/* The active CA's set publishes every live CA in ca.pem, so that a
+	   relying party given that file keeps trusting a retiring CA's
+	   clients. */
+	if (ca != NULL && (ns == NULL || ns[0] == '\0'))
+		opt.bundle_pem = bundle = cmd_cas_bundle_pem(cfg, ca);
 	rc = publish_set_new(ca, st, conf, n, &opt, out, err);
+	free(bundle);
 	free(conf);
 	return rc;
 }
@@ -137,12 +144,21 @@ cmd_publish_state_move(const struct config *cfg, struct store *st,
 	size_t			 n;
 	int			 rc;
 
+	char			 lock[CONFIG_PATH_MAX];
+	int			 fd = -1;
+
 	if (cfg->n_publishers == 0)
 		return CA_OK;
+	if (config_path(cfg, CMD_PUBLISH_LOCK, lock, sizeof(lock)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir %s: path too "
+		    "long", cfg->data_dir);
 	if ((conf = calloc(CONFIG_PUBLISHERS_MAX, sizeof(*conf))) == NULL)
 		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	publishers_conf(cfg, conf, &n);
-	rc = publish_state_move(st, conf, n, from_ns, to_ns, err);
+	/* Not between a running serve's publish and its state. */
+	if ((rc = file_lock(lock, NULL, NULL, &fd, err)) == CA_OK)
+		rc = publish_state_move(st, conf, n, from_ns, to_ns, err);
+	file_unlock(fd);
 	free(conf);
 	return rc;
 }

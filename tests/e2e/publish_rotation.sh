@@ -140,6 +140,9 @@ openssl crl -in "$T/data/public/ca-1/crl.pem" -noout -text | tr -d ' :' |
 openssl crl -in "$T/data/public/crl.pem" -noout -text | grep -q "No Revoked Certificates" ||
     fail "CA 2's CRL lists a serial it never issued"
 [ "$(grep -c "BEGIN X509 CRL" "$T/pubdir/crls.pem")" = 2 ] || fail "the dir publisher's crls.pem lacks a CRL"
+[ "$(grep -c "BEGIN CERTIFICATE" "$T/pubdir/ca.pem")" = 2 ] || fail "the dir publisher's ca.pem lacks a CA"
+s3cli get crls prod/ca/ca.pem >"$T/s3-ca.pem" 2>/dev/null &&
+    [ "$(grep -c "BEGIN CERTIFICATE" "$T/s3-ca.pem")" = 2 ] || fail "S3's ca.pem lacks a CA"
 # Two lists, each from its own S3 key and each signed by its CA.
 keys=$(elb_state "sorted(x['key'] for x in r)")
 echo "$keys" | grep -q "prod/ca/crl/" && echo "$keys" | grep -q "prod/ca/ca-1/crl/" ||
@@ -220,6 +223,7 @@ for i in $(seq 1 50); do curl -sf -o /dev/null "$P/ca.pem" && break; sleep 0.2; 
 [ "$(curl -sSf "$P/crls.pem" | grep -c "BEGIN X509 CRL")" = 1 ] || fail "/crls.pem still holds CA 1's CRL"
 [ ! -e "$T/data/public/ca-1" ] || fail "public/ca-1 is still there"
 [ ! -e "$T/pubdir/ca-1" ] || fail "the dir publisher kept ca-1/"
+[ "$(grep -c "BEGIN X509 CRL" "$T/pubdir/crls.pem")" = 1 ] || fail "the dir publisher's crls.pem keeps CA 1's CRL"
 head -1 "$T/data/cas/1/state" | grep -qx retired || fail "cas/1/state: $(cat "$T/data/cas/1/state")"
 mt ca list | grep -q "^1 *retired" || fail "ca list: $(mt ca list)"
 # No cross certificate any more; the renewed client still verifies the
