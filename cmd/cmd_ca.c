@@ -250,6 +250,21 @@ cmd_cas_ns(const struct cmd_cas *c, size_t i, char *out, size_t size)
 		snprintf(out, size, "ca-%" PRIu32, c->id[i]);
 }
 
+/* The registry, with ca (opened) as the configured CA. */
+static int
+registry_of(const struct config *cfg, struct ca *ca, struct ca_registry **reg,
+    struct ca_error *err)
+{
+	char		 cas[CONFIG_PATH_MAX];
+	size_t		 len;
+	const uint8_t	*der = ca_cert_der(ca, &len);
+
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK)
+		return ca_error_set(err, CA_ETOOBIG, "data_dir %s: path too "
+		    "long", cfg->data_dir);
+	return ca_registry_load(cas, der, len, reg, err);
+}
+
 /* ---- ca list ---- */
 
 struct ca_count {
@@ -322,7 +337,7 @@ ca_list(struct config *cfg, bool json)
 	struct store		*st = NULL;
 	struct ca_count		*cnt = NULL;
 	struct ca_error		 err;
-	char			 cas[CONFIG_PATH_MAX], t1[21], t2[21];
+	char			 t1[21], t2[21];
 	size_t			 n, len;
 	const uint8_t		*der;
 	int64_t			 now = time_now();
@@ -332,15 +347,11 @@ ca_list(struct config *cfg, bool json)
 	ca_error_clear(&err);
 	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
 	    cmd_store_open(cfg, true, &st, &err) != CA_OK ||
-	    cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK) {
+	    registry_of(cfg, ca, &reg, &err) != CA_OK) {
 		status = cmd_fail_err(&err);
 		goto out;
 	}
 	der = ca_cert_der(ca, &len);
-	if (ca_registry_load(cas, der, len, &reg, &err) != CA_OK) {
-		status = cmd_fail_err(&err);
-		goto out;
-	}
 	n = ca_registry_count(reg);
 	if ((cnt = calloc(n > 0 ? n : 1, sizeof(*cnt))) == NULL) {
 		status = cmd_fail("out of memory");
@@ -631,15 +642,12 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 		status = cmd_fail_err(&err);
 		goto out;
 	}
-	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK) {
-		status = cmd_fail("data_dir %s: path too long", cfg->data_dir);
-		goto out;
-	}
-	der = ca_cert_der(ca, &len);
-	if (ca_registry_load(cas, der, len, &reg, &err) != CA_OK) {
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
+	    registry_of(cfg, ca, &reg, &err) != CA_OK) {
 		status = cmd_fail_err(&err);
 		goto out;
 	}
+	der = ca_cert_der(ca, &len);
 	old_id = ca_get_id(ca);
 	new_id = ca_registry_next_id(reg);
 	io.key_type = ca_key_type_of_ca(ca);
