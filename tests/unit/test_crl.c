@@ -1298,7 +1298,7 @@ test_recover(void **state)
 	der = ca_cert_der(g_rsa, &dlen);
 	assert_int_equal(store_counter_get(old, STORE_COUNTER_REVGEN, &gen0,
 	    &e), CA_OK);
-	assert_int_equal(crl_recover(old, der, dlen, other.der, other.der_len,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST, other.der, other.der_len,
 	    "test", "cli:test", &rec, &e), CA_EPOLICY);
 	assert_non_null(strstr(e.msg, "not signed by this CA"));
 	assert_int_equal(store_counter_get(old, STORE_COUNTER_CRL, &gen1, &e),
@@ -1307,7 +1307,7 @@ test_recover(void **state)
 
 	/* Ours, as PEM: the counter rises, s2 and s3 come back revoked with
 	   the CRL's date and reason. */
-	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)r.pem,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST, (const uint8_t *)r.pem,
 	    r.pem_len, "test", "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.number, 2);
 	assert_int_equal(rec.counter, 2);
@@ -1334,10 +1334,10 @@ test_recover(void **state)
 
 	/* Twice, or an older CRL after it (DER): nothing more, and the
 	   counter never goes down. */
-	assert_int_equal(crl_recover(old, der, dlen, r.der, r.der_len, "test",
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST, r.der, r.der_len, "test",
 	    "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.recovered, 0);
-	assert_int_equal(crl_recover(old, der, dlen, r2.der, r2.der_len,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST, r2.der, r2.der_len,
 	    "test", "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.number, 1);
 	assert_int_equal(rec.counter, 2);
@@ -1351,7 +1351,7 @@ test_recover(void **state)
 	assert_int_equal(other.entries, 3);
 
 	/* Not a CRL. */
-	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)"junk",
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST, (const uint8_t *)"junk",
 	    4, "test", "cli:test", &rec, &e), CA_EMALF);
 	crl_result_clear(&r);
 	crl_result_clear(&r2);
