@@ -1713,19 +1713,20 @@ out:
 /* ---- the revoked index ---- */
 
 /*
- * Whose entry a revoked-index value is: a value that starts with the DER
- * SEQUENCE tag is the first CA's (every store before CA rotation); a later
- * CA's starts with REVOKED_CA_TAG (never a DER tag of an entry) and its
- * be32 id. 0 for a value that is neither (never listed).
+ * Whose entry a revoked-index value is: a later CA's starts with
+ * REVOKED_CA_TAG (0x00, never the first byte of an encoded entry: a CRL
+ * entry is a DER SEQUENCE) and its be32 id; any other value is the first
+ * CA's, as every value written before CA rotation is, whatever encoder
+ * wrote it. 0 for a tagged value too short to hold an id (never listed).
  */
 static uint32_t
 revoked_value_ca(const MDB_val *v)
 {
 	const uint8_t *p = v->mv_data;
 
-	if (v->mv_size >= 1 && p[0] == 0x30)
+	if (v->mv_size >= 1 && p[0] != REVOKED_CA_TAG)
 		return STORE_CA_FIRST;
-	if (v->mv_size > REVOKED_CA_HDR && p[0] == REVOKED_CA_TAG)
+	if (v->mv_size > REVOKED_CA_HDR)
 		return ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) |
 		    ((uint32_t)p[3] << 8) | p[4];
 	return 0;
