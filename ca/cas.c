@@ -212,7 +212,7 @@ ca_registry_load(const char *cas_dir, const uint8_t *active_der,
 	DIR			*d = NULL;
 	struct dirent		*de;
 	uint8_t			 fp[CA_HASH_LEN];
-	bool			 keep;
+	bool			 keep, found = false;
 	int			 rc = CA_OK;
 
 	if (cas_dir == NULL || active_der == NULL || out == NULL)
@@ -257,10 +257,15 @@ ca_registry_load(const char *cas_dir, const uint8_t *active_der,
 		rc = ca_error_set(err, CA_ECRYPTO, "SHA-256 failed");
 		goto out;
 	}
+	/* Found by fingerprint, not by the default id: cas/1/ always
+	   exists after the first rotation, and a configured certificate
+	   that is none of the registry's must not pass for CA 1. */
 	for (size_t i = 0; i < r->n; i++)
-		if (memcmp(r->e[i].fingerprint, fp, CA_HASH_LEN) == 0)
+		if (memcmp(r->e[i].fingerprint, fp, CA_HASH_LEN) == 0) {
 			r->active = r->e[i].id;
-	if (r->n > 0 && ca_registry_find(r, r->active) == NULL) {
+			found = true;
+		}
+	if (r->n > 0 && !found) {
 		char hexfp[65];
 
 		hex_format(fp, CA_HASH_LEN, hexfp);

@@ -9,9 +9,15 @@
  *   public/crl.der, public/crl.pem   the last CRL written (under the CRL
  *                    lock, so the two are one CRL)
  *   private/ca.key   the CA key, only with --include-key
+ *   cas/<id>/ca.pem, cas/<id>/state   each CA of the registry (after a
+ *                    rotation, ca/cas.c), and cas/<id>/ca.key with
+ *                    --include-key; public/ca-<id>/crl.der and crl.pem,
+ *                    each retiring CA's last CRL (under the same lock),
+ *                    and public/crls.pem, every live CA's CRL in one file
  *   manifest.json    last: format and version, when, the CA's subject and
- *                    SHA-256, the store's figures and CRL number, and the
- *                    name, size and SHA-256 of every part above
+ *                    SHA-256, the store's figures and CRL number, each
+ *                    CA of the registry (id, state, subject, SHA-256), and
+ *                    the name, size and SHA-256 of every part above
  * The file is 0600 (the store holds token hashes and the audit log; with
  * the key, everything). Written to FILE.tmp.PID, synced, renamed.
  *
@@ -38,6 +44,7 @@
 #include <gnutls/crypto.h>
 #include <jansson.h>
 
+#include "ca/ca.h"
 #include "cmd/cmd.h"
 #include "cmd/cmd_int.h"
 #include "common/archive.h"
@@ -54,7 +61,9 @@
 #define MANIFEST_NAME		"manifest.json"
 #define MANIFEST_MAX		(64 * 1024)
 #define SMALL_PART_MAX		(1024 * 1024)	/* ca.pem, key */
-#define PARTS_MAX		8
+/* The store, ca.pem, two CRL files, the key, crls.pem; then up to five
+   parts for each CA of a registry (ca/cas.c holds at most 64). */
+#define PARTS_MAX		(8 + 5 * 64)
 
 /* ---- hashing sinks ---- */
 
@@ -192,9 +201,9 @@ rm_tree(const char *dir)
 static char *
 manifest_text(const struct config *cfg, const struct cert_record *ca,
     const char *ca_fp, const struct store_stats *ss, bool key,
-    const struct bk *b)
+    const struct ca_registry *reg, const struct bk *b)
 {
-	json_t	*m, *parts;
+	json_t	*m, *parts, *cas;
 	char	 when[21], na[21];
 	char	*text;
 
@@ -206,8 +215,21 @@ manifest_text(const struct config *cfg, const struct cert_record *ca,
 		    "name", b->parts[i].name, "size",
 		    (json_int_t)b->parts[i].size, "sha256",
 		    b->parts[i].sha256));
+	/* Every CA of the registry (empty: a data directory that never
+	   rotated, its one CA is "ca"). */
+	cas = json_array();
+	for (size_t i = 0; reg != NULL && i < ca_registry_count(reg); i++) {
+		const struct ca_entry *e = ca_registry_at(reg, i);
+
+		time_format(e->not_after, na);
+		json_array_append_new(cas, json_pack("{s:I, s:s, s:s, s:s, "
+		    "s:s}", "id", (json_int_t)e->id, "state",
+		    ca_state_name(e->state), "subject", e->subject, "sha256",
+		    e->fingerprint_hex, "not_after", na));
+	}
+	time_format(ca->not_after, na);
 	m = json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s}, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:b, s:o}",
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:b, s:o, s:o}",
 	    "format", BACKUP_FORMAT, "version", BACKUP_VERSION,
 	    "created", when, "mtlsca", MTLSCA_VERSION,
 	    "data_dir", cfg->data_dir,
@@ -220,7 +242,7 @@ manifest_text(const struct config *cfg, const struct cert_record *ca,
 	    "audit", (json_int_t)ss->audit,
 	    "revocation_generation", (json_int_t)ss->revgen,
 	    "crl_number", (json_int_t)ss->crl_number,
-	    "includes_key", key, "parts", parts);
+	    "includes_key", key, "parts", parts, "cas", cas);
 	if (m == NULL)
 		return NULL;
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -248,6 +270,106 @@ ca_cert_read(const struct config *cfg, struct cert_record *rec,
 	return CA_OK;
 }
 
+/* "<prefix><id>/<tail>" (cas/2/ca.pem, public/ca-2/crl.der): the id
+   (decimal, no leading zero) and the tail, or false. */
+static bool
+part_ca(const char *name, const char *prefix, uint32_t *id,
+    const char **tail)
+{
+	size_t		 pl = strlen(prefix), dl;
+	const char	*slash;
+	char		 num[11];
+	uint64_t	 v;
+
+	if (strncmp(name, prefix, pl) != 0 ||
+	    (slash = strchr(name + pl, '/')) == NULL)
+		return false;
+	dl = (size_t)(slash - (name + pl));
+	if (dl == 0 || dl >= sizeof(num) || name[pl] == '0')
+		return false;
+	memcpy(num, name + pl, dl);
+	num[dl] = '\0';
+	if (parse_u64(num, 1, UINT32_MAX, &v) != CA_OK)
+		return false;
+	*id = (uint32_t)v;
+	*tail = slash + 1;
+	return true;
+}
+
+/* The CAs of the registry: each one's certificate and state (and key,
+   when asked; a retired CA's may be gone). *reg stays NULL for a data
+   directory that never rotated. */
+static int
+bk_put_cas(const struct config *cfg, struct bk *b,
+    const struct cert_record *active, bool include_key,
+    struct ca_registry **reg, struct ca_error *err)
+{
+	char		 cas[CONFIG_PATH_MAX], name[ARCHIVE_NAME_MAX + 1];
+	char		 state[CONFIG_PATH_MAX + 32];
+	struct stat	 sb;
+	int		 rc;
+
+	*reg = NULL;
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir too long");
+	if (stat(cas, &sb) != 0)
+		return CA_OK;
+	if ((rc = ca_registry_load(cas, active->der, active->der_len, reg,
+	    err)) != CA_OK)
+		return rc;
+	for (size_t i = 0; i < ca_registry_count(*reg); i++) {
+		const struct ca_entry *e = ca_registry_at(*reg, i);
+
+		snprintf(state, sizeof(state), "%s/%" PRIu32 "/state", cas,
+		    e->id);
+		snprintf(name, sizeof(name), "cas/%" PRIu32 "/ca.pem", e->id);
+		if ((rc = bk_put_file(b, name, 0644, e->cert, false, err)) !=
+		    CA_OK)
+			return rc;
+		snprintf(name, sizeof(name), "cas/%" PRIu32 "/state", e->id);
+		if ((rc = bk_put_file(b, name, 0644, state, false, err)) !=
+		    CA_OK)
+			return rc;
+		if (!include_key)
+			continue;
+		snprintf(name, sizeof(name), "cas/%" PRIu32 "/ca.key", e->id);
+		if ((rc = bk_put_file(b, name, 0600, e->key,
+		    e->state == CA_STATE_RETIRED, err)) != CA_OK)
+			return rc;
+	}
+	return CA_OK;
+}
+
+/* Under the CRL lock: each retiring CA's public/ca-<id>/ pair and
+   public/crls.pem (absent files are left out). */
+static int
+bk_put_ca_crls(const struct ca_registry *reg, const char *pub, struct bk *b,
+    struct ca_error *err)
+{
+	char	path[CONFIG_PATH_MAX + 64], name[ARCHIVE_NAME_MAX + 1];
+	int	rc;
+
+	for (size_t i = 0; reg != NULL && i < ca_registry_count(reg); i++) {
+		const struct ca_entry *e = ca_registry_at(reg, i);
+
+		if (e->id == ca_registry_active_id(reg))
+			continue;	/* public/crl.{der,pem} */
+		for (int k = 0; k < 2; k++) {
+			const char *f = k == 0 ? "crl.der" : "crl.pem";
+
+			snprintf(path, sizeof(path), "%s/ca-%" PRIu32 "/%s",
+			    pub, e->id, f);
+			snprintf(name, sizeof(name), "public/ca-%" PRIu32
+			    "/%s", e->id, f);
+			if ((rc = bk_put_file(b, name, 0644, path, true,
+			    err)) != CA_OK)
+				return rc;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/crls.pem", pub);
+	return bk_put_file(b, "public/crls.pem", 0644, path, true, err);
+}
+
 struct backup_made {
 	int64_t			 size;
 	char			 sha256[65];	/* of the whole file */
@@ -268,6 +390,7 @@ backup_make(const struct config *cfg, struct store *st, const char *out,
 {
 	struct store		*cp = NULL;
 	struct cert_record	 carec;
+	struct ca_registry	*reg = NULL;
 	struct bk		 b;
 	uint8_t			*pem = NULL;
 	size_t			 pem_len = 0;
@@ -336,7 +459,8 @@ backup_make(const struct config *cfg, struct store *st, const char *out,
 	}
 	if ((rc = bk_put_file(&b, "db/data.mdb", 0600, db, false, err)) !=
 	    CA_OK || (rc = bk_put(&b, "ca.pem", 0644, -1, pem, pem_len,
-	    err)) != CA_OK)
+	    err)) != CA_OK || (rc = bk_put_cas(cfg, &b, &carec, include_key,
+	    &reg, err)) != CA_OK)
 		goto out;
 	/* crl.der and crl.pem as one pair: serve and `crl` replace them
 	   under this lock. */
@@ -347,6 +471,8 @@ backup_make(const struct config *cfg, struct store *st, const char *out,
 	rc = bk_put_file(&b, "public/crl.der", 0644, p1, true, err);
 	if (rc == CA_OK)
 		rc = bk_put_file(&b, "public/crl.pem", 0644, p2, true, err);
+	if (rc == CA_OK)
+		rc = bk_put_ca_crls(reg, pub, &b, err);
 	file_unlock(lock);
 	lock = -1;
 	if (rc != CA_OK)
@@ -355,7 +481,7 @@ backup_make(const struct config *cfg, struct store *st, const char *out,
 	    cfg->ca_key, false, err)) != CA_OK)
 		goto out;
 	if ((manifest = manifest_text(cfg, &carec, m->fp, &m->ss, include_key,
-	    &b)) == NULL) {
+	    reg, &b)) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -420,6 +546,7 @@ out:
 	if (have_tmpdir)
 		rm_tree(tmpdir);
 	store_close(cp);
+	ca_registry_free(reg);
 	cert_record_clear(&carec);
 	free(pem);
 	free(manifest);
@@ -500,12 +627,32 @@ static bool
 part_known(const char *name)
 {
 	static const char *known[] = { "db/data.mdb", "ca.pem",
-	    "public/crl.der", "public/crl.pem", "private/ca.key" };
+	    "public/crl.der", "public/crl.pem", "private/ca.key",
+	    "public/crls.pem" };
+	const char	*tail;
+	uint32_t	 id;
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(known[i], name) == 0)
 			return true;
+	if (part_ca(name, "cas/", &id, &tail))
+		return strcmp(tail, "ca.pem") == 0 ||
+		    strcmp(tail, "state") == 0 || strcmp(tail, "ca.key") == 0;
+	if (part_ca(name, "public/ca-", &id, &tail))
+		return strcmp(tail, "crl.der") == 0 ||
+		    strcmp(tail, "crl.pem") == 0;
 	return false;
+}
+
+/* A key part: private/ca.key or cas/<id>/ca.key. */
+static bool
+part_is_key(const char *name)
+{
+	const char	*tail;
+	uint32_t	 id;
+
+	return strcmp(name, "private/ca.key") == 0 ||
+	    (part_ca(name, "cas/", &id, &tail) && strcmp(tail, "ca.key") == 0);
 }
 
 static int
@@ -596,14 +743,109 @@ manifest_check(struct bk_read *r, const uint8_t *text, size_t len,
 	{
 		bool has_key = false;
 
-		for (size_t k = 0; k < r->n; k++)
-			has_key = has_key || strcmp(r->parts[k].name,
-			    "private/ca.key") == 0;
+		for (size_t k = 0; k < r->n; k++) {
+			if (strcmp(r->parts[k].name, "private/ca.key") == 0)
+				has_key = true;
+			else if (part_is_key(r->parts[k].name) &&
+			    !r->includes_key)
+				has_key = true;	/* a CA's key, unannounced */
+		}
 		if (has_key != r->includes_key)
 			return ca_error_set(err, CA_EMALF, "the manifest's "
 			    "includes_key disagrees with the parts");
 	}
 	return CA_OK;
+}
+
+/*
+ * The registry in a staged backup (into/cas/) against the manifest's
+ * "cas": it loads as the data directory's would (each state file, each
+ * certificate, the backup's ca.pem among them), and holds exactly the CAs
+ * the manifest lists, with their SHA-256. Every public/ca-<id>/ part
+ * belongs to one of them.
+ */
+static int
+staged_cas_check(const char *into, const struct bk_read *r,
+    struct ca_error *err)
+{
+	struct ca_registry	*reg = NULL;
+	struct cert_record	 rec;
+	json_t			*cas, *c;
+	char			 dir[CONFIG_PATH_MAX + 200];
+	struct stat		 sb;
+	const char		*tail;
+	uint32_t		 id;
+	size_t			 i, n = 0;
+	int			 rc;
+
+	memset(&rec, 0, sizeof(rec));
+	cas = json_object_get(r->manifest, "cas");
+	if (cas != NULL && !json_is_array(cas))
+		return ca_error_set(err, CA_EMALF, "the manifest's \"cas\" is "
+		    "not a list");
+	snprintf(dir, sizeof(dir), "%s/cas", into);
+	if (stat(dir, &sb) != 0) {
+		if (json_array_size(cas) != 0)
+			return ca_error_set(err, CA_EMALF, "the manifest lists "
+			    "%zu CAs, the file holds none", json_array_size(cas));
+		for (i = 0; i < r->n; i++)
+			if (part_ca(r->parts[i].name, "public/ca-", &id, &tail))
+				return ca_error_set(err, CA_EMALF, "%s: a CA "
+				    "the backup does not hold",
+				    r->parts[i].name);
+		return CA_OK;
+	}
+	if ((rc = cmd_cert_load(r->ca_pem, r->ca_pem_len, NULL, &rec, err)) !=
+	    CA_OK)
+		return rc;
+	rc = ca_registry_load(dir, rec.der, rec.der_len, &reg, err);
+	cert_record_clear(&rec);
+	if (rc != CA_OK)
+		return ca_error_set(err, rc, "the CAs in the backup: %s",
+		    err->msg);
+	/* Each cas/<id>/ca.pem part is a CA of the registry. */
+	for (i = 0; i < r->n; i++)
+		if (part_ca(r->parts[i].name, "cas/", &id, &tail) &&
+		    strcmp(tail, "ca.pem") == 0)
+			n++;
+	if (n != ca_registry_count(reg) ||
+	    json_array_size(cas) != ca_registry_count(reg)) {
+		rc = ca_error_set(err, CA_EMALF, "the backup holds %zu CA "
+		    "certificates, %zu with a state, the manifest lists %zu",
+		    n, ca_registry_count(reg), json_array_size(cas));
+		goto out;
+	}
+	json_array_foreach(cas, i, c) {
+		const struct ca_entry	*e;
+		const char		*sha = json_string_value(
+		    json_object_get(c, "sha256"));
+		json_int_t		 cid = json_integer_value(
+		    json_object_get(c, "id"));
+
+		if (sha == NULL || cid < 1 || cid > (json_int_t)UINT32_MAX ||
+		    (e = ca_registry_find(reg, (uint32_t)cid)) == NULL) {
+			rc = ca_error_set(err, CA_EMALF, "the manifest's CA "
+			    "%zu is not in the backup", i);
+			goto out;
+		}
+		if (strcmp(e->fingerprint_hex, sha) != 0) {
+			rc = ca_error_set(err, CA_EMALF, "cas/%" PRIu32
+			    "/ca.pem: its SHA-256 is %s, the manifest says %s",
+			    e->id, e->fingerprint_hex, sha);
+			goto out;
+		}
+	}
+	for (i = 0; i < r->n; i++)
+		if (part_ca(r->parts[i].name, "public/ca-", &id, &tail) &&
+		    ca_registry_find(reg, id) == NULL) {
+			rc = ca_error_set(err, CA_EMALF, "%s: a CA the backup "
+			    "does not hold", r->parts[i].name);
+			goto out;
+		}
+	rc = CA_OK;
+out:
+	ca_registry_free(reg);
+	return rc;
 }
 
 /*
@@ -762,6 +1004,8 @@ backup_read(const char *file, const char *into, struct bk_read *r,
 			goto out;
 		}
 	}
+	if (into != NULL)
+		rc = staged_cas_check(into, r, err);
 out:
 	if (out >= 0)
 		close(out);
@@ -806,6 +1050,15 @@ staged_store_check(const char *dir, const struct bk_read *r,
 	return CA_OK;
 }
 
+/* o's string k, or "" (for printing). */
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v != NULL ? v : "";
+}
+
 static int
 backup_verify(const char *file)
 {
@@ -842,8 +1095,18 @@ backup_verify(const char *file)
 	printf("crl number:   %" PRIu64 "\n", r.ss.crl_number);
 	printf("key:          %s\n", r.includes_key ? "included" :
 	    "not included");
+	{
+		json_t	*c;
+		size_t	 i;
+
+		json_array_foreach(json_object_get(r.manifest, "cas"), i, c)
+			printf("ca %-10" JSON_INTEGER_FORMAT " %-9s %s (SHA-256 "
+			    "%s)\n", json_integer_value(json_object_get(c,
+			    "id")), jstr(c, "state"), jstr(c, "subject"),
+			    jstr(c, "sha256"));
+	}
 	for (size_t i = 0; i < r.n; i++)
-		printf("part:         %-16s %12" PRIu64 "  sha256 %s\n",
+		printf("part:         %-20s %8" PRIu64 "  sha256 %s\n",
 		    r.parts[i].name, r.parts[i].size, r.parts[i].sha256);
 	printf("result:       OK, every part matches the manifest and the "
 	    "store opens\n");
@@ -919,6 +1182,7 @@ struct recover_ctx {
 	struct store	*st;
 	const uint8_t	*ca_der;
 	size_t		 ca_len;
+	uint32_t	 ca_id;		/* the store's id of that CA */
 	char		 who[128];
 	uint64_t	 recovered;
 	uint64_t	 newest;
@@ -932,8 +1196,8 @@ recover_one(void *arg, const char *source, const uint8_t *der, size_t len,
 	struct crl_recovery	 r;
 	int			 rc;
 
-	if ((rc = crl_recover(c->st, c->ca_der, c->ca_len, der, len, source,
-	    c->who, &r, err)) != CA_OK)
+	if ((rc = crl_recover(c->st, c->ca_der, c->ca_len, c->ca_id, der, len,
+	    source, c->who, &r, err)) != CA_OK)
 		return rc;
 	c->recovered += r.recovered;
 	if (r.number > c->newest)
@@ -945,6 +1209,81 @@ recover_one(void *arg, const char *source, const uint8_t *der, size_t len,
 	return CA_OK;
 }
 
+/* The registry of cfg's data directory for the active CA's DER; *reg NULL
+   when it never rotated. */
+static int
+registry_of(const struct config *cfg, const uint8_t *der, size_t len,
+    struct ca_registry **reg, struct ca_error *err)
+{
+	char		cas[CONFIG_PATH_MAX];
+	struct stat	sb;
+
+	*reg = NULL;
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir too long");
+	if (stat(cas, &sb) != 0)
+		return CA_OK;
+	return ca_registry_load(cas, der, len, reg, err);
+}
+
+/*
+ * Each retiring (or retired) CA's last local CRL, public/ca-<id>/crl.der
+ * (with stamp: the one a restore set aside, public/.ca-<id>.before-
+ * restore-STAMP/crl.der), checked with that CA's certificate: what it
+ * lists goes back under that CA's id, so that its own CRL lists it again.
+ */
+static int
+recover_retiring(const struct config *cfg, const struct ca_registry *reg,
+    const char *stamp, struct recover_ctx *c, struct ca_error *err)
+{
+	struct cert_record	 rec;
+	uint8_t			*pem = NULL, *buf = NULL;
+	size_t			 plen, len;
+	char			 path[CONFIG_PATH_MAX + 64], name[80];
+	int			 rc = CA_OK;
+
+	for (size_t i = 0; reg != NULL && i < ca_registry_count(reg); i++) {
+		const struct ca_entry *e = ca_registry_at(reg, i);
+
+		if (e->id == ca_registry_active_id(reg))
+			continue;
+		if (stamp != NULL)
+			snprintf(name, sizeof(name), "public/.ca-%" PRIu32
+			    ".before-restore-%s/crl.der", e->id, stamp);
+		else
+			snprintf(name, sizeof(name), "public/ca-%" PRIu32
+			    "/crl.der", e->id);
+		if (config_path(cfg, name, path, sizeof(path)) != CA_OK)
+			return ca_error_set(err, CA_EINVAL, "data_dir too "
+			    "long");
+		rc = file_read(path, CRL_ALB_MAX_BYTES, &buf, &len, err);
+		if (rc == CA_ENOENT) {
+			ca_error_clear(err);
+			rc = CA_OK;
+			continue;
+		}
+		if (rc != CA_OK)
+			break;
+		memset(&rec, 0, sizeof(rec));
+		if ((rc = file_read(e->cert, SMALL_PART_MAX, &pem, &plen,
+		    err)) == CA_OK)
+			rc = cmd_cert_load(pem, plen, NULL, &rec, err);
+		if (rc == CA_OK) {
+			c->ca_der = rec.der;
+			c->ca_len = rec.der_len;
+			c->ca_id = e->id;
+			rc = recover_one(c, path, buf, len, err);
+		}
+		cert_record_clear(&rec);
+		free(pem);
+		free(buf);
+		pem = buf = NULL;
+		if (rc != CA_OK)
+			break;
+	}
+	return rc;
+}
+
 int
 cmd_recover_published(const struct config *cfg, struct ca *ca,
     const uint8_t *ca_der, size_t ca_len, struct store *st,
@@ -952,6 +1291,7 @@ cmd_recover_published(const struct config *cfg, struct ca *ca,
 {
 	struct recover_ctx	 c;
 	struct publish_set	*pubs = NULL;
+	struct ca_registry	*reg = NULL;
 	uint8_t			*buf = NULL;
 	size_t			 len;
 	char			 path[CONFIG_PATH_MAX + 16];
@@ -962,31 +1302,53 @@ cmd_recover_published(const struct config *cfg, struct ca *ca,
 	c.ca_der = ca != NULL ? ca_cert_der(ca, &c.ca_len) : ca_der;
 	if (ca == NULL)
 		c.ca_len = ca_len;
+	if (c.ca_der == NULL)
+		return ca_error_set(err, CA_EINVAL, "no CA certificate");
+	if ((rc = registry_of(cfg, c.ca_der, c.ca_len, &reg, err)) != CA_OK)
+		return rc;
+	c.ca_id = ca != NULL ? ca_get_id(ca) : reg != NULL ?
+	    ca_registry_active_id(reg) : STORE_CA_FIRST;
 	cmd_who(c.who, sizeof(c.who));
 	/* The local CRL first: public/crl.der. */
-	if (config_path(cfg, "public/crl.der", path, sizeof(path)) != CA_OK)
-		return ca_error_set(err, CA_EINVAL, "data_dir too long");
+	if (config_path(cfg, "public/crl.der", path, sizeof(path)) != CA_OK) {
+		rc = ca_error_set(err, CA_EINVAL, "data_dir too long");
+		goto out;
+	}
 	rc = file_read(path, CRL_ALB_MAX_BYTES, &buf, &len, err);
 	if (rc == CA_OK) {
 		rc = recover_one(&c, path, buf, len, err);
 		free(buf);
 		if (rc != CA_OK)
-			return rc;
+			goto out;
 	} else if (rc != CA_ENOENT)
-		return rc;
+		goto out;
+	ca_error_clear(err);
+	/* Then each retiring CA's, from its own directory. */
+	{
+		struct recover_ctx rc2 = c;
+
+		rc = recover_retiring(cfg, reg, NULL, &rc2, err);
+		c.recovered = rc2.recovered;
+		c.newest = rc2.newest;
+		if (rc != CA_OK)
+			goto out;
+	}
 	/* Then each s3 publisher's latest. */
 	if (cfg->n_publishers > 0 && ca != NULL) {
 		if ((rc = cmd_publishers_open_dry(cfg, ca, st, &pubs, err)) !=
 		    CA_OK)
-			return rc;
+			goto out;
 		rc = publish_latest_crls(pubs, recover_one, &c, err);
 		publish_set_free(pubs);
 		if (rc != CA_OK)
-			return rc;
+			goto out;
 	}
 	if (newest != NULL)
 		*newest = c.newest;
-	return CA_OK;
+	rc = CA_OK;
+out:
+	ca_registry_free(reg);
+	return rc;
 }
 
 /* ---- restore ---- */
@@ -997,7 +1359,7 @@ static bool
 target_in_use(const struct config *cfg, char *what, size_t size)
 {
 	struct stat	sb;
-	const char	*names[] = { "db", "public/crl.der" };
+	const char	*names[] = { "db", "public/crl.der", "cas" };
 
 	if (stat(cfg->ca_cert, &sb) == 0) {
 		snprintf(what, size, "%s", cfg->ca_cert);
@@ -1009,6 +1371,25 @@ target_in_use(const struct config *cfg, char *what, size_t size)
 			return true;
 	what[0] = '\0';
 	return false;
+}
+
+/* The restored active CA's id in the store (its registry's, when the CA
+   did not open). */
+static uint32_t
+restored_active_id(const struct config *cfg, const struct ca *ca,
+    const struct cert_record *rec)
+{
+	struct ca_registry	*reg = NULL;
+	struct ca_error		 e2;
+	uint32_t		 id = STORE_CA_FIRST;
+
+	if (ca != NULL)
+		return ca_get_id(ca);
+	if (registry_of(cfg, rec->der, rec->der_len, &reg, &e2) == CA_OK &&
+	    reg != NULL)
+		id = ca_registry_active_id(reg);
+	ca_registry_free(reg);
+	return id;
 }
 
 /* Rename path to path.before-restore-STAMP when it exists. */
@@ -1057,6 +1438,77 @@ out:
 		free(buf);
 	}
 	return rc;
+}
+
+/*
+ * The registry and the retiring CAs' public files. What the data
+ * directory held is set aside first: cas/ as cas.before-restore-STAMP,
+ * each public/ca-<id>/ as public/.ca-<id>.before-restore-STAMP (out of
+ * crl_files_combine's sight, which takes every public/ca-*), crls.pem as
+ * crls.pem.before-restore-STAMP. Then the backup's parts go in: cas/ and
+ * cas/<id>/ 0700, keys 0600, the rest 0644.
+ */
+static int
+restore_cas(const struct config *cfg, const char *stage,
+    const struct bk_read *r, const char *stamp, struct ca_error *err)
+{
+	char		 cas[CONFIG_PATH_MAX], pub[CONFIG_PATH_MAX];
+	char		 from[CONFIG_PATH_MAX + 300], to[CONFIG_PATH_MAX + 350];
+	char		 src[CONFIG_PATH_MAX + 300], dst[CONFIG_PATH_MAX + 300];
+	DIR		*d;
+	struct dirent	*de;
+	const char	*tail, *name;
+	uint32_t	 id;
+	bool		 in_cas;
+	int		 rc;
+
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
+	    config_path(cfg, "public", pub, sizeof(pub)) != CA_OK)
+		return ca_error_set(err, CA_EINVAL, "data_dir too long");
+	if ((rc = set_aside(cas, stamp, err)) != CA_OK)
+		return rc;
+	if ((d = opendir(pub)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "ca-", 3) != 0)
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", pub, de->d_name);
+			snprintf(to, sizeof(to), "%s/.%s.before-restore-%s",
+			    pub, de->d_name, stamp);
+			if (rename(from, to) != 0) {
+				rc = ca_error_set(err, CA_EIO, "%s: %s", from,
+				    strerror(errno));
+				closedir(d);
+				return rc;
+			}
+			fprintf(stderr, "mtlsca: restore: kept the replaced "
+			    "%s as %s\n", from, to);
+		}
+		closedir(d);
+	}
+	snprintf(dst, sizeof(dst), "%s/crls.pem", pub);
+	if ((rc = set_aside(dst, stamp, err)) != CA_OK)
+		return rc;
+	for (size_t i = 0; i < r->n; i++) {
+		name = r->parts[i].name;
+		in_cas = part_ca(name, "cas/", &id, &tail);
+		if (!in_cas && !part_ca(name, "public/ca-", &id, &tail) &&
+		    strcmp(name, "public/crls.pem") != 0)
+			continue;
+		if (in_cas) {
+			snprintf(dst, sizeof(dst), "%s/%" PRIu32, cas, id);
+			if ((rc = dir_make(cas, 0700, err)) != CA_OK ||
+			    (rc = dir_make(dst, 0700, err)) != CA_OK)
+				return rc;
+		}
+		if (config_path(cfg, name, dst, sizeof(dst)) != CA_OK)
+			return ca_error_set(err, CA_EINVAL, "data_dir too "
+			    "long");
+		snprintf(src, sizeof(src), "%s/%s", stage, name);
+		if ((rc = install_file(src, dst, part_is_key(name) ? 0600 :
+		    0644, err)) != CA_OK)
+			return rc;
+	}
+	return CA_OK;
 }
 
 int
@@ -1175,6 +1627,8 @@ cmd_restore(int argc, char **argv, struct config *cfg)
 		if (install_file(src, cfg->ca_key, 0600, &err) != CA_OK)
 			goto fail;
 	}
+	if (restore_cas(cfg, stage, &r, stamp, &err) != CA_OK)
+		goto fail;
 	rm_tree(stage);
 	staged = false;
 
@@ -1200,7 +1654,8 @@ cmd_restore(int argc, char **argv, struct config *cfg)
 			char			who[128];
 
 			cmd_who(who, sizeof(who));
-			if (crl_recover(st, rec.der, rec.der_len, prev_crl,
+			if (crl_recover(st, rec.der, rec.der_len,
+			    restored_active_id(cfg, ca, &rec), prev_crl,
 			    prev_len, "the replaced public/crl.der", who, &cr,
 			    &kerr) != CA_OK)
 				fprintf(stderr, "mtlsca: restore: warning: %s\n",
@@ -1214,6 +1669,23 @@ cmd_restore(int argc, char **argv, struct config *cfg)
 					    "replaced public/crl.der)\n",
 					    cr.recovered, cr.number);
 			}
+		}
+		{
+			/* The retiring CAs' CRLs it replaced, likewise. */
+			struct ca_registry	*reg = NULL;
+			struct recover_ctx	 c;
+
+			memset(&c, 0, sizeof(c));
+			c.st = st;
+			cmd_who(c.who, sizeof(c.who));
+			if (registry_of(cfg, rec.der, rec.der_len, &reg,
+			    &kerr) != CA_OK || recover_retiring(cfg, reg,
+			    stamp, &c, &kerr) != CA_OK)
+				fprintf(stderr, "mtlsca: restore: warning: %s\n",
+				    kerr.msg);
+			else if (c.newest > newest)
+				newest = c.newest;
+			ca_registry_free(reg);
 		}
 		if (cmd_recover_published(cfg, ca, rec.der, rec.der_len, st,
 		    &published, &err) != CA_OK) {

@@ -103,7 +103,10 @@ int crl_write_files(const char *dir, const struct crl_result *r,
  * revoked, with the CRL's date and reason (serials the store never saw are
  * recorded without a certificate), each audited as "recovered from CRL N
  * (source)". buf is PEM or DER; a CRL whose signature does not verify with
- * ca_der's key is refused (CA_EPOLICY) and changes nothing.
+ * ca_der's key is refused (CA_EPOLICY) and changes nothing. ca_id is the
+ * store's id of that CA (STORE_CA_FIRST, or a later one after a rotation):
+ * a serial the store never saw is recorded under it, so that this CA's CRL
+ * lists it again (0: the store's active CA).
  */
 struct crl_recovery {
 	uint64_t	number;		/* the CRL's cRLNumber */
@@ -114,8 +117,8 @@ struct crl_recovery {
 	int64_t		this_update;
 };
 int crl_recover(struct store *st, const uint8_t *ca_der, size_t ca_len,
-    const uint8_t *buf, size_t len, const char *source, const char *who,
-    struct crl_recovery *out, struct ca_error *err);
+    uint32_t ca_id, const uint8_t *buf, size_t len, const char *source,
+    const char *who, struct crl_recovery *out, struct ca_error *err);
 
 struct crl_check_report {
 	bool		pem;		/* input was PEM */

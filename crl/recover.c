@@ -58,7 +58,7 @@ entry_reason(const struct der_tlv *exts)
 
 int
 crl_recover(struct store *st, const uint8_t *ca_der, size_t ca_len,
-    const uint8_t *buf, size_t len, const char *source, const char *who,
+    uint32_t ca_id, const uint8_t *buf, size_t len, const char *source, const char *who,
     struct crl_recovery *out, struct ca_error *err)
 {
 	struct crl_parsed	 o;
@@ -148,6 +148,9 @@ crl_recover(struct store *st, const uint8_t *ca_der, size_t ca_len,
 		rv.reason = (uint8_t)reason;
 		rv.force = true;
 		rv.not_after = STORE_NOT_AFTER_UNKNOWN;
+		/* A serial the store never saw goes to the CRL of the CA
+		   that signed this one (not to the active CA's). */
+		rv.ca_id = ca_id;
 		if ((rc = store_txn_cert_revoke(txn, &rv, crl_entry_encode,
 		    &outcome, err)) != CA_OK)
 			goto out;

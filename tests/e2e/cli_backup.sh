@@ -75,7 +75,8 @@ d = sys.argv[1]
 m = json.load(open(os.path.join(d, "manifest.json")))
 assert m["format"] == "mtlsca-backup" and m["version"] == 1, m
 names = sorted(p["name"] for p in m["parts"])
-assert names == ["ca.pem", "db/data.mdb", "public/crl.der", "public/crl.pem"], names
+assert names == ["ca.pem", "db/data.mdb", "public/crl.der", "public/crl.pem",
+                 "public/crls.pem"], names
 for p in m["parts"]:
     data = open(os.path.join(d, p["name"]), "rb").read()
     assert len(data) == p["size"], p

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the store's value decoders: certificate records
  * (store_record_decode), tokens and audit entries. A value that decodes must
- * re-encode to the very same bytes (one exact encoding), and nothing may
+ * re-encode to the very same bytes (one exact encoding; version 2 records,
+ * a later CA's after a rotation, carry their ca_id), and nothing may
  * read out of bounds, leak or crash. Seeds: tests/data/record/.
  * corpus: data/record
  */

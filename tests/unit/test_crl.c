@@ -1298,7 +1298,8 @@ test_recover(void **state)
 	der = ca_cert_der(g_rsa, &dlen);
 	assert_int_equal(store_counter_get(old, STORE_COUNTER_REVGEN, &gen0,
 	    &e), CA_OK);
-	assert_int_equal(crl_recover(old, der, dlen, other.der, other.der_len,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST,
+	    other.der, other.der_len,
 	    "test", "cli:test", &rec, &e), CA_EPOLICY);
 	assert_non_null(strstr(e.msg, "not signed by this CA"));
 	assert_int_equal(store_counter_get(old, STORE_COUNTER_CRL, &gen1, &e),
@@ -1307,7 +1308,8 @@ test_recover(void **state)
 
 	/* Ours, as PEM: the counter rises, s2 and s3 come back revoked with
 	   the CRL's date and reason. */
-	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)r.pem,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST,
+	    (const uint8_t *)r.pem,
 	    r.pem_len, "test", "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.number, 2);
 	assert_int_equal(rec.counter, 2);
@@ -1334,10 +1336,12 @@ test_recover(void **state)
 
 	/* Twice, or an older CRL after it (DER): nothing more, and the
 	   counter never goes down. */
-	assert_int_equal(crl_recover(old, der, dlen, r.der, r.der_len, "test",
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST,
+	    r.der, r.der_len, "test",
 	    "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.recovered, 0);
-	assert_int_equal(crl_recover(old, der, dlen, r2.der, r2.der_len,
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST,
+	    r2.der, r2.der_len,
 	    "test", "cli:test", &rec, &e), CA_OK);
 	assert_int_equal(rec.number, 1);
 	assert_int_equal(rec.counter, 2);
@@ -1351,11 +1355,71 @@ test_recover(void **state)
 	assert_int_equal(other.entries, 3);
 
 	/* Not a CRL. */
-	assert_int_equal(crl_recover(old, der, dlen, (const uint8_t *)"junk",
+	assert_int_equal(crl_recover(old, der, dlen, STORE_CA_FIRST,
+	    (const uint8_t *)"junk",
 	    4, "test", "cli:test", &rec, &e), CA_EMALF);
 	crl_result_clear(&r);
 	crl_result_clear(&r2);
 	crl_result_clear(&other);
+	store_close(live);
+	store_close(old);
+}
+
+/* A retiring CA's CRL recovered into a store whose active CA is another:
+   a serial the store never saw goes back under the CA that signed the CRL
+   (crl_recover's ca_id), so that this CA's next CRL lists it and the
+   active CA's does not. */
+static void
+test_recover_ca_id(void **state)
+{
+	static const uint8_t	 s4[] = { 0x41, 0x04 };
+	struct store		*live = store_new(NULL, 0);
+	struct store		*old = store_new(NULL, 0);
+	struct store_revocation	 rv;
+	struct crl_result	 r, mine, theirs;
+	struct crl_recovery	 rec;
+	struct cert_record	 got;
+	struct ca_error		 e;
+	const uint8_t		*der;
+	size_t			 dlen;
+	uint32_t		 ec_id = ca_get_id(g_ec);
+	int			 outcome;
+	(void)state;
+
+	ca_set_id(g_ec, 3);		/* a retiring CA, id 3 */
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = s4;
+	rv.serial_len = sizeof(s4);
+	rv.revoked_at = T_GOLDEN;
+	rv.reason = 1;
+	rv.force = true;
+	rv.not_after = STORE_NOT_AFTER_UNKNOWN;
+	rv.ca_id = 3;
+	assert_int_equal(store_cert_revoke(live, &rv, crl_entry_encode,
+	    &outcome, NULL, &e), CA_OK);
+	build(g_ec, live, T_GOLDEN + 100, 0, &r);
+	assert_int_equal(r.entries, 1);
+
+	/* The restored store's active CA is 5. */
+	assert_int_equal(store_counter_raise(old, STORE_COUNTER_CA_ACTIVE, 5,
+	    NULL, &e), CA_OK);
+	der = ca_cert_der(g_ec, &dlen);
+	assert_int_equal(crl_recover(old, der, dlen, 3, r.der, r.der_len,
+	    "test", "cli:test", &rec, &e), CA_OK);
+	assert_int_equal(rec.recovered, 1);
+	assert_int_equal(store_cert_get(old, s4, sizeof(s4), &got, &e), CA_OK);
+	assert_int_equal(got.status, CERT_STATUS_REVOKED);
+	assert_int_equal(got.ca_id, 3);
+	cert_record_clear(&got);
+	build(g_ec, old, T_GOLDEN + 200, 0, &mine);
+	assert_int_equal(mine.entries, 1);
+	ca_set_id(g_ec, 5);		/* the active CA's CRL: not there */
+	build(g_ec, old, T_GOLDEN + 300, 0, &theirs);
+	assert_int_equal(theirs.entries, 0);
+	ca_set_id(g_ec, ec_id);
+	crl_result_clear(&r);
+	crl_result_clear(&mine);
+	crl_result_clear(&theirs);
 	store_close(live);
 	store_close(old);
 }
@@ -1382,6 +1446,7 @@ main(void)
 		cmocka_unit_test(test_check_too_many_entries),
 		cmocka_unit_test(test_check_malformed),
 		cmocka_unit_test(test_recover),
+		cmocka_unit_test(test_recover_ca_id),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

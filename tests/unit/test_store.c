@@ -1079,6 +1079,210 @@ test_scan_callbacks(void **state)
 	assert_int_equal(calls, 1);
 }
 
+/* ---- CA rotation: records and revocations carry their CA ---- */
+
+/* Version 2 (a later CA's record) round trips every id from 2 up to
+   UINT32_MAX; the first CA's (0 or 1) stays version 1 and reads back as
+   1; a version 2 naming the first CA, cut short, or with a byte more is
+   refused. */
+static void
+test_record_v2(void **state)
+{
+	static const uint32_t	 ids[] = { 2, 3, 255, 256, 0x10000,
+	    0x7fffffffu, UINT32_MAX - 1, UINT32_MAX };
+	struct cert_record	 r, back;
+	uint8_t			*buf = NULL, *v2 = NULL;
+	size_t			 len = 0, v1len;
+
+	(void)state;
+	mk_record(&r, 7, 2000000000);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		r.ca_id = ids[i];
+		assert_int_equal(store_record_encode(&r, &buf, &len), CA_OK);
+		assert_int_equal(buf[0], 2);
+		/* The id, big-endian, is the last field. */
+		assert_int_equal(buf[len - 4], (uint8_t)(ids[i] >> 24));
+		assert_int_equal(buf[len - 1], (uint8_t)ids[i]);
+		assert_int_equal(store_record_decode(buf, len, &back), CA_OK);
+		assert_records_equal(&r, &back);
+		assert_int_equal(back.ca_id, ids[i]);
+		cert_record_clear(&back);
+		/* Truncated by 1..4 bytes (a part of the id missing). */
+		for (size_t cut = 1; cut <= 4; cut++)
+			assert_int_equal(store_record_decode(buf, len - cut,
+			    &back), CA_EMALF);
+		free(buf);
+		buf = NULL;
+	}
+
+	/* The first CA: version 1, read back as 1. */
+	for (uint32_t id = 0; id <= 1; id++) {
+		r.ca_id = id;
+		assert_int_equal(store_record_encode(&r, &buf, &len), CA_OK);
+		assert_int_equal(buf[0], 1);
+		assert_int_equal(store_record_decode(buf, len, &back), CA_OK);
+		assert_int_equal(back.ca_id, STORE_CA_FIRST);
+		cert_record_clear(&back);
+		if (id == 1)
+			break;
+		free(buf);
+		buf = NULL;
+	}
+	v1len = len;
+
+	/* Version 2 that names the first CA (or none): refused, so that
+	   each record has one encoding. */
+	v2 = malloc(v1len + 5);
+	assert_non_null(v2);
+	memcpy(v2, buf, v1len);
+	v2[0] = 2;
+	for (uint32_t id = 0; id <= 1; id++) {
+		v2[v1len] = 0;
+		v2[v1len + 1] = 0;
+		v2[v1len + 2] = 0;
+		v2[v1len + 3] = (uint8_t)id;
+		assert_int_equal(store_record_decode(v2, v1len + 4, &back),
+		    CA_EMALF);
+	}
+	/* Version 2 without its id at all, and with a byte more. */
+	assert_int_equal(store_record_decode(v2, v1len, &back), CA_EMALF);
+	v2[v1len + 3] = 2;
+	assert_int_equal(store_record_decode(v2, v1len + 4, &back), CA_OK);
+	assert_int_equal(back.ca_id, 2);
+	cert_record_clear(&back);
+	v2[v1len + 4] = 0;
+	assert_int_equal(store_record_decode(v2, v1len + 5, &back), CA_EMALF);
+	/* Version 1 with an id appended: a trailing field, refused. */
+	v2[0] = 1;
+	assert_int_equal(store_record_decode(v2, v1len + 4, &back), CA_EMALF);
+	/* Version 3: unknown. */
+	v2[0] = 3;
+	assert_int_equal(store_record_decode(v2, v1len + 4, &back), CA_EMALF);
+	free(v2);
+	free(buf);
+}
+
+/* What a scan for one CA sees: the mk_serial numbers of its entries. */
+static void
+scan_ca(struct store *st, uint32_t ca_id, struct scan *s)
+{
+	struct store_revoked_visitor	v = { scan_begin, scan_entry, s,
+	    ca_id };
+	struct ca_error			e;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(store_revoked_scan(st, 0, &v, &e), CA_OK);
+	assert_int_equal(s->begun, 1);
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+assert_scan_ids(struct store *st, uint32_t ca_id, const uint32_t *want,
+    size_t n)
+{
+	struct scan s;
+
+	scan_ca(st, ca_id, &s);
+	if (s.n != n)
+		fail_msg("CA %u: %zu entries, expected %zu", ca_id, s.n, n);
+	qsort(s.ids, s.n, sizeof(s.ids[0]), u32_cmp);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(s.ids[i], want[i]);
+}
+
+/* Certificates of CA 1, 2 and 3, revoked, and serials the store never
+   saw revoked with --force: each scan with vis.ca_id sees exactly its own
+   CA's (0 is the first CA's); a forced revocation without a CA goes to
+   the CA the store counter names as active. */
+static void
+test_scan_per_ca(void **state)
+{
+	struct fx		*f = *state;
+	struct cert_record	 r, got;
+	struct store_revocation	 rv;
+	struct ca_error		 e;
+	int			 outcome;
+	/* serial number n -> its CA */
+	static const struct { uint32_t n, ca; } certs[] = {
+		{ 1, 0 }, { 2, 1 }, { 3, 2 }, { 4, 2 }, { 5, 3 },
+		{ 6, 0 },		/* not revoked */
+		{ 7, 2 },		/* not revoked */
+	};
+	static const uint32_t ca1[] = { 1, 2, 10 }, ca2[] = { 3, 4, 12 },
+	    ca3[] = { 5, 11 };
+	uint8_t			 serial[16];
+	size_t			 slen;
+
+	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		mk_record(&r, certs[i].n, 2000000000);
+		r.ca_id = certs[i].ca;
+		assert_int_equal(store_cert_put(f->st, &r, &e), CA_OK);
+		if (certs[i].n >= 6)
+			continue;
+		memset(&rv, 0, sizeof(rv));
+		rv.serial = r.serial;
+		rv.serial_len = r.serial_len;
+		rv.revoked_at = 1000 + certs[i].n;
+		/* A record's own CA wins over what the revocation says. */
+		rv.ca_id = 3;
+		assert_int_equal(store_cert_revoke(f->st, &rv, test_enc,
+		    &outcome, NULL, &e), CA_OK);
+		assert_int_equal(outcome, STORE_REVOKE_NEW);
+	}
+	/* A forced revocation of an unknown serial before any rotation:
+	   the first CA's. */
+	mk_serial(10, serial, &slen);
+	memset(&rv, 0, sizeof(rv));
+	rv.serial = serial;
+	rv.serial_len = slen;
+	rv.revoked_at = 1010;
+	rv.force = true;
+	rv.not_after = STORE_NOT_AFTER_UNKNOWN;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	/* After `ca rotate` made CA 3 active: the next one is CA 3's. */
+	assert_int_equal(store_counter_raise(f->st, STORE_COUNTER_CA_ACTIVE, 3,
+	    NULL, &e), CA_OK);
+	mk_serial(11, serial, &slen);
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(store_cert_get(f->st, serial, slen, &got, &e), CA_OK);
+	assert_int_equal(got.ca_id, 3);
+	assert_null(got.der);
+	cert_record_clear(&got);
+	/* One that names its CA (crl_recover of a retiring CA's CRL). */
+	mk_serial(12, serial, &slen);
+	rv.ca_id = 2;
+	assert_int_equal(store_cert_revoke(f->st, &rv, test_enc, &outcome,
+	    NULL, &e), CA_OK);
+	assert_int_equal(store_cert_get(f->st, serial, slen, &got, &e), CA_OK);
+	assert_int_equal(got.ca_id, 2);
+	cert_record_clear(&got);
+
+	assert_scan_ids(f->st, 0, ca1, 3);
+	assert_scan_ids(f->st, 1, ca1, 3);
+	assert_scan_ids(f->st, 2, ca2, 3);
+	assert_scan_ids(f->st, 3, ca3, 2);
+	assert_scan_ids(f->st, 4, NULL, 0);
+	assert_scan_ids(f->st, UINT32_MAX, NULL, 0);
+	/* The entries a later CA's scan hands over are the encoder's bytes,
+	   without the CA header. */
+	{
+		struct scan s;
+
+		scan_ca(f->st, 3, &s);
+		assert_int_equal(s.last_len, 1 + 16 + 1 + 8);
+		assert_int_equal(s.last[0], 16);
+	}
+}
+
 /* Revoked entries are a scan of borrowed bytes; time a large one. */
 static int
 count_entry(void *ctx, const uint8_t *der, size_t len)
@@ -2409,6 +2613,8 @@ main(void)
 		T(test_revoke),
 		T(test_scan_min_not_after),
 		T(test_scan_callbacks),
+		cmocka_unit_test(test_record_v2),
+		T(test_scan_per_ca),
 		T(test_scan_many),
 		T(test_scan_rss),
 		T(test_counters),
