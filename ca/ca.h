@@ -133,6 +133,10 @@ struct ca_registry;
 int ca_registry_load(const char *cas_dir, const uint8_t *active_der,
     size_t active_len, struct ca_registry **out, struct ca_error *err);
 void ca_registry_free(struct ca_registry *r);
+/* The fingerprint, notAfter and subject of the CA certificate (PEM) at
+   path into e (its other fields untouched): without the key. */
+int ca_cert_file_facts(const char *path, struct ca_entry *e,
+    struct ca_error *err);
 /* The configured CA's id (1 without a registry). */
 uint32_t ca_registry_active_id(const struct ca_registry *r);
 /* The CAs of the registry in id order (borrowed). */

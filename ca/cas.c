@@ -113,8 +113,8 @@ bad:
 }
 
 /* The facts of a CA certificate file: fingerprint, notAfter, subject. */
-static int
-cert_facts(const char *path, struct ca_entry *e, struct ca_error *err)
+int
+ca_cert_file_facts(const char *path, struct ca_entry *e, struct ca_error *err)
 {
 	gnutls_x509_crt_t	 crt = NULL;
 	gnutls_datum_t		 d, der = { NULL, 0 }, dn = { NULL, 0 };
@@ -177,10 +177,12 @@ entry_load(const char *cas_dir, const char *name, struct ca_entry *e,
 
 	*keep = false;
 	memset(e, 0, sizeof(*e));
-	if (parse_u64(name, 2, UINT32_MAX, &id) != CA_OK &&
-	    parse_u64(name, 1, 1, &id) != CA_OK)
+	if (parse_u64(name, 1, UINT32_MAX, &id) != CA_OK)
 		return CA_OK;		/* not ours: "lost+found", a note */
 	e->id = (uint32_t)id;
+	if (snprintf(dir, sizeof(dir), "%" PRIu32, e->id) < 0 ||
+	    strcmp(dir, name) != 0)
+		return CA_OK;		/* "01": not the name we give */
 	if (path_join(dir, sizeof(dir), cas_dir, name) != CA_OK ||
 	    path_join(e->cert, sizeof(e->cert), dir, "ca.pem") != CA_OK ||
 	    path_join(e->key, sizeof(e->key), dir, "ca.key") != CA_OK ||
@@ -198,7 +200,7 @@ entry_load(const char *cas_dir, const char *name, struct ca_entry *e,
 	free(text);
 	if (rc != CA_OK)
 		return rc;
-	if ((rc = cert_facts(e->cert, e, err)) != CA_OK)
+	if ((rc = ca_cert_file_facts(e->cert, e, err)) != CA_OK)
 		return rc;
 	*keep = true;
 	return CA_OK;

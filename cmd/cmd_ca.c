@@ -332,26 +332,31 @@ count_certs(struct store *st, struct ca_count *c, size_t n, int64_t now,
 static int
 ca_list(struct config *cfg, bool json)
 {
-	struct ca		*ca = NULL;
 	struct ca_registry	*reg = NULL;
 	struct store		*st = NULL;
 	struct ca_count		*cnt = NULL;
+	struct ca_entry		 single;
 	struct ca_error		 err;
-	char			 t1[21], t2[21];
-	size_t			 n, len;
-	const uint8_t		*der;
+	char			 t1[21], t2[21], cas[CONFIG_PATH_MAX];
+	size_t			 n;
 	int64_t			 now = time_now();
 	json_t			*arr = NULL;
 	int			 status = CMD_FAIL;
 
+	/* Certificates only, never a key: a data directory restored
+	   without its keys still lists its CAs. */
 	ca_error_clear(&err);
-	if (cmd_ca_open(cfg, &ca, &err) != CA_OK ||
+	memset(&single, 0, sizeof(single));
+	single.id = STORE_CA_FIRST;
+	single.state = CA_STATE_ACTIVE;
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
+	    registry_for(cfg, cas, &reg, &err) != CA_OK ||
 	    cmd_store_open(cfg, true, &st, &err) != CA_OK ||
-	    registry_of(cfg, ca, &reg, &err) != CA_OK) {
+	    (ca_registry_count(reg) == 0 && ca_cert_file_facts(cfg->ca_cert,
+	    &single, &err) != CA_OK)) {
 		status = cmd_fail_err(&err);
 		goto out;
 	}
-	der = ca_cert_der(ca, &len);
 	n = ca_registry_count(reg);
 	if ((cnt = calloc(n > 0 ? n : 1, sizeof(*cnt))) == NULL) {
 		status = cmd_fail("out of memory");
@@ -375,26 +380,11 @@ ca_list(struct config *cfg, bool json)
 		    "REVOKED", "SUBJECT / SHA-256");
 	for (size_t i = 0; i < (n > 0 ? n : 1); i++) {
 		const struct ca_entry	*e = n > 0 ? ca_registry_at(reg, i) :
-		    NULL;
-		char			 fp[65], subj[512];
-		const char		*state;
-		int64_t			 na;
-		struct ca_identity	 idn;
+		    &single;
+		const char		*fp = e->fingerprint_hex, *subj = e->subject;
+		const char		*state = ca_state_name(e->state);
 
-		if (e != NULL) {
-			snprintf(fp, sizeof(fp), "%s", e->fingerprint_hex);
-			snprintf(subj, sizeof(subj), "%s", e->subject);
-			state = ca_state_name(e->state);
-			na = e->not_after;
-		} else {
-			cmd_fingerprint(der, len, fp);
-			subj[0] = '\0';
-			if (ca_identity_of(der, len, &idn, NULL) == CA_OK)
-				snprintf(subj, sizeof(subj), "%.500s", idn.subject);
-			state = "active";
-			na = ca_not_after(ca);
-		}
-		cmd_time(na, t1);
+		cmd_time(e->not_after, t1);
 		cmd_time(cnt[i].last_expiry, t2);
 		if (json) {
 			if (json_array_append_new(arr, json_pack("{s:I, s:s, "
@@ -421,7 +411,6 @@ out:
 	free(cnt);
 	ca_registry_free(reg);
 	store_close(st);
-	ca_free(ca);
 	return status;
 }
 

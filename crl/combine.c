@@ -85,7 +85,10 @@ crl_files_combine(const char *root, struct ca_error *err)
 	if ((d = opendir(root)) == NULL)
 		return ca_error_set(err, CA_EIO, "%s: cannot read it", root);
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "ca-", 3) != 0 || n == COMBINE_MAX)
+		/* Only a retiring CA's directory: "ca-" and its id. */
+		if (strncmp(de->d_name, "ca-", 3) != 0 || de->d_name[3] < '1' ||
+		    de->d_name[3] > '9' || strspn(de->d_name + 3,
+		    "0123456789") != strlen(de->d_name + 3) || n == COMBINE_MAX)
 			continue;
 		if ((names[n] = strdup(de->d_name)) == NULL) {
 			rc = ca_error_set(err, CA_ENOMEM, "out of memory");

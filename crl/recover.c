@@ -92,8 +92,12 @@ crl_recover(struct store *st, const uint8_t *ca_der, size_t ca_len,
 	}
 	if ((rc = crl_sig_verify(ca_der, ca_len, o.alg, o.alg_len, o.tbs,
 	    o.tbs_len, o.sig, o.sig_len, err)) != CA_OK) {
+		char why[sizeof(err->msg)];
+
+		/* err->msg is an argument: copied first (no overlap). */
+		snprintf(why, sizeof(why), "%s", err != NULL ? err->msg : "");
 		rc = ca_error_set(err, rc, "%s was not signed by this CA (%s): "
-		    "nothing is taken from it", source, err->msg);
+		    "nothing is taken from it", source, why);
 		goto out;
 	}
 	if (!o.has_number || o.number_big) {
