@@ -59,6 +59,9 @@ int cmd_publishers_open_ns(const struct config *cfg, struct ca *ca,
 /* ca rotate: the publishers' state moves from from_ns to to_ns. */
 int cmd_publish_state_move(const struct config *cfg, struct store *st,
     const char *from_ns, const char *to_ns, struct ca_error *err);
+int cmd_publishers_open_dry_ns(const struct config *cfg, struct ca *ca,
+    struct store *st, const char *ns, struct publish_set **out,
+    struct ca_error *err);
 int cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
     struct store *st, struct publish_set **out, struct ca_error *err);
 

@@ -1183,6 +1183,10 @@ struct recover_ctx {
 	const uint8_t	*ca_der;
 	size_t		 ca_len;
 	uint32_t	 ca_id;		/* the store's id of that CA */
+	/* The data directory's other CAs (CA rotation; may be NULL): a CRL
+	   that is not ca_der's may be one of theirs (the plain S3 keys
+	   hold the old CA's CRL until the new CA's first publish). */
+	const struct ca_registry *reg;
 	char		 who[128];
 	uint64_t	 recovered;
 	uint64_t	 newest;
@@ -1196,8 +1200,30 @@ recover_one(void *arg, const char *source, const uint8_t *der, size_t len,
 	struct crl_recovery	 r;
 	int			 rc;
 
-	if ((rc = crl_recover(c->st, c->ca_der, c->ca_len, c->ca_id, der, len,
-	    source, c->who, &r, err)) != CA_OK)
+	rc = crl_recover(c->st, c->ca_der, c->ca_len, c->ca_id, der, len,
+	    source, c->who, &r, err);
+	for (size_t i = 0; rc == CA_EPOLICY && c->reg != NULL &&
+	    i < ca_registry_count(c->reg); i++) {
+		const struct ca_entry	*e = ca_registry_at(c->reg, i);
+		struct cert_record	 rec;
+		uint8_t			*pem = NULL;
+		size_t			 plen;
+		struct ca_error		 e2;
+
+		if (e->id == c->ca_id)
+			continue;
+		memset(&rec, 0, sizeof(rec));
+		if (file_read(e->cert, SMALL_PART_MAX, &pem, &plen, &e2) ==
+		    CA_OK && cmd_cert_load(pem, plen, NULL, &rec, &e2) == CA_OK &&
+		    crl_recover(c->st, rec.der, rec.der_len, e->id, der, len,
+		    source, c->who, &r, &e2) == CA_OK) {
+			ca_error_clear(err);
+			rc = CA_OK;
+		}
+		cert_record_clear(&rec);
+		free(pem);
+	}
+	if (rc != CA_OK)
 		return rc;
 	c->recovered += r.recovered;
 	if (r.number > c->newest)
@@ -1284,6 +1310,34 @@ recover_retiring(const struct config *cfg, const struct ca_registry *reg,
 	return rc;
 }
 
+/* Each retiring CA's s3 publishers' latest CRL (PREFIX/ca-<id>/crl/...). */
+static int
+recover_retiring_s3(const struct config *cfg, struct ca *ca, struct store *st,
+    const struct recover_ctx *c, struct ca_error *err)
+{
+	struct cmd_cas		 cas;
+	struct publish_set	*pubs = NULL;
+	struct recover_ctx	 ci;
+	char			 ns[32];
+	int			 rc;
+
+	if ((rc = cmd_cas_open(cfg, ca, time_now(), &cas, err)) != CA_OK)
+		return rc;
+	for (size_t i = 1; i < cas.n && rc == CA_OK; i++) {
+		ci = *c;
+		ci.ca_der = ca_cert_der(cas.ca[i], &ci.ca_len);
+		ci.ca_id = cas.id[i];
+		cmd_cas_ns(&cas, i, ns, sizeof(ns));
+		if ((rc = cmd_publishers_open_dry_ns(cfg, cas.ca[i], st, ns,
+		    &pubs, err)) == CA_OK)
+			rc = publish_latest_crls(pubs, recover_one, &ci, err);
+		publish_set_free(pubs);
+		pubs = NULL;
+	}
+	cmd_cas_close(&cas);
+	return rc;
+}
+
 int
 cmd_recover_published(const struct config *cfg, struct ca *ca,
     const uint8_t *ca_der, size_t ca_len, struct store *st,
@@ -1308,6 +1362,7 @@ cmd_recover_published(const struct config *cfg, struct ca *ca,
 		return rc;
 	c.ca_id = ca != NULL ? ca_get_id(ca) : reg != NULL ?
 	    ca_registry_active_id(reg) : STORE_CA_FIRST;
+	c.reg = reg;
 	cmd_who(c.who, sizeof(c.who));
 	/* The local CRL first: public/crl.der. */
 	if (config_path(cfg, "public/crl.der", path, sizeof(path)) != CA_OK) {
@@ -1340,7 +1395,11 @@ cmd_recover_published(const struct config *cfg, struct ca *ca,
 			goto out;
 		rc = publish_latest_crls(pubs, recover_one, &c, err);
 		publish_set_free(pubs);
+		pubs = NULL;
 		if (rc != CA_OK)
+			goto out;
+		/* And each retiring CA's, from its namespace's keys. */
+		if ((rc = recover_retiring_s3(cfg, ca, st, &c, err)) != CA_OK)
 			goto out;
 	}
 	if (newest != NULL)

@@ -170,6 +170,14 @@ cmd_publishers_open_dry(const struct config *cfg, struct ca *ca,
 	return publishers_open(cfg, ca, st, true, true, true, NULL, out, err);
 }
 
+int
+cmd_publishers_open_dry_ns(const struct config *cfg, struct ca *ca,
+    struct store *st, const char *ns, struct publish_set **out,
+    struct ca_error *err)
+{
+	return publishers_open(cfg, ca, st, true, true, true, ns, out, err);
+}
+
 /* `mtlsca publish`: each retiring CA's public/ca-<id>/crl.pem through its
    namespaced publishers; CA_OK when all went out. */
 static int

@@ -103,6 +103,9 @@ echo "ok - ca rotate: CA 2 active (configured ca.pem replaced), CA 1 retiring un
 serve_start
 wait_for "len(r) == 2" 30 || { cat "$T/serve.log"; fail "two lists were not published: $(elb_state r)"; }
 grep -q "retiring CA 1" "$T/serve.log" || fail "serve did not say CA 1 is retiring"
+# Its recovery read every published CRL with the CA that signed it (the
+# plain S3 keys still held CA 1's).
+grep -q "could not be read" "$T/serve.log" && fail "recovery at start: $(grep "could not be read" "$T/serve.log")"
 for i in $(seq 1 50); do curl -sf -o /dev/null "$P/ca.pem" && break; sleep 0.2; done
 
 # A client of the new CA (enrolled through mtlsca sign: same engine).
