@@ -148,7 +148,6 @@ struct ca_csr_san {
 };
 
 struct ca_csr {
-	gnutls_x509_crq_t	 crq;
 	gnutls_pubkey_t		 pub;
 	uint8_t			*spki;		/* its SubjectPublicKeyInfo */
 	size_t			 spki_len;
