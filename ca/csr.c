@@ -254,17 +254,17 @@ read_attributes(const struct der_tlv *attrs, struct crq_parts *q,
 	struct der_tlv	attr, type, vals, v;
 
 	if (!der_set_of_ordered(attrs->p, attrs->len))
-		return -1;
+		goto bad;
 	der_cur_init(&c, attrs->p, attrs->len);
 	while (c.left > 0) {
 		if (der_expect(&c, DER_SEQUENCE, &attr) != 0)
-			return -1;
+			goto bad;
 		der_cur_init(&ac, attr.p, attr.len);
 		if (der_expect(&ac, DER_OID, &type) != 0 ||
 		    !der_oid_ok(type.p, type.len) ||
 		    der_expect(&ac, DER_SET, &vals) != 0 || ac.left != 0 ||
 		    !der_set_of_ordered(vals.p, vals.len))
-			return -1;
+			goto bad;
 		if (!oid_is(&type, oid_ext_request, sizeof(oid_ext_request)))
 			continue;	/* challengePassword and the like */
 		der_cur_init(&vc, vals.p, vals.len);
@@ -276,7 +276,10 @@ read_attributes(const struct der_tlv *attrs, struct crq_parts *q,
 		q->exts = v;
 		q->has_exts = true;
 	}
-	return 0;
+	return CA_OK;
+bad:
+	return ca_error_set(err, CA_EMALF, "CSR attributes are not a DER SET "
+	    "OF Attribute (RFC 2986 section 4.1)");
 }
 
 /*
@@ -294,7 +297,6 @@ crq_split(const uint8_t *der, size_t len, struct crq_parts *q,
 	struct der_cur	c, in, k;
 	struct der_tlv	outer, t, attrs, alg_oid;
 	bool		alg_params;
-	int		rc;
 
 	memset(q, 0, sizeof(*q));
 	der_cur_init(&c, der, len);
@@ -335,11 +337,7 @@ crq_split(const uint8_t *der, size_t len, struct crq_parts *q,
 	}
 	if (der_expect(&in, DER_CTX_CONS(0), &attrs) != 0 || in.left != 0)
 		goto bad;
-	if ((rc = read_attributes(&attrs, q, err)) != 0)
-		return rc < 0 ? ca_error_set(err, CA_EMALF, "CSR attributes "
-		    "are not a DER SET OF Attribute (RFC 2986 section 4.1)") :
-		    rc;
-	return CA_OK;
+	return read_attributes(&attrs, q, err);
 bad:
 	return ca_error_set(err, CA_EMALF, "not a PKCS#10 certificate request "
 	    "in strict DER (RFC 2986 section 4): CertificationRequestInfo "
