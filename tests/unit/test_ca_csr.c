@@ -649,11 +649,11 @@ test_csr_edges(void **state)
 	    sizeof(san_dns));
 	q.attrs_len = ext_request(attr, sizeof(attr), e1, ne1);
 	expect("a dNSName", &q, CA_OK, NULL);
-	/* The same extension twice. */
+	/* subjectAltName twice. */
 	memcpy(exts, e1, ne1);
 	memcpy(exts + ne1, e1, ne1);
 	q.attrs_len = ext_request(attr, sizeof(attr), exts, 2 * ne1);
-	expect("subjectAltName twice", &q, CA_EMALF, "twice");
+	expect("subjectAltName twice", &q, CA_EMALF, "subjectAltName twice");
 	/* Two extensionRequest attributes (and in DER order: equal). */
 	na = ext_request(attr, sizeof(attr), e1, ne1);
 	memcpy(attrs, attr, na);
@@ -701,6 +701,13 @@ test_csr_edges(void **state)
 	    sizeof(bc_false));
 	q.attrs_len = ext_request(attr, sizeof(attr), e2, ne2);
 	expect("basicConstraints {}", &q, CA_OK, NULL);
+	/* Twice, the second asking for a CA: refused either way. */
+	memcpy(exts, e2, ne2);
+	ne1 = ext(exts + ne2, sizeof(exts) - ne2, oid_bc, sizeof(oid_bc),
+	    bc_ca_ff, sizeof(bc_ca_ff));
+	q.attrs_len = ext_request(attr, sizeof(attr), exts, ne2 + ne1);
+	expect("basicConstraints twice", &q, CA_EMALF,
+	    "basicConstraints twice");
 	ne2 = ext(e2, sizeof(e2), oid_bc, sizeof(oid_bc), bc_bad,
 	    sizeof(bc_bad));
 	q.attrs_len = ext_request(attr, sizeof(attr), e2, ne2);
