@@ -66,6 +66,21 @@ json_str_max(const char *s)
 	return 6 * strlen(s) + 2;
 }
 
+/* \uXXXX for one UTF-16 code unit at o; past it. */
+static char *
+json_put_u16(char *o, uint32_t w)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	o[0] = '\\';
+	o[1] = 'u';
+	o[2] = hex[(w >> 12) & 15];
+	o[3] = hex[(w >> 8) & 15];
+	o[4] = hex[(w >> 4) & 15];
+	o[5] = hex[w & 15];
+	return o + 6;
+}
+
 /*
  * s as a JSON string (RFC 8259 §7) at *p, ASCII only (code points above
  * U+007F as \uXXXX, beyond U+FFFF as a surrogate pair). false on invalid
@@ -74,7 +89,6 @@ json_str_max(const char *s)
 static bool
 json_put_str(char **p, const char *s)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
 	const uint8_t		*u = (const uint8_t *)s;
 	char			*o = *p;
 
@@ -96,12 +110,9 @@ json_put_str(char **p, const char *s)
 			case '\t': *o++ = '\\'; *o++ = 't'; continue;
 			default: break;
 			}
-			if (ch < 0x20) {
-				memcpy(o, "\\u00", 4);
-				o[4] = hex[ch >> 4];
-				o[5] = hex[ch & 15];
-				o += 6;
-			} else
+			if (ch < 0x20)
+				o = json_put_u16(o, ch);
+			else
 				*o++ = (char)ch;
 			continue;
 		}
@@ -130,28 +141,11 @@ json_put_str(char **p, const char *s)
 		u += n;
 		if (cp >= 0x10000) {
 			uint32_t v = cp - 0x10000;
-			uint32_t hi = 0xd800 | (v >> 10), lo = 0xdc00 | (v & 0x3ff);
 
-			for (int k = 0; k < 2; k++) {
-				uint32_t w = k == 0 ? hi : lo;
-
-				o[0] = '\\';
-				o[1] = 'u';
-				o[2] = hex[w >> 12];
-				o[3] = hex[(w >> 8) & 15];
-				o[4] = hex[(w >> 4) & 15];
-				o[5] = hex[w & 15];
-				o += 6;
-			}
-		} else {
-			o[0] = '\\';
-			o[1] = 'u';
-			o[2] = hex[cp >> 12];
-			o[3] = hex[(cp >> 8) & 15];
-			o[4] = hex[(cp >> 4) & 15];
-			o[5] = hex[cp & 15];
-			o += 6;
-		}
+			o = json_put_u16(o, 0xd800 | (v >> 10));
+			o = json_put_u16(o, 0xdc00 | (v & 0x3ff));
+		} else
+			o = json_put_u16(o, cp);
 	}
 	*o++ = '"';
 	*p = o;
