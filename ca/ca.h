@@ -248,9 +248,11 @@ void ca_profile_default(struct ca_profile *p);
 
 /*
  * Parse a PKCS#10 request (PEM or DER, at most CA_CSR_MAX bytes): strict DER
- * (re-export must give the same bytes), self-signature verified before any
- * field is read, then ALB's limits: RSA 2048-8192 or ECDSA P-256/384/521;
- * signature SHA-256/384/512 with RSA (PKCS#1 v1.5 or PSS) or ECDSA.
+ * read by common/der.c (minimal lengths, SET OF order, version 0, nothing
+ * after the request), ALB's key limits (RSA 2048-8192 or ECDSA
+ * P-256/384/521) and signature limits (SHA-256/384/512 with RSA, PKCS#1
+ * v1.5 or PSS, or ECDSA), then the self-signature verified by GnuTLS before
+ * any other field is read.
  * CA_EMALF or CA_EPOLICY with the rule's sentence. Free with ca_csr_free().
  */
 int ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,

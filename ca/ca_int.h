@@ -149,7 +149,6 @@ struct ca_csr_san {
 };
 
 struct ca_csr {
-	gnutls_x509_crq_t	 crq;
 	gnutls_pubkey_t		 pub;
 	uint8_t			*spki;		/* its SubjectPublicKeyInfo */
 	size_t			 spki_len;
@@ -167,7 +166,7 @@ struct ca_csr {
  * Find the subject Name (its full DER TLV) inside a DER CertificationRequest
  * (RFC 2986 §4) or Certificate (RFC 5280 §4.1): both start
  * SEQUENCE { SEQUENCE { [version], ..., subject/issuer ... } }. Used only on
- * DER that GnuTLS already accepted.
+ * DER that a parser already accepted (test_ca_csr.c's GnuTLS reference).
  */
 int ca_der_crq_subject(const uint8_t *der, size_t len, const uint8_t **name,
     size_t *name_len);

@@ -6,6 +6,8 @@
  * signing it (ca/certder.c); the reader re-checks everything we produce
  * and what crl_check is handed.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -304,6 +306,76 @@ der_oid_ok(const uint8_t *p, size_t len)
 		if (start && p[i] == 0x80)
 			return false;
 		start = (p[i] & 0x80) == 0;
+	}
+	return true;
+}
+
+bool
+der_oid_text(const uint8_t *p, size_t len, char *out, size_t size)
+{
+	uint64_t	v = 0;
+	size_t		o = 0;
+	bool		first = true;
+	int		n;
+
+	if (size == 0 || !der_oid_ok(p, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (v > (UINT64_MAX >> 7))
+			return false;
+		v = (v << 7) | (p[i] & 0x7f);
+		if (p[i] & 0x80)
+			continue;
+		if (first) {
+			unsigned a = v < 40 ? 0 : v < 80 ? 1 : 2;
+
+			n = snprintf(out + o, size - o, "%u.%" PRIu64, a,
+			    v - 40 * (uint64_t)a);
+			first = false;
+		} else
+			n = snprintf(out + o, size - o, ".%" PRIu64, v);
+		if (n < 0 || (size_t)n >= size - o)
+			return false;
+		o += (size_t)n;
+		v = 0;
+	}
+	return true;
+}
+
+/* a <= b as X.690 §11.6 compares two encodings. */
+static bool
+set_of_le(const struct der_tlv *a, const struct der_tlv *b)
+{
+	size_t n = a->tlv_len < b->tlv_len ? a->tlv_len : b->tlv_len;
+	int c = memcmp(a->hdr, b->hdr, n);
+
+	if (c != 0)
+		return c < 0;
+	/* The longer one's tail against the shorter one's zero padding. */
+	for (size_t i = n; i < b->tlv_len; i++)
+		if (b->hdr[i] != 0)
+			return true;
+	for (size_t i = n; i < a->tlv_len; i++)
+		if (a->hdr[i] != 0)
+			return false;
+	return true;
+}
+
+bool
+der_set_of_ordered(const uint8_t *p, size_t len)
+{
+	struct der_cur	c;
+	struct der_tlv	prev, t;
+	bool		first = true;
+
+	der_cur_init(&c, p, len);
+	while (c.left > 0) {
+		if (der_read(&c, &t) != 0)
+			return false;
+		if (!first && !set_of_le(&prev, &t))
+			return false;
+		prev = t;
+		first = false;
 	}
 	return true;
 }

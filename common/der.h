@@ -108,6 +108,16 @@ der_int_negative(const uint8_t *p, size_t len)
 bool der_int_u64(const uint8_t *p, size_t len, uint64_t *v);
 /* OBJECT IDENTIFIER content is well formed (X.690 §8.19). */
 bool der_oid_ok(const uint8_t *p, size_t len);
+/* Well-formed OBJECT IDENTIFIER content as dotted text ("2.5.4.3") into
+   out[size]; false when malformed, an arc is over 64 bits or it does not
+   fit. */
+bool der_oid_text(const uint8_t *p, size_t len, char *out, size_t size);
+/*
+ * The content of a SET OF holds DER TLVs in the order X.690 §11.6 asks:
+ * ascending as octet strings, the shorter padded with trailing zeros.
+ * false when an element does not read (der_read) or is out of order.
+ */
+bool der_set_of_ordered(const uint8_t *p, size_t len);
 /*
  * A UTCTime or GeneralizedTime TLV in the only DER form RFC 5280 §4.1.2.5
  * allows (YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ, valid calendar values) into

@@ -50,6 +50,162 @@ wants_pem_chain(struct MHD_Connection *c)
 	    NULL;
 }
 
+/*
+ * The issuance answer is written straight into one buffer rather than built
+ * as a jansson object and dumped (issue 15: the object, its strings and
+ * the dump cost ~10 us and a dozen allocations per certificate). The text
+ * is what json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) wrote, keys in the
+ * same order; test_http checks it parses and holds every field.
+ */
+
+/* Octets json_put_str may write for s: \uXXXX\uXXXX for 4 octets of
+   UTF-8 is the most per input octet (3), a control character \u00XX (6). */
+static size_t
+json_str_max(const char *s)
+{
+	return 6 * strlen(s) + 2;
+}
+
+/* \uXXXX for one UTF-16 code unit at o; past it. */
+static char *
+json_put_u16(char *o, uint32_t w)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	o[0] = '\\';
+	o[1] = 'u';
+	o[2] = hex[(w >> 12) & 15];
+	o[3] = hex[(w >> 8) & 15];
+	o[4] = hex[(w >> 4) & 15];
+	o[5] = hex[w & 15];
+	return o + 6;
+}
+
+/*
+ * s as a JSON string (RFC 8259 §7) at *p, ASCII only (code points above
+ * U+007F as \uXXXX, beyond U+FFFF as a surrogate pair). false on invalid
+ * UTF-8 (nothing useful written).
+ */
+static bool
+json_put_str(char **p, const char *s)
+{
+	const uint8_t		*u = (const uint8_t *)s;
+	char			*o = *p;
+
+	*o++ = '"';
+	while (*u != '\0') {
+		uint32_t	cp;
+		size_t		n;
+
+		if (*u < 0x80) {
+			uint8_t ch = *u++;
+
+			switch (ch) {
+			case '"': *o++ = '\\'; *o++ = '"'; continue;
+			case '\\': *o++ = '\\'; *o++ = '\\'; continue;
+			case '\b': *o++ = '\\'; *o++ = 'b'; continue;
+			case '\f': *o++ = '\\'; *o++ = 'f'; continue;
+			case '\n': *o++ = '\\'; *o++ = 'n'; continue;
+			case '\r': *o++ = '\\'; *o++ = 'r'; continue;
+			case '\t': *o++ = '\\'; *o++ = 't'; continue;
+			default: break;
+			}
+			if (ch < 0x20)
+				o = json_put_u16(o, ch);
+			else
+				*o++ = (char)ch;
+			continue;
+		}
+		if ((*u & 0xe0) == 0xc0) {
+			n = 2;
+			cp = *u & 0x1fu;
+		} else if ((*u & 0xf0) == 0xe0) {
+			n = 3;
+			cp = *u & 0x0fu;
+		} else if ((*u & 0xf8) == 0xf0) {
+			n = 4;
+			cp = *u & 0x07u;
+		} else
+			return false;
+		for (size_t i = 1; i < n; i++) {
+			if ((u[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (u[i] & 0x3fu);
+		}
+		/* Overlong forms, surrogates and beyond U+10FFFF are not
+		   UTF-8 (RFC 3629 §3). */
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+		    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		u += n;
+		if (cp >= 0x10000) {
+			uint32_t v = cp - 0x10000;
+
+			o = json_put_u16(o, 0xd800 | (v >> 10));
+			o = json_put_u16(o, 0xdc00 | (v & 0x3ff));
+		} else
+			o = json_put_u16(o, cp);
+	}
+	*o++ = '"';
+	*p = o;
+	return true;
+}
+
+/* "key":"value" (after a comma unless first) at *p. */
+static bool
+json_put_member(char **p, const char *key, const char *value, bool first)
+{
+	if (!first)
+		*(*p)++ = ',';
+	if (!json_put_str(p, key))
+		return false;
+	*(*p)++ = ':';
+	return json_put_str(p, value);
+}
+
+/* The answer's JSON text and its length, in *out (malloc'd, NUL-ended);
+   false when out of memory or a string is not UTF-8. */
+static bool
+answer_json(const char *const kv[][2], size_t n, bool truncated,
+    const char *reason, char **out, size_t *len)
+{
+	size_t	 cap = 64;
+	char	*buf, *p;
+	bool	 ok = true;
+
+	for (size_t i = 0; i < n; i++)
+		cap += json_str_max(kv[i][0]) + json_str_max(kv[i][1]) + 2;
+	if (truncated)
+		cap += json_str_max(reason) + 24;
+	if ((buf = malloc(cap)) == NULL)
+		return false;
+	p = buf;
+	*p++ = '{';
+	for (size_t i = 0; i < n && ok; i++)
+		ok = json_put_member(&p, kv[i][0], kv[i][1], i == 0);
+	if (ok) {
+		const char *t = truncated ? ",\"truncated\":true" :
+		    ",\"truncated\":false";
+
+		memcpy(p, t, strlen(t));
+		p += strlen(t);
+		if (truncated)
+			ok = json_put_member(&p, "truncated_reason", reason,
+			    false);
+	}
+	if (!ok) {
+		free(buf);
+		return false;
+	}
+	*p++ = '}';
+	*p++ = '\n';
+	*p = '\0';
+	*out = buf;
+	*len = (size_t)(p - buf);
+	return true;
+}
+
 static enum MHD_Result
 answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 {
@@ -80,6 +236,22 @@ answer(struct http_server *s, struct http_req *r, struct MHD_Connection *c)
 	}
 	time_format(iss->not_before, nb);
 	time_format(iss->not_after, na);
+	{
+		const char *const kv[][2] = {
+			{ "serial", hex }, { "certificate", iss->pem },
+			{ "ca", capem }, { "not_before", nb },
+			{ "not_after", na }, { "profile", iss->profile },
+			{ "subject", iss->subject ? iss->subject : "" },
+		};
+		char	*text;
+		size_t	 len;
+
+		if (answer_json(kv, sizeof(kv) / sizeof(kv[0]),
+		    iss->truncated, iss->truncated_reason, &text, &len))
+			return http_respond(r, c, 201, "application/json",
+			    text, len, true);
+	}
+	/* Not UTF-8 (or out of memory): jansson says so as before. */
 	/* "truncated": the CA's notAfter cut the validity asked for; the
 	   reason says until when and why. */
 	return http_respond_json(r, c, 201, json_pack(

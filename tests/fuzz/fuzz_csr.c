@@ -1,8 +1,9 @@
 /*
- * libFuzzer target for ca_csr_parse: PEM/DER framing, strict DER, the
- * self-signature, key and signature policy, subject and SAN extraction.
- * Seed with tests/data/csr/accept and tests/data/csr/reject.
- * corpus: data/csr/accept data/csr/reject
+ * libFuzzer target for ca_csr_parse: PEM/DER framing, the strict DER
+ * reader's walk of the CertificationRequest (common/der.c), the
+ * self-signature, key and signature policy, subject, extension and SAN
+ * extraction. Seed with tests/data/csr/accept, issue and reject.
+ * corpus: data/csr/accept data/csr/reject data/csr/issue
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -782,6 +782,34 @@ test_enroll_formats(void **state)
 	free(text);
 	json_decref(body);
 
+	/* The answer is written without jansson (enroll.c): the same text
+	   json_dumps(COMPACT | ENSURE_ASCII) writes, with escapes and
+	   2-, 3- and 4-octet UTF-8 (a surrogate pair) in the subject. */
+	{
+		char	*ucsr, *ukey, *canon;
+
+		make_csr("CN=Zo\xc3\xab \\\"q\\\" \xe6\x9d\xb1 "
+		    "\xf0\x9f\x99\x82 back\\\\slash", &ucsr, &ukey);
+		req(true, "POST", "/v1/certificates", H_STATIC_PEM, ucsr,
+		    strlen(ucsr), NULL, NULL, &r);
+		assert_int_equal(r.status, 201);
+		j = json_of(&r);
+		canon = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+		assert_non_null(canon);
+		assert_int_equal(r.len, strlen(canon) + 1);
+		assert_memory_equal(r.body, canon, strlen(canon));
+		assert_int_equal(r.body[r.len - 1], '\n');
+		assert_non_null(strstr(r.body, "\\u00EB"));
+		assert_non_null(strstr(r.body, "\\uD83D\\uDE42"));
+		assert_non_null(strstr(r.body, "\\\"q"));
+		assert_true(json_is_false(json_object_get(j, "truncated")));
+		free(canon);
+		json_decref(j);
+		resp_clear(&r);
+		free(ucsr);
+		free(ukey);
+	}
+
 	req(true, "POST", "/v1/certificates", h_chain, pem, strlen(pem), NULL,
 	    NULL, &r);
 	assert_int_equal(r.status, 201);
