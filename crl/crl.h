@@ -207,10 +207,11 @@ int crl_files_record(struct store *st, struct ca *ca,
 struct crl_snapshot *crl_snapshot_recorded(struct store *st, struct ca *ca,
     const char *dir);
 /*
- * Whether dir/crl.der is still the file crl_files_record noted (same
- * device, inode, size, mtime and ctime), for this CA: a CRL built from
- * this store's revoked index, so nothing it lists is missing from the
- * store (serve's start need not recover revocations from it).
+ * Whether dir/crl.der is the CRL this store recorded, for this CA: the
+ * file crl_files_record noted (same device, inode, size, mtime and ctime),
+ * or, failing that, one with the recorded hash. Built from this store's
+ * revoked index, it lists nothing the store lacks (serve's start need not
+ * recover revocations from it).
  */
 bool crl_der_recorded(struct store *st, struct ca *ca, const char *dir);
 /* The same record for a CRL checked in full (best effort). */

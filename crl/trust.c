@@ -226,23 +226,6 @@ crl_snapshot_record(struct store *st, struct ca *ca,
 	(void)record_put(st, ca, &rec, NULL);
 }
 
-bool
-crl_der_recorded(struct store *st, struct ca *ca, const char *dir)
-{
-	struct record		rec;
-	struct crl_file_id	id;
-	struct stat		sb;
-	char			path[4096];
-
-	if (st == NULL || ca == NULL || dir == NULL ||
-	    !record_get(st, ca, &rec) ||
-	    path_join(path, sizeof(path), dir, "crl.der") != CA_OK ||
-	    stat(path, &sb) != 0)
-		return false;
-	crl_file_id_of(&sb, &id);
-	return id_same(&rec.der_id, &id);
-}
-
 static bool
 same_hash(const uint8_t *p, size_t len, const uint8_t want[32])
 {
@@ -250,6 +233,39 @@ same_hash(const uint8_t *p, size_t len, const uint8_t want[32])
 
 	return gnutls_hash_fast(GNUTLS_DIG_SHA256, p, len, h) >= 0 &&
 	    memcmp(h, want, 32) == 0;
+}
+
+bool
+crl_der_recorded(struct store *st, struct ca *ca, const char *dir)
+{
+	struct record		 rec;
+	struct crl_file_id	 id;
+	struct stat		 sb;
+	uint8_t			*der = NULL;
+	size_t			 len = 0;
+	char			 path[4096];
+	bool			 ok = false;
+
+	if (st == NULL || ca == NULL || dir == NULL ||
+	    !record_get(st, ca, &rec) ||
+	    path_join(path, sizeof(path), dir, "crl.der") != CA_OK)
+		return false;
+	if (stat(path, &sb) == 0) {
+		crl_file_id_of(&sb, &id);
+		if (id_same(&rec.der_id, &id))
+			return true;
+	}
+	/* Another identity (a record made after a full check, or from
+	   before identities): the hash decides, and a match is recorded
+	   with the identity of the very descriptor read. */
+	if (file_read_stat(path, CRL_ALB_MAX_BYTES, &der, &len, &sb, NULL) ==
+	    CA_OK && same_hash(der, len, rec.der_sha)) {
+		crl_file_id_of(&sb, &rec.der_id);
+		(void)record_put(st, ca, &rec, NULL);
+		ok = true;
+	}
+	free(der);
+	return ok;
 }
 
 struct crl_snapshot *
