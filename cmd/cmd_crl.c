@@ -229,7 +229,8 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		    (unsigned long long)res.number, err.msg);
 		goto out;
 	}
-	/* So that serve, at its start, trusts these files by their hash. */
+	/* So that serve, at its start, trusts these files by their identity
+	   (crl/trust.c). */
 	if (crl_files_record(st, ca, &res, &err) != CA_OK)
 		fprintf(stderr, "mtlsca: crl: %s (serve will check the CRL "
 		    "in full at its start)\n", err.msg);
