@@ -1364,12 +1364,22 @@ cmd_recover_published(const struct config *cfg, struct ca *ca,
 	    ca_registry_active_id(reg) : STORE_CA_FIRST;
 	c.reg = reg;
 	cmd_who(c.who, sizeof(c.who));
-	/* The local CRL first: public/crl.der. */
-	if (config_path(cfg, "public/crl.der", path, sizeof(path)) != CA_OK) {
+	/* The local CRL first: public/crl.der, unless it is the file this
+	   store recorded when it wrote it (crl/trust.c): built from this
+	   store's revoked index, it lists nothing the store lacks, and
+	   looking up its 500,000 serials was most of serve's start. */
+	if (config_path(cfg, "public", path, sizeof(path)) != CA_OK) {
 		rc = ca_error_set(err, CA_EINVAL, "data_dir too long");
 		goto out;
 	}
-	rc = file_read(path, CRL_ALB_MAX_BYTES, &buf, &len, err);
+	if (ca != NULL && crl_der_recorded(st, ca, path))
+		rc = CA_ENOENT;
+	else if (config_path(cfg, "public/crl.der", path, sizeof(path)) !=
+	    CA_OK) {
+		rc = ca_error_set(err, CA_EINVAL, "data_dir too long");
+		goto out;
+	} else
+		rc = file_read(path, CRL_ALB_MAX_BYTES, &buf, &len, err);
 	if (rc == CA_OK) {
 		rc = recover_one(&c, path, buf, len, err);
 		free(buf);

@@ -207,6 +207,8 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	opt.keep_expired = cfg->crl_keep_expired;
 	opt.warn_entries = cfg->crl_warn_entries;
 	opt.max_entries = cfg->crl_max_entries;
+	/* The PEM goes straight into the files, never whole in memory. */
+	opt.pem_unheld = true;
 	if (crl_build(ca, st, &opt, &res, &err) != CA_OK) {
 		status = cmd_fail("building the CRL: %s", err.msg);
 		goto out;
@@ -257,13 +259,14 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 		status = cmd_fail("%s", err.msg);
 		goto out;
 	}
-	/* So that serve, at its start, trusts these files by their hash. */
+	/* So that serve, at its start, trusts these files by their identity
+	   (crl/trust.c). */
 	if (crl_files_record(st, ca, &res, &err) != CA_OK)
 		fprintf(stderr, "mtlsca: crl: %s (serve will check the CRL "
 		    "in full at its start)\n", err.msg);
-	if (out_path != NULL && file_write_atomic(out_path,
-	    pem ? (const void *)res.pem : (const void *)res.der,
-	    pem ? res.pem_len : res.der_len, 0644, 0, &err) != CA_OK) {
+	if (out_path != NULL && (pem ? crl_write_pem(out_path, &res, &err) :
+	    file_write_atomic(out_path, res.der, res.der_len, 0644, 0,
+	    &err)) != CA_OK) {
 		status = cmd_fail("CRL %llu: %s", (unsigned long long)res.number,
 		    err.msg);
 		goto out;

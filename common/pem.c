@@ -140,6 +140,44 @@ fail:
 	return rc;
 }
 
+size_t
+pem_encoded_len(const char *label, size_t len)
+{
+	size_t chars = (len + 2) / 3 * 4;
+
+	/* "-----BEGIN " label "-----\n", the base64 in lines of 64 each
+	   ending with a line break, the same END line. */
+	return 2 * (strlen(label) + 17) - 2 + chars + (chars + 63) / 64;
+}
+
+int
+pem_encode_stream(const char *label, const uint8_t *der, size_t len,
+    int (*put)(void *ctx, const char *text, size_t n), void *ctx)
+{
+	char	*buf;
+	size_t	 ll = strlen(label), n, i;
+	int	 rc;
+
+	if (ll > 64 || len == 0)
+		return CA_EINVAL;
+	if ((buf = malloc(base64_encoded_size(PEM_STREAM_CHUNK, 64) + 128)) ==
+	    NULL)
+		return CA_ENOMEM;
+	n = (size_t)sprintf(buf, "-----BEGIN %s-----\n", label);
+	rc = put(ctx, buf, n);
+	/* Chunks of whole 48-octet lines: each ends with its line break, so
+	   the text is the same as pem_encode's, byte for byte. */
+	for (i = 0; rc == CA_OK && i < len; i += n) {
+		n = len - i < PEM_STREAM_CHUNK ? len - i : PEM_STREAM_CHUNK;
+		rc = put(ctx, buf, base64_encode_to(der + i, n, 64, buf));
+	}
+	if (rc == CA_OK)
+		rc = put(ctx, buf, (size_t)sprintf(buf, "-----END %s-----\n",
+		    label));
+	free(buf);
+	return rc;
+}
+
 int
 pem_encode(const char *label, const uint8_t *der, size_t len, char **out,
     size_t *out_len, struct ca_error *err)

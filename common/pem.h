@@ -49,4 +49,18 @@ void pem_certs_clear(struct pem_certs *c);
 int pem_encode(const char *label, const uint8_t *der, size_t len, char **out,
     size_t *out_len, struct ca_error *err);
 
+/* The length of pem_encode's text for len octets (no NUL). */
+size_t pem_encoded_len(const char *label, size_t len);
+
+/*
+ * pem_encode's text for a non-empty der, handed to put(ctx, text, n) in
+ * pieces of whole lines (at most PEM_STREAM_CHUNK octets of der each),
+ * for a PEM too big to hold twice (a CRL of a million entries is 62 MB).
+ * Returns CA_OK, CA_ENOMEM, CA_EINVAL, or the first error put returns
+ * (the encoding stops there).
+ */
+#define PEM_STREAM_CHUNK	(48u * 16384)	/* 768 KiB in, 1 MiB out */
+int pem_encode_stream(const char *label, const uint8_t *der, size_t len,
+    int (*put)(void *ctx, const char *text, size_t n), void *ctx);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,9 +320,24 @@ time_parse(const char *text, int64_t *out)
 	return CA_OK;
 }
 
+void *
+malloc_big(size_t n)
+{
+	void *p = NULL;
+
+	if (n < 2 * MALLOC_BIG_PAGE)
+		return malloc(n);
+	if (posix_memalign(&p, MALLOC_BIG_PAGE, n) != 0)
+		return NULL;
+	/* Only advice: without transparent huge pages (or with none free)
+	   the pages are 4 KB, as from malloc. */
+	(void)madvise(p, n / MALLOC_BIG_PAGE * MALLOC_BIG_PAGE, MADV_HUGEPAGE);
+	return p;
+}
+
 int
-file_read(const char *path, size_t max, uint8_t **out, size_t *len,
-    struct ca_error *err)
+file_read_stat(const char *path, size_t max, uint8_t **out, size_t *len,
+    struct stat *st_out, struct ca_error *err)
 {
 	struct stat	 st;
 	uint8_t		*buf = NULL;
@@ -345,7 +361,7 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *len,
 		    (long long)st.st_size, max);
 		goto out;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+	if ((buf = malloc_big((size_t)st.st_size + 1)) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -362,11 +378,20 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *len,
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;
+	if (st_out != NULL)
+		*st_out = st;
 	buf = NULL;
 out:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+int
+file_read(const char *path, size_t max, uint8_t **out, size_t *len,
+    struct ca_error *err)
+{
+	return file_read_stat(path, max, out, len, NULL, err);
 }
 
 static int
@@ -423,62 +448,128 @@ file_unlock(int fd)
 }
 
 int
-file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+file_atomic_open(struct file_atomic *f, const char *path, mode_t mode,
     int excl, struct ca_error *err)
 {
-	char		 tmp[4096];
-	const uint8_t	*p = buf;
-	size_t		 done = 0;
-	int		 fd = -1, rc = CA_OK;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= (int)sizeof(tmp))
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->excl = excl;
+	if (snprintf(f->path, sizeof(f->path), "%s", path) >=
+	    (int)sizeof(f->path) || snprintf(f->tmp, sizeof(f->tmp),
+	    "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(f->tmp))
 		return ca_error_set(err, CA_EINVAL, "path too long: %s", path);
 	if (excl && access(path, F_OK) == 0)
 		return ca_error_set(err, CA_EEXIST, "%s already exists", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    mode);
-	if (fd < 0)
-		return ca_error_set(err, CA_EIO, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) != 0)
-		goto fail;
+	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, mode);
+	if (f->fd < 0)
+		return ca_error_set(err, CA_EIO, "%s: %s", f->tmp,
+		    strerror(errno));
+	if (fchmod(f->fd, mode) != 0) {
+		int rc = ca_error_set(err, CA_EIO, "%s: %s", f->tmp,
+		    strerror(errno));
+		file_atomic_abort(f);
+		return rc;
+	}
+	return CA_OK;
+}
+
+static int
+file_atomic_fail(struct file_atomic *f, struct ca_error *err)
+{
+	int rc = ca_error_set(err, errno == ENOSPC ? CA_ESPACE : CA_EIO,
+	    "writing %s: %s", f->path, strerror(errno));
+
+	file_atomic_abort(f);
+	return rc;
+}
+
+int
+file_atomic_write(struct file_atomic *f, const void *buf, size_t len,
+    struct ca_error *err)
+{
+	const uint8_t	*p = buf;
+	size_t		 done = 0;
+
+	if (f->fd < 0)
+		return ca_error_set(err, CA_EINVAL, "writing %s: not open",
+		    f->path);
 	while (done < len) {
-		ssize_t w = write(fd, p + done, len - done);
+		ssize_t w = write(f->fd, p + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			goto fail;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return file_atomic_fail(f, err);
+		}
 		done += (size_t)w;
 	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (excl) {
-		/* link() refuses an existing target: no window between check and use. */
-		if (link(tmp, path) != 0) {
-			rc = ca_error_set(err, errno == EEXIST ? CA_EEXIST : CA_EIO,
-			    "%s: %s", path, strerror(errno));
-			unlink(tmp);
+	return CA_OK;
+}
+
+int
+file_atomic_commit(struct file_atomic *f, struct stat *st,
+    struct ca_error *err)
+{
+	int rc;
+
+	if (f->fd < 0)
+		return ca_error_set(err, CA_EINVAL, "writing %s: not open",
+		    f->path);
+	if (fsync(f->fd) != 0)
+		return file_atomic_fail(f, err);
+	if (f->excl) {
+		/* link() refuses an existing target: no window between check
+		   and use. */
+		if (link(f->tmp, f->path) != 0) {
+			rc = ca_error_set(err, errno == EEXIST ? CA_EEXIST :
+			    CA_EIO, "%s: %s", f->path, strerror(errno));
+			file_atomic_abort(f);
 			return rc;
 		}
-		unlink(tmp);
-	} else if (rename(tmp, path) != 0)
-		goto fail;
-	if (fsync_dir_of(path) != 0)
+		unlink(f->tmp);
+	} else if (rename(f->tmp, f->path) != 0)
+		return file_atomic_fail(f, err);
+	f->tmp[0] = '\0';
+	/* After the rename: it changes the file's ctime. */
+	if (st != NULL && fstat(f->fd, st) != 0)
+		return file_atomic_fail(f, err);
+	rc = close(f->fd);
+	f->fd = -1;
+	if (rc != 0)
+		return file_atomic_fail(f, err);
+	if (fsync_dir_of(f->path) != 0)
 		return ca_error_set(err, CA_EIO, "fsync of the directory of %s: %s",
-		    path, strerror(errno));
+		    f->path, strerror(errno));
 	return CA_OK;
-fail:
-	rc = ca_error_set(err, errno == ENOSPC ? CA_ESPACE : CA_EIO,
-	    "writing %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return rc;
+}
+
+void
+file_atomic_abort(struct file_atomic *f)
+{
+	int saved = errno;
+
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->fd >= 0 || f->tmp[0] != '\0')
+		unlink(f->tmp);
+	f->fd = -1;
+	f->tmp[0] = '\0';
+	errno = saved;
+}
+
+int
+file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+    int excl, struct ca_error *err)
+{
+	struct file_atomic	f;
+	int			rc;
+
+	if ((rc = file_atomic_open(&f, path, mode, excl, err)) != CA_OK ||
+	    (rc = file_atomic_write(&f, buf, len, err)) != CA_OK)
+		return rc;
+	return file_atomic_commit(&f, NULL, err);
 }
 
 int

@@ -16,8 +16,10 @@
 #include <sys/stat.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
+#include "common/pem.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "crl/crl_int.h"
@@ -90,7 +92,8 @@ scan_begin(void *ctx, uint64_t max_entries, uint64_t max_bytes)
 	if (max_bytes > 0xffffffffu - s->head - s->tail)
 		return CA_ETOOBIG;
 	s->cap = s->head + (size_t)max_bytes + s->tail;
-	if ((s->buf = malloc(s->cap)) == NULL)
+	/* 46 MB at 1M entries: in huge pages (malloc_big). */
+	if ((s->buf = malloc_big(s->cap)) == NULL)
 		return CA_ENOMEM;
 	s->pos = s->head;
 	return 0;
@@ -467,16 +470,17 @@ crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
 	memset(&job, 0, sizeof(job));
 	job.der = r.der;
 	job.len = r.der_len;
-	threaded = r.der_len > PEM_THREAD_MIN &&
+	threaded = !o.pem_unheld && r.der_len > PEM_THREAD_MIN &&
 	    pthread_create(&tid, NULL, pem_job_run, &job) == 0;
 	rc = verify_built(ca, r.der, r.der_len, r.entries, number,
 	    r.this_update, r.next_update, err);
 	if (threaded)
 		pthread_join(tid, NULL);
-	else if (rc == CA_OK)
+	else if (rc == CA_OK && !o.pem_unheld)
 		pem_job_run(&job);
 	r.pem = job.pem;
-	r.pem_len = job.pem_len;
+	r.pem_len = o.pem_unheld ? pem_encoded_len(CRL_PEM_LABEL, r.der_len) :
+	    job.pem_len;
 	if (rc != CA_OK)
 		goto out;
 	if ((rc = job.rc) != CA_OK) {
@@ -498,25 +502,103 @@ out:
 	return rc;
 }
 
+/* ---- the files ---- */
+
+struct pem_sink {
+	struct file_atomic	*f;
+	gnutls_hash_hd_t	 h;
+	struct ca_error		*err;
+};
+
+static int
+pem_sink_put(void *ctx, const char *text, size_t n)
+{
+	struct pem_sink *k = ctx;
+
+	if (k->h != NULL && gnutls_hash(k->h, text, n) < 0)
+		return ca_error_set(k->err, CA_ECRYPTO, "hashing the PEM CRL");
+	return file_atomic_write(k->f, text, n, k->err);
+}
+
+/*
+ * The PEM of r to path: the held text, or, with pem_unheld, encoded from
+ * the DER as it is written, a megabyte at a time. sha256 and id (may be
+ * NULL) get the text's hash and the file's identity.
+ */
+static int
+write_pem(const char *path, const struct crl_result *r, uint8_t *sha256,
+    struct crl_file_id *id, struct ca_error *err)
+{
+	struct file_atomic	f;
+	struct pem_sink		k;
+	struct stat		st;
+	int			rc;
+
+	memset(&k, 0, sizeof(k));
+	if ((rc = file_atomic_open(&f, path, 0644, 0, err)) != CA_OK)
+		return rc;
+	k.f = &f;
+	k.err = err;
+	if (sha256 != NULL && gnutls_hash_init(&k.h, GNUTLS_DIG_SHA256) < 0) {
+		k.h = NULL;
+		rc = ca_error_set(err, CA_ECRYPTO, "hashing the PEM CRL");
+		goto out;
+	}
+	if (r->pem != NULL)
+		rc = pem_sink_put(&k, r->pem, r->pem_len);
+	else if ((rc = pem_encode_stream(CRL_PEM_LABEL, r->der, r->der_len,
+	    pem_sink_put, &k)) == CA_ENOMEM)
+		ca_error_set(err, rc, "out of memory");
+	if (rc != CA_OK)
+		goto out;
+	if ((rc = file_atomic_commit(&f, &st, err)) != CA_OK)
+		goto out;
+	if (id != NULL)
+		crl_file_id_of(&st, id);
+out:
+	if (k.h != NULL)
+		gnutls_hash_deinit(k.h, rc == CA_OK ? sha256 : NULL);
+	file_atomic_abort(&f);
+	return rc;
+}
+
 int
-crl_write_files(const char *dir, const struct crl_result *r,
+crl_write_pem(const char *path, const struct crl_result *r,
     struct ca_error *err)
 {
-	char	path[4096];
-	int	rc;
-
-	if (dir == NULL || r == NULL || r->der == NULL || r->pem == NULL)
+	if (path == NULL || r == NULL || r->der == NULL)
 		return ca_error_set(err, CA_EINVAL, "no CRL to write");
+	return write_pem(path, r, NULL, NULL, err);
+}
+
+int
+crl_write_files(const char *dir, struct crl_result *r, struct ca_error *err)
+{
+	struct file_atomic	f;
+	struct stat		st;
+	char			path[4096];
+	int			rc;
+
+	if (dir == NULL || r == NULL || r->der == NULL)
+		return ca_error_set(err, CA_EINVAL, "no CRL to write");
+	r->written = false;
 	if ((rc = dir_make(dir, 0755, err)) != CA_OK)
 		return rc;
 	/* DER for RFC 5280 HTTP distribution points, PEM for ALB: the same
 	   bytes, each file replaced atomically. */
 	if (path_join(path, sizeof(path), dir, "crl.der") != CA_OK)
 		return ca_error_set(err, CA_EINVAL, "path too long: %s", dir);
-	if ((rc = file_write_atomic(path, r->der, r->der_len, 0644, 0, err)) !=
-	    CA_OK)
+	if ((rc = file_atomic_open(&f, path, 0644, 0, err)) != CA_OK ||
+	    (rc = file_atomic_write(&f, r->der, r->der_len, err)) != CA_OK ||
+	    (rc = file_atomic_commit(&f, &st, err)) != CA_OK) {
+		file_atomic_abort(&f);
 		return rc;
+	}
+	crl_file_id_of(&st, &r->der_id);
 	if (path_join(path, sizeof(path), dir, "crl.pem") != CA_OK)
 		return ca_error_set(err, CA_EINVAL, "path too long: %s", dir);
-	return file_write_atomic(path, r->pem, r->pem_len, 0644, 0, err);
+	if ((rc = write_pem(path, r, r->pem_sha256, &r->pem_id, err)) != CA_OK)
+		return rc;
+	r->written = true;
+	return CA_OK;
 }

@@ -435,7 +435,7 @@ out:
 int
 crl_pem_encode(const uint8_t *der, size_t len, char **out, size_t *out_len)
 {
-	return pem_encode("X509 CRL", der, len, out, out_len, NULL);
+	return pem_encode(CRL_PEM_LABEL, der, len, out, out_len, NULL);
 }
 
 static bool

@@ -49,6 +49,10 @@ struct crl_options {
 					   INT64_MAX: keep all */
 	uint64_t	warn_entries;	/* default 250000 */
 	uint64_t	max_entries;	/* default 500000 */
+	/* Leave the result's pem NULL: crl_write_files (and crl_write_pem)
+	   encode it from the DER straight into the file, in pieces, for a
+	   caller that only writes it (`mtlsca crl`; 62 MB at 1M entries). */
+	bool		pem_unheld;
 };
 void crl_options_default(struct crl_options *o);
 
@@ -58,10 +62,19 @@ struct crl_result {
 	int64_t		 this_update, next_update;
 	uint8_t		*der;		/* owned */
 	size_t		 der_len;
-	char		*pem;		/* owned, NUL-terminated */
-	size_t		 pem_len;
+	char		*pem;		/* owned, NUL-terminated; NULL with
+					   pem_unheld */
+	size_t		 pem_len;	/* the PEM's length, held or not */
 	bool		 warned;	/* over warn_entries; message in warning */
 	char		 warning[256];
+	/* Filled by crl_write_files: the SHA-256 of the PEM written, and
+	   what stat says of each file just after it took its name. */
+	bool		 written;
+	uint8_t		 pem_sha256[32];
+	struct crl_file_id {
+		uint64_t	dev, ino, size;
+		int64_t		mtime_ns, ctime_ns;
+	}		 der_id, pem_id;
 };
 void crl_result_clear(struct crl_result *r);
 
@@ -91,8 +104,12 @@ int crl_files_combine(const char *root, struct ca_error *err);
 void crl_meta_name(const char *base, const struct ca *ca, char *out,
     size_t size);
 
-/* Write <dir>/crl.der and <dir>/crl.pem atomically (creates dir). */
-int crl_write_files(const char *dir, const struct crl_result *r,
+/* Write <dir>/crl.der and <dir>/crl.pem atomically (creates dir), and
+   note in r what crl_files_record keeps of them. */
+int crl_write_files(const char *dir, struct crl_result *r,
+    struct ca_error *err);
+/* Write the PEM alone to path, atomically (held or not). */
+int crl_write_pem(const char *path, const struct crl_result *r,
     struct ca_error *err);
 
 /*
@@ -208,6 +225,14 @@ int crl_files_record(struct store *st, struct ca *ca,
     const struct crl_result *r, struct ca_error *err);
 struct crl_snapshot *crl_snapshot_recorded(struct store *st, struct ca *ca,
     const char *dir);
+/*
+ * Whether dir/crl.der is the CRL this store recorded, for this CA: the
+ * file crl_files_record noted (same device, inode, size, mtime and ctime),
+ * or, failing that, one with the recorded hash. Built from this store's
+ * revoked index, it lists nothing the store lacks (serve's start need not
+ * recover revocations from it).
+ */
+bool crl_der_recorded(struct store *st, struct ca *ca, const char *dir);
 /* The same record for a CRL checked in full (best effort). */
 void crl_snapshot_record(struct store *st, struct ca *ca,
     const struct crl_snapshot *snap);

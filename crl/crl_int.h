@@ -15,6 +15,7 @@
 /* PEM armour of a CRL (RFC 7468 §5). */
 #define CRL_PEM_BEGIN	"-----BEGIN X509 CRL-----"
 #define CRL_PEM_END	"-----END X509 CRL-----"
+#define CRL_PEM_LABEL	"X509 CRL"
 
 /*
  * What the strict parser learnt about a CertificateList (RFC 5280 §5.1).
@@ -88,5 +89,9 @@ int crl_pem_encode(const uint8_t *der, size_t len, char **out,
  */
 int crl_pem_decode(const uint8_t *buf, size_t len, uint8_t **out,
     size_t *out_len, unsigned *blocks, bool *outside, struct ca_error *err);
+
+/* What stat says a file is, as the trust record keeps it (trust.c). */
+struct stat;
+void crl_file_id_of(const struct stat *st, struct crl_file_id *id);
 
 #endif

@@ -349,7 +349,7 @@ load_existing(struct crl_schedule *s)
 	    path_join(path, sizeof(path), s->public_dir, "crl.pem") != CA_OK)
 		goto out;
 	/* Files this data directory wrote and recorded (trust.c) are taken
-	   by their hashes; any other CRL is read and verified. */
+	   by their identity or hashes; any other CRL is read and verified. */
 	if ((snap = crl_snapshot_recorded(s->st, s->ca, s->public_dir)) !=
 	    NULL) {
 		memset(&rep, 0, sizeof(rep));

@@ -2,6 +2,7 @@
  * Unit tests of common/: serial numbers as text, bounded number and duration
  * parsing, RFC 3339 times, atomic file writes and capped reads.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +422,84 @@ test_file_write_read(void **state)
 	assert_int_equal(file_write_atomic(path, "x", 1, 0600, 0, &e), CA_EIO);
 }
 
+/*
+ * A file written in pieces: nothing at the path until the commit, which
+ * reports the stat of the file as it is then (ctime after the rename);
+ * an abort leaves neither file nor temporary; excl refuses an existing
+ * path at the commit too. file_read_stat describes the bytes it read,
+ * and malloc_big's huge-page buffers are freed and realloc'd as malloc's.
+ */
+static void
+test_file_atomic(void **state)
+{
+	struct file_atomic	 f;
+	struct stat		 st, sb;
+	struct ca_error		 e;
+	char			 path[256], tmp[300];
+	uint8_t			*buf = NULL, *big;
+	size_t			 len = 0;
+
+	(void)state;
+	assert_int_equal(path_join(path, sizeof(path), tmpdir, "pieces"),
+	    CA_OK);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(file_atomic_open(&f, path, 0640, 0, &e), CA_OK);
+	assert_int_equal(file_atomic_write(&f, "one ", 4, &e), CA_OK);
+	assert_int_equal(file_atomic_write(&f, "two", 3, &e), CA_OK);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(file_atomic_commit(&f, &st, &e), CA_OK);
+	file_atomic_abort(&f);		/* harmless after a commit */
+	assert_int_not_equal(access(tmp, F_OK), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(st.st_ino, sb.st_ino);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(sb.st_mode & 0777, 0640);
+	assert_int_equal(st.st_ctim.tv_sec, sb.st_ctim.tv_sec);
+	assert_int_equal(st.st_ctim.tv_nsec, sb.st_ctim.tv_nsec);
+	assert_int_equal(file_read(path, 100, &buf, &len, &e), CA_OK);
+	assert_int_equal(len, 7);
+	assert_memory_equal(buf, "one two", 7);
+	free(buf);
+	buf = NULL;
+
+	/* Given up: the old file stays, no temporary. */
+	assert_int_equal(file_atomic_open(&f, path, 0644, 0, &e), CA_OK);
+	assert_int_equal(file_atomic_write(&f, "three", 5, &e), CA_OK);
+	file_atomic_abort(&f);
+	assert_int_not_equal(access(tmp, F_OK), 0);
+	assert_int_equal(file_read_stat(path, 100, &buf, &len, &sb, &e),
+	    CA_OK);
+	assert_int_equal(len, 7);
+	assert_int_equal(sb.st_ino, st.st_ino);
+	free(buf);
+	buf = NULL;
+
+	/* excl: refused at the open, and at the commit when the path
+	   appeared in between. */
+	assert_int_equal(file_atomic_open(&f, path, 0644, 1, &e), CA_EEXIST);
+	assert_int_equal(path_join(path, sizeof(path), tmpdir, "pieces.x"),
+	    CA_OK);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(file_atomic_open(&f, path, 0644, 1, &e), CA_OK);
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(file_atomic_commit(&f, NULL, &e), CA_EEXIST);
+	assert_int_not_equal(access(tmp, F_OK), 0);
+
+	/* A buffer of megabytes: written over, grown, freed. */
+	assert_non_null(big = malloc_big(5u << 20));
+	assert_int_equal((uintptr_t)big % MALLOC_BIG_PAGE, 0);
+	memset(big, 0xa5, 5u << 20);
+	assert_non_null(big = realloc(big, 9u << 20));
+	assert_int_equal(big[(5u << 20) - 1], 0xa5);
+	free(big);
+}
+
 static void
 test_dir_make(void **state)
 {
@@ -653,6 +732,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_write_read,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_dir_make, setup_dir,
+		    teardown_dir),
+		cmocka_unit_test_setup_teardown(test_file_atomic, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test_setup_teardown(test_file_lock, setup_dir,

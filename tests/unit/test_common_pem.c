@@ -156,6 +156,76 @@ test_pem_encode(void **state)
 		}
 }
 
+struct sink {
+	char	*buf;
+	size_t	 len, cap, calls, fail_at;
+};
+
+static int
+sink_put(void *ctx, const char *text, size_t n)
+{
+	struct sink *k = ctx;
+
+	if (++k->calls == k->fail_at)
+		return CA_EIO;
+	assert_true(k->len + n <= k->cap);
+	memcpy(k->buf + k->len, text, n);
+	k->len += n;
+	return CA_OK;
+}
+
+/*
+ * pem_encode_stream hands out pem_encode's text, byte for byte, in pieces
+ * of whole lines: below, at and around one piece and several
+ * (PEM_STREAM_CHUNK octets each); pem_encoded_len is its length; the
+ * first error of put stops it and is returned.
+ */
+static void
+test_pem_encode_stream(void **state)
+{
+	const size_t	 c = PEM_STREAM_CHUNK;
+	const size_t	 lens[] = { 1, 2, 3, 47, 48, 49, 300, c - 1, c, c + 1,
+	    c + 48, 2 * c + 5, 3 * c };
+	uint8_t		*der;
+	struct sink	 k;
+	struct ca_error	 e;
+
+	(void)state;
+	assert_non_null(der = malloc(3 * c));
+	for (size_t i = 0; i < 3 * c; i++)
+		der[i] = (uint8_t)(i * 131 + (i >> 9));
+	memset(&k, 0, sizeof(k));
+	k.cap = pem_encoded_len("X509 CRL", 3 * c);
+	assert_non_null(k.buf = malloc(k.cap));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char	*pem = NULL;
+		size_t	 n = 0;
+
+		assert_int_equal(pem_encode("X509 CRL", der, lens[i], &pem, &n,
+		    &e), CA_OK);
+		assert_int_equal(pem_encoded_len("X509 CRL", lens[i]), n);
+		k.len = k.calls = 0;
+		k.fail_at = 0;
+		assert_int_equal(pem_encode_stream("X509 CRL", der, lens[i],
+		    sink_put, &k), CA_OK);
+		assert_int_equal(k.len, n);
+		assert_memory_equal(k.buf, pem, n);
+		/* BEGIN, one piece per chunk, END. */
+		assert_int_equal(k.calls, 2 + (lens[i] + c - 1) / c);
+		free(pem);
+	}
+	/* An error of put ends it: the third call of five. */
+	k.len = k.calls = 0;
+	k.fail_at = 3;
+	assert_int_equal(pem_encode_stream("X509 CRL", der, 2 * c + 5,
+	    sink_put, &k), CA_EIO);
+	assert_int_equal(k.calls, 3);
+	assert_int_equal(pem_encode_stream("X509 CRL", der, 0, sink_put, &k),
+	    CA_EINVAL);
+	free(k.buf);
+	free(der);
+}
+
 int
 main(void)
 {
@@ -163,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_pem_certs),
 		cmocka_unit_test(test_pem_encode),
+		cmocka_unit_test(test_pem_encode_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,10 +22,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 
 #include "crl/crl.h"
 #include "crl/crl_int.h"
 #include "common/der.h"
+#include "common/pem.h"
 
 /* 2027-03-01T00:00:00Z: the pinned thisUpdate of the golden CRLs. */
 #define T_GOLDEN	1803859200LL
@@ -917,6 +920,172 @@ test_trust_recorded(void **state)
 }
 
 /*
+ * `mtlsca crl` holds no PEM (pem_unheld): crl_write_files and
+ * crl_write_pem encode it into the files, the same text crl_pem_encode
+ * makes, of the length the result announced; the hash noted for the trust
+ * record is the file's; a CRL so written is recorded and trusted.
+ */
+static void
+test_pem_unheld(void **state)
+{
+	struct store		*st = golden_store();
+	struct crl_snapshot	*snap;
+	struct crl_options	 o;
+	struct crl_result	 r;
+	struct ca_error		 e;
+	char			 dir[512], p[600], *pem = NULL;
+	uint8_t			*buf = NULL, h[32];
+	size_t			 len, pem_len;
+	(void)state;
+
+	crl_options_default(&o);
+	o.now = T_GOLDEN;
+	o.pem_unheld = true;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(crl_build(g_ec, st, &o, &r, &e), CA_OK);
+	assert_null(r.pem);
+	assert_int_equal(crl_pem_encode(r.der, r.der_len, &pem, &pem_len),
+	    CA_OK);
+	assert_int_equal(r.pem_len, pem_len);
+	path(dir, sizeof(dir), "unheld/public");
+	assert_int_equal(crl_write_files(dir, &r, &e), CA_OK);
+	assert_true(r.written);
+	snprintf(p, sizeof(p), "%s/crl.pem", dir);
+	assert_int_equal(file_read(p, 1 << 20, &buf, &len, &e), CA_OK);
+	assert_int_equal(len, pem_len);
+	assert_memory_equal(buf, pem, len);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, len, h), 0);
+	assert_memory_equal(h, r.pem_sha256, 32);
+	free(buf);
+	snprintf(p, sizeof(p), "%s/out.pem", dir);
+	assert_int_equal(crl_write_pem(p, &r, &e), CA_OK);
+	assert_int_equal(file_read(p, 1 << 20, &buf, &len, &e), CA_OK);
+	assert_int_equal(len, pem_len);
+	assert_memory_equal(buf, pem, len);
+	free(buf);
+	assert_int_equal(crl_files_record(st, g_ec, &r, &e), CA_OK);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	assert_int_equal(snap->pem_len, pem_len);
+	assert_memory_equal(snap->pem, pem, pem_len);
+	crl_snapshot_release(snap);
+	free(pem);
+	crl_result_clear(&r);
+	store_close(st);
+}
+
+/* The trust record's bytes (trust.c's layout: version, three hashes,
+   four facts, from version 2 the files' identities). */
+#define TRUST_META	"crl_files_record"
+#define TRUST_V1_LEN	129
+#define TRUST_PEM_SHA	33
+
+static void
+record_poke(struct store *st, size_t at, size_t keep)
+{
+	uint8_t		*rec = NULL;
+	size_t		 len = 0;
+	struct ca_error	 e;
+
+	assert_int_equal(store_meta_get(st, TRUST_META, &rec, &len, &e),
+	    CA_OK);
+	assert_true(len > at && keep <= len);
+	rec[at] ^= 0xff;
+	if (keep == TRUST_V1_LEN)
+		rec[0] = 1;
+	assert_int_equal(store_meta_put(st, TRUST_META, rec, keep, &e), CA_OK);
+	free(rec);
+}
+
+static size_t
+record_len(struct store *st)
+{
+	uint8_t		*rec = NULL;
+	size_t		 len = 0;
+	struct ca_error	 e;
+
+	assert_int_equal(store_meta_get(st, TRUST_META, &rec, &len, &e),
+	    CA_OK);
+	free(rec);
+	return len;
+}
+
+/*
+ * Trust by identity (issue 15, design note 25): files that are still the
+ * ones written are taken without being hashed (a record whose PEM hash is
+ * wrong still trusts them); files with another identity are hashed (the
+ * same wrong hash then refuses them); a version-1 record (no identities)
+ * trusts by hash and is written again as version 2. crl_der_recorded says
+ * the same of crl.der, for serve's recovery.
+ */
+static void
+test_trust_identity(void **state)
+{
+	struct store		*st = golden_store();
+	struct crl_snapshot	*snap;
+	struct crl_result	 r;
+	struct ca_error		 e;
+	char			 dir[512], p[600];
+	uint8_t			*buf = NULL;
+	size_t			 len, v2_len;
+	(void)state;
+
+	build(g_ec, st, T_GOLDEN, 0, &r);
+	path(dir, sizeof(dir), "identity/public");
+	assert_int_equal(crl_write_files(dir, &r, &e), CA_OK);
+	assert_false(crl_der_recorded(st, g_ec, dir));		/* no record */
+	assert_int_equal(crl_files_record(st, g_ec, &r, &e), CA_OK);
+	v2_len = record_len(st);
+	assert_true(v2_len > TRUST_V1_LEN);
+	assert_true(crl_der_recorded(st, g_ec, dir));
+	assert_false(crl_der_recorded(st, g_rsa, dir));
+
+	/* A wrong PEM hash in the record: the same files are still taken. */
+	record_poke(st, TRUST_PEM_SHA, v2_len);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	assert_memory_equal(snap->pem, r.pem, r.pem_len);
+	crl_snapshot_release(snap);
+	/* The same bytes under a new inode: hashed, and refused. */
+	snprintf(p, sizeof(p), "%s/crl.pem", dir);
+	assert_int_equal(file_write_atomic(p, r.pem, r.pem_len, 0644, 0, &e),
+	    CA_OK);
+	assert_null(crl_snapshot_recorded(st, g_ec, dir));
+	/* The right hash back: hashed, taken, and its identity recorded. */
+	record_poke(st, TRUST_PEM_SHA, v2_len);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	crl_snapshot_release(snap);
+	record_poke(st, TRUST_PEM_SHA, v2_len);		/* wrong again */
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	crl_snapshot_release(snap);
+	record_poke(st, TRUST_PEM_SHA, v2_len);		/* right again */
+
+	/* crl.der rewritten with the same bytes: another identity, the
+	   same hash (recorded again); with a byte changed: not ours. */
+	snprintf(p, sizeof(p), "%s/crl.der", dir);
+	assert_int_equal(file_write_atomic(p, r.der, r.der_len, 0644, 0, &e),
+	    CA_OK);
+	assert_true(crl_der_recorded(st, g_ec, dir));
+	assert_int_equal(file_read(p, 1 << 20, &buf, &len, &e), CA_OK);
+	buf[len / 2] ^= 0x01;
+	assert_int_equal(file_write_atomic(p, buf, len, 0644, 0, &e), CA_OK);
+	assert_false(crl_der_recorded(st, g_ec, dir));
+	assert_null(crl_snapshot_recorded(st, g_ec, dir));
+	buf[len / 2] ^= 0x01;
+	assert_int_equal(file_write_atomic(p, buf, len, 0644, 0, &e), CA_OK);
+	free(buf);
+
+	/* A version-1 record (its PEM hash right): by hash, then v2. */
+	record_poke(st, TRUST_V1_LEN - 1, TRUST_V1_LEN);	/* a fact */
+	record_poke(st, TRUST_V1_LEN - 1, TRUST_V1_LEN);	/* back */
+	assert_int_equal(record_len(st), TRUST_V1_LEN);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	assert_int_equal(snap->entries, r.entries);
+	crl_snapshot_release(snap);
+	assert_int_equal(record_len(st), v2_len);
+	crl_result_clear(&r);
+	store_close(st);
+}
+
+/*
  * Past the GnuTLS import threshold and the PEM thread's: 40,000 entries
  * (~1.3 MB), built, checked by crl_check and by openssl.
  */
@@ -962,6 +1131,22 @@ test_large_crl(void **state)
 	    "-verify 2>&1", pem, g_ec_pem) != 0 || strstr(out, "verify OK") ==
 	    NULL)
 		fail_msg("openssl crl -verify: %s", out);
+	/* Unheld, its PEM is encoded into the file in pieces (two here):
+	   the same text. */
+	{
+		struct crl_result	 u = r;
+		uint8_t			*buf = NULL;
+		size_t			 len = 0;
+
+		u.pem = NULL;
+		assert_true(r.der_len > PEM_STREAM_CHUNK);
+		assert_int_equal(crl_write_pem(pem, &u, &e), CA_OK);
+		assert_int_equal(file_read(pem, 1 << 24, &buf, &len, &e),
+		    CA_OK);
+		assert_int_equal(len, r.pem_len);
+		assert_memory_equal(buf, r.pem, len);
+		free(buf);
+	}
 	crl_result_clear(&r);
 	store_close(st);
 }
@@ -1440,6 +1625,8 @@ main(void)
 		cmocka_unit_test(test_openssl_verify_leaf),
 		cmocka_unit_test(test_write_files),
 		cmocka_unit_test(test_trust_recorded),
+		cmocka_unit_test(test_pem_unheld),
+		cmocka_unit_test(test_trust_identity),
 		cmocka_unit_test(test_large_crl),
 		cmocka_unit_test(test_check_accepts_ours),
 		cmocka_unit_test(test_check_negative_serial),
