@@ -17,11 +17,13 @@
  * when it finds a CA marked active that is not the configured one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,38 @@
 #include "cmd/cmd_int.h"
 #include "common/util.h"
 #include "store/store.h"
+
+int
+cmd_serve_lock_hold(const struct config *cfg)
+{
+	char	path[CONFIG_PATH_MAX];
+	int	fd;
+
+	if (config_path(cfg, CMD_SERVE_LOCK, path, sizeof(path)) != CA_OK ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool
+cmd_serve_running(const struct config *cfg)
+{
+	char	path[CONFIG_PATH_MAX];
+	bool	running = false;
+	int	fd;
+
+	if (config_path(cfg, CMD_SERVE_LOCK, path, sizeof(path)) != CA_OK ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+		running = errno == EWOULDBLOCK;
+	close(fd);
+	return running;
+}
 
 int
 cmd_cas_dir(const struct config *cfg, char *out, size_t size)
@@ -770,6 +804,10 @@ ca_rotate(struct config *cfg, const char *key_type, const char *subject,
 		    "signs with CA %" PRIu32 ", publishes both CRLs and serves "
 		    "both CAs in /ca.pem.\n", new_id);
 	}
+	if (cmd_serve_running(cfg))
+		fprintf(stderr, "mtlsca: warning: serve is running on %s and "
+		    "still signs with CA %" PRIu32 ": restart it now "
+		    "(systemctl restart mtlsca)\n", cfg->data_dir, old_id);
 	status = CMD_OK;
 out:
 	file_unlock(lock);

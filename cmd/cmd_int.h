@@ -43,6 +43,16 @@ int cmd_ca_open(const struct config *cfg, struct ca **out,
  */
 #define CMD_CRL_LOCK		"crl.lock"
 #define CMD_PUBLISH_LOCK	"publish.lock"
+/*
+ * <data_dir>/serve.lock: every running serve holds it shared (flock), so
+ * that `ca rotate` can tell a serve that still signs with the old CA is
+ * running, and say to restart it. Nothing waits on it.
+ */
+#define CMD_SERVE_LOCK		"serve.lock"
+/* serve: take it shared; -1 when it cannot (then nothing is told). */
+int cmd_serve_lock_hold(const struct config *cfg);
+/* Is a serve running on cfg's data directory (someone holds it)? */
+bool cmd_serve_running(const struct config *cfg);
 
 /*
  * Take the CRL lock, saying on stderr when another process holds it and

@@ -814,6 +814,7 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 	struct publish_set		*pubs = NULL;
 	struct cmd_cas			 cas;
 	struct cmd_retiring		 retiring;
+	int				 serve_lock = -1;
 	struct cmd_backup_sched		*backups = NULL;
 	struct http_server		*srv = NULL;
 	struct ca_error			 err;
@@ -938,6 +939,8 @@ cmd_serve(int argc, char **argv, struct config *cfg)
 		goto fail;
 	if ((rc = bootstrap(cfg, st, &boot, &err)) != CA_OK)
 		goto fail;
+	/* Held shared while serve runs: `ca rotate` tells a restart is due. */
+	serve_lock = cmd_serve_lock_hold(cfg);
 	if ((rc = tls_material(cfg, ca, st, &tcert, &tkey, &err)) != CA_OK ||
 	    (cfg->tls_cert[0] == '\0' &&
 	    (rc = cmd_cas_cross_chain(cfg, &cas, &tcert, &err)) != CA_OK))
@@ -1059,6 +1062,8 @@ out:
 	store_close(st);
 	cmd_cas_close(&cas);
 	ca_free(ca);
+	if (serve_lock >= 0)
+		close(serve_lock);
 	policy_free(&pol);
 	free(tcert);
 	if (tkey != NULL) {

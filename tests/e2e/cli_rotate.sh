@@ -24,6 +24,7 @@ note "rotate"
 run_ok m ca rotate --key-type ecdsa-p384 --days 400
 assert_contains "$OUT" "CA 2 is active: CN=sample 2,OU=tech"
 assert_contains "$OUT" "CA 1 is retiring"
+assert_not_contains "$OUT" "serve is running"
 openssl x509 -in data/ca.pem -noout -text | grep -q "NIST CURVE: P-384" || fail "the new CA is not P-384"
 cmp -s data/ca.pem data/cas/2/ca.pem || fail "the configured ca.pem is not CA 2"
 cmp -s "$R/rootCA.pem" data/cas/1/ca.pem || fail "cas/1/ca.pem is not the runbook's CA"

@@ -81,11 +81,14 @@ TOK=$(mt token create --cn renewer --uses 1 2>/dev/null | head -1)
     --token "$TOK" --cn renewer --days 2 --out-dir "$T/renewer" >"$T/enroll.out" 2>&1 ||
     fail "enroll: $(cat "$T/enroll.out")"
 [ "$(grep -c "BEGIN CERTIFICATE" "$T/renewer/ca.pem")" = 1 ] || fail "renewer/ca.pem"
-serve_stop
 
-# ---- the rotation ----
+# ---- the rotation, while serve runs: it is told to restart ----
 mt ca rotate >"$T/rotate.out" 2>&1 || fail "ca rotate: $(cat "$T/rotate.out")"
 cat "$T/rotate.out"
+grep -q "warning: serve is running on $T/data and still signs with CA 1: restart it now" "$T/rotate.out" ||
+    fail "rotate did not say serve must restart"
+serve_stop
+
 grep -q "^CA 2 is active: CN=Rotation Test CA 2" "$T/rotate.out" || fail "rotate did not name the new CA"
 mt ca list --json >"$T/list.json" || fail "ca list"
 $PY - "$T/list.json" "$(date -u -d "+2 days" +%Y-%m-%d)" <<'EOF' || fail "ca list: $(cat "$T/list.json")"
