@@ -348,38 +348,6 @@ crl_parse_der_times(const uint8_t *der, size_t len, int64_t after,
 
 /* ---- signatures ---- */
 
-/* OID content octets as dotted text (for gnutls_oid_to_sign). */
-static bool
-oid_text(const uint8_t *p, size_t len, char *out, size_t size)
-{
-	uint64_t	v = 0;
-	size_t		o = 0;
-	bool		first = true;
-	int		n;
-
-	if (!der_oid_ok(p, len))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (v > (UINT64_MAX >> 7))
-			return false;
-		v = (v << 7) | (p[i] & 0x7f);
-		if (p[i] & 0x80)
-			continue;
-		if (first) {
-			unsigned a = v < 40 ? 0 : v < 80 ? 1 : 2;
-			n = snprintf(out + o, size - o, "%u.%" PRIu64, a,
-			    v - 40 * (uint64_t)a);
-			first = false;
-		} else
-			n = snprintf(out + o, size - o, ".%" PRIu64, v);
-		if (n < 0 || (size_t)n >= size - o)
-			return false;
-		o += (size_t)n;
-		v = 0;
-	}
-	return true;
-}
-
 int
 crl_sig_verify(const uint8_t *cert, size_t cert_len, const uint8_t *alg,
     size_t alg_len, const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,
@@ -398,7 +366,7 @@ crl_sig_verify(const uint8_t *cert, size_t cert_len, const uint8_t *alg,
 		return ca_error_set(err, CA_EMALF, "bad AlgorithmIdentifier");
 	der_cur_init(&c, seq.p, seq.len);
 	if (der_expect(&c, DER_OID, &oid) != 0 ||
-	    !oid_text(oid.p, oid.len, text, sizeof(text)))
+	    !der_oid_text(oid.p, oid.len, text, sizeof(text)))
 		return ca_error_set(err, CA_EMALF, "bad AlgorithmIdentifier");
 	if ((sa = gnutls_oid_to_sign(text)) == GNUTLS_SIGN_UNKNOWN)
 		return ca_error_set(err, CA_EMALF, "signature algorithm %s is "
