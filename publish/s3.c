@@ -222,6 +222,23 @@ s3_named(struct publish_set *set, const char *name, struct ca_error *err)
 	return NULL;
 }
 
+/* The s3 publisher name and PREFIX/backup/<file_name> in its bucket
+   (backups are not namespaced); what: "upload", "deletion". */
+static int
+backup_key(struct publish_set *set, const char *name, const char *file_name,
+    const char *what, struct publisher **p, char *key, size_t size,
+    struct ca_error *err)
+{
+	if (set == NULL || name == NULL || file_name == NULL ||
+	    file_name[0] == '\0' || strchr(file_name, '/') != NULL)
+		return ca_error_set(err, CA_EINVAL, "bad backup %s: a file "
+		    "name without '/' is needed", what);
+	if ((*p = s3_named(set, name, err)) == NULL)
+		return err != NULL ? err->code : CA_ENOENT;
+	snprintf(key, size, "%sbackup/%s", (*p)->prefix, file_name);
+	return CA_OK;
+}
+
 int
 publish_s3_backup_put(struct publish_set *set, const char *name,
     const char *file_name, const void *buf, size_t len, char *key_out,
@@ -232,12 +249,9 @@ publish_s3_backup_put(struct publish_set *set, const char *name,
 	char			 key[600];
 	int			 rc;
 
-	if (set == NULL || name == NULL || file_name == NULL ||
-	    strchr(file_name, '/') != NULL)
-		return ca_error_set(err, CA_EINVAL, "bad backup upload");
-	if ((p = s3_named(set, name, err)) == NULL)
-		return err != NULL ? err->code : CA_ENOENT;
-	snprintf(key, sizeof(key), "%sbackup/%s", p->prefix, file_name);
+	if ((rc = backup_key(set, name, file_name, "upload", &p, key,
+	    sizeof(key), err)) != CA_OK)
+		return rc;
 	memset(&r, 0, sizeof(r));
 	rc = aws_s3_put(p->aws, p->conf.endpoint, p->conf.region,
 	    p->conf.bucket, key, buf, len, "application/x-tar", &r, err);
@@ -256,12 +270,9 @@ publish_s3_backup_delete(struct publish_set *set, const char *name,
 	char			 key[600];
 	int			 rc;
 
-	if (set == NULL || name == NULL || file_name == NULL ||
-	    strchr(file_name, '/') != NULL)
-		return ca_error_set(err, CA_EINVAL, "bad backup deletion");
-	if ((p = s3_named(set, name, err)) == NULL)
-		return err != NULL ? err->code : CA_ENOENT;
-	snprintf(key, sizeof(key), "%sbackup/%s", p->prefix, file_name);
+	if ((rc = backup_key(set, name, file_name, "deletion", &p, key,
+	    sizeof(key), err)) != CA_OK)
+		return rc;
 	memset(&r, 0, sizeof(r));
 	rc = aws_s3_delete(p->aws, p->conf.endpoint, p->conf.region,
 	    p->conf.bucket, key, &r, err);
