@@ -14,6 +14,7 @@
 #   and /crls.pem keep the new CA alone.
 set -u
 . "${MTLSCA_SRC:-$(dirname "$0")/../..}/tests/aws/lib.sh"
+. "$AWS_DIR/../e2e/nginx_lib.sh"
 M=${MTLSCA:?path of the mtlsca binary}
 aws_setup
 start_swift
@@ -165,38 +166,14 @@ echo "ok - ALB check: old-ok and new-ok pass, old-bad (revoked under CA 1) refus
 
 # nginx, given what serve publishes: /ca.pem (both CAs) and /crls.pem.
 N="$T/nginx"
-mkdir -p "$N/logs" "$N/tmp"
+mkdir -p "$N"
 curl -sSf -o "$N/ca.pem" "$P/ca.pem" || fail "GET /ca.pem"
 curl -sSf -o "$N/crl.pem" "$P/crls.pem" || fail "GET /crls.pem"
 [ "$(grep -c "BEGIN CERTIFICATE" "$N/ca.pem")" = 2 ] || fail "/ca.pem does not hold both CAs"
 [ "$(grep -c "BEGIN X509 CRL" "$N/crl.pem")" = 2 ] || fail "/crls.pem does not hold both CRLs"
 cp "$T/data/private/server.pem" "$N/server.pem"
 cp "$T/data/private/server.key" "$N/server.key"
-cat >"$N/nginx.conf" <<EOF
-$([ "$(id -u)" = 0 ] && echo "user root;")
-worker_processes 1;
-daemon off;
-pid $N/nginx.pid;
-error_log $N/logs/error.log info;
-events { worker_connections 64; }
-http {
-	access_log $N/logs/access.log;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NGINX_PORT ssl;
-		ssl_certificate $N/server.pem;
-		ssl_certificate_key $N/server.key;
-		ssl_verify_client on;
-		ssl_client_certificate $N/ca.pem;
-		ssl_crl $N/crl.pem;
-		location / { return 200 "hello \$ssl_client_s_dn\n"; }
-	}
-}
-EOF
+hl_nginx_conf "$N" "$NGINX_PORT" "$N/ca.pem" "$N/crl.pem"
 nginx -p "$N" -c "$N/nginx.conf" 2>"$T/nginx.err" &
 AWS_PIDS+=($!)
 for _ in $(seq 1 50); do
