@@ -34,6 +34,7 @@
 #include "ca/ca.h"
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/pem.h"
 #include "crl/crl.h"
 #include "publish/publish.h"
 #include "cmd/cmd_int.h"
@@ -517,8 +518,7 @@ cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
 {
 	char	 cas[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 64];
 	uint8_t	*buf = NULL;
-	size_t	 len, n;
-	char	*nc;
+	size_t	 len, n = strlen(*chain);
 	int	 rc;
 
 	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK)
@@ -535,18 +535,11 @@ cmd_cas_cross_chain(const struct config *cfg, const struct cmd_cas *c,
 		}
 		if (rc != CA_OK)
 			return rc;
-		n = strlen(*chain);
-		if ((nc = realloc(*chain, n + len + 2)) == NULL) {
-			free(buf);
-			return ca_error_set(err, CA_ENOMEM, "out of memory");
-		}
-		*chain = nc;
-		if (n > 0 && nc[n - 1] != '\n')
-			nc[n++] = '\n';
-		memcpy(nc + n, buf, len);
-		nc[n + len] = '\0';
+		rc = pem_cat(chain, &n, (const char *)buf, len);
 		free(buf);
 		buf = NULL;
+		if (rc != CA_OK)
+			return ca_error_set(err, rc, "out of memory");
 	}
 	return CA_OK;
 }
@@ -556,14 +549,16 @@ cmd_cas_bundle_pem(const struct config *cfg, struct ca *active)
 {
 	struct ca_registry	*reg = NULL;
 	const struct ca_entry	*e;
-	char			 cas[CONFIG_PATH_MAX], *out, *nb;
+	char			 cas[CONFIG_PATH_MAX], *out;
 	const uint8_t		*der;
 	uint8_t			*pem = NULL;
-	size_t			 len, n;
+	size_t			 len, n = 0;
 
 	der = ca_cert_der(active, &len);
-	if ((out = strdup(ca_cert_pem(active))) == NULL ||
-	    cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
+	if ((out = strdup(ca_cert_pem(active))) == NULL)
+		return NULL;
+	n = strlen(out);
+	if (cmd_cas_dir(cfg, cas, sizeof(cas)) != CA_OK ||
 	    ca_registry_load(cas, der, len, &reg, NULL) != CA_OK) {
 		ca_registry_free(reg);
 		return out;
@@ -574,14 +569,8 @@ cmd_cas_bundle_pem(const struct config *cfg, struct ca *active)
 		    e->id == ca_registry_active_id(reg) ||
 		    file_read(e->cert, 64 * 1024, &pem, &len, NULL) != CA_OK)
 			continue;
-		n = strlen(out);
-		if ((nb = realloc(out, n + len + 2)) != NULL) {
-			out = nb;
-			if (n > 0 && out[n - 1] != '\n')
-				out[n++] = '\n';
-			memcpy(out + n, pem, len);
-			out[n + len] = '\0';
-		}
+		/* Out of memory: the bundle without this CA. */
+		(void)pem_cat(&out, &n, (const char *)pem, len);
 		free(pem);
 		pem = NULL;
 	}

@@ -31,6 +31,7 @@
 #include "cmd/cmd.h"
 #include "cmd/cmd_client.h"
 #include "cmd/cmd_int.h"
+#include "common/pem.h"
 #include "common/util.h"
 
 #ifdef MTLSCA_HAVE_CLIENT
@@ -214,7 +215,7 @@ ca_file_learn(const char *path, const char *ca_pem)
 {
 	struct ca_error	 e;
 	uint8_t		*old = NULL;
-	size_t		 len, n;
+	size_t		 len;
 	char		*text;
 
 	if (ca_pem == NULL || ca_pem[0] == '\0' ||
@@ -222,22 +223,17 @@ ca_file_learn(const char *path, const char *ca_pem)
 		free(old);
 		return;
 	}
-	n = strlen(ca_pem);
-	if (strstr((const char *)old, ca_pem) != NULL ||
-	    (text = malloc(len + n + 2)) == NULL) {
-		free(old);
+	text = (char *)old;	/* file_read's buffer: NUL-terminated */
+	if (strstr(text, ca_pem) != NULL ||
+	    pem_cat(&text, &len, ca_pem, strlen(ca_pem)) != CA_OK) {
+		free(text);
 		return;
 	}
-	memcpy(text, old, len);
-	if (len > 0 && text[len - 1] != '\n')
-		text[len++] = '\n';
-	memcpy(text + len, ca_pem, n);
-	if (replace(path, text, len + n, 0644, &e) != CA_OK)
+	if (replace(path, text, len, 0644, &e) != CA_OK)
 		say("%s: the new CA could not be added: %s", path, e.msg);
 	else
 		say("%s: added the CA that issued the new certificate", path);
 	free(text);
-	free(old);
 }
 
 /*

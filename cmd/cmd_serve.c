@@ -27,6 +27,7 @@
 #include "cmd/config.h"
 #include "cmd/notify.h"
 #include "common/log.h"
+#include "common/pem.h"
 #include "common/util.h"
 #include "crl/crl.h"
 #include "publish/publish.h"
@@ -421,27 +422,21 @@ static int
 write_public_ca(const char *public_dir, const struct cmd_cas *cas,
     struct ca_error *err)
 {
-	char		 path[CONFIG_PATH_MAX + 16], *pem;
+	char		 path[CONFIG_PATH_MAX + 16], *pem = NULL;
 	uint8_t		*old = NULL;
-	size_t		 len, n = 0, cap = 0;
+	size_t		 len, n = 0;
 	bool		 same;
 	int		 rc;
-
-	for (size_t i = 0; i < cas->n; i++)
-		cap += strlen(ca_cert_pem(cas->ca[i])) + 1;
-	if ((pem = malloc(cap + 1)) == NULL)
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
 
 	/* The active CA first, then each retiring one: a client of either
 	   verifies, and so does a TLS terminator given this file. */
 	for (size_t i = 0; i < cas->n; i++) {
-		const char	*p = ca_cert_pem(cas->ca[i]);
-		size_t		 l = strlen(p);
+		const char *p = ca_cert_pem(cas->ca[i]);
 
-		memcpy(pem + n, p, l);
-		n += l;
-		if (l > 0 && p[l - 1] != '\n')
-			pem[n++] = '\n';
+		if (pem_cat(&pem, &n, p, strlen(p)) != CA_OK) {
+			free(pem);
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		}
 	}
 	if (path_join(path, sizeof(path), public_dir, "ca.pem") != CA_OK) {
 		free(pem);

@@ -199,3 +199,21 @@ pem_encode(const char *label, const uint8_t *der, size_t len, char **out,
 	*out_len = (size_t)(p - s);
 	return CA_OK;
 }
+
+int
+pem_cat(char **buf, size_t *len, const char *text, size_t n)
+{
+	char *nb;
+
+	if ((nb = realloc(*buf, *len + n + 3)) == NULL)
+		return CA_ENOMEM;
+	if (*len > 0 && nb[*len - 1] != '\n')
+		nb[(*len)++] = '\n';
+	memcpy(nb + *len, text, n);
+	*len += n;
+	if (n > 0 && text[n - 1] != '\n')
+		nb[(*len)++] = '\n';
+	nb[*len] = '\0';
+	*buf = nb;
+	return CA_OK;
+}

@@ -63,4 +63,13 @@ size_t pem_encoded_len(const char *label, size_t len);
 int pem_encode_stream(const char *label, const uint8_t *der, size_t len,
     int (*put)(void *ctx, const char *text, size_t n), void *ctx);
 
+/*
+ * Append n bytes of PEM text to *buf (malloc'd, *len bytes, kept
+ * NUL-terminated; both may start NULL/0), each on lines of its own: a
+ * newline goes before it when *buf does not end with one, and after it
+ * when text does not, so that blocks from several files or CAs follow one
+ * another. CA_ENOMEM leaves *buf as it was.
+ */
+int pem_cat(char **buf, size_t *len, const char *text, size_t n);
+
 #endif

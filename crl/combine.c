@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pem.h"
 #include "common/util.h"
 #include "crl/crl_int.h"
 
@@ -43,7 +44,6 @@ append(const char *root, const char *name, char **buf, size_t *len,
 	char	 path[4096];
 	uint8_t	*part = NULL;
 	size_t	 plen;
-	char	*nb;
 	int	 rc, n;
 
 	n = name[0] == '\0' ? snprintf(path, sizeof(path), "%s/crl.pem", root) :
@@ -57,18 +57,9 @@ append(const char *root, const char *name, char **buf, size_t *len,
 	}
 	if (rc != CA_OK)
 		return rc;
-	if ((nb = realloc(*buf, *len + plen + 1)) == NULL) {
-		free(part);
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
-	}
-	memcpy(nb + *len, part, plen);
-	*buf = nb;
-	*len += plen;
-	/* PEM blocks one after another, each ending its line. */
-	if (plen > 0 && part[plen - 1] != '\n')
-		(*buf)[(*len)++] = '\n';
+	rc = pem_cat(buf, len, (const char *)part, plen);
 	free(part);
-	return CA_OK;
+	return rc != CA_OK ? ca_error_set(err, rc, "out of memory") : CA_OK;
 }
 
 int

@@ -44,6 +44,7 @@
 #include <microhttpd.h>
 
 #include "ca/ca.h"
+#include "common/pem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crl/crl.h"
@@ -236,7 +237,7 @@ static int
 cas_copy(struct http_server *s, struct ca *ca, const struct http_options *opt,
     struct ca_error *err)
 {
-	size_t n = 0, len = 0;
+	size_t len = 0;
 
 	if (opt->n_retiring_cas + 1 > HTTP_CAS_MAX)
 		return ca_error_set(err, CA_ETOOBIG, "more than %d retiring CAs",
@@ -248,20 +249,12 @@ cas_copy(struct http_server *s, struct ca *ca, const struct http_options *opt,
 		    opt->retiring_scheds[i] : NULL;
 		s->cas[s->n_cas++] = opt->retiring_cas[i];
 	}
-	for (size_t i = 0; i < s->n_cas; i++)
-		n += strlen(ca_cert_pem(s->cas[i])) + 1;
-	if ((s->ca_pems = malloc(n + 1)) == NULL)
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
 	for (size_t i = 0; i < s->n_cas; i++) {
 		const char *p = ca_cert_pem(s->cas[i]);
-		size_t l = strlen(p);
 
-		memcpy(s->ca_pems + len, p, l);
-		len += l;
-		if (l > 0 && p[l - 1] != '\n')
-			s->ca_pems[len++] = '\n';
+		if (pem_cat(&s->ca_pems, &len, p, strlen(p)) != CA_OK)
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
 	}
-	s->ca_pems[len] = '\0';
 	return CA_OK;
 }
 

@@ -226,6 +226,31 @@ test_pem_encode_stream(void **state)
 	free(der);
 }
 
+/* pem_cat: blocks on lines of their own, whatever their ends. */
+static void
+test_pem_cat(void **state)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+
+	(void)state;
+	assert_int_equal(pem_cat(&buf, &len, "A\n", 2), CA_OK);
+	assert_string_equal(buf, "A\n");
+	assert_int_equal(pem_cat(&buf, &len, "B", 1), CA_OK);
+	assert_string_equal(buf, "A\nB\n");
+	assert_int_equal(pem_cat(&buf, &len, "", 0), CA_OK);
+	assert_string_equal(buf, "A\nB\n");
+	assert_int_equal(len, 4);
+	free(buf);
+	/* A buffer from a file without its last newline. */
+	buf = strdup("C");
+	len = 1;
+	assert_int_equal(pem_cat(&buf, &len, "D\n", 2), CA_OK);
+	assert_string_equal(buf, "C\nD\n");
+	assert_int_equal(len, strlen(buf));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -233,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_pem_certs),
 		cmocka_unit_test(test_pem_encode),
+		cmocka_unit_test(test_pem_cat),
 		cmocka_unit_test(test_pem_encode_stream),
 	};
 
