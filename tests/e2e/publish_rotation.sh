@@ -65,6 +65,15 @@ wait_for() {	# PYEXPR SECONDS: until the stand-in's state makes it true
 	done
 	return 1
 }
+wait_log() {	# TEXT SECONDS: until serve's log holds TEXT
+	local i
+	for i in $(seq 1 $(( $2 * 5 ))); do
+		grep -q "$1" "$T/serve.log" && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
 
 # ---- CA 1 and its clients: two certificates of 2 days ----
 mt init --key-type ecdsa-p256 --subject "CN=Rotation Test CA" >/dev/null || fail "init"
@@ -106,7 +115,7 @@ echo "ok - ca rotate: CA 2 active (configured ca.pem replaced), CA 1 retiring un
 
 serve_start
 wait_for "len(r) == 2" 30 || { cat "$T/serve.log"; fail "two lists were not published: $(elb_state r)"; }
-grep -q "retiring CA 1" "$T/serve.log" || fail "serve did not say CA 1 is retiring"
+wait_log "retiring CA 1" 30 || fail "serve did not say CA 1 is retiring"
 # Its recovery read every published CRL with the CA that signed it (the
 # plain S3 keys still held CA 1's).
 grep -q "could not be read" "$T/serve.log" && fail "recovery at start: $(grep "could not be read" "$T/serve.log")"
@@ -195,7 +204,9 @@ serve_stop
 LATER=$(date -u -d "+3 days" +%Y-%m-%dT%H:%M:%SZ)
 serve_start MTLSCA_FAKE_NOW="$LATER"
 wait_for "len(r) == 1" 30 || { cat "$T/serve.log"; fail "CA 1's list was not removed: $(elb_state r)"; }
-grep -q "CA 1 retired" "$T/serve.log" || fail "serve did not say CA 1 retired"
+# The list goes while the retirement is under way (the public files, the
+# state file and the audit follow it); its last step is the log line.
+wait_log "CA 1 retired" 30 || { cat "$T/serve.log"; fail "serve did not say CA 1 retired"; }
 keys=$(elb_state "[x['key'] for x in r]")
 echo "$keys" | grep -q "ca-1" && fail "the list left is CA 1's: $keys"
 [ "$(elb_state "len(ts['bundle_fingerprints'])")" = 2 ] ||
