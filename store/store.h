@@ -47,6 +47,10 @@ struct store_options {
 	   records instead (store_cert_foreach_status); 0 = 4096. Tests. */
 	size_t		 status_index_max;
 	bool		 read_only;
+	/* Tests: called by a revoked-index scan between writing its new
+	   snapshot file and recording it (design note 26). */
+	void		(*snapshot_hook)(void *ctx);
+	void		*snapshot_hook_ctx;
 };
 
 enum cert_status {

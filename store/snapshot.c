@@ -1,0 +1,408 @@
+/*
+ * The revoked-index snapshot file (see snapshot.h for its layout and
+ * design note 26 for why it exists). Written through a megabyte buffer and
+ * file_atomic (fsync, rename); read through a read-only mapping whose pages
+ * are handed back behind the reader, so that reading 70 MB costs a few MB
+ * of resident memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "store/snapshot.h"
+#include "store/store_int.h"
+
+static const uint8_t magic[16] = "mtlsca-revsnap\n";
+#define REVSNAP_VERSION	1
+#define WRITE_BUF	(1u << 20)
+/* The reader hands back what it has read every this many bytes. */
+#define DROP_EVERY	(16u << 20)
+#define ENTRY_HDR	3	/* key length u8, value length be16 */
+#define KEY_MIN		9	/* be64(not_after) and a serial octet */
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	store_be64_put(p, v);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return store_be64_get(p);
+}
+
+int
+revsnap_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+void
+revsnap_meta_encode(const struct revsnap_meta *m,
+    uint8_t out[REVSNAP_META_LEN])
+{
+	put64(out, m->generation);
+	put64(out + 8, (uint64_t)m->min_not_after);
+	put64(out + 16, m->count);
+	put64(out + 24, m->bytes);
+	memcpy(out + 32, m->nonce, REVSNAP_NONCE);
+	put64(out + 40, m->dev);
+	put64(out + 48, m->ino);
+	put64(out + 56, m->size);
+	put64(out + 64, (uint64_t)m->mtime_ns);
+	put64(out + 72, (uint64_t)m->ctime_ns);
+	put64(out + 80, 0);
+}
+
+int
+revsnap_meta_decode(const uint8_t *buf, size_t len, struct revsnap_meta *m)
+{
+	if (len != REVSNAP_META_LEN)
+		return CA_EMALF;
+	m->generation = get64(buf);
+	m->min_not_after = (int64_t)get64(buf + 8);
+	m->count = get64(buf + 16);
+	m->bytes = get64(buf + 24);
+	memcpy(m->nonce, buf + 32, REVSNAP_NONCE);
+	m->dev = get64(buf + 40);
+	m->ino = get64(buf + 48);
+	m->size = get64(buf + 56);
+	m->mtime_ns = (int64_t)get64(buf + 64);
+	m->ctime_ns = (int64_t)get64(buf + 72);
+	return CA_OK;
+}
+
+static void
+header_encode(uint8_t h[REVSNAP_HEADER], const struct revsnap_meta *m)
+{
+	memset(h, 0, REVSNAP_HEADER);
+	memcpy(h, magic, sizeof(magic));
+	h[19] = REVSNAP_VERSION;
+	put64(h + 24, m->generation);
+	put64(h + 32, (uint64_t)m->min_not_after);
+	put64(h + 40, m->count);
+	put64(h + 48, m->bytes);
+	memcpy(h + 56, m->nonce, REVSNAP_NONCE);
+}
+
+/* ---- writing ---- */
+
+struct revsnap_writer {
+	struct file_atomic	 f;
+	bool			 open;
+	struct revsnap_meta	 m;
+	uint8_t			*buf;
+	size_t			 len;
+	uint8_t			 last[STORE_INDEX_KEY_MAX];
+	size_t			 last_len;
+};
+
+static int
+writer_flush(struct revsnap_writer *w, struct ca_error *err)
+{
+	int rc;
+
+	if (w->len == 0)
+		return CA_OK;
+	rc = file_atomic_write(&w->f, w->buf, w->len, err);
+	w->len = 0;
+	return rc;
+}
+
+int
+revsnap_writer_open(const char *path, uint64_t generation,
+    int64_t min_not_after, struct revsnap_writer **out, struct ca_error *err)
+{
+	struct revsnap_writer	*w;
+	int			 rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->buf = malloc(WRITE_BUF)) == NULL) {
+		free(w);
+		return ca_error_set(err, CA_ENOMEM, "out of memory");
+	}
+	w->m.generation = generation;
+	w->m.min_not_after = min_not_after;
+	if (getrandom(w->m.nonce, sizeof(w->m.nonce), 0) !=
+	    (ssize_t)sizeof(w->m.nonce)) {
+		rc = ca_error_set(err, CA_EIO, "getrandom: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	if ((rc = file_atomic_open(&w->f, path, 0600, 0, err)) != CA_OK)
+		goto fail;
+	w->open = true;
+	/* The header is written last, over these zeros: a torn file has no
+	   magic. */
+	memset(w->buf, 0, REVSNAP_HEADER);
+	w->len = REVSNAP_HEADER;
+	*out = w;
+	return CA_OK;
+fail:
+	revsnap_writer_free(w);
+	return rc;
+}
+
+int
+revsnap_writer_add(struct revsnap_writer *w, const uint8_t *key, size_t klen,
+    const uint8_t *val, size_t vlen, struct ca_error *err)
+{
+	int rc;
+
+	if (klen < KEY_MIN || klen > STORE_INDEX_KEY_MAX || vlen == 0 ||
+	    vlen > REVSNAP_VALUE_MAX)
+		return ca_error_set(err, CA_EINVAL, "a revoked-index entry "
+		    "out of bounds (key %zu, value %zu bytes)", klen, vlen);
+	if (w->m.count > 0 &&
+	    revsnap_key_cmp(w->last, w->last_len, key, klen) >= 0)
+		return ca_error_set(err, CA_EINVAL, "revoked-index entries "
+		    "out of order");
+	if (WRITE_BUF - w->len < ENTRY_HDR + klen + vlen &&
+	    (rc = writer_flush(w, err)) != CA_OK)
+		return rc;
+	w->buf[w->len] = (uint8_t)klen;
+	w->buf[w->len + 1] = (uint8_t)(vlen >> 8);
+	w->buf[w->len + 2] = (uint8_t)vlen;
+	memcpy(w->buf + w->len + ENTRY_HDR, key, klen);
+	memcpy(w->buf + w->len + ENTRY_HDR + klen, val, vlen);
+	w->len += ENTRY_HDR + klen + vlen;
+	memcpy(w->last, key, klen);
+	w->last_len = klen;
+	w->m.count++;
+	w->m.bytes += ENTRY_HDR + klen + vlen;
+	return CA_OK;
+}
+
+int
+revsnap_writer_commit(struct revsnap_writer *w, struct revsnap_meta *out,
+    struct ca_error *err)
+{
+	uint8_t		h[REVSNAP_HEADER];
+	struct stat	st;
+	int		rc;
+
+	if ((rc = writer_flush(w, err)) != CA_OK)
+		return rc;
+	header_encode(h, &w->m);
+	if (pwrite(w->f.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return ca_error_set(err, CA_EIO, "%s: %s", w->f.tmp,
+		    strerror(errno));
+	if ((rc = file_atomic_commit(&w->f, &st, err)) != CA_OK)
+		return rc;
+	w->open = false;
+	w->m.dev = (uint64_t)st.st_dev;
+	w->m.ino = (uint64_t)st.st_ino;
+	w->m.size = (uint64_t)st.st_size;
+	w->m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+	w->m.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
+	    st.st_ctim.tv_nsec;
+	*out = w->m;
+	return CA_OK;
+}
+
+void
+revsnap_writer_free(struct revsnap_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->open)
+		file_atomic_abort(&w->f);
+	free(w->buf);
+	free(w);
+}
+
+/* ---- reading ---- */
+
+struct revsnap {
+	const uint8_t	*map;
+	size_t		 size;
+	size_t		 pos;		/* next entry */
+	size_t		 dropped;	/* handed back up to here */
+	uint64_t	 seen;
+	uint64_t	 count;
+	uintptr_t	 page;
+};
+
+/*
+ * The entry at s->pos, checked against the file's end and the previous
+ * key (prev, may be NULL). false when it breaks a rule.
+ */
+static bool
+entry_at(const struct revsnap *s, size_t pos, struct revsnap_entry *e)
+{
+	size_t klen, vlen;
+
+	if (s->size - pos < ENTRY_HDR)
+		return false;
+	klen = s->map[pos];
+	vlen = (size_t)s->map[pos + 1] << 8 | s->map[pos + 2];
+	if (klen < KEY_MIN || klen > STORE_INDEX_KEY_MAX || vlen == 0 ||
+	    vlen > REVSNAP_VALUE_MAX ||
+	    s->size - pos - ENTRY_HDR < klen + vlen)
+		return false;
+	e->key = s->map + pos + ENTRY_HDR;
+	e->klen = klen;
+	e->val = e->key + klen;
+	e->vlen = vlen;
+	return true;
+}
+
+static void
+drop_behind(struct revsnap *s, bool all)
+{
+	size_t upto = all ? s->size : s->pos & ~(size_t)(s->page - 1);
+
+	if (s->page == 0 || upto < s->dropped + (all ? 1 : DROP_EVERY))
+		return;
+	/* A read-only shared mapping of a file: the bytes come back from
+	   the page cache if anything reads them again. */
+	(void)madvise((void *)(s->map + s->dropped), upto - s->dropped,
+	    MADV_DONTNEED);
+	s->dropped = upto;
+}
+
+static int
+validate(struct revsnap *s, const struct revsnap_meta *want,
+    struct ca_error *err)
+{
+	const uint8_t		*h = s->map;
+	struct revsnap_entry	 e, prev;
+	uint64_t		 n = 0;
+	uint64_t		 min = want->min_not_after > 0 ?
+	    (uint64_t)want->min_not_after : 0;
+
+	if (memcmp(h, magic, sizeof(magic)) != 0 || h[16] != 0 ||
+	    h[17] != 0 || h[18] != 0 || h[19] != REVSNAP_VERSION)
+		return ca_error_set(err, CA_EMALF, "not a revoked-index "
+		    "snapshot of this version");
+	if (get64(h + 24) != want->generation ||
+	    (int64_t)get64(h + 32) != want->min_not_after ||
+	    get64(h + 40) != want->count || get64(h + 48) != want->bytes ||
+	    memcmp(h + 56, want->nonce, REVSNAP_NONCE) != 0 ||
+	    want->bytes != s->size - REVSNAP_HEADER)
+		return ca_error_set(err, CA_ENOENT, "the snapshot is not the "
+		    "one the store recorded");
+	memset(&prev, 0, sizeof(prev));
+	for (s->pos = REVSNAP_HEADER; s->pos < s->size; n++) {
+		if (!entry_at(s, s->pos, &e) || get64(e.key) < min ||
+		    (n > 0 && revsnap_key_cmp(prev.key, prev.klen, e.key,
+		    e.klen) >= 0))
+			return ca_error_set(err, CA_EMALF, "revoked-index "
+			    "snapshot damaged at byte %zu", s->pos);
+		prev = e;
+		s->pos += ENTRY_HDR + e.klen + e.vlen;
+		drop_behind(s, false);
+	}
+	if (n != want->count)
+		return ca_error_set(err, CA_EMALF, "the revoked-index snapshot "
+		    "holds %llu entries, not %llu", (unsigned long long)n,
+		    (unsigned long long)want->count);
+	drop_behind(s, true);
+	s->pos = REVSNAP_HEADER;
+	s->dropped = 0;
+	s->count = n;
+	return CA_OK;
+}
+
+int
+revsnap_open(const char *path, const struct revsnap_meta *want,
+    struct revsnap **out, struct ca_error *err)
+{
+	struct revsnap	*s = NULL;
+	struct stat	 st;
+	void		*map;
+	long		 page = sysconf(_SC_PAGESIZE);
+	int		 fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return ca_error_set(err, errno == ENOENT ? CA_ENOENT : CA_EIO,
+		    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = ca_error_set(err, CA_EIO, "%s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	/* The identity first: a file rewritten, touched or replaced since
+	   the store recorded it is not read at all. */
+	if ((uint64_t)st.st_dev != want->dev ||
+	    (uint64_t)st.st_ino != want->ino ||
+	    (uint64_t)st.st_size != want->size ||
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
+	    want->mtime_ns ||
+	    (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec !=
+	    want->ctime_ns || st.st_size < REVSNAP_HEADER) {
+		rc = ca_error_set(err, CA_ENOENT, "%s is not the snapshot the "
+		    "store recorded", path);
+		goto out;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = ca_error_set(err, CA_EIO, "%s: mmap: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		munmap(map, (size_t)st.st_size);
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	s->map = map;
+	s->size = (size_t)st.st_size;
+	s->page = page > 0 ? (uintptr_t)page : 0;
+	if ((rc = validate(s, want, err)) != CA_OK) {
+		revsnap_free(s);
+		goto out;
+	}
+	*out = s;
+	rc = CA_OK;
+out:
+	close(fd);
+	return rc;
+}
+
+bool
+revsnap_next(struct revsnap *s, int64_t from, struct revsnap_entry *e)
+{
+	uint64_t min = from > 0 ? (uint64_t)from : 0;
+
+	while (s->pos < s->size) {
+		/* validate() walked these bytes; the file is ours and mapped
+		   read-only, but a bound is cheap. */
+		if (!entry_at(s, s->pos, e))
+			return false;
+		s->pos += ENTRY_HDR + e->klen + e->vlen;
+		drop_behind(s, false);
+		if (get64(e->key) >= min)
+			return true;
+	}
+	drop_behind(s, true);
+	return false;
+}
+
+bool
+revsnap_done(const struct revsnap *s)
+{
+	return s->pos >= s->size;
+}
+
+void
+revsnap_free(struct revsnap *s)
+{
+	if (s == NULL)
+		return;
+	munmap((void *)s->map, s->size);
+	free(s);
+}

@@ -1,0 +1,542 @@
+/*
+ * The revoked-index snapshot and the revocation log (design note 26): a
+ * scan through them must see exactly what a scan of the index would, in
+ * the same order, whatever happened since the snapshot was written. The
+ * oracle is a model of the index kept by the test itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/snapshot.h"
+#include "store/store.h"
+
+#define BASE		2000000000
+#define MAX_MODEL	4096
+
+struct fx {
+	char		 dir[64];
+	char		 db[96];
+	char		 snap[128];
+	struct store	*st;
+	/* The hook's revocation (test_race), if any. */
+	uint32_t	 hook_serial;
+	uint32_t	 hook_calls;
+};
+
+/* What the index holds, as the test believes. */
+struct model_entry {
+	uint32_t	n;		/* serial number seed */
+	uint32_t	ca;
+	int64_t		not_after;
+	uint8_t		reason;
+	int64_t		revoked_at;
+};
+struct model {
+	struct model_entry	e[MAX_MODEL];
+	size_t			n;
+};
+
+static void
+mk_serial(uint32_t n, uint8_t *out, size_t *len)
+{
+	memset(out, 0x5a, 16);
+	out[0] = 0x41;
+	out[12] = (uint8_t)(n >> 24);
+	out[13] = (uint8_t)(n >> 16);
+	out[14] = (uint8_t)(n >> 8);
+	out[15] = (uint8_t)n;
+	*len = 16;
+}
+
+/* The CRL entry stand-in: serial, reason, revoked_at. */
+static int
+test_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
+{
+	size_t n = 1 + rec->serial_len + 1 + 8;
+
+	if (n > cap)
+		return CA_ETOOBIG;
+	buf[0] = (uint8_t)rec->serial_len;
+	memcpy(buf + 1, rec->serial, rec->serial_len);
+	buf[1 + rec->serial_len] = rec->reason;
+	for (int i = 0; i < 8; i++)
+		buf[2 + rec->serial_len + i] =
+		    (uint8_t)((uint64_t)rec->revoked_at >> (56 - 8 * i));
+	*len = n;
+	return 0;
+}
+
+static void
+model_entry_der(const struct model_entry *m, uint8_t *buf, size_t *len)
+{
+	struct cert_record r;
+
+	memset(&r, 0, sizeof(r));
+	mk_serial(m->n, r.serial, &r.serial_len);
+	r.reason = m->reason;
+	r.revoked_at = m->revoked_at;
+	assert_int_equal(test_enc(&r, buf, 64, len), 0);
+}
+
+static int
+fx_open(struct fx *f, bool read_only, void (*hook)(void *))
+{
+	struct store_options	o = { 0 };
+	struct ca_error		e;
+
+	o.dir = f->db;
+	o.read_only = read_only;
+	o.snapshot_hook = hook;
+	o.snapshot_hook_ctx = f;
+	if (store_open(&o, &f->st, &e) != CA_OK) {
+		fprintf(stderr, "store_open: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mtlsca-snap-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
+	snprintf(f->snap, sizeof(f->snap), "%s/%s", f->db, REVSNAP_NAME);
+	*state = f;
+	return fx_open(f, false, NULL);
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx	*f = *state;
+	char		 cmd[128];
+	int		 rc;
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	rc = system(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Revoke serial n (forced) and mirror it in the model. */
+static void
+do_revoke(struct store *st, struct model *m, uint32_t n, uint32_t ca,
+    int64_t not_after, uint8_t reason, int64_t at)
+{
+	struct store_revocation	rv;
+	struct ca_error		e;
+	uint8_t			serial[32];
+	size_t			i;
+	int			outcome;
+
+	memset(&rv, 0, sizeof(rv));
+	mk_serial(n, serial, &rv.serial_len);
+	rv.serial = serial;
+	rv.force = true;
+	rv.not_after = not_after;
+	rv.ca_id = ca;
+	rv.reason = reason;
+	rv.revoked_at = at;
+	if (store_cert_revoke(st, &rv, test_enc, &outcome, NULL, &e) != CA_OK)
+		fail_msg("revoke %u: %s", n, e.msg);
+	for (i = 0; i < m->n && m->e[i].n != n; i++)
+		;
+	if (i < m->n) {
+		/* Known: only keyCompromise replaces the reason. */
+		if (outcome == STORE_REVOKE_RAISED)
+			m->e[i].reason = reason;
+		else
+			assert_int_equal(outcome, STORE_REVOKE_ALREADY);
+		return;
+	}
+	assert_int_equal(outcome, STORE_REVOKE_NEW);
+	assert_true(m->n < MAX_MODEL);
+	m->e[m->n++] = (struct model_entry){ n, ca, not_after, reason, at };
+}
+
+/* What a scan delivered: the entries' bytes, in order. */
+struct seen {
+	uint8_t		buf[MAX_MODEL * 32];
+	size_t		len;
+	size_t		n;
+	uint64_t	max_entries;
+};
+
+static int
+seen_begin(void *ctx, uint64_t max_entries, uint64_t max_bytes)
+{
+	struct seen *s = ctx;
+
+	(void)max_bytes;
+	s->max_entries = max_entries;
+	return 0;
+}
+
+static int
+seen_entry(void *ctx, const uint8_t *der, size_t len)
+{
+	struct seen *s = ctx;
+
+	assert_true(len < 64 && s->len + len + 1 <= sizeof(s->buf));
+	s->buf[s->len++] = (uint8_t)len;
+	memcpy(s->buf + s->len, der, len);
+	s->len += len;
+	s->n++;
+	return 0;
+}
+
+static void
+scan(struct store *st, uint32_t ca, int64_t min, struct seen *s)
+{
+	struct store_revoked_visitor	v = { seen_begin, seen_entry, s, ca };
+	struct ca_error			e;
+
+	memset(s, 0, sizeof(*s));
+	if (store_revoked_scan(st, min, &v, &e) != CA_OK)
+		fail_msg("scan: %s", e.msg);
+}
+
+/* The index's order: be64(not_after), then the serial. */
+static int
+model_cmp(const void *a, const void *b)
+{
+	const struct model_entry *x = a, *y = b;
+
+	if (x->not_after != y->not_after)
+		return x->not_after < y->not_after ? -1 : 1;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static void
+expect(const struct model *m, uint32_t ca, int64_t min, struct seen *s)
+{
+	struct model	*sorted = malloc(sizeof(*sorted));
+	uint8_t		 der[64];
+	size_t		 len;
+
+	assert_non_null(sorted);
+	memcpy(sorted, m, sizeof(*m));
+	qsort(sorted->e, sorted->n, sizeof(sorted->e[0]), model_cmp);
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < sorted->n; i++) {
+		if (sorted->e[i].not_after < min ||
+		    (sorted->e[i].ca > 1 ? sorted->e[i].ca : 1) !=
+		    (ca > 1 ? ca : 1))
+			continue;
+		model_entry_der(&sorted->e[i], der, &len);
+		s->buf[s->len++] = (uint8_t)len;
+		memcpy(s->buf + s->len, der, len);
+		s->len += len;
+		s->n++;
+	}
+	free(sorted);
+}
+
+static void
+assert_scan_matches(struct store *st, const struct model *m, uint32_t ca,
+    int64_t min)
+{
+	struct seen	*got = malloc(sizeof(*got));
+	struct seen	*want = malloc(sizeof(*want));
+
+	size_t		 total = m->n;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	/* The model before the scan: what a hook revokes during it comes
+	   after the scan's read snapshot. */
+	expect(m, ca, min, want);
+	scan(st, ca, min, got);
+	if (got->n != want->n)
+		fail_msg("CA %u, min %lld: %zu entries, expected %zu", ca,
+		    (long long)min, got->n, want->n);
+	assert_int_equal(got->len, want->len);
+	assert_memory_equal(got->buf, want->buf, got->len);
+	assert_int_equal(got->max_entries, total);
+	free(got);
+	free(want);
+}
+
+static ino_t
+snap_ino(const struct fx *f)
+{
+	struct stat sb;
+
+	return stat(f->snap, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* xorshift64*: reproducible. */
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/*
+ * Random revocations (three CAs, reasons raised, entries below the
+ * cut-offs), each followed now and then by scans with random CAs and
+ * cut-offs: every scan equals the model, and both ways were taken (the
+ * index, writing a new snapshot; the snapshot and log, keeping it).
+ */
+static void
+test_matches_index(void **state)
+{
+	struct fx	*f = *state;
+	struct model	*m = calloc(1, sizeof(*m));
+	uint64_t	 seed = 0x9e3779b97f4a7c15ULL;
+	static const int64_t mins[] = { 0, BASE + 100, BASE + 300 };
+	unsigned	 merged = 0, rewritten = 0;
+	uint64_t	 since = 0;
+
+	assert_non_null(m);
+	for (int round = 0; round < 120; round++) {
+		unsigned ops = (unsigned)(rnd(&seed) % 25);
+
+		for (unsigned i = 0; i < ops; i++) {
+			/* One in five names a serial revoked before. */
+			uint32_t n = (m->n > 0 && rnd(&seed) % 5 == 0) ?
+			    m->e[rnd(&seed) % m->n].n :
+			    (uint32_t)(rnd(&seed) % 100000);
+
+			do_revoke(f->st, m, n, 1 + (uint32_t)(rnd(&seed) % 3),
+			    BASE + (int64_t)(rnd(&seed) % 500),
+			    (uint8_t)(rnd(&seed) % 2 == 0 ? 1 : 4),
+			    1700000000 + round);
+			since++;
+		}
+		for (int k = (int)(rnd(&seed) % 3); k > 0; k--) {
+			ino_t before = snap_ino(f);
+			uint32_t ca = (uint32_t)(rnd(&seed) % 4);
+			int64_t min = mins[rnd(&seed) % 3];
+
+			assert_scan_matches(f->st, m, ca, min);
+			if (before != 0 && snap_ino(f) == before && since > 0)
+				merged++;
+			if (snap_ino(f) != before)
+				rewritten++;
+			since = 0;
+		}
+	}
+	print_message("%zu entries; %u scans merged the log, %u wrote a "
+	    "snapshot\n", m->n, merged, rewritten);
+	assert_true(merged >= 20);
+	assert_true(rewritten >= 5);
+	/* Reopened read-only: the snapshot is read, never written. */
+	{
+		ino_t before = snap_ino(f);
+
+		store_close(f->st);
+		assert_int_equal(fx_open(f, true, NULL), 0);
+		assert_scan_matches(f->st, m, 1, 0);
+		assert_scan_matches(f->st, m, 2, BASE + 300);
+		assert_true(snap_ino(f) == before);
+	}
+	free(m);
+}
+
+/* A snapshot file that is not the recorded one is never read: removed,
+   rewritten in place or replaced by another, the scan reads the index. */
+static void
+test_file_replaced(void **state)
+{
+	struct fx	*f = *state;
+	struct model	*m = calloc(1, sizeof(*m));
+	char		 saved[160];
+	FILE		*fp;
+	int		 c;
+
+	assert_non_null(m);
+	snprintf(saved, sizeof(saved), "%s.saved", f->snap);
+	for (uint32_t i = 0; i < 300; i++)
+		do_revoke(f->st, m, i, 1, BASE + i, 4, 1700000000);
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_true(snap_ino(f) != 0);
+	/* An older snapshot put back after later revocations. */
+	assert_int_equal(link(f->snap, saved), 0);
+	for (uint32_t i = 300; i < 330; i++)
+		do_revoke(f->st, m, i, 1, BASE + i, 4, 1700000000);
+	/* Enough changes for a new snapshot (256 + 1/8). */
+	for (uint32_t i = 330; i < 700; i++)
+		do_revoke(f->st, m, i, 1, BASE + i, 4, 1700000000);
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_int_equal(rename(saved, f->snap), 0);
+	do_revoke(f->st, m, 5000, 1, BASE, 1, 1700000000);
+	assert_scan_matches(f->st, m, 1, 0);
+	/* A byte changed in place (same inode): its times move. */
+	do_revoke(f->st, m, 5001, 1, BASE + 1, 1, 1700000000);
+	assert_non_null(fp = fopen(f->snap, "r+b"));
+	assert_int_equal(fseek(fp, 200, SEEK_SET), 0);
+	c = fgetc(fp);
+	assert_int_equal(fseek(fp, 200, SEEK_SET), 0);
+	fputc(c ^ 0x01, fp);
+	fclose(fp);
+	assert_scan_matches(f->st, m, 1, 0);
+	/* Gone. */
+	do_revoke(f->st, m, 5002, 1, BASE + 2, 1, 1700000000);
+	assert_int_equal(unlink(f->snap), 0);
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_scan_matches(f->st, m, 1, 0);
+	free(m);
+}
+
+/* The hook revokes a serial between a scan's snapshot file and its
+   record. */
+static struct model *race_model;
+
+static void
+race_hook(void *ctx)
+{
+	struct fx *f = ctx;
+
+	f->hook_calls++;
+	if (f->hook_serial != 0) {
+		do_revoke(f->st, race_model, f->hook_serial, 1, BASE + 7, 4,
+		    1700000001);
+		f->hook_serial = 0;
+	}
+}
+
+/*
+ * Revocations that land while a snapshot is being recorded: the first
+ * time, before the log was on, the snapshot misses one and must not be
+ * recorded; afterwards the log has it. Either way every scan lists it.
+ */
+static void
+test_race(void **state)
+{
+	struct fx	*f = *state;
+	struct model	*m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	race_model = m;
+	store_close(f->st);
+	assert_int_equal(fx_open(f, false, race_hook), 0);
+	for (uint32_t i = 0; i < 50; i++)
+		do_revoke(f->st, m, i, 1, BASE + i, 4, 1700000000);
+	f->hook_serial = 1000;		/* not logged: the log is not on */
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_int_equal(f->hook_calls, 1);
+	/* The model has 1000; the index too; the snapshot not. */
+	assert_scan_matches(f->st, m, 1, 0);
+	f->hook_serial = 1001;		/* logged */
+	for (uint32_t i = 2000; i < 2400; i++)
+		do_revoke(f->st, m, i, 1, BASE + (i % 90), 4, 1700000000);
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_scan_matches(f->st, m, 1, 0);
+	do_revoke(f->st, m, 3000, 1, BASE, 1, 1700000002);
+	assert_scan_matches(f->st, m, 1, 0);
+	assert_true(f->hook_calls >= 3);
+	free(m);
+}
+
+/* revsnap_open refuses what is not the recorded file, a wrong header and
+   entries out of order; a written file reads back entry by entry. */
+static void
+test_file_format(void **state)
+{
+	struct fx		*f = *state;
+	struct revsnap_writer	*w = NULL;
+	struct revsnap		*s = NULL;
+	struct revsnap_meta	 meta, bad;
+	struct revsnap_entry	 e;
+	struct ca_error		 err;
+	uint8_t			 key[12], val[3] = { 1, 2, 3 };
+	size_t			 n = 0;
+
+	assert_int_equal(revsnap_writer_open(f->snap, 42, 5, &w, &err), CA_OK);
+	for (int i = 0; i < 1000; i++) {
+		memset(key, 0, sizeof(key));
+		key[7] = 5 + (uint8_t)(i / 256);
+		key[8] = (uint8_t)i;
+		key[11] = (uint8_t)(i * 7);
+		assert_int_equal(revsnap_writer_add(w, key, sizeof(key), val,
+		    sizeof(val), &err), CA_OK);
+	}
+	/* Out of order, too long a value: refused. */
+	assert_int_equal(revsnap_writer_add(w, key, sizeof(key), val,
+	    sizeof(val), &err), CA_EINVAL);
+	key[7] = 200;
+	assert_int_equal(revsnap_writer_add(w, key, sizeof(key), val,
+	    REVSNAP_VALUE_MAX + 1, &err), CA_EINVAL);
+	assert_int_equal(revsnap_writer_commit(w, &meta, &err), CA_OK);
+	revsnap_writer_free(w);
+	assert_int_equal(meta.count, 1000);
+	assert_int_equal(meta.generation, 42);
+
+	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_OK);
+	while (revsnap_next(s, 0, &e)) {
+		assert_int_equal(e.klen, sizeof(key));
+		assert_int_equal(e.key[8], (uint8_t)n);
+		assert_memory_equal(e.val, val, sizeof(val));
+		n++;
+	}
+	assert_true(revsnap_done(s));
+	assert_int_equal(n, 1000);
+	revsnap_free(s);
+	/* From a cut-off: keys below be64(6 << 56 ...) are skipped. */
+	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_OK);
+	n = 0;
+	while (revsnap_next(s, 7, &e))
+		n++;
+	revsnap_free(s);
+	assert_int_equal(n, 1000 - 512);
+
+	bad = meta;
+	bad.generation++;
+	assert_int_equal(revsnap_open(f->snap, &bad, &s, &err), CA_ENOENT);
+	bad = meta;
+	bad.nonce[0] ^= 1;
+	assert_int_equal(revsnap_open(f->snap, &bad, &s, &err), CA_ENOENT);
+	bad = meta;
+	bad.ino++;
+	assert_int_equal(revsnap_open(f->snap, &bad, &s, &err), CA_ENOENT);
+	{
+		uint8_t		buf[REVSNAP_META_LEN];
+		struct revsnap_meta back;
+
+		revsnap_meta_encode(&meta, buf);
+		assert_int_equal(revsnap_meta_decode(buf, sizeof(buf), &back),
+		    CA_OK);
+		assert_memory_equal(&back.nonce, &meta.nonce, REVSNAP_NONCE);
+		assert_true(back.ino == meta.ino && back.ctime_ns ==
+		    meta.ctime_ns && back.bytes == meta.bytes);
+		assert_int_equal(revsnap_meta_decode(buf, sizeof(buf) - 1,
+		    &back), CA_EMALF);
+	}
+	unlink(f->snap);
+	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_ENOENT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+		T(test_matches_index),
+		T(test_file_replaced),
+		T(test_race),
+		T(test_file_format),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
