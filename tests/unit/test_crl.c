@@ -1609,6 +1609,70 @@ test_recover_ca_id(void **state)
 	store_close(old);
 }
 
+/* crls.pem: crl.pem first, then each ca-<id>/crl.pem in name order, each
+   on lines of its own; other names, and a retired CA's emptied directory,
+   are passed over; a missing crl.pem is an error. */
+static void
+put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_combine(void **state)
+{
+	char		 dir[] = "/tmp/mtlsca-combine-XXXXXX", path[256];
+	char		 cmd[300];
+	uint8_t		*got = NULL;
+	size_t		 len = 0;
+	struct ca_error	 e;
+	static const char *subdirs[] = { "ca-2", "ca-10", "ca-3", "ca-x",
+	    "ca-0" };
+	const char	*want = "A\nB\nC\nD\n";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	/* No crl.pem at the root: refused, nothing written. */
+	assert_int_equal(crl_files_combine(dir, &e), CA_ENOENT);
+	snprintf(path, sizeof(path), "%s/crls.pem", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/crl.pem", dir);
+	put_file(path, "A");			/* no newline at its end */
+	snprintf(path, sizeof(path), "%s/ca-10/crl.pem", dir);
+	put_file(path, "B\n");
+	snprintf(path, sizeof(path), "%s/ca-2/crl.pem", dir);
+	put_file(path, "C");
+	snprintf(path, sizeof(path), "%s/ca-x/crl.pem", dir);
+	put_file(path, "X\n");
+	snprintf(path, sizeof(path), "%s/ca-0/crl.pem", dir);
+	put_file(path, "Y\n");
+	/* ca-3 has none yet (a retired CA's emptied directory). */
+	assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+	snprintf(path, sizeof(path), "%s/crls.pem", dir);
+	assert_int_equal(file_read(path, 1024, &got, &len, &e), CA_OK);
+	assert_int_equal(len, 6);
+	assert_memory_equal(got, "A\nB\nC\n", len);
+	free(got);
+	snprintf(path, sizeof(path), "%s/ca-3/crl.pem", dir);
+	put_file(path, "D");
+	assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+	snprintf(path, sizeof(path), "%s/crls.pem", dir);
+	assert_int_equal(file_read(path, 1024, &got, &len, &e), CA_OK);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -1634,6 +1698,7 @@ main(void)
 		cmocka_unit_test(test_check_malformed),
 		cmocka_unit_test(test_recover),
 		cmocka_unit_test(test_recover_ca_id),
+		cmocka_unit_test(test_combine),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
