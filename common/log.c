@@ -278,6 +278,9 @@ emit_journal(enum log_level level, const char *event,
 }
 #endif
 
+static void emit(enum log_level, const char *, const struct log_field *,
+    size_t, const char *, va_list) __attribute__((format(printf, 5, 0)));
+
 static void
 emit(enum log_level level, const char *event, const struct log_field *fields,
     size_t n, const char *fmt, va_list ap)

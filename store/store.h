@@ -10,7 +10,13 @@
  *            (keyed by expiry so that entries past a cut-off form a prefix
  *            range a CRL build skips with one cursor seek)
  *   meta     name -> value (schema version, counters, small blobs)
- *   tokens, audit: used by the service (see below)
+ *   revlog   be64(revocation generation) -> the revoked-index key and the
+ *            value it took then (only once a snapshot was tried)
+ *   tokens, audit, cn, renewals: used by the service (see below)
+ *
+ * Beside it, db/revoked.snap: a flat copy of the revoked index that CRL
+ * builds read instead of the index's scattered pages (store/snapshot.h,
+ * design note 26). A cache: the store checks it before use and rebuilds it.
  *
  * All functions return CA_OK or a negative enum ca_err and, on failure, fill
  * *err (which may be NULL) with a sentence. MDB_MAP_FULL becomes CA_ESPACE.
@@ -236,6 +242,12 @@ struct store_revoked_visitor {
 	   others are skipped, so that each CA's CRL lists its own. */
 	uint32_t ca_id;
 };
+/*
+ * The entries in key order, from one read snapshot of the store: through
+ * db/revoked.snap and the revocation log when they stand for the index,
+ * else from the index, writing a new snapshot file as it goes (and then a
+ * small write transaction that records it) unless the store is read-only.
+ */
 int store_revoked_scan(struct store *st, int64_t min_not_after,
     const struct store_revoked_visitor *v, struct ca_error *err);
 

@@ -14,6 +14,9 @@
 #   CRL_BENCH_REASONS 1 (default) = reasons on the entries, 0 = none
 #   CRL_BENCH_DIR     work directory (default a fresh mktemp -d, removed)
 #   CRL_BENCH_OPENSSL 0 skips openssl (it takes ~7-13 s per run at 1M)
+#   CRL_BENCH_NEW     revocations added before each round after the first
+#                     (default 1000): the steady state of a CA whose CRL
+#                     is rebuilt after new revocations
 #
 # The store is filled through the library (fill_store: store_txn_* batches
 # of 10,000 with crl_entry_encode), never through N CLI calls. Then, for
@@ -28,6 +31,14 @@
 # shown as min/median/max, CPU (user + system) as its median, peak RSS as
 # the largest "Maximum resident set size" of /usr/bin/time -v. This
 # prints figures; it fails only when a tool fails, never on a timing.
+#
+# Two rows per N (design note 26). "first": the first CRL of the store,
+# which reads the revoked index itself and writes the snapshot
+# (db/revoked.snap) as it goes: what `mtlsca crl` costs once, after an
+# upgrade or a restore. "+NEW": each later round first adds NEW
+# revocations to both (fill_store, appended to openssl's index.txt), then
+# both build: mtlsca from the snapshot and the revocation log, openssl
+# from its whole index as always. RUNS such rounds.
 set -u
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,6 +48,7 @@ SIZES=${CRL_BENCH_SIZES:-1000 10000 100000 1000000}
 RUNS=${CRL_BENCH_RUNS:-3}
 REASONS=${CRL_BENCH_REASONS:-1}
 DO_OPENSSL=${CRL_BENCH_OPENSSL:-1}
+NEW=${CRL_BENCH_NEW:-1000}
 
 die() { echo "crl_bench: $*" >&2; exit 2; }
 [ -x "$MTLSCA" ] || die "no mtlsca binary at $MTLSCA (set MTLSCA)"
@@ -96,6 +108,29 @@ ratio() {
 	    printf "%.1fx", a / b; else print "-" }'
 }
 
+# One row pair: LABEL WHAT AWK-FILTER over the runs files (round wall rss
+# cpu per line).
+row() {
+	local label=$1 what=$2 sel=$3 mf=$d/mtlsca.runs of=$d/openssl.runs
+	local cs cm cli ccpu os om ossl ocpu
+	col() { awk "$sel { print \$$1 }" "$2" 2>/dev/null; }
+	peak() { col 3 "$1" | sort -g | tail -1 |
+	    awk '{ printf "%d", $1 / 1024 }'; }
+	cs=$(col 2 "$mf" | mmm -m) cm=$(peak "$mf")
+	cli="$(col 2 "$mf" | mmm) ${cm}MB"
+	ccpu=$(col 4 "$mf" | mmm -m)
+	ossl="skipped" os="" om="" ocpu=""
+	if [ "$DO_OPENSSL" = 1 ]; then
+		os=$(col 2 "$of" | mmm -m) om=$(peak "$of")
+		ossl="$(col 2 "$of" | mmm) ${om}MB"
+		ocpu=$(col 4 "$of" | mmm -m)
+	fi
+	printf '%-9s %-26s %-26s %-9s %-9s\n' "$label" "$cli" "$ossl" \
+	    "$(ratio "$os" "$cs")" "$(ratio "$om" "$cm")"
+	printf '%-9s %-26s %-26s %-9s\n' "$what" "CPU s median $ccpu" \
+	    "${ocpu:+CPU s median $ocpu}" "$(ratio "$ocpu" "$ccpu")"
+}
+
 printf '%-9s %-26s %-26s %-9s %-9s\n' "entries" "mtlsca crl" \
     "openssl ca -gencrl" "time" "RSS"
 printf '%-9s %-26s %-26s %-9s %-9s\n' "" "wall s min/med/max, MB" \
@@ -131,52 +166,47 @@ for n in $SIZES; do
 	authorityKeyIdentifier = keyid:always
 	EOF
 
-	# Rounds alternated: mtlsca (the real binary, DER and PEM written),
-	# then openssl, RUNS times.
-	CUR_N=$n CUR_DIR=$d
-	mw=() mr=() mc=() ow=() or=() oc=() mrc=0 orc=0
-	for ((i = 0; i < RUNS; i++)); do
+	# Round 0: the first CRL of each. Rounds 1..RUNS: NEW more
+	# revocations, then mtlsca (the real binary, DER and PEM written),
+	# then openssl.
+	CUR_DIR=$d total=$n
+	for ((i = 0; i <= RUNS; i++)); do
+		if [ "$i" -gt 0 ]; then
+			fill_args=(fill "$d" "$NEW" --index "$o/new.txt"
+			    --seed "$((i * 7919))")
+			[ "$REASONS" = 1 ] || fill_args+=(--no-reasons)
+			"$FILL_STORE" "${fill_args[@]}" >/dev/null ||
+			    die "adding $NEW to $n failed"
+			cat "$o/new.txt" >>"$o/index.txt"
+			total=$((total + NEW))
+		fi
+		CUR_N=$total
 		touch "$WORK/stamp"
 		sleep 0.01
 		read -r w r rc c < <(timed "$MTLSCA" --config "$CONF" \
 		    --data-dir "$d" crl)
 		if [ "$rc" != 0 ] || ! check_mtlsca; then
-			echo "crl_bench: mtlsca crl at $n: $(tail -1 \
+			echo "crl_bench: mtlsca crl at $total: $(tail -1 \
 			    "$WORK/out.log")" >&2
-			mrc=1
+			status=1
 		fi
-		mw+=("$w") mr+=("$r") mc+=("$c")
+		echo "$i $w $r $c" >>"$d/mtlsca.runs"
 		[ "$DO_OPENSSL" = 1 ] || continue
 		read -r w r rc c < <(timed openssl ca -config "$o/openssl.cnf" \
 		    -gencrl -out "$o/crl.pem")
 		if [ "$rc" != 0 ]; then
-			echo "crl_bench: openssl at $n: $(tail -1 \
+			echo "crl_bench: openssl at $total: $(tail -1 \
 			    "$WORK/out.log")" >&2
-			orc=1
+			status=1
 		fi
-		ow+=("$w") or+=("$r") oc+=("$c")
+		echo "$i $w $r $c" >>"$d/openssl.runs"
 	done
-	peak() { printf '%s\n' "$@" | sort -g | tail -1 |
-	    awk '{ printf "%d", $1 / 1024 }'; }
-	cs=$(printf '%s\n' "${mw[@]}" | mmm -m) cm=$(peak "${mr[@]}")
-	cli="$(printf '%s\n' "${mw[@]}" | mmm) ${cm}MB"
-	ccpu=$(printf '%s\n' "${mc[@]}" | mmm -m)
-	[ "$mrc" = 0 ] || { cli="FAILED"; cs="" cm=""; status=1; }
-	ossl="skipped" os="" om="" ocpu=""
-	if [ "$DO_OPENSSL" = 1 ]; then
-		os=$(printf '%s\n' "${ow[@]}" | mmm -m) om=$(peak "${or[@]}")
-		ossl="$(printf '%s\n' "${ow[@]}" | mmm) ${om}MB"
-		ocpu=$(printf '%s\n' "${oc[@]}" | mmm -m)
-		[ "$orc" = 0 ] || { ossl="FAILED"; os="" om=""; status=1; }
-	fi
-	printf '%-9s %-26s %-26s %-9s %-9s\n' "$n" "$cli" "$ossl" \
-	    "$(ratio "$os" "$cs")" "$(ratio "$om" "$cm")"
-	printf '%-9s %-26s %-26s %-9s\n' "" "CPU s median $ccpu" \
-	    "${ocpu:+CPU s median $ocpu}" "$(ratio "$ocpu" "$ccpu")"
+	row "$n" first '$1 == 0'
+	row "+$NEW" "$RUNS rounds" '$1 > 0'
 	# Keep the disk small between sizes.
 	[ -n "${CRL_BENCH_DIR:-}" ] || rm -rf "$d"
 done
-echo "($RUNS rounds alternated, warm page cache; MB = largest maximum RSS;" \
+echo "(first build, then $RUNS rounds of +$NEW revocations, alternated; warm page cache; MB = largest maximum RSS;" \
     "ratios of medians = openssl / mtlsca: above 1x, mtlsca is faster or" \
     "smaller; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 exit $status
