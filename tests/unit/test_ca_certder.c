@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -506,11 +507,71 @@ teardown(void **state)
 	return 0;
 }
 
+/* Serial numbers: 16 octets, top bits 01, the issue time in milliseconds
+   first (so that later serials sort after earlier ones), 80 bits of the
+   RNG after it, all different. */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+tail_cmp(const void *a, const void *b)
+{
+	return memcmp((const uint8_t *)a + 6, (const uint8_t *)b + 6, 10);
+}
+
+static void
+test_serial_new(void **state)
+{
+	static uint8_t	s[2000][16];
+	struct ca_error	e;
+	uint64_t	before, after, ms;
+	unsigned	bits[80] = { 0 };
+
+	(void)state;
+	before = wall_ms();
+	for (size_t i = 0; i < 2000; i++) {
+		assert_int_equal(ca_serial_new(s[i], &e), CA_OK);
+		assert_int_equal(s[i][0] & 0xc0, 0x40);
+		if (i == 999) {
+			/* The next ones are at least 2 ms later. */
+			struct timespec ts = { 0, 2000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		for (int b = 0; b < 80; b++)
+			bits[b] += (s[i][6 + b / 8] >> (b % 8)) & 1;
+	}
+	after = wall_ms();
+	for (size_t i = 0; i < 2000; i++) {
+		ms = (uint64_t)(s[i][0] & 0x3f) << 40;
+		for (int k = 1; k < 6; k++)
+			ms |= (uint64_t)s[i][k] << (8 * (5 - k));
+		assert_true(ms >= before && ms <= after);
+		if (i > 0)
+			assert_true(memcmp(s[i - 1], s[i], 6) <= 0);
+	}
+	assert_true(memcmp(s[999], s[1000], 16) < 0);
+	/* Every random bit varies (each is set in about half the serials),
+	   and no two tails are equal. */
+	for (int b = 0; b < 80; b++)
+		assert_true(bits[b] > 800 && bits[b] < 1200);
+	qsort(s, 2000, 16, tail_cmp);
+	for (size_t i = 1; i < 2000; i++)
+		assert_int_not_equal(tail_cmp(s[i - 1], s[i]), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_gnutls),
+		cmocka_unit_test(test_serial_new),
 		cmocka_unit_test(test_other_parsers),
 	};
 
