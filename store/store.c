@@ -1896,12 +1896,21 @@ log_changes(struct store *st, MDB_txn *txn, uint64_t from, uint64_t to,
 	size_t			 n = 0;
 	int			 rc = CA_OK, mrc;
 
+	MDB_stat		 ms;
+
 	*out = NULL;
 	*n_out = 0;
 	if (to < from)
 		return CA_ENOENT;
+	/* Fewer entries than generations: a hole, found before allocating
+	   for every generation (the index is read instead, as it is when
+	   the array does not fit in memory). */
+	if ((mrc = mdb_stat(txn, st->revlog, &ms)) != MDB_SUCCESS)
+		return store_fail(st, mrc, err, "reading the revocation log");
+	if (ms.ms_entries < want || want > SIZE_MAX / sizeof(*c))
+		return CA_ENOENT;
 	if (want > 0 && (c = malloc((size_t)want * sizeof(*c))) == NULL)
-		return ca_error_set(err, CA_ENOMEM, "out of memory");
+		return CA_ENOENT;
 	if ((mrc = mdb_cursor_open(txn, st->revlog, &cur)) != MDB_SUCCESS) {
 		rc = store_fail(st, mrc, err, "reading the revocation log");
 		goto out;
@@ -2059,8 +2068,9 @@ snapshot_record(struct store *st, const struct revsnap_meta *m)
 	if (txn_begin(st, 0, &txn, NULL) != CA_OK)
 		return;
 	mrc = mdb_get(txn, st->meta, &k, &v);
-	if (mrc == MDB_SUCCESS && revsnap_meta_decode(v.mv_data, v.mv_size,
-	    &cur_m) == CA_OK && cur_m.generation > m->generation)
+	if ((mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) ||
+	    (mrc == MDB_SUCCESS && revsnap_meta_decode(v.mv_data, v.mv_size,
+	    &cur_m) == CA_OK && cur_m.generation > m->generation))
 		goto out;
 	if (counter_read(st, txn, STORE_COUNTER_REVGEN, &gen, NULL) != CA_OK ||
 	    counter_write(st, txn, META_REVLOG_ON, 1, NULL) != CA_OK ||

@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 struct fx {
 	char		 dir[64];
@@ -70,18 +71,6 @@ fx_teardown(void **state)
 	return rc == 0 ? 0 : -1;
 }
 
-/* 16-byte serial whose byte order follows n. */
-static void
-mk_serial(uint32_t n, uint8_t *out, size_t *len)
-{
-	memset(out, 0x5a, 16);
-	out[0] = 0x41;
-	out[12] = (uint8_t)(n >> 24);
-	out[13] = (uint8_t)(n >> 16);
-	out[14] = (uint8_t)(n >> 8);
-	out[15] = (uint8_t)n;
-	*len = 16;
-}
 
 static void
 mk_record(struct cert_record *r, uint32_t n, int64_t not_after)
@@ -97,23 +86,6 @@ mk_record(struct cert_record *r, uint32_t n, int64_t not_after)
 	r->der_len = 5;
 }
 
-/* A stand-in for the CRL entry encoder: serial, reason, revoked_at. */
-static int
-test_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
-{
-	size_t n = 1 + rec->serial_len + 1 + 8;
-
-	if (n > cap)
-		return CA_ETOOBIG;
-	buf[0] = (uint8_t)rec->serial_len;
-	memcpy(buf + 1, rec->serial, rec->serial_len);
-	buf[1 + rec->serial_len] = rec->reason;
-	for (int i = 0; i < 8; i++)
-		buf[2 + rec->serial_len + i] =
-		    (uint8_t)((uint64_t)rec->revoked_at >> (56 - 8 * i));
-	*len = n;
-	return 0;
-}
 
 static int
 bad_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)

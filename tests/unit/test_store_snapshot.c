@@ -18,6 +18,7 @@
 
 #include "store/snapshot.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #define BASE		2000000000
 #define MAX_MODEL	4096
@@ -45,35 +46,7 @@ struct model {
 	size_t			n;
 };
 
-static void
-mk_serial(uint32_t n, uint8_t *out, size_t *len)
-{
-	memset(out, 0x5a, 16);
-	out[0] = 0x41;
-	out[12] = (uint8_t)(n >> 24);
-	out[13] = (uint8_t)(n >> 16);
-	out[14] = (uint8_t)(n >> 8);
-	out[15] = (uint8_t)n;
-	*len = 16;
-}
 
-/* The CRL entry stand-in: serial, reason, revoked_at. */
-static int
-test_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
-{
-	size_t n = 1 + rec->serial_len + 1 + 8;
-
-	if (n > cap)
-		return CA_ETOOBIG;
-	buf[0] = (uint8_t)rec->serial_len;
-	memcpy(buf + 1, rec->serial, rec->serial_len);
-	buf[1 + rec->serial_len] = rec->reason;
-	for (int i = 0; i < 8; i++)
-		buf[2 + rec->serial_len + i] =
-		    (uint8_t)((uint64_t)rec->revoked_at >> (56 - 8 * i));
-	*len = n;
-	return 0;
-}
 
 static void
 model_entry_der(const struct model_entry *m, uint8_t *buf, size_t *len)
