@@ -5,8 +5,11 @@
  * are handed back behind the reader, so that reading 70 MB costs a few MB
  * of resident memory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -120,6 +123,43 @@ writer_flush(struct revsnap_writer *w, struct ca_error *err)
 	return rc;
 }
 
+/*
+ * Remove what a writer killed mid-way left (path.tmp.PID of a process that
+ * is gone): at 1M entries each is 73 MB that nothing else would remove.
+ */
+static void
+sweep_stale(const char *path)
+{
+	char		 dir[4096], prefix[512], victim[4096 + 512];
+	const char	*slash = strrchr(path, '/');
+	size_t		 dlen = slash != NULL ? (size_t)(slash - path) : 0;
+	DIR		*d;
+	struct dirent	*de;
+
+	if (dlen >= sizeof(dir) || snprintf(prefix, sizeof(prefix), "%s.tmp.",
+	    slash != NULL ? slash + 1 : path) >= (int)sizeof(prefix))
+		return;
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	if ((d = opendir(dlen > 0 ? dir : ".")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char	*end;
+		long	 pid;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = strtol(de->d_name + strlen(prefix), &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(victim, sizeof(victim), "%s/%s", dlen > 0 ? dir :
+		    ".", de->d_name) < (int)sizeof(victim))
+			(void)unlink(victim);
+	}
+	closedir(d);
+}
+
 int
 revsnap_writer_open(const char *path, uint64_t generation,
     int64_t min_not_after, struct revsnap_writer **out, struct ca_error *err)
@@ -140,6 +180,7 @@ revsnap_writer_open(const char *path, uint64_t generation,
 		    strerror(errno));
 		goto fail;
 	}
+	sweep_stale(path);
 	if ((rc = file_atomic_open(&w->f, path, 0600, 0, err)) != CA_OK)
 		goto fail;
 	w->open = true;

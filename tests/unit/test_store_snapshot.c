@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -499,6 +500,37 @@ test_file_format(void **state)
 	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_ENOENT);
 }
 
+/* A writer killed mid-way leaves revoked.snap.tmp.PID: the next writer
+   removes it when that process is gone, and leaves a live one's. */
+static void
+test_stale_tmp(void **state)
+{
+	struct fx	*f = *state;
+	struct model	*m = calloc(1, sizeof(*m));
+	char		 dead[200], live[200];
+	pid_t		 pid;
+	FILE		*fp;
+
+	assert_non_null(m);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	snprintf(dead, sizeof(dead), "%s.tmp.%ld", f->snap, (long)pid);
+	snprintf(live, sizeof(live), "%s.tmp.%ld", f->snap, (long)getppid());
+	assert_non_null(fp = fopen(dead, "w"));
+	fclose(fp);
+	assert_non_null(fp = fopen(live, "w"));
+	fclose(fp);
+	do_revoke(f->st, m, 1, 1, BASE, 4, 1700000000);
+	assert_scan_matches(f->st, m, 1, 0);	/* writes the first snapshot */
+	assert_int_not_equal(access(dead, F_OK), 0);
+	assert_int_equal(access(live, F_OK), 0);
+	unlink(live);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -508,6 +540,7 @@ main(void)
 		T(test_file_replaced),
 		T(test_race),
 		T(test_file_format),
+		T(test_stale_tmp),
 #undef T
 	};
 
