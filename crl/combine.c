@@ -68,8 +68,11 @@ append(const char *root, const char *name, struct file_atomic *out,
 		return ca_error_set(err, errno == ENOENT ? CA_ENOENT : CA_EIO,
 		    "%s: %s", path, strerror(errno));
 	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > (off_t)CRL_ALB_MAX_BYTES * 2) {
+	if (fstat(fd, &sb) != 0) {
+		rc = ca_error_set(err, CA_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)CRL_ALB_MAX_BYTES * 2) {
 		rc = ca_error_set(err, CA_EIO, "%s: not a CRL file this size "
 		    "(%lld bytes)", path, (long long)sb.st_size);
 		goto out;
@@ -80,8 +83,11 @@ append(const char *root, const char *name, struct file_atomic *out,
 		if (in_kernel) {
 			got = copy_file_range(fd, &off, out->fd, NULL,
 			    (size_t)(sb.st_size - off), 0);
-			if (got < 0 && (errno == EXDEV || errno == ENOSYS ||
-			    errno == EINVAL || errno == EOPNOTSUPP)) {
+			/* Not across these file systems (or none copied,
+			   as some report it): the buffer then. */
+			if (got == 0 || (got < 0 && (errno == EXDEV ||
+			    errno == ENOSYS || errno == EINVAL ||
+			    errno == EOPNOTSUPP))) {
 				in_kernel = false;
 				continue;
 			}
@@ -93,6 +99,8 @@ append(const char *root, const char *name, struct file_atomic *out,
 			if (got > 0)
 				off += got;
 		}
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got <= 0) {
 			rc = ca_error_set(err, CA_EIO, "%s: %s", path,
 			    got < 0 ? strerror(errno) : "shorter than it was");

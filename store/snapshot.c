@@ -41,6 +41,70 @@ get64(const uint8_t *p)
 	return store_be64_get(p);
 }
 
+/* ---- the checksum ---- */
+
+#define SUM_MUL		0x9e3779b97f4a7c15ULL	/* odd */
+
+static inline uint64_t
+sum_word(uint64_t h, uint64_t w)
+{
+	return (((h << 27) | (h >> 37)) ^ w) * SUM_MUL;
+}
+
+void
+revsnap_sum_init(struct revsnap_summer *s)
+{
+	s->h = 0x243f6a8885a308d3ULL;
+	s->carry = 0;
+	s->len = 0;
+	s->n = 0;
+}
+
+void
+revsnap_sum_update(struct revsnap_summer *s, const uint8_t *p, size_t n)
+{
+	s->len += n;
+	/* Finish a word begun by the last call, then whole words. */
+	while (n > 0 && s->n > 0) {
+		s->carry |= (uint64_t)*p++ << (8 * s->n);
+		n--;
+		if (++s->n == 8) {
+			s->h = sum_word(s->h, s->carry);
+			s->carry = 0;
+			s->n = 0;
+		}
+	}
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w = 0;
+
+		for (int i = 7; i >= 0; i--)
+			w = (w << 8) | p[i];	/* little-endian, any CPU */
+		s->h = sum_word(s->h, w);
+	}
+	for (; n > 0; n--)
+		s->carry |= (uint64_t)*p++ << (8 * s->n++);
+}
+
+uint64_t
+revsnap_sum_final(const struct revsnap_summer *s)
+{
+	uint64_t h = s->n > 0 ? sum_word(s->h, s->carry) : s->h;
+
+	h = sum_word(h, s->len);
+	h ^= h >> 31;
+	return h;
+}
+
+uint64_t
+revsnap_sum(const uint8_t *p, size_t n)
+{
+	struct revsnap_summer s;
+
+	revsnap_sum_init(&s);
+	revsnap_sum_update(&s, p, n);
+	return revsnap_sum_final(&s);
+}
+
 int
 revsnap_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
@@ -65,7 +129,7 @@ revsnap_meta_encode(const struct revsnap_meta *m,
 	put64(out + 56, m->size);
 	put64(out + 64, (uint64_t)m->mtime_ns);
 	put64(out + 72, (uint64_t)m->ctime_ns);
-	put64(out + 80, 0);
+	put64(out + 80, m->sum);
 }
 
 int
@@ -83,6 +147,7 @@ revsnap_meta_decode(const uint8_t *buf, size_t len, struct revsnap_meta *m)
 	m->size = get64(buf + 56);
 	m->mtime_ns = (int64_t)get64(buf + 64);
 	m->ctime_ns = (int64_t)get64(buf + 72);
+	m->sum = get64(buf + 80);
 	return CA_OK;
 }
 
@@ -109,6 +174,7 @@ struct revsnap_writer {
 	size_t			 len;
 	uint8_t			 last[STORE_INDEX_KEY_MAX];
 	size_t			 last_len;
+	struct revsnap_summer	 sum;
 };
 
 static int
@@ -174,6 +240,7 @@ revsnap_writer_open(const char *path, uint64_t generation,
 	}
 	w->m.generation = generation;
 	w->m.min_not_after = min_not_after;
+	revsnap_sum_init(&w->sum);
 	if (getrandom(w->m.nonce, sizeof(w->m.nonce), 0) !=
 	    (ssize_t)sizeof(w->m.nonce)) {
 		rc = ca_error_set(err, CA_EIO, "getrandom: %s",
@@ -217,6 +284,7 @@ revsnap_writer_add(struct revsnap_writer *w, const uint8_t *key, size_t klen,
 	w->buf[w->len + 2] = (uint8_t)vlen;
 	memcpy(w->buf + w->len + ENTRY_HDR, key, klen);
 	memcpy(w->buf + w->len + ENTRY_HDR + klen, val, vlen);
+	revsnap_sum_update(&w->sum, w->buf + w->len, ENTRY_HDR + klen + vlen);
 	w->len += ENTRY_HDR + klen + vlen;
 	memcpy(w->last, key, klen);
 	w->last_len = klen;
@@ -235,6 +303,7 @@ revsnap_writer_commit(struct revsnap_writer *w, struct revsnap_meta *out,
 
 	if ((rc = writer_flush(w, err)) != CA_OK)
 		return rc;
+	w->m.sum = revsnap_sum_final(&w->sum);
 	header_encode(h, &w->m);
 	if (pwrite(w->f.fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return ca_error_set(err, CA_EIO, "%s: %s", w->f.tmp,
@@ -276,10 +345,8 @@ struct revsnap {
 	uintptr_t	 page;
 };
 
-/*
- * The entry at s->pos, checked against the file's end and the previous
- * key (prev, may be NULL). false when it breaks a rule.
- */
+/* The entry at pos, checked against the file's end and the bounds of
+   its lengths; false when it breaks one. */
 static bool
 entry_at(const struct revsnap *s, size_t pos, struct revsnap_entry *e)
 {
@@ -320,12 +387,14 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 {
 	const uint8_t		*h = s->map;
 	struct revsnap_entry	 e, prev;
+	struct revsnap_summer	 sum;
 	uint64_t		 n = 0;
 	uint64_t		 min = want->min_not_after > 0 ?
 	    (uint64_t)want->min_not_after : 0;
 
 	if (memcmp(h, magic, sizeof(magic)) != 0 || h[16] != 0 ||
-	    h[17] != 0 || h[18] != 0 || h[19] != REVSNAP_VERSION)
+	    h[17] != 0 || h[18] != 0 || h[19] != REVSNAP_VERSION ||
+	    h[20] != 0 || h[21] != 0 || h[22] != 0 || h[23] != 0)
 		return ca_error_set(err, CA_EMALF, "not a revoked-index "
 		    "snapshot of this version");
 	if (get64(h + 24) != want->generation ||
@@ -336,6 +405,7 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 		return ca_error_set(err, CA_ENOENT, "the snapshot is not the "
 		    "one the store recorded");
 	memset(&prev, 0, sizeof(prev));
+	revsnap_sum_init(&sum);
 	for (s->pos = REVSNAP_HEADER; s->pos < s->size; n++) {
 		if (!entry_at(s, s->pos, &e) || get64(e.key) < min ||
 		    (n > 0 && revsnap_key_cmp(prev.key, prev.klen, e.key,
@@ -343,6 +413,8 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 			return ca_error_set(err, CA_EMALF, "revoked-index "
 			    "snapshot damaged at byte %zu", s->pos);
 		prev = e;
+		revsnap_sum_update(&sum, s->map + s->pos, ENTRY_HDR + e.klen +
+		    e.vlen);
 		s->pos += ENTRY_HDR + e.klen + e.vlen;
 		drop_behind(s, false);
 	}
@@ -350,6 +422,9 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 		return ca_error_set(err, CA_EMALF, "the revoked-index snapshot "
 		    "holds %llu entries, not %llu", (unsigned long long)n,
 		    (unsigned long long)want->count);
+	if (revsnap_sum_final(&sum) != want->sum)
+		return ca_error_set(err, CA_EMALF, "the revoked-index snapshot "
+		    "was changed since it was written (its sum differs)");
 	drop_behind(s, true);
 	s->pos = REVSNAP_HEADER;
 	s->dropped = 0;

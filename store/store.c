@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@
 /* A scan through the snapshot writes a new one when the log since holds
    more than this many entries, or an eighth of the index. */
 #define REVSNAP_REFRESH_MIN	256
+/* Log entries a snapshot's record removes at most. */
+#define REVLOG_TRIM_MAX		100000
 
 struct store {
 	MDB_env		*env;
@@ -84,6 +87,7 @@ struct store {
 	/* One thread writes the snapshot at a time (its temporary file is
 	   named after the process); the others scan without writing. */
 	pthread_mutex_t	 snap_mu;
+	_Atomic uint64_t scans_snapshot, scans_index, snaps_written;
 	void		(*snap_hook)(void *);
 	void		*snap_hook_ctx;
 	bool		 has_cn;	/* a read-only open of version 1: no */
@@ -2053,7 +2057,7 @@ scan_merged(struct revsnap *snap, const struct log_change *c, size_t n,
  * holds every generation since it, name it in meta. Revocations go to the
  * log from now on, if they did not already.
  */
-static void
+static bool
 snapshot_record(struct store *st, const struct revsnap_meta *m)
 {
 	MDB_txn		*txn = NULL;
@@ -2062,11 +2066,12 @@ snapshot_record(struct store *st, const struct revsnap_meta *m)
 	MDB_stat	 ms;
 	struct revsnap_meta cur_m;
 	uint8_t		 buf[REVSNAP_META_LEN];
-	uint64_t	 gen, older = 0;
+	uint64_t	 gen, older = 0, trimmed = 0;
+	bool		 recorded = false;
 	int		 mrc;
 
 	if (txn_begin(st, 0, &txn, NULL) != CA_OK)
-		return;
+		return false;
 	mrc = mdb_get(txn, st->meta, &k, &v);
 	if ((mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) ||
 	    (mrc == MDB_SUCCESS && revsnap_meta_decode(v.mv_data, v.mv_size,
@@ -2093,10 +2098,14 @@ snapshot_record(struct store *st, const struct revsnap_meta *m)
 		txn = NULL;
 		goto out;
 	}
+	/* At most REVLOG_TRIM_MAX a time (one write transaction can dirty
+	   only so many pages); what is left below the generation is passed
+	   over by the readers and trimmed by the next record. */
 	for (mrc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST);
 	    mrc == MDB_SUCCESS && lk.mv_size == 8 &&
-	    store_be64_get(lk.mv_data) <= m->generation;
-	    mrc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST))
+	    store_be64_get(lk.mv_data) <= m->generation &&
+	    trimmed < REVLOG_TRIM_MAX;
+	    mrc = mdb_cursor_get(cur, &lk, &lv, MDB_FIRST), trimmed++)
 		if (mdb_cursor_del(cur, 0) != MDB_SUCCESS)
 			goto out;
 	mdb_cursor_close(cur);
@@ -2106,12 +2115,13 @@ snapshot_record(struct store *st, const struct revsnap_meta *m)
 	v.mv_data = buf;
 	if (mdb_put(txn, st->meta, &k, &v, 0) != MDB_SUCCESS)
 		goto out;
-	(void)txn_commit(st, txn, NULL);
+	recorded = txn_commit(st, txn, NULL) == CA_OK;
 	txn = NULL;
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
 	txn_end(st, txn);
+	return recorded;
 }
 
 /*
@@ -2242,11 +2252,14 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 			(void)revsnap_writer_open(path, gen, min_not_after > 0 ?
 			    min_not_after : 0, &o.snap, NULL);
 	}
-	if (snap != NULL)
+	if (snap != NULL) {
+		atomic_fetch_add(&st->scans_snapshot, 1);
 		rc = scan_merged(snap, changes, n_changes, min_not_after, &o,
 		    err);
-	else
+	} else {
+		atomic_fetch_add(&st->scans_index, 1);
 		rc = scan_index(st, txn, min_not_after, &o, err);
+	}
 	if (rc < 0)
 		goto out;
 	txn_end(st, txn);
@@ -2256,7 +2269,8 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 	    revsnap_writer_commit(o.snap, &m, NULL) == CA_OK) {
 		if (st->snap_hook != NULL)
 			st->snap_hook(st->snap_hook_ctx);
-		snapshot_record(st, &m);
+		if (snapshot_record(st, &m))
+			atomic_fetch_add(&st->snaps_written, 1);
 	}
 	rc = CA_OK;	/* or the visitor stopped the scan */
 out:
@@ -2267,6 +2281,14 @@ out:
 	free(changes);
 	txn_end(st, txn);
 	return rc;
+}
+
+void
+store_scan_stats(struct store *st, struct store_scan_stats *out)
+{
+	out->via_snapshot = atomic_load(&st->scans_snapshot);
+	out->via_index = atomic_load(&st->scans_index);
+	out->written = atomic_load(&st->snaps_written);
 }
 
 /* ---- meta ---- */

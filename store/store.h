@@ -250,6 +250,14 @@ struct store_revoked_visitor {
  */
 int store_revoked_scan(struct store *st, int64_t min_not_after,
     const struct store_revoked_visitor *v, struct ca_error *err);
+/* How this handle's scans went: through the snapshot and the log, through
+   the index, and the snapshots written and recorded. */
+struct store_scan_stats {
+	uint64_t	via_snapshot;
+	uint64_t	via_index;
+	uint64_t	written;
+};
+void store_scan_stats(struct store *st, struct store_scan_stats *out);
 
 /* ---- meta ---- */
 

@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for the revoked-index snapshot reader (store/snapshot.c):
  * the input is written to a file, and the reader is asked to trust it as
- * the store would (identity from fstat, header fields from the input
- * itself, so that the checks past the header run). An accepted file must
+ * the store would (identity from fstat, header fields and the entries'
+ * sum from the input itself, so that the checks past them run). An accepted file must
  * iterate to its end with exactly the count its header states, keys
  * strictly rising and every length in bounds; nothing may read out of
  * bounds, leak or crash. Seeds: tests/fuzz/corpus/fuzz_revsnap (written by
@@ -62,6 +62,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.count = be64(data + 40);
 		m.bytes = be64(data + 48);
 		memcpy(m.nonce, data + 56, REVSNAP_NONCE);
+		/* The sum of what follows, as the writer would record it. */
+		m.sum = revsnap_sum(data + REVSNAP_HEADER,
+		    size - REVSNAP_HEADER);
 	}
 	if (revsnap_open(path, &m, &s, NULL) == 0) {
 		memset(&prev, 0, sizeof(prev));

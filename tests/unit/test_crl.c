@@ -1669,6 +1669,38 @@ test_combine(void **state)
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(got, want, len);
 	free(got);
+	/* A part on another file system (a ca-4 linked to /dev/shm, a
+	   tmpfs): copy_file_range refuses, the buffered copy takes over. */
+	{
+		char	shm[] = "/dev/shm/mtlsca-combine-XXXXXX", part[300];
+		char	big[200001];
+		struct stat s1, s2;
+
+		assert_non_null(mkdtemp(shm));
+		assert_int_equal(stat(shm, &s1), 0);
+		assert_int_equal(stat(dir, &s2), 0);
+		assert_true(s1.st_dev != s2.st_dev);
+		{
+			memset(big, 'E', sizeof(big) - 1);
+			big[sizeof(big) - 1] = '\0';	/* 3 buffers' worth */
+			snprintf(part, sizeof(part), "%s/crl.pem", shm);
+			put_file(part, big);
+			snprintf(path, sizeof(path), "%s/ca-4", dir);
+			assert_int_equal(symlink(shm, path), 0);
+			assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+			snprintf(path, sizeof(path), "%s/crls.pem", dir);
+			assert_int_equal(file_read(path, 1 << 20, &got, &len,
+			    &e), CA_OK);
+			assert_int_equal(len, strlen(want) + sizeof(big));
+			assert_memory_equal(got, want, strlen(want));
+			assert_memory_equal(got + strlen(want), big,
+			    sizeof(big) - 1);
+			assert_int_equal(got[len - 1], '\n');
+			free(got);
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", shm);
+			assert_int_equal(system(cmd), 0);
+		}
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }

@@ -49,13 +49,37 @@ struct model {
 
 
 
+/*
+ * The serial of model number n: 16 bytes (mk_serial) when n < 2^24, else
+ * n >> 24 bytes (5..20) of 0x41, 0, n's low 3 bytes and 0x5a...: numbers
+ * that differ only in that length give serials that are prefixes of each
+ * other, the keys LMDB orders by length (the shorter first).
+ */
+static void
+serial_of(uint32_t n, uint8_t *out, size_t *len)
+{
+	size_t l = n >> 24;
+
+	if (l == 0) {
+		mk_serial(n, out, len);
+		return;
+	}
+	memset(out, 0x5a, l);
+	out[0] = 0x41;
+	out[1] = 0;
+	out[2] = (uint8_t)(n >> 16);
+	out[3] = (uint8_t)(n >> 8);
+	out[4] = (uint8_t)n;
+	*len = l;
+}
+
 static void
 model_entry_der(const struct model_entry *m, uint8_t *buf, size_t *len)
 {
 	struct cert_record r;
 
 	memset(&r, 0, sizeof(r));
-	mk_serial(m->n, r.serial, &r.serial_len);
+	serial_of(m->n, r.serial, &r.serial_len);
 	r.reason = m->reason;
 	r.revoked_at = m->revoked_at;
 	assert_int_equal(test_enc(&r, buf, 64, len), 0);
@@ -120,7 +144,7 @@ do_revoke(struct store *st, struct model *m, uint32_t n, uint32_t ca,
 	int			outcome;
 
 	memset(&rv, 0, sizeof(rv));
-	mk_serial(n, serial, &rv.serial_len);
+	serial_of(n, serial, &rv.serial_len);
 	rv.serial = serial;
 	rv.force = true;
 	rv.not_after = not_after;
@@ -191,10 +215,17 @@ static int
 model_cmp(const void *a, const void *b)
 {
 	const struct model_entry *x = a, *y = b;
+	uint8_t		 sx[32], sy[32];
+	size_t		 lx, ly;
+	int		 c;
 
 	if (x->not_after != y->not_after)
 		return x->not_after < y->not_after ? -1 : 1;
-	return x->n < y->n ? -1 : x->n > y->n;
+	serial_of(x->n, sx, &lx);
+	serial_of(y->n, sy, &ly);
+	if ((c = memcmp(sx, sy, lx < ly ? lx : ly)) != 0)
+		return c;
+	return lx < ly ? -1 : lx > ly;
 }
 
 static void
@@ -202,7 +233,7 @@ expect(const struct model *m, uint32_t ca, int64_t min, struct seen *s)
 {
 	struct model	*sorted = malloc(sizeof(*sorted));
 	uint8_t		 der[64];
-	size_t		 len;
+	size_t		 len = 0;
 
 	assert_non_null(sorted);
 	memcpy(sorted, m, sizeof(*m));
@@ -278,42 +309,54 @@ test_matches_index(void **state)
 	struct model	*m = calloc(1, sizeof(*m));
 	uint64_t	 seed = 0x9e3779b97f4a7c15ULL;
 	static const int64_t mins[] = { 0, BASE + 100, BASE + 300 };
-	unsigned	 merged = 0, rewritten = 0;
-	uint64_t	 since = 0;
+	struct store_scan_stats stats;
 
 	assert_non_null(m);
 	for (int round = 0; round < 120; round++) {
 		unsigned ops = (unsigned)(rnd(&seed) % 25);
 
 		for (unsigned i = 0; i < ops; i++) {
-			/* One in five names a serial revoked before. */
-			uint32_t n = (m->n > 0 && rnd(&seed) % 5 == 0) ?
-			    m->e[rnd(&seed) % m->n].n :
-			    (uint32_t)(rnd(&seed) % 100000);
+			/* One in five names a serial revoked before; one in
+			   four of the others is of 5-20 bytes, from a small
+			   set so that some are prefixes of others (with the
+			   same notAfter), a tenth of those with no known
+			   notAfter. */
+			uint32_t n, low;
+			int64_t	 na = BASE + (int64_t)(rnd(&seed) % 500);
 
+			if (m->n > 0 && rnd(&seed) % 5 == 0)
+				n = m->e[rnd(&seed) % m->n].n;
+			else if (rnd(&seed) % 4 == 0) {
+				low = (uint32_t)(rnd(&seed) % 60);
+				n = (uint32_t)(5 + rnd(&seed) % 16) << 24 | low;
+				na = low % 10 == 0 ? STORE_NOT_AFTER_UNKNOWN :
+				    BASE + (int64_t)(low % 7) * 60;
+			} else
+				n = (uint32_t)(rnd(&seed) % 100000);
 			do_revoke(f->st, m, n, 1 + (uint32_t)(rnd(&seed) % 3),
-			    BASE + (int64_t)(rnd(&seed) % 500),
+			    na,
 			    (uint8_t)(rnd(&seed) % 2 == 0 ? 1 : 4),
 			    1700000000 + round);
-			since++;
 		}
 		for (int k = (int)(rnd(&seed) % 3); k > 0; k--) {
-			ino_t before = snap_ino(f);
 			uint32_t ca = (uint32_t)(rnd(&seed) % 4);
 			int64_t min = mins[rnd(&seed) % 3];
 
 			assert_scan_matches(f->st, m, ca, min);
-			if (before != 0 && snap_ino(f) == before && since > 0)
-				merged++;
-			if (snap_ino(f) != before)
-				rewritten++;
-			since = 0;
 		}
 	}
-	print_message("%zu entries; %u scans merged the log, %u wrote a "
-	    "snapshot\n", m->n, merged, rewritten);
-	assert_true(merged >= 20);
-	assert_true(rewritten >= 5);
+	store_scan_stats(f->st, &stats);
+	print_message("%zu entries; scans: %llu through the snapshot and the "
+	    "log, %llu through the index; %llu snapshots written\n", m->n,
+	    (unsigned long long)stats.via_snapshot,
+	    (unsigned long long)stats.via_index,
+	    (unsigned long long)stats.written);
+	assert_true(stats.via_snapshot >= 20);
+	assert_true(stats.via_index >= 2);
+	assert_true(stats.written >= 5);
+	/* Each scan of the index wrote (and recorded) a snapshot: none was
+	   given up for keys out of LMDB's order. */
+	assert_true(stats.written >= stats.via_index);
 	/* Reopened read-only: the snapshot is read, never written. */
 	{
 		ino_t before = snap_ino(f);
@@ -422,7 +465,8 @@ test_race(void **state)
 	free(m);
 }
 
-/* revsnap_open refuses what is not the recorded file, a wrong header and
+/* revsnap_open refuses what is not the recorded file (identity,
+   generation, nonce), bytes changed under the same identity (the sum) and
    entries out of order; a written file reads back entry by entry. */
 static void
 test_file_format(void **state)
@@ -496,8 +540,107 @@ test_file_format(void **state)
 		assert_int_equal(revsnap_meta_decode(buf, sizeof(buf) - 1,
 		    &back), CA_EMALF);
 	}
+	/* The same identity and header, other bytes: the file rewritten in
+	   place within one tick of the clock is what this stands for. */
+	{
+		uint8_t			*buf;
+		FILE			*fp;
+		struct stat		 sb;
+		struct revsnap_meta	 same;
+		size_t			 size = (size_t)meta.size, one;
+
+		assert_non_null(buf = malloc(size));
+		assert_non_null(fp = fopen(f->snap, "rb"));
+		assert_int_equal(fread(buf, 1, size, fp), size);
+		fclose(fp);
+		one = 3 + sizeof(key) + sizeof(val);
+		/* A value byte changed: only the sum tells. */
+		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
+		assert_non_null(fp = fopen(f->snap, "wb"));
+		assert_int_equal(fwrite(buf, 1, size, fp), size);
+		fclose(fp);
+		assert_int_equal(stat(f->snap, &sb), 0);
+		same = meta;
+		same.dev = (uint64_t)sb.st_dev;
+		same.ino = (uint64_t)sb.st_ino;
+		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
+		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+		    sb.st_ctim.tv_nsec;
+		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
+		    CA_EMALF);
+		/* Two entries swapped, with a sum that matches them: the
+		   order tells. */
+		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
+		{
+			uint8_t tmp[64];
+
+			memcpy(tmp, buf + REVSNAP_HEADER, one);
+			memcpy(buf + REVSNAP_HEADER, buf + REVSNAP_HEADER +
+			    one, one);
+			memcpy(buf + REVSNAP_HEADER + one, tmp, one);
+		}
+		assert_non_null(fp = fopen(f->snap, "wb"));
+		assert_int_equal(fwrite(buf, 1, size, fp), size);
+		fclose(fp);
+		assert_int_equal(stat(f->snap, &sb), 0);
+		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
+		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+		    sb.st_ctim.tv_nsec;
+		same.sum = revsnap_sum(buf + REVSNAP_HEADER, size -
+		    REVSNAP_HEADER);
+		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
+		    CA_EMALF);
+		assert_non_null(strstr(err.msg, "damaged"));
+		/* Swapped back: read again. */
+		{
+			uint8_t tmp[64];
+
+			memcpy(tmp, buf + REVSNAP_HEADER, one);
+			memcpy(buf + REVSNAP_HEADER, buf + REVSNAP_HEADER +
+			    one, one);
+			memcpy(buf + REVSNAP_HEADER + one, tmp, one);
+		}
+		assert_non_null(fp = fopen(f->snap, "wb"));
+		assert_int_equal(fwrite(buf, 1, size, fp), size);
+		fclose(fp);
+		assert_int_equal(stat(f->snap, &sb), 0);
+		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
+		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+		    sb.st_ctim.tv_nsec;
+		same.sum = meta.sum;
+		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
+		    CA_OK);
+		revsnap_free(s);
+		free(buf);
+	}
 	unlink(f->snap);
 	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_ENOENT);
+	/* The sum: one word changed always changes it; split updates give
+	   the one-call sum. */
+	{
+		uint8_t			d[100];
+		struct revsnap_summer	sm;
+		uint64_t		whole;
+
+		for (size_t i = 0; i < sizeof(d); i++)
+			d[i] = (uint8_t)(i * 37);
+		whole = revsnap_sum(d, sizeof(d));
+		revsnap_sum_init(&sm);
+		revsnap_sum_update(&sm, d, 3);
+		revsnap_sum_update(&sm, d + 3, 50);
+		revsnap_sum_update(&sm, d + 53, 47);
+		assert_true(revsnap_sum_final(&sm) == whole);
+		for (size_t i = 0; i < sizeof(d); i++)
+			for (int b = 0; b < 8; b++) {
+				d[i] ^= (uint8_t)(1 << b);
+				assert_true(revsnap_sum(d, sizeof(d)) != whole);
+				d[i] ^= (uint8_t)(1 << b);
+			}
+		assert_true(revsnap_sum(d, 99) != revsnap_sum(d, 100));
+	}
 }
 
 /* A writer killed mid-way leaves revoked.snap.tmp.PID: the next writer
