@@ -1951,7 +1951,8 @@ log_changes(struct store *st, MDB_txn *txn, uint64_t from, uint64_t to,
 		rc = CA_ENOENT;
 		goto out;
 	}
-	qsort(c, n, sizeof(*c), log_change_cmp);
+	if (n > 1)
+		qsort(c, n, sizeof(*c), log_change_cmp);
 	/* The latest change of each key wins. */
 	{
 		size_t w = 0;
