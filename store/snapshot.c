@@ -26,6 +26,7 @@ static const uint8_t magic[16] = "mtlsca-revsnap\n";
 #define WRITE_BUF	(1u << 20)
 /* The reader hands back what it has read every this many bytes. */
 #define DROP_EVERY	(16u << 20)
+#define SUM_EVERY	(1u << 20)	/* below DROP_EVERY */
 #define ENTRY_HDR	3	/* key length u8, value length be16 */
 #define KEY_MIN		9	/* be64(not_after) and a serial octet */
 
@@ -388,6 +389,7 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 	const uint8_t		*h = s->map;
 	struct revsnap_entry	 e, prev;
 	struct revsnap_summer	 sum;
+	size_t			 summed;
 	uint64_t		 n = 0;
 	uint64_t		 min = want->min_not_after > 0 ?
 	    (uint64_t)want->min_not_after : 0;
@@ -406,6 +408,7 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 		    "one the store recorded");
 	memset(&prev, 0, sizeof(prev));
 	revsnap_sum_init(&sum);
+	summed = REVSNAP_HEADER;
 	for (s->pos = REVSNAP_HEADER; s->pos < s->size; n++) {
 		if (!entry_at(s, s->pos, &e) || get64(e.key) < min ||
 		    (n > 0 && revsnap_key_cmp(prev.key, prev.klen, e.key,
@@ -413,11 +416,17 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 			return ca_error_set(err, CA_EMALF, "revoked-index "
 			    "snapshot damaged at byte %zu", s->pos);
 		prev = e;
-		revsnap_sum_update(&sum, s->map + s->pos, ENTRY_HDR + e.klen +
-		    e.vlen);
 		s->pos += ENTRY_HDR + e.klen + e.vlen;
+		/* Summed a megabyte at a time (whole words), always before
+		   drop_behind hands those pages back. */
+		if (s->pos - summed >= SUM_EVERY) {
+			revsnap_sum_update(&sum, s->map + summed,
+			    s->pos - summed);
+			summed = s->pos;
+		}
 		drop_behind(s, false);
 	}
+	revsnap_sum_update(&sum, s->map + summed, s->pos - summed);
 	if (n != want->count)
 		return ca_error_set(err, CA_EMALF, "the revoked-index snapshot "
 		    "holds %llu entries, not %llu", (unsigned long long)n,

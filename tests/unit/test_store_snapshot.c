@@ -674,6 +674,64 @@ test_stale_tmp(void **state)
 	free(m);
 }
 
+/* A snapshot of several megabytes: summed and handed back in chunks; a
+   byte changed past the first megabyte under the same identity is still
+   caught. */
+static void
+test_large_file(void **state)
+{
+	struct fx		*f = *state;
+	struct revsnap_writer	*w = NULL;
+	struct revsnap		*s = NULL;
+	struct revsnap_meta	 meta, same;
+	struct revsnap_entry	 e;
+	struct ca_error		 err;
+	struct stat		 sb;
+	uint8_t			 key[16], val[40];
+	uint64_t		 n = 0;
+	FILE			*fp;
+	int			 c;
+
+	memset(val, 0x30, sizeof(val));
+	assert_int_equal(revsnap_writer_open(f->snap, 9, 0, &w, &err), CA_OK);
+	for (uint32_t i = 0; i < 320000; i++) {
+		memset(key, 0, sizeof(key));
+		key[8] = (uint8_t)(i >> 24);
+		key[9] = (uint8_t)(i >> 16);
+		key[10] = (uint8_t)(i >> 8);
+		key[11] = (uint8_t)i;
+		val[0] = (uint8_t)i;
+		assert_int_equal(revsnap_writer_add(w, key, sizeof(key), val,
+		    sizeof(val), &err), CA_OK);
+	}
+	assert_int_equal(revsnap_writer_commit(w, &meta, &err), CA_OK);
+	revsnap_writer_free(w);
+	assert_true(meta.size > 17u << 20);	/* past a hand-back */
+	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_OK);
+	while (revsnap_next(s, 0, &e)) {
+		assert_int_equal(e.val[0], (uint8_t)n);
+		n++;
+	}
+	assert_true(revsnap_done(s));
+	revsnap_free(s);
+	assert_int_equal(n, 320000);
+	/* One value byte at 10 MB changed, the identity taken anew. */
+	assert_non_null(fp = fopen(f->snap, "r+b"));
+	assert_int_equal(fseek(fp, 10L << 20, SEEK_SET), 0);
+	c = fgetc(fp);
+	assert_int_equal(fseek(fp, 10L << 20, SEEK_SET), 0);
+	fputc(c ^ 0x01, fp);
+	fclose(fp);
+	assert_int_equal(stat(f->snap, &sb), 0);
+	same = meta;
+	same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+	    sb.st_mtim.tv_nsec;
+	same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+	    sb.st_ctim.tv_nsec;
+	assert_int_equal(revsnap_open(f->snap, &same, &s, &err), CA_EMALF);
+	unlink(f->snap);
+}
+
 int
 main(void)
 {
@@ -684,6 +742,7 @@ main(void)
 		T(test_race),
 		T(test_file_format),
 		T(test_stale_tmp),
+		T(test_large_file),
 #undef T
 	};
 
