@@ -341,8 +341,6 @@ struct revsnap {
 	size_t		 size;
 	size_t		 pos;		/* next entry */
 	size_t		 dropped;	/* handed back up to here */
-	uint64_t	 seen;
-	uint64_t	 count;
 	uintptr_t	 page;
 };
 
@@ -437,7 +435,6 @@ validate(struct revsnap *s, const struct revsnap_meta *want,
 	drop_behind(s, true);
 	s->pos = REVSNAP_HEADER;
 	s->dropped = 0;
-	s->count = n;
 	return CA_OK;
 }
 
