@@ -465,6 +465,51 @@ test_race(void **state)
 	free(m);
 }
 
+/*
+ * Take path's identity into *m as the store would record it: what stands
+ * for a file rewritten in place within one tick of the clock (same
+ * identity to the reader, other bytes).
+ */
+static void
+identity_of(const char *path, struct revsnap_meta *m)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	m->dev = (uint64_t)sb.st_dev;
+	m->ino = (uint64_t)sb.st_ino;
+	m->size = (uint64_t)sb.st_size;
+	m->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+	    sb.st_mtim.tv_nsec;
+	m->ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
+	    sb.st_ctim.tv_nsec;
+}
+
+/* Write buf over path in place, then take its identity into *m. */
+static void
+rewrite_in_place(const char *path, const uint8_t *buf, size_t size,
+    struct revsnap_meta *m)
+{
+	FILE *fp;
+
+	assert_non_null(fp = fopen(path, "r+b"));
+	assert_int_equal(fwrite(buf, 1, size, fp), size);
+	assert_int_equal(fclose(fp), 0);
+	identity_of(path, m);
+}
+
+/* Swap the first two entries (one bytes each) after the header. */
+static void
+swap_first_two(uint8_t *buf, size_t one)
+{
+	uint8_t tmp[64];
+
+	assert_true(one <= sizeof(tmp));
+	memcpy(tmp, buf + REVSNAP_HEADER, one);
+	memcpy(buf + REVSNAP_HEADER, buf + REVSNAP_HEADER + one, one);
+	memcpy(buf + REVSNAP_HEADER + one, tmp, one);
+}
+
 /* revsnap_open refuses what is not the recorded file (identity,
    generation, nonce), bytes changed under the same identity (the sum) and
    entries out of order; a written file reads back entry by entry. */
@@ -540,76 +585,36 @@ test_file_format(void **state)
 		assert_int_equal(revsnap_meta_decode(buf, sizeof(buf) - 1,
 		    &back), CA_EMALF);
 	}
-	/* The same identity and header, other bytes: the file rewritten in
-	   place within one tick of the clock is what this stands for. */
+	/* The same identity and header, other bytes. */
 	{
 		uint8_t			*buf;
 		FILE			*fp;
-		struct stat		 sb;
-		struct revsnap_meta	 same;
-		size_t			 size = (size_t)meta.size, one;
+		struct revsnap_meta	 same = meta;
+		size_t			 size = (size_t)meta.size;
+		size_t			 one = 3 + sizeof(key) + sizeof(val);
 
 		assert_non_null(buf = malloc(size));
 		assert_non_null(fp = fopen(f->snap, "rb"));
 		assert_int_equal(fread(buf, 1, size, fp), size);
 		fclose(fp);
-		one = 3 + sizeof(key) + sizeof(val);
 		/* A value byte changed: only the sum tells. */
 		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
-		assert_non_null(fp = fopen(f->snap, "wb"));
-		assert_int_equal(fwrite(buf, 1, size, fp), size);
-		fclose(fp);
-		assert_int_equal(stat(f->snap, &sb), 0);
-		same = meta;
-		same.dev = (uint64_t)sb.st_dev;
-		same.ino = (uint64_t)sb.st_ino;
-		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		    sb.st_mtim.tv_nsec;
-		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
-		    sb.st_ctim.tv_nsec;
+		rewrite_in_place(f->snap, buf, size, &same);
 		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
 		    CA_EMALF);
 		/* Two entries swapped, with a sum that matches them: the
 		   order tells. */
 		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
-		{
-			uint8_t tmp[64];
-
-			memcpy(tmp, buf + REVSNAP_HEADER, one);
-			memcpy(buf + REVSNAP_HEADER, buf + REVSNAP_HEADER +
-			    one, one);
-			memcpy(buf + REVSNAP_HEADER + one, tmp, one);
-		}
-		assert_non_null(fp = fopen(f->snap, "wb"));
-		assert_int_equal(fwrite(buf, 1, size, fp), size);
-		fclose(fp);
-		assert_int_equal(stat(f->snap, &sb), 0);
-		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		    sb.st_mtim.tv_nsec;
-		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
-		    sb.st_ctim.tv_nsec;
+		swap_first_two(buf, one);
+		rewrite_in_place(f->snap, buf, size, &same);
 		same.sum = revsnap_sum(buf + REVSNAP_HEADER, size -
 		    REVSNAP_HEADER);
 		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
 		    CA_EMALF);
 		assert_non_null(strstr(err.msg, "damaged"));
 		/* Swapped back: read again. */
-		{
-			uint8_t tmp[64];
-
-			memcpy(tmp, buf + REVSNAP_HEADER, one);
-			memcpy(buf + REVSNAP_HEADER, buf + REVSNAP_HEADER +
-			    one, one);
-			memcpy(buf + REVSNAP_HEADER + one, tmp, one);
-		}
-		assert_non_null(fp = fopen(f->snap, "wb"));
-		assert_int_equal(fwrite(buf, 1, size, fp), size);
-		fclose(fp);
-		assert_int_equal(stat(f->snap, &sb), 0);
-		same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		    sb.st_mtim.tv_nsec;
-		same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
-		    sb.st_ctim.tv_nsec;
+		swap_first_two(buf, one);
+		rewrite_in_place(f->snap, buf, size, &same);
 		same.sum = meta.sum;
 		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
 		    CA_OK);
@@ -686,7 +691,6 @@ test_large_file(void **state)
 	struct revsnap_meta	 meta, same;
 	struct revsnap_entry	 e;
 	struct ca_error		 err;
-	struct stat		 sb;
 	uint8_t			 key[16], val[40];
 	uint64_t		 n = 0;
 	FILE			*fp;
@@ -722,12 +726,8 @@ test_large_file(void **state)
 	assert_int_equal(fseek(fp, 10L << 20, SEEK_SET), 0);
 	fputc(c ^ 0x01, fp);
 	fclose(fp);
-	assert_int_equal(stat(f->snap, &sb), 0);
 	same = meta;
-	same.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-	    sb.st_mtim.tv_nsec;
-	same.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 +
-	    sb.st_ctim.tv_nsec;
+	identity_of(f->snap, &same);
 	assert_int_equal(revsnap_open(f->snap, &same, &s, &err), CA_EMALF);
 	unlink(f->snap);
 }
