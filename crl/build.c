@@ -91,11 +91,22 @@ scan_begin(void *ctx, uint64_t max_entries, uint64_t max_bytes)
 	   request; CRLs under ALB's limits are ~25 MB. */
 	if (max_bytes > 0xffffffffu - s->head - s->tail)
 		return CA_ETOOBIG;
+	/* Again when the store starts over: the same bounds, the entries
+	   so far forgotten. */
+	if (s->buf != NULL && s->cap == s->head + (size_t)max_bytes +
+	    s->tail) {
+		s->pos = s->head;
+		s->n = 0;
+		return 0;
+	}
+	free(s->buf);
+	s->buf = NULL;
 	s->cap = s->head + (size_t)max_bytes + s->tail;
 	/* 46 MB at 1M entries: in huge pages (malloc_big). */
 	if ((s->buf = malloc_big(s->cap)) == NULL)
 		return CA_ENOMEM;
 	s->pos = s->head;
+	s->n = 0;
 	return 0;
 }
 

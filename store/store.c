@@ -88,6 +88,7 @@ struct store {
 	   named after the process); the others scan without writing. */
 	pthread_mutex_t	 snap_mu;
 	_Atomic uint64_t scans_snapshot, scans_index, snaps_written;
+	_Atomic uint64_t scans_restarted;
 	void		(*snap_hook)(void *);
 	void		*snap_hook_ctx;
 	bool		 has_cn;	/* a read-only open of version 1: no */
@@ -2016,18 +2017,25 @@ snapshot_usable(struct store *st, MDB_txn *txn, int64_t min_not_after,
 	return CA_OK;
 }
 
-/* Snapshot and log merged, in key order: what the index holds. */
+/*
+ * Snapshot and log merged, in key order: what the index holds. The
+ * snapshot's verdict comes at its end (revsnap_finish), also when the
+ * visitor stopped or failed first (an entry of a damaged file may be
+ * why): *damaged then says that what the visitor got is void.
+ */
 static int
 scan_merged(struct revsnap *snap, const struct log_change *c, size_t n,
-    int64_t min_not_after, struct scan_out *o, struct ca_error *err)
+    int64_t min_not_after, struct scan_out *o, bool *damaged,
+    struct ca_error *err)
 {
 	struct revsnap_entry	 e;
 	uint64_t		 min = min_not_after > 0 ?
 	    (uint64_t)min_not_after : 0;
 	bool			 have;
 	size_t			 i = 0;
-	int			 rc, cmp;
+	int			 rc = 0, cmp;
 
+	*damaged = false;
 	while (i < n && store_be64_get(c[i].key) < min)
 		i++;
 	have = revsnap_next(snap, min_not_after, &e);
@@ -2040,16 +2048,17 @@ scan_merged(struct revsnap *snap, const struct log_change *c, size_t n,
 			rc = scan_emit(o, c[i].key, c[i].klen, c[i].val,
 			    c[i].vlen, err);
 		if (rc != 0)
-			return rc;
+			break;
 		if (cmp >= 0)
 			i++;
 		if (cmp <= 0)
 			have = revsnap_next(snap, min_not_after, &e);
 	}
-	if (!revsnap_done(snap))
-		return ca_error_set(err, CA_EIO, "the revoked-index snapshot "
-		    "changed while it was read");
-	return 0;
+	if (revsnap_finish(snap, NULL) != CA_OK) {
+		*damaged = true;
+		return 0;
+	}
+	return rc;
 }
 
 /*
@@ -2200,6 +2209,41 @@ scan_index(struct store *st, MDB_txn *txn, int64_t min_not_after,
 	return rc;
 }
 
+/* begin() of the visitor, if it has one: 0 to go on, else what the scan
+   returns (an error, or CA_OK when the visitor declined). */
+static int
+visitor_begin(const struct store_revoked_visitor *vis, uint64_t entries,
+    uint64_t bytes, bool *go, struct ca_error *err)
+{
+	int rc;
+
+	*go = true;
+	if (vis->begin == NULL || (rc = vis->begin(vis->ctx, entries,
+	    bytes)) == 0)
+		return CA_OK;
+	*go = false;
+	if (rc < 0)
+		return ca_error_set(err, rc, "building the revocation list: %s",
+		    ca_strerror(rc));
+	return CA_OK;
+}
+
+/* A new snapshot file, written as the scan goes, if this thread may
+   (one writer at a time: *locked says it holds the lock). */
+static void
+snapshot_writer_start(struct store *st, uint64_t gen, int64_t min_not_after,
+    struct scan_out *o, bool *locked)
+{
+	char path[4096];
+
+	if (!*locked && pthread_mutex_trylock(&st->snap_mu) != 0)
+		return;
+	*locked = true;
+	if (path_join(path, sizeof(path), st->dir, REVSNAP_NAME) == CA_OK)
+		(void)revsnap_writer_open(path, gen, min_not_after > 0 ?
+		    min_not_after : 0, &o->snap, NULL);
+}
+
 int
 store_revoked_scan(struct store *st, int64_t min_not_after,
     const struct store_revoked_visitor *vis, struct ca_error *err)
@@ -2209,10 +2253,9 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 	struct log_change	*changes = NULL;
 	struct revsnap_meta	 m;
 	struct scan_out		 o;
-	char			 path[4096];
 	uint64_t		 entries, bytes, gen;
 	size_t			 n_changes = 0;
-	bool			 locked = false;
+	bool			 locked = false, go, damaged = false;
 	int			 rc;
 
 	if (st == NULL || vis == NULL || vis->entry == NULL)
@@ -2231,33 +2274,36 @@ store_revoked_scan(struct store *st, int64_t min_not_after,
 	    (rc = counter_read(st, txn, STORE_COUNTER_REVGEN, &gen, err)) !=
 	    CA_OK)
 		goto out;
-	if (vis->begin != NULL && (rc = vis->begin(vis->ctx, entries,
-	    bytes)) != 0) {
-		if (rc < 0)
-			ca_error_set(err, rc, "building the revocation list: %s",
-			    ca_strerror(rc));
-		else
-			rc = CA_OK;
+	if ((rc = visitor_begin(vis, entries, bytes, &go, err)) != CA_OK ||
+	    !go)
 		goto out;
-	}
 	if ((rc = snapshot_usable(st, txn, min_not_after, gen, &snap,
 	    &changes, &n_changes, err)) != CA_OK)
 		goto out;
 	/* A new snapshot when there is none, or the log since has grown. */
 	if (!st->read_only && st->has_revlog && (snap == NULL ||
-	    n_changes > REVSNAP_REFRESH_MIN + entries / 8) &&
-	    pthread_mutex_trylock(&st->snap_mu) == 0) {
-		locked = true;
-		if (path_join(path, sizeof(path), st->dir, REVSNAP_NAME) ==
-		    CA_OK)
-			(void)revsnap_writer_open(path, gen, min_not_after > 0 ?
-			    min_not_after : 0, &o.snap, NULL);
-	}
+	    n_changes > REVSNAP_REFRESH_MIN + entries / 8))
+		snapshot_writer_start(st, gen, min_not_after, &o, &locked);
 	if (snap != NULL) {
 		atomic_fetch_add(&st->scans_snapshot, 1);
 		rc = scan_merged(snap, changes, n_changes, min_not_after, &o,
-		    err);
-	} else {
+		    &damaged, err);
+	}
+	if (damaged) {
+		/* Found damaged part way (it is checked as it is read): the
+		   visitor starts over, from the index, and the file is
+		   replaced as that scan goes. */
+		atomic_fetch_add(&st->scans_restarted, 1);
+		revsnap_writer_free(o.snap);
+		o.snap = NULL;
+		if (!st->read_only && st->has_revlog)
+			snapshot_writer_start(st, gen, min_not_after, &o,
+			    &locked);
+		if ((rc = visitor_begin(vis, entries, bytes, &go, err)) !=
+		    CA_OK || !go)
+			goto out;
+	}
+	if (snap == NULL || damaged) {
 		atomic_fetch_add(&st->scans_index, 1);
 		rc = scan_index(st, txn, min_not_after, &o, err);
 	}
@@ -2290,6 +2336,7 @@ store_scan_stats(struct store *st, struct store_scan_stats *out)
 	out->via_snapshot = atomic_load(&st->scans_snapshot);
 	out->via_index = atomic_load(&st->scans_index);
 	out->written = atomic_load(&st->snaps_written);
+	out->restarted = atomic_load(&st->scans_restarted);
 }
 
 /* ---- meta ---- */

@@ -232,7 +232,9 @@ void store_txn_abort(struct store_txn *txn);
 /* ---- the revoked index, for CRL builds ---- */
 
 struct store_revoked_visitor {
-	/* Called once first with upper bounds (all entries, expired included). */
+	/* Called first with upper bounds (all entries, expired included).
+	   Called again, with the same bounds, when the store starts over
+	   (a snapshot found damaged part way): forget what entry() got. */
 	int (*begin)(void *ctx, uint64_t max_entries, uint64_t max_bytes);
 	/* Called per entry with not_after >= min_not_after, in key order. The
 	   bytes are borrowed for the call. */
@@ -256,6 +258,7 @@ struct store_scan_stats {
 	uint64_t	via_snapshot;
 	uint64_t	via_index;
 	uint64_t	written;
+	uint64_t	restarted;	/* snapshot damaged part way */
 };
 void store_scan_stats(struct store *st, struct store_scan_stats *out);
 

@@ -173,6 +173,7 @@ struct seen {
 	uint8_t		buf[MAX_MODEL * 32];
 	size_t		len;
 	size_t		n;
+	int		begins;
 	uint64_t	max_entries;
 };
 
@@ -182,6 +183,10 @@ seen_begin(void *ctx, uint64_t max_entries, uint64_t max_bytes)
 	struct seen *s = ctx;
 
 	(void)max_bytes;
+	/* Again when the store starts over: what came before is void. */
+	s->len = 0;
+	s->n = 0;
+	s->begins++;
 	s->max_entries = max_entries;
 	return 0;
 }
@@ -253,7 +258,9 @@ expect(const struct model *m, uint32_t ca, int64_t min, struct seen *s)
 	free(sorted);
 }
 
-static void
+/* A scan equals the model; returns how many times it began (2 when the
+   store started over). */
+static int
 assert_scan_matches(struct store *st, const struct model *m, uint32_t ca,
     int64_t min)
 {
@@ -261,6 +268,7 @@ assert_scan_matches(struct store *st, const struct model *m, uint32_t ca,
 	struct seen	*want = malloc(sizeof(*want));
 
 	size_t		 total = m->n;
+	int		 begins;
 
 	assert_non_null(got);
 	assert_non_null(want);
@@ -274,8 +282,10 @@ assert_scan_matches(struct store *st, const struct model *m, uint32_t ca,
 	assert_int_equal(got->len, want->len);
 	assert_memory_equal(got->buf, want->buf, got->len);
 	assert_int_equal(got->max_entries, total);
+	begins = got->begins;
 	free(got);
 	free(want);
+	return begins;
 }
 
 static ino_t
@@ -510,6 +520,32 @@ swap_first_two(uint8_t *buf, size_t one)
 	memcpy(buf + REVSNAP_HEADER + one, tmp, one);
 }
 
+/* Open path as want describes and read every entry: revsnap_open's
+   refusal, else revsnap_finish's verdict. */
+static int
+read_through(const char *path, const struct revsnap_meta *want,
+    struct ca_error *err)
+{
+	struct revsnap		*s = NULL;
+	struct revsnap_entry	 e;
+	int			 rc;
+
+	if ((rc = revsnap_open(path, want, &s, err)) != CA_OK)
+		return rc;
+	while (revsnap_next(s, 0, &e))
+		;
+	rc = revsnap_finish(s, err);
+	revsnap_free(s);
+	return rc;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
 /* revsnap_open refuses what is not the recorded file (identity,
    generation, nonce), bytes changed under the same identity (the sum) and
    entries out of order; a written file reads back entry by entry. */
@@ -552,7 +588,7 @@ test_file_format(void **state)
 		assert_memory_equal(e.val, val, sizeof(val));
 		n++;
 	}
-	assert_true(revsnap_done(s));
+	assert_int_equal(revsnap_finish(s, &err), CA_OK);
 	assert_int_equal(n, 1000);
 	revsnap_free(s);
 	/* From a cut-off: keys below be64(6 << 56 ...) are skipped. */
@@ -600,8 +636,8 @@ test_file_format(void **state)
 		/* A value byte changed: only the sum tells. */
 		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
 		rewrite_in_place(f->snap, buf, size, &same);
-		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
-		    CA_EMALF);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
+		assert_non_null(strstr(err.msg, "sum differs"));
 		/* Two entries swapped, with a sum that matches them: the
 		   order tells. */
 		buf[REVSNAP_HEADER + 5 * one + 3 + sizeof(key)] ^= 0x40;
@@ -609,16 +645,40 @@ test_file_format(void **state)
 		rewrite_in_place(f->snap, buf, size, &same);
 		same.sum = revsnap_sum(buf + REVSNAP_HEADER, size -
 		    REVSNAP_HEADER);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
+		assert_non_null(strstr(err.msg, "damaged at byte"));
+		assert_non_null(strstr(err.msg, "out of order"));
+		/* The reader stops at the damage: the first entry (now the
+		   second) is handed out, the next is not. */
 		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
-		    CA_EMALF);
-		assert_non_null(strstr(err.msg, "damaged"));
+		    CA_OK);
+		assert_true(revsnap_next(s, 0, &e));
+		assert_false(revsnap_next(s, 0, &e));
+		assert_int_equal(revsnap_finish(s, &err), CA_EMALF);
+		revsnap_free(s);
 		/* Swapped back: read again. */
 		swap_first_two(buf, one);
 		rewrite_in_place(f->snap, buf, size, &same);
 		same.sum = meta.sum;
-		assert_int_equal(revsnap_open(f->snap, &same, &s, &err),
-		    CA_OK);
-		revsnap_free(s);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_OK);
+		/* A header that states one entry fewer or more. */
+		same.count = meta.count - 1;
+		put_be64(buf + 40, same.count);
+		rewrite_in_place(f->snap, buf, size, &same);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
+		assert_non_null(strstr(err.msg, "more entries"));
+		same.count = meta.count + 1;
+		put_be64(buf + 40, same.count);
+		rewrite_in_place(f->snap, buf, size, &same);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
+		assert_non_null(strstr(err.msg, "not 1001"));
+		/* An entry's length past the end of the file. */
+		same.count = meta.count;
+		put_be64(buf + 40, same.count);
+		buf[size - one] = 200;
+		rewrite_in_place(f->snap, buf, size, &same);
+		assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
+		assert_non_null(strstr(err.msg, "out of bounds"));
 		free(buf);
 	}
 	unlink(f->snap);
@@ -626,25 +686,39 @@ test_file_format(void **state)
 	/* The sum: one word changed always changes it; split updates give
 	   the one-call sum. */
 	{
-		uint8_t			d[100];
+		uint8_t			d[300];
 		struct revsnap_summer	sm;
 		uint64_t		whole;
+		/* Pieces that leave words and lanes part-done. */
+		static const size_t	cut[] = { 3, 50, 5, 77, 1, 8, 40, 116 };
+		size_t			at = 0;
 
 		for (size_t i = 0; i < sizeof(d); i++)
 			d[i] = (uint8_t)(i * 37);
 		whole = revsnap_sum(d, sizeof(d));
 		revsnap_sum_init(&sm);
-		revsnap_sum_update(&sm, d, 3);
-		revsnap_sum_update(&sm, d + 3, 50);
-		revsnap_sum_update(&sm, d + 53, 47);
+		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+			revsnap_sum_update(&sm, d + at, cut[i]);
+			at += cut[i];
+		}
+		assert_int_equal(at, sizeof(d));
 		assert_true(revsnap_sum_final(&sm) == whole);
+		/* Two words swapped between lanes: another sum. */
+		{
+			uint8_t swapped[sizeof(d)];
+
+			memcpy(swapped, d, sizeof(d));
+			memcpy(swapped, d + 8, 8);
+			memcpy(swapped + 8, d, 8);
+			assert_true(revsnap_sum(swapped, sizeof(d)) != whole);
+		}
 		for (size_t i = 0; i < sizeof(d); i++)
 			for (int b = 0; b < 8; b++) {
 				d[i] ^= (uint8_t)(1 << b);
 				assert_true(revsnap_sum(d, sizeof(d)) != whole);
 				d[i] ^= (uint8_t)(1 << b);
 			}
-		assert_true(revsnap_sum(d, 99) != revsnap_sum(d, 100));
+		assert_true(revsnap_sum(d, 299) != revsnap_sum(d, 300));
 	}
 }
 
@@ -716,7 +790,7 @@ test_large_file(void **state)
 		assert_int_equal(e.val[0], (uint8_t)n);
 		n++;
 	}
-	assert_true(revsnap_done(s));
+	assert_int_equal(revsnap_finish(s, &err), CA_OK);
 	revsnap_free(s);
 	assert_int_equal(n, 320000);
 	/* One value byte at 10 MB changed, the identity taken anew. */
@@ -728,8 +802,67 @@ test_large_file(void **state)
 	fclose(fp);
 	same = meta;
 	identity_of(f->snap, &same);
-	assert_int_equal(revsnap_open(f->snap, &same, &s, &err), CA_EMALF);
+	assert_int_equal(read_through(f->snap, &same, &err), CA_EMALF);
 	unlink(f->snap);
+}
+
+/*
+ * A snapshot damaged where only its end can tell (a value byte changed in
+ * place, the store's record then given the new identity, as an edit
+ * within one tick of the clock would leave it): the scan hands out every
+ * entry before its verdict, so the visitor must start over, from the
+ * index, and the file be replaced.
+ */
+static void
+test_damaged_part_way(void **state)
+{
+	struct fx		*f = *state;
+	struct model		*m = calloc(1, sizeof(*m));
+	struct store_scan_stats	 a, b;
+	struct revsnap_meta	 rec;
+	struct ca_error		 e;
+	uint8_t			*buf = NULL, enc[REVSNAP_META_LEN];
+	size_t			 len;
+	FILE			*fp;
+	int			 c;
+
+	assert_non_null(m);
+	for (uint32_t i = 0; i < 400; i++)
+		do_revoke(f->st, m, i, 1 + i % 2, BASE + i, 4, 1700000000);
+	assert_int_equal(assert_scan_matches(f->st, m, 1, 0), 1);
+	for (uint32_t i = 400; i < 420; i++)	/* to the log */
+		do_revoke(f->st, m, i, 1, BASE + i, 4, 1700000000);
+	store_scan_stats(f->st, &a);
+	assert_int_equal(assert_scan_matches(f->st, m, 1, 0), 1);
+	store_scan_stats(f->st, &b);
+	assert_int_equal(b.via_snapshot, a.via_snapshot + 1);
+	assert_int_equal(b.via_index, a.via_index);
+
+	/* The last entry's last byte (a CA tag or the DER's last octet). */
+	assert_non_null(fp = fopen(f->snap, "r+b"));
+	assert_int_equal(fseek(fp, -1, SEEK_END), 0);
+	c = fgetc(fp);
+	assert_int_equal(fseek(fp, -1, SEEK_END), 0);
+	fputc(c ^ 0x10, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(store_meta_get(f->st, "revoked_snapshot", &buf, &len,
+	    &e), CA_OK);
+	assert_int_equal(revsnap_meta_decode(buf, len, &rec), CA_OK);
+	free(buf);
+	identity_of(f->snap, &rec);
+	revsnap_meta_encode(&rec, enc);
+	assert_int_equal(store_meta_put(f->st, "revoked_snapshot", enc,
+	    sizeof(enc), &e), CA_OK);
+
+	store_scan_stats(f->st, &a);
+	assert_int_equal(assert_scan_matches(f->st, m, 1, 0), 2);
+	assert_int_equal(assert_scan_matches(f->st, m, 2, 0), 1);
+	store_scan_stats(f->st, &b);
+	assert_int_equal(b.restarted, a.restarted + 1);
+	assert_int_equal(b.via_index, a.via_index + 1);
+	assert_int_equal(b.via_snapshot, a.via_snapshot + 2);
+	assert_int_equal(b.written, a.written + 1);
+	free(m);
 }
 
 int
@@ -743,6 +876,7 @@ main(void)
 		T(test_file_format),
 		T(test_stale_tmp),
 		T(test_large_file),
+		T(test_damaged_part_way),
 #undef T
 	};
 
