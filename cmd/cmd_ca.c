@@ -954,7 +954,7 @@ cmd_retire_due(const struct config *cfg, struct store *st, struct cmd_cas *c,
 		retired = true;
 	}
 	if (retired)
-		(void)crl_files_combine(pub, NULL);
+		(void)crl_files_combine(pub, NULL, NULL);
 }
 
 int
@@ -968,7 +968,7 @@ cmd_retiring_start(const struct config *cfg, struct store *st,
 
 	memset(out, 0, sizeof(*out));
 	cmd_retire_due(cfg, st, c, pub);
-	(void)crl_files_combine(pub, NULL);
+	(void)crl_files_combine(pub, NULL, NULL);
 	for (size_t i = 1; i < c->n; i++) {
 		o = *cso;
 		cmd_cas_public_dir(pub, c, i, dir, sizeof(dir));

@@ -139,7 +139,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	char			 der_path[CONFIG_PATH_MAX + 16];
 	char			 pem_path[CONFIG_PATH_MAX + 16];
 	bool			 pem = false, json = false;
-	int			 ch, status = CMD_FAIL, lock = -1;
+	int			 ch, rc, status = CMD_FAIL, lock = -1;
 
 	memset(&cas, 0, sizeof(cas));
 	memset(&res, 0, sizeof(res));
@@ -207,15 +207,12 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 	opt.keep_expired = cfg->crl_keep_expired;
 	opt.warn_entries = cfg->crl_warn_entries;
 	opt.max_entries = cfg->crl_max_entries;
-	/* The PEM goes straight into the files, never whole in memory. */
+	/* The PEM goes straight into the files, never whole in memory; the
+	   files are written while the CRL is verified. */
 	opt.pem_unheld = true;
+	opt.write_dir = pub;
 	if (crl_build(ca, st, &opt, &res, &err) != CA_OK) {
 		status = cmd_fail("building the CRL: %s", err.msg);
-		goto out;
-	}
-	if (crl_write_files(pub, &res, &err) != CA_OK) {
-		status = cmd_fail("CRL %llu was built but not written: %s",
-		    (unsigned long long)res.number, err.msg);
 		goto out;
 	}
 	/* Each retiring CA's CRL (CA rotation), then crls.pem with all. */
@@ -230,8 +227,10 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 
 		memset(&r2, 0, sizeof(r2));
 		cmd_cas_public_dir(pub, &cas, i, dir, sizeof(dir));
-		if (crl_build(cas.ca[i], st, &opt, &r2, &err) != CA_OK ||
-		    crl_write_files(dir, &r2, &err) != CA_OK) {
+		opt.write_dir = dir;
+		rc = crl_build(cas.ca[i], st, &opt, &r2, &err);
+		opt.write_dir = NULL;
+		if (rc != CA_OK) {
 			crl_result_clear(&r2);
 			status = cmd_fail("retiring CA %" PRIu32 "'s CRL: %s",
 			    cas.id[i], err.msg);
@@ -255,7 +254,7 @@ cmd_crl(int argc, char **argv, struct config *cfg)
 			    r2.entries == 1 ? "y" : "ies", dir);
 		crl_result_clear(&r2);
 	}
-	if (crl_files_combine(pub, &err) != CA_OK) {
+	if (crl_files_combine(pub, &res, &err) != CA_OK) {
 		status = cmd_fail("%s", err.msg);
 		goto out;
 	}

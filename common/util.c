@@ -394,7 +394,7 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *len,
 	return file_read_stat(path, max, out, len, NULL, err);
 }
 
-static int
+int
 fsync_dir_of(const char *path)
 {
 	char	*copy = strdup(path);
@@ -494,6 +494,7 @@ file_atomic_write(struct file_atomic *f, const void *buf, size_t len,
 	if (f->fd < 0)
 		return ca_error_set(err, CA_EINVAL, "writing %s: not open",
 		    f->path);
+	f->synced = false;
 	while (done < len) {
 		ssize_t w = write(f->fd, p + done, len - done);
 		if (w < 0 && errno == EINTR)
@@ -517,7 +518,7 @@ file_atomic_commit(struct file_atomic *f, struct stat *st,
 	if (f->fd < 0)
 		return ca_error_set(err, CA_EINVAL, "writing %s: not open",
 		    f->path);
-	if (fsync(f->fd) != 0)
+	if (!f->synced && fsync(f->fd) != 0)
 		return file_atomic_fail(f, err);
 	if (f->excl) {
 		/* link() refuses an existing target: no window between check
@@ -542,6 +543,18 @@ file_atomic_commit(struct file_atomic *f, struct stat *st,
 	if (fsync_dir_of(f->path) != 0)
 		return ca_error_set(err, CA_EIO, "fsync of the directory of %s: %s",
 		    f->path, strerror(errno));
+	return CA_OK;
+}
+
+int
+file_atomic_sync(struct file_atomic *f, struct ca_error *err)
+{
+	if (f->fd < 0)
+		return ca_error_set(err, CA_EINVAL, "writing %s: not open",
+		    f->path);
+	if (fsync(f->fd) != 0)
+		return file_atomic_fail(f, err);
+	f->synced = true;
 	return CA_OK;
 }
 

@@ -130,6 +130,7 @@ int file_write_atomic(const char *path, const void *buf, size_t len,
 struct file_atomic {
 	int	fd;
 	int	excl;
+	bool	synced;		/* file_atomic_sync done, nothing written since */
 	char	path[4096];
 	char	tmp[4096];
 };
@@ -139,7 +140,15 @@ int file_atomic_write(struct file_atomic *f, const void *buf, size_t len,
     struct ca_error *err);
 int file_atomic_commit(struct file_atomic *f, struct stat *st,
     struct ca_error *err);
+/* The fsync alone, ahead of the commit (which then does not repeat it):
+   for a caller that writes several files at once and names them only
+   when all are on disk. */
+int file_atomic_sync(struct file_atomic *f, struct ca_error *err);
 void file_atomic_abort(struct file_atomic *f);
+
+/* fsync the directory that holds path (after a rename or link in it, so
+   that the new name survives a crash); -1 with errno on failure. */
+int fsync_dir_of(const char *path);
 
 /*
  * Take an exclusive advisory lock (flock) on path, created with mode 0600

@@ -118,8 +118,69 @@ out:
 	return rc;
 }
 
+/*
+ * With one CA, crls.pem is crl.pem: a second name for the same file (a
+ * link, renamed over crls.pem), instead of a copy of 55 MB and its fsync
+ * at 1M entries. The link changes crl.pem's ctime, so r's identity of it
+ * is taken anew when r names the file linked. CA_ENOENT when crl.pem is
+ * not one this can stand for (then it is copied, as with several CAs).
+ */
+static int
+link_single(const char *root, const char *to, struct crl_result *r,
+    struct ca_error *err)
+{
+	char		 from[4096], tmp[4096], last = 0;
+	struct stat	 sb, cur;
+	int		 fd, rc = CA_ENOENT;
+
+	if (path_join(from, sizeof(from), root, "crl.pem") != CA_OK ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", to, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return ca_error_set(err, CA_ETOOBIG, "path too long: %s", root);
+	if ((fd = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return CA_ENOENT;
+	/* A regular file ending in a newline, as append() would leave it. */
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	    pread(fd, &last, 1, sb.st_size - 1) != 1 || last != '\n')
+		goto out;
+	/* Already its second name: nothing to do (and rename() of one file
+	   over itself would do nothing, leaving tmp). */
+	if (stat(to, &cur) == 0 && cur.st_dev == sb.st_dev &&
+	    cur.st_ino == sb.st_ino) {
+		rc = CA_OK;
+		goto out;
+	}
+	(void)unlink(tmp);
+	if (link(from, tmp) != 0)
+		goto out;
+	if (rename(tmp, to) != 0) {
+		rc = ca_error_set(err, CA_EIO, "%s: %s", to, strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	if (fsync_dir_of(to) != 0) {
+		rc = ca_error_set(err, CA_EIO, "fsync of the directory of %s: "
+		    "%s", to, strerror(errno));
+		goto out;
+	}
+	/* The descriptor's file is the one linked unless crl.pem was
+	   replaced in between (callers hold the CRL lock): compare. */
+	if (r != NULL && r->written && fstat(fd, &sb) == 0 &&
+	    (uint64_t)sb.st_ino == r->pem_id.ino &&
+	    (uint64_t)sb.st_dev == r->pem_id.dev &&
+	    (uint64_t)sb.st_size == r->pem_id.size &&
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec ==
+	    r->pem_id.mtime_ns)
+		crl_file_id_of(&sb, &r->pem_id);
+	rc = CA_OK;
+out:
+	close(fd);
+	return rc;
+}
+
 int
-crl_files_combine(const char *root, struct ca_error *err)
+crl_files_combine(const char *root, struct crl_result *r,
+    struct ca_error *err)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -148,6 +209,11 @@ crl_files_combine(const char *root, struct ca_error *err)
 	if (rc == CA_OK && path_join(path, sizeof(path), root, "crls.pem") !=
 	    CA_OK)
 		rc = ca_error_set(err, CA_ETOOBIG, "path too long: %s", root);
+	if (rc == CA_OK && n == 0) {
+		if ((rc = link_single(root, path, r, err)) != CA_ENOENT)
+			goto out;
+		rc = CA_OK;
+	}
 	if (rc == CA_OK && (rc = file_atomic_open(&out, path, 0644, 0,
 	    err)) == CA_OK) {
 		qsort(names, n, sizeof(names[0]), name_cmp);
@@ -158,6 +224,7 @@ crl_files_combine(const char *root, struct ca_error *err)
 			rc = file_atomic_commit(&out, NULL, err);
 		file_atomic_abort(&out);
 	}
+out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	return rc;

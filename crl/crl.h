@@ -53,6 +53,10 @@ struct crl_options {
 	   encode it from the DER straight into the file, in pieces, for a
 	   caller that only writes it (`mtlsca crl`; 62 MB at 1M entries). */
 	bool		pem_unheld;
+	/* Write <write_dir>/crl.der and crl.pem (as crl_write_files does)
+	   while the CRL is verified, on two more threads; they take their
+	   names only once it verified. NULL: no files. */
+	const char	*write_dir;
 };
 void crl_options_default(struct crl_options *o);
 
@@ -67,10 +71,11 @@ struct crl_result {
 	size_t		 pem_len;	/* the PEM's length, held or not */
 	bool		 warned;	/* over warn_entries; message in warning */
 	char		 warning[256];
-	/* Filled by crl_write_files: the SHA-256 of the PEM written, and
+	/* Filled by crl_write_files: the SHA-256 of the PEM and the DER, and
 	   what stat says of each file just after it took its name. */
 	bool		 written;
 	uint8_t		 pem_sha256[32];
+	uint8_t		 der_sha256[32];
 	struct crl_file_id {
 		uint64_t	dev, ino, size;
 		int64_t		mtime_ns, ctime_ns;
@@ -92,9 +97,13 @@ int crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
  * <root>/crls.pem, atomically: <root>/crl.pem (the active CA's) followed
  * by each <root>/ca-<id>/crl.pem (retiring CAs', by name), for nginx's
  * ssl_crl and the like, which need a CRL for every CA they trust
- * (combine.c).
+ * (combine.c). With no retiring CA, crls.pem is a second name (a hard
+ * link) of crl.pem; r (may be NULL), the CRL just written to
+ * <root>/crl.pem, then gets that file's identity anew (a link changes its
+ * ctime): call crl_files_record after this.
  */
-int crl_files_combine(const char *root, struct ca_error *err);
+int crl_files_combine(const char *root, struct crl_result *r,
+    struct ca_error *err);
 
 /*
  * The name of a meta entry kept per CA: base for the first CA (as every

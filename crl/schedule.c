@@ -275,16 +275,20 @@ build_once(struct crl_schedule *s, struct ca_error *err)
 		o.warn_entries = s->opt.warn_entries;
 	if (s->opt.max_entries)
 		o.max_entries = s->opt.max_entries;
+	/* The files are written while the CRL is verified. */
+	o.write_dir = s->public_dir;
 	if ((rc = crl_build(s->ca, s->st, &o, &r, err)) != CA_OK)
 		goto out;
 	if (r.warned)
 		log_msg(LOG_LEVEL_WARNING, "crl: %s", r.warning);
-	if (s->public_dir != NULL &&
-	    ((rc = crl_write_files(s->public_dir, &r, err)) != CA_OK ||
-	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK))
+	/* crls.pem, then the record: combining may take crl.pem's identity
+	   anew (when it is the root's). */
+	if (s->combine_root != NULL && (rc = crl_files_combine(s->combine_root,
+	    s->public_dir != NULL && strcmp(s->public_dir, s->combine_root) ==
+	    0 ? &r : NULL, err)) != CA_OK)
 		goto out;
-	if (s->combine_root != NULL &&
-	    (rc = crl_files_combine(s->combine_root, err)) != CA_OK)
+	if (s->public_dir != NULL &&
+	    (rc = crl_files_record(s->st, s->ca, &r, err)) != CA_OK)
 		goto out;
 	/* Before the snapshot takes r over. */
 	{

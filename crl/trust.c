@@ -190,13 +190,14 @@ crl_files_record(struct store *st, struct ca *ca, const struct crl_result *r,
 	    (r->pem == NULL && !r->written))
 		return ca_error_set(err, CA_EINVAL, "no CRL to record");
 	memset(&rec, 0, sizeof(rec));
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, r->der, r->der_len,
-	    rec.der_sha) < 0 || (!r->written && gnutls_hash_fast(
+	if (!r->written && (gnutls_hash_fast(GNUTLS_DIG_SHA256, r->der,
+	    r->der_len, rec.der_sha) < 0 || gnutls_hash_fast(
 	    GNUTLS_DIG_SHA256, r->pem, r->pem_len, rec.pem_sha) < 0))
 		return ca_error_set(err, CA_ECRYPTO, "hashing the CRL");
-	/* crl_write_files hashed the PEM as it wrote it, and noted what
-	   each file is once it had its name. */
+	/* crl_write_files hashed both files as it wrote them, and noted
+	   what each file is once it had its name. */
 	if (r->written) {
+		memcpy(rec.der_sha, r->der_sha256, 32);
 		memcpy(rec.pem_sha, r->pem_sha256, 32);
 		rec.der_id = r->der_id;
 		rec.pem_id = r->pem_id;

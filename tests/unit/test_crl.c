@@ -7,6 +7,7 @@
  * and crl_check's ALB rules. Needs MTLSCA_TEST_DATA (set by CTest).
  * MTLSCA_REGEN_GOLDEN=1 rewrites the golden files instead of comparing.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -1089,6 +1090,65 @@ test_trust_identity(void **state)
  * Past the GnuTLS import threshold and the PEM thread's: 40,000 entries
  * (~1.3 MB), built, checked by crl_check and by openssl.
  */
+/* Files named *.tmp.* in dir. */
+static int
+count_tmp(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*de;
+	int		 n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".tmp.") != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* dir's crl.der and crl.pem are r's, with the hashes and identities r
+   noted (what crl_files_record keeps), and nothing left behind. */
+static void
+expect_crl_files(const char *dir, const struct crl_result *r)
+{
+	char		 p[4200], *pem = NULL;
+	uint8_t		*buf = NULL, h[32];
+	size_t		 len = 0, pem_len = 0;
+	struct stat	 sb;
+	struct crl_file_id id;
+	struct ca_error	 e;
+
+	snprintf(p, sizeof(p), "%s/crl.der", dir);
+	assert_int_equal(file_read(p, 1 << 26, &buf, &len, &e), CA_OK);
+	assert_int_equal(len, r->der_len);
+	assert_memory_equal(buf, r->der, len);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, len, h), 0);
+	assert_memory_equal(h, r->der_sha256, 32);
+	free(buf);
+	assert_int_equal(stat(p, &sb), 0);
+	crl_file_id_of(&sb, &id);
+	assert_memory_equal(&id, &r->der_id, sizeof(id));
+
+	snprintf(p, sizeof(p), "%s/crl.pem", dir);
+	assert_int_equal(file_read(p, 1 << 26, &buf, &len, &e), CA_OK);
+	assert_int_equal(crl_pem_encode(r->der, r->der_len, &pem, &pem_len),
+	    CA_OK);
+	assert_int_equal(len, pem_len);
+	assert_memory_equal(buf, pem, len);
+	if (r->pem != NULL) {
+		assert_int_equal(r->pem_len, len);
+		assert_memory_equal(r->pem, buf, len);
+	}
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, len, h), 0);
+	assert_memory_equal(h, r->pem_sha256, 32);
+	free(buf);
+	free(pem);
+	assert_int_equal(stat(p, &sb), 0);
+	crl_file_id_of(&sb, &id);
+	assert_memory_equal(&id, &r->pem_id, sizeof(id));
+	assert_int_equal(count_tmp(dir), 0);
+}
+
 static void
 test_large_crl(void **state)
 {
@@ -1146,6 +1206,47 @@ test_large_crl(void **state)
 		assert_int_equal(len, r.pem_len);
 		assert_memory_equal(buf, r.pem, len);
 		free(buf);
+	}
+	/* The files written while the CRL is verified (write_dir), held
+	   and unheld, on their threads (over 1 MB). */
+	for (int held = 0; held < 2; held++) {
+		struct crl_options	 o;
+		struct crl_result	 w;
+
+		crl_options_default(&o);
+		o.now = T_GOLDEN;
+		o.pem_unheld = !held;
+		path(out, sizeof(out), held ? "while/held" : "while/unheld");
+		o.write_dir = out;
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(crl_build(g_ec, st, &o, &w, &e), CA_OK);
+		assert_true(w.written);
+		assert_int_equal(w.entries, n);
+		assert_true(held ? w.pem != NULL : w.pem == NULL);
+		assert_int_equal(w.pem_len, r.pem_len);
+		expect_crl_files(out, &w);
+		/* A file that cannot be written (its temporary name taken by
+		   a directory): the build fails, neither file is replaced,
+		   no temporary file stays. */
+		{
+			char		 tmp[4200], der[4200];
+			struct stat	 before, after;
+
+			snprintf(der, sizeof(der), "%s/crl.der", out);
+			assert_int_equal(stat(der, &before), 0);
+			snprintf(tmp, sizeof(tmp), "%s/crl.pem.tmp.%ld", out,
+			    (long)getpid());
+			assert_int_equal(mkdir(tmp, 0755), 0);
+			crl_result_clear(&w);
+			assert_int_not_equal(crl_build(g_ec, st, &o, &w, &e),
+			    CA_OK);
+			assert_non_null(strstr(e.msg, "crl.pem.tmp"));
+			assert_int_equal(rmdir(tmp), 0);
+			assert_int_equal(stat(der, &after), 0);
+			assert_true(after.st_ino == before.st_ino);
+			assert_int_equal(count_tmp(out), 0);
+		}
+		crl_result_clear(&w);
 	}
 	crl_result_clear(&r);
 	store_close(st);
@@ -1641,7 +1742,7 @@ test_combine(void **state)
 		assert_int_equal(mkdir(path, 0755), 0);
 	}
 	/* No crl.pem at the root: refused, nothing written. */
-	assert_int_equal(crl_files_combine(dir, &e), CA_ENOENT);
+	assert_int_equal(crl_files_combine(dir, NULL, &e), CA_ENOENT);
 	snprintf(path, sizeof(path), "%s/crls.pem", dir);
 	assert_int_not_equal(access(path, F_OK), 0);
 	snprintf(path, sizeof(path), "%s/crl.pem", dir);
@@ -1655,7 +1756,7 @@ test_combine(void **state)
 	snprintf(path, sizeof(path), "%s/ca-0/crl.pem", dir);
 	put_file(path, "Y\n");
 	/* ca-3 has none yet (a retired CA's emptied directory). */
-	assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+	assert_int_equal(crl_files_combine(dir, NULL, &e), CA_OK);
 	snprintf(path, sizeof(path), "%s/crls.pem", dir);
 	assert_int_equal(file_read(path, 1024, &got, &len, &e), CA_OK);
 	assert_int_equal(len, 6);
@@ -1663,7 +1764,7 @@ test_combine(void **state)
 	free(got);
 	snprintf(path, sizeof(path), "%s/ca-3/crl.pem", dir);
 	put_file(path, "D");
-	assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+	assert_int_equal(crl_files_combine(dir, NULL, &e), CA_OK);
 	snprintf(path, sizeof(path), "%s/crls.pem", dir);
 	assert_int_equal(file_read(path, 1024, &got, &len, &e), CA_OK);
 	assert_int_equal(len, strlen(want));
@@ -1687,7 +1788,7 @@ test_combine(void **state)
 			put_file(part, big);
 			snprintf(path, sizeof(path), "%s/ca-4", dir);
 			assert_int_equal(symlink(shm, path), 0);
-			assert_int_equal(crl_files_combine(dir, &e), CA_OK);
+			assert_int_equal(crl_files_combine(dir, NULL, &e), CA_OK);
 			snprintf(path, sizeof(path), "%s/crls.pem", dir);
 			assert_int_equal(file_read(path, 1 << 20, &got, &len,
 			    &e), CA_OK);
@@ -1703,6 +1804,60 @@ test_combine(void **state)
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * One CA: crls.pem is a second name of crl.pem (no copy); the identity a
+ * CRL result noted of crl.pem is taken anew (the link moved its ctime),
+ * so that the trust record still matches; a second call changes nothing;
+ * a crl.pem without a final newline is copied (and given one).
+ */
+static void
+test_combine_single(void **state)
+{
+	struct store		*st = golden_store();
+	struct crl_snapshot	*snap;
+	struct crl_result	 r;
+	struct crl_file_id	 before;
+	struct ca_error		 e;
+	struct stat		 a, b;
+	char			 dir[512], pem[600], crls[600];
+	uint8_t			*got = NULL;
+	size_t			 len = 0;
+	(void)state;
+
+	build(g_ec, st, T_GOLDEN, 0, &r);
+	path(dir, sizeof(dir), "single/public");
+	assert_int_equal(crl_write_files(dir, &r, &e), CA_OK);
+	snprintf(pem, sizeof(pem), "%s/crl.pem", dir);
+	snprintf(crls, sizeof(crls), "%s/crls.pem", dir);
+	before = r.pem_id;
+	usleep(20000);		/* a ctime the link visibly moves */
+	assert_int_equal(crl_files_combine(dir, &r, &e), CA_OK);
+	assert_int_equal(stat(pem, &a), 0);
+	assert_int_equal(stat(crls, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_nlink == 2);
+	assert_true(r.pem_id.ctime_ns != before.ctime_ns);
+	assert_true(r.pem_id.ino == before.ino);
+	assert_int_equal(crl_files_record(st, g_ec, &r, &e), CA_OK);
+	assert_non_null(snap = crl_snapshot_recorded(st, g_ec, dir));
+	crl_snapshot_release(snap);
+	before = r.pem_id;
+	assert_int_equal(crl_files_combine(dir, &r, &e), CA_OK);
+	assert_memory_equal(&before, &r.pem_id, sizeof(before));
+	assert_int_equal(count_tmp(dir), 0);
+	/* No newline at the end: copied. */
+	assert_int_equal(file_write_atomic(pem, "A", 1, 0644, 0, &e), CA_OK);
+	assert_int_equal(crl_files_combine(dir, NULL, &e), CA_OK);
+	assert_int_equal(stat(pem, &a), 0);
+	assert_int_equal(stat(crls, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	assert_int_equal(file_read(crls, 1024, &got, &len, &e), CA_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(got, "A\n", 2);
+	free(got);
+	crl_result_clear(&r);
+	store_close(st);
 }
 
 int
@@ -1731,6 +1886,7 @@ main(void)
 		cmocka_unit_test(test_recover),
 		cmocka_unit_test(test_recover_ca_id),
 		cmocka_unit_test(test_combine),
+		cmocka_unit_test(test_combine_single),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
