@@ -365,7 +365,9 @@ bool
 der_set_of_ordered(const uint8_t *p, size_t len)
 {
 	struct der_cur	c;
-	struct der_tlv	prev, t;
+	/* Zeroed only because gcc -O3 (Release) cannot see that `first`
+	 * guards the first read of prev (-Wmaybe-uninitialized). */
+	struct der_tlv	prev = { 0 }, t;
 	bool		first = true;
 
 	der_cur_init(&c, p, len);
