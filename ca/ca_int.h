@@ -154,7 +154,9 @@ struct ca_csr {
 	size_t			 spki_len;
 	gnutls_pk_algorithm_t	 pk;
 	unsigned		 bits;
-	char			*subject;
+	char			*subject;	/* RFC 4514, by GnuTLS */
+	uint8_t			*subject_der;	/* the Name it was read from */
+	size_t			 subject_der_len;
 	char			*cn;
 	struct ca_csr_ava	 avas[CA_CSR_AVA_MAX];
 	size_t			 n_avas;

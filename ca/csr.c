@@ -849,6 +849,14 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
 	}
 	memcpy(csr->spki, q.spki.hdr, q.spki.tlv_len);
 	csr->spki_len = q.spki.tlv_len;
+	/* Kept so that a certificate with the very same Name reuses the
+	   text (ca_issue_at) instead of decoding it again. */
+	if ((csr->subject_der = malloc(q.subject.tlv_len)) == NULL) {
+		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(csr->subject_der, q.subject.hdr, q.subject.tlv_len);
+	csr->subject_der_len = q.subject.tlv_len;
 	if (csr->cn == NULL && (csr->cn = strdup("")) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
 		goto out;
@@ -874,6 +882,7 @@ ca_csr_free(struct ca_csr *csr)
 	for (size_t i = 0; i < csr->n_sans; i++)
 		free(csr->sans[i].data);
 	free(csr->spki);
+	free(csr->subject_der);
 	free(csr->subject);
 	free(csr->cn);
 	free(csr);
