@@ -1,9 +1,8 @@
 /*
  * The revoked-index snapshot file (see snapshot.h for its layout and
  * design note 26 for why it exists). Written through a megabyte buffer and
- * file_atomic (fsync, rename); read through a read-only mapping whose pages
- * are handed back behind the reader, so that reading 70 MB costs a few MB
- * of resident memory.
+ * file_atomic (fsync, rename); read with pread through a megabyte buffer,
+ * so that reading 70 MB costs a megabyte of resident memory.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,9 +23,7 @@
 static const uint8_t magic[16] = "mtlsca-revsnap\n";
 #define REVSNAP_VERSION	2	/* 2: the sum in four lanes */
 #define WRITE_BUF	(1u << 20)
-/* The reader hands back what it has read every this many bytes. */
-#define DROP_EVERY	(16u << 20)
-#define SUM_EVERY	(1u << 20)	/* below DROP_EVERY */
+#define READ_BUF	(1u << 20)	/* the reader's buffer */
 #define ENTRY_HDR	3	/* key length u8, value length be16 */
 #define KEY_MIN		9	/* be64(not_after) and a serial octet */
 
@@ -393,68 +389,27 @@ revsnap_writer_free(struct revsnap_writer *w)
  * when the end is reached (revsnap_finish). A reader that finds damage
  * stops there; what it handed out before is then void, and the caller
  * starts over from the index.
+ *
+ * It reads with pread into a buffer of its own, not through a mapping: a
+ * file truncated under the reader (by anyone) then reads short and is
+ * damage, where a mapping would have raised SIGBUS in the whole process;
+ * and the page cache's pages never count in the reader's resident memory.
  */
 struct revsnap {
-	const uint8_t	*map;
-	size_t		 size;
-	size_t		 pos;		/* next entry */
-	size_t		 dropped;	/* handed back up to here */
+	int		 fd;
+	size_t		 size;		/* the file's, when opened */
+	uint8_t		*buf;		/* READ_BUF bytes */
+	size_t		 buf_off;	/* the file offset of buf[0] */
+	size_t		 buf_len;	/* bytes read into buf */
+	size_t		 pos;		/* file offset of the next entry */
 	size_t		 summed;	/* summed up to here */
-	uintptr_t	 page;
 	struct revsnap_meta want;	/* what the store recorded */
 	struct revsnap_summer sum;
 	uint64_t	 n;		/* entries read */
-	const uint8_t	*last;		/* the last key (in the map) */
+	uint8_t		 last[STORE_INDEX_KEY_MAX];	/* the last key */
 	size_t		 last_len;
 	char		 why[160];	/* the damage found, or "" */
 };
-
-/* The entry at pos, checked against the file's end and the bounds of
-   its lengths; false when it breaks one. */
-static bool
-entry_at(const struct revsnap *s, size_t pos, struct revsnap_entry *e)
-{
-	size_t klen, vlen;
-
-	if (s->size - pos < ENTRY_HDR)
-		return false;
-	klen = s->map[pos];
-	vlen = (size_t)s->map[pos + 1] << 8 | s->map[pos + 2];
-	if (klen < KEY_MIN || klen > STORE_INDEX_KEY_MAX || vlen == 0 ||
-	    vlen > REVSNAP_VALUE_MAX ||
-	    s->size - pos - ENTRY_HDR < klen + vlen)
-		return false;
-	e->key = s->map + pos + ENTRY_HDR;
-	e->klen = klen;
-	e->val = e->key + klen;
-	e->vlen = vlen;
-	return true;
-}
-
-/* Sum what was read since the last call: always before drop_behind hands
-   those pages back, a megabyte at a time (whole words) unless all. */
-static void
-sum_behind(struct revsnap *s, bool all)
-{
-	if (s->pos - s->summed < (all ? 1 : SUM_EVERY))
-		return;
-	revsnap_sum_update(&s->sum, s->map + s->summed, s->pos - s->summed);
-	s->summed = s->pos;
-}
-
-static void
-drop_behind(struct revsnap *s, bool all)
-{
-	size_t upto = all ? s->size : s->pos & ~(size_t)(s->page - 1);
-
-	if (s->page == 0 || upto < s->dropped + (all ? 1 : DROP_EVERY))
-		return;
-	/* A read-only shared mapping of a file: the bytes come back from
-	   the page cache if anything reads them again. */
-	(void)madvise((void *)(s->map + s->dropped), upto - s->dropped,
-	    MADV_DONTNEED);
-	s->dropped = upto;
-}
 
 static void
 damaged(struct revsnap *s, const char *why)
@@ -465,13 +420,82 @@ damaged(struct revsnap *s, const char *why)
 	s->pos = s->size;	/* nothing more is handed out */
 }
 
+/*
+ * At least need bytes from pos in the buffer (need <= READ_BUF): what
+ * was read before pos is summed, the rest moved to the buffer's start,
+ * and the buffer filled from the file. false (damage noted) when the file
+ * ends, or reads short, before.
+ */
+static bool
+have(struct revsnap *s, size_t need)
+{
+	size_t keep, want;
+
+	if (s->buf_off + s->buf_len - s->pos >= need)
+		return true;
+	if (s->size - s->pos < need) {
+		damaged(s, "an entry past the end of the file");
+		return false;
+	}
+	revsnap_sum_update(&s->sum, s->buf + (s->summed - s->buf_off),
+	    s->pos - s->summed);
+	s->summed = s->pos;
+	keep = s->buf_off + s->buf_len - s->pos;
+	memmove(s->buf, s->buf + (s->pos - s->buf_off), keep);
+	s->buf_off = s->pos;
+	s->buf_len = keep;
+	want = s->size - (s->buf_off + keep);
+	if (want > READ_BUF - keep)
+		want = READ_BUF - keep;
+	while (want > 0) {
+		ssize_t got = pread(s->fd, s->buf + s->buf_len, want,
+		    (off_t)(s->buf_off + s->buf_len));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			damaged(s, got < 0 ? strerror(errno) :
+			    "the file is shorter than it was");
+			return false;
+		}
+		s->buf_len += (size_t)got;
+		want -= (size_t)got;
+	}
+	return s->buf_off + s->buf_len - s->pos >= need;
+}
+
+/* The entry at pos, checked against the file's end and the bounds of
+   its lengths; false (damage noted) when it breaks one. */
+static bool
+entry_at(struct revsnap *s, struct revsnap_entry *e)
+{
+	const uint8_t	*p;
+	size_t		 klen, vlen;
+
+	if (!have(s, ENTRY_HDR))
+		return false;
+	p = s->buf + (s->pos - s->buf_off);
+	klen = p[0];
+	vlen = (size_t)p[1] << 8 | p[2];
+	if (klen < KEY_MIN || klen > STORE_INDEX_KEY_MAX || vlen == 0 ||
+	    vlen > REVSNAP_VALUE_MAX) {
+		damaged(s, "an entry out of bounds");
+		return false;
+	}
+	if (!have(s, ENTRY_HDR + klen + vlen))
+		return false;
+	e->key = s->buf + (s->pos - s->buf_off) + ENTRY_HDR;
+	e->klen = klen;
+	e->val = e->key + klen;
+	e->vlen = vlen;
+	return true;
+}
+
 /* The header against what the store recorded. */
 static int
-check_header(const struct revsnap *s, const struct revsnap_meta *want,
+check_header(const uint8_t *h, size_t size, const struct revsnap_meta *want,
     struct ca_error *err)
 {
-	const uint8_t *h = s->map;
-
 	if (memcmp(h, magic, sizeof(magic)) != 0 || h[16] != 0 ||
 	    h[17] != 0 || h[18] != 0 || h[19] != REVSNAP_VERSION ||
 	    h[20] != 0 || h[21] != 0 || h[22] != 0 || h[23] != 0)
@@ -481,7 +505,7 @@ check_header(const struct revsnap *s, const struct revsnap_meta *want,
 	    (int64_t)get64(h + 32) != want->min_not_after ||
 	    get64(h + 40) != want->count || get64(h + 48) != want->bytes ||
 	    memcmp(h + 56, want->nonce, REVSNAP_NONCE) != 0 ||
-	    want->bytes != s->size - REVSNAP_HEADER)
+	    want->bytes != size - REVSNAP_HEADER)
 		return ca_error_set(err, CA_ENOENT, "the snapshot is not the "
 		    "one the store recorded");
 	return CA_OK;
@@ -493,8 +517,7 @@ revsnap_open(const char *path, const struct revsnap_meta *want,
 {
 	struct revsnap	*s = NULL;
 	struct stat	 st;
-	void		*map;
-	long		 page = sysconf(_SC_PAGESIZE);
+	uint8_t		 h[REVSNAP_HEADER];
 	int		 fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -503,7 +526,7 @@ revsnap_open(const char *path, const struct revsnap_meta *want,
 	if (fstat(fd, &st) != 0) {
 		rc = ca_error_set(err, CA_EIO, "%s: %s", path,
 		    strerror(errno));
-		goto out;
+		goto fail;
 	}
 	/* The identity first: a file rewritten, touched or replaced since
 	   the store recorded it is not read at all. */
@@ -516,33 +539,32 @@ revsnap_open(const char *path, const struct revsnap_meta *want,
 	    want->ctime_ns || st.st_size < REVSNAP_HEADER) {
 		rc = ca_error_set(err, CA_ENOENT, "%s is not the snapshot the "
 		    "store recorded", path);
-		goto out;
+		goto fail;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = ca_error_set(err, CA_EIO, "%s: mmap: %s", path,
-		    strerror(errno));
-		goto out;
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		rc = ca_error_set(err, CA_ENOENT, "%s: shorter than it was",
+		    path);
+		goto fail;
 	}
-	(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		munmap(map, (size_t)st.st_size);
+	if ((rc = check_header(h, (size_t)st.st_size, want, err)) != CA_OK)
+		goto fail;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->buf = malloc(READ_BUF)) == NULL) {
 		rc = ca_error_set(err, CA_ENOMEM, "out of memory");
-		goto out;
+		goto fail;
 	}
-	s->map = map;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	s->fd = fd;
 	s->size = (size_t)st.st_size;
-	s->page = page > 0 ? (uintptr_t)page : 0;
 	s->want = *want;
-	s->pos = s->summed = REVSNAP_HEADER;
+	s->pos = s->summed = s->buf_off = REVSNAP_HEADER;
 	revsnap_sum_init(&s->sum);
-	if ((rc = check_header(s, want, err)) != CA_OK) {
-		revsnap_free(s);
-		goto out;
-	}
 	*out = s;
-	rc = CA_OK;
-out:
+	return CA_OK;
+fail:
+	if (s != NULL)
+		free(s->buf);
+	free(s);
 	close(fd);
 	return rc;
 }
@@ -555,10 +577,8 @@ revsnap_next(struct revsnap *s, int64_t from, struct revsnap_entry *e)
 	    (uint64_t)s->want.min_not_after : 0;
 
 	while (s->pos < s->size) {
-		if (!entry_at(s, s->pos, e)) {
-			damaged(s, "an entry out of bounds");
+		if (!entry_at(s, e))
 			break;
-		}
 		if (get64(e->key) < min || (s->n > 0 &&
 		    revsnap_key_cmp(s->last, s->last_len, e->key, e->klen) >=
 		    0)) {
@@ -569,11 +589,9 @@ revsnap_next(struct revsnap *s, int64_t from, struct revsnap_entry *e)
 			damaged(s, "more entries than its header says");
 			break;
 		}
-		s->last = e->key;
+		memcpy(s->last, e->key, e->klen);
 		s->last_len = e->klen;
 		s->pos += ENTRY_HDR + e->klen + e->vlen;
-		sum_behind(s, false);
-		drop_behind(s, false);
 		if (get64(e->key) >= from_key)
 			return true;
 	}
@@ -590,7 +608,9 @@ revsnap_finish(struct revsnap *s, struct ca_error *err)
 	while (revsnap_next(s, INT64_MAX, &e))
 		;
 	if (s->why[0] == '\0') {
-		sum_behind(s, true);
+		revsnap_sum_update(&s->sum, s->buf + (s->summed - s->buf_off),
+		    s->pos - s->summed);
+		s->summed = s->pos;
 		if (s->n != s->want.count)
 			snprintf(s->why, sizeof(s->why), "the revoked-index "
 			    "snapshot holds %llu entries, not %llu",
@@ -601,7 +621,6 @@ revsnap_finish(struct revsnap *s, struct ca_error *err)
 			    "snapshot was changed since it was written (its "
 			    "sum differs)");
 	}
-	drop_behind(s, true);
 	if (s->why[0] != '\0')
 		return ca_error_set(err, CA_EMALF, "%s", s->why);
 	return CA_OK;
@@ -612,6 +631,7 @@ revsnap_free(struct revsnap *s)
 {
 	if (s == NULL)
 		return;
-	munmap((void *)s->map, s->size);
+	close(s->fd);
+	free(s->buf);
 	free(s);
 }

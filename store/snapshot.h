@@ -117,7 +117,8 @@ int revsnap_open(const char *path, const struct revsnap_meta *want,
     struct revsnap **out, struct ca_error *err);
 /* The next entry whose key is >= be64(from) (the lower ones are read,
    checked and skipped); false at the end, or at the first entry out of
-   bounds or out of order. Pages read are handed back as it goes. */
+   bounds or out of order. The entry's bytes are the reader's: valid until
+   the next call. */
 bool revsnap_next(struct revsnap *s, int64_t from, struct revsnap_entry *e);
 /*
  * The verdict on the whole file, reading on to its end if the caller

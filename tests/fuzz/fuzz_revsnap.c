@@ -10,7 +10,6 @@
  * tests/unit/test_store_snapshot.c).
  * corpus: fuzz/corpus/fuzz_revsnap
  */
-#include <assert.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Not assert(): the corpus replay runs in builds with NDEBUG too. */
+#define CHECK(c)	do { if (!(c)) abort(); } while (0)
+
 static uint64_t
 be64(const uint8_t *p)
 {
@@ -35,7 +37,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct revsnap_meta	 m;
 	struct revsnap		*s = NULL;
-	struct revsnap_entry	 e, prev;
+	struct revsnap_entry	 e;
+	uint8_t			 prev[STORE_INDEX_KEY_MAX];
+	size_t			 prev_len = 0;
 	struct stat		 sb;
 	char			 path[64];
 	uint64_t		 n = 0;
@@ -68,24 +72,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    size - REVSNAP_HEADER);
 	}
 	if (revsnap_open(path, &m, &s, NULL) == 0) {
-		memset(&prev, 0, sizeof(prev));
 		while (revsnap_next(s, 0, &e)) {
-			assert(e.klen >= 9 && e.klen <= STORE_INDEX_KEY_MAX);
-			assert(e.vlen >= 1 && e.vlen <= REVSNAP_VALUE_MAX);
-			assert(n == 0 || revsnap_key_cmp(prev.key, prev.klen,
+			CHECK(e.klen >= 9 && e.klen <= STORE_INDEX_KEY_MAX);
+			CHECK(e.vlen >= 1 && e.vlen <= REVSNAP_VALUE_MAX);
+			/* The bytes are the reader's until its next call. */
+			CHECK(n == 0 || revsnap_key_cmp(prev, prev_len,
 			    e.key, e.klen) < 0);
-			assert(be64(e.key) >= (uint64_t)(m.min_not_after > 0 ?
+			CHECK(be64(e.key) >= (uint64_t)(m.min_not_after > 0 ?
 			    m.min_not_after : 0));
-			prev = e;
+			memcpy(prev, e.key, e.klen);
+			prev_len = e.klen;
 			n++;
 		}
 		/* Entries out of bounds or order are never handed out (the
-		   asserts above); the whole file is accepted only with the
+		   checks above); the whole file is accepted only with the
 		   count its header states. */
 		if (revsnap_finish(s, NULL) == 0)
-			assert(n == m.count);
+			CHECK(n == m.count);
 		else
-			assert(n <= m.count);
+			CHECK(n <= m.count);
 		revsnap_free(s);
 		/* From a cut-off taken from the input: never more entries. */
 		if (revsnap_open(path, &m, &s, NULL) == 0) {
@@ -93,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			while (revsnap_next(s, (int64_t)(size * 7919), &e))
 				k++;
-			assert(k <= n);
+			CHECK(k <= n);
 			revsnap_free(s);
 		}
 	}

@@ -793,6 +793,32 @@ test_large_file(void **state)
 	assert_int_equal(revsnap_finish(s, &err), CA_OK);
 	revsnap_free(s);
 	assert_int_equal(n, 320000);
+	/* Truncated under a reader (by anyone, at any time): the rest reads
+	   short, which is damage, never a signal. */
+	assert_int_equal(revsnap_open(f->snap, &meta, &s, &err), CA_OK);
+	assert_true(revsnap_next(s, 0, &e));
+	assert_int_equal(truncate(f->snap, 5L << 20), 0);
+	n = 1;
+	while (revsnap_next(s, 0, &e))
+		n++;
+	assert_true(n > 1000 && n < 320000);
+	assert_int_equal(revsnap_finish(s, &err), CA_EMALF);
+	assert_non_null(strstr(err.msg, "shorter than it was"));
+	revsnap_free(s);
+	unlink(f->snap);
+	assert_int_equal(revsnap_writer_open(f->snap, 9, 0, &w, &err), CA_OK);
+	for (uint32_t i = 0; i < 320000; i++) {
+		memset(key, 0, sizeof(key));
+		key[8] = (uint8_t)(i >> 24);
+		key[9] = (uint8_t)(i >> 16);
+		key[10] = (uint8_t)(i >> 8);
+		key[11] = (uint8_t)i;
+		val[0] = (uint8_t)i;
+		assert_int_equal(revsnap_writer_add(w, key, sizeof(key), val,
+		    sizeof(val), &err), CA_OK);
+	}
+	assert_int_equal(revsnap_writer_commit(w, &meta, &err), CA_OK);
+	revsnap_writer_free(w);
 	/* One value byte at 10 MB changed, the identity taken anew. */
 	assert_non_null(fp = fopen(f->snap, "r+b"));
 	assert_int_equal(fseek(fp, 10L << 20, SEEK_SET), 0);
