@@ -23,7 +23,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Not assert(): the corpus replay runs in builds with NDEBUG too. */
+/* A check that aborts whatever NDEBUG says (the targets are also built
+   with -UNDEBUG, tests/CMakeLists.txt, for the others' assert()s). */
 #define CHECK(c)	do { if (!(c)) abort(); } while (0)
 
 static uint64_t
