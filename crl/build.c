@@ -503,6 +503,14 @@ crl_build(struct ca *ca, struct store *st, const struct crl_options *opt,
 
 		rc = write_files_while(o.write_dir, &r, !o.pem_unheld,
 		    verify_job_run, &vj, err);
+		/* The number is spent either way: say which one failed. */
+		if (rc != CA_OK && err != NULL) {
+			char why[sizeof(err->msg)];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			ca_error_set(err, rc, "CRL %" PRIu64 " was built but "
+			    "not written: %s", number, why);
+		}
 		if (rc != CA_OK)
 			goto out;
 	} else {

@@ -1241,6 +1241,8 @@ test_large_crl(void **state)
 			assert_int_not_equal(crl_build(g_ec, st, &o, &w, &e),
 			    CA_OK);
 			assert_non_null(strstr(e.msg, "crl.pem.tmp"));
+			assert_non_null(strstr(e.msg, "was built but not "
+			    "written"));
 			assert_int_equal(rmdir(tmp), 0);
 			assert_int_equal(stat(der, &after), 0);
 			assert_true(after.st_ino == before.st_ino);
