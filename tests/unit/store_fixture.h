@@ -1,11 +1,14 @@
 /*
  * What the store's unit tests share (test_store.c, test_store_snapshot.c):
- * serials in a known order and a stand-in for the CRL entry encoder.
+ * serials in a known order, a stand-in for the CRL entry encoder, and the
+ * end of a fixture's store and directory.
  */
 #ifndef MTLSCA_TESTS_STORE_FIXTURE_H
 #define MTLSCA_TESTS_STORE_FIXTURE_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
@@ -39,6 +42,17 @@ test_enc(const struct cert_record *rec, uint8_t *buf, size_t cap, size_t *len)
 		    (uint8_t)((uint64_t)rec->revoked_at >> (56 - 8 * i));
 	*len = n;
 	return 0;
+}
+
+/* Close st and remove dir with all in it: 0, or -1 if rm failed. */
+static inline int
+fixture_remove(struct store *st, const char *dir)
+{
+	char	cmd[128];
+
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif

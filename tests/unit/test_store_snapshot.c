@@ -122,14 +122,10 @@ static int
 fx_teardown(void **state)
 {
 	struct fx	*f = *state;
-	char		 cmd[128];
-	int		 rc;
+	int		 rc = fixture_remove(f->st, f->dir);
 
-	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	rc = system(cmd);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* Revoke serial n (forced) and mirror it in the model. */
