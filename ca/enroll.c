@@ -15,7 +15,9 @@
  * others and a token use never commits without its certificate, nor the
  * reverse. A serial already taken is signed again with a new one, here.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +57,10 @@ struct enroll_item {
 	struct ca_enrolled	*out;
 	ca_enroll_done_fn	 done;
 	void			*ctx;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cond;
+	/* posted once, by the committer, when done is NULL (see
+	   item_complete) */
+	sem_t			 finished;
 	bool			 sync_init;
-	bool			 finished;
 };
 
 /*
@@ -571,10 +573,8 @@ item_free(struct enroll_item *it)
 {
 	if (it == NULL)
 		return;
-	if (it->sync_init) {
-		pthread_cond_destroy(&it->cond);
-		pthread_mutex_destroy(&it->mu);
-	}
+	if (it->sync_init)
+		sem_destroy(&it->finished);
 	ca_issued_clear(&it->iss);
 	ca_csr_free(it->csr);
 	policy_put(it->pol);
@@ -601,10 +601,15 @@ item_complete(struct ca_enroller *e, struct enroll_item *it)
 		done(ctx, out);
 		return;
 	}
-	pthread_mutex_lock(&it->mu);
-	it->finished = true;
-	pthread_cond_signal(&it->cond);
-	pthread_mutex_unlock(&it->mu);
+	/*
+	 * A semaphore, not a flag under a mutex with a condition: signalled
+	 * under the committer's lock, a waiter woke only to block on that
+	 * lock again (a context switch and four futex calls a certificate,
+	 * measured). sem_post is one atomic and one wake-up, and the waiter
+	 * may destroy the semaphore as soon as sem_wait returns (POSIX; glibc
+	 * touches nothing after the wake).
+	 */
+	sem_post(&it->finished);
 }
 
 /* An error that belongs to one request, not to the whole batch. */
@@ -784,12 +789,25 @@ committer_main(void *arg)
 static void
 submit(struct ca_enroller *e, struct enroll_item *it)
 {
+	bool	wake;
+
 	it->next = NULL;
 	pthread_mutex_lock(&e->mu);
+	/*
+	 * Wake the committer only when it has something to decide: a queue
+	 * that was empty (it waits for one), or a linger that this request
+	 * ends (the batch is full, or every enrollment on its way is now
+	 * queued). While it lingers, a wake-up for each request would only
+	 * make it check the same condition and sleep again (the linger ends
+	 * by its timeout anyway).
+	 */
+	wake = e->head == NULL;
 	*e->tail = it;
 	e->tail = &it->next;
 	e->queued++;
-	pthread_cond_signal(&e->cond);
+	if (wake || e->queued >= e->batch_max ||
+	    (size_t)atomic_load(&e->enrolling) <= e->queued)
+		pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -985,14 +1003,15 @@ ca_enroll(struct ca_enroller *e, const struct ca_grant *g,
 		submit(e, it);
 		return CA_OK;	/* it belongs to the committer now */
 	}
-	pthread_mutex_init(&it->mu, NULL);
-	pthread_cond_init(&it->cond, NULL);
+	if (sem_init(&it->finished, 0, 0) != 0) {
+		rc = ca_error_set(&out->err, CA_EIO, "sem_init: %s",
+		    strerror(errno));
+		goto counted;
+	}
 	it->sync_init = true;
 	submit(e, it);
-	pthread_mutex_lock(&it->mu);
-	while (!it->finished)
-		pthread_cond_wait(&it->cond, &it->mu);
-	pthread_mutex_unlock(&it->mu);
+	while (sem_wait(&it->finished) != 0)
+		;	/* EINTR: a signal handler ran; still ours to wait */
 	out->rc = rc = it->rc;
 	out->err = it->err;
 	if (rc == CA_OK) {
