@@ -243,6 +243,18 @@ size_t ca_ip_canon(const uint8_t *ip, size_t len, uint8_t out[16]);
  */
 int ca_crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err);
 
+/*
+ * A Name (the content octets of its SEQUENCE) as the RFC 4514 text
+ * gnutls_x509_rdn_get2(..., 0) writes, without GnuTLS's libtasn1 walk
+ * (~10 us a certificate, issue 15) for the usual shape: at most
+ * CA_NAME_TEXT_RDNS RDNs of one attribute each, of the types GnuTLS
+ * writes as text (CN, O, OU, C, DC, EMAIL...), printable ASCII values.
+ * Returns the length written to out (NUL-terminated); 0 for an empty name,
+ * any other shape or an out too small: then ask GnuTLS.
+ */
+#define CA_NAME_TEXT_RDNS	32
+size_t ca_name_text(const uint8_t *name, size_t len, char *out, size_t size);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

@@ -749,7 +749,8 @@ out:
 	return rc;
 }
 
-/* The subject as RFC 4514 text, written by GnuTLS as before. */
+/* The subject as RFC 4514 text, GnuTLS's text (ca_name_text writes the
+   usual shapes itself). */
 static int
 csr_subject_text(struct ca_csr *csr, const struct der_tlv *name,
     struct ca_error *err)
@@ -757,8 +758,16 @@ csr_subject_text(struct ca_csr *csr, const struct der_tlv *name,
 	gnutls_datum_t	n = { (unsigned char *)name->hdr,
 			    (unsigned)name->tlv_len };
 	gnutls_datum_t	dn = { NULL, 0 };
+	char		text[1024];
+	size_t		len;
 	int		rc;
 
+	if ((len = ca_name_text(name->p, name->len, text, sizeof(text))) > 0) {
+		if ((csr->subject = malloc(len + 1)) == NULL)
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		memcpy(csr->subject, text, len + 1);
+		return CA_OK;
+	}
 	if (name->len > 0 && (rc = gnutls_x509_rdn_get2(&n, &dn, 0)) < 0 &&
 	    rc != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 		return ca_error_set(err, CA_EMALF, "CSR subject: %s",

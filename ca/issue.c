@@ -14,6 +14,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "common/der.h"
 #include "common/pem.h"
 #include "common/util.h"
 #include "ca/ca_int.h"
@@ -426,12 +427,13 @@ pem_of(const uint8_t *der, size_t len, char **out, struct ca_error *err)
 }
 
 /*
- * The subject as RFC 4514 text, by GnuTLS from the Name written
+ * The subject as RFC 4514 text, GnuTLS's text for the Name written
  * (name, len: what gnutls_x509_crt_get_dn3 says of the certificate), in
  * *out (malloc'd). When the profile kept the CSR's Name octet for octet
- * (the usual case), that is the text ca_csr_parse already had GnuTLS
- * write from the same octets with the same call: decoding it again
- * through libtasn1 cost ~5 us a certificate (issue 15).
+ * (the usual case), that is the text ca_csr_parse already wrote from the
+ * same octets; else ca_name_text writes it, or GnuTLS for the shapes
+ * ca_name_text leaves to it (decoding through libtasn1 cost ~5 us a
+ * certificate, issue 15).
  */
 static int
 issued_subject(const struct ca_csr *csr, const uint8_t *name, size_t len,
@@ -439,11 +441,21 @@ issued_subject(const struct ca_csr *csr, const uint8_t *name, size_t len,
 {
 	gnutls_datum_t	n = { (unsigned char *)name, (unsigned)len };
 	gnutls_datum_t	d = { NULL, 0 };
+	struct der_cur	c;
+	struct der_tlv	t;
+	char		text[1024];
 	int		rc;
 
 	if (csr->subject_der != NULL && len == csr->subject_der_len &&
 	    memcmp(name, csr->subject_der, len) == 0) {
 		if ((*out = strdup(csr->subject)) == NULL)
+			return ca_error_set(err, CA_ENOMEM, "out of memory");
+		return CA_OK;
+	}
+	der_cur_init(&c, name, len);
+	if (der_expect(&c, DER_SEQUENCE, &t) == 0 && c.left == 0 &&
+	    ca_name_text(t.p, t.len, text, sizeof(text)) > 0) {
+		if ((*out = strdup(text)) == NULL)
 			return ca_error_set(err, CA_ENOMEM, "out of memory");
 		return CA_OK;
 	}

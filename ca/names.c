@@ -13,6 +13,7 @@
 #include <gnutls/x509.h>
 
 #include "ca/ca_int.h"
+#include "common/der.h"
 
 bool
 ca_ip6_embeds_ip4(const uint8_t ip[16])
@@ -225,4 +226,135 @@ out:
 	gnutls_free(dn.data);
 	gnutls_x509_crt_deinit(crt);
 	return rc;
+}
+
+/* ---- a Name as RFC 4514 text, without libtasn1 ---- */
+
+/* Value string tags ca_name_text writes itself. */
+#define NAME_UTF8	0x0c
+#define NAME_PRINTABLE	0x13
+#define NAME_IA5	0x16
+
+/*
+ * The attribute types ca_name_text writes, with the short name GnuTLS
+ * gives each and the one value tag GnuTLS writes as text for it (the
+ * second when a DirectoryString also takes PrintableString): GnuTLS
+ * writes any other tag as "#" and the hex of the value's DER, which is
+ * left to GnuTLS (test_ca_names.c checks every row against it).
+ */
+static const struct name_type {
+	uint8_t		 oid[10];
+	uint8_t		 oid_len;
+	const char	*name;
+	uint8_t		 tag, tag2;
+} name_types[] = {
+	{ { 0x55, 0x04, 0x03 }, 3, "CN", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x0a }, 3, "O", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x0b }, 3, "OU", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x07 }, 3, "L", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x08 }, 3, "ST", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x09 }, 3, "street", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x0c }, 3, "title", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x04 }, 3, "surName", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x2a }, 3, "givenName", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x55, 0x04, 0x06 }, 3, "C", NAME_PRINTABLE, 0 },
+	{ { 0x55, 0x04, 0x05 }, 3, "serialNumber", NAME_PRINTABLE, 0 },
+	/* 0.9.2342.19200300.100.1.1 and .25 (RFC 4519) */
+	{ { 0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01 }, 10,
+	    "UID", NAME_UTF8, NAME_PRINTABLE },
+	{ { 0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19 }, 10,
+	    "DC", NAME_IA5, 0 },
+	/* 1.2.840.113549.1.9.1 (PKCS #9 emailAddress) */
+	{ { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01 }, 9,
+	    "EMAIL", NAME_IA5, 0 },
+};
+
+static const struct name_type *
+name_type_of(const struct der_tlv *type, uint8_t tag)
+{
+	for (size_t i = 0; i < sizeof(name_types) / sizeof(name_types[0]);
+	    i++) {
+		const struct name_type *t = &name_types[i];
+
+		if (type->len == t->oid_len &&
+		    memcmp(type->p, t->oid, t->oid_len) == 0)
+			return tag == t->tag || (t->tag2 != 0 &&
+			    tag == t->tag2) ? t : NULL;
+	}
+	return NULL;
+}
+
+/* Appends s[n] to out at *at; false when it does not fit (with the NUL). */
+static bool
+put(char *out, size_t size, size_t *at, const void *s, size_t n)
+{
+	if (n >= size - *at)
+		return false;
+	memcpy(out + *at, s, n);
+	*at += n;
+	return true;
+}
+
+/*
+ * One value, escaped as GnuTLS escapes (RFC 4514 §2.4): the special
+ * characters anywhere, '#' and ' ' first, ' ' last. Printable ASCII only:
+ * anything else (UTF-8 included) is left to GnuTLS.
+ */
+static bool
+put_value(char *out, size_t size, size_t *at, const uint8_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = v[i];
+
+		if (c < 0x20 || c > 0x7e)
+			return false;
+		if (strchr(",+\"\\<>;", c) != NULL ||
+		    (i == 0 && (c == '#' || c == ' ')) ||
+		    (i == n - 1 && c == ' '))
+			if (!put(out, size, at, "\\", 1))
+				return false;
+		if (!put(out, size, at, &c, 1))
+			return false;
+	}
+	return true;
+}
+
+size_t
+ca_name_text(const uint8_t *name, size_t len, char *out, size_t size)
+{
+	struct der_tlv	rdns[CA_NAME_TEXT_RDNS];
+	struct der_cur	c, rc, ac;
+	struct der_tlv	atv, type, val;
+	size_t		n = 0, at = 0;
+
+	if (size == 0)
+		return 0;
+	der_cur_init(&c, name, len);
+	while (c.left > 0) {
+		if (n == CA_NAME_TEXT_RDNS || der_expect(&c, DER_SET,
+		    &rdns[n]) != 0)
+			return 0;
+		n++;
+	}
+	/* RFC 4514 §2.1: the last RDN of the sequence first. */
+	while (n-- > 0) {
+		const struct name_type *t;
+
+		der_cur_init(&rc, rdns[n].p, rdns[n].len);
+		/* one attribute an RDN (multi-valued ones are GnuTLS's) */
+		if (der_expect(&rc, DER_SEQUENCE, &atv) != 0 || rc.left != 0)
+			return 0;
+		der_cur_init(&ac, atv.p, atv.len);
+		if (der_expect(&ac, DER_OID, &type) != 0 ||
+		    der_read(&ac, &val) != 0 || ac.left != 0 || val.len == 0 ||
+		    (t = name_type_of(&type, val.tag)) == NULL)
+			return 0;
+		if ((at > 0 && !put(out, size, &at, ",", 1)) ||
+		    !put(out, size, &at, t->name, strlen(t->name)) ||
+		    !put(out, size, &at, "=", 1) ||
+		    !put_value(out, size, &at, val.p, val.len))
+			return 0;
+	}
+	out[at] = '\0';
+	return at;
 }
