@@ -60,6 +60,7 @@ struct http_conn {
 	   request is being answered). */
 	int64_t			 waiting_since_us;
 	bool			 cut;
+	struct http_tls_push	*push;		/* HTTPS: tlspush.c */
 };
 
 /* Two socket addresses name the same host (the port aside). */
@@ -101,6 +102,8 @@ set_deadline(struct http_server *s, struct MHD_Connection *c, bool answered)
 
 	if (hc == NULL)
 		return;
+	if (answered)
+		http_tls_push_flush(hc->push);
 	pthread_mutex_lock(&dl->mu);
 	hc->deadline_us = answered ? now + dl->idle_us + dl->request_us : 0;
 	hc->waiting_since_us = answered ? now : 0;
@@ -138,8 +141,13 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		dl->open++;
 		pthread_mutex_unlock(&dl->mu);
 		*socket_context = hc;
-		if (l->https)
+		if (l->https) {
 			http_tls_guard_install(c);
+			if ((ci = MHD_get_connection_info(c,
+			    MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL)
+				hc->push = http_tls_push_install(
+				    ci->tls_session, hc->fd);
+		}
 		return;
 	}
 	/* Closed: off the list before libmicrohttpd closes the descriptor. */
@@ -154,6 +162,7 @@ http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		hc->next->prev = hc->prev;
 	dl->open--;
 	pthread_mutex_unlock(&dl->mu);
+	http_tls_push_free(hc->push);
 	free(hc);
 	*socket_context = NULL;
 }
@@ -164,6 +173,15 @@ http_conn_server(struct MHD_Connection *c)
 	struct http_conn *hc = conn_of(c);
 
 	return hc != NULL ? hc->srv : NULL;
+}
+
+void
+http_conn_hold_answer(struct MHD_Connection *c)
+{
+	struct http_conn *hc = conn_of(c);
+
+	if (hc != NULL)
+		http_tls_push_hold(hc->push);
 }
 
 void

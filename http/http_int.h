@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -268,6 +269,33 @@ void http_audit_note(struct http_auditor *a, const char *action,
 /* The request's audit entry, if it is one (completed_cb). */
 void http_audit_request(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
+
+/* ---- tlspush.c: an answer's header and body in one TLS record ---- */
+
+struct http_tls_push;
+/* Put the send side of an HTTPS connection's session (its socket fd)
+   through tlspush.c; NULL (GnuTLS's own send stays) when out of memory. */
+struct http_tls_push *http_tls_push_install(gnutls_session_t sess, int fd);
+/* The same over fd, attached to no session (tests); NULL when out of
+   memory. */
+struct http_tls_push *http_tls_push_new(int fd);
+/* What writes to the socket: sendmsg(2); a test's stand-in that takes
+   few octets at a time. */
+typedef ssize_t (*http_tls_sender)(int fd, const struct msghdr *msg,
+    int flags);
+void http_tls_push_set_sender(struct http_tls_push *p, http_tls_sender send);
+/* The session's push function (GnuTLS's gnutls_vec_push_func): ptr is the
+   struct http_tls_push. */
+ssize_t http_tls_push_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov,
+    int iovcnt);
+/* Keep the next record (an answer's header) to send it with the one after
+   (its body). Only for an answer with a body. */
+void http_tls_push_hold(struct http_tls_push *p);
+/* Send what is kept, if anything (the request is complete). */
+void http_tls_push_flush(struct http_tls_push *p);
+void http_tls_push_free(struct http_tls_push *p);
+/* Arm it for the answer being queued on c (deadline.c keeps it). */
+void http_conn_hold_answer(struct MHD_Connection *c);
 
 /* ---- tlsguard.c: the client certificate, before its signature ---- */
 

@@ -17,10 +17,11 @@ build=${MTLSCA_BUILD_DIR:-$src/build}
 # stand-in, SoftHSM for PKCS#11), the benchmarks (wrk, time; golang-cfssl:
 # the issuance CPU baseline of tests/bench/cfssl_bench.sh), clang for the
 # fuzz targets, systemd-analyze for the unit checks, and what building the
-# .deb and its chroot test need (debhelper, lintian, debootstrap).
+# .deb and its chroot test need (debhelper, lintian, debootstrap), strace
+# for the system calls e2e/http_tls_push.sh counts.
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
 lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev
-softhsm2 systemd dpkg-dev debhelper lintian debootstrap golang-cfssl"
+softhsm2 systemd dpkg-dev debhelper lintian debootstrap golang-cfssl strace"
 
 "$src/packaging/setup.sh"
 . "$src/packaging/apt.sh"
