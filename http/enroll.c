@@ -278,6 +278,8 @@ http_enroll_count(struct http_server *s, const struct http_req *r,
 	http_metrics_issued(s, r->res.iss.profile);
 	if (r->res.renewal)
 		atomic_fetch_add(&s->metrics.renewed, 1);
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;		/* nothing to format the line for */
 	serial_format(iss->serial, iss->serial_len, hex);
 	time_format(iss->not_after, na);
 	http_conn_peer_text(c, ip, sizeof(ip));

@@ -14,6 +14,11 @@
 #   mtlsca serve: POST /v1/certificates over HTTPS (TLS 1.3, keep-alive),
 #       every certificate committed to LMDB (synchronous commits) with its
 #       audit entry before the answer.
+# Both log alike: by default no line a certificate (BENCH_LOG=quiet:
+# cfssl -loglevel 2, warnings; mtlsca log.level "notice", which logs
+# start, stop and refusals but no issuance); BENCH_LOG=info has each log
+# every certificate at its default level (cfssl -loglevel 1: four lines a
+# certificate; mtlsca "info": one).
 # Printed: min / median / max over the rounds, and cfssl's median over
 # mtlsca's (above 1.00: mtlsca spends less CPU per certificate).
 #
@@ -21,7 +26,7 @@
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS per round and server (5),
 # BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_FILL (0): certificates
 # put in mtlsca's store before the rounds (tests/tools/fill_store certs),
-# for the figure at a large store.
+# for the figure at a large store; BENCH_LOG (quiet).
 HERE="$(cd "$(dirname "$0")" && pwd)"
 MTLSCA_SRC="${MTLSCA_SRC:-$(cd "$HERE/../.." && pwd)}"
 MTLSCA="${MTLSCA:-$MTLSCA_SRC/build/mtlsca}"
@@ -34,6 +39,12 @@ SECS="${BENCH_SECONDS:-5}"
 CONNS="${BENCH_CONNECTIONS:-16}"
 WTHREADS="${BENCH_THREADS:-2}"
 FILL="${BENCH_FILL:-0}"
+LOG="${BENCH_LOG:-quiet}"
+case "$LOG" in
+quiet) CFSSL_LOGLEVEL=2; MTLSCA_LOG=notice ;;
+info) CFSSL_LOGLEVEL=1; MTLSCA_LOG=info ;;
+*) fail "BENCH_LOG is quiet or info, not '$LOG'" ;;
+esac
 command -v wrk >/dev/null || fail "wrk is not installed"
 command -v cfssl >/dev/null || fail "cfssl is not installed (golang-cfssl)"
 TICKS=$(getconf CLK_TCK)
@@ -69,6 +80,7 @@ CP=$(free_port)
 conf="$HL_TMP/mtlsca.conf"
 hl_config "$conf" "$D" "$HP" "$PP" "
 ca = { key_type = \"ecdsa-p256\"; };
+log = { level = \"$MTLSCA_LOG\"; };
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );"
 sed -i "s/^http = {/http = { max_connections = 1024; per_ip_connections = 1024; per_ip_pending = 1024;/" "$conf"
 # The CA first (`serve --config` never makes one), then the fill.
@@ -87,7 +99,8 @@ cat >"$HL_TMP/cfssl.json" <<-CFG
   "usages": ["digital signature", "key encipherment", "server auth", "client auth"] } } }
 CFG
 cfssl serve -address 127.0.0.1 -port "$CP" -ca "$D/ca.pem" \
-    -ca-key "$D/private/ca.key" -config "$HL_TMP/cfssl.json" -loglevel 2 \
+    -ca-key "$D/private/ca.key" -config "$HL_TMP/cfssl.json" \
+    -loglevel "$CFSSL_LOGLEVEL" \
     >"$HL_TMP/cfssl.log" 2>&1 &
 cpid=$!
 HL_PIDS+=("$cpid")
@@ -115,7 +128,7 @@ for f in m c; do
 	    fail "$f.pem does not verify against the shared CA"
 done
 
-echo "== $ROUNDS alternated rounds of ${SECS}s each, wrk -t$WTHREADS -c$CONNS, $(nproc) cores, store filled with $FILL"
+echo "== $ROUNDS alternated rounds of ${SECS}s each, wrk -t$WTHREADS -c$CONNS, $(nproc) cores, store filled with $FILL, logs $LOG (mtlsca $MTLSCA_LOG, cfssl -loglevel $CFSSL_LOGLEVEL)"
 : >"$HL_TMP/m.us"
 : >"$HL_TMP/c.us"
 for r in $(seq "$ROUNDS"); do
