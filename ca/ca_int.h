@@ -255,6 +255,16 @@ int ca_crt_check_client(gnutls_x509_crt_t crt, struct ca_error *err);
 #define CA_NAME_TEXT_RDNS	32
 size_t ca_name_text(const uint8_t *name, size_t len, char *out, size_t size);
 
+/*
+ * gnutls_pubkey_import of a DER SubjectPublicKeyInfo, the usual EC keys
+ * (P-256, P-384, P-521, an uncompressed point) read by the strict DER
+ * reader and handed over raw (gnutls_pubkey_import_ecc_raw): GnuTLS's own
+ * reading walks libtasn1's tree, 1.8 % of the service's CPU a certificate
+ * (issue 15). Any other key goes to gnutls_pubkey_import. GnuTLS's return
+ * value.
+ */
+int ca_spki_import(gnutls_pubkey_t pub, const uint8_t *spki, size_t len);
+
 /* RDN short name ("CN", "emailAddress") <-> OID; NULL when unknown. */
 const char *ca_rdn_oid(const char *short_name);
 const char *ca_rdn_name(const char *oid);

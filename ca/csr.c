@@ -212,6 +212,69 @@ read_bits(struct der_cur *c, const uint8_t **p, size_t *len)
 	return 0;
 }
 
+/* id-ecPublicKey (RFC 5480 §2.1.1) and the named curves ALB takes */
+static const uint8_t oid_ec_public_key[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d,
+    0x02, 0x01 };
+static const struct {
+	uint8_t			oid[8];
+	size_t			len;
+	gnutls_ecc_curve_t	curve;
+	size_t			coord;	/* octets of x and of y */
+} ec_curves[] = {
+	{ { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 }, 8,
+	    GNUTLS_ECC_CURVE_SECP256R1, 32 },
+	{ { 0x2b, 0x81, 0x04, 0x00, 0x22 }, 5, GNUTLS_ECC_CURVE_SECP384R1, 48 },
+	{ { 0x2b, 0x81, 0x04, 0x00, 0x23 }, 5, GNUTLS_ECC_CURVE_SECP521R1, 66 },
+};
+
+int
+ca_spki_import(gnutls_pubkey_t pub, const uint8_t *spki, size_t len)
+{
+	gnutls_datum_t	 der = { (unsigned char *)spki, (unsigned)len };
+	struct der_cur	 c, a;
+	struct der_tlv	 seq, alg, oid, curve;
+	const uint8_t	*pt;
+	size_t		 pt_len;
+
+	der_cur_init(&c, spki, len);
+	if (len > UINT_MAX || der_expect(&c, DER_SEQUENCE, &seq) != 0 ||
+	    c.left != 0)
+		return gnutls_pubkey_import(pub, &der, GNUTLS_X509_FMT_DER);
+	der_cur_init(&c, seq.p, seq.len);
+	if (der_expect(&c, DER_SEQUENCE, &alg) == 0 &&
+	    read_bits(&c, &pt, &pt_len) == 0 && c.left == 0) {
+		der_cur_init(&a, alg.p, alg.len);
+		if (der_expect(&a, DER_OID, &oid) == 0 &&
+		    oid.len == sizeof(oid_ec_public_key) &&
+		    memcmp(oid.p, oid_ec_public_key, oid.len) == 0 &&
+		    der_expect(&a, DER_OID, &curve) == 0 && a.left == 0)
+			for (size_t i = 0; i < sizeof(ec_curves) /
+			    sizeof(ec_curves[0]); i++) {
+				gnutls_datum_t x, y;
+
+				if (curve.len != ec_curves[i].len ||
+				    memcmp(curve.p, ec_curves[i].oid,
+				    curve.len) != 0)
+					continue;
+				/* uncompressed only (RFC 5480 §2.2), as
+				   GnuTLS reads it */
+				if (pt_len != 1 + 2 * ec_curves[i].coord ||
+				    pt[0] != 0x04)
+					break;
+				x.data = (unsigned char *)pt + 1;
+				y.data = x.data + ec_curves[i].coord;
+				x.size = y.size = (unsigned)ec_curves[i].coord;
+				/* (a coordinate of zeros is refused here and
+				   read by GnuTLS's SPKI reader: ask it) */
+				if (gnutls_pubkey_import_ecc_raw(pub,
+				    ec_curves[i].curve, &x, &y) >= 0)
+					return 0;
+				break;
+			}
+	}
+	return gnutls_pubkey_import(pub, &der, GNUTLS_X509_FMT_DER);
+}
+
 /*
  * Name (RFC 5280 §4.1.2.4): SEQUENCE OF RelativeDistinguishedName, each a
  * non-empty SET OF AttributeTypeAndValue in DER order.
@@ -788,7 +851,7 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
     struct ca_error *err)
 {
 	struct ca_csr	*csr = NULL;
-	gnutls_datum_t	 pem_der = { NULL, 0 }, spki;
+	gnutls_datum_t	 pem_der = { NULL, 0 };
 	const uint8_t	*der;
 	size_t		 der_len, i = 0;
 	struct crq_parts q;
@@ -832,10 +895,8 @@ ca_csr_parse(const uint8_t *buf, size_t len, struct ca_csr **out,
 	 * A key GnuTLS cannot even import (a curve it does not know) is
 	 * not one ALB takes either.
 	 */
-	spki.data = (unsigned char *)q.spki.hdr;
-	spki.size = (unsigned)q.spki.tlv_len;
-	if ((rc = gnutls_pubkey_import(csr->pub, &spki,
-	    GNUTLS_X509_FMT_DER)) < 0) {
+	if ((rc = ca_spki_import(csr->pub, q.spki.hdr, q.spki.tlv_len)) <
+	    0) {
 		rc = ca_error_set(err, CA_EPOLICY, "the CSR's public key "
 		    "cannot be read (%s): its key type is not one %s",
 		    gnutls_strerror(rc), CA_ALB_KEYS);
