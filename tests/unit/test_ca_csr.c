@@ -342,8 +342,10 @@ compare(const char *what, const uint8_t *der, size_t len)
 
 static unsigned g_accepted, g_refused, g_mutants;
 
+/* fn(name, contents, length, ctx) for each file of tests/data/csr/SUB. */
 static void
-compare_dir(const char *sub, bool mutate)
+corpus_each(const char *sub, void (*fn)(const char *, const uint8_t *,
+    size_t, void *), void *ctx)
 {
 	char		 dir[1024];
 	DIR		*d;
@@ -352,9 +354,9 @@ compare_dir(const char *sub, bool mutate)
 	snprintf(dir, sizeof(dir), "%s/csr/%s", g_data, sub);
 	assert_non_null(d = opendir(dir));
 	while ((de = readdir(d)) != NULL) {
-		char		 path[2048], what[2100];
-		uint8_t		*buf = NULL, *der;
-		size_t		 len, der_len;
+		char		 path[2048], name[1100];
+		uint8_t		*buf = NULL;
+		size_t		 len;
 		struct ca_error	 e;
 
 		if (de->d_name[0] == '.')
@@ -362,34 +364,50 @@ compare_dir(const char *sub, bool mutate)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		assert_int_equal(file_read(path, 1 << 20, &buf, &len, &e),
 		    CA_OK);
-		der = len <= CA_CSR_MAX ? to_der(buf, len, &der_len) : NULL;
+		snprintf(name, sizeof(name), "csr/%s/%s", sub, de->d_name);
+		fn(name, buf, len, ctx);
 		free(buf);
-		if (der == NULL)
-			continue;	/* framing: test_ca.c's reject table */
-		snprintf(what, sizeof(what), "csr/%s/%s", sub, de->d_name);
-		if (compare(what, der, der_len) == CA_OK)
-			g_accepted++;
-		else
-			g_refused++;
-		/* Every octet changed once (XOR 0x01, and 0x80 on the
-		   first few hundred): tags, lengths, OIDs, strings, key,
-		   signature. */
-		for (size_t i = 0; mutate && i < der_len; i++) {
-			for (int k = 0; k < (i < 300 ? 2 : 1); k++) {
-				uint8_t x = k == 0 ? 0x01 : 0x80;
-
-				der[i] ^= x;
-				snprintf(what, sizeof(what), "csr/%s/%s, "
-				    "octet %zu ^ 0x%02x", sub, de->d_name, i,
-				    x);
-				(void)compare(what, der, der_len);
-				der[i] ^= x;
-				g_mutants++;
-			}
-		}
-		free(der);
 	}
 	closedir(d);
+}
+
+static void
+compare_file(const char *name, const uint8_t *buf, size_t len, void *ctx)
+{
+	bool		 mutate = *(bool *)ctx;
+	char		 what[1200];
+	uint8_t		*der;
+	size_t		 der_len;
+
+	der = len <= CA_CSR_MAX ? to_der(buf, len, &der_len) : NULL;
+	if (der == NULL)
+		return;		/* framing: test_ca.c's reject table */
+	snprintf(what, sizeof(what), "%s", name);
+	if (compare(what, der, der_len) == CA_OK)
+		g_accepted++;
+	else
+		g_refused++;
+	/* Every octet changed once (XOR 0x01, and 0x80 on the first few
+	   hundred): tags, lengths, OIDs, strings, key, signature. */
+	for (size_t i = 0; mutate && i < der_len; i++) {
+		for (int k = 0; k < (i < 300 ? 2 : 1); k++) {
+			uint8_t x = k == 0 ? 0x01 : 0x80;
+
+			der[i] ^= x;
+			snprintf(what, sizeof(what), "%s, octet %zu ^ 0x%02x",
+			    name, i, x);
+			(void)compare(what, der, der_len);
+			der[i] ^= x;
+			g_mutants++;
+		}
+	}
+	free(der);
+}
+
+static void
+compare_dir(const char *sub, bool mutate)
+{
+	corpus_each(sub, compare_file, &mutate);
 }
 
 static void
@@ -798,47 +816,28 @@ spki_same(const uint8_t *spki, size_t len, const char *what)
 }
 
 static void
-spki_dir(const char *sub, unsigned *ec)
+spki_file(const char *name, const uint8_t *buf, size_t len, void *ctx)
 {
-	char		 dir[1024];
-	DIR		*d;
-	struct dirent	*de;
+	unsigned	*ec = ctx;
+	char		 what[1200];
+	uint8_t		*k;
+	struct ca_csr	*csr = NULL;
+	struct ca_error	 e;
 
-	snprintf(dir, sizeof(dir), "%s/csr/%s", g_data, sub);
-	assert_non_null(d = opendir(dir));
-	while ((de = readdir(d)) != NULL) {
-		char		 path[2048], what[2100];
-		uint8_t		*buf = NULL, *k;
-		size_t		 len;
-		struct ca_csr	*csr = NULL;
-		struct ca_error	 e;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		assert_int_equal(file_read(path, 1 << 20, &buf, &len, &e),
-		    CA_OK);
-		if (ca_csr_parse(buf, len, &csr, &e) != CA_OK) {
-			free(buf);
-			continue;
-		}
-		*ec += csr->pk == GNUTLS_PK_ECDSA;
-		assert_non_null(k = malloc(csr->spki_len));
-		memcpy(k, csr->spki, csr->spki_len);
-		snprintf(what, sizeof(what), "csr/%s/%s", sub, de->d_name);
+	if (ca_csr_parse(buf, len, &csr, &e) != CA_OK)
+		return;
+	*ec += csr->pk == GNUTLS_PK_ECDSA;
+	assert_non_null(k = malloc(csr->spki_len));
+	memcpy(k, csr->spki, csr->spki_len);
+	spki_same(k, csr->spki_len, name);
+	for (size_t i = 0; i < csr->spki_len; i++) {
+		k[i] ^= 0x01;
+		snprintf(what, sizeof(what), "%s, key octet %zu", name, i);
 		spki_same(k, csr->spki_len, what);
-		for (size_t i = 0; i < csr->spki_len; i++) {
-			k[i] ^= 0x01;
-			snprintf(what, sizeof(what), "csr/%s/%s, key octet %zu",
-			    sub, de->d_name, i);
-			spki_same(k, csr->spki_len, what);
-			k[i] ^= 0x01;
-		}
-		free(k);
-		ca_csr_free(csr);
-		free(buf);
+		k[i] ^= 0x01;
 	}
-	closedir(d);
+	free(k);
+	ca_csr_free(csr);
 }
 
 static void
@@ -852,8 +851,8 @@ test_spki_import_as_gnutls(void **state)
 	unsigned	ec = 0;
 
 	(void)state;
-	spki_dir("accept", &ec);
-	spki_dir("issue", &ec);
+	corpus_each("accept", spki_file, &ec);
+	corpus_each("issue", spki_file, &ec);
 	assert_true(ec >= 3);	/* the corpus has EC keys of each curve */
 	/* An uncompressed point of zeros (not on the curve: refused at the
 	   signature, read alike here), compressed, one octet short, and
