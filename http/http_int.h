@@ -270,7 +270,7 @@ void http_audit_note(struct http_auditor *a, const char *action,
 void http_audit_request(struct http_server *s, struct http_req *r,
     struct MHD_Connection *c);
 
-/* ---- tlspush.c: an answer's header and body in one TLS record ---- */
+/* ---- tlspush.c: an answer's header and body in one send ---- */
 
 struct http_tls_push;
 /* Put the send side of an HTTPS connection's session (its socket fd)

@@ -1,25 +1,24 @@
 /*
- * One TLS record, one send, for an answer: the header and the body
- * together.
+ * An answer's header and body in one send.
  *
  * libmicrohttpd 0.9.75 sends an answer over TLS as two gnutls_record_send
  * calls, the header then the body (mhd_send.c uses a vector only without
- * TLS), so GnuTLS writes two records with two sendmsg(2). For the answer
- * to an enrollment (~300 octets of header, ~1.2 KB of JSON) that is the
- * second system call, record and TCP segment of every request: about 3 %
+ * TLS), so GnuTLS writes its two records with two sendmsg(2). For the
+ * answer to an enrollment (~300 octets of header, ~1.2 KB of JSON) that
+ * is a second system call and TCP segment for every request: about 3 %
  * of the service's CPU a certificate (issue 15, perf). The send side of
- * each HTTPS connection's GnuTLS session goes through http_tls_push_vec, which
- * sends at once, except when armed (http_tls_push_hold): then it keeps the
- * next record (the header) and sends it with the one after it (the body)
- * in one sendmsg. Only an answer known to have a body is armed; whatever
- * is still kept when the request completes is sent then
+ * each HTTPS connection's GnuTLS session goes through http_tls_push_vec,
+ * which sends at once, except when armed (http_tls_push_hold): then it
+ * keeps the next record (the header's) and sends it with the one after
+ * it (the body's) in one sendmsg. Only an answer known to have a body is
+ * armed; whatever is still kept when the request completes is sent then
  * (http_tls_push_flush), so a body libmicrohttpd chose not to send costs
  * latency, never the header.
  *
- * GnuTLS takes a record given to the push function as sent; what a short sendmsg
- * left of a kept record goes first at the next call, which says EAGAIN
- * until the kept octets are out (libmicrohttpd then waits for the socket
- * to be writable and calls again with the same record).
+ * GnuTLS takes a record handed to the push function as sent; what a short
+ * sendmsg left of a kept record goes first at the next call, which says
+ * EAGAIN until the kept octets are out (libmicrohttpd then waits for the
+ * socket to be writable and calls again with the same record).
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,11 +40,11 @@
 #define FLUSH_WAIT_MS	2000
 
 struct http_tls_push {
-	int	 fd;
+	int		 fd;
 	http_tls_sender	 send;		/* sendmsg(2), or a test's */
-	bool	 hold;			/* keep the next record */
-	size_t	 held_len;		/* octets in held not yet sent */
-	uint8_t	 held[HELD_MAX];
+	bool		 hold;		/* keep the next record */
+	size_t		 held_len;	/* octets in held not yet sent */
+	uint8_t		 held[HELD_MAX];
 };
 
 ssize_t
@@ -147,9 +146,11 @@ http_tls_push_flush(struct http_tls_push *p)
 	p->hold = false;
 	while (p->held_len > 0 && waited < FLUSH_WAIT_MS) {
 		struct pollfd	pfd = { .fd = p->fd, .events = POLLOUT };
+		struct iovec	v = { p->held, p->held_len };
+		struct msghdr	msg = { .msg_iov = &v, .msg_iovlen = 1 };
 		ssize_t		sent;
 
-		sent = send(p->fd, p->held, p->held_len, MSG_NOSIGNAL);
+		sent = p->send(p->fd, &msg, MSG_NOSIGNAL);
 		if (sent > 0) {
 			memmove(p->held, p->held + sent,
 			    p->held_len - (size_t)sent);
