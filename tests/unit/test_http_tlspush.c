@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gnutls/gnutls.h>
 
 #include "http/http_int.h"
 
@@ -322,6 +323,43 @@ test_short_writes(void **state)
 	free(want);
 }
 
+/*
+ * In a GnuTLS session: the session's records go through the push function
+ * once installed (a plaintext alert before any handshake is one), and
+ * nothing after it is freed (libmicrohttpd frees the session later).
+ */
+static void
+test_session(void **state)
+{
+	struct pair		 p;
+	struct http_tls_push	*tp;
+	gnutls_session_t	 sess;
+	uint8_t			 out[64];
+	size_t			 len = 0;
+
+	(void)state;
+	pair_open(&p, 0);
+	assert_int_equal(gnutls_init(&sess, GNUTLS_SERVER), 0);
+	assert_int_equal(gnutls_set_default_priority(sess), 0);
+	gnutls_transport_set_int(sess, p.w);
+	assert_non_null(tp = http_tls_push_install(sess, p.w));
+	http_tls_push_hold(tp);		/* the alert is kept... */
+	assert_int_equal(gnutls_alert_send(sess, GNUTLS_AL_WARNING,
+	    GNUTLS_A_CLOSE_NOTIFY), 0);
+	assert_int_equal(drain(&p, out, &len, sizeof(out), sizeof(out)), 0);
+	http_tls_push_flush(tp);	/* ...until the flush */
+	assert_int_equal(drain(&p, out, &len, sizeof(out), sizeof(out)), 7);
+	assert_int_equal(out[0], 21);	/* an alert record */
+	http_tls_push_free(tp);
+	assert_true(gnutls_alert_send(sess, GNUTLS_AL_WARNING,
+	    GNUTLS_A_CLOSE_NOTIFY) < 0);
+	usleep(10000);
+	assert_int_equal(drain(&p, out, &len, sizeof(out), sizeof(out)), 0);
+	gnutls_deinit(sess);
+	close(p.w);
+	close(p.r);
+}
+
 int
 main(void)
 {
@@ -330,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_hold_then_body),
 		cmocka_unit_test(test_real_socket),
 		cmocka_unit_test(test_short_writes),
+		cmocka_unit_test(test_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
