@@ -102,8 +102,6 @@ set_deadline(struct http_server *s, struct MHD_Connection *c, bool answered)
 
 	if (hc == NULL)
 		return;
-	if (answered)
-		http_tls_push_flush(hc->push);
 	pthread_mutex_lock(&dl->mu);
 	hc->deadline_us = answered ? now + dl->idle_us + dl->request_us : 0;
 	hc->waiting_since_us = answered ? now : 0;
@@ -193,6 +191,11 @@ http_conn_received(struct http_server *s, struct MHD_Connection *c)
 void
 http_conn_answered(struct http_server *s, struct MHD_Connection *c)
 {
+	struct http_conn *hc = conn_of(c);
+
+	/* An answer's header kept for a body that never came (tlspush.c). */
+	if (hc != NULL)
+		http_tls_push_flush(hc->push);
 	set_deadline(s, c, true);
 }
 

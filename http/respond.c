@@ -139,7 +139,7 @@ http_respond_hdrs(struct http_req *r, struct MHD_Connection *c,
 	    hdrs[i + 1] != NULL; i += 2)
 		MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
 	r->status = status;
-	/* Header and body in one TLS record (tlspush.c): never when
+	/* Header and body in one send (tlspush.c): never when
 	   libmicrohttpd sends no body (HEAD, 204, 304), or there is none. */
 	if (len > 0 && status != 204 && status != 304 &&
 	    strcmp(r->method, "HEAD") != 0)

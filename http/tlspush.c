@@ -158,23 +158,16 @@ http_tls_push_flush(struct http_tls_push *p)
 	if (p == NULL)
 		return;
 	p->hold = false;
+	/* The push with no record of its own: the kept octets, or EAGAIN
+	   while the socket takes them only in part. */
 	while (p->held_len > 0 && waited < FLUSH_WAIT_MS) {
-		struct pollfd	pfd = { .fd = p->fd, .events = POLLOUT };
-		struct iovec	v = { p->held, p->held_len };
-		struct msghdr	msg = { .msg_iov = &v, .msg_iovlen = 1 };
-		ssize_t		sent;
+		struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
 
-		sent = p->send(p->fd, &msg, MSG_NOSIGNAL);
-		if (sent > 0) {
-			memmove(p->held, p->held + sent,
-			    p->held_len - (size_t)sent);
-			p->held_len -= (size_t)sent;
-			continue;
-		}
-		if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR)
+		if (http_tls_push_vec(p, NULL, 0) < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != EINTR)
 			break;
-		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+		if (p->held_len == 0 || (poll(&pfd, 1, 100) < 0 &&
+		    errno != EINTR))
 			break;
 		waited += 100;
 	}
