@@ -227,51 +227,64 @@ static const struct {
 	{ { 0x2b, 0x81, 0x04, 0x00, 0x23 }, 5, GNUTLS_ECC_CURVE_SECP521R1, 66 },
 };
 
-int
-ca_spki_import(gnutls_pubkey_t pub, const uint8_t *spki, size_t len)
+/*
+ * An SPKI of a named curve of ec_curves with an uncompressed point (RFC
+ * 5480 §2.2, the only form GnuTLS reads): its curve and coordinates
+ * (pointing into spki). -1 for any other key.
+ */
+static int
+spki_ec_point(const uint8_t *spki, size_t len, gnutls_ecc_curve_t *curve,
+    gnutls_datum_t *x, gnutls_datum_t *y)
 {
-	gnutls_datum_t	 der = { (unsigned char *)spki, (unsigned)len };
 	struct der_cur	 c, a;
-	struct der_tlv	 seq, alg, oid, curve;
+	struct der_tlv	 seq, alg, oid, named;
 	const uint8_t	*pt;
 	size_t		 pt_len;
 
 	der_cur_init(&c, spki, len);
-	if (len > UINT_MAX || der_expect(&c, DER_SEQUENCE, &seq) != 0 ||
-	    c.left != 0)
-		return gnutls_pubkey_import(pub, &der, GNUTLS_X509_FMT_DER);
+	if (der_expect(&c, DER_SEQUENCE, &seq) != 0 || c.left != 0)
+		return -1;
 	der_cur_init(&c, seq.p, seq.len);
-	if (der_expect(&c, DER_SEQUENCE, &alg) == 0 &&
-	    read_bits(&c, &pt, &pt_len) == 0 && c.left == 0) {
-		der_cur_init(&a, alg.p, alg.len);
-		if (der_expect(&a, DER_OID, &oid) == 0 &&
-		    oid.len == sizeof(oid_ec_public_key) &&
-		    memcmp(oid.p, oid_ec_public_key, oid.len) == 0 &&
-		    der_expect(&a, DER_OID, &curve) == 0 && a.left == 0)
-			for (size_t i = 0; i < sizeof(ec_curves) /
-			    sizeof(ec_curves[0]); i++) {
-				gnutls_datum_t x, y;
+	if (der_expect(&c, DER_SEQUENCE, &alg) != 0 ||
+	    read_bits(&c, &pt, &pt_len) != 0 || c.left != 0)
+		return -1;
+	der_cur_init(&a, alg.p, alg.len);
+	if (der_expect(&a, DER_OID, &oid) != 0 ||
+	    oid.len != sizeof(oid_ec_public_key) ||
+	    memcmp(oid.p, oid_ec_public_key, oid.len) != 0 ||
+	    der_expect(&a, DER_OID, &named) != 0 || a.left != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++) {
+		size_t n = ec_curves[i].coord;
 
-				if (curve.len != ec_curves[i].len ||
-				    memcmp(curve.p, ec_curves[i].oid,
-				    curve.len) != 0)
-					continue;
-				/* uncompressed only (RFC 5480 §2.2), as
-				   GnuTLS reads it */
-				if (pt_len != 1 + 2 * ec_curves[i].coord ||
-				    pt[0] != 0x04)
-					break;
-				x.data = (unsigned char *)pt + 1;
-				y.data = x.data + ec_curves[i].coord;
-				x.size = y.size = (unsigned)ec_curves[i].coord;
-				/* (a coordinate of zeros is refused here and
-				   read by GnuTLS's SPKI reader: ask it) */
-				if (gnutls_pubkey_import_ecc_raw(pub,
-				    ec_curves[i].curve, &x, &y) >= 0)
-					return 0;
-				break;
-			}
+		if (named.len != ec_curves[i].len ||
+		    memcmp(named.p, ec_curves[i].oid, named.len) != 0)
+			continue;
+		if (pt_len != 1 + 2 * n || pt[0] != 0x04)
+			return -1;
+		*curve = ec_curves[i].curve;
+		x->data = (unsigned char *)pt + 1;
+		y->data = x->data + n;
+		x->size = y->size = (unsigned)n;
+		return 0;
 	}
+	return -1;
+}
+
+int
+ca_spki_import(gnutls_pubkey_t pub, const uint8_t *spki, size_t len)
+{
+	gnutls_datum_t		der = { (unsigned char *)spki, (unsigned)len };
+	gnutls_datum_t		x, y;
+	gnutls_ecc_curve_t	curve;
+
+	if (len > UINT_MAX)
+		return GNUTLS_E_INVALID_REQUEST;
+	/* (a coordinate of zeros is refused by the raw import and read by
+	   GnuTLS's SPKI reader: ask it) */
+	if (spki_ec_point(spki, len, &curve, &x, &y) == 0 &&
+	    gnutls_pubkey_import_ecc_raw(pub, curve, &x, &y) >= 0)
+		return 0;
 	return gnutls_pubkey_import(pub, &der, GNUTLS_X509_FMT_DER);
 }
 
@@ -822,13 +835,11 @@ csr_subject_text(struct ca_csr *csr, const struct der_tlv *name,
 			    (unsigned)name->tlv_len };
 	gnutls_datum_t	dn = { NULL, 0 };
 	char		text[1024];
-	size_t		len;
 	int		rc;
 
-	if ((len = ca_name_text(name->p, name->len, text, sizeof(text))) > 0) {
-		if ((csr->subject = malloc(len + 1)) == NULL)
+	if (ca_name_text(name->p, name->len, text, sizeof(text)) > 0) {
+		if ((csr->subject = strdup(text)) == NULL)
 			return ca_error_set(err, CA_ENOMEM, "out of memory");
-		memcpy(csr->subject, text, len + 1);
 		return CA_OK;
 	}
 	if (name->len > 0 && (rc = gnutls_x509_rdn_get2(&n, &dn, 0)) < 0 &&

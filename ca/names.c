@@ -240,7 +240,7 @@ out:
  * gives each and the one value tag GnuTLS writes as text for it (the
  * second when a DirectoryString also takes PrintableString): GnuTLS
  * writes any other tag as "#" and the hex of the value's DER, which is
- * left to GnuTLS (test_ca_names.c checks every row against it).
+ * left to GnuTLS (test_ca_name_text.c checks every row against it).
  */
 static const struct name_type {
 	uint8_t		 oid[10];
