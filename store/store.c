@@ -49,6 +49,10 @@
 /* How long a growth waits for this process's open transactions to end
    before it leaves the map as it is for now. */
 #define STORE_GROW_WAIT_S	2
+/* The zeroed tail of data.mdb (tail_extend): an eighth of the data, within
+   these bounds, and never more than an eighth of the disk's free room. */
+#define STORE_TAIL_MIN		(256ULL << 10)
+#define STORE_TAIL_MAX		(64ULL << 20)
 #define STORE_READERS_DEFAULT	512
 #define STORE_META_MAX		16384
 #define STORE_META_NAME_MAX	128
@@ -110,6 +114,11 @@ struct store {
 	uint64_t	 bound;
 	uint64_t	 want_free;
 	uint64_t	 grown;
+	/* The end of data.mdb as this process last saw or made it (see
+	   tail_extend; only a write transaction, which holds LMDB's writer
+	   lock, reads or sets it). */
+	uint64_t	 file_end;
+	uint64_t	 tail_retry;	/* no new attempt below this use */
 };
 
 struct store_txn {
@@ -122,6 +131,16 @@ static int revlog_put(struct store *st, MDB_txn *txn, uint64_t gen,
     const MDB_val *k, const MDB_val *v, struct ca_error *err);
 
 /* ---- errors ---- */
+
+/* Less than a commit's worth of pages free on the store's disk. */
+static bool
+disk_nearly_full(struct store *st)
+{
+	struct statvfs vfs;
+
+	return statvfs(st->dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1ULL << 20);
+}
 
 static int
 store_fail(struct store *st, int mrc, struct ca_error *err, const char *what)
@@ -166,6 +185,12 @@ store_fail(struct store *st, int mrc, struct ca_error *err, const char *what)
 		    what);
 	case ENOMEM:
 		return ca_error_set(err, CA_ENOMEM, "%s: out of memory", what);
+	case EIO:
+		/* LMDB reports a page write cut short as EIO: at the end of
+		   a full disk (or of the zeroed tail on one) it means ENOSPC. */
+		if (st == NULL || !disk_nearly_full(st))
+			goto other;
+		/* FALLTHROUGH */
 	case ENOSPC:
 		return ca_error_set(err, CA_ESPACE,
 		    "%s: no space left on the disk of the store at %s", what,
@@ -176,6 +201,7 @@ store_fail(struct store *st, int mrc, struct ca_error *err, const char *what)
 		    "%s: the store at %s is not writable (%s)", what, dir,
 		    mdb_strerror(mrc));
 	default:
+	other:
 		return ca_error_set(err, CA_EIO, "%s: store at %s: %s", what,
 		    dir, mdb_strerror(mrc));
 	}
@@ -406,6 +432,68 @@ store_map_stats(struct store *st, struct store_map_stats *out)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/*
+ * A zeroed tail ahead of the data. LMDB writes a growing store's new pages
+ * past the end of data.mdb, so nearly every commit changed the file's size,
+ * and its fdatasync then wrote the inode and the block bitmaps too (ext4
+ * without a journal; with one, a journal commit): more synchronous writes
+ * a commit. Zeros written ahead in chunks make a commit's pages overwrites
+ * of blocks the file has, and the size changes once a chunk: the
+ * committer's kernel CPU fell from 13.0 to 10.6 % of the service's under
+ * the cfssl benchmark (fdatasync 6.0 -> 3.8 %; design note 30).
+ *
+ * Safe because it runs inside a write transaction: LMDB's writer lock
+ * keeps every other writer, in this process or another, from writing
+ * pages meanwhile, and the zeros only go past the file's end, where no
+ * page is. LMDB reads nothing past its last page, so a tail cut short (a
+ * crash, a full disk) is harmless. Best effort: a failure only leaves the
+ * size changing with each commit, as without it.
+ */
+static void
+tail_extend(struct store *st)
+{
+	static const uint8_t	zeros[64 * 1024];
+	struct statvfs		vfs;
+	struct stat		sb;
+	uint64_t		used, mapped, chunk, want;
+	mdb_filehandle_t	fd;
+
+	map_used(st, &used, &mapped);
+	chunk = used / 8;
+	if (chunk < STORE_TAIL_MIN)
+		chunk = STORE_TAIL_MIN;
+	if (chunk > STORE_TAIL_MAX)
+		chunk = STORE_TAIL_MAX;
+	/* Half a chunk left, or a refusal not long ago: no system call. */
+	if (st->file_end >= used + chunk / 2 || used < st->tail_retry)
+		return;
+	st->tail_retry = used + chunk / 2;
+	if (mdb_env_get_fd(st->env, &fd) != MDB_SUCCESS || fstat(fd, &sb) != 0)
+		return;
+	st->file_end = (uint64_t)sb.st_size;
+	want = used + chunk;
+	if (want > mapped)	/* LMDB cannot write past its map */
+		want = mapped;
+	want &= ~(page_size_of(st) - 1);
+	if (st->file_end >= used + chunk / 2 || st->file_end >= want)
+		return;
+	/* Never the last of a disk: other files need room too. */
+	if (statvfs(st->dir, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize / 8 < want - st->file_end)
+		return;
+	while (st->file_end < want) {
+		size_t	n = sizeof(zeros);
+		ssize_t	w;
+
+		if (want - st->file_end < n)
+			n = (size_t)(want - st->file_end);
+		w = pwrite(fd, zeros, n, (off_t)st->file_end);
+		if (w <= 0)
+			break;
+		st->file_end += (uint64_t)w;
+	}
+}
+
 static int
 txn_begin(struct store *st, unsigned flags, MDB_txn **out,
     struct ca_error *err)
@@ -417,6 +505,8 @@ txn_begin(struct store *st, unsigned flags, MDB_txn **out,
 	for (int tries = 0;; tries++) {
 		txn_enter(st);
 		mrc = mdb_txn_begin(st->env, NULL, flags, out);
+		if (mrc == MDB_SUCCESS && (flags & MDB_RDONLY) == 0)
+			tail_extend(st);
 		if (mrc == MDB_SUCCESS)
 			return CA_OK;
 		txn_leave(st);

@@ -2096,6 +2096,97 @@ test_map_grows(void **state)
 	store_close(st);
 }
 
+/* The size of dir/data.mdb. */
+static uint64_t
+data_file_size(const char *dir)
+{
+	char		path[256];
+	struct stat	sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return (uint64_t)sb.st_size;
+}
+
+/*
+ * The zeroed tail (store.c, tail_extend): a growing store's commits leave
+ * the file's size alone except once a chunk, never write past the map's
+ * bound, and the zeros never land on data.
+ */
+static void
+test_tail(void **state)
+{
+	struct fx		*f = *state;
+	struct store_options	 o = { 0 };
+	struct store		*st = NULL;
+	struct store_map_stats	 ms;
+	struct cert_record	 r, got;
+	struct ca_error		 e;
+	static uint8_t		 der[1024];
+	char			 db[128];
+	uint64_t		 size, last = 0;
+	unsigned		 changes = 0;
+	uint32_t		 i;
+	int			 rc;
+
+	snprintf(db, sizeof(db), "%s/tail", f->dir);
+	o.dir = db;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1; i <= 3000; i++) {
+		mk_record(&r, i, 1000 + i);
+		memset(der, (int)(i & 0xff), sizeof(der));
+		r.der = der;
+		r.der_len = sizeof(der);
+		if (store_cert_put(st, &r, &e) != CA_OK)
+			fail_msg("record %u: %s", i, e.msg);
+		store_map_stats(st, &ms);
+		size = data_file_size(db);
+		assert_true(size >= ms.used);
+		assert_true(size <= ms.mapped);
+		changes += size != last;
+		last = size;
+	}
+	/* 3,000 commits and about 4 MB of data: the size moved about once a
+	   chunk (an eighth of the data, 256 KiB at least), not with each
+	   commit as without the tail. */
+	store_map_stats(st, &ms);
+	assert_true(ms.used > 3u << 20);
+	if (changes > 100)
+		fail_msg("the file's size changed %u times in 3,000 commits",
+		    changes);
+	assert_true(last >= ms.used + (128u << 10));
+	store_close(st);
+	st = NULL;
+	/* Every record reads back after a reopen, its octets intact. */
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1; i <= 3000; i++) {
+		mk_record(&r, i, 0);
+		assert_int_equal(store_cert_get(st, r.serial, r.serial_len,
+		    &got, &e), CA_OK);
+		assert_int_equal(got.der_len, sizeof(der));
+		memset(der, (int)(i & 0xff), sizeof(der));
+		assert_memory_equal(got.der, der, sizeof(der));
+		cert_record_clear(&got);
+	}
+	store_close(st);
+	st = NULL;
+
+	/* Bounded: the tail stays within the map's bound. */
+	snprintf(db, sizeof(db), "%s/tail-bounded", f->dir);
+	o.dir = db;
+	o.map_size = 1u << 20;
+	assert_int_equal(store_open(&o, &st, &e), CA_OK);
+	for (i = 1, rc = CA_OK; i < 5000 && rc == CA_OK; i++) {
+		mk_record(&r, i, 1000 + i);
+		r.der = der;
+		r.der_len = sizeof(der);
+		rc = store_cert_put(st, &r, &e);
+		assert_true(data_file_size(db) <= 1u << 20);
+	}
+	assert_int_equal(rc, CA_ESPACE);
+	store_close(st);
+}
+
 /* ---- listings by status against a brute-force scan ---- */
 
 struct serials {
@@ -2594,6 +2685,7 @@ main(void)
 		T(test_audit),
 		T(test_map_full),
 		T(test_map_grows),
+		T(test_tail),
 		T(test_status_filters),
 		T(test_open_read_only),
 		T(test_renewals),
