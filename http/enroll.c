@@ -94,9 +94,20 @@ json_put_str(char **p, const char *s)
 
 	*o++ = '"';
 	while (*u != '\0') {
-		uint32_t	cp;
-		size_t		n;
+		const uint8_t	*run = u;
+		uint32_t	 cp;
+		size_t		 n;
 
+		/* A PEM is runs of 64 that need no escape: copy them whole
+		   (the octet at a time switch was 0.6 % of the service's
+		   CPU under cfssl_bench). */
+		while (*u >= 0x20 && *u < 0x80 && *u != '"' && *u != '\\')
+			u++;
+		if (u != run) {
+			memcpy(o, run, (size_t)(u - run));
+			o += u - run;
+			continue;
+		}
 		if (*u < 0x80) {
 			uint8_t ch = *u++;
 
