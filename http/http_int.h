@@ -293,8 +293,9 @@ ssize_t http_tls_push_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov,
 void http_tls_push_hold(struct http_tls_push *p);
 /* Send what is kept, if anything (the request is complete). */
 void http_tls_push_flush(struct http_tls_push *p);
-/* Free p; the session it was installed in (still alive: libmicrohttpd
-   frees it later) writes nothing from then on. */
+/* Free p, once the connection is closed. The session it was installed in
+   is not touched (libmicrohttpd may have freed it already) and must not
+   write again. */
 void http_tls_push_free(struct http_tls_push *p);
 /* Arm it for the answer being queued on c (deadline.c keeps it). */
 void http_conn_hold_answer(struct MHD_Connection *c);

@@ -40,7 +40,6 @@
 #define FLUSH_WAIT_MS	2000
 
 struct http_tls_push {
-	gnutls_session_t sess;		/* installed in; NULL in tests */
 	int		 fd;
 	http_tls_sender	 send;		/* sendmsg(2), or a test's */
 	bool		 hold;		/* keep the next record */
@@ -115,18 +114,6 @@ http_tls_push_set_sender(struct http_tls_push *p, http_tls_sender send)
 	p->send = send;
 }
 
-/* The send side of a session whose connection is closed: nothing is
-   written (and no freed state read) if GnuTLS writes again. */
-static ssize_t
-push_closed(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
-{
-	(void)ptr;
-	(void)iov;
-	(void)iovcnt;
-	errno = EPIPE;
-	return -1;
-}
-
 struct http_tls_push *
 http_tls_push_install(gnutls_session_t sess, int fd)
 {
@@ -139,7 +126,6 @@ http_tls_push_install(gnutls_session_t sess, int fd)
 	gnutls_transport_get_ptr2(sess, &recv_ptr, &send_ptr);
 	gnutls_transport_set_ptr2(sess, recv_ptr, p);
 	gnutls_transport_set_vec_push_function(sess, http_tls_push_vec);
-	p->sess = sess;
 	return p;
 }
 
@@ -174,20 +160,18 @@ http_tls_push_flush(struct http_tls_push *p)
 	p->held_len = 0;	/* sent, or the connection is gone */
 }
 
+/*
+ * Called when libmicrohttpd says the connection closed. The session is
+ * not touched: libmicrohttpd 0.9.75 has freed it already on its usual
+ * path (MHD_cleanup_connections: gnutls_deinit, then the notice), and on
+ * the other (a connection it could not take on) frees it right after the
+ * notice, writing nothing in between; its close_notify went out before,
+ * from the connection's thread. (Pointing a freed session's send side
+ * elsewhere here, as this once did, wrote into freed memory: test_http's
+ * 16 clients crashed one run in ~17.)
+ */
 void
 http_tls_push_free(struct http_tls_push *p)
 {
-	gnutls_transport_ptr_t recv_ptr, send_ptr;
-
-	if (p == NULL)
-		return;
-	/* libmicrohttpd frees the session after it says the connection
-	   closed (and writes nothing more on it: its close_notify goes
-	   before); should GnuTLS write anyway, it finds no p. */
-	if (p->sess != NULL) {
-		gnutls_transport_get_ptr2(p->sess, &recv_ptr, &send_ptr);
-		gnutls_transport_set_ptr2(p->sess, recv_ptr, NULL);
-		gnutls_transport_set_vec_push_function(p->sess, push_closed);
-	}
 	free(p);
 }

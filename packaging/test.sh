@@ -18,10 +18,11 @@ build=${MTLSCA_BUILD_DIR:-$src/build}
 # the issuance CPU baseline of tests/bench/cfssl_bench.sh), clang for the
 # fuzz targets, systemd-analyze for the unit checks, and what building the
 # .deb and its chroot test need (debhelper, lintian, debootstrap), strace
-# for the system calls e2e/http_tls_push.sh counts.
+# for the system calls e2e/http_tls_push.sh counts, valgrind for
+# unit.test_http_tlspush_memcheck.
 TEST_PKGS="gnutls-bin openssl python3 python3-cryptography curl nginx-light
 lmdb-utils python3-swift python3-botocore wrk time clang libclang-rt-14-dev
-softhsm2 systemd dpkg-dev debhelper lintian debootstrap golang-cfssl strace"
+softhsm2 systemd dpkg-dev debhelper lintian debootstrap golang-cfssl strace valgrind"
 
 "$src/packaging/setup.sh"
 . "$src/packaging/apt.sh"

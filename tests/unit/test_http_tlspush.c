@@ -325,8 +325,11 @@ test_short_writes(void **state)
 
 /*
  * In a GnuTLS session: the session's records go through the push function
- * once installed (a plaintext alert before any handshake is one), and
- * nothing after it is freed (libmicrohttpd frees the session later).
+ * once installed (a plaintext alert before any handshake is one). Then the
+ * order libmicrohttpd 0.9.75 closes in: gnutls_deinit, then the
+ * connection's closed notice, which frees the push state; that must not
+ * touch the freed session (under valgrind, the version that pointed the
+ * session's send side elsewhere there reads and writes freed memory).
  */
 static void
 test_session(void **state)
@@ -350,12 +353,8 @@ test_session(void **state)
 	http_tls_push_flush(tp);	/* ...until the flush */
 	assert_int_equal(drain(&p, out, &len, sizeof(out), sizeof(out)), 7);
 	assert_int_equal(out[0], 21);	/* an alert record */
-	http_tls_push_free(tp);
-	assert_true(gnutls_alert_send(sess, GNUTLS_AL_WARNING,
-	    GNUTLS_A_CLOSE_NOTIFY) < 0);
-	usleep(10000);
-	assert_int_equal(drain(&p, out, &len, sizeof(out), sizeof(out)), 0);
 	gnutls_deinit(sess);
+	http_tls_push_free(tp);
 	close(p.w);
 	close(p.r);
 }
