@@ -439,8 +439,8 @@ store_map_stats(struct store *st, struct store_map_stats *out)
  * without a journal; with one, a journal commit): more synchronous writes
  * a commit. Zeros written ahead in chunks make a commit's pages overwrites
  * of blocks the file has, and the size changes once a chunk: the
- * committer's kernel CPU fell from 13.0 to 10.6 % of the service's under
- * the cfssl benchmark (fdatasync 6.0 -> 3.8 %; design note 30).
+ * committer's kernel CPU fell from 13.0 to 8.4 % of the service's under
+ * the cfssl benchmark (fdatasync 6.0 -> 2.8 %; design note 30).
  *
  * Safe because it runs inside a write transaction: LMDB's writer lock
  * keeps every other writer, in this process or another, from writing
