@@ -25,12 +25,15 @@ hl_config "$CONF" "$DISK/data" "$HP" "$PP" "
 store = { map_size = \"64M\"; };
 profiles = ( { name = \"client\"; tokens = [ \"$(hl_sha256 "$TOKEN")\" ]; } );"
 
-enroll() {	# enroll NAME -> status; body in NAME.json
-	hl_csr "$1" "/CN=$1"
+submit() {	# submit NAME -> status of NAME.csr's enrollment; body in NAME.json
 	hl_curl "$HL_TMP/$1.json" --cacert "$DISK/data/ca.pem" \
 	    -H "Authorization: Bearer $TOKEN" \
 	    -H "Content-Type: application/x-pem-file" \
 	    --data-binary @"$HL_TMP/$1.csr" "https://localhost:$HP/v1/certificates"
+}
+enroll() {	# enroll NAME -> status, with a fresh CSR for /CN=NAME
+	hl_csr "$1" "/CN=$1"
+	submit "$1"
 }
 
 hl_init "$CONF"	# serve --config never creates a CA
@@ -56,15 +59,12 @@ cmp -s "$HL_TMP/ca.pem.body" "$DISK/data/ca.pem" || fail "/ca.pem differs from t
 ok "serve starts on a full disk and serves /healthz, /crl and /ca.pem"
 
 # The store keeps a zeroed tail ahead of its data (store.c, tail_extend:
-# 256 KiB here), room the disk gave before it filled: a few hundred
+# 256 KiB here), room the disk gave before it filled: about a hundred
 # certificates fit in it, then the store is full.
 hl_csr bob "/CN=bob"
 taken=0
 for _ in $(seq 600); do
-	code=$(hl_curl "$HL_TMP/bob.json" --cacert "$DISK/data/ca.pem" \
-	    -H "Authorization: Bearer $TOKEN" \
-	    -H "Content-Type: application/x-pem-file" \
-	    --data-binary @"$HL_TMP/bob.csr" "https://localhost:$HP/v1/certificates")
+	code=$(submit bob)
 	[ "$code" = 201 ] || break
 	taken=$((taken + 1))
 done
