@@ -26,7 +26,12 @@
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS per round and server (5),
 # BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_FILL (0): certificates
 # put in mtlsca's store before the rounds (tests/tools/fill_store certs),
-# for the figure at a large store; BENCH_LOG (quiet).
+# for the figure at a large store; BENCH_COMPACT (0): 1 replaces the filled
+# store with LMDB's compacted copy (fill_store compact, what `mtlsca
+# backup` writes) before the rounds, dropping the free pages the bulk fill
+# leaves (LMDB rewrites that list with every commit until growth has used
+# it up; a store grown an enrollment at a time keeps about one commit's);
+# BENCH_LOG (quiet).
 HERE="$(cd "$(dirname "$0")" && pwd)"
 MTLSCA_SRC="${MTLSCA_SRC:-$(cd "$HERE/../.." && pwd)}"
 MTLSCA="${MTLSCA:-$MTLSCA_SRC/build/mtlsca}"
@@ -88,6 +93,10 @@ hl_init "$conf"
 if [ "$FILL" -gt 0 ]; then
 	"$MTLSCA_BUILD/tests/fill_store" certs "$D" "$FILL" >/dev/null ||
 	    fail "fill_store certs $FILL"
+	if [ "${BENCH_COMPACT:-0}" = 1 ]; then
+		"$MTLSCA_BUILD/tests/fill_store" compact "$D" ||
+		    fail "fill_store compact"
+	fi
 fi
 hl_start serve --config "$conf" serve
 mpid=$HL_PID
@@ -128,7 +137,7 @@ for f in m c; do
 	    fail "$f.pem does not verify against the shared CA"
 done
 
-echo "== $ROUNDS alternated rounds of ${SECS}s each, wrk -t$WTHREADS -c$CONNS, $(nproc) cores, store filled with $FILL, logs $LOG (mtlsca $MTLSCA_LOG, cfssl -loglevel $CFSSL_LOGLEVEL)"
+echo "== $ROUNDS alternated rounds of ${SECS}s each, wrk -t$WTHREADS -c$CONNS, $(nproc) cores, store filled with $FILL$([ "$FILL" -gt 0 ] && [ "${BENCH_COMPACT:-0}" = 1 ] && echo " (compacted)"), logs $LOG (mtlsca $MTLSCA_LOG, cfssl -loglevel $CFSSL_LOGLEVEL)"
 : >"$HL_TMP/m.us"
 : >"$HL_TMP/c.us"
 for r in $(seq "$ROUNDS"); do

@@ -24,6 +24,15 @@
  *       revoked in the same transaction (reason superseded). 10,000 per
  *       write transaction. For the list, filter and issuance benchmarks
  *       and tests at a realistic store size.
+ *   fill_store compact DATA_DIR
+ *       Replace the store with LMDB's compacted copy (store_copy, as
+ *       `mtlsca backup` makes): the tens of thousands of free pages that
+ *       the bulk transactions above leave are dropped. LMDB 0.9 rewrites
+ *       its whole reclaimed free list with every commit until growth has
+ *       used it up, so a freshly filled store is slower to write than one
+ *       restored from a backup, or one grown an enrollment at a time
+ *       (whose free list holds about one commit's pages). Prints the file
+ *       sizes before and after.
  *   fill_store filter DATA_DIR [--rounds K]
  *       For each status (valid, revoked, expired): time a page of 100
  *       (store_cert_foreach_status, as GET /v1/certificates?status= does)
@@ -34,12 +43,15 @@
  *       crl_build (+ crl_write_files when --out is given) K times; prints
  *       per-run wall times and the process's peak RSS.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ca/ca.h"
 #include "common/util.h"
@@ -292,6 +304,53 @@ out:
 }
 
 static int
+cmd_compact(const char *dir)
+{
+	struct store	*st = NULL;
+	struct ca_error	 e;
+	struct stat	 before, after;
+	char		 cert[4096], key[4096], db[4096], tmp[4096];
+	char		 from[4096], to[4096];
+	int		 rc = 1;
+
+	paths_of(dir, cert, key, db, sizeof(cert));
+	if (path_join(tmp, sizeof(tmp), db, "compact.tmp") != CA_OK ||
+	    path_join(from, sizeof(from), tmp, "data.mdb") != CA_OK ||
+	    path_join(to, sizeof(to), db, "data.mdb") != CA_OK) {
+		fprintf(stderr, "fill_store: %s: path too long\n", dir);
+		return 1;
+	}
+	if (stat(to, &before) != 0) {
+		fprintf(stderr, "fill_store: %s: %s\n", to, strerror(errno));
+		return 1;
+	}
+	/* What an interrupted compaction left is ours to remove. */
+	(void)unlink(from);
+	(void)rmdir(tmp);
+	if (dir_make(tmp, 0700, &e) != CA_OK)
+		return die("compact", &e);
+	if (open_store(db, &st, &e) != CA_OK || store_copy(st, tmp, &e) !=
+	    CA_OK) {
+		die("compact", &e);
+		goto out;
+	}
+	store_close(st);
+	st = NULL;
+	if (rename(from, to) != 0 || stat(to, &after) != 0) {
+		fprintf(stderr, "fill_store: %s: %s\n", to, strerror(errno));
+		goto out;
+	}
+	printf("compacted %s: %lld -> %lld bytes\n", to,
+	    (long long)before.st_size, (long long)after.st_size);
+	rc = 0;
+out:
+	store_close(st);
+	(void)unlink(from);
+	(void)rmdir(tmp);
+	return rc;
+}
+
+static int
 cmd_build(const char *dir, int repeat, const char *out)
 {
 	struct ca_paths		 p;
@@ -492,6 +551,8 @@ main(int argc, char **argv)
 		}
 		return cmd_certs(argv[2], n, seed, none_expired);
 	}
+	if (argc == 3 && strcmp(argv[1], "compact") == 0)
+		return cmd_compact(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "filter") == 0) {
 		for (int i = 3; i < argc; i++) {
 			if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
@@ -519,6 +580,7 @@ usage:
 	    "       fill_store fill DATA_DIR N [--index FILE] [--no-reasons] "
 	    "[--seed S]\n"
 	    "       fill_store certs DATA_DIR N [--seed S] [--none-expired]\n"
+	    "       fill_store compact DATA_DIR\n"
 	    "       fill_store filter DATA_DIR [--rounds K]\n"
 	    "       fill_store build DATA_DIR [--repeat K] [--out DIR]\n");
 	return 2;
