@@ -132,14 +132,26 @@ static int revlog_put(struct store *st, MDB_txn *txn, uint64_t gen,
 
 /* ---- errors ---- */
 
-/* Less than a commit's worth of pages free on the store's disk. */
+/* The room left on the store's disk for us (not root's reserve); false
+   when the system will not say. */
 static bool
-disk_nearly_full(struct store *st)
+disk_avail(const struct store *st, uint64_t *out)
 {
 	struct statvfs vfs;
 
-	return statvfs(st->dir, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1ULL << 20);
+	if (statvfs(st->dir, &vfs) != 0)
+		return false;
+	*out = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return true;
+}
+
+/* Less than a commit's worth of pages free on the store's disk. */
+static bool
+disk_nearly_full(const struct store *st)
+{
+	uint64_t avail;
+
+	return disk_avail(st, &avail) && avail < (1ULL << 20);
 }
 
 static int
@@ -309,7 +321,6 @@ map_used(struct store *st, uint64_t *used, uint64_t *mapped)
 static uint64_t
 map_limit(struct store *st)
 {
-	struct statvfs	vfs;
 	struct stat	sb;
 	char		path[4096];
 	uint64_t	file = 0, avail = 0;
@@ -319,8 +330,7 @@ map_limit(struct store *st)
 	if (path_join(path, sizeof(path), st->dir, "data.mdb") == CA_OK &&
 	    stat(path, &sb) == 0)
 		file = (uint64_t)sb.st_size;
-	if (statvfs(st->dir, &vfs) == 0)
-		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	(void)disk_avail(st, &avail);	/* unknown: 0, the file alone */
 	/* 1 TiB of address space at most, as store.map_size allows. */
 	if (avail > (1ULL << 40) - file)
 		avail = (1ULL << 40) - file;
@@ -453,9 +463,8 @@ static void
 tail_extend(struct store *st)
 {
 	static const uint8_t	zeros[64 * 1024];
-	struct statvfs		vfs;
 	struct stat		sb;
-	uint64_t		used, mapped, chunk, want;
+	uint64_t		used, mapped, chunk, want, avail;
 	mdb_filehandle_t	fd;
 
 	map_used(st, &used, &mapped);
@@ -478,8 +487,7 @@ tail_extend(struct store *st)
 	if (st->file_end >= used + chunk / 2 || st->file_end >= want)
 		return;
 	/* Never the last of a disk: other files need room too. */
-	if (statvfs(st->dir, &vfs) != 0 ||
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize / 8 < want - st->file_end)
+	if (!disk_avail(st, &avail) || avail / 8 < want - st->file_end)
 		return;
 	while (st->file_end < want) {
 		size_t	n = sizeof(zeros);

@@ -1990,11 +1990,6 @@ test_map_full(void **state)
 	store_close(st);
 }
 
-/*
- * The map grows by itself (issue 15): a store opened with a tiny map and no
- * limit takes megabytes, one certificate per transaction and in one large
- * batch, and never reports full; with a limit it stops there, saying so.
- */
 /* The size of dir/data.mdb. */
 static uint64_t
 data_file_size(const char *dir)
@@ -2007,6 +2002,11 @@ data_file_size(const char *dir)
 	return (uint64_t)sb.st_size;
 }
 
+/*
+ * The map grows by itself (issue 15): a store opened with a tiny map and no
+ * limit takes megabytes, one certificate per transaction and in one large
+ * batch, and never reports full; with a limit it stops there, saying so.
+ */
 static void
 test_map_grows(void **state)
 {
